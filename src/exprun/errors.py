@@ -1,0 +1,40 @@
+"""One exception hierarchy, so every entry point can print one clean line.
+
+Each message says what is wrong, where (file, field) and how to fix it.
+"""
+
+
+class ExprunError(Exception):
+    """Base of every error exprun reports to a person instead of a traceback."""
+
+
+class PageError(ExprunError):
+    """A wiki page cannot be read or edited as asked."""
+
+
+class SlugError(ExprunError):
+    """A slug is not kebab-case; rejected before it reaches a path or a shell."""
+
+
+class LifecycleError(ExprunError):
+    """The experiment's status does not allow the requested mode."""
+
+
+class ConfigError(ExprunError):
+    """A configuration file or value is invalid."""
+
+
+class GateError(ExprunError):
+    """The human approval is missing or stale; the message holds the checklist."""
+
+
+class SanityError(ExprunError):
+    """The minimal-scale run failed; nothing downstream may run."""
+
+
+class DatasetError(ExprunError):
+    """The experiment's dataset cannot be found or read."""
+
+
+class LaunchError(ExprunError):
+    """A run could not be started (session exists, no free GPU, ...)."""

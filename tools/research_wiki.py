@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+"""Compatibility shim: the wiki's `research_wiki.py` verbs, served by exprun.
+
+Agents call `python3 tools/research_wiki.py set-meta <page> <field> <value>`
+with whatever python3 is first on PATH; when that interpreter lacks exprun,
+re-run under the project's own virtual environment.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+try:
+    from exprun.cli.wiki import main
+except ImportError:
+    venv_python = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+    if venv_python.exists() and Path(sys.executable).resolve() != venv_python.resolve():
+        os.execv(str(venv_python), [str(venv_python), *sys.argv])
+    print('{"status": "error", "message": "exprun is not installed: run `make install` in the exprun folder"}')
+    sys.exit(1)
+
+if __name__ == "__main__":
+    sys.exit(main())
