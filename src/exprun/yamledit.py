@@ -80,8 +80,15 @@ def parse_yaml(yaml_text: str, where: str = "page") -> dict:
         data = yaml.safe_load(yaml_text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and mark is not None and mark.index >= len(yaml_text):
+            mark = exc.context_mark  # unexpected end (unclosed quote): point at where it opened
         line = f":{mark.line + 2}" if mark is not None else ""
         problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise PageError(f"{where}{line}: invalid YAML in frontmatter: {problem}") from None
+    except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow (DEL, C1 controls)
+        position = getattr(exc, "position", None)
+        line = f":{yaml_text.count(chr(10), 0, position) + 2}" if isinstance(position, int) else ""
+        problem = str(exc).splitlines()[0].strip() or "invalid YAML"
         raise PageError(f"{where}{line}: invalid YAML in frontmatter: {problem}") from None
     if data is None:
         return {}
@@ -193,7 +200,7 @@ def locate(fm: Frontmatter, path: list[str], where: str = "page") -> ValueSpan |
 
 def _find_key(lines: list[str], lo: int, hi: int, indent: int, key: str) -> int | None:
     for index in range(lo, hi):
-        match = KEY_LINE.match(lines[index])
+        match = KEY_LINE.match(lines[index].rstrip("\r\n"))  # `$` would not match before "\r\n"
         if match and len(match.group("indent")) == indent and match.group("key") == key:
             return index
     return None
@@ -254,7 +261,11 @@ def emit_scalar(value: Any, style: str = "plain", in_flow: bool = False) -> str:
             return ".nan"
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
-        return repr(value)
+        text = repr(value)
+        if "e" in text and "." not in text:  # YAML 1.1 reads 1e-05 as a string; 1.0e-05 is a float
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"
+        return text
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
@@ -267,7 +278,16 @@ def emit_scalar(value: Any, style: str = "plain", in_flow: bool = False) -> str:
         return "'" + text.replace("'", "''") + "'"
     if style == "plain" and _plain_is_safe(text, in_flow):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return _YAML_UNSAFE.sub(_escape_char, json.dumps(text, ensure_ascii=False))
+
+
+# Characters json.dumps leaves raw that YAML rejects (DEL, C1 controls, non-characters,
+# lone surrogates) or reads as line breaks (NEL, LS, PS): escape them too.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape_char(match: re.Match) -> str:
+    return f"\\u{ord(match.group(0)):04x}"
 
 
 def _plain_is_safe(text: str, in_flow: bool) -> bool:

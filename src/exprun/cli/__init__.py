@@ -12,9 +12,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exprun", description="Run wiki-planned ML experiments.")
     groups = parser.add_subparsers(dest="group", required=True)
     wiki.add_parser(groups)
-    from . import pipeline  # noqa: PLC0415 - keeps `exprun wiki` fast and free of heavy imports
+    from . import pipeline, run  # noqa: PLC0415 - keeps `exprun wiki` fast and free of heavy imports
 
     pipeline.add_parsers(groups)
+    run.add_parsers(groups)
     return parser
 
 

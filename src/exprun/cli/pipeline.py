@@ -1,7 +1,97 @@
-"""`exprun approve|regenerate|init|...`: the pipeline verbs (filled in by the prepare phase)."""
+"""Pipeline verbs: `exprun approve|regenerate|init` for people, `exprun rule <step>` for the workflow."""
+
+from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from .. import config as config_mod
+from .. import dataset, gate, review, sanity
+from ..codegen import generate, manifest
+from ..errors import ExprunError
+from ..files import atomic_write_json
+from ..slugs import validate_slug
+from ..state import Paths
+from . import init as init_mod
+from .output import human_verb
+
+
+def settings_of(args: argparse.Namespace) -> dict:
+    """Settings handed over by the workflow, else the layered config files of the wiki root."""
+    if getattr(args, "settings", None):
+        return config_mod.from_file(args.settings)
+    return config_mod.load(Path(args.root))
+
+
+def _approve(args: argparse.Namespace) -> int:
+    stamp = gate.approve(validate_slug(args.slug), Path(args.root))
+    print(f"approved {args.slug} as {stamp['approved_by']} at {stamp['approved_at']} (code {stamp['code_hash'][:12]})")
+    if not stamp["sanity_passed"]:
+        print(f"note: no passing sanity run recorded yet; `snakemake deploy_{args.slug}` runs it first")
+    return 0
+
+
+def _regenerate(args: argparse.Namespace) -> int:
+    slug, root = validate_slug(args.slug), Path(args.root)
+    changed = manifest.human_changes(Paths(slug, root).code_dir)
+    if changed and not args.force:
+        raise ExprunError(
+            f"{slug}: refusing to regenerate — a person changed {', '.join(changed)} in {Paths(slug, root).code_dir}; "
+            f"keep them, or overwrite with `exprun regenerate {slug} --force`"
+        )
+    result = generate.generate(slug, settings_of(args), root, force=args.force)
+    print(f"regenerated {len(result.written)} files in {result.folder}")
+    return 0
+
+
+def _rule(args: argparse.Namespace) -> int:
+    """One workflow step; prints a short line on success, the full reason on failure."""
+    slug, root, settings = validate_slug(args.slug), Path(args.root), settings_of(args)
+    paths = Paths(slug, root)
+    if args.step == "generate":
+        result = generate.generate(slug, settings, root)
+        kept = f"; kept files a person changed: {', '.join(result.kept)}" if result.kept else ""
+        print(f"{slug}: generated {len(result.written)} files in {result.folder} ({result.generator}){kept}")
+        for note in result.notes:
+            print(f"  note: {note}")
+    elif args.step == "dataset":
+        report = dataset.check_dataset(slug, root)
+        atomic_write_json(paths.dataset, report)
+        print(f"{slug}: dataset ok — {report['summary']}")
+    elif args.step == "review":
+        record = review.review(slug, settings, root)
+        print(f"{slug}: {record['status']}" + (f" ({record.get('reason')})" if record.get("reason") else f", verdict {record.get('verdict')}"))
+    elif args.step == "sanity":
+        report = sanity.run_sanity(slug, settings, root)
+        print(f"{slug}: sanity passed in {report['wall_time_s']} s — " + "; ".join(f"{c['name']}: {c['detail']}" for c in report["checks"]))
+    elif args.step == "gate":
+        gate.verify(slug, settings, root)
+        print(f"{slug}: approval verified")
+    return 0
 
 
 def add_parsers(groups: argparse._SubParsersAction) -> None:
-    """Register pipeline verbs."""
+    def common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("--root", default=".", help="wiki root (the folder holding wiki/); default: here")
+        return parser
+
+    approve = common(groups.add_parser("approve", help="approve the reviewed code of an experiment"))
+    approve.add_argument("slug")
+    approve.set_defaults(handler=lambda a: human_verb(lambda: _approve(a)))
+
+    regen = common(groups.add_parser("regenerate", help="regenerate an experiment's code from its page"))
+    regen.add_argument("slug")
+    regen.add_argument("--force", action="store_true", help="overwrite files a person changed")
+    regen.add_argument("--settings", help=argparse.SUPPRESS)
+    regen.set_defaults(handler=lambda a: human_verb(lambda: _regenerate(a)))
+
+    rule = common(groups.add_parser("rule", help="one workflow step (called by the Snakemake rules)"))
+    rule.add_argument("step", choices=["generate", "dataset", "review", "sanity", "gate"])
+    rule.add_argument("slug")
+    rule.add_argument("--settings", help="file with the workflow's settings (JSON)")
+    rule.set_defaults(handler=lambda a: human_verb(lambda: _rule(a)))
+
+    init_mod.add_parser(groups)
+
+
+

@@ -1,0 +1,89 @@
+# Config validation, experiment discovery and the get_* helpers the rules share.
+import shlex
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from exprun import config as exprun_config
+from exprun import lifecycle, pages
+from exprun.errors import ExprunError
+from exprun.slugs import SLUG_PATTERN
+from exprun.state import PATTERNS, Paths
+
+WIKI_CONFIG = Path("config/config.yaml")
+if WIKI_CONFIG.exists() and not WIKI_CONFIG.resolve().samefile(exprun_config.REPO_CONFIG):
+
+    configfile: str(WIKI_CONFIG)
+
+
+if isinstance(config.get("review"), str):
+    config["review"] = config["review"].lower() in ("1", "true", "yes", "on")
+if isinstance(config.get("json"), str):
+    config["json"] = config["json"].lower() in ("1", "true", "yes", "on")
+validate(config, "../config/schema/config.schema.yaml", set_default=True)
+
+# Each shell step calls the package through the interpreter that runs Snakemake.
+EXPRUN = f"{shlex.quote(sys.executable)} -m exprun"
+SETTINGS = exprun_config.settings_file(config)
+WORKFLOW_STARTED = time.time()
+
+EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTERN.match(p.stem))
+
+
+wildcard_constraints:
+    slug=SLUG_PATTERN.pattern.strip("^$"),
+
+
+def get_code_files(wildcards):
+    """The experiment's current code files, so a person's edit reruns the sanity check."""
+    from exprun.codegen.manifest import code_files
+
+    return [str(p) for p in code_files(Paths(wildcards.slug).code_dir)]
+
+
+def _page_or_fail(slug):
+    try:
+        return lifecycle.find_experiment(slug)
+    except ExprunError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+def get_deploy_target(slug, wildcards=None):
+    """deployed.stamp, after checking that the page's status allows a deploy."""
+    stamp = Paths(slug).deployed
+    page = _page_or_fail(slug)
+    if page.status == lifecycle.RUNNING and stamp.exists():
+        return str(stamp)
+    try:
+        lifecycle.require_deployable(page)
+    except ExprunError as exc:
+        raise WorkflowError(str(exc)) from None
+    return str(stamp)
+
+
+def get_collect_page(slug, wildcards=None):
+    """The page, after checking that the status allows a collect."""
+    page = _page_or_fail(slug)
+    try:
+        lifecycle.require_collectable(page)
+    except ExprunError as exc:
+        raise WorkflowError(str(exc)) from None
+    return str(page.path)
+
+
+def get_full_target(slug, wildcards=None):
+    """collected.json, through deploy; a running experiment just waits and collects."""
+    get_deploy_target(slug)
+    return str(Paths(slug).collected)
+
+
+def print_gate_messages():
+    """After a failed run, repeat any approval checklist written during it, as the last words."""
+    for slug in EXPERIMENT_SLUGS:
+        gate = Paths(slug).gate_message
+        if gate.exists() and gate.stat().st_mtime >= WORKFLOW_STARTED - 1:
+            print("\n" + "=" * 72 + "\n" + gate.read_text() + "=" * 72, file=sys.stderr)

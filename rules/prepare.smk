@@ -1,0 +1,75 @@
+# Phase 1 and the gate: code -> dataset check -> review -> sanity run -> human approval.
+
+
+rule generate_code:
+    input:
+        page=ancient(PATTERNS["page"]),
+    output:
+        manifest=PATTERNS["manifest"],
+    params:
+        settings=SETTINGS,
+    log:
+        PATTERNS["rule_logs"] + "/generate_code.log",
+    localrule: True
+    shell:
+        "{EXPRUN} rule generate {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+
+
+rule check_dataset:
+    input:
+        manifest=PATTERNS["manifest"],
+    output:
+        report=PATTERNS["dataset"],
+    params:
+        settings=SETTINGS,
+    log:
+        PATTERNS["rule_logs"] + "/check_dataset.log",
+    localrule: True
+    shell:
+        "{EXPRUN} rule dataset {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+
+
+rule review_code:
+    input:
+        manifest=PATTERNS["manifest"],
+        code=get_code_files,
+    output:
+        record=PATTERNS["review"],
+    params:
+        settings=SETTINGS,
+    log:
+        PATTERNS["rule_logs"] + "/review_code.log",
+    localrule: True
+    shell:
+        "{EXPRUN} rule review {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+
+
+rule sanity_check:
+    input:
+        manifest=PATTERNS["manifest"],
+        dataset=PATTERNS["dataset"],
+        review=PATTERNS["review"],
+        code=get_code_files,
+    output:
+        report=PATTERNS["sanity"],
+    params:
+        settings=SETTINGS,
+    log:
+        PATTERNS["rule_logs"] + "/sanity_check.log",
+    shell:
+        "{EXPRUN} rule sanity {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+
+
+# Reads approval.stamp, which only a person writes (`exprun approve <slug>` or touch).
+rule await_approval:
+    input:
+        sanity=PATTERNS["sanity"],
+    output:
+        verified=PATTERNS["approval_ok"],
+    params:
+        settings=SETTINGS,
+    log:
+        PATTERNS["rule_logs"] + "/await_approval.log",
+    localrule: True
+    shell:
+        "{EXPRUN} rule gate {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"

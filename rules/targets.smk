@@ -1,0 +1,44 @@
+# The per-experiment targets people type: prepare_<slug>, deploy_<slug>, collect_<slug>, full_<slug>.
+# Each is a thin rule that only requests files; the slug reaches helpers through partial/params,
+# never through the loop variable (a lambda would see the last slug).
+
+for _slug in EXPERIMENT_SLUGS:
+
+    rule:
+        name:
+            f"prepare_{_slug}"
+        input:
+            PATTERNS["sanity"].format(slug=_slug),
+        localrule: True
+
+    rule:
+        name:
+            f"deploy_{_slug}"
+        input:
+            partial(get_deploy_target, _slug),
+        localrule: True
+
+
+    # No output: runs on every request; still running -> progress only, wiki untouched.
+    rule:
+        name:
+            f"collect_{_slug}"
+        input:
+            partial(get_collect_page, _slug),
+        params:
+            slug=_slug,
+            settings=SETTINGS,
+        localrule: True
+        shell:
+            "{EXPRUN} collect {params.slug} --settings {params.settings:q}"
+
+    rule:
+        name:
+            f"full_{_slug}"
+        input:
+            partial(get_full_target, _slug),
+        localrule: True
+
+
+onerror:
+    print_gate_messages()

@@ -1,0 +1,47 @@
+"""`exprun init <wiki-root>`: make a research wiki runnable with plain `snakemake deploy_<slug>`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ExprunError
+from .output import human_verb
+
+REPO = Path(__file__).resolve().parents[3]
+SNAKEFILE = """# Written by `exprun init`: runs the exprun workflow on this wiki.
+# Usage: snakemake deploy_<slug> | collect_<slug> | full_<slug> | status
+include: {snakefile!r}
+"""
+
+
+def init(root: Path) -> list[Path]:
+    """Write a Snakefile (and a profile pointer) into a wiki root; never overwrites a different one."""
+    root = Path(root)
+    if not (root / "wiki").is_dir():
+        raise ExprunError(f"{root}: no wiki/ folder here; give the folder that holds wiki/experiments/")
+    written = []
+    snakefile = root / "Snakefile"
+    content = SNAKEFILE.format(snakefile=str(REPO / "Snakefile"))
+    if snakefile.exists() and snakefile.read_text() != content:
+        raise ExprunError(f"{snakefile} exists and is not exprun's; move it away or add the line: include: {str(REPO / 'Snakefile')!r}")
+    if not snakefile.exists():
+        snakefile.write_text(content)
+        written.append(snakefile)
+    for sub in ("logs", "results", "checkpoints", "experiments/code", "experiments/state"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    return written
+
+
+def _run(args: argparse.Namespace) -> int:
+    written = init(Path(args.wiki_root))
+    for path in written:
+        print(f"wrote {path}")
+    print(f"ready: cd {args.wiki_root} && snakemake --profile {REPO / 'profiles' / 'local'} deploy_<slug>")
+    return 0
+
+
+def add_parser(groups: argparse._SubParsersAction) -> None:
+    parser = groups.add_parser("init", help="prepare a wiki root for `snakemake deploy_<slug>`")
+    parser.add_argument("wiki_root")
+    parser.set_defaults(handler=lambda a: human_verb(lambda: _run(a)))

@@ -1,0 +1,72 @@
+"""What code generation reads: the page, its idea, related papers and sibling experiments.
+
+Collected once into a plain dict, written as `context.json` for an external
+generator and summarised in CONTEXT.md so the reviewer sees what was used.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .. import pages, sections
+from ..errors import PageError
+
+WIKILINK = re.compile(r"\[\[([a-z0-9]+(?:-[a-z0-9]+)*)\]\]")
+
+
+def _load_optional(path: Path) -> pages.Page | None:
+    try:
+        return pages.load_page(path, required=())
+    except PageError:
+        return None
+
+
+def gather(page: pages.Page, root: Path = Path(".")) -> dict:
+    """Idea sketch, papers and siblings for a page; missing pieces are simply absent."""
+    wiki = Path(root) / "wiki"
+    idea_slug = str(page.get("linked_idea") or "")
+    idea = _load_optional(wiki / "ideas" / f"{idea_slug}.md") if idea_slug else None
+    paper_slugs = set(WIKILINK.findall(page.text))
+    if idea is not None:
+        paper_slugs |= set(WIKILINK.findall(idea.text))
+        paper_slugs |= {str(s) for s in idea.get("linked_papers") or []}
+    papers = []
+    for slug in sorted(paper_slugs):
+        paper = _load_optional(wiki / "papers" / f"{slug}.md")
+        if paper is not None:
+            papers.append({"slug": slug, "title": paper.get("title", slug), "method": sections.read_section(paper.body, "Method") or ""})
+    siblings = []
+    for path in pages.experiment_pages(root):
+        other = _load_optional(path)
+        if other is None or other.path.stem == page.path.stem or not idea_slug:
+            continue
+        if str(other.get("linked_idea") or "") == idea_slug:
+            siblings.append({"slug": other.slug, "status": other.status, "setup": other.get("setup") or {}, "key_result": other.get("key_result") or ""})
+    return {
+        "experiment": {"slug": page.slug, "title": page.get("title"), "hypothesis": page.get("hypothesis"),
+                       "setup": page.get("setup") or {}, "metrics": page.get("metrics") or [],
+                       "baseline": page.get("baseline"), "body": page.body},
+        "idea": None if idea is None else {"slug": idea_slug, "title": idea.get("title"),
+                                            "approach_sketch": sections.read_section(idea.body, "Approach sketch") or ""},
+        "papers": papers,
+        "siblings": siblings,
+    }
+
+
+def render_markdown(context: dict, notes: list[str]) -> str:
+    """CONTEXT.md: what the generator read and what it could not map."""
+    exp = context["experiment"]
+    lines = [f"# Context for {exp['slug']}", "", f"**{exp['title']}**", "", f"Hypothesis: {str(exp['hypothesis'] or '').strip()}", ""]
+    lines += ["## Setup (from the page)", ""] + [f"- {k}: {v}" for k, v in exp["setup"].items()] + [""]
+    idea = context["idea"]
+    lines += ["## Linked idea", ""]
+    if idea:
+        lines += [f"[[{idea['slug']}]] {idea['title']}", "", idea["approach_sketch"] or "(no `## Approach sketch` section)", ""]
+    else:
+        lines += ["(none found)", ""]
+    lines += ["## Papers read", ""] + ([f"- [[{p['slug']}]] {p['title']}" for p in context["papers"]] or ["(none)"]) + [""]
+    lines += ["## Sibling experiments (same idea)", ""]
+    lines += [f"- {s['slug']} ({s['status']}) {s['key_result']}".rstrip() for s in context["siblings"]] or ["(none)"]
+    lines += ["", "## For the reviewer", ""] + ([f"- {n}" for n in notes] or ["- everything on the page mapped onto the recipe"])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,61 @@
+"""Hashes of generated files, so a person's edits are never overwritten.
+
+The manifest records what exprun wrote; a file whose hash differs from the
+manifest was changed by someone and is kept unless regeneration is forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..files import atomic_write_json, read_json
+
+MANIFEST_NAME = ".exprun-manifest.json"
+# Not part of what runs, so not part of what is approved.
+NOT_HASHED = {MANIFEST_NAME, "REVIEW.md", "CONTEXT.md", "context.json"}
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def code_files(folder: Path) -> list[Path]:
+    """Files that make up the experiment (what a person approves), sorted."""
+    folder = Path(folder)
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.name not in NOT_HASHED and "__pycache__" not in p.parts and not p.name.startswith(".")
+    )
+
+
+def folder_hash(folder: Path) -> str:
+    """One SHA-256 over every code file's relative path and bytes."""
+    digest = hashlib.sha256()
+    for path in code_files(folder):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(file_hash(path).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def read_manifest(folder: Path) -> dict:
+    return read_json(Path(folder) / MANIFEST_NAME)
+
+
+def write_manifest(folder: Path, written: dict[str, str], generator: str) -> None:
+    atomic_write_json(Path(folder) / MANIFEST_NAME, {"generator": generator, "files": written})
+
+
+def human_changes(folder: Path) -> list[str]:
+    """Relative paths that differ from what exprun generated (edited or written by a person).
+
+    Without a manifest every existing file counts as a person's.
+    """
+    folder = Path(folder)
+    generated = read_manifest(folder).get("files", {})
+    changed = []
+    for path in code_files(folder) + [folder / n for n in ("CONTEXT.md",) if (folder / n).exists()]:
+        rel = path.relative_to(folder).as_posix()
+        if generated.get(rel) != file_hash(path):
+            changed.append(rel)
+    return sorted(set(changed))

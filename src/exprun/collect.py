@@ -1,0 +1,151 @@
+"""Phases 3–4: is the run alive? If so, report progress and touch nothing; if not, collect.
+
+Collecting reads the seed files, decides the outcome, fills the page's
+Results and Analysis, completes the page and appends to the wiki log.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import lifecycle, monitor, pages, plots, reports, wikilog
+from .errors import ExprunError
+from .experiment_config import load_experiment_config
+from .files import atomic_write_json
+from .launchers import screen
+from .launchers.base import RunRecord, RunState
+from .logtail import seconds_since_write, tail_text
+from .results import read_seed_files, summarize
+from .state import Paths
+
+CRASH_KINDS = ("traceback", "killed", "command_not_found", "nonzero_exit", "lost")
+MONITOR_LINES = 200
+
+
+@dataclass
+class Inspection:
+    record: RunRecord
+    state: RunState
+    lines: list[str]
+    progress: monitor.Progress
+    anomalies: list[monitor.Anomaly]
+    idle_seconds: float | None
+
+
+def load_record(slug: str, root: Path) -> RunRecord:
+    paths = Paths(slug, root)
+    record = RunRecord.load(paths.run)
+    if record is None:
+        raise ExprunError(f"{slug}: no run record at {paths.run}; was it deployed with `snakemake deploy_{slug}`?")
+    return record
+
+
+def log_offset(record: RunRecord) -> int:
+    """Where the current attempt's output starts in the log (after an automatic fix, later)."""
+    launches = [h for h in record.history if h.get("event") in ("launch", "relaunch")]
+    return int(launches[-1].get("log_offset", 0)) if launches else 0
+
+
+def inspect(slug: str, settings: dict, root: Path = Path("."), now: float | None = None) -> Inspection:
+    """Liveness, bounded log tail, progress and anomalies of the current attempt."""
+    record = load_record(slug, root)
+    state = screen.state(record)
+    lines = tail_text(Path(record.log), start=log_offset(record)).splitlines()[-MONITOR_LINES:]
+    idle = seconds_since_write(Path(record.log), now or time.time())
+    anomalies = monitor.classify(lines, state.state, state.exit_code, idle,
+                                 settings["monitor"]["stall_minutes"] * 60, settings["monitor"]["explode_factor"])
+    return Inspection(record, state, lines, monitor.parse_progress(lines), anomalies, idle)
+
+
+def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now: datetime) -> dict:
+    config = load_experiment_config(slug, root)
+    seeds = len(config.get("seeds") or [1])
+    started = datetime.fromisoformat(seen.record.started_at)
+    elapsed_h = (now - started).total_seconds() / 3600
+    done = sum(1 for p in Paths(slug, root).results_dir.glob("seed_*.json") if p.stat().st_mtime >= started.timestamp())
+    fraction = (min(done, seeds) + (seen.progress.fraction or 0.0)) / seeds
+    if fraction > 0:
+        remaining = round(elapsed_h * (1 - fraction) / fraction, 2)
+    else:
+        remaining = round(max(float(page.get("estimated_hours") or 0) - elapsed_h, 0), 2) if page.get("estimated_hours") else None
+    primary = config.get("primary_metric")
+    latest = seen.progress.metrics
+    name = primary if primary in latest else next(iter(latest), None)
+    return {
+        "slug": slug, "status": "running", "progress": f"{seen.progress.describe()} (seed {min(done + 1, seeds)} of {seeds})",
+        "latest_metric": {"name": name, "value": latest[name]} if name else None,
+        "loss": seen.progress.loss, "anomalies": [a.as_dict() for a in seen.anomalies],
+        "elapsed_hours": round(elapsed_h, 2), "remaining_hours": remaining,
+        "autofix": _autofix_text(seen.record),
+    }
+
+
+def _autofix_text(record: RunRecord) -> str:
+    fix = record.autofix
+    return f"{fix['anomaly']} → {fix['change']}" if fix else ""
+
+
+def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspection, env_label: str = "local") -> dict:
+    """Collect a finished run: stats, outcome, page, plot, wiki log."""
+    paths = Paths(slug, root)
+    config = load_experiment_config(slug, root)
+    records, broken = read_seed_files(paths.results_dir)
+    summary = summarize(records, config, broken)
+    crash_anomaly = next((a for a in seen.anomalies if a.kind in CRASH_KINDS), None)
+    crash = crash_anomaly.as_dict() if crash_anomaly else None
+    plot_link = None
+    if plots.seed_plot(summary, paths.plot, page.get("title") or slug):
+        plot_link = paths.plot.relative_to(paths.page.parent).as_posix()
+    key = reports.key_result(summary, crash["detail"] if crash else "")
+    pages.replace_sections(paths.page, {
+        "Results": reports.results_section(summary, plot_link, crash),
+        "Analysis": reports.analysis_section(summary, crash, seen.record.autofix or None),
+    })
+    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    lifecycle.transition(paths.page, lifecycle.COMPLETED, {"outcome": summary.outcome, "key_result": key}, today=today)
+    wikilog.append_log(root / "wiki", f"exp-run | completed {slug} | outcome: {summary.outcome} | key: {key}")
+    data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
+            "key_result": key, "crash": crash, "page": str(paths.page), "env": env_label,
+            "metrics": [{"metric": m.metric, "mean": m.mean, "std": m.std, "n": m.n, "baseline": m.baseline,
+                         "delta": m.delta, "relative_delta": m.relative_delta} for m in summary.metrics],
+            "succeeded_seeds": summary.succeeded_seeds, "missing_seeds": summary.missing_seeds,
+            "failed_seeds": {str(k): v for k, v in summary.failed_seeds.items()}, "reasons": summary.reasons,
+            "exit_code": seen.state.exit_code}
+    atomic_write_json(paths.collected, data)
+    data["report"] = reports.run_report(data, summary)
+    return data
+
+
+def collect(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
+    """One check: progress data while alive (wiki untouched), run data once ended."""
+    page = lifecycle.find_experiment(slug, root)
+    lifecycle.require_collectable(page)
+    seen = inspect(slug, settings, root)
+    if seen.state.alive:
+        data = progress_data(slug, page, seen, root, now or datetime.now(timezone.utc))
+        data["report"] = reports.progress_report(data)
+        return data
+    return finish(slug, settings, root, page, seen)
+
+
+def wait_and_collect(slug: str, settings: dict, root: Path = Path("."), say=print) -> dict:
+    """Full mode: poll until the session ends (never killing it), then collect."""
+    page = lifecycle.find_experiment(slug, root)
+    lifecycle.require_collectable(page)
+    estimate_h = float(page.get("estimated_hours") or 0)
+    started = time.monotonic()
+    warned = False
+    while True:
+        seen = inspect(slug, settings, root)
+        if not seen.state.alive:
+            return finish(slug, settings, root, page, seen)
+        waited_h = (time.monotonic() - started) / 3600
+        anomalies = ", ".join(a.kind for a in seen.anomalies) or "none"
+        say(f"[{datetime.now():%H:%M:%S}] {slug}: running — {seen.progress.describe()}, loss {seen.progress.loss}, anomalies: {anomalies}")
+        if estimate_h and waited_h > 2 * estimate_h and not warned:
+            say(f"warning: {slug} has run over 2× its estimate ({estimate_h} h); still waiting, not stopping it")
+            warned = True
+        time.sleep(settings["collect"]["poll_s"])

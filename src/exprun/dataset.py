@@ -1,0 +1,80 @@
+"""Dataset check before the gate: is the data where the config says, and what is in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import DatasetError
+from .experiment_config import load_experiment_config
+
+SKLEARN_LOADERS = {"digits", "iris", "wine", "breast_cancer", "diabetes"}
+MAX_LISTED = 20
+
+
+def check_dataset(slug: str, root: Path = Path(".")) -> dict:
+    """Report on the experiment's dataset; raise DatasetError naming the path tried."""
+    config = load_experiment_config(slug, root)
+    dataset = config.get("dataset") or {}
+    name, rel = str(dataset.get("name") or ""), str(dataset.get("path") or "")
+    fix = f"set dataset.path in experiments/code/{slug}/config.yaml"
+    if name:
+        if name not in SKLEARN_LOADERS:
+            raise DatasetError(f"dataset.name '{name}' is not a scikit-learn dataset ({', '.join(sorted(SKLEARN_LOADERS))}); {fix}")
+        return _sklearn_report(name)
+    if not rel:
+        raise DatasetError(f"{slug}: no dataset configured (setup.dataset on the page names no known dataset or file); {fix}")
+    path = Path(rel) if Path(rel).is_absolute() else Path(root) / rel
+    if not path.exists():
+        raise DatasetError(
+            f"dataset not found: tried {path.resolve()} — put the data there, or {fix} (download it first if needed)"
+        )
+    return _file_report(path, dataset)
+
+
+def _sklearn_report(name: str) -> dict:
+    from sklearn import datasets  # noqa: PLC0415 - slow import, only when needed
+
+    bunch = getattr(datasets, f"load_{name}")()
+    return {"kind": "sklearn", "name": name, "present": True, "shape": list(bunch.data.shape),
+            "summary": f"scikit-learn built-in '{name}': {bunch.data.shape[0]} samples × {bunch.data.shape[1]} features"}
+
+
+def _file_report(path: Path, dataset: dict) -> dict:
+    report: dict = {"kind": "path", "path": str(path), "present": True}
+    if path.is_dir():
+        files = [p for p in path.rglob("*") if p.is_file()]
+        report.update(size_bytes=sum(p.stat().st_size for p in files), file_count=len(files),
+                      top_level=sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())[:MAX_LISTED])
+        report["summary"] = f"folder {path}: {len(files)} files, {report['size_bytes']} bytes"
+        return report
+    report.update(size_bytes=path.stat().st_size, file_count=1)
+    try:
+        report.update(_describe_file(path, dataset))
+    except Exception as exc:  # noqa: BLE001 - any reader error means the file is unusable
+        raise DatasetError(f"dataset {path} cannot be read: {type(exc).__name__}: {exc}") from None
+    report["summary"] = f"{path} ({report['size_bytes']} bytes) " + report.get("structure", "")
+    return report
+
+
+def _describe_file(path: Path, dataset: dict) -> dict:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        import pandas as pd  # noqa: PLC0415
+
+        head = pd.read_csv(path, nrows=1000)
+        target = str(dataset.get("target_column") or "target")
+        if target not in head.columns:
+            raise DatasetError(f"{path}: no column '{target}' (columns: {', '.join(map(str, head.columns[:20]))}); set dataset.target_column")
+        with open(path, "rb") as handle:
+            rows = sum(1 for _ in handle) - 1
+        return {"columns": [str(c) for c in head.columns], "rows": rows, "structure": f"CSV {rows} rows × {len(head.columns)} columns"}
+    if suffix == ".npz":
+        import numpy as np  # noqa: PLC0415
+
+        with np.load(path) as arrays:
+            shapes = {key: list(arrays[key].shape) for key in arrays.files}
+        missing = {"X", "y"} - set(shapes)
+        if missing:
+            raise DatasetError(f"{path}: NPZ lacks array(s) {', '.join(sorted(missing))} (needs X and y)")
+        return {"arrays": shapes, "structure": f"NPZ arrays {shapes}"}
+    return {"structure": f"{suffix or 'file'} (contents checked by the sanity run)"}

@@ -1,0 +1,39 @@
+"""Read the end of a log without reading the log: cost stays flat however large it grows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TAIL_BYTES = 64 * 1024
+
+
+def tail_text(path: Path, max_bytes: int = TAIL_BYTES, start: int = 0) -> str:
+    """The last max_bytes of a file, never before byte `start` (a relaunch's offset), as text.
+
+    A first partial line is dropped; '' when the file is missing.
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            begin = max(start, size - max_bytes, 0)
+            handle.seek(begin)
+            data = handle.read(size - begin)
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace").replace("\r", "\n")
+    if begin > start and "\n" in text:
+        text = text.split("\n", 1)[1]
+    return text
+
+
+def tail_lines(path: Path, count: int, max_bytes: int = TAIL_BYTES, start: int = 0) -> list[str]:
+    return tail_text(path, max_bytes, start).splitlines()[-count:]
+
+
+def seconds_since_write(path: Path, now: float) -> float | None:
+    try:
+        return now - Path(path).stat().st_mtime
+    except OSError:
+        return None

@@ -1,0 +1,38 @@
+"""A per-seed plot next to the page, so the spread is seen, not only summarised."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from .files import atomic_write_bytes
+from .results import Summary
+
+
+def seed_plot(summary: Summary, path: Path, title: str) -> bool:
+    """One panel per metric: each seed's value and the baseline mean; False when nothing to plot."""
+    if not summary.metrics:
+        return False
+    import matplotlib  # noqa: PLC0415 - heavy; only collect needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    count = len(summary.metrics)
+    fig, axes = plt.subplots(1, count, figsize=(3.2 * count, 3), squeeze=False)
+    for ax, metric in zip(axes[0], summary.metrics):
+        rows = summary.per_seed[summary.per_seed["metric"] == metric.metric]
+        ax.scatter(rows["seed"].astype(str), rows["value"], label="ours", zorder=3)
+        ax.axhline(metric.mean, color="C0", linestyle=":", label=f"mean {metric.mean:.3f}")
+        if metric.baseline is not None:
+            ax.axhline(metric.baseline, color="C3", linestyle="--", label=f"baseline {metric.baseline:.3f}")
+        ax.set_title(metric.metric)
+        ax.set_xlabel("seed")
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return True

@@ -1,0 +1,154 @@
+"""DEPLOY_REPORT, progress report, RUN_REPORT and the page's Results/Analysis text.
+
+Each report is built from one plain data dict, printed either as the seed's
+Markdown or as JSON for agents, so both always say the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .results import Summary
+
+
+def deploy_report(data: dict) -> str:
+    slug = data["slug"]
+    review = "" if data.get("review") == "reviewed" else f"- Review: unreviewed ({data.get('review_reason') or 'no review run'})\n"
+    return (
+        f"# Deploy Report: {data['title']}\n\n"
+        "### Status: DEPLOYED ✅\n\n"
+        f"- Session: {data['session']}\n"
+        f"- Environment: {data['environment']}\n"
+        f"- Log file: {data['log_file']}\n"
+        f"- Code: {data['code']}\n"
+        f"- Estimated: ~{data['estimated_hours']}h (expected completion: {data['expected_completion']})\n"
+        f"{review}"
+        "\n### Next Steps\n\n"
+        "1. Monitor progress: `snakemake status`\n"
+        f"2. Check this experiment: `snakemake collect_{slug}`\n"
+        "\n### Quick Commands\n"
+        "```bash\n"
+        "# Local: check if still running\n"
+        f"screen -ls | grep {data['session']}\n\n"
+        "# Local: tail log\n"
+        f"tail -f {data['log_file']}\n"
+        "```\n"
+    )
+
+
+def progress_report(data: dict) -> str:
+    anomalies = ", ".join(a["detail"] or a["kind"] for a in data["anomalies"]) or "none"
+    metric = data.get("latest_metric")
+    metric_text = f"{metric['name']} = {metric['value']:.4f}" if metric else "none logged yet"
+    remaining = data.get("remaining_hours")
+    lines = [
+        f"Experiment {data['slug']}: RUNNING",
+        f"Progress: {data['progress']}",
+        f"Latest metric: {metric_text}",
+        f"Anomalies: {anomalies}",
+        f"Estimated remaining: ~{remaining} hours" if remaining is not None else "Estimated remaining: unknown",
+    ]
+    if data.get("autofix"):
+        lines.append(f"Automatic fix applied: {data['autofix']}")
+    lines.append("Run `snakemake status` to monitor all running experiments.")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _delta(metric) -> str:
+    if metric.delta is None:
+        return "—"
+    rel = f" ({metric.relative_delta:+.1%})" if metric.relative_delta is not None else ""
+    return f"{metric.delta:+.4f}{rel}"
+
+
+def results_table(summary: Summary) -> list[str]:
+    lines = ["| Metric | Baseline | Ours (mean±std) | Δ |", "|--------|----------|-----------------|---|"]
+    for m in summary.metrics:
+        lines.append(f"| {m.metric} | {_fmt(m.baseline)} | {m.mean:.4f}±{m.std:.4f} | {_delta(m)} |")
+    return lines
+
+
+def per_seed_table(summary: Summary) -> list[str]:
+    if summary.per_seed.empty:
+        return []
+    wide = summary.per_seed.pivot_table(index="seed", columns="metric", values="value", aggfunc="first", dropna=False)
+    names = [m.metric for m in summary.metrics]
+    lines = ["| Seed | " + " | ".join(names) + " |", "|------|" + "---|" * len(names)]
+    for seed, row in wide.iterrows():
+        lines.append(f"| {seed} | " + " | ".join(_fmt(row.get(n)) for n in names) + " |")
+    return lines
+
+
+def key_result(summary: Summary, crash: str = "") -> str:
+    """One sentence: the primary metric, mean ± std, Δ vs baseline."""
+    primary = summary.metric(summary.primary)
+    if primary is None:
+        return f"No usable results: {crash or 'no seed produced its primary metric'}."
+    text = f"{primary.metric} {primary.mean:.4f} ± {primary.std:.4f} over {primary.n} seed(s)"
+    if primary.baseline is not None:
+        text += f" vs baseline {primary.baseline:.4f} (Δ {_delta(primary)})"
+    return text + f"; outcome {summary.outcome}."
+
+
+def seed_status_lines(summary: Summary) -> list[str]:
+    lines = []
+    if summary.failed_seeds:
+        lines += [f"- seed {s}: failed — {why}" for s, why in sorted(summary.failed_seeds.items())]
+    if summary.missing_seeds:
+        lines.append(f"- missing result files for seed(s): {', '.join(map(str, summary.missing_seeds))}")
+    return lines
+
+
+def results_section(summary: Summary, plot_link: str | None, crash: dict | None) -> str:
+    lines = results_table(summary) if summary.metrics else ["No seed produced results."]
+    if summary.metrics:
+        lines += ["", "Per seed:", ""] + per_seed_table(summary)
+    status = seed_status_lines(summary)
+    if status:
+        lines += [""] + status
+    if plot_link:
+        lines += ["", f"![per-seed metrics vs baseline]({plot_link})"]
+    if crash:
+        lines += ["", f"Run ended abnormally: {crash['detail']}", f"Suggested fix: {crash['suggestion']}"]
+    return "\n".join(lines)
+
+
+def analysis_section(summary: Summary, crash: dict | None, autofix: dict | None) -> str:
+    lines = [f"Outcome: **{summary.outcome}** ({len(summary.succeeded_seeds)} seed(s) succeeded)."]
+    lines += [f"- {reason}" for reason in summary.reasons]
+    for m in summary.metrics:
+        spread = f"std {m.std:.4f} ({m.std / abs(m.mean):.1%} of the mean)" if m.mean else f"std {m.std:.4f}"
+        lines.append(f"- {m.metric}: mean {m.mean:.4f}, {spread} over {m.n} seed(s)")
+    lines += seed_status_lines(summary)
+    if autofix:
+        lines.append(f"- automatic fix applied during the run: {autofix.get('anomaly')} → {autofix.get('change')}")
+    if crash:
+        lines.append(f"- crash: {crash['detail']}; suggested direction: {crash['suggestion']}")
+    lines.append("- Preliminary, written by exprun from the numbers above; `/exp-eval` updates the idea.")
+    return "\n".join(lines)
+
+
+def run_report(data: dict, summary: Summary) -> str:
+    slug = data["slug"]
+    lines = [f"# Run Report: {data['title']}", "", f"## Outcome: {summary.outcome}", "", "## Results"]
+    lines += results_table(summary) if summary.metrics else ["No seed produced results."]
+    status = seed_status_lines(summary)
+    if status:
+        lines += [""] + status
+    if data.get("crash"):
+        lines += ["", f"Crash: {data['crash']['detail']} — suggested fix: {data['crash']['suggestion']}"]
+    lines += ["", "## Key Finding", data["key_result"], "", "## Next Steps", f"- Run `/exp-eval {slug}` to update the linked idea in wiki"]
+    if summary.outcome == "succeeded":
+        lines.append("- Proceed to the next experiment in the plan")
+    elif summary.outcome == "failed":
+        lines.append("- Analyze the failure, consider an /exp-design revision")
+    else:
+        lines.append("- Add seeds or tighten the setup to resolve the variance, then re-run as a new experiment")
+    lines += ["", f"Page: {data['page']}"]
+    return "\n".join(lines) + "\n"

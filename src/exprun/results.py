@@ -1,0 +1,151 @@
+"""Seed files → one table → mean ± std per metric, Δ vs baseline, and the outcome. Pure.
+
+Outcome rules (the seed's, made precise):
+- inconclusive when fewer than 2 seeds succeeded, or when the primary metric's
+  difference from the baseline is within the seeds' spread (|Δ| ≤ std);
+- succeeded when every success criterion holds on the mean;
+- failed when the primary (first) criterion does not hold;
+- inconclusive otherwise (mixed: primary holds, another criterion fails).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+SEED_FILE = re.compile(r"^seed_(-?\d+)\.json$")
+
+
+@dataclass
+class MetricSummary:
+    metric: str
+    mean: float
+    std: float
+    n: int
+    baseline: float | None
+    higher_is_better: bool = True
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.baseline is None else self.mean - self.baseline
+
+    @property
+    def relative_delta(self) -> float | None:
+        if self.baseline in (None, 0) or self.delta is None:
+            return None
+        return self.delta / abs(self.baseline)
+
+
+@dataclass
+class Summary:
+    metrics: list[MetricSummary]
+    per_seed: pd.DataFrame
+    succeeded_seeds: list[int]
+    missing_seeds: list[int]
+    failed_seeds: dict[int, str]
+    outcome: str = "inconclusive"
+    reasons: list[str] = field(default_factory=list)
+    primary: str = ""
+
+    def metric(self, name: str) -> MetricSummary | None:
+        return next((m for m in self.metrics if m.metric == name), None)
+
+
+def read_seed_files(results_dir: Path) -> tuple[list[dict], dict[int, str]]:
+    """Every parseable seed file, and the seeds whose file is unreadable (with why)."""
+    records, broken = [], {}
+    for path in sorted(Path(results_dir).glob("seed_*.json")):
+        match = SEED_FILE.match(path.name)
+        if not match:
+            continue
+        seed = int(match.group(1))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data.get("metrics"), dict):
+                raise ValueError("no 'metrics' object")
+        except (OSError, ValueError, AttributeError) as exc:
+            broken[seed] = f"{path.name} unreadable: {exc}"
+            continue
+        data["seed"] = seed
+        records.append(data)
+    return records, broken
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def summarize(records: list[dict], config: dict, broken: dict[int, str] | None = None) -> Summary:
+    """Mean ± std over the seeds whose primary metric is a finite number."""
+    expected = [int(s) for s in config.get("seeds") or []]
+    metrics = list(config.get("metrics") or [])
+    primary = config.get("primary_metric") or (metrics[0] if metrics else "")
+    higher = config.get("higher_is_better") or {}
+    failed = dict(broken or {})
+    rows = []
+    for record in records:
+        seed, values = record["seed"], record["metrics"]
+        if not _finite(values.get(primary)):
+            failed[seed] = f"{primary} is {values.get(primary)!r} (NaN/missing)"
+            continue
+        baseline = record.get("baseline_metrics") or {}
+        for name in metrics or list(values):
+            rows.append({"seed": seed, "metric": name,
+                         "value": values.get(name) if _finite(values.get(name)) else math.nan,
+                         "baseline": baseline.get(name) if _finite(baseline.get(name)) else math.nan})
+    per_seed = pd.DataFrame(rows, columns=["seed", "metric", "value", "baseline"])
+    succeeded = sorted(per_seed["seed"].unique().tolist()) if len(per_seed) else []
+    seen = {r["seed"] for r in records} | set(failed)
+    missing = [s for s in expected if s not in seen]
+    summaries = []
+    fallback = config.get("baseline_results") or {}
+    for name, group in per_seed.groupby("metric", sort=False):
+        values = group["value"].dropna()
+        if values.empty:
+            continue
+        base = group["baseline"].dropna()
+        baseline = float(base.mean()) if len(base) else (float(fallback[name]) if _finite(fallback.get(name)) else None)
+        summaries.append(MetricSummary(name, float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                                       int(len(values)), baseline, bool(higher.get(name, True))))
+    summary = Summary(summaries, per_seed, succeeded, missing, failed, primary=primary)
+    summary.outcome, summary.reasons = decide_outcome(summary, config.get("success_criteria") or [])
+    return summary
+
+
+def criterion_holds(criterion: dict, summary: Summary) -> tuple[bool | None, str]:
+    """(holds?, explanation); None when the metric or its baseline is unavailable."""
+    name = criterion.get("metric")
+    metric = summary.metric(name)
+    if metric is None:
+        return None, f"{name}: no value"
+    sign = 1 if criterion.get("direction", "higher" if metric.higher_is_better else "lower") == "higher" else -1
+    if "threshold" in criterion:
+        ok = sign * (metric.mean - float(criterion["threshold"])) >= 0
+        return ok, f"{name} mean {metric.mean:.4f} {'≥' if sign > 0 else '≤'} {criterion['threshold']}: {'yes' if ok else 'no'}"
+    if metric.baseline is None:
+        return None, f"{name}: no baseline value to compare with"
+    min_delta = float(criterion.get("min_delta", 0.0))
+    ok = sign * metric.delta > min_delta if min_delta == 0 else sign * metric.delta >= min_delta
+    return ok, f"{name} Δ {metric.delta:+.4f} vs baseline (needs {'+' if sign > 0 else '-'}{min_delta:g}): {'yes' if ok else 'no'}"
+
+
+def decide_outcome(summary: Summary, criteria: list[dict]) -> tuple[str, list[str]]:
+    if len(summary.succeeded_seeds) < 2:
+        return "inconclusive", [f"only {len(summary.succeeded_seeds)} seed(s) succeeded (need at least 2)"]
+    if not criteria:
+        criteria = [{"metric": summary.primary, "vs": "baseline", "min_delta": 0.0}]
+    results = [criterion_holds(c, summary) for c in criteria]
+    reasons = [text for _, text in results]
+    primary = summary.metric(criteria[0].get("metric"))
+    if primary is not None and primary.delta is not None and "threshold" not in criteria[0] and abs(primary.delta) <= primary.std:
+        return "inconclusive", reasons + [f"|Δ| {abs(primary.delta):.4f} is within the seeds' spread (std {primary.std:.4f})"]
+    if all(ok for ok, _ in results):
+        return "succeeded", reasons
+    if results[0][0] is False:
+        return "failed", reasons
+    return "inconclusive", reasons + ["mixed: not every criterion holds"]

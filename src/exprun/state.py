@@ -1,0 +1,57 @@
+"""Where every per-experiment fact lives, relative to the wiki root.
+
+One table used by the package and by the Snakemake rules (which fill `{slug}`
+with a wildcard), so a path is spelled once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .slugs import validate_slug
+
+PATTERNS = {
+    "page": "wiki/experiments/{slug}.md",
+    "code_dir": "experiments/code/{slug}",
+    "manifest": "experiments/code/{slug}/.exprun-manifest.json",
+    "state_dir": "experiments/state/{slug}",
+    "context": "experiments/state/{slug}/context.json",
+    "dataset": "experiments/state/{slug}/dataset.json",
+    "review": "experiments/state/{slug}/review.json",
+    "sanity": "experiments/state/{slug}/sanity.json",
+    "sanity_log": "experiments/state/{slug}/sanity.log",
+    "sanity_results": "experiments/state/{slug}/sanity/results",
+    "sanity_checkpoints": "experiments/state/{slug}/sanity/checkpoints",
+    "approval": "experiments/state/{slug}/approval.stamp",
+    "approval_ok": "experiments/state/{slug}/approval.verified",
+    "gate_message": "experiments/state/{slug}/GATE.md",
+    "deployed": "experiments/state/{slug}/deployed.stamp",
+    "run": "experiments/state/{slug}/run.json",
+    "exit_status": "experiments/state/{slug}/exit_status",
+    "autofix": "experiments/state/{slug}/autofix.json",
+    "collected": "experiments/state/{slug}/collected.json",
+    "rule_logs": "experiments/state/{slug}/logs",
+    "log": "logs/exp-{slug}.log",
+    "results_dir": "results/{slug}",
+    "checkpoint_dir": "checkpoints/{slug}",
+    "plot": "wiki/experiments/assets/{slug}-seeds.png",
+}
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Concrete paths of one experiment: `Paths("my-exp").sanity`."""
+
+    slug: str
+    root: Path = Path(".")
+
+    def __post_init__(self) -> None:
+        validate_slug(self.slug)
+
+    def __getattr__(self, name: str) -> Path:
+        try:
+            pattern = PATTERNS[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        return Path(self.root) / pattern.format(slug=self.slug)

@@ -1,0 +1,48 @@
+"""Shared fixtures: a private copy of the example wiki and the corpus of real pages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_WIKI = REPO / "examples" / "wiki"
+# The corpus lives next to the repository: ../shared/corpus (read-only; tests copy pages to tmp_path).
+CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
+CORPUS_PAGES_DIR = CORPUS / "real-pages"
+CORPUS_MISSING = f"corpus of real pages not found at {CORPUS_PAGES_DIR} (expected ../shared/corpus next to the repo)"
+
+
+def _corpus_page_paths() -> list[Path]:
+    if not CORPUS_PAGES_DIR.is_dir():
+        return []
+    return sorted(CORPUS_PAGES_DIR.glob("*.md"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`corpus_page`: one test per real page (skipped, with the reason, when the corpus is absent)."""
+    if "corpus_page" in metafunc.fixturenames:
+        found = _corpus_page_paths()
+        if found:
+            metafunc.parametrize("corpus_page", found, ids=[p.name for p in found])
+        else:
+            metafunc.parametrize("corpus_page", [pytest.param(None, marks=pytest.mark.skip(reason=CORPUS_MISSING))])
+
+
+@pytest.fixture
+def corpus_pages() -> list[Path]:
+    """Every real page of the corpus (skips when the corpus folder is absent)."""
+    found = _corpus_page_paths()
+    if not found:
+        pytest.skip(CORPUS_MISSING)
+    return found
+
+
+@pytest.fixture
+def example_wiki(tmp_path: Path) -> Path:
+    """A private copy of examples/wiki (the folder holding `wiki/`); tests may edit it freely."""
+    dest = tmp_path / "example-wiki"
+    shutil.copytree(EXAMPLE_WIKI, dest)
+    return dest
