@@ -3,10 +3,12 @@
 # Run from a wiki root (the folder holding wiki/), or pass --directory <wiki-root>.
 from snakemake.utils import min_version
 
+from exprun.config import REPO_CONFIG
+
 min_version("9.0")
 
 
-configfile: workflow.source_path("config/config.yaml")
+configfile: str(REPO_CONFIG)
 
 
 include: "rules/common.smk"

@@ -20,15 +20,11 @@ if WIKI_CONFIG.exists() and not WIKI_CONFIG.resolve().samefile(exprun_config.REP
     configfile: str(WIKI_CONFIG)
 
 
-if isinstance(config.get("review"), str):
-    config["review"] = config["review"].lower() in ("1", "true", "yes", "on")
-if isinstance(config.get("json"), str):
-    config["json"] = config["json"].lower() in ("1", "true", "yes", "on")
+exprun_config.coerce_flags(config)
 validate(config, "../config/schema/config.schema.yaml", set_default=True)
 
 # Each shell step calls the package through the interpreter that runs Snakemake.
 EXPRUN = f"{shlex.quote(sys.executable)} -m exprun"
-SETTINGS = exprun_config.settings_file(config)
 WORKFLOW_STARTED = time.time()
 
 EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTERN.match(p.stem))
@@ -36,6 +32,11 @@ EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTE
 
 wildcard_constraints:
     slug=SLUG_PATTERN.pattern.strip("^$"),
+
+
+def get_settings_file(wildcards):
+    """The validated config as a file named by its hash (written when a job first needs it)."""
+    return exprun_config.settings_file(config)
 
 
 def get_code_files(wildcards):
@@ -86,4 +87,5 @@ def print_gate_messages():
     for slug in EXPERIMENT_SLUGS:
         gate = Paths(slug).gate_message
         if gate.exists() and gate.stat().st_mtime >= WORKFLOW_STARTED - 1:
-            print("\n" + "=" * 72 + "\n" + gate.read_text() + "=" * 72, file=sys.stderr)
+            rule_line = "=" * 72
+            print(f"\n{rule_line}\n{gate.read_text()}{rule_line}", file=sys.stderr)

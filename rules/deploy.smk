@@ -7,12 +7,13 @@ rule deploy:
     output:
         stamp=PATTERNS["deployed"],
     params:
-        settings=SETTINGS,
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
-        PATTERNS["rule_logs"] + "/deploy.log",
+        "experiments/state/{slug}/logs/deploy.log",
     localrule: True
     shell:
-        "{EXPRUN} deploy {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} deploy {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 # Full mode: wait for the detached run to end, then collect (never kills it).
@@ -22,9 +23,10 @@ rule wait_and_collect:
     output:
         collected=PATTERNS["collected"],
     params:
-        settings=SETTINGS,
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
-        PATTERNS["rule_logs"] + "/wait_and_collect.log",
+        "experiments/state/{slug}/logs/wait_and_collect.log",
     localrule: True
     shell:
-        "{EXPRUN} collect {wildcards.slug} --wait --settings {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} collect {wildcards.slug} --wait --settings {params.settings:q} 2>&1 | tee {log}"

@@ -7,12 +7,13 @@ rule generate_code:
     output:
         manifest=PATTERNS["manifest"],
     params:
-        settings=SETTINGS,
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
-        PATTERNS["rule_logs"] + "/generate_code.log",
+        "experiments/state/{slug}/logs/generate_code.log",
     localrule: True
     shell:
-        "{EXPRUN} rule generate {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule generate {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 rule check_dataset:
@@ -21,12 +22,13 @@ rule check_dataset:
     output:
         report=PATTERNS["dataset"],
     params:
-        settings=SETTINGS,
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
-        PATTERNS["rule_logs"] + "/check_dataset.log",
+        "experiments/state/{slug}/logs/check_dataset.log",
     localrule: True
     shell:
-        "{EXPRUN} rule dataset {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule dataset {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 rule review_code:
@@ -36,12 +38,13 @@ rule review_code:
     output:
         record=PATTERNS["review"],
     params:
-        settings=SETTINGS,
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
-        PATTERNS["rule_logs"] + "/review_code.log",
+        "experiments/state/{slug}/logs/review_code.log",
     localrule: True
     shell:
-        "{EXPRUN} rule review {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule review {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 rule sanity_check:
@@ -53,11 +56,12 @@ rule sanity_check:
     output:
         report=PATTERNS["sanity"],
     params:
-        settings=SETTINGS,
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
-        PATTERNS["rule_logs"] + "/sanity_check.log",
+        "experiments/state/{slug}/logs/sanity_check.log",
     shell:
-        "{EXPRUN} rule sanity {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule sanity {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 # Reads approval.stamp, which only a person writes (`exprun approve <slug>` or touch).
@@ -67,9 +71,10 @@ rule await_approval:
     output:
         verified=PATTERNS["approval_ok"],
     params:
-        settings=SETTINGS,
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
-        PATTERNS["rule_logs"] + "/await_approval.log",
+        "experiments/state/{slug}/logs/await_approval.log",
     localrule: True
     shell:
-        "{EXPRUN} rule gate {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule gate {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"

@@ -27,10 +27,13 @@ for _slug in EXPERIMENT_SLUGS:
             partial(get_collect_page, _slug),
         params:
             slug=_slug,
-            settings=SETTINGS,
+            exprun=EXPRUN,
+            settings=get_settings_file,
+        log:
+            f"experiments/state/{_slug}/logs/collect.log",
         localrule: True
         shell:
-            "{EXPRUN} collect {params.slug} --settings {params.settings:q}"
+            "{params.exprun} collect {params.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
     rule:
         name:

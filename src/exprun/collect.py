@@ -14,7 +14,7 @@ from pathlib import Path
 from . import lifecycle, monitor, pages, plots, reports, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
-from .files import atomic_write_json
+from .files import atomic_write_json, atomic_write_text
 from .launchers import screen
 from .launchers.base import RunRecord, RunState
 from .logtail import seconds_since_write, tail_text
@@ -114,8 +114,9 @@ def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspec
             "succeeded_seeds": summary.succeeded_seeds, "missing_seeds": summary.missing_seeds,
             "failed_seeds": {str(k): v for k, v in summary.failed_seeds.items()}, "reasons": summary.reasons,
             "exit_code": seen.state.exit_code}
-    atomic_write_json(paths.collected, data)
     data["report"] = reports.run_report(data, summary)
+    atomic_write_text(paths.run_report, data["report"])
+    atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})
     return data
 
 

@@ -45,6 +45,16 @@ def merge(base: dict, override: dict) -> dict:
     return result
 
 
+FLAGS = ("review", "json")
+
+
+def coerce_flags(settings: dict) -> None:
+    """`--config review=true` may arrive as the string 'true'; make the on/off flags booleans."""
+    for flag in FLAGS:
+        if isinstance(settings.get(flag), str):
+            settings[flag] = settings[flag].strip().lower() in ("1", "true", "yes", "on")
+
+
 def validate(settings: dict, source: str = "config") -> dict:
     """Fill defaults and validate; errors name the field and the schema file."""
     settings = copy.deepcopy(settings)

@@ -19,7 +19,8 @@ STOP_WORDS = frozenset(
 
 def validate_slug(slug: str) -> str:
     """Return the slug unchanged, or raise SlugError naming the rule it broke."""
-    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug) or len(slug) > MAX_SLUG_LENGTH:
+    # fullmatch: with match, `$` also accepts a trailing newline ("abc\n")
+    if not isinstance(slug, str) or not SLUG_PATTERN.fullmatch(slug) or len(slug) > MAX_SLUG_LENGTH:
         raise SlugError(
             f"invalid slug {slug!r}: use lower-case letters, digits and single hyphens "
             f"(pattern {SLUG_PATTERN.pattern}, at most {MAX_SLUG_LENGTH} characters)"

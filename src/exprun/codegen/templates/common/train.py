@@ -33,25 +33,6 @@ HYPERPARAMETERS = {
 PATH_FLAGS = ("results_dir", "checkpoint_dir")
 
 
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """Effective settings: config values, then the sanity limits, then CLI overrides."""
-
-    seed: int
-    sanity: bool
-    device: str
-    lr: float
-    batch_size: int
-    epochs: int
-    weight_decay: float
-    log_every: int
-    max_steps: int | None
-    train_subset: int | None
-    results_dir: Path
-    checkpoint_dir: Path
-    overrides: dict
-
-
 @dataclasses.dataclass
 class Progress:
     """Where training stands; checkpointed with the shuffle RNG so a resumed run draws the same batches."""
@@ -66,7 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=Path(__file__).resolve().with_name("config.yaml"))
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--sanity", action="store_true", help="tiny run that checks the pipeline end to end")
-    parser.add_argument("--resume", action="store_true", help="continue from this seed's checkpoint if present")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from this seed's checkpoint if present"
+    )
     parser.add_argument("--lr", type=float)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--epochs", type=int)
@@ -74,11 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-every", type=int)
     parser.add_argument("--results-dir")
     parser.add_argument("--checkpoint-dir")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="pytorch recipe only")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="pytorch recipe only"
+    )
     return parser.parse_args(argv)
 
 
-def resolve_run(cfg: dict, args: argparse.Namespace) -> Run:
+def resolve_run(cfg: dict, args: argparse.Namespace) -> utils.Run:
     """Merge config and flags; an explicit flag wins even over the sanity limits."""
     values = {flag: cfg["hyperparameters"][key] for flag, key in HYPERPARAMETERS.items()}
     values.update({flag: cfg["paths"][flag] for flag in PATH_FLAGS})
@@ -87,7 +72,7 @@ def resolve_run(cfg: dict, args: argparse.Namespace) -> Run:
         values["epochs"] = limits["epochs"]
     overrides = {flag: getattr(args, flag) for flag in values if getattr(args, flag) is not None}
     values.update(overrides)
-    run = Run(
+    run = utils.Run(
         seed=args.seed,
         sanity=args.sanity,
         device=args.device,
@@ -124,7 +109,7 @@ def fit_baseline(cfg: dict, dataset: utils.Dataset, seed: int) -> dict[str, floa
     return scores
 
 
-def resume(learner: utils.Learner, path: Path, run: Run) -> Progress | None:
+def resume(learner: utils.Learner, path: Path, run: utils.Run) -> Progress | None:
     """Restore this seed's checkpoint when there is one from the same kind of run."""
     if not path.exists():
         utils.log(f"no checkpoint at {path}; starting from scratch")
@@ -142,7 +127,7 @@ def resume(learner: utils.Learner, path: Path, run: Run) -> Progress | None:
     return Progress(checkpoint["step"], checkpoint["epoch"], rng)
 
 
-def save_checkpoint(learner: utils.Learner, path: Path, progress: Progress, run: Run) -> None:
+def save_checkpoint(learner: utils.Learner, path: Path, progress: Progress, run: utils.Run) -> None:
     meta = {
         "step": progress.step,
         "epoch": progress.epoch,
@@ -152,12 +137,14 @@ def save_checkpoint(learner: utils.Learner, path: Path, progress: Progress, run:
     utils.atomic_write(path, lambda file: learner.save(file, meta))
 
 
-def evaluate(names: list[str], learner: utils.Learner, dataset: utils.Dataset) -> dict[str, float]:
+def evaluate_learner(names: list[str], learner: utils.Learner, dataset: utils.Dataset) -> dict[str, float]:
     y_pred, proba = learner.predict(dataset.X_test)
     return utils.evaluate(names, dataset, y_pred, proba)
 
 
-def train_epoch(learner: utils.Learner, dataset: utils.Dataset, run: Run, progress: Progress, total: int) -> None:
+def train_epoch(
+    learner: utils.Learner, dataset: utils.Dataset, run: utils.Run, progress: Progress, total: int
+) -> None:
     """One shuffled pass over the training split, stopping early once `total` steps are done."""
     order = progress.rng.permutation(len(dataset.y_train))
     for start in range(0, len(order), run.batch_size):
@@ -171,7 +158,12 @@ def train_epoch(learner: utils.Learner, dataset: utils.Dataset, run: Run, progre
 
 
 def train(
-    names: list[str], learner: utils.Learner, dataset: utils.Dataset, run: Run, progress: Progress, checkpoint: Path
+    names: list[str],
+    learner: utils.Learner,
+    dataset: utils.Dataset,
+    run: utils.Run,
+    progress: Progress,
+    checkpoint: Path,
 ) -> dict[str, float]:
     """Run the remaining epochs, evaluating and checkpointing after each; return the final test scores."""
     steps_per_epoch = math.ceil(len(dataset.y_train) / run.batch_size)
@@ -182,16 +174,23 @@ def train(
     while progress.epoch < run.epochs and progress.step < total:
         progress.epoch += 1
         train_epoch(learner, dataset, run, progress, total)
-        scores = evaluate(names, learner, dataset)
+        scores = evaluate_learner(names, learner, dataset)
         utils.log(f"eval epoch={progress.epoch} {utils.format_metrics(scores)}")
         save_checkpoint(learner, checkpoint, progress, run)
     if scores is None:  # nothing left to train, e.g. resuming a finished run
-        scores = evaluate(names, learner, dataset)
+        scores = evaluate_learner(names, learner, dataset)
     return scores
 
 
-def write_results(cfg: dict, config_hash: str, run: Run, scores: dict, baseline: dict | None, steps: int,
-                  wall_time_s: float) -> None:
+def write_results(
+    cfg: dict,
+    config_hash: str,
+    run: utils.Run,
+    scores: dict,
+    baseline: dict | None,
+    steps: int,
+    wall_time_s: float,
+) -> None:
     result = {"slug": cfg["slug"], "seed": run.seed, "metrics": utils.json_safe(scores)}
     if baseline is not None:
         result["baseline_metrics"] = utils.json_safe(baseline)
@@ -213,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     utils.seed_everything(run.seed)
     try:
         dataset = data.load_data(cfg)
-    except utils.DatasetNotFound as err:
+    except utils.DatasetNotFoundError as err:
         print(err, file=sys.stderr)
         return 2
     if run.train_subset:
@@ -221,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     learner = model.build_model(cfg, dataset, run)
     baseline = fit_baseline(cfg, dataset, run.seed)
     checkpoint = run.checkpoint_dir / f"seed_{run.seed}{learner.checkpoint_suffix}"
-    progress = (resume(learner, checkpoint, run) if args.resume else None) or Progress(
-        0, 0, np.random.default_rng(run.seed)
-    )
+    progress = resume(learner, checkpoint, run) if args.resume else None
+    if progress is None:  # --seed also sets the batch order
+        progress = Progress(step=0, epoch=0, rng=np.random.default_rng(run.seed))
     scores = train(cfg["metrics"], learner, dataset, run, progress, checkpoint)
     utils.log(f"done seed={run.seed} {utils.format_metrics(scores)}")
     write_results(cfg, config_hash, run, scores, baseline, progress.step, time.perf_counter() - started)

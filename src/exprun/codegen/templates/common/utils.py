@@ -40,7 +40,7 @@ BUILTIN_DATASETS = {
 BASELINES = {"classification": "logistic_regression", "regression": "linear_regression"}
 
 
-class DatasetNotFound(Exception):
+class DatasetNotFoundError(Exception):
     """The configured dataset file is missing; train.py turns this into exit code 2."""
 
 
@@ -74,6 +74,25 @@ class Dataset:
         return np.asarray(y, dtype=np.float64) * self.target_std + self.target_mean
 
 
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """Effective settings of one run: config, then sanity limits, then CLI overrides (train.resolve_run)."""
+
+    seed: int
+    sanity: bool
+    device: str  # auto | cpu | cuda; only the pytorch recipe uses a GPU
+    lr: float
+    batch_size: int
+    epochs: int
+    weight_decay: float
+    log_every: int
+    max_steps: int | None
+    train_subset: int | None
+    results_dir: Path
+    checkpoint_dir: Path
+    overrides: dict
+
+
 class Learner(Protocol):
     """What train.py needs from the object that model.build_model returns."""
 
@@ -91,7 +110,7 @@ class Learner(Protocol):
     def load(self, path: Path) -> dict:
         """Read a checkpoint written by save; returns a dict holding the meta keys."""
 
-    def restore(self, checkpoint: dict, run: Any) -> None:
+    def restore(self, checkpoint: dict, run: Run) -> None:
         """Adopt a loaded checkpoint, then run.lr and run.weight_decay (CLI overrides win)."""
 
 
@@ -114,7 +133,9 @@ def validate_config(cfg: dict) -> None:
     supported = METRICS[task]
     unknown = [name for name in cfg["metrics"] if name not in supported]
     if unknown or not cfg["metrics"]:
-        raise ValueError(f"metrics {unknown or '[]'} not supported for {task}; choose from {sorted(supported)}")
+        raise ValueError(
+            f"metrics for {task} must be a non-empty list from {sorted(supported)}; got {unknown}"
+        )
     if cfg["primary_metric"] not in cfg["metrics"]:
         raise ValueError(f"primary_metric {cfg['primary_metric']!r} must be listed in metrics")
     baseline = baseline_name(cfg)
@@ -163,7 +184,7 @@ def read_dataset(cfg: dict, readers: dict[str, Reader]) -> tuple[np.ndarray, np.
         return read_builtin(spec.get("name") or "", cfg["task"])
     path = Path(spec["path"])
     if not path.exists():
-        raise DatasetNotFound(
+        raise DatasetNotFoundError(
             f"dataset not found: {path} (set dataset.path in experiments/code/{cfg['slug']}/config.yaml)"
         )
     reader = readers.get(path.suffix.lower())
@@ -174,7 +195,9 @@ def read_dataset(cfg: dict, readers: dict[str, Reader]) -> tuple[np.ndarray, np.
 
 def read_builtin(name: str, task: str) -> tuple[np.ndarray, np.ndarray]:
     if name not in BUILTIN_DATASETS:
-        raise ValueError(f"unknown built-in dataset {name!r}; set dataset.path or use one of {sorted(BUILTIN_DATASETS)}")
+        raise ValueError(
+            f"unknown built-in dataset {name!r}; set dataset.path or use one of {sorted(BUILTIN_DATASETS)}"
+        )
     if BUILTIN_DATASETS[name] != task:
         raise ValueError(f"dataset {name!r} is a {BUILTIN_DATASETS[name]} dataset but task is {task!r}")
     bunch = getattr(sk_datasets, f"load_{name}")()
@@ -192,6 +215,7 @@ def read_csv(path: Path, target_column: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_npz(path: Path, target_column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays named X and y; target_column does not apply to NPZ files."""
     with np.load(path, allow_pickle=False) as arrays:
         return arrays["X"], arrays["y"]
 
@@ -216,9 +240,8 @@ def split_and_scale(X: np.ndarray, y: np.ndarray, task: str, test_size: float) -
     if classify:
         return Dataset(X_train, y_train, X_test, y_test, n_classes=int(y.max()) + 1)
     mean, std = float(y_train.mean()), float(y_train.std()) or 1.0
-    y_train, y_test = ((a.astype(np.float64) - mean) / std for a in (y_train, y_test))
     return Dataset(
-        X_train, y_train.astype(np.float32), X_test, y_test.astype(np.float32), target_mean=mean, target_std=std
+        X_train, (y_train - mean) / std, X_test, (y_test - mean) / std, target_mean=mean, target_std=std
     )
 
 
@@ -265,16 +288,22 @@ METRICS = {
 }
 
 
-def evaluate(names: list[str], dataset: Dataset, y_pred: np.ndarray, proba: np.ndarray | None) -> dict[str, float]:
+def evaluate(
+    names: list[str], dataset: Dataset, y_pred: np.ndarray, proba: np.ndarray | None
+) -> dict[str, float]:
     """Score test-split predictions; a metric of non-finite predictions is NaN, not an error."""
     if not dataset.n_classes:
         y_true, y_pred = dataset.to_target_units(dataset.y_test), dataset.to_target_units(y_pred)
         finite = bool(np.isfinite(y_pred).all())
-        return {name: float(REGRESSION_METRICS[name](y_true, y_pred)) if finite else math.nan for name in names}
+        return {
+            name: float(REGRESSION_METRICS[name](y_true, y_pred)) if finite else math.nan for name in names
+        }
     return {name: _classification_metric(name, dataset.y_test, y_pred, proba) for name in names}
 
 
-def _classification_metric(name: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None) -> float:
+def _classification_metric(
+    name: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None
+) -> float:
     if name in LABEL_METRICS:
         return float(LABEL_METRICS[name](y_true, y_pred))
     if proba is None:
@@ -286,7 +315,7 @@ def _classification_metric(name: str, y_true: np.ndarray, y_pred: np.ndarray, pr
 
 
 def log(line: str) -> None:
-    """Print one progress line; flushed so that watchers see it immediately."""
+    """Print one output line, flushed so that whoever tails the log sees it at once."""
     print(line, flush=True)
 
 

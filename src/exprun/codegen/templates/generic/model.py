@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import utils
 
 
-def build_model(cfg: dict, dataset: utils.Dataset, run: Any) -> utils.Learner:
+def build_model(cfg: dict, dataset: utils.Dataset, run: utils.Run) -> utils.Learner:
     """Return an object with the methods of utils.Learner, which train.py drives.
 
     `run` holds the effective seed, device, lr, batch_size and weight_decay. The

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ CONV_CHANNELS = (16, 32)
 EVAL_BATCH = 4096  # predict in chunks so a large test split does not exhaust GPU memory
 
 
-def build_model(cfg: dict, dataset: utils.Dataset, run: Any) -> TorchLearner:
+def build_model(cfg: dict, dataset: utils.Dataset, run: utils.Run) -> TorchLearner:
     device = resolve_device(run.device)
     spec = cfg["model"]
     n_outputs = dataset.n_classes or 1
@@ -67,7 +67,9 @@ class SmallCNN(nn.Module):
         super().__init__()
         self.side = math.isqrt(n_features)
         if self.side * self.side != n_features or self.side < 2:
-            raise ValueError(f"model 'cnn' needs square one-channel images; {n_features} features are not H*W")
+            raise ValueError(
+                f"model 'cnn' needs square one-channel images; {n_features} features are not H*W"
+            )
         first, second = CONV_CHANNELS
         self.features = nn.Sequential(
             nn.Conv2d(1, first, kernel_size=3, padding=1),
@@ -80,7 +82,7 @@ class SmallCNN(nn.Module):
         self.head = mlp(second * (self.side // 2) ** 2, hidden_sizes, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x.view(-1, 1, self.side, self.side)))
+        return self.head(self.features(x.reshape(-1, 1, self.side, self.side)))
 
 
 class TorchLearner:
@@ -106,7 +108,7 @@ class TorchLearner:
         return out if self.classify else out.squeeze(1)
 
     def train_step(self, X: np.ndarray, y: np.ndarray) -> torch.Tensor:
-        """Returns the loss as a tensor: train.py converts it only when logging, avoiding a GPU sync per step."""
+        """Returns the loss as a tensor: train.py reads it only when logging, saving a GPU sync per step."""
         self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.loss_fn(self._forward(X), self._targets(y))
@@ -117,7 +119,8 @@ class TorchLearner:
     @torch.no_grad()
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         self.net.eval()
-        out = torch.cat([self._forward(X[i : i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)]).float().cpu()
+        chunks = [self._forward(X[i : i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)]
+        out = torch.cat(chunks).cpu()
         if not self.classify:
             return out.numpy(), None
         proba = torch.softmax(out, dim=1).numpy()
@@ -129,7 +132,7 @@ class TorchLearner:
     def load(self, path: Path) -> dict:
         return torch.load(path, map_location=self.device, weights_only=True)
 
-    def restore(self, checkpoint: dict, run: Any) -> None:
+    def restore(self, checkpoint: dict, run: utils.Run) -> None:
         self.net.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         for group in self.optimizer.param_groups:

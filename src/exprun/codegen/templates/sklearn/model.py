@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -16,7 +16,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 import utils
 
 
-def build_model(cfg: dict, dataset: utils.Dataset, run: Any) -> SklearnLearner:
+def build_model(cfg: dict, dataset: utils.Dataset, run: utils.Run) -> SklearnLearner:
     """An Adam-trained MLP; weight_decay maps to sklearn's L2 penalty `alpha`."""
     if run.device == "cuda":
         raise ValueError("the sklearn recipe runs on CPU only; drop --device cuda")
@@ -66,7 +66,7 @@ class SklearnLearner:
         with open(path, "rb") as file:
             return pickle.load(file)
 
-    def restore(self, checkpoint: dict, run: Any) -> None:
+    def restore(self, checkpoint: dict, run: utils.Run) -> None:
         self.estimator = checkpoint["model"]
         self.estimator.set_params(learning_rate_init=run.lr, alpha=run.weight_decay)
         # Adam keeps its own copy of the rate once created; update it so --lr takes effect.
