@@ -1,8 +1,12 @@
 """`exprun wiki <verb>` and `python3 tools/research_wiki.py <verb>` as real subprocesses.
 
-The shim is run with the system python3 (`/usr/bin/env python3` with the project's
+The shim runs under the system python3 (`/usr/bin/env python3`, with the project's
 virtual environment off PATH), which lacks exprun: it must re-execute itself under
-.venv/bin/python and give the same answers.
+.venv/bin/python and answer exactly like `exprun wiki`.
+
+Every command is a real process. To keep the suite fast, all scenarios start at once
+in one module fixture (each in its own copy of the example wiki, the steps of one
+scenario in order); the tests then check what each scenario printed and left on disk.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import json
 import os
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,87 +27,203 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 EXPRUN = VENV_BIN / "exprun"
 SHIM = REPO / "tools" / "research_wiki.py"
+EXAMPLE_WIKI = REPO / "examples" / "wiki"
 CNN = "wiki/experiments/digits-cnn-gpu.md"
 MLP = "wiki/experiments/digits-mlp-vs-logreg.md"
-
-
-def system_env() -> dict[str, str]:
-    """The environment of a shell where the project's venv is not active."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-    venv = VENV_BIN.resolve()
-    env["PATH"] = os.pathsep.join(
-        part for part in env.get("PATH", "/usr/bin:/bin").split(os.pathsep) if part and Path(part).resolve() != venv
-    )
-    return env
-
-
-def system_python_has_exprun(python: list[str]) -> bool:
-    probe = subprocess.run([*python, "-c", "import exprun"], env=system_env(), capture_output=True)
-    return probe.returncode == 0
-
+STATUS_LINE = "status: {}            # planned | running | completed | abandoned\n"
 
 RUNNERS = {
     "exprun": [str(EXPRUN), "wiki"],
     "shim": ["/usr/bin/env", "python3", str(SHIM)],
 }
+# Other ways an agent may start the shim: another system interpreter, or its shebang.
+SHIM_VARIANTS = {
+    "usr-bin-python3": ["/usr/bin/python3", str(SHIM)],
+    "shebang": [str(SHIM)],
+}
+
+
+def system_env() -> dict[str, str]:
+    """The environment of a shell where the project's venv is not active."""
+    drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    venv = VENV_BIN.resolve()
+    parts = env.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(p for p in parts if p and Path(p).resolve() != venv)
+    return env
+
+
+@dataclass
+class Run:
+    args: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        lines = self.stdout.splitlines()
+        assert len(lines) == 1, f"expected one JSON line from {self.args}, got {self.stdout!r} (stderr {self.stderr!r})"
+        return json.loads(lines[0])
+
+    def ok(self):
+        assert self.rc == 0, (self.args, self.stdout, self.stderr)
+        answer = self.json()
+        return answer
+
+    def error(self):
+        assert self.rc == 1, (self.args, self.stdout, self.stderr)
+        answer = self.json()
+        assert answer["status"] == "error" and set(answer) == {"status", "message"}, answer
+        assert "\n" not in answer["message"]
+        return answer
+
+
+# Scenarios: name -> (files to write first, steps). Steps run in order in one wiki copy.
+LEGACY_PAGE = ("wiki/experiments/legacy.md", "---\ntitle: t\nstatus: planned\n---\n")
+BROKEN_PAGE = ("wiki/experiments/broken.md", '---\ntitle: "t"\nstatus: planned\nbad: a: b\n---\n')
+UNICODE_PAGE = ("wiki/experiments/unicode.md", '---\ntitle: "ΔpTernary ≈ 5× — γ"\nstatus: planned\n---\n')
+
+SCENARIOS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, ...]]]] = {
+    "set-status": ([], [("set-meta", CNN, "status", "running"), ("set-meta", CNN, "remote.server", "gpu-01.lab")]),
+    "set-errors": (
+        [LEGACY_PAGE, BROKEN_PAGE],
+        [
+            ("set-meta", CNN, "no_such_field", "x"),
+            ("set-meta", "wiki/experiments/missing.md", "status", "x"),
+            ("set-meta", LEGACY_PAGE[0], "remote.server", "gpu-01"),
+            ("set-meta", BROKEN_PAGE[0], "status", "running"),
+            ("set-meta", CNN, "status", "x", "--append"),
+        ],
+    ),
+    "typing": (
+        [],
+        [
+            ("set-meta", CNN, "estimated_hours", "5"),
+            ("set-meta", CNN, "outcome", "no"),
+            ("set-meta", CNN, "remote.gpu", "007"),
+            ("set-meta", CNN, "linked_idea", "yes"),
+            ("set-meta", CNN, "run_id", "007", "--create"),
+            ("set-meta", CNN, "learning_rate", "0.001", "--create"),
+            ("set-meta", CNN, "use_amp", "true", "--create"),
+            ("set-meta", CNN, "key_result", 'Acc 0.97: +1.2 pts over "LR" # best'),
+            ("set-meta", CNN, "tags", "cnn, small", "--append"),
+        ],
+    ),
+    "read-meta": (
+        [UNICODE_PAGE],
+        [
+            ("read-meta", MLP),
+            ("read-meta", MLP, "title"),
+            ("read-meta", MLP, "remote"),
+            ("read-meta", MLP, "setup.hardware"),
+            ("read-meta", MLP, "estimated_hours"),
+            ("read-meta", MLP, "nope"),
+            ("read-meta", UNICODE_PAGE[0], "title"),
+        ],
+    ),
+    "log-slug": (
+        [],
+        [
+            ("log", "wiki", "exp-run | digits-cnn-gpu deployed on gpu-01"),
+            ("log", "new-wiki", "first entry"),
+            ("slug", "The Effect of Dropout on a Small MLP for MNIST"),
+        ],
+    ),
+    "transition": (
+        [],
+        [
+            ("transition", CNN, "--to", "running"),
+            ("transition", CNN, "--to", "completed"),
+            ("set-meta", CNN, "key_result", "CNN 0.98 vs LR 0.96"),
+            ("transition", CNN, "--to", "completed"),
+            ("transition", CNN, "--to", "running"),
+            ("transition", CNN, "--to", "finished"),
+        ],
+    ),
+}
+VARIANT_STEPS = [("slug", "Small CNN on digits, on one GPU"), ("read-meta", CNN, "status")]
+
+
+class CliRuns:
+    def __init__(self, base: Path):
+        self.base = base
+        self.runs: dict[tuple[str, str], list[Run]] = {}
+
+    def root(self, runner: str, scenario: str) -> Path:
+        return self.base / runner / scenario
+
+    def __call__(self, runner: str, scenario: str) -> list[Run]:
+        return self.runs[(runner, scenario)]
+
+
+def _play(cmd: list[str], root: Path, files, steps) -> list[Run]:
+    shutil.copytree(EXAMPLE_WIKI, root)
+    for rel, text in files:
+        (root / rel).write_text(text, encoding="utf-8")
+    env = system_env()
+    out = []
+    for step in steps:
+        proc = subprocess.run([*cmd, *step], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        out.append(Run(step, proc.returncode, proc.stdout, proc.stderr))
+    return out
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory) -> CliRuns:
+    runs = CliRuns(tmp_path_factory.mktemp("cli"))
+    jobs = {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for runner, cmd in RUNNERS.items():
+            for name, (files, steps) in SCENARIOS.items():
+                jobs[(runner, name)] = pool.submit(_play, cmd, runs.root(runner, name), files, steps)
+        for runner, cmd in SHIM_VARIANTS.items():
+            if Path(cmd[0]).exists():
+                jobs[(runner, "variant")] = pool.submit(_play, cmd, runs.root(runner, "variant"), [], VARIANT_STEPS)
+        for key, job in jobs.items():
+            runs.runs[key] = job.result()
+    return runs
 
 
 @pytest.fixture(params=list(RUNNERS))
-def runner(request) -> list[str]:
-    if request.param == "exprun" and not EXPRUN.exists():
-        pytest.skip(f"{EXPRUN} not installed (run `make install`)")
-    return RUNNERS[request.param]
-
-
-def run(cmd: list[str], *args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*cmd, *args], cwd=cwd, env=env or system_env(), capture_output=True, text=True, timeout=60
-    )
-
-
-def run_json(cmd: list[str], *args: str, cwd: Path, rc: int = 0):
-    proc = run(cmd, *args, cwd=cwd)
-    assert proc.returncode == rc, (proc.stdout, proc.stderr)
-    lines = proc.stdout.splitlines()
-    assert len(lines) == 1, f"expected one JSON line, got: {proc.stdout!r} (stderr {proc.stderr!r})"
-    return json.loads(lines[0])
+def runner(request) -> str:
+    return request.param
 
 
 def frontmatter(path: Path) -> dict:
-    text = path.read_text(encoding="utf-8")
-    return yaml.safe_load(text.split("---\n")[1])
+    return yaml.safe_load(path.read_text(encoding="utf-8").split("---\n")[1])
 
 
 # --------------------------------------------------------------------------- the shim itself
 
 
-def test_system_python3_really_lacks_exprun():
-    """Precondition of the shim tests: otherwise they would not exercise the re-exec."""
-    if system_python_has_exprun(["/usr/bin/env", "python3"]):
-        pytest.skip("the system python3 can import exprun; the shim's re-exec path is not exercised here")
+def system_python_lacks_exprun() -> bool:
+    probe = subprocess.run(["/usr/bin/env", "python3", "-c", "import exprun"], env=system_env(), capture_output=True)
+    return probe.returncode != 0
 
 
-@pytest.mark.parametrize(
-    "python",
-    [["/usr/bin/env", "python3"], ["/usr/bin/python3"], []],
-    ids=["env-python3", "usr-bin-python3", "shebang"],
-)
-def test_shim_reexecutes_under_the_venv(example_wiki, python):
-    if python and not Path(python[0]).exists():
-        pytest.skip(f"{python[0]} not on this machine")
-    proc = run([*python, str(SHIM)], "slug", "Small CNN on digits, on one GPU", cwd=example_wiki)
-    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "small-cnn-digits-one-gpu\n", "")
-    answer = run_json([*python, str(SHIM)], "read-meta", CNN, "status", cwd=example_wiki)
-    assert answer == "planned"
+def test_system_python3_lacks_exprun_so_the_shim_must_reexecute():
+    if not system_python_lacks_exprun():
+        pytest.skip("the system python3 can import exprun here; the shim's re-exec path is not exercised")
+
+
+@pytest.mark.parametrize("variant", list(SHIM_VARIANTS))
+def test_shim_reexecutes_under_the_venv_however_started(cli, variant):
+    if (variant, "variant") not in cli.runs:
+        pytest.skip(f"{SHIM_VARIANTS[variant][0]} not on this machine")
+    slug, status = cli(variant, "variant")
+    assert (slug.rc, slug.stdout, slug.stderr) == (0, "small-cnn-digits-one-gpu\n", "")
+    assert status.ok() == "planned"
 
 
 def test_shim_without_venv_says_how_to_install(tmp_path):
-    if system_python_has_exprun(["/usr/bin/env", "python3"]):
+    if not system_python_lacks_exprun():
         pytest.skip("the system python3 can import exprun")
     lonely = tmp_path / "tools" / "research_wiki.py"
     lonely.parent.mkdir()
     shutil.copyfile(SHIM, lonely)
-    proc = run(["/usr/bin/env", "python3", str(lonely)], "slug", "x", cwd=tmp_path)
+    proc = subprocess.run(
+        ["/usr/bin/env", "python3", str(lonely), "slug", "x"], cwd=tmp_path, env=system_env(), capture_output=True, text=True
+    )
     assert proc.returncode == 1
     assert json.loads(proc.stdout) == {
         "status": "error",
@@ -109,71 +231,55 @@ def test_shim_without_venv_says_how_to_install(tmp_path):
     }
 
 
+def test_both_entry_points_answer_alike(cli):
+    for name, (_, steps) in SCENARIOS.items():
+        for index, step in enumerate(steps):
+            if step[0] == "log":
+                continue
+            ours, theirs = cli("exprun", name)[index], cli("shim", name)[index]
+            assert (ours.rc, ours.stdout) == (theirs.rc, theirs.stdout), step
+
+
 # --------------------------------------------------------------------------- set-meta
 
 
-def test_set_meta_reports_old_and_new_and_edits_one_line(runner, example_wiki):
-    page = example_wiki / CNN
-    before = page.read_text().splitlines(keepends=True)
-    answer = run_json(runner, "set-meta", CNN, "status", "running", cwd=example_wiki)
-    assert answer == {"status": "ok", "field": "status", "old": "planned", "new": "running"}
-    after = page.read_text().splitlines(keepends=True)
+def test_set_meta_reports_old_and_new_and_edits_one_line(cli, runner):
+    status, server = cli(runner, "set-status")
+    assert status.ok() == {"status": "ok", "field": "status", "old": "planned", "new": "running"}
+    assert server.ok() == {"status": "ok", "field": "remote.server", "old": "", "new": "gpu-01.lab"}
+    before = (EXAMPLE_WIKI / CNN).read_text().splitlines(keepends=True)
+    after = (cli.root(runner, "set-status") / CNN).read_text().splitlines(keepends=True)
+    assert len(after) == len(before)
     assert [(a, b) for a, b in zip(before, after) if a != b] == [
-        ("status: planned            # planned | running | completed | abandoned\n",
-         "status: running            # planned | running | completed | abandoned\n")
+        (STATUS_LINE.format("planned"), STATUS_LINE.format("running")),
+        ('  server: ""\n', '  server: "gpu-01.lab"\n'),
     ]
-    answer = run_json(runner, "set-meta", CNN, "remote.server", "gpu-01.lab", cwd=example_wiki)
-    assert answer == {"status": "ok", "field": "remote.server", "old": "", "new": "gpu-01.lab"}
-    assert frontmatter(page)["remote"]["server"] == "gpu-01.lab"
 
 
-def test_set_meta_errors_are_json_with_exit_1(runner, example_wiki):
-    page = example_wiki / CNN
-    before = page.read_bytes()
-    answer = run_json(runner, "set-meta", CNN, "no_such_field", "x", cwd=example_wiki, rc=1)
-    assert answer["status"] == "error" and set(answer) == {"status", "message"}
-    assert "'no_such_field' does not exist" in answer["message"] and CNN in answer["message"]
-    answer = run_json(runner, "set-meta", "wiki/experiments/missing.md", "status", "x", cwd=example_wiki, rc=1)
-    assert answer == {"status": "error", "message": "wiki/experiments/missing.md: page not found"}
-    assert page.read_bytes() == before
+def test_set_meta_errors_are_json_with_exit_1(cli, runner):
+    missing_field, missing_page, no_remote, bad_yaml, append_scalar = cli(runner, "set-errors")
+    message = missing_field.error()["message"]
+    assert message.startswith(CNN) and "'no_such_field' does not exist" in message and "--create" in message
+    assert missing_page.error() == {"status": "error", "message": "wiki/experiments/missing.md: page not found"}
+    assert "'remote' is missing" in no_remote.error()["message"]
+    assert bad_yaml.error()["message"].startswith("wiki/experiments/broken.md:4: invalid YAML")
+    assert "list" in append_scalar.error()["message"]
+    root = cli.root(runner, "set-errors")
+    assert (root / CNN).read_bytes() == (EXAMPLE_WIKI / CNN).read_bytes(), "a refused edit wrote to the page"
+    assert (root / LEGACY_PAGE[0]).read_text() == LEGACY_PAGE[1]
 
 
-def test_set_meta_on_a_page_without_remote_block(runner, example_wiki):
-    page = example_wiki / "wiki" / "experiments" / "legacy.md"
-    page.write_text("---\ntitle: t\nstatus: planned\n---\n")
-    answer = run_json(runner, "set-meta", str(page), "remote.server", "gpu-01", cwd=example_wiki, rc=1)
-    assert answer["status"] == "error" and "'remote' is missing" in answer["message"]
-
-
-def test_set_meta_bad_yaml_names_file_and_line(runner, example_wiki):
-    page = example_wiki / "wiki" / "experiments" / "broken.md"
-    page.write_text('---\ntitle: "t"\nstatus: planned\nbad: a: b\n---\n')
-    answer = run_json(runner, "set-meta", "wiki/experiments/broken.md", "status", "running", cwd=example_wiki, rc=1)
-    assert answer["message"].startswith("wiki/experiments/broken.md:4: invalid YAML")
-
-
-def test_set_meta_create_adds_a_field(runner, example_wiki):
-    answer = run_json(runner, "set-meta", CNN, "wandb_run", "abc123", "--create", cwd=example_wiki)
-    assert answer == {"status": "ok", "field": "wandb_run", "old": None, "new": "abc123"}
-    assert frontmatter(example_wiki / CNN)["wandb_run"] == "abc123"
-
-
-def test_set_meta_typing(runner, example_wiki):
-    page = example_wiki / CNN
-
-    def set_meta(*args):
-        answer = run_json(runner, "set-meta", CNN, *args, cwd=example_wiki)
-        assert answer["status"] == "ok"
-        return answer["new"]
-
-    assert set_meta("estimated_hours", "5") == 5
-    assert set_meta("outcome", "no") == "no"
-    assert set_meta("remote.gpu", "007") == "007"  # a string field keeps its zeros
-    assert set_meta("linked_idea", "yes") == "yes"
-    assert set_meta("run_id", "007", "--create") == "007"  # new, non-string field: zeros kept too
-    assert set_meta("learning_rate", "0.001", "--create") == 0.001
-    assert set_meta("use_amp", "true", "--create") is True
-    assert set_meta("key_result", 'Acc 0.97: +1.2 pts over "LR" # best') == 'Acc 0.97: +1.2 pts over "LR" # best'
+def test_set_meta_types_values_like_the_wiki_tool(cli, runner):
+    answers = [run.ok() for run in cli(runner, "typing")]
+    assert [a["new"] for a in answers[:8]] == [5, "no", "007", "yes", "007", 0.001, True, 'Acc 0.97: +1.2 pts over "LR" # best']
+    assert answers[4]["old"] is None  # created
+    assert answers[8] == {
+        "status": "ok",
+        "field": "tags",
+        "old": ["classification", "gpu", "pytorch"],
+        "new": ["classification", "gpu", "pytorch", "cnn, small"],
+    }
+    page = cli.root(runner, "typing") / CNN
     meta = frontmatter(page)
     assert meta["estimated_hours"] == 5 and type(meta["estimated_hours"]) is int
     assert meta["outcome"] == "no"
@@ -183,82 +289,57 @@ def test_set_meta_typing(runner, example_wiki):
     assert meta["learning_rate"] == 0.001
     assert meta["use_amp"] is True
     assert meta["key_result"] == 'Acc 0.97: +1.2 pts over "LR" # best'
-    assert "outcome: \"no\"              # succeeded | failed | inconclusive\n" in page.read_text()
-
-
-def test_set_meta_append_to_list(runner, example_wiki):
-    answer = run_json(runner, "set-meta", CNN, "tags", "cnn, small", "--append", cwd=example_wiki)
-    assert answer == {
-        "status": "ok",
-        "field": "tags",
-        "old": ["classification", "gpu", "pytorch"],
-        "new": ["classification", "gpu", "pytorch", "cnn, small"],
-    }
-    assert frontmatter(example_wiki / CNN)["tags"] == ["classification", "gpu", "pytorch", "cnn, small"]
-    answer = run_json(runner, "set-meta", CNN, "status", "x", "--append", cwd=example_wiki, rc=1)
-    assert answer["status"] == "error" and "list" in answer["message"]
+    assert meta["tags"] == ["classification", "gpu", "pytorch", "cnn, small"]
+    text = page.read_text()
+    assert 'outcome: "no"              # succeeded | failed | inconclusive\n' in text
+    assert "estimated_hours: 5\n" in text
 
 
 # --------------------------------------------------------------------------- read-meta
 
 
-def test_read_meta_prints_plain_json(runner, example_wiki):
-    whole = run_json(runner, "read-meta", MLP, cwd=example_wiki)
-    expected = json.loads(json.dumps(frontmatter(example_wiki / MLP), default=str))
-    assert whole == expected
-    assert whole["date_planned"] == "2026-11-20"
-    assert whole["success_criteria"] == [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.005}]
-    assert run_json(runner, "read-meta", MLP, "title", cwd=example_wiki) == "MLP vs logistic regression on sklearn digits"
-    assert run_json(runner, "read-meta", MLP, "remote", cwd=example_wiki)["server"] == ""
-    assert run_json(runner, "read-meta", MLP, "setup.hardware", cwd=example_wiki) == "cpu"
-    assert run_json(runner, "read-meta", MLP, "estimated_hours", cwd=example_wiki) == 0
-    answer = run_json(runner, "read-meta", MLP, "nope", cwd=example_wiki, rc=1)
-    assert answer == {"status": "error", "message": f"{MLP}: field 'nope' does not exist"}
-
-
-def test_read_meta_keeps_unicode_readable(runner, example_wiki):
-    page = example_wiki / "wiki" / "experiments" / "unicode.md"
-    page.write_text('---\ntitle: "ΔpTernary ≈ 5× — γ"\nstatus: planned\n---\n', encoding="utf-8")
-    proc = run(runner, "read-meta", str(page), "title", cwd=example_wiki)
-    assert proc.stdout == '"ΔpTernary ≈ 5× — γ"\n'
+def test_read_meta_prints_plain_json(cli, runner):
+    whole, title, remote, hardware, hours, nope, unicode = cli(runner, "read-meta")
+    expected = json.loads(json.dumps(frontmatter(EXAMPLE_WIKI / MLP), default=str))
+    assert whole.rc == 0 and whole.json() == expected
+    assert whole.json()["date_planned"] == "2026-11-20"
+    assert whole.json()["success_criteria"] == [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.005}]
+    assert title.ok() == "MLP vs logistic regression on sklearn digits"
+    assert remote.ok() == {"server": "", "gpu": "", "session": "", "started": "", "completed": ""}
+    assert hardware.ok() == "cpu"
+    assert hours.ok() == 0
+    assert nope.error() == {"status": "error", "message": f"{MLP}: field 'nope' does not exist"}
+    assert unicode.rc == 0 and unicode.stdout == '"ΔpTernary ≈ 5× — γ"\n'
 
 
 # --------------------------------------------------------------------------- log, slug, transition
 
 
-def test_log_appends_a_dated_line(runner, example_wiki):
-    log = example_wiki / "wiki" / "log.md"
-    before = log.read_text()
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    answer = run_json(runner, "log", "wiki", "exp-run | digits-cnn-gpu deployed on gpu-01", cwd=example_wiki)
-    assert answer["status"] == "ok"
-    assert answer["line"] in (f"## [{today}] exp-run | digits-cnn-gpu deployed on gpu-01",
-                              f"## [{datetime.now(timezone.utc):%Y-%m-%d}] exp-run | digits-cnn-gpu deployed on gpu-01")
-    assert log.read_text() == before + answer["line"] + "\n"
+def test_log_appends_a_dated_line(cli, runner):
+    existing, created, _ = cli(runner, "log-slug")
+    now = datetime.now(timezone.utc)
+    days = {f"{d:%Y-%m-%d}" for d in (now, now - timedelta(minutes=10))}
+    answer = existing.ok()
+    assert answer["line"] in {f"## [{d}] exp-run | digits-cnn-gpu deployed on gpu-01" for d in days}
+    root = cli.root(runner, "log-slug")
+    assert (root / "wiki" / "log.md").read_text() == (EXAMPLE_WIKI / "wiki" / "log.md").read_text() + answer["line"] + "\n"
+    new_log = (root / "new-wiki" / "log.md").read_text()
+    assert new_log.startswith("# Wiki Log\n") and new_log.endswith("\n" + created.ok()["line"] + "\n")
 
 
-def test_log_creates_missing_log(runner, tmp_path):
-    answer = run_json(runner, "log", str(tmp_path / "wiki"), "first entry", cwd=tmp_path)
-    text = (tmp_path / "wiki" / "log.md").read_text()
-    assert text.startswith("# Wiki Log\n") and text.endswith(answer["line"] + "\n")
+def test_slug(cli, runner):
+    slug = cli(runner, "log-slug")[2]
+    assert (slug.rc, slug.stdout, slug.stderr) == (0, "effect-dropout-small-mlp-mnist\n", "")
 
 
-def test_slug(runner, tmp_path):
-    proc = run(runner, "slug", "The Effect of Dropout on a Small MLP for MNIST", cwd=tmp_path)
-    assert (proc.returncode, proc.stdout) == (0, "effect-dropout-small-mlp-mnist\n")
-
-
-def test_transition(runner, example_wiki):
-    answer = run_json(runner, "transition", CNN, "--to", "running", cwd=example_wiki)
-    assert answer == {"status": "ok", "field": "status", "old": "planned", "new": "running"}
-    answer = run_json(runner, "transition", CNN, "--to", "completed", cwd=example_wiki, rc=1)
-    assert answer["status"] == "error" and "'key_result' is empty" in answer["message"]
-    run_json(runner, "set-meta", CNN, "key_result", "CNN 0.98 vs LR 0.96", cwd=example_wiki)
-    answer = run_json(runner, "transition", CNN, "--to", "completed", cwd=example_wiki)
-    assert answer == {"status": "ok", "field": "status", "old": "running", "new": "completed"}
-    meta = frontmatter(example_wiki / CNN)
-    assert meta["status"] == "completed" and meta["date_completed"]
-    answer = run_json(runner, "transition", CNN, "--to", "running", cwd=example_wiki, rc=1)
-    assert "cannot go from 'completed' to 'running'" in answer["message"]
-    proc = run(runner, "transition", CNN, "--to", "finished", cwd=example_wiki)
-    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+def test_transition(cli, runner):
+    to_running, early_complete, set_key, to_completed, back, bogus = cli(runner, "transition")
+    assert to_running.ok() == {"status": "ok", "field": "status", "old": "planned", "new": "running"}
+    assert "'key_result' is empty" in early_complete.error()["message"]
+    set_key.ok()
+    assert to_completed.ok() == {"status": "ok", "field": "status", "old": "running", "new": "completed"}
+    assert "cannot go from 'completed' to 'running'" in back.error()["message"]
+    assert bogus.rc == 2 and "invalid choice: 'finished'" in bogus.stderr and bogus.stdout == ""
+    meta = frontmatter(cli.root(runner, "transition") / CNN)
+    assert meta["status"] == "completed" and meta["key_result"] == "CNN 0.98 vs LR 0.96"
+    assert meta["date_completed"] in {f"{d:%Y-%m-%d}" for d in (datetime.now(timezone.utc), datetime.now(timezone.utc) - timedelta(minutes=10))}

@@ -343,7 +343,11 @@ def test_generic_asks_for_build_model_once_data_loads(tmp_path):
 
 @pytest.fixture(scope="module")
 def torch():
-    return pytest.importorskip("torch", reason="torch is not installed; the pytorch recipe cannot run")
+    try:
+        import torch
+    except ImportError as err:  # any failure, not only a missing module: a broken install cannot run either
+        pytest.skip(f"import torch failed ({err}); the pytorch recipe cannot run")
+    return torch
 
 
 def test_pytorch_sanity_from_pt_file_keeps_going_on_non_finite_loss(torch, tmp_path):
