@@ -14,4 +14,5 @@ configfile: str(REPO_CONFIG)
 include: "rules/common.smk"
 include: "rules/prepare.smk"
 include: "rules/deploy.smk"
+include: "rules/status.smk"
 include: "rules/targets.smk"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import lifecycle, monitor, pages, plots, reports, wikilog
+from . import autofix, lifecycle, monitor, pages, plots, reports, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
@@ -120,16 +120,23 @@ def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspec
     return data
 
 
-def collect(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
-    """One check: progress data while alive (wiki untouched), run data once ended."""
-    page = lifecycle.find_experiment(slug, root)
-    lifecycle.require_collectable(page)
+def check_once(slug: str, settings: dict, root: Path, page: pages.Page, now: datetime | None = None) -> dict:
+    """Inspect; apply the one automatic fix if due; report progress while alive, else collect."""
     seen = inspect(slug, settings, root)
+    if autofix.apply(slug, settings, root, seen.record, seen.anomalies):
+        seen = inspect(slug, settings, root)
     if seen.state.alive:
         data = progress_data(slug, page, seen, root, now or datetime.now(timezone.utc))
         data["report"] = reports.progress_report(data)
         return data
     return finish(slug, settings, root, page, seen)
+
+
+def collect(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
+    """One check: progress data while alive (wiki untouched apart from an autofix log line), run data once ended."""
+    page = lifecycle.find_experiment(slug, root)
+    lifecycle.require_collectable(page)
+    return check_once(slug, settings, root, page, now)
 
 
 def wait_and_collect(slug: str, settings: dict, root: Path = Path("."), say=print) -> dict:
@@ -140,12 +147,13 @@ def wait_and_collect(slug: str, settings: dict, root: Path = Path("."), say=prin
     started = time.monotonic()
     warned = False
     while True:
-        seen = inspect(slug, settings, root)
-        if not seen.state.alive:
-            return finish(slug, settings, root, page, seen)
+        data = check_once(slug, settings, root, page)
+        if data["status"] == "completed":
+            return data
         waited_h = (time.monotonic() - started) / 3600
-        anomalies = ", ".join(a.kind for a in seen.anomalies) or "none"
-        say(f"[{datetime.now():%H:%M:%S}] {slug}: running — {seen.progress.describe()}, loss {seen.progress.loss}, anomalies: {anomalies}")
+        anomalies = ", ".join(a["kind"] for a in data["anomalies"]) or "none"
+        fix = f", autofix: {data['autofix']}" if data["autofix"] else ""
+        say(f"[{datetime.now():%H:%M:%S}] {slug}: running — {data['progress']}, loss {data['loss']}, anomalies: {anomalies}{fix}")
         if estimate_h and waited_h > 2 * estimate_h and not warned:
             say(f"warning: {slug} has run over 2× its estimate ({estimate_h} h); still waiting, not stopping it")
             warned = True

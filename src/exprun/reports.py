@@ -37,7 +37,7 @@ def deploy_report(data: dict) -> str:
 
 
 def progress_report(data: dict) -> str:
-    anomalies = ", ".join(a["detail"] or a["kind"] for a in data["anomalies"]) or "none"
+    anomalies = "; ".join(f"{a['kind']}: {a['detail']} (suggested: {a['suggestion']})" for a in data["anomalies"]) or "none"
     metric = data.get("latest_metric")
     metric_text = f"{metric['name']} = {metric['value']:.4f}" if metric else "none logged yet"
     remaining = data.get("remaining_hours")
@@ -50,6 +50,8 @@ def progress_report(data: dict) -> str:
     ]
     if data.get("autofix"):
         lines.append(f"Automatic fix applied: {data['autofix']}")
+        if data["anomalies"]:
+            lines.append("No further automatic fix: one was already applied to this experiment.")
     lines.append("Run `snakemake status` to monitor all running experiments.")
     return "\n".join(lines) + "\n"
 

@@ -21,7 +21,7 @@ def page_for(n: int, body: str) -> str:
 
 
 def big_body() -> str:
-    rows = "".join(f"| row {i:06d} | {'x' * 100} | ΔpTernary ≈ {i % 7} |\n" for i in range(20000))
+    rows = "".join(f"| row {i:06d} | {'x' * 100} | ΔpTernary ≈ {i % 7} |\n" for i in range(10000))
     return "\n## Results\n\n| row | data | note |\n|---|---|---|\n" + rows + "\n## Analysis\n\nend of page\n"
 
 

@@ -32,10 +32,14 @@ CNN = "wiki/experiments/digits-cnn-gpu.md"
 MLP = "wiki/experiments/digits-mlp-vs-logreg.md"
 STATUS_LINE = "status: {}            # planned | running | completed | abandoned\n"
 
+# The two entry points the issue names; every verb is checked through both.
 RUNNERS = {
     "exprun": [str(EXPRUN), "wiki"],
     "shim": ["/usr/bin/env", "python3", str(SHIM)],
 }
+# Further cases go through the shim under the venv's python (same code, no re-exec: fast).
+DIRECT = "venv-shim"
+DIRECT_CMD = [str(VENV_BIN / "python"), str(SHIM)]
 # Other ways an agent may start the shim: another system interpreter, or its shebang.
 SHIM_VARIANTS = {
     "usr-bin-python3": ["/usr/bin/python3", str(SHIM)],
@@ -82,54 +86,65 @@ class Run:
 LEGACY_PAGE = ("wiki/experiments/legacy.md", "---\ntitle: t\nstatus: planned\n---\n")
 BROKEN_PAGE = ("wiki/experiments/broken.md", '---\ntitle: "t"\nstatus: planned\nbad: a: b\n---\n')
 UNICODE_PAGE = ("wiki/experiments/unicode.md", '---\ntitle: "ΔpTernary ≈ 5× — γ"\nstatus: planned\n---\n')
+HOSTILE_TEXT = 'Acc 0.97: +1.2 pts over "LR" # best'
 
-SCENARIOS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, ...]]]] = {
-    "set-status": ([], [("set-meta", CNN, "status", "running"), ("set-meta", CNN, "remote.server", "gpu-01.lab")]),
-    "set-errors": (
-        [LEGACY_PAGE, BROKEN_PAGE],
-        [
-            ("set-meta", CNN, "no_such_field", "x"),
-            ("set-meta", "wiki/experiments/missing.md", "status", "x"),
-            ("set-meta", LEGACY_PAGE[0], "remote.server", "gpu-01"),
-            ("set-meta", BROKEN_PAGE[0], "status", "running"),
-            ("set-meta", CNN, "status", "x", "--append"),
-        ],
-    ),
+# Run through both entry points.
+CORE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, ...]]]] = {
+    "set-status": ([], [("set-meta", CNN, "status", "running")]),
+    "set-error": ([], [("set-meta", CNN, "no_such_field", "x")]),
     "typing": (
         [],
         [
             ("set-meta", CNN, "estimated_hours", "5"),
             ("set-meta", CNN, "outcome", "no"),
             ("set-meta", CNN, "remote.gpu", "007"),
+            ("set-meta", CNN, "tags", "cnn, small", "--append"),
+        ],
+    ),
+    "read-meta": ([], [("read-meta", MLP), ("read-meta", MLP, "setup.hardware")]),
+    "log-slug": (
+        [],
+        [
+            ("log", "wiki", "exp-run | digits-cnn-gpu deployed on gpu-01"),
+            ("slug", "The Effect of Dropout on a Small MLP for MNIST"),
+        ],
+    ),
+    "transition": ([], [("transition", CNN, "--to", "running")]),
+}
+# Run through the venv's python only.
+MORE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, ...]]]] = {
+    "set-errors": (
+        [LEGACY_PAGE, BROKEN_PAGE],
+        [
+            ("set-meta", "wiki/experiments/missing.md", "status", "x"),
+            ("set-meta", LEGACY_PAGE[0], "remote.server", "gpu-01"),
+            ("set-meta", BROKEN_PAGE[0], "status", "running"),
+            ("set-meta", CNN, "status", "x", "--append"),
+        ],
+    ),
+    "typing-more": (
+        [],
+        [
+            ("set-meta", CNN, "remote.server", "gpu-01.lab"),
             ("set-meta", CNN, "linked_idea", "yes"),
             ("set-meta", CNN, "run_id", "007", "--create"),
             ("set-meta", CNN, "learning_rate", "0.001", "--create"),
             ("set-meta", CNN, "use_amp", "true", "--create"),
-            ("set-meta", CNN, "key_result", 'Acc 0.97: +1.2 pts over "LR" # best'),
-            ("set-meta", CNN, "tags", "cnn, small", "--append"),
+            ("set-meta", CNN, "key_result", HOSTILE_TEXT),
         ],
     ),
-    "read-meta": (
+    "read-more": (
         [UNICODE_PAGE],
         [
-            ("read-meta", MLP),
             ("read-meta", MLP, "title"),
             ("read-meta", MLP, "remote"),
-            ("read-meta", MLP, "setup.hardware"),
             ("read-meta", MLP, "estimated_hours"),
             ("read-meta", MLP, "nope"),
             ("read-meta", UNICODE_PAGE[0], "title"),
         ],
     ),
-    "log-slug": (
-        [],
-        [
-            ("log", "wiki", "exp-run | digits-cnn-gpu deployed on gpu-01"),
-            ("log", "new-wiki", "first entry"),
-            ("slug", "The Effect of Dropout on a Small MLP for MNIST"),
-        ],
-    ),
-    "transition": (
+    "log-new": ([], [("log", "new-wiki", "first entry")]),
+    "transition-chain": (
         [],
         [
             ("transition", CNN, "--to", "running"),
@@ -174,8 +189,10 @@ def cli(tmp_path_factory) -> CliRuns:
     jobs = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
         for runner, cmd in RUNNERS.items():
-            for name, (files, steps) in SCENARIOS.items():
+            for name, (files, steps) in CORE.items():
                 jobs[(runner, name)] = pool.submit(_play, cmd, runs.root(runner, name), files, steps)
+        for name, (files, steps) in MORE.items():
+            jobs[(DIRECT, name)] = pool.submit(_play, DIRECT_CMD, runs.root(DIRECT, name), files, steps)
         for runner, cmd in SHIM_VARIANTS.items():
             if Path(cmd[0]).exists():
                 jobs[(runner, "variant")] = pool.submit(_play, cmd, runs.root(runner, "variant"), [], VARIANT_STEPS)
@@ -232,48 +249,58 @@ def test_shim_without_venv_says_how_to_install(tmp_path):
 
 
 def test_both_entry_points_answer_alike(cli):
-    for name, (_, steps) in SCENARIOS.items():
+    for name, (_, steps) in CORE.items():
         for index, step in enumerate(steps):
-            if step[0] == "log":
-                continue
             ours, theirs = cli("exprun", name)[index], cli("shim", name)[index]
-            assert (ours.rc, ours.stdout) == (theirs.rc, theirs.stdout), step
+            if step[0] != "log":  # the log line carries today's date
+                assert (ours.rc, ours.stdout) == (theirs.rc, theirs.stdout), step
 
 
 # --------------------------------------------------------------------------- set-meta
 
 
 def test_set_meta_reports_old_and_new_and_edits_one_line(cli, runner):
-    status, server = cli(runner, "set-status")
+    (status,) = cli(runner, "set-status")
     assert status.ok() == {"status": "ok", "field": "status", "old": "planned", "new": "running"}
-    assert server.ok() == {"status": "ok", "field": "remote.server", "old": "", "new": "gpu-01.lab"}
     before = (EXAMPLE_WIKI / CNN).read_text().splitlines(keepends=True)
     after = (cli.root(runner, "set-status") / CNN).read_text().splitlines(keepends=True)
     assert len(after) == len(before)
     assert [(a, b) for a, b in zip(before, after) if a != b] == [
-        (STATUS_LINE.format("planned"), STATUS_LINE.format("running")),
-        ('  server: ""\n', '  server: "gpu-01.lab"\n'),
+        (STATUS_LINE.format("planned"), STATUS_LINE.format("running"))
     ]
 
 
-def test_set_meta_errors_are_json_with_exit_1(cli, runner):
-    missing_field, missing_page, no_remote, bad_yaml, append_scalar = cli(runner, "set-errors")
+def test_set_meta_nested_field_edits_one_line(cli):
+    server = cli(DIRECT, "typing-more")[0]
+    assert server.ok() == {"status": "ok", "field": "remote.server", "old": "", "new": "gpu-01.lab"}
+    assert '  server: "gpu-01.lab"\n' in (cli.root(DIRECT, "typing-more") / CNN).read_text()
+
+
+def test_set_meta_error_is_json_with_exit_1(cli, runner):
+    (missing_field,) = cli(runner, "set-error")
     message = missing_field.error()["message"]
     assert message.startswith(CNN) and "'no_such_field' does not exist" in message and "--create" in message
+    assert (cli.root(runner, "set-error") / CNN).read_bytes() == (EXAMPLE_WIKI / CNN).read_bytes()
+
+
+def test_set_meta_more_errors(cli):
+    missing_page, no_remote, bad_yaml, append_scalar = cli(DIRECT, "set-errors")
     assert missing_page.error() == {"status": "error", "message": "wiki/experiments/missing.md: page not found"}
     assert "'remote' is missing" in no_remote.error()["message"]
     assert bad_yaml.error()["message"].startswith("wiki/experiments/broken.md:4: invalid YAML")
     assert "list" in append_scalar.error()["message"]
-    root = cli.root(runner, "set-errors")
+    root = cli.root(DIRECT, "set-errors")
     assert (root / CNN).read_bytes() == (EXAMPLE_WIKI / CNN).read_bytes(), "a refused edit wrote to the page"
     assert (root / LEGACY_PAGE[0]).read_text() == LEGACY_PAGE[1]
+    assert (root / BROKEN_PAGE[0]).read_text() == BROKEN_PAGE[1]
 
 
-def test_set_meta_types_values_like_the_wiki_tool(cli, runner):
-    answers = [run.ok() for run in cli(runner, "typing")]
-    assert [a["new"] for a in answers[:8]] == [5, "no", "007", "yes", "007", 0.001, True, 'Acc 0.97: +1.2 pts over "LR" # best']
-    assert answers[4]["old"] is None  # created
-    assert answers[8] == {
+def test_set_meta_typing(cli, runner):
+    hours, outcome, gpu, append = (run.ok() for run in cli(runner, "typing"))
+    assert hours == {"status": "ok", "field": "estimated_hours", "old": 0, "new": 5}
+    assert outcome == {"status": "ok", "field": "outcome", "old": "", "new": "no"}
+    assert gpu == {"status": "ok", "field": "remote.gpu", "old": "", "new": "007"}
+    assert append == {
         "status": "ok",
         "field": "tags",
         "old": ["classification", "gpu", "pytorch"],
@@ -284,29 +311,40 @@ def test_set_meta_types_values_like_the_wiki_tool(cli, runner):
     assert meta["estimated_hours"] == 5 and type(meta["estimated_hours"]) is int
     assert meta["outcome"] == "no"
     assert meta["remote"]["gpu"] == "007"
-    assert meta["linked_idea"] == "yes"
-    assert meta["run_id"] == "007"
-    assert meta["learning_rate"] == 0.001
-    assert meta["use_amp"] is True
-    assert meta["key_result"] == 'Acc 0.97: +1.2 pts over "LR" # best'
     assert meta["tags"] == ["classification", "gpu", "pytorch", "cnn, small"]
     text = page.read_text()
     assert 'outcome: "no"              # succeeded | failed | inconclusive\n' in text
     assert "estimated_hours: 5\n" in text
 
 
+def test_set_meta_more_typing(cli):
+    _, idea, run_id, lr, amp, key_result = (run.ok() for run in cli(DIRECT, "typing-more"))
+    assert idea["new"] == "yes"
+    assert run_id == {"status": "ok", "field": "run_id", "old": None, "new": "007"}  # created, zeros kept
+    assert lr["new"] == 0.001 and amp["new"] is True
+    assert key_result["new"] == HOSTILE_TEXT
+    meta = frontmatter(cli.root(DIRECT, "typing-more") / CNN)
+    assert (meta["linked_idea"], meta["run_id"], meta["learning_rate"], meta["use_amp"], meta["key_result"]) == (
+        "yes", "007", 0.001, True, HOSTILE_TEXT
+    )
+
+
 # --------------------------------------------------------------------------- read-meta
 
 
 def test_read_meta_prints_plain_json(cli, runner):
-    whole, title, remote, hardware, hours, nope, unicode = cli(runner, "read-meta")
+    whole, hardware = cli(runner, "read-meta")
     expected = json.loads(json.dumps(frontmatter(EXAMPLE_WIKI / MLP), default=str))
     assert whole.rc == 0 and whole.json() == expected
     assert whole.json()["date_planned"] == "2026-11-20"
     assert whole.json()["success_criteria"] == [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.005}]
+    assert hardware.ok() == "cpu"
+
+
+def test_read_meta_more(cli):
+    title, remote, hours, nope, unicode = cli(DIRECT, "read-more")
     assert title.ok() == "MLP vs logistic regression on sklearn digits"
     assert remote.ok() == {"server": "", "gpu": "", "session": "", "started": "", "completed": ""}
-    assert hardware.ok() == "cpu"
     assert hours.ok() == 0
     assert nope.error() == {"status": "error", "message": f"{MLP}: field 'nope' does not exist"}
     assert unicode.rc == 0 and unicode.stdout == '"ΔpTernary ≈ 5× — γ"\n'
@@ -315,31 +353,43 @@ def test_read_meta_prints_plain_json(cli, runner):
 # --------------------------------------------------------------------------- log, slug, transition
 
 
-def test_log_appends_a_dated_line(cli, runner):
-    existing, created, _ = cli(runner, "log-slug")
+def recent_days() -> set[str]:
     now = datetime.now(timezone.utc)
-    days = {f"{d:%Y-%m-%d}" for d in (now, now - timedelta(minutes=10))}
-    answer = existing.ok()
-    assert answer["line"] in {f"## [{d}] exp-run | digits-cnn-gpu deployed on gpu-01" for d in days}
-    root = cli.root(runner, "log-slug")
-    assert (root / "wiki" / "log.md").read_text() == (EXAMPLE_WIKI / "wiki" / "log.md").read_text() + answer["line"] + "\n"
-    new_log = (root / "new-wiki" / "log.md").read_text()
+    return {f"{d:%Y-%m-%d}" for d in (now, now - timedelta(minutes=10))}
+
+
+def test_log_appends_a_dated_line(cli, runner):
+    answer = cli(runner, "log-slug")[0].ok()
+    assert answer["line"] in {f"## [{d}] exp-run | digits-cnn-gpu deployed on gpu-01" for d in recent_days()}
+    log = cli.root(runner, "log-slug") / "wiki" / "log.md"
+    assert log.read_text() == (EXAMPLE_WIKI / "wiki" / "log.md").read_text() + answer["line"] + "\n"
+
+
+def test_log_creates_a_missing_log(cli):
+    (created,) = cli(DIRECT, "log-new")
+    new_log = (cli.root(DIRECT, "log-new") / "new-wiki" / "log.md").read_text()
     assert new_log.startswith("# Wiki Log\n") and new_log.endswith("\n" + created.ok()["line"] + "\n")
 
 
 def test_slug(cli, runner):
-    slug = cli(runner, "log-slug")[2]
+    slug = cli(runner, "log-slug")[1]
     assert (slug.rc, slug.stdout, slug.stderr) == (0, "effect-dropout-small-mlp-mnist\n", "")
 
 
 def test_transition(cli, runner):
-    to_running, early_complete, set_key, to_completed, back, bogus = cli(runner, "transition")
+    (to_running,) = cli(runner, "transition")
     assert to_running.ok() == {"status": "ok", "field": "status", "old": "planned", "new": "running"}
+    assert frontmatter(cli.root(runner, "transition") / CNN)["status"] == "running"
+
+
+def test_transition_chain(cli):
+    to_running, early_complete, set_key, to_completed, back, bogus = cli(DIRECT, "transition-chain")
+    to_running.ok()
     assert "'key_result' is empty" in early_complete.error()["message"]
     set_key.ok()
     assert to_completed.ok() == {"status": "ok", "field": "status", "old": "running", "new": "completed"}
     assert "cannot go from 'completed' to 'running'" in back.error()["message"]
     assert bogus.rc == 2 and "invalid choice: 'finished'" in bogus.stderr and bogus.stdout == ""
-    meta = frontmatter(cli.root(runner, "transition") / CNN)
+    meta = frontmatter(cli.root(DIRECT, "transition-chain") / CNN)
     assert meta["status"] == "completed" and meta["key_result"] == "CNN 0.98 vs LR 0.96"
-    assert meta["date_completed"] in {f"{d:%Y-%m-%d}" for d in (datetime.now(timezone.utc), datetime.now(timezone.utc) - timedelta(minutes=10))}
+    assert meta["date_completed"] in recent_days()

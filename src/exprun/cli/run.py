@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import collect, deploy, reports
+from .. import collect, deploy, reports, status
 from ..slugs import validate_slug
 from .output import emit_json, human_verb
 from .pipeline import settings_of
@@ -35,6 +35,26 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    view = status.scan(settings, Path(args.root))
+    if args.json or settings["json"]:
+        emit_json(view)
+    else:
+        print(status.render(view))
+    return 0
+
+
+def _collect_ready(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    summary = status.collect_ready(settings, Path(args.root), say=lambda line: print(line, file=sys.stderr))
+    if args.json or settings["json"]:
+        emit_json(summary)
+    else:
+        print(status.render_collected(summary))
+    return 0
+
+
 def add_parsers(groups: argparse._SubParsersAction) -> None:
     for name, handler, help_text in (
         ("deploy", _deploy, "launch an approved experiment detached (screen)"),
@@ -47,4 +67,13 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
         parser.add_argument("--settings", help=argparse.SUPPRESS)
         if name == "collect":
             parser.add_argument("--wait", action="store_true", help="full mode: wait for the run to end, then collect")
+        parser.set_defaults(handler=lambda a, h=handler: human_verb(lambda: h(a)))
+    for name, handler, help_text in (
+        ("status", _status, "every experiment: running, anomalies, pending collect, recent results (read-only)"),
+        ("collect-ready", _collect_ready, "collect every experiment whose run has ended"),
+    ):
+        parser = groups.add_parser(name, help=help_text)
+        parser.add_argument("--root", default=".", help="wiki root (the folder holding wiki/); default: here")
+        parser.add_argument("--json", action="store_true", help="print as JSON (for agents)")
+        parser.add_argument("--settings", help=argparse.SUPPRESS)
         parser.set_defaults(handler=lambda a, h=handler: human_verb(lambda: h(a)))

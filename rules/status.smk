@@ -1,0 +1,25 @@
+# Across experiments: the status dashboard (read-only) and collecting every finished run.
+
+
+# The default target: plain `snakemake` in a wiki root shows the dashboard.
+rule status:
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
+    log:
+        "experiments/state/status.log",
+    localrule: True
+    default_target: True
+    shell:
+        "{params.exprun} status --settings {params.settings:q} 2>&1 | tee {log}"
+
+
+rule collect_ready:
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
+    log:
+        "experiments/state/collect_ready.log",
+    localrule: True
+    shell:
+        "{params.exprun} collect-ready --settings {params.settings:q} 2>&1 | tee {log}"

@@ -1,0 +1,65 @@
+"""The one automatic fix an experiment may ever get, and its record.
+
+NaN/inf/exploding loss → restart from the latest checkpoint with the learning
+rate × `autofix.lr_factor`; OOM → restart with the batch size ×
+`autofix.batch_factor` (resuming when a checkpoint exists). Anything else is
+reported, never fixed. One fix at most, so a broken run cannot loop forever.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import gate, wikilog
+from .deploy import run_spec
+from .experiment_config import load_experiment_config
+from .files import atomic_write_json
+from .launchers import screen
+from .monitor import Anomaly
+from .state import Paths
+
+
+def already_fixed(slug: str, root: Path) -> bool:
+    return Paths(slug, root).autofix.exists()
+
+
+def plan_fix(anomaly: Anomaly, config: dict, settings: dict, has_checkpoint: bool) -> tuple[list[str], str]:
+    """(extra train.py arguments, human description of the change)."""
+    hp = config.get("hyperparameters") or {}
+    factors = settings["autofix"]
+    if anomaly.kind == "oom":
+        old = int(hp.get("batch_size") or 1)
+        new = max(1, int(old * factors["batch_factor"]))
+        args = ["--batch-size", str(new)] + (["--resume"] if has_checkpoint else [])
+        return args, f"batch_size {old} → {new}" + (", resumed from checkpoint" if has_checkpoint else ", restarted")
+    old_lr = float(hp.get("learning_rate") or 0.001)
+    new_lr = old_lr * factors["lr_factor"]
+    return ["--resume", "--lr", f"{new_lr:g}"], f"learning_rate {old_lr:g} → {new_lr:g}, resumed from the latest checkpoint"
+
+
+def apply(slug: str, settings: dict, root: Path, record, anomalies: list[Anomaly]) -> dict | None:
+    """Stop and relaunch once for the first fixable anomaly; None when no fix applies."""
+    if not settings["autofix"]["enabled"] or already_fixed(slug, root) or record.autofix:
+        return None
+    anomaly = next((a for a in anomalies if a.fixable), None)
+    if anomaly is None:
+        return None
+    paths = Paths(slug, root)
+    gate.require_current(slug, root)
+    config = load_experiment_config(slug, root)
+    has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
+    args, change = plan_fix(anomaly, config, settings, has_checkpoint)
+    screen.stop(record)
+    spec = run_spec(slug, Path(root), extra_args=args, env=record.env)
+    log_offset = spec.log.stat().st_size if spec.log.exists() else 0
+    fresh = screen.launch(spec)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": change, "args": args, "at": now}
+    record.pid, record.boot_id, record.command = fresh.pid, fresh.boot_id, fresh.command
+    record.autofix = fix
+    record.history.append({"event": "relaunch", "at": now, "log_offset": log_offset, "args": args})
+    record.save(paths.run)
+    atomic_write_json(paths.autofix, fix)
+    wikilog.append_log(Path(root) / "wiki", f"exp-run | autofix {slug} | {anomaly.kind} → {change}")
+    return fix

@@ -1,0 +1,135 @@
+"""The morning view over every experiment: running, anomalies, pending collect, recent results.
+
+Read-only: it scans the pages once and inspects each local run; it writes no wiki file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import collect, pages, wikilog
+from .errors import ExprunError, PageError
+from .lifecycle import COMPLETED, RUNNING
+
+RECENT_LIMIT = 10
+
+
+def _elapsed(started: str, now: datetime) -> str:
+    try:
+        start = datetime.strptime(str(started), "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return "?"
+    minutes = max(int((now - start).total_seconds() // 60), 0)
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def scan(settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
+    """Every experiment sorted into the dashboard's sections, as plain data."""
+    now = now or datetime.now(timezone.utc)
+    view = {"generated_at": now.strftime("%Y-%m-%d %H:%M"), "running": [], "anomaly": [], "pending_collect": [],
+            "recent": [], "unreadable": []}
+    for path in pages.experiment_pages(root):
+        try:
+            page = pages.load_page(path)
+        except PageError as exc:
+            view["unreadable"].append({"page": str(path), "error": str(exc)})
+            continue
+        if page.status == RUNNING:
+            _sort_running(page, settings, root, now, view)
+        elif page.status == COMPLETED:
+            view["recent"].append({"experiment": page.slug, "outcome": page.get("outcome") or "",
+                                   "key_result": page.get("key_result") or "", "date": str(page.get("date_completed") or "")})
+    view["recent"] = sorted(view["recent"], key=lambda r: r["date"], reverse=True)[:RECENT_LIMIT]
+    view["actions"] = actions(view)
+    return view
+
+
+def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, view: dict) -> None:
+    slug = page.slug
+    elapsed = _elapsed(page.get("started"), now)
+    server = str(page.get("remote.server") or "")
+    if server:
+        view["running"].append({"experiment": slug, "elapsed": elapsed, "progress": "remote: not checked",
+                                "latest_metric": "", "eta": "", "env": f"remote ({server})"})
+        return
+    try:
+        seen = collect.inspect(slug, settings, root, now.timestamp())
+    except ExprunError as exc:
+        view["anomaly"].append({"experiment": slug, "elapsed": elapsed, "issue": str(exc),
+                                "action": "check how it was deployed; `snakemake collect_{slug}` needs a run record"})
+        return
+    if not seen.state.alive:
+        crash = next((a for a in seen.anomalies if a.kind in collect.CRASH_KINDS), None)
+        view["pending_collect"].append({"experiment": slug, "elapsed": elapsed, "ended": seen.state.detail,
+                                        "crash": crash.detail if crash else ""})
+        return
+    data = collect.progress_data(slug, page, seen, root, now)
+    metric = data["latest_metric"]
+    row = {"experiment": slug, "elapsed": elapsed, "progress": data["progress"],
+           "latest_metric": f"{metric['name']}={metric['value']:.4f}" if metric else "",
+           "eta": f"~{data['remaining_hours']}h" if data["remaining_hours"] is not None else "?",
+           "env": f"local ({seen.record.session})"}
+    if seen.anomalies:
+        first = seen.anomalies[0]
+        view["anomaly"].append({"experiment": slug, "elapsed": elapsed, "issue": f"{first.kind}: {first.detail}",
+                                "action": ("automatic fix on next collect: " if first.fixable and not seen.record.autofix else "")
+                                + first.suggestion})
+    else:
+        view["running"].append(row)
+
+
+def actions(view: dict) -> list[str]:
+    commands = [f"snakemake collect_{r['experiment']}" for r in view["pending_collect"]]
+    if len(view["pending_collect"]) > 1:
+        commands.insert(0, "snakemake collect_ready   # all of them")
+    commands += [f"snakemake collect_{r['experiment']}   # {r['action']}" for r in view["anomaly"]]
+    commands += [f"/exp-eval {r['experiment']}" for r in view["recent"][:3]]
+    return commands
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    if not rows:
+        return ["(none)"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return lines + ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+
+
+def render(view: dict) -> str:
+    lines = [f"# Experiment Status — {view['generated_at']}", "", "## Running"]
+    lines += _table(["Experiment", "Elapsed", "Progress", "Latest metric", "ETA", "Env"],
+                    [[r["experiment"], r["elapsed"], r["progress"], r["latest_metric"], r["eta"], r["env"]] for r in view["running"]])
+    lines += ["", "## Anomaly"]
+    lines += _table(["Experiment", "Elapsed", "Issue", "Suggested action"],
+                    [[r["experiment"], r["elapsed"], r["issue"], r["action"]] for r in view["anomaly"]])
+    lines += ["", "## Completed — pending collect"]
+    lines += _table(["Experiment", "Elapsed", "Ended", "Crash"],
+                    [[r["experiment"], r["elapsed"], r["ended"], r["crash"] or "—"] for r in view["pending_collect"]])
+    lines += ["", "## Recently collected"]
+    lines += _table(["Experiment", "Outcome", "Key result"], [[r["experiment"], r["outcome"], r["key_result"]] for r in view["recent"]])
+    if view["unreadable"]:
+        lines += ["", "## Unreadable pages"] + [f"- {r['error']}" for r in view["unreadable"]]
+    lines += ["", "## Actions"] + ([f"- `{c}`" for c in view["actions"]] or ["(nothing to do)"])
+    return "\n".join(lines) + "\n"
+
+
+def collect_ready(settings: dict, root: Path = Path("."), say=print) -> list[dict]:
+    """Collect every experiment whose run ended, continuing past failures; log the counts."""
+    view = scan(settings, root)
+    summary = []
+    for row in view["pending_collect"]:
+        slug = row["experiment"]
+        try:
+            data = collect.collect(slug, settings, root)
+            summary.append({"experiment": slug, "result": data.get("outcome", data["status"]), "detail": data.get("key_result", "")})
+        except ExprunError as exc:
+            summary.append({"experiment": slug, "result": "error", "detail": str(exc)})
+        say(f"collected {slug}: {summary[-1]['result']}")
+    wikilog.append_log(Path(root) / "wiki", f"exp-status | running: {len(view['running'])}, anomaly: {len(view['anomaly'])}, "
+                                            f"pending-collect: {len(view['pending_collect'])}")
+    return summary
+
+
+def render_collected(summary: list[dict]) -> str:
+    lines = ["# Collected", ""] + _table(["Experiment", "Result", "Detail"], [[r["experiment"], r["result"], r["detail"]] for r in summary])
+    return "\n".join(lines) + "\n"
