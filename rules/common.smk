@@ -27,7 +27,7 @@ validate(config, "../config/schema/config.schema.yaml", set_default=True)
 EXPRUN = f"{shlex.quote(sys.executable)} -m exprun"
 WORKFLOW_STARTED = time.time()
 
-EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTERN.match(p.stem))
+EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTERN.fullmatch(p.stem))
 
 
 wildcard_constraints:

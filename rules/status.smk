@@ -1,7 +1,7 @@
 # Across experiments: the status dashboard (read-only) and collecting every finished run.
 
 
-# The default target: plain `snakemake` in a wiki root shows the dashboard.
+# Read-only: writes no wiki file.
 rule status:
     params:
         exprun=EXPRUN,
@@ -9,7 +9,6 @@ rule status:
     log:
         "experiments/state/status.log",
     localrule: True
-    default_target: True
     shell:
         "{params.exprun} status --settings {params.settings:q} 2>&1 | tee {log}"
 

@@ -7,7 +7,7 @@ import re
 
 # (pattern over setup text, hours) — the middle of the ranges in the /exp-run table.
 RULES_OF_THUMB = (
-    (r"\b([2-9]|[1-9][0-9])\s*[x×]\s*(gpu|a100|h100|h200|v100)|multi-?gpu|\b([7-9]|[1-9][0-9]{1,2})b\b|llama|fine-?tun", 24.0, "multi-GPU or large-model fine-tuning (8–48 h)"),
+    (r"\b([2-9]|[1-9][0-9])\s*[x×]\s*(gpu|a100|h100|h200|v100)|multi-?gpu|\b([7-9]|[1-9][0-9]{1,2})b\b|llama|\bllm\b", 24.0, "multi-GPU or large-model (≥7B) fine-tuning (8–48 h)"),
     (r"imagenet|glue|a100|medium", 8.0, "single A100 + medium dataset (4–12 h)"),
     (r".", 1.5, "single GPU + small dataset (0.5–3 h)"),
 )

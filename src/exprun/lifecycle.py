@@ -85,14 +85,27 @@ def check_transition(page: pages.Page, target: str) -> None:
 
 
 def transition(path: Path, target: str, extra: dict | None = None, today: str | None = None) -> str:
-    """Move a page to target status (with extra fields) in one write; returns the old status."""
-    page = pages.load_page(path)
-    values = dict(extra or {})
-    if target == COMPLETED and "key_result" in values:
-        page.meta["key_result"] = values["key_result"]
-    check_transition(page, target)
-    values["status"] = target
-    if target == COMPLETED:
-        values.setdefault("date_completed", today or datetime.now(timezone.utc).strftime("%Y-%m-%d"))
-    pages.set_fields(path, values, create=True)  # pages that predate the template gain the fields
-    return page.status
+    """Move a page to target status (with extra fields) in one locked write; returns the old status.
+
+    The check runs on the text read under the lock, so two racing transitions cannot both pass.
+    """
+    from . import yamledit  # noqa: PLC0415 - only the write path needs the editor
+
+    old_status: dict[str, str] = {}
+
+    def edit(text: str) -> str:
+        page = pages.parse_page(text, Path(path))
+        values = dict(extra or {})
+        if "key_result" in values:
+            page.meta["key_result"] = values["key_result"]
+        check_transition(page, target)
+        old_status["status"] = page.status
+        values["status"] = target
+        if target == COMPLETED:
+            values.setdefault("date_completed", today or datetime.now(timezone.utc).strftime("%Y-%m-%d"))
+        for name, value in values.items():  # pages that predate the template gain the fields
+            text, _ = yamledit.set_value(text, name, value, create=True, where=str(path))
+        return text
+
+    pages.update_page(Path(path), edit)
+    return old_status["status"]

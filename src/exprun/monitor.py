@@ -10,17 +10,20 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 
-NAN_LOSS = re.compile(r"\bloss\s*[=:]\s*[-+]?nan\b|\bNaN detected\b", re.I)
-INF_LOSS = re.compile(r"\bloss\s*[=:]\s*[-+]?inf(inity)?\b", re.I)
-OOM = re.compile(r"CUDA out of memory|\btorch(\.cuda)?\.OutOfMemoryError\b|\bCUBLAS_STATUS_ALLOC_FAILED\b|\bOOM\b", re.I)
+# `(?<![A-Za-z])loss` also matches train_loss / val_loss, but not "gloss".
+NAN_LOSS = re.compile(r"(?<![A-Za-z])loss\s*[=:]\s*[-+]?nan\b|\bNaN detected\b", re.I)
+INF_LOSS = re.compile(r"(?<![A-Za-z])loss\s*[=:]\s*[-+]?inf(inity)?\b", re.I)
+# Word boundaries: "room", "zoom", "bloom" are not OOM; the host's oom-killer is "killed", not CUDA OOM.
+OOM = re.compile(r"CUDA out of memory|\btorch(\.cuda)?\.OutOfMemoryError\b|\bCUBLAS_STATUS_ALLOC_FAILED\b|\bOOM\b(?![-_ ]?kill)", re.I)
 TRACEBACK = "Traceback (most recent call last):"
-EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)|[A-Za-z_][\w.]*Error)\b.*")
 KILLED_LINE = re.compile(r"^\s*Killed\s*$|\bKilled\b.*\bsignal\b", re.M)
-PROGRESS = re.compile(r"\bstep[=:\s]\s*(\d+)(?:\s*/\s*(\d+))?")
-EPOCH = re.compile(r"\bepoch[=:\s]\s*(\d+)")
+PROGRESS = re.compile(r"\bstep\s*[=:\[]?\s*(\d+)(?:\s*/\s*(\d+))?", re.I)
+EPOCH = re.compile(r"\bepoch\s*[=:\[]?\s*(\d+)", re.I)
 LOSS = re.compile(r"\bloss\s*[=:]\s*([-+]?(?:nan|inf|[0-9.]+(?:e[-+]?[0-9]+)?))", re.I)
 METRIC = re.compile(r"\b([a-z][a-z0-9_]*)=([-+]?[0-9.]+(?:e[-+]?[0-9]+)?)\b", re.I)
 NOT_METRICS = {"step", "epoch", "loss", "lr", "seed"}
+# Lines whose numbers are not the model's metrics: run.sh's header and the baseline's scores.
+NOT_METRIC_LINES = re.compile(r"^\s*(exprun run |baseline\b)")
 
 SIGNALS = {9: "SIGKILL (often the host's OOM killer)", 11: "SIGSEGV", 15: "SIGTERM", 6: "SIGABRT", 2: "SIGINT"}
 # Anomalies the one automatic fix may act on.
@@ -93,6 +96,8 @@ def parse_progress(lines: list[str]) -> Progress:
         if loss:
             progress.loss = float(loss.group(1))
             progress.losses.append(progress.loss)
+        if NOT_METRIC_LINES.match(line):
+            continue
         for name, value in METRIC.findall(line):
             if name.lower() not in NOT_METRICS:
                 progress.metrics[name] = float(value)
@@ -100,10 +105,11 @@ def parse_progress(lines: list[str]) -> Progress:
 
 
 def _exception_after(lines: list[str], start: int) -> tuple[str, int]:
-    """The exception line that closes a traceback starting at `start`, and its index."""
+    """The exception line closing a traceback that starts at `start`: its first unindented line."""
     for index in range(start + 1, len(lines)):
-        if EXCEPTION_LINE.match(lines[index].strip()) and not lines[index].startswith(" "):
-            return lines[index].strip(), index
+        line = lines[index]
+        if line.strip() and not line[0].isspace() and not line.startswith(("Traceback", "During handling", "The above exception")):
+            return line.strip(), index
     return "Traceback without an exception line (log cut?)", len(lines) - 1
 
 
@@ -153,8 +159,8 @@ def _crash(lines: list[str], state: str, exit_code: int | None) -> Anomaly | Non
         return None
     if exit_code == 127:
         return Anomaly("command_not_found", "exit status 127: command not found")
-    if exit_code > 128 or KILLED_LINE.search("\n".join(lines)):
-        signal = exit_code - 128 if exit_code > 128 else 9
+    if 128 < exit_code < 128 + 65 or KILLED_LINE.search("\n".join(lines)):
+        signal = exit_code - 128 if 128 < exit_code < 128 + 65 else 9
         return Anomaly("killed", f"exit status {exit_code}: killed by {SIGNALS.get(signal, f'signal {signal}')}")
     return Anomaly("nonzero_exit", f"exit status {exit_code}")
 

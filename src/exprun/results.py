@@ -131,7 +131,8 @@ def criterion_holds(criterion: dict, summary: Summary) -> tuple[bool | None, str
         return None, f"{name}: no baseline value to compare with"
     min_delta = float(criterion.get("min_delta", 0.0))
     ok = sign * metric.delta > min_delta if min_delta == 0 else sign * metric.delta >= min_delta
-    return ok, f"{name} Δ {metric.delta:+.4f} vs baseline (needs {'+' if sign > 0 else '-'}{min_delta:g}): {'yes' if ok else 'no'}"
+    need = ("Δ > 0" if sign > 0 else "Δ < 0") if min_delta == 0 else (f"Δ ≥ +{min_delta:g}" if sign > 0 else f"Δ ≤ -{min_delta:g}")
+    return ok, f"{name} Δ {metric.delta:+.4f} vs baseline (needs {need}): {'yes' if ok else 'no'}"
 
 
 def decide_outcome(summary: Summary, criteria: list[dict]) -> tuple[str, list[str]]:

@@ -68,6 +68,8 @@ def review(slug: str, settings: dict, root: Path = Path(".")) -> dict:
     else:
         try:
             text = request_review(cfg, build_message(slug, root))
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError("empty review text")
         except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             record["reason"] = f"review endpoint failed: {_describe(exc)}"
         else:

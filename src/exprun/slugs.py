@@ -31,5 +31,6 @@ def validate_slug(slug: str) -> str:
 def slugify(title: str, max_words: int = 6) -> str:
     """Turn a page title into the wiki's slug: first words, stop words dropped."""
     words = re.split(r"[^a-z0-9]+", title.lower())
-    kept = [w for w in words if len(w) > 1 and w not in STOP_WORDS]
-    return "-".join(kept[:max_words]) or "untitled"
+    kept = [w[:MAX_SLUG_LENGTH] for w in words if len(w) > 1 and w not in STOP_WORDS]
+    slug = "-".join(kept[:max_words])[:MAX_SLUG_LENGTH].strip("-")
+    return slug or "untitled"

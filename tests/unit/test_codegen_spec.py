@@ -143,8 +143,6 @@ def test_metric_mapping(wording, name):
     assert map_metric(wording) == name
 
 
-@pytest.mark.xfail(strict=True, reason="BUG codegen.spec.METRIC_PATTERNS: 'root mean squared error' hits the mse "
-                                       "pattern ('mean squared') because the rmse pattern only knows the acronym")
 def test_root_mean_squared_error_is_rmse():
     assert map_metric("root mean squared error") == "rmse"
 
@@ -183,8 +181,6 @@ def test_needs_gpu(tmp_path, hardware, gpu):
     assert build_spec(write_page(tmp_path, hardware=hardware)).needs_gpu is gpu
 
 
-@pytest.mark.xfail(strict=True, reason="BUG codegen.spec.needs_gpu: any GPU word counts, so a hardware line that "
-                                       "rules a GPU out ('CPU only, no GPU') asks deploy to claim a GPU")
 @pytest.mark.parametrize("hardware", ["CPU only, no GPU", "cpu (GPU not needed)"])
 def test_hardware_that_rules_out_a_gpu(tmp_path, hardware):
     assert build_spec(write_page(tmp_path, hardware=hardware)).needs_gpu is False
@@ -204,8 +200,6 @@ def test_hyperparameters_from_the_page(tmp_path, text, expected):
     assert {k: hp[k] for k in expected} == pytest.approx(expected)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG codegen.spec._hyperparameters: 'learning rate of 3e-4' is silently "
-                                       "ignored (default 0.001 used, no note), though 'batch size of 128' is read")
 def test_learning_rate_of(tmp_path):
     hp = build_spec(write_page(tmp_path, body="## Setup\n\n- learning rate of 3e-4\n")).config["hyperparameters"]
     assert hp["learning_rate"] == pytest.approx(3e-4)

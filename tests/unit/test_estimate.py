@@ -105,9 +105,6 @@ def test_rule_of_thumb(setup, hours):
     assert basis.startswith("rule of thumb")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG estimate.RULES_OF_THUMB: the 24 h row matches any 'fine-tun' (and any "
-                                       "'llama'), so fine-tuning a small model on one GPU and a small dataset is "
-                                       "estimated at 24 h; the /exp-run table says '(≥7B)' for that row")
 def test_small_model_fine_tuning_on_one_gpu_is_not_a_large_model_run():
     setup = {"model": "fine-tune ResNet-18 (11M parameters)", "dataset": "CIFAR-10", "hardware": "1x GPU"}
     assert estimate.estimate_hours({}, {}, run_config(), setup)[0] == 1.5

@@ -78,8 +78,6 @@ def test_explode_factor_is_configurable(factor, expected):
     assert kinds(monitor.classify(lines, RUNNING, None, explode_factor=factor)) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="BUG monitor.NAN_LOSS/INF_LOSS: `\\bloss` needs a word boundary before 'loss', "
-                                       "so prefixed names (train_loss=nan, val_loss: nan) are not detected")
 @pytest.mark.parametrize("line,kind", [("epoch=3 train_loss=nan", "nan_loss"), ("val_loss: nan", "nan_loss"),
                                        ("epoch=3 train_loss=inf", "inf_loss")])
 def test_prefixed_loss_names_are_detected(line, kind):
@@ -190,8 +188,6 @@ def test_traceback_the_run_survived_still_counts_once_it_exits_badly():
     assert kinds(found) == ["traceback"] and found[0].detail == "ValueError: bad shape"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG monitor._crash: any exit status > 128 is read as a signal; exit 255 "
-                                       "(sys.exit(-1), ssh failure) is reported as 'killed by signal 127'")
 def test_exit_255_is_not_a_signal():
     found = monitor.classify([progress(10)], EXITED, 255)
     assert kinds(found) == ["nonzero_exit"]
@@ -266,19 +262,11 @@ def test_parse_progress_without_progress_lines():
     assert p.describe() == "no progress line yet"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG monitor.parse_progress: the header line run.sh prints "
-                                       "('exprun run <slug>: host=... start=2026-11-21T... seeds=0 1 2') is read as "
-                                       "metrics start=2026.0 and seeds=0.0; before the first eval line the progress "
-                                       "report shows 'Latest metric: start = 2026.0000'")
 def test_run_sh_header_is_not_a_metric():
     p = monitor.parse_progress([RUN_SH_HEADER, "=== seed 0 ===", "step=10/230 epoch=1 loss=2.1 lr=0.001"])
     assert p.metrics == {}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG monitor.parse_progress: the generated train.py logs "
-                                       "'baseline accuracy=... f1_macro=...' at the start of every seed and "
-                                       "parse_progress takes those as the run's latest metrics, so the progress "
-                                       "report shows the baseline's accuracy as the model's")
 @pytest.mark.parametrize("lines", [
     ["=== seed 0 ===", "baseline accuracy=0.9611 f1_macro=0.9600", "step=10/230 epoch=1 loss=2.1 lr=0.001"],
     TRAIN_LOG[:2] + ["eval epoch=20 accuracy=0.97 f1_macro=0.96", "done seed=0 accuracy=0.97 f1_macro=0.96",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exprun import pages, yamledit
+from exprun import pages
 from exprun.errors import PageError, SlugError
 from exprun.files import atomic_write_text
 
@@ -31,8 +32,6 @@ def changed(old: str, new: str) -> list[tuple[list[str], list[str]]]:
 
 
 def without(data: dict, dotted: str) -> dict:
-    import copy
-
     data = copy.deepcopy(data)
     *parents, leaf = dotted.split(".")
     for key in parents:

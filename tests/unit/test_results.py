@@ -141,7 +141,7 @@ OUTCOMES = [
     ("primary-clearly-worse", [0.90, 0.905, 0.91], [0.96, 0.97, 0.965], BASE,
      [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}], "failed", "no"),
     ("beats-baseline-but-short-of-min-delta", [0.952, 0.953, 0.954], [0.96, 0.97, 0.965], BASE,
-     [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}], "failed", "needs +0.005"),
+     [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}], "failed", "needs Δ ≥ +0.005"),
     ("mixed-primary-holds-secondary-fails", [0.97, 0.98, 0.975], [0.90, 0.905, 0.91], BASE,
      [{"metric": ACC, "vs": "baseline", "min_delta": 0.0}, {"metric": F1, "vs": "baseline", "min_delta": 0.0}],
      "inconclusive", "mixed"),

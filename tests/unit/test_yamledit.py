@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 from datetime import date, datetime
@@ -131,8 +132,6 @@ def get(data: dict, dotted: str):
 
 def without(data: dict, dotted: str) -> dict:
     """Deep copy of data with the dotted field removed."""
-    import copy
-
     data = copy.deepcopy(data)
     *parents, leaf = dotted.split(".")
     holder = data

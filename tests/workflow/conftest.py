@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -68,12 +69,16 @@ def edit_config(root: Path, slug: str, **hyperparameters) -> None:
 
 
 @pytest.fixture
-def cleanup_screens():
-    """Quit any exp-* screen session a test started, even when it fails."""
+def cleanup_screens(wiki_root: Path):
+    """Stop the sessions this test launched (found through its run records), and wait until gone."""
     yield
-    if shutil.which("screen"):
-        listing = subprocess.run(["screen", "-ls"], capture_output=True, text=True).stdout
-        for line in listing.splitlines():
-            name = line.strip().split("\t")[0]
-            if ".exp-" in name and "pytest" in os.environ.get("PYTEST_CURRENT_TEST", "pytest"):
-                subprocess.run(["screen", "-S", name, "-X", "quit"], capture_output=True)
+    from exprun.launchers import screen
+    from exprun.launchers.base import RunRecord
+
+    for run_file in (wiki_root / "experiments" / "state").glob("*/run.json"):
+        record = RunRecord.load(run_file)
+        if record is not None:
+            screen.stop(record)
+            deadline = time.monotonic() + 10
+            while screen.session_exists(record.session) and time.monotonic() < deadline:
+                time.sleep(0.05)

@@ -8,19 +8,21 @@ import sys
 from . import wiki
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exprun", description="Run wiki-planned ML experiments.")
     groups = parser.add_subparsers(dest="group", required=True)
     wiki.add_parser(groups)
-    from . import pipeline, run  # noqa: PLC0415 - keeps `exprun wiki` fast and free of heavy imports
+    if not wiki_only:
+        from . import pipeline, run  # noqa: PLC0415 - `exprun wiki` stays fast without them
 
-    pipeline.add_parsers(groups)
-    run.add_parsers(groups)
+        pipeline.add_parsers(groups)
+        run.add_parsers(groups)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(wiki_only=argv[:1] == ["wiki"]).parse_args(argv)
     return args.handler(args)
 
 

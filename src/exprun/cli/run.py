@@ -6,13 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import collect, deploy, reports, status
 from ..slugs import validate_slug
 from .output import emit_json, human_verb
 from .pipeline import settings_of
 
 
 def _deploy(args: argparse.Namespace) -> int:
+    from .. import deploy, reports  # noqa: PLC0415 - each verb imports only what it needs
+
     settings = settings_of(args)
     data = deploy.deploy(validate_slug(args.slug), settings, Path(args.root))
     if args.json or settings["json"]:
@@ -23,6 +24,8 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
+    from .. import collect  # noqa: PLC0415 - each verb imports only what it needs
+
     slug, root, settings = validate_slug(args.slug), Path(args.root), settings_of(args)
     if args.wait:
         data = collect.wait_and_collect(slug, settings, root, say=lambda line: print(line, file=sys.stderr, flush=True))
@@ -36,6 +39,8 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from .. import status  # noqa: PLC0415 - each verb imports only what it needs
+
     settings = settings_of(args)
     view = status.scan(settings, Path(args.root))
     if args.json or settings["json"]:
@@ -46,6 +51,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _collect_ready(args: argparse.Namespace) -> int:
+    from .. import status  # noqa: PLC0415 - each verb imports only what it needs
+
     settings = settings_of(args)
     summary = status.collect_ready(settings, Path(args.root), say=lambda line: print(line, file=sys.stderr))
     if args.json or settings["json"]:

@@ -30,7 +30,7 @@ METRIC_PATTERNS = (
     (r"\brecall\b", "recall_macro"),
     (r"roc|\bauc\b", "roc_auc"),
     (r"log[\s_-]?loss|cross[\s_-]?entropy|\bnll\b", "log_loss"),
-    (r"\brmse\b", "rmse"),
+    (r"\brmse\b|root[\s_-]mean[\s_-]squared", "rmse"),
     (r"\bmse\b|mean squared", "mse"),
     (r"\bmae\b|mean absolute", "mae"),
     (r"\br2\b|r\^2|r²|coefficient of determination", "r2"),
@@ -40,6 +40,7 @@ REGRESSION_METRICS = {"mse", "rmse", "mae", "r2"}
 LOWER_IS_BETTER = {"log_loss", "mse", "rmse", "mae"}
 GPU_WORDS = re.compile(r"\b(gpu|gpus|cuda|a100|h100|h200|v100|a6000|rtx|l40s?|t4)\b", re.I)
 NO_HARDWARE = {"", "cpu", "none", "no", "n/a", "-"}
+NO_GPU_WORDS = re.compile(r"^\s*cpu\b|\bno gpu\b|\bwithout (a )?gpu\b|\bgpu (is )?not (needed|required)\b", re.I)
 
 
 @dataclass
@@ -63,7 +64,9 @@ def framework_of(page: Page) -> str:
 def needs_gpu(page: Page) -> bool:
     """True when setup.hardware asks for a GPU; cpu/none/empty never does."""
     hardware = str(page.get("setup.hardware") or "").strip().lower()
-    return hardware not in NO_HARDWARE and bool(GPU_WORDS.search(hardware))
+    if hardware in NO_HARDWARE or NO_GPU_WORDS.search(hardware):
+        return False
+    return bool(GPU_WORDS.search(hardware))
 
 
 def map_metric(text: str) -> str | None:
@@ -90,7 +93,7 @@ def _number(pattern: str, text: str, cast=float) -> Any:
 
 def _hyperparameters(text: str) -> dict:
     found = {
-        "learning_rate": _number(r"(?:\blr|learning[\s_-]rate)\s*[=:]?\s*([0-9.]+(?:e-?[0-9]+)?)", text),
+        "learning_rate": _number(r"(?:\blr|learning[\s_-]rate)(?:\s+of)?\s*[=:]?\s*([0-9.]+(?:e-?[0-9]+)?)", text),
         "batch_size": _number(r"batch(?:[\s_-]size)?(?:\s+of)?\s*[=:]?\s*([0-9]+)", text, int),
         "epochs": _number(r"([0-9]+)\s+epochs?\b", text, int),
     }

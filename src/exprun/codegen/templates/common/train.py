@@ -144,17 +144,19 @@ def evaluate_learner(names: list[str], learner: utils.Learner, dataset: utils.Da
 
 def train_epoch(
     learner: utils.Learner, dataset: utils.Dataset, run: utils.Run, progress: Progress, total: int
-) -> None:
-    """One shuffled pass over the training split, stopping early once `total` steps are done."""
+) -> float:
+    """One shuffled pass over the training split, stopping early once `total` steps are done; returns the last loss."""
     order = progress.rng.permutation(len(dataset.y_train))
+    loss = float("nan")
     for start in range(0, len(order), run.batch_size):
         batch = order[start : start + run.batch_size]
-        loss = learner.train_step(dataset.X_train[batch], dataset.y_train[batch])
+        loss = float(learner.train_step(dataset.X_train[batch], dataset.y_train[batch]))
         progress.step += 1
         if progress.step % run.log_every == 0 or progress.step == total:
-            utils.log(utils.progress_line(progress.step, total, progress.epoch, float(loss), run.lr))
+            utils.log(utils.progress_line(progress.step, total, progress.epoch, loss, run.lr))
         if progress.step >= total:
-            return
+            break
+    return loss
 
 
 def train(
@@ -173,10 +175,14 @@ def train(
     scores = None
     while progress.epoch < run.epochs and progress.step < total:
         progress.epoch += 1
-        train_epoch(learner, dataset, run, progress, total)
+        loss = train_epoch(learner, dataset, run, progress, total)
         scores = evaluate_learner(names, learner, dataset)
         utils.log(f"eval epoch={progress.epoch} {utils.format_metrics(scores)}")
-        save_checkpoint(learner, checkpoint, progress, run)
+        if math.isfinite(loss):
+            save_checkpoint(learner, checkpoint, progress, run)
+        else:
+            # A resume (the automatic fix) must restart from weights that were still finite.
+            utils.log(f"not saving checkpoint: loss={loss} (keeping the last finite one)")
     if scores is None:  # nothing left to train, e.g. resuming a finished run
         scores = evaluate_learner(names, learner, dataset)
     return scores

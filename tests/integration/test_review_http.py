@@ -1,0 +1,252 @@
+"""The optional code review against a real OpenAI-compatible HTTP endpoint on 127.0.0.1.
+
+The review informs the person and never blocks: every failure of the endpoint ends as
+status "unreviewed" with a reason. The API key goes into the request header and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from exprun import config, review
+from exprun.codegen import manifest
+from exprun.codegen.generate import generate
+from exprun.state import Paths
+
+EXAMPLE_WIKI = Path(__file__).resolve().parents[2] / "examples" / "wiki"
+SLUG = "digits-mlp-vs-logreg"
+KEY_ENV = "EXPRUN_TEST_REVIEW_KEY"
+KEY = "sk-test-4f1c9e-never-on-disk-7b2d"
+REPLY = "VERDICT: issues\n- train.py: the baseline is fit on the same subset as the model (line 101); fine, but say so."
+
+
+def chat_reply(content) -> bytes:
+    return json.dumps({"id": "x", "object": "chat.completion",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}).encode()
+
+
+class FakeLLM:
+    """What the endpoint answers, and every request it received."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body = chat_reply(REPLY)
+        self.delay_s = 0.0
+        self.requests: list[dict] = []
+        self.base_url = ""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+@pytest.fixture
+def llm():
+    state = FakeLLM()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            state.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                   "body": raw})
+            if state.delay_s:
+                time.sleep(state.delay_s)
+            try:
+                self.send_response(state.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(state.body)))
+                self.end_headers()
+                self.wfile.write(state.body)
+            except OSError:  # the client gave up (timeout test)
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = _Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def wiki_root(tmp_path):
+    root = tmp_path / "wiki-root"
+    shutil.copytree(EXAMPLE_WIKI, root, ignore=shutil.ignore_patterns(".snakemake"))
+    return root
+
+
+def settings_for(base_url: str, enabled: bool = True, timeout_s: float = 5, model: str = "reviewer-7b") -> dict:
+    return config.validate({"review": enabled, "review_llm": {"base_url": base_url, "model": model,
+                                                              "api_key_env": KEY_ENV, "timeout_s": timeout_s}})
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"  # nothing listens there any more
+
+
+def files_containing(root: Path, needle: str) -> list[str]:
+    return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
+
+
+def on_disk_record(root: Path) -> dict:
+    return json.loads(Paths(SLUG, root).review.read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------ a review that works
+
+
+def test_review_writes_review_md_and_record_and_sends_the_code(llm, wiki_root, tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    settings = settings_for(llm.base_url)
+    generate(SLUG, settings, wiki_root)
+    code = Paths(SLUG, wiki_root).code_dir
+
+    record = review.review(SLUG, settings, wiki_root)
+
+    assert record["status"] == "reviewed" and record["verdict"] == "issues" and record["model"] == "reviewer-7b"
+    assert on_disk_record(wiki_root) == record
+    review_md = (code / "REVIEW.md").read_text(encoding="utf-8")
+    assert review_md.startswith("# Code review (reviewer-7b)")
+    assert REPLY in review_md
+
+    (request,) = llm.requests
+    assert request["path"] == "/v1/chat/completions"
+    assert request["headers"]["authorization"] == f"Bearer {KEY}"
+    body = json.loads(request["body"])
+    assert body["model"] == "reviewer-7b" and body["temperature"] == 0
+    system, user = body["messages"]
+    assert system == {"role": "system", "content": review.SYSTEM_PROMPT}
+    assert user["role"] == "user"
+    for path in manifest.code_files(code):  # every code file, whole, under its name
+        rel = path.relative_to(code).as_posix()
+        assert f"### {rel}\n```\n{path.read_text(encoding='utf-8')}\n```" in user["content"], rel
+    assert "Hypothesis: A one-hidden-layer MLP" in user["content"]
+
+    # the review does not change what is approved: REVIEW.md is not part of the code hash
+    assert record["code_hash"] == manifest.folder_hash(code)
+
+    # the key went into the header only
+    assert files_containing(tmp_path, KEY) == []
+
+
+@pytest.mark.parametrize("reply,verdict", [("VERDICT: ok\nNothing to add.", "ok"), ("verdict: OK", "ok"),
+                                           ("The code looks mostly fine.", "see REVIEW.md")])
+def test_verdict_is_read_from_the_reply(llm, wiki_root, monkeypatch, reply, verdict):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    llm.body = chat_reply(reply)
+    settings = settings_for(llm.base_url)
+    generate(SLUG, settings, wiki_root)
+    record = review.review(SLUG, settings, wiki_root)
+    assert (record["status"], record["verdict"]) == ("reviewed", verdict)
+
+
+def test_without_a_key_no_authorization_header_is_sent(llm, wiki_root, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    settings = settings_for(llm.base_url)
+    generate(SLUG, settings, wiki_root)
+    assert review.review(SLUG, settings, wiki_root)["status"] == "reviewed"
+    assert "authorization" not in llm.requests[0]["headers"]
+
+
+# ------------------------------------------------------------------ an endpoint that fails
+
+
+def _down(llm):
+    llm.base_url = closed_port_url()
+
+
+def _http_500(llm):
+    llm.status, llm.body = 500, b'{"error": {"message": "internal error"}}'
+
+
+def _not_json(llm):
+    llm.body = b"<html>502 Bad Gateway</html>"
+
+
+def _no_choices(llm):
+    llm.body = b'{"error": "model not loaded"}'
+
+
+def _empty_choices(llm):
+    llm.body = b'{"choices": []}'
+
+
+def _slow(llm):
+    llm.delay_s = 1.0
+
+
+FAILURES = [
+    ("endpoint-down", _down, "refused"),
+    ("http-500", _http_500, "HTTP 500"),
+    ("malformed-json", _not_json, "JSONDecodeError"),
+    ("no-choices", _no_choices, "KeyError"),
+    ("empty-choices", _empty_choices, "IndexError"),
+    ("timeout", _slow, "timed out"),
+]
+
+
+@pytest.mark.parametrize("break_it,phrase", [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES])
+def test_failing_endpoint_is_unreviewed_with_a_reason(llm, wiki_root, tmp_path, monkeypatch, break_it, phrase):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    break_it(llm)
+    settings = settings_for(llm.base_url, timeout_s=0.3)
+    generate(SLUG, settings, wiki_root)
+
+    record = review.review(SLUG, settings, wiki_root)  # never raises
+
+    assert record["status"] == "unreviewed"
+    assert record["reason"].startswith("review endpoint failed: ")
+    assert phrase in record["reason"]
+    assert on_disk_record(wiki_root) == record
+    assert not (Paths(SLUG, wiki_root).code_dir / "REVIEW.md").exists()
+    assert files_containing(tmp_path, KEY) == []
+
+
+def test_null_content_is_unreviewed_not_an_exception(llm, wiki_root, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    llm.body = chat_reply(None)
+    settings = settings_for(llm.base_url)
+    generate(SLUG, settings, wiki_root)
+    assert review.review(SLUG, settings, wiki_root)["status"] == "unreviewed"
+
+
+# ------------------------------------------------------------------ review not asked for
+
+
+def test_review_disabled_is_unreviewed_and_sends_nothing(llm, wiki_root, tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    settings = settings_for(llm.base_url, enabled=False)
+    generate(SLUG, settings, wiki_root)
+
+    record = review.review(SLUG, settings, wiki_root)
+
+    assert record["status"] == "unreviewed"
+    assert "review disabled" in record["reason"]
+    assert record["code_hash"] == manifest.folder_hash(Paths(SLUG, wiki_root).code_dir)
+    assert on_disk_record(wiki_root) == record
+    assert llm.requests == []
+    assert not (Paths(SLUG, wiki_root).code_dir / "REVIEW.md").exists()
+    assert files_containing(tmp_path, KEY) == []
+
+
+@pytest.mark.parametrize("base_url,model", [("", "reviewer-7b"), ("http://127.0.0.1:9/v1", "")], ids=["no-url", "no-model"])
+def test_review_enabled_but_not_configured_is_unreviewed(wiki_root, base_url, model):
+    settings = settings_for(base_url, model=model)
+    generate(SLUG, settings, wiki_root)
+    record = review.review(SLUG, settings, wiki_root)
+    assert record["status"] == "unreviewed" and "not set" in record["reason"]
