@@ -22,6 +22,7 @@ EPOCH = re.compile(r"\bepoch\s*[=:\[]?\s*(\d+)", re.I)
 LOSS = re.compile(r"\bloss\s*[=:]\s*([-+]?(?:nan|inf|[0-9.]+(?:e[-+]?[0-9]+)?))", re.I)
 METRIC = re.compile(r"\b([a-z][a-z0-9_]*)=([-+]?[0-9.]+(?:e[-+]?[0-9]+)?)\b", re.I)
 NOT_METRICS = {"step", "epoch", "loss", "lr", "seed"}
+SEED_START = re.compile(r"^=== seed \S+ ===")
 # Lines whose numbers are not the model's metrics: run.sh's header and the baseline's scores.
 NOT_METRIC_LINES = re.compile(r"^\s*(exprun run |baseline\b)")
 
@@ -86,6 +87,9 @@ def parse_progress(lines: list[str]) -> Progress:
     progress = Progress()
     for line in lines:
         step = PROGRESS.search(line)
+        if SEED_START.match(line) or (step and progress.step is not None and int(step.group(1)) < progress.step):
+            # A new seed (or a restart) begins: its early losses are not compared with the last seed's best.
+            progress.losses = []
         if step:
             progress.step = int(step.group(1))
             progress.total = int(step.group(2)) if step.group(2) else progress.total

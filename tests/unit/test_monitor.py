@@ -349,3 +349,25 @@ def test_tail_text_turns_carriage_returns_into_lines(tmp_path):
 def test_tail_lines_counts_from_the_end(big_log):
     path, content = big_log
     assert logtail.tail_lines(path, 30) == content.splitlines()[-30:]
+
+
+def test_next_seed_starting_high_is_not_exploding():
+    """Seen on an H200: seed 3's first loss (2.3) against seed 2's best (0.01) was taken for an explosion."""
+    lines = [
+        "=== seed 1 ===",
+        "step=340/345 epoch=15 loss=0.0150 lr=0.001",
+        "step=345/345 epoch=15 loss=0.0126 lr=0.001",
+        "=== seed 2 ===",
+        "step=1/345 epoch=1 loss=2.3021 lr=0.001",
+        "step=10/345 epoch=1 loss=2.2100 lr=0.001",
+        "step=20/345 epoch=1 loss=1.9000 lr=0.001",
+    ]
+    assert monitor.classify(lines, "running", None) == []
+    lines_without_header = [line for line in lines if not line.startswith("===")]
+    assert monitor.classify(lines_without_header, "running", None) == []
+
+
+def test_explosion_within_one_seed_is_still_caught():
+    lines = ["=== seed 1 ===", "step=1/9 epoch=1 loss=1.0 lr=0.1", "step=2/9 epoch=1 loss=0.5 lr=0.1",
+             "step=3/9 epoch=1 loss=0.4 lr=0.1", "step=4/9 epoch=1 loss=80.0 lr=0.1"]
+    assert [a.kind for a in monitor.classify(lines, "running", None)] == ["exploding_loss"]
