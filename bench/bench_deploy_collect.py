@@ -14,13 +14,14 @@ A page can be deployed and collected once, so N experiments are prepared and app
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from common import (GIB, MIB, TAG, Result, best, compare_tail_scan, copy_wiki, header, make_log, progress_block,
+from common import (GIB, MIB, TAG, Result, best, compare_tail_scan, copy_wiki, header, interleaved, make_log, progress_block,
                     report, snakemake, stop_runs, temp_dir, timed_snakemake, write_pages)
 
 N = 3  # repetitions of deploy and of collect: one prepared experiment each
@@ -97,12 +98,47 @@ def bench_collect(root: Path, slugs: list[str]) -> Result:
                          f"collect_<slug> ({SEEDS} seed files)", "-n collect_<slug> (dry run)"), collects, noops)
 
 
+TRIVIAL_SNAKEFILE = """\
+rule all:
+    input: "b"
+    localrule: True
+rule a:
+    output: "a"
+    localrule: True
+    shell: "touch {output}"
+rule b:
+    input: "a"
+    output: "b"
+    localrule: True
+    shell: "touch {output}"
+"""
+
+
+def bench_snakemake_floor(folder: Path) -> Result:
+    """Diagnostic, no target: what 2 trivial shell jobs (as many as deploy runs) cost Snakemake itself."""
+    folder.mkdir()
+    (folder / "Snakefile").write_text(TRIVIAL_SNAKEFILE)
+    argv = [sys.executable, "-m", "snakemake", "--cores", "1", "--directory", str(folder), "--snakefile", str(folder / "Snakefile")]
+
+    def two_jobs() -> None:
+        for name in ("a", "b"):
+            (folder / name).unlink(missing_ok=True)
+        subprocess.run(argv, check=True, capture_output=True)
+
+    def nothing() -> None:
+        subprocess.run(argv, check=True, capture_output=True)
+
+    jobs, noops = interleaved(two_jobs, nothing, repeat=3)
+    return report(Result("  snakemake floor: 2 trivial `touch` jobs vs nothing to do (another Snakefile)", best(jobs), best(noops), "info",
+                         None, "2 touch jobs", "nothing to do"), jobs, noops)
+
+
 def bench_tail(folder: Path) -> Result:
     block = progress_block(MIB)
     small = make_log(folder / "small.log", MIB, block)
     large = make_log(folder / "large.log", GIB, block)
     try:
-        return compare_tail_scan(small, large, "log tail scan (c): classify(tail_text) 1 GiB vs 1 MiB log")
+        return compare_tail_scan(small, large, "log tail scan (c): classify(tail_text) 1 GiB vs 1 MiB log", number=100, repeat=5)
     finally:
         large.unlink()
 
@@ -119,6 +155,7 @@ def run() -> list[Result]:
             prepare(root, slugs)
             print(f"    (setup: generate + sanity run + approve of {N} experiments took {time.perf_counter() - started:.1f} s, not timed)")
             results.append(bench_deploy(root, slugs))
+            results.append(bench_snakemake_floor(tmp / "floor"))
             results.append(bench_collect(root, slugs))
         finally:
             stop_runs(root)

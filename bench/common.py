@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -292,16 +293,36 @@ def compare_tail_scan(small: Path, large: Path, name: str, target: float = 1.2, 
 # --------------------------------------------------------------------------- screen sessions
 
 
-def stop_runs(root: Path) -> None:
-    """Stop the screen sessions started from this wiki root (found through its run records; ours only)."""
-    from exprun.launchers import screen
-    from exprun.launchers.base import RunRecord
+def stop_runs(root: Path, timeout: float = 20) -> None:
+    """Stop the screen sessions started from this wiki root (found through its run records; ours only).
 
-    for run_file in (Path(root) / "experiments" / "state").glob("*/run.json"):
-        record = RunRecord.load(run_file)
-        if record is None or TAG not in record.session:
-            continue
-        screen.stop(record)
-        deadline = time.monotonic() + 10
-        while screen.session_exists(record.session) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    All sessions are told to quit first and then waited for together (screen.stop does one at a time,
+    and a `bash -c` wrapper takes about 2 s to die after its session quits).
+    """
+    from exprun.launchers import screen
+    from exprun.launchers.base import RunRecord, pid_alive
+
+    records = [r for r in (RunRecord.load(f) for f in (Path(root) / "experiments" / "state").glob("*/run.json"))
+               if r is not None and TAG in r.session]
+    if not records:
+        return
+    live = screen.sessions()
+    for record in records:
+        if record.session in live:
+            subprocess.run([screen.screen_binary(), "-S", record.session, "-X", "quit"], capture_output=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = screen.sessions()
+        if not any(r.session in live or pid_alive(r.pid) for r in records):
+            return
+        time.sleep(0.1)
+    left = sorted(r.session for r in records if r.session in screen.sessions())
+    if left:
+        print(f"warning: screen sessions still there after {timeout:.0f} s: {', '.join(left)}", file=sys.stderr)
+
+
+def _exit_on_sigterm(signum, frame):  # so `finally` blocks stop our screen sessions and remove temp dirs
+    raise SystemExit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _exit_on_sigterm)

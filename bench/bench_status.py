@@ -1,0 +1,148 @@
+"""`snakemake status` over 1,000 pages with 50 real running sessions, against the same over 1 page.
+
+The 1,000 pages: 50 running (real screen sessions running `sleep 300`, launched through
+exprun.launchers.screen.launch, with run records and progress logs written as deploy does),
+50 completed, 900 planned. The reference: a wiki with a single planned page. Target: ≤ 1.5x.
+
+Then the anomaly scan of a running experiment (collect.inspect: liveness, bounded log tail,
+anomalies) with a 1 GiB log against a 1 MiB log, and the bare tail scan of bench 3c on the
+same two logs. Target: ≤ 1.2x each.
+
+Diagnostics without a target (they locate the cost): the workflow alone (`snakemake -n status`)
+and the in-process scan (status.scan), 1,000 pages vs 1 page.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import yaml
+
+from common import (GIB, MIB, TAG, Result, best, compare_tail_scan, copy_wiki, header, interleaved, make_log, median,
+                    progress_block, report, repeat_timed, stop_runs, temp_dir, timed_snakemake, write_pages)
+
+PAGES = 1000
+RUNNING = 50
+COMPLETED = 50
+REPEAT = 3
+RUN_CONFIG = {"seeds": [0, 1, 2], "metrics": ["accuracy"], "primary_metric": "accuracy"}
+
+
+def slug_of(index: int) -> str:
+    return f"{TAG}-st-{index:04d}"
+
+
+def fields_of(index: int, slug: str) -> dict:
+    now = datetime.now(timezone.utc)
+    if index < RUNNING:
+        return {"status": "running", "run_log": f"logs/exp-{slug}.log",
+                "started": (now - timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M"), "estimated_hours": 3}
+    if index < RUNNING + COMPLETED:
+        return {"status": "completed", "outcome": "succeeded", "key_result": f"accuracy 0.97{index % 10} ± 0.002 over 3 seed(s)",
+                "date_completed": f"2026-11-{1 + index % 28:02d}"}
+    return {}
+
+
+def start_runs(root: Path) -> list[str]:
+    """Launch RUNNING sessions the way deploy does (run record with a launch event) and give them logs."""
+    from exprun.launchers import screen
+    from exprun.state import Paths
+
+    from exprun import deploy
+
+    slugs = []
+    for index in range(RUNNING):
+        slug = slug_of(index)
+        paths = Paths(slug, root)
+        paths.code_dir.mkdir(parents=True, exist_ok=True)
+        (paths.code_dir / "config.yaml").write_text(yaml.safe_dump(RUN_CONFIG))
+        spec = deploy.run_spec(slug, root)
+        spec.command = ["sleep", "300"]
+        record = screen.launch(spec)
+        record.history.append({"event": "launch", "at": record.started_at, "log_offset": 0})
+        record.save(paths.run)
+        with open(paths.log, "ab") as handle:
+            handle.write(progress_block(16 * 1024, start_step=index * 10))
+        slugs.append(slug)
+    return slugs
+
+
+def status_rows(root: Path) -> str:
+    return (root / "experiments" / "state" / "status.log").read_text()
+
+
+def run() -> list[Result]:
+    from exprun import collect, config, status
+
+    results = []
+    header(f"status: {PAGES} pages ({RUNNING} running under real screen, {COMPLETED} completed) vs 1 page")
+    with temp_dir("status") as tmp:
+        big = copy_wiki(tmp / "big wiki")
+        small = copy_wiki(tmp / "small wiki")
+        write_pages(big, [slug_of(i) for i in range(PAGES)], fields_of)
+        write_pages(small, [f"{TAG}-one"])
+        try:
+            started = time.perf_counter()
+            running = start_runs(big)
+            print(f"    (setup: {PAGES} pages and {RUNNING} screen sessions took {time.perf_counter() - started:.1f} s, not timed)")
+
+            # Warm-up (writes the settings file, fills the page cache), then check what status saw.
+            timed_snakemake(big, "status")
+            timed_snakemake(small, "status")
+            text = status_rows(big)
+            assert sum(f"| {slug} |" in text for slug in running) == RUNNING, text[:3000]
+            assert "(none)" in status_rows(small).split("## Anomaly")[0], status_rows(small)
+
+            many, one = [], []
+            for _ in range(REPEAT):
+                many.append(timed_snakemake(big, "status", expect="Finished jobid"))
+                one.append(timed_snakemake(small, "status", expect="Finished jobid"))
+            results.append(report(Result(f"status: snakemake status, {PAGES} pages / {RUNNING} running vs 1 page", best(many), best(one),
+                                         "ratio", 1.5, f"{PAGES} pages", "1 page"), many, one))
+
+            print("  diagnostics (no target):")
+            dry_many, dry_one = [], []
+            for _ in range(REPEAT):
+                dry_many.append(timed_snakemake(big, "-n", "status", expect="dry-run"))
+                dry_one.append(timed_snakemake(small, "-n", "status", expect="dry-run"))
+            results.append(report(Result(f"  workflow only: snakemake -n status, {PAGES} pages vs 1 page", best(dry_many), best(dry_one),
+                                         "info", None, f"{PAGES} pages", "1 page"), dry_many, dry_one))
+            settings_big, settings_small = config.load(big), config.load(small)
+            scan_many = repeat_timed(lambda: status.scan(settings_big, big), REPEAT)
+            scan_one = repeat_timed(lambda: status.scan(settings_small, small), REPEAT)
+            results.append(report(Result(f"  scan only: status.scan in-process, {PAGES} pages vs 1 page", best(scan_many), best(scan_one),
+                                         "info", None, f"{PAGES} pages", "1 page"), scan_many, scan_one))
+
+            header("anomaly scan of a running experiment: 1 GiB log vs 1 MiB log")
+            from exprun.launchers.base import RunRecord
+            from exprun.state import Paths
+
+            small_slug, large_slug = running[0], running[1]
+            block = progress_block(MIB)
+            small_log = make_log(Path(RunRecord.load(Paths(small_slug, big).run).log), MIB, block)
+            large_log = make_log(Path(RunRecord.load(Paths(large_slug, big).run).log), GIB, block)
+            try:
+                seen_small = collect.inspect(small_slug, settings_big, big)
+                seen_large = collect.inspect(large_slug, settings_big, big)
+                assert seen_small.state.alive and seen_large.state.alive
+                assert seen_small.anomalies == seen_large.anomalies == [], (seen_small.anomalies, seen_large.anomalies)
+                large_s, small_s = interleaved(lambda: collect.inspect(large_slug, settings_big, big),
+                                               lambda: collect.inspect(small_slug, settings_big, big), repeat=15, number=3)
+                results.append(report(Result("anomaly scan: collect.inspect (screen state + tail + classify) 1 GiB vs 1 MiB log",
+                                             median(large_s), median(small_s), "ratio", 1.2,
+                                             "1 GiB log, per inspect", "1 MiB log, per inspect", stat="median"), large_s, small_s))
+                results.append(compare_tail_scan(small_log, large_log, "anomaly scan: tail scan (bench 3c) on the same logs 1 GiB vs 1 MiB",
+                                                 number=100, repeat=5))
+            finally:
+                large_log.unlink()
+        finally:
+            stop_runs(big)
+    return results
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    run()

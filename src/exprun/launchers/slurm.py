@@ -1,0 +1,528 @@
+"""Runs on a SLURM cluster: one job array per run, one array task per seed, one `sbatch` call.
+
+Every command goes through a `runner` (argv, optional stdin text) -> (code, stdout, stderr):
+locally a subprocess, later an SSH channel, so nothing here reads or writes a file of the
+cluster's machine directly. The batch script is the one place where the argument list
+becomes shell text (shlex); `#SBATCH` values are quoted the way sbatch's own parser reads them.
+
+State comes from `sacct` when accounting works, else from `squeue -t all` (finished tasks
+stay there for MinJobAge), else from the exit status file each task writes, else the task is
+lost (the controller answered but knows nothing) or unknown (nobody answered).
+What each submission was (job id, array indices, seeds, resources, extra args) is kept in the
+record's history as `sbatch` events, so a later process can rebuild everything from run.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ConfigError, LaunchError
+from ..monitor import Anomaly
+from .base import EXITED, LOST, RUNNING, RunRecord, RunSpec, RunState, hostname
+
+# (argv, input=None) -> (exit code, stdout, stderr)
+Runner = Callable[..., tuple[int, str, str]]
+
+UNKNOWN = "unknown"  # a RunState.state besides running/exited/lost: nobody could say; check again later
+TASK_LOST, TASK_UNKNOWN = "LOST", "UNKNOWN"
+JOB_ID_KEY, ARRAY_SIZE_KEY = "EXPRUN_SLURM_JOB_ID", "EXPRUN_SLURM_ARRAY_SIZE"
+SUBMIT_EVENT = "sbatch"
+RUNNER_TIMEOUT_S = 60
+
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
+            "BOOT_FAIL", "DEADLINE", "REVOKED", TASK_LOST}
+# SLURM end states -> (monitor anomaly kind, why, in words). Kinds are monitor's existing ones so
+# collect treats them as crashes today; PROPOSED_KINDS below are finer kinds monitor may adopt.
+END_STATES = {
+    "OUT_OF_MEMORY": ("killed", "killed by SLURM's memory limit (host OOM): raise resources.mem or lower batch_size"),
+    "TIMEOUT": ("killed", "hit its time limit: raise resources.time, or resubmit it with --resume"),
+    "CANCELLED": ("killed", "cancelled (scancel by a person or an administrator)"),
+    "DEADLINE": ("killed", "cancelled at its deadline"),
+    "NODE_FAIL": ("lost", "its node failed: resubmit the task"),
+    "BOOT_FAIL": ("lost", "its node failed to boot: resubmit the task"),
+    "PREEMPTED": ("lost", "preempted by a higher-priority job: resubmit the task"),
+    TASK_LOST: ("lost", "gone from SLURM without writing an exit status"),
+}
+PROPOSED_KINDS = {
+    "timeout": "the task hit its SLURM time limit: raise resources.time or resume from the checkpoint",
+    "node_fail": "the node failed under the task: resubmit the failed tasks",
+    "preempted": "a higher-priority job preempted the task: resubmit it (or use a partition without preemption)",
+    "cancelled": "the task was cancelled with scancel: resubmit it if that was not intended",
+}
+
+_TASK_ID = re.compile(r"^(\d+)(?:_(\d+|\[[0-9,\-%]+\]))?$")
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:+\-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+QUIET_REASONS = {"", "None", "(null)", "NonZeroExitCode"}
+_GONE = ("Invalid job id", "already completing or completed")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What each array task asks SLURM for; empty fields are left to the cluster's defaults."""
+
+    gpus: int = 0            # --gres=gpu[:gpu_type]:K; SLURM then sets CUDA_VISIBLE_DEVICES
+    gpu_type: str = ""
+    cpus_per_task: int = 1   # --cpus-per-task (written only when above 1)
+    mem: str = ""            # --mem, e.g. 16G
+    time: str = ""           # --time, e.g. 1-00:00:00
+    partition: str = ""
+    account: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Resources":
+        """From config (`slurm.resources`); unknown keys are an error, not silently ignored."""
+        data = dict(data or {})
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"slurm resources: unknown key(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(cls.__dataclass_fields__)}")
+        resources = cls(**data)
+        resources.validate()
+        return resources
+
+    def validate(self) -> None:
+        """Values land on #SBATCH lines: no spaces, quotes or newlines that could change the script."""
+        for name in ("gpu_type", "mem", "time", "partition", "account"):
+            value = getattr(self, name)
+            if value and not _SAFE_VALUE.match(str(value)):
+                raise ConfigError(f"slurm resources.{name}={value!r}: use letters, digits and _ . : + - only")
+        for name in ("gpus", "cpus_per_task"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ConfigError(f"slurm resources.{name} must be a whole number >= 0")
+
+    def sbatch_options(self) -> list[str]:
+        """The options this asks for, in a fixed order (the golden script depends on it)."""
+        options = []
+        if self.gpus:
+            options.append(f"--gres=gpu:{self.gpu_type + ':' if self.gpu_type else ''}{self.gpus}")
+        if self.cpus_per_task > 1:
+            options.append(f"--cpus-per-task={self.cpus_per_task}")
+        for name in ("mem", "time", "partition", "account"):
+            if getattr(self, name):
+                options.append(f"--{name}={getattr(self, name)}")
+        return options
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """One array task: SLURM's state word (or LOST/UNKNOWN), its exit code and where that came from."""
+
+    index: int
+    state: str
+    exit_code: int | None = None
+    job_id: str = ""
+    seed: str = ""
+    source: str = ""  # sacct | squeue | exit_file | none
+    reason: str = ""  # squeue's reason (JobLaunchFailure, Resources, ...) when it says something
+
+    @property
+    def active(self) -> bool:
+        """COMPLETING and unknown SLURM states count as active: never collect a task too early."""
+        return self.state not in TERMINAL and self.state != TASK_UNKNOWN
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "COMPLETED" and self.exit_code in (0, None)
+
+    @property
+    def failed(self) -> bool:
+        return self.state in TERMINAL and not self.ok
+
+
+# ---------------------------------------------------------------- running commands
+
+
+def local_runner(argv: Sequence[str], input: str | None = None) -> tuple[int, str, str]:
+    """Run argv here; a missing program or a hang answers like a shell would (127, 124)."""
+    try:
+        done = subprocess.run(list(argv), input=input, capture_output=True, text=True, timeout=RUNNER_TIMEOUT_S)
+    except FileNotFoundError:
+        return 127, "", f"{argv[0]}: command not found"
+    except subprocess.TimeoutExpired:
+        return 124, "", f"{argv[0]}: no answer after {RUNNER_TIMEOUT_S} s"
+    return done.returncode, done.stdout, done.stderr
+
+
+def _sbatch(script: str, runner: Runner) -> str:
+    """Submit the script on stdin; the job id from --parsable's `id[;cluster]`."""
+    code, out, err = runner(["sbatch", "--parsable"], input=script)
+    job_id = out.strip().split(";")[0]
+    if code != 0 or not job_id.isdigit():
+        raise LaunchError(f"sbatch failed (exit status {code}): {(err or out).strip() or 'no output'}; "
+                          "check the partition/account/gres in the slurm resources and `sinfo`")
+    return job_id
+
+
+# ---------------------------------------------------------------- the batch script
+
+
+def quote_sbatch(value: str) -> str:
+    """Quote a #SBATCH value for sbatch's own parser: double quotes, backslash escapes."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def output_pattern(log: Path) -> str:
+    """logs/exp-x.log -> logs/exp-x_%a.log, with literal % doubled so SLURM keeps them."""
+    text = str(log)
+    if "\\" in text:
+        raise LaunchError(f"log path {text!r} contains a backslash, which makes SLURM ignore %a; move the wiki root")
+    log = Path(text.replace("%", "%%"))
+    return str(log.with_name(f"{log.stem}_%a{log.suffix}"))
+
+
+def task_log(record: RunRecord, index: int) -> str:
+    """Where array task `index` writes its output (SLURM appends; one file per seed)."""
+    log = Path(record.log)
+    return str(log.with_name(f"{log.stem}_{index}{log.suffix}"))
+
+
+def task_exit_file(exit_file: str | Path, index: int) -> str:
+    return f"{exit_file}_{index}"
+
+
+def array_spec(tasks: Iterable[int]) -> str:
+    """0-9 for a whole run, 1,3 for a resubmission of some indices."""
+    tasks = sorted(set(tasks))
+    if tasks == list(range(tasks[0], tasks[-1] + 1)) and len(tasks) > 1:
+        return f"{tasks[0]}-{tasks[-1]}"
+    return ",".join(map(str, tasks))
+
+
+def _job_env(env: dict[str, str]) -> dict[str, str]:
+    """The variables the job exports: not our bookkeeping, not a GPU choice made elsewhere."""
+    kept = {k: v for k, v in env.items() if not k.startswith("EXPRUN_SLURM_") and k != "CUDA_VISIBLE_DEVICES"}
+    bad = [k for k in kept if not _ENV_NAME.match(k)]
+    if bad:
+        raise LaunchError(f"environment variable name(s) {bad} cannot be exported from a batch script")
+    return kept
+
+
+def submit_script(spec: RunSpec, seeds: Sequence[object], resources: Resources,
+                  tasks: Sequence[int] | None = None) -> str:
+    """The batch script: array task i runs seed seeds[i] (EXPRUN_SEEDS) and leaves exit_status_i."""
+    seeds = [str(seed) for seed in seeds]
+    tasks = list(range(len(seeds))) if tasks is None else list(tasks)
+    if not seeds or not tasks or not all(0 <= t < len(seeds) for t in tasks):
+        raise LaunchError(f"{spec.slug}: array indices {tasks} do not fit the seeds {seeds}")
+    q = shlex.quote
+    options = [f"--job-name=exp-{spec.slug}", f"--array={array_spec(tasks)}",
+               f"--output={quote_sbatch(output_pattern(spec.log))}", "--open-mode=append",
+               f"--chdir={quote_sbatch(str(spec.cwd))}", *resources.sbatch_options()]
+    exports = [f"export {k}={q(v)}" for k, v in sorted(_job_env(spec.env).items())]
+    lines = [
+        "#!/usr/bin/env bash",
+        *(f"#SBATCH {option}" for option in options),
+        f"# Generated by exprun for {spec.slug}: array task i runs seed i of the list below.",
+        "set -uo pipefail",
+        f"seeds=({' '.join(q(seed) for seed in seeds)})",
+        'task="${SLURM_ARRAY_TASK_ID:?not started as a SLURM array task}"',
+        f"exit_file={q(str(spec.exit_file))}_\"$task\"",
+        'rm -f "$exit_file"  # a resubmitted task must not look finished before it is',
+        *exports,
+        'export EXPRUN_SEEDS="${seeds[$task]}"',
+        'echo "exprun slurm: job ${SLURM_ARRAY_JOB_ID}_${task} seed=$EXPRUN_SEEDS host=$(hostname)'
+        ' CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-<unset>}"',
+        shlex.join(spec.command),
+        "code=$?",
+        'echo "$code" > "$exit_file.tmp.$$" && mv -f "$exit_file.tmp.$$" "$exit_file"',
+        'exit "$code"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- launch, resubmit, stop
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _submit_event(job_id: str, tasks: Sequence[int], seeds: Sequence[str], resources: Resources,
+                  args: Sequence[str]) -> dict:
+    return {"event": SUBMIT_EVENT, "at": _now(), "job_id": job_id, "tasks": sorted(tasks),
+            "seeds": list(seeds), "resources": asdict(resources), "args": list(args)}
+
+
+def _make_dirs(spec: RunSpec, runner: Runner) -> None:
+    """SLURM cannot open a task's output in a missing folder (the task then fails to launch)."""
+    folders = sorted({str(Path(spec.log).parent), str(Path(spec.exit_file).parent)})
+    code, out, err = runner(["mkdir", "-p", "--", *folders])
+    if code != 0:
+        raise LaunchError(f"cannot create {', '.join(folders)} (exit status {code}): {(err or out).strip()}")
+
+
+def _refuse_duplicate(slug: str, runner: Runner) -> None:
+    """Like screen's exact session name: one live array named exp-<slug> per user."""
+    code, out, _ = runner(["squeue", "-h", "--me", "-n", f"exp-{slug}", "-o", "%A"])
+    if code == 0 and out.strip():
+        job = out.split()[0]
+        raise LaunchError(f"a SLURM job named exp-{slug} is already queued or running (job {job}); "
+                          f"wait for it or `scancel {job}` first")
+
+
+def launch(spec: RunSpec, seeds: Sequence[object], resources: Resources, runner: Runner = local_runner,
+           host: str | None = None) -> RunRecord:
+    """Submit one array (one sbatch call) and return at once; the record holds the job id."""
+    seeds = [str(seed) for seed in seeds]
+    script = submit_script(spec, seeds, resources)
+    _refuse_duplicate(spec.slug, runner)
+    _make_dirs(spec, runner)
+    job_id = _sbatch(script, runner)
+    record = RunRecord(
+        slug=spec.slug, backend="slurm", session=job_id, pid=0, started_at=_now(), host=host or hostname(),
+        boot_id="", command=list(spec.command), cwd=str(spec.cwd), log=str(spec.log), exit_file=str(spec.exit_file),
+        env={**spec.env, JOB_ID_KEY: job_id, ARRAY_SIZE_KEY: str(len(seeds))},
+    )
+    record.history.append(_submit_event(job_id, range(len(seeds)), seeds, resources, []))
+    return record
+
+
+def submissions(record: RunRecord) -> list[dict]:
+    subs = [h for h in record.history if h.get("event") == SUBMIT_EVENT]
+    if not subs:
+        raise LaunchError(f"{record.slug}: run record has no sbatch event; was it launched by the slurm launcher?")
+    return subs
+
+
+def task_owners(record: RunRecord) -> dict[int, str]:
+    """Array index -> the job that ran it last (a resubmission takes over its indices)."""
+    owners: dict[int, str] = {}
+    for event in submissions(record):
+        owners.update({int(task): str(event["job_id"]) for task in event["tasks"]})
+    return dict(sorted(owners.items()))
+
+
+def resubmit_failed(record: RunRecord, runner: Runner, failed_tasks: Iterable[int],
+                    extra_args: Sequence[str] = ()) -> RunRecord:
+    """The one automatic fix: rerun only the given indices, extra args appended; others untouched."""
+    subs = submissions(record)
+    seeds = subs[0]["seeds"]
+    tasks = sorted(set(int(t) for t in failed_tasks))
+    if not tasks:
+        raise LaunchError(f"{record.slug}: no failed tasks to resubmit")
+    command = [*record.command, *extra_args]
+    spec = RunSpec(slug=record.slug, command=command, cwd=Path(record.cwd), log=Path(record.log),
+                   exit_file=Path(record.exit_file), env=_job_env(record.env))
+    resources = Resources.from_dict(subs[-1]["resources"])
+    _make_dirs(spec, runner)
+    job_id = _sbatch(submit_script(spec, seeds, resources, tasks), runner)
+    event = _submit_event(job_id, tasks, seeds, resources, extra_args)
+    env = {**record.env, JOB_ID_KEY: job_id}
+    return dataclasses.replace(record, session=job_id, command=command, env=env, history=[*record.history, event])
+
+
+def stop(record: RunRecord, runner: Runner = local_runner) -> None:
+    """scancel every job of the run; jobs already gone are not an error."""
+    jobs = sorted(set(task_owners(record).values()), key=int)
+    code, out, err = runner(["scancel", *jobs])
+    problems = [line for line in (err + out).splitlines() if line.strip() and not any(g in line for g in _GONE)]
+    if code != 0 and problems:
+        raise LaunchError(f"scancel {' '.join(jobs)} failed: {'; '.join(problems)}")
+
+
+# ---------------------------------------------------------------- parsing (pure)
+
+
+def parse_task_id(text: str) -> tuple[str, list[int]] | None:
+    """`123_4` -> ('123', [4]); `123_[1-3,7%2]` -> ('123', [1, 2, 3, 7]); steps (`123_4.batch`) -> None."""
+    match = _TASK_ID.match(text.strip())
+    if not match:
+        return None
+    job, part = match.groups()
+    if part is None:
+        return job, []
+    if not part.startswith("["):
+        return job, [int(part)]
+    indices: list[int] = []
+    for chunk in part.strip("[]").split("%")[0].split(","):
+        low, _, high = chunk.partition("-")
+        indices.extend(range(int(low), int(high or low) + 1))
+    return job, indices
+
+
+def exit_code_from_sacct(text: str) -> int | None:
+    """sacct's `code:signal`; a signal becomes 128+signal as a shell reports it."""
+    code, _, signal = text.strip().partition(":")
+    if not code.isdigit():
+        return None
+    return 128 + int(signal) if signal.isdigit() and 0 < int(signal) < 32 else int(code)
+
+
+def exit_code_from_wait_status(text: str) -> int | None:
+    """squeue's exit_code is the raw wait status: code << 8, or the signal in the low bits.
+
+    SLURM also puts its own errors there (4021 when the task could not start): no code then.
+    """
+    if not text.strip().isdigit():
+        return None
+    status = int(text)
+    if status > 0xFFFF or (status & 0x7F and (status >> 8 or not 0 < status & 0x7F < 32)):
+        return None
+    return 128 + (status & 0x7F) if status & 0x7F else status >> 8
+
+
+def _parse_lines(text: str, split: Callable[[str], list[str]], exit_code: Callable[[str], int | None],
+                 source: str) -> dict[tuple[str, int], TaskState]:
+    found: dict[tuple[str, int], TaskState] = {}
+    for line in text.splitlines():
+        fields = split(line)
+        parsed = parse_task_id(fields[0]) if len(fields) >= 2 and fields[1].strip() else None
+        if not parsed:
+            continue
+        job, indices = parsed
+        state = fields[1].split()[0].rstrip("+")  # `CANCELLED by 0`
+        code = exit_code(fields[2]) if len(fields) > 2 else None
+        reason = fields[3].strip() if len(fields) > 3 and fields[3].strip() not in QUIET_REASONS else ""
+        for index in indices:
+            found[(job, index)] = TaskState(index, state, code, job, source=source, reason=reason)
+    return found
+
+
+def parse_sacct(text: str) -> dict[tuple[str, int], TaskState]:
+    """`sacct --parsable2 --noheader --format=JobID,State,ExitCode` -> (job, index) -> task; steps skipped."""
+    return _parse_lines(text, lambda line: line.split("|"), exit_code_from_sacct, "sacct")
+
+
+def parse_squeue(text: str) -> dict[tuple[str, int], TaskState]:
+    """`squeue -h -r -O JobArrayID,State,exit_code,Reason` (or `-o "%i %T"`) -> (job, index) -> task."""
+    return _parse_lines(text, lambda line: line.split(None, 3), exit_code_from_wait_status, "squeue")
+
+
+def parse_exit_files(text: str, files: dict[int, str]) -> dict[int, int]:
+    """`grep -H '' files...` output -> index -> exit code; files missing or torn are left out."""
+    codes: dict[int, int] = {}
+    for index, path in files.items():
+        for line in text.splitlines():
+            value = line[len(path) + 1:].strip() if line.startswith(path + ":") else ""
+            if value.lstrip("-").isdigit():
+                codes[index] = int(value)
+    return codes
+
+
+# ---------------------------------------------------------------- state
+
+
+def _query_sacct(jobs: list[str], runner: Runner) -> dict[tuple[str, int], TaskState]:
+    """Empty when accounting is off (`Slurm accounting storage is disabled`) or slurmdbd is down."""
+    code, out, _ = runner(["sacct", "--parsable2", "--noheader", "-j", ",".join(jobs),
+                           "--format=JobID,State,ExitCode"])
+    return parse_sacct(out) if code == 0 else {}
+
+
+def _query_squeue(jobs: list[str], runner: Runner) -> tuple[dict[tuple[str, int], TaskState], bool]:
+    """(tasks, whether the controller answered): `Invalid job id` is an answer (all purged)."""
+    code, out, err = runner(["squeue", "-h", "-r", "-t", "all", "-j", ",".join(jobs),
+                             "-O", "JobArrayID:48,State:24,exit_code:12,Reason:64"])
+    if code == 0:
+        return parse_squeue(out), True
+    return {}, "Invalid job id" in err
+
+
+def _read_exit_files(record: RunRecord, indices: list[int], runner: Runner) -> dict[int, int]:
+    if not indices:
+        return {}
+    files = {i: task_exit_file(record.exit_file, i) for i in indices}
+    _, out, _ = runner(["grep", "-s", "-H", "-e", "", "--", *files.values()])
+    return parse_exit_files(out, files)
+
+
+def task_states(record: RunRecord, runner: Runner = local_runner) -> dict[int, TaskState]:
+    """Every array index of the run, from its latest job: sacct, squeue, exit files, in that order."""
+    owners = task_owners(record)
+    seeds = submissions(record)[0]["seeds"]
+    jobs = sorted(set(owners.values()), key=int)
+    found = _query_sacct(jobs, runner)
+    answered = True
+    if any((job, i) not in found for i, job in owners.items()):
+        from_squeue, answered = _query_squeue(jobs, runner)
+        found = {**from_squeue, **found}
+    need_code = [i for i, job in owners.items() if (job, i) not in found or found[(job, i)].exit_code is None]
+    codes = _read_exit_files(record, need_code, runner)
+    tasks = {}
+    for index, job in owners.items():
+        task = found.get((job, index))
+        seed = seeds[index] if index < len(seeds) else ""
+        if task is not None:
+            code = task.exit_code if task.exit_code is not None or task.active else codes.get(index)
+            tasks[index] = dataclasses.replace(task, exit_code=code, seed=seed)
+        elif index in codes:
+            state = "COMPLETED" if codes[index] == 0 else "FAILED"
+            tasks[index] = TaskState(index, state, codes[index], job, seed, "exit_file")
+        else:
+            tasks[index] = TaskState(index, TASK_LOST if answered else TASK_UNKNOWN, None, job, seed, "none")
+    return tasks
+
+
+def _label(task: TaskState) -> str:
+    return f"task {task.index}" + (f" (seed {task.seed})" if task.seed else "")
+
+
+def _ended(task: TaskState) -> str:
+    """`FAILED exit status 3`, `FAILED (JobLaunchFailure)`: what a person reads first."""
+    return task.state + (f" exit status {task.exit_code}" if task.exit_code else "") + \
+        (f" ({task.reason})" if task.reason else "")
+
+
+def job_state(tasks: dict[int, TaskState]) -> RunState:
+    """Running while any task is; then unknown if any is; exited 0 if all completed; else the first failure."""
+    active = [t for t in tasks.values() if t.active]
+    if active:
+        counts: dict[str, int] = {}
+        for task in active:
+            counts[task.state.lower()] = counts.get(task.state.lower(), 0) + 1
+        return RunState(RUNNING, None, ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    unknown = [t.index for t in tasks.values() if t.state == TASK_UNKNOWN]
+    if unknown:
+        return RunState(UNKNOWN, None, f"state unknown for tasks {unknown}: neither sacct nor squeue answered "
+                                       "and no exit status file was found; check again later")
+    failed = [t for t in sorted(tasks.values(), key=lambda t: t.index) if t.failed]
+    if not failed:
+        return RunState(EXITED, 0, f"all {len(tasks)} tasks completed")
+    detail = "; ".join(f"{_label(t)} {_ended(t)}" for t in failed)
+    code = next((t.exit_code for t in failed if t.exit_code), None)
+    return RunState(EXITED, code, detail) if code is not None else RunState(LOST, None, detail)
+
+
+def state(record: RunRecord, runner: Runner = local_runner) -> RunState:
+    """The whole run's state from its tasks' states."""
+    return job_state(task_states(record, runner))
+
+
+def anomalies_from_tasks(tasks: dict[int, TaskState]) -> list[Anomaly]:
+    """One monitor anomaly per failed task, naming its index, seed and exit code or SLURM state."""
+    found = []
+    for task in sorted(tasks.values(), key=lambda t: t.index):
+        if not task.failed:
+            continue
+        if task.state in END_STATES:
+            kind, why = END_STATES[task.state]
+            found.append(Anomaly(kind, f"{_label(task)} {task.state}: {why}"))
+        elif task.exit_code is None:
+            found.append(Anomaly("nonzero_exit", f"{_label(task)} {_ended(task)} without an exit status: "
+                                                 "read the task's log and slurmd's log"))
+        elif task.exit_code == 127:
+            found.append(Anomaly("command_not_found", f"{_label(task)}: exit status 127: command not found"))
+        elif 128 < task.exit_code < 128 + 32:
+            found.append(Anomaly("killed", f"{_label(task)}: exit status {task.exit_code}: "
+                                           f"killed by signal {task.exit_code - 128}"))
+        else:
+            found.append(Anomaly("nonzero_exit", f"{_label(task)}: exit status {task.exit_code}"))
+    return found
+
+
+def failed_tasks(tasks: dict[int, TaskState]) -> list[int]:
+    """The indices resubmit_failed should rerun."""
+    return sorted(i for i, task in tasks.items() if task.failed)
+
+
+__all__ = ["Resources", "TaskState", "Runner", "local_runner", "submit_script", "launch", "resubmit_failed", "stop",
+           "state", "task_states", "job_state", "anomalies_from_tasks", "failed_tasks", "task_log",
+           "parse_sacct", "parse_squeue", "parse_task_id", "parse_exit_files", "UNKNOWN", "PROPOSED_KINDS"]

@@ -1,0 +1,178 @@
+"""Runs on the remote server under GNU screen, over one RemoteSession.
+
+The same shape as launchers/screen (launch -> RunRecord, state, stop, tail) and
+the same wrapper line (screen.wrapper_script: pipefail, PID file, exit-status
+file), with remote paths. The record is also kept on the server, next to the
+exit status, so any machine holding config/server.yaml can answer for the run.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+from ..errors import LaunchError
+from ..logtail import TAIL_BYTES, tail_text
+from ..remote import transfer
+from ..remote.errors import RemoteError
+from ..remote.session import RemoteSession
+from ..state import Paths
+from . import screen
+from .base import EXITED, LOST, RUNNING, RunRecord, RunSpec, RunState
+
+BACKEND = "ssh"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+PID_WAIT_S = screen.PID_WAIT_S
+NOT_FOUND = 127
+
+
+def remote_paths(slug: str, work_dir: PurePosixPath) -> dict[str, PurePosixPath]:
+    """The run's files on the server: the local layout (state.Paths) under work_dir."""
+    paths = Paths(slug, Path(str(work_dir)))
+    return {name: PurePosixPath(str(getattr(paths, name))) for name in ("log", "exit_status", "run", "code_dir")}
+
+
+def run_spec(slug: str, command: list[str], work_dir: PurePosixPath, env: dict[str, str] | None = None) -> RunSpec:
+    """A RunSpec whose paths live on the server (work_dir is the remote wiki root)."""
+    files = remote_paths(slug, work_dir)
+    return RunSpec(slug=slug, command=list(command), cwd=work_dir, log=files["log"],
+                   exit_file=files["exit_status"], env=dict(env or {}))
+
+
+def parse_sessions(text: str) -> dict[str, int]:
+    """`screen -ls` output -> exact session name -> screen PID (screen.SESSION_LINE)."""
+    return {name: int(pid) for pid, name in screen.SESSION_LINE.findall(text)}
+
+
+def sessions(session: RemoteSession) -> dict[str, int]:
+    (code, out), = session.run_many([["screen", "-ls"]])
+    _require_screen(code, session)
+    return parse_sessions(out)
+
+
+def _require_screen(code: int, session: RemoteSession) -> None:
+    if code == NOT_FOUND:
+        raise LaunchError(f"GNU screen is not installed on {session.label}: run `apt-get install screen` there")
+
+
+def launch(spec: RunSpec, session: RemoteSession) -> RunRecord:
+    """Start the run detached on the server; refuse when a session with exactly this name exists there."""
+    name = screen.session_name(spec.slug)
+    (screen_code, listing), (_, boot) = session.run_many([["screen", "-ls"], ["cat", BOOT_ID]])
+    _require_screen(screen_code, session)
+    if name in parse_sessions(listing):
+        raise LaunchError(f"a screen session named {name} already exists on {session.label}; "
+                          f"check it with `check --name {name}` or stop it first")
+    sftp = session.sftp()
+    log, exit_file = PurePosixPath(str(spec.log)), PurePosixPath(str(spec.exit_file))
+    pid_file = PurePosixPath(f"{exit_file}.pid")
+    for folder in {log.parent, exit_file.parent}:
+        transfer.makedirs(sftp, folder)
+    transfer.remove(sftp, exit_file)
+    transfer.remove(sftp, pid_file)
+    before = transfer.stat_or_none(sftp, log)
+    code, out, err = session.run(["screen", "-dmS", name, "bash", "-c", screen.wrapper_script(spec, pid_file)])
+    if code != 0:
+        raise LaunchError(f"screen could not start {name} on {session.label}: {(err or out).strip()}")
+    pid = _wait_for_pid(session, pid_file)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record = RunRecord(
+        slug=spec.slug, backend=BACKEND, session=name, pid=pid, started_at=started, host=session.server.host,
+        boot_id=boot.strip(), command=list(spec.command), cwd=str(spec.cwd), log=str(log), exit_file=str(exit_file),
+        env=dict(spec.env),
+    )
+    # Only the server knows where this attempt's output starts in an appended log.
+    record.history.append({"event": "launch", "at": started, "log_offset": before.st_size if before else 0})
+    save_record(record, session)
+    return record
+
+
+def _wait_for_pid(session: RemoteSession, pid_file: PurePosixPath) -> int:
+    deadline = time.monotonic() + PID_WAIT_S
+    while time.monotonic() < deadline:
+        text = (transfer.read_bytes(session.sftp(), pid_file) or b"").decode().strip()
+        if text.isdigit():
+            return int(text)
+        time.sleep(0.05)
+    raise LaunchError(f"the screen session on {session.label} did not start (no PID after {PID_WAIT_S:.0f} s)")
+
+
+def save_record(record: RunRecord, session: RemoteSession) -> None:
+    path = remote_paths(record.slug, session.work_dir)["run"]
+    transfer.write_bytes(session.sftp(), path, json.dumps(asdict(record), indent=2, sort_keys=True).encode() + b"\n")
+
+
+def load_record(slug: str, session: RemoteSession) -> RunRecord:
+    """The record launch left on the server; LaunchError when there is none."""
+    path = remote_paths(slug, session.work_dir)["run"]
+    data = transfer.read_bytes(session.sftp(), path)
+    if data is None:
+        raise LaunchError(f"no run named exp-{slug} on {session.label}: {path} does not exist (launch it first)")
+    try:
+        fields = json.loads(data)
+    except ValueError as exc:
+        raise RemoteError(f"{path} on {session.label} is not a run record: {exc}") from None
+    return RunRecord(**{k: v for k, v in fields.items() if k in RunRecord.__dataclass_fields__})
+
+
+def state(record: RunRecord, session: RemoteSession) -> RunState:
+    """Alive only if the exact session exists AND the recorded PID lives on the same boot (one round trip)."""
+    (_, boot), (exit_code, exit_text), (kill_code, _), (screen_code, listing) = session.run_many([
+        ["cat", BOOT_ID], ["cat", record.exit_file], ["kill", "-0", str(record.pid)], ["screen", "-ls"]])
+    _require_screen(screen_code, session)
+    code = int(exit_text.strip()) if exit_code == 0 and exit_text.strip().lstrip("-").isdigit() else None
+    same_boot = boot.strip() == record.boot_id
+    if code is None and same_boot and kill_code == 0 and record.session in parse_sessions(listing):
+        return RunState(RUNNING)
+    if code is not None:
+        return RunState(EXITED, code, f"exit status {code}")
+    reason = "server rebooted since launch" if not same_boot else "session ended without writing an exit status (killed?)"
+    return RunState(LOST, None, reason)
+
+
+def stop(record: RunRecord, session: RemoteSession) -> None:
+    """Quit the session and wait (10 s at most) for the run's PID to go."""
+    if record.session in sessions(session):
+        session.run(["screen", "-S", record.session, "-X", "quit"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and session.run(["kill", "-0", str(record.pid)])[0] == 0:
+        time.sleep(0.1)
+
+
+def tail(record: RunRecord, session: RemoteSession, max_bytes: int = TAIL_BYTES, start: int = 0) -> str:
+    return read_tail(session, PurePosixPath(record.log), max_bytes, start)
+
+
+def read_tail(session: RemoteSession, log: PurePosixPath, max_bytes: int = TAIL_BYTES, start: int = 0) -> str:
+    """The last max_bytes of a remote log (never before `start`), cut and decoded exactly as logtail does.
+
+    Reads at most max_bytes + 1 bytes over SFTP into a local temp file that holds
+    remote[begin:], then lets logtail.tail_text judge it: the one extra byte tells
+    it the window starts mid-file, so it drops the partial first line as it would locally.
+    """
+    sftp = session.sftp()
+    attrs = transfer.stat_or_none(sftp, log)
+    if attrs is None:
+        return ""
+    size = attrs.st_size or 0
+    begin = max(start, size - max_bytes - 1, 0)
+    data = transfer.read_bytes(sftp, log, limit=size - begin, offset=begin) or b""
+    with tempfile.NamedTemporaryFile(prefix="exprun-tail-") as copy:
+        copy.write(data)
+        copy.flush()
+        return tail_text(Path(copy.name), max_bytes)
+
+
+def seconds_since_write(session: RemoteSession, log: PurePosixPath) -> float | None:
+    """Age of the log's last write by the server's clock (a skewed local clock must not look like a stall)."""
+    (stat_code, mtime), (_, now) = session.run_many([["stat", "-c", "%Y", str(log)], ["date", "+%s"]])
+    if stat_code != 0 or not mtime.strip().isdigit() or not now.strip().isdigit():
+        return None
+    return float(int(now.strip()) - int(mtime.strip()))
+
+
+__all__ = ["launch", "state", "stop", "tail", "read_tail", "run_spec", "load_record", "save_record", "sessions", "BACKEND"]

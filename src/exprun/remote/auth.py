@@ -1,0 +1,63 @@
+"""Public-key login: the configured key files, then the ssh agent's keys, as plain `ssh` would.
+
+Password prompts are impossible in an unattended pipeline, so only keys are
+tried; the failure message lists what was tried and why a file was skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import paramiko
+
+from .endpoints import Hop
+from .errors import RemoteError
+
+
+def candidate_keys(hop: Hop, skipped: list[str]) -> Iterator[tuple[str, paramiko.PKey]]:
+    """(label, key) in the order to try; unusable files are noted in `skipped`, not raised."""
+    for path in hop.identity_files:
+        key = _load(Path(path), skipped)
+        if key is not None:
+            yield str(path), key
+    try:
+        agent_keys = paramiko.Agent().get_keys()
+    except paramiko.SSHException as exc:
+        skipped.append(f"ssh agent ({exc})")
+        agent_keys = ()
+    for key in agent_keys:
+        yield f"agent key {key.fingerprint}", key
+
+
+def _load(path: Path, skipped: list[str]) -> paramiko.PKey | None:
+    try:
+        return paramiko.PKey.from_path(path)
+    except paramiko.PasswordRequiredException:
+        skipped.append(f"{path} (passphrase-protected: load it with `ssh-add {path}`)")
+    except FileNotFoundError:
+        skipped.append(f"{path} (no such file)")
+    except (paramiko.SSHException, OSError, ValueError) as exc:
+        skipped.append(f"{path} (unreadable: {exc})")
+    return None
+
+
+def authenticate(transport: paramiko.Transport, hop: Hop) -> str:
+    """Log in with the first key the server accepts; returns its label, else RemoteError."""
+    tried: list[str] = []
+    skipped: list[str] = []
+    for label, key in candidate_keys(hop, skipped):
+        try:
+            transport.auth_publickey(hop.user, key)
+        except paramiko.BadAuthenticationType as exc:
+            raise RemoteError(f"authentication failed for {hop.label}: the server accepts only "
+                              f"{', '.join(exc.allowed_types)}, exprun logs in with keys only") from None
+        except paramiko.AuthenticationException:
+            tried.append(label)
+            continue
+        if transport.is_authenticated():
+            return label
+    what = f"tried {', '.join(tried)}" if tried else "no usable key found"
+    notes = f"; skipped {', '.join(skipped)}" if skipped else ""
+    raise RemoteError(f"authentication failed for {hop.label}: {what}{notes}. Put your public key in "
+                      "~/.ssh/authorized_keys on the server, or set identity_file in config/server.yaml")

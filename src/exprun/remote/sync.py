@@ -1,0 +1,115 @@
+"""sync-code: upload an experiment's approved code, incrementally and atomically, then prove it arrived.
+
+Only uploads: nothing on the server is ever deleted, and results/, logs/ and
+checkpoints/ are never written, so results not pulled yet survive any sync.
+The proof is the remote copy's hash computed by manifest.folder_hash itself
+(see remote_code_hash), compared with the hash a person approved.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from ..codegen import manifest
+from ..state import Paths
+from . import transfer
+from .errors import RemoteError
+from .server_config import ServerConfig
+from .session import RemoteSession
+
+PROTECTED = ("results", "logs", "checkpoints")
+# The code folder is small text; a bigger one means data crept in, which the hash check should not fetch.
+HASH_FETCH_LIMIT = 64 * 2**20
+Progress = Callable[[str, int, int], object]
+
+
+@dataclass
+class SyncPlan:
+    """Local files to upload, as (local path, path relative to the wiki root)."""
+
+    files: list[tuple[Path, str]] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+
+
+def plan(root: Path, slugs: list[str], server: ServerConfig) -> SyncPlan:
+    """The experiments' code files (what manifest hashes and a person approves) plus sync.include, minus sync.exclude."""
+    root = Path(root)
+    chosen: dict[str, Path] = {}
+    for slug in slugs:
+        code_dir = Paths(slug, root).code_dir
+        if not code_dir.is_dir():
+            raise RemoteError(f"{code_dir}: no code to sync for {slug}; run `snakemake prepare_{slug}` first")
+        for path in manifest.code_files(code_dir):
+            chosen[path.relative_to(root).as_posix()] = path
+    for pattern in server.sync_include:
+        for path in sorted(root.glob(pattern)):
+            if path.is_file():
+                chosen.setdefault(path.relative_to(root).as_posix(), path)
+    result = SyncPlan()
+    for rel, path in sorted(chosen.items()):
+        if rel.split("/", 1)[0] in PROTECTED:
+            result.protected.append(rel)
+        elif server.excluded(rel):
+            result.excluded.append(rel)
+        else:
+            result.files.append((path, rel))
+    return result
+
+
+def upload(session: RemoteSession, sync_plan: SyncPlan, on_progress: Progress | None = None) -> dict:
+    """Upload what differs in size or mtime; each file lands under its name only when complete."""
+    sftp = session.sftp()
+    made: set[PurePosixPath] = set()
+    uploaded, unchanged = [], []
+    for local, rel in sync_plan.files:
+        remote = session.work_dir / rel
+        info = local.stat()
+        there = transfer.stat_or_none(sftp, remote)
+        if there is not None and there.st_size == info.st_size and there.st_mtime == int(info.st_mtime):
+            unchanged.append(rel)
+            continue
+        transfer.makedirs(sftp, remote.parent, made)
+        callback = (lambda done, total, rel=rel: on_progress(rel, done, total)) if on_progress else None
+        transfer.upload(sftp, local, remote, callback)
+        uploaded.append(rel)
+    return {"uploaded": uploaded, "unchanged": len(unchanged), "protected_skipped": sync_plan.protected,
+            "excluded": sync_plan.excluded}
+
+
+def remote_code_hash(session: RemoteSession, slug: str) -> str:
+    """manifest.folder_hash of the server's copy of experiments/code/<slug>/.
+
+    The folder is streamed back over the session's SFTP channel into a temp
+    folder and hashed there by the very function that hashed the approval, so
+    the two cannot drift apart (same path order, same exclusions, no python
+    needed on the server). The price is one read of a folder of a few KB.
+    """
+    remote_dir = session.work_dir / Paths(slug, Path()).code_dir.as_posix()
+    sftp = session.sftp()
+    if transfer.stat_or_none(sftp, remote_dir) is None:
+        raise RemoteError(f"{remote_dir} does not exist on {session.label}; run `sync-code --slug {slug}` first")
+    with tempfile.TemporaryDirectory(prefix="exprun-remote-code-") as tmp:
+        fetched = 0
+        for rel, attrs in transfer.walk_files(sftp, remote_dir):
+            fetched += attrs.st_size or 0
+            if fetched > HASH_FETCH_LIMIT:
+                raise RemoteError(f"{remote_dir} on {session.label} holds over {HASH_FETCH_LIMIT // 2**20} MiB; "
+                                  "keep data and checkpoints out of the code folder")
+            copy = Path(tmp) / rel
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(transfer.read_bytes(sftp, remote_dir / rel) or b"")
+        return manifest.folder_hash(Path(tmp))
+
+
+def verify(session: RemoteSession, slug: str, expected: str) -> str:
+    """The remote hash when it equals the approved one; else RemoteError (nothing may launch)."""
+    found = remote_code_hash(session, slug)
+    if found != expected:
+        raise RemoteError(f"remote code differs from the approved code: experiments/code/{slug}/ on {session.label} "
+                          f"hashes to {found[:12]}, approved {expected[:12]}; run `sync-code --slug {slug}` again "
+                          "(and check nobody edits the code on the server)")
+    return found

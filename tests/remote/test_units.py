@@ -1,0 +1,207 @@
+"""The remote layer's pure parts: nvidia-smi parsing, server.yaml checks, hops, the wrapper line.
+
+No sshd needed. Golden files live in tests/remote/golden/; after an intended change of the
+wrapper line regenerate it with EXPRUN_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
+
+import paramiko
+import pytest
+import yaml
+
+from exprun.errors import ConfigError
+from exprun.gpus import GPUView
+from exprun.launchers import screen, ssh
+from exprun.remote import endpoints, envsetup, gpus, hostkeys, server_config
+from exprun.remote.errors import RemoteError
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE = os.environ.get("EXPRUN_UPDATE_GOLDEN") == "1"
+
+
+def golden(name: str) -> str:
+    return (GOLDEN / name).read_text()
+
+
+# -- nvidia-smi ---------------------------------------------------------------------------------
+def test_parse_real_h200_idle_and_busy():
+    idle = gpus.parse(golden("nvidia_smi_h200_gpus_idle.csv"), golden("nvidia_smi_h200_uuids.csv"),
+                      golden("nvidia_smi_h200_apps_idle.csv"))
+    assert [(g.index, g.name, g.memory_used_mib, g.memory_total_mib, g.processes) for g in idle] == [
+        (0, "NVIDIA H200", 0, 143771, [])]
+    assert idle[0].is_free(500)
+    busy = gpus.parse(golden("nvidia_smi_h200_gpus_busy.csv"), golden("nvidia_smi_h200_uuids.csv"),
+                      golden("nvidia_smi_h200_apps_busy.csv"))
+    assert busy[0].memory_used_mib == 2667 and busy[0].processes == [444]
+    assert not busy[0].is_free(500)
+
+
+def test_parse_several_gpus_processes_by_uuid_and_not_available_values():
+    found = gpus.parse(golden("nvidia_smi_4gpu_gpus.csv"), golden("nvidia_smi_4gpu_uuids.csv"),
+                       golden("nvidia_smi_4gpu_apps.csv"))
+    assert [g.index for g in found] == [0, 1, 2, 3]
+    assert found[1].processes == [51234, 51240] and found[1].utilization_pct == 97
+    assert found[3].memory_used_mib == 0 and found[3].processes == [7001]  # [N/A] memory, but a process
+    answer = gpus.answer(GPUView(found), 500, "box")
+    assert answer["free"] == [0]  # 2 uses 612 MiB >= 500; 3 has a process
+    assert "message" not in answer
+
+
+def test_parse_ignores_noise_lines():
+    assert gpus.parse("No devices were found\n", "", "") == []
+    assert gpus.parse("0, T4, 1, 15360, 0\n", "0, GPU-x\n", "No running processes found\n")[0].processes == []
+
+
+def test_no_gpu_answer_names_the_host_and_reason():
+    answer = gpus.answer(GPUView([], "nvidia-smi not found"), 500, "gpu-box")
+    assert answer["gpus"] == [] and answer["message"] == "no GPU visible on gpu-box: nvidia-smi not found"
+
+
+# -- server.yaml --------------------------------------------------------------------------------
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "config" / "server.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+BASE = {"host": "gpu", "user": "me", "work_dir": "~/w", "env_setup": ""}
+
+
+def test_defaults_filled_and_paths_from_the_wiki_root(tmp_path):
+    server = server_config.load(write(tmp_path, {**BASE, "identity_file": "keys/id"}), tmp_path)
+    assert (server.port, server.free_gpu_threshold_mib, server.trust_new_host_keys) == (22, 500, False)
+    assert server.identity_file == tmp_path.resolve() / "keys" / "id"
+    assert server.connect_timeout == 10
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"host": None}, ["'host' is a required property"]),
+    ({"port": "22"}, ["field 'port'", "is not of type 'integer'"]),
+    ({"hots": "x"}, ["'hots' was unexpected"]),
+    ({"conda": {"path": "~/c"}}, ["field 'conda'", "'env' is a required property"]),
+    ({"conda": {"path": "~/c", "env": "e"}}, ["exactly one of 'conda'", "found both"]),
+    ({"env_setup": None}, ["exactly one of 'conda'", "found neither"]),
+    ({"sync": {"include": ["../secrets/*"]}}, ["field 'sync.include'", "inside the wiki root"]),
+    ({"ssh_options": {"StrictHostKeyChecking": "no"}}, ["field 'ssh_options'", "StrictHostKeyChecking"]),
+])
+def test_invalid_settings_name_file_and_field(tmp_path, change, words):
+    data = {k: v for k, v in {**BASE, **change}.items() if v is not None}
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as caught:
+        server_config.load(path, tmp_path)
+    message = str(caught.value)
+    assert message.startswith(str(path)) and "\n" not in message
+    for word in words:
+        assert word in message
+
+
+def test_missing_file_points_at_the_example(tmp_path):
+    with pytest.raises(ConfigError, match="server.example.yaml"):
+        server_config.load(tmp_path / "config" / "server.yaml", tmp_path)
+    assert server_config.EXAMPLE_PATH.exists()
+    server_config.load(server_config.EXAMPLE_PATH)  # the shipped example is valid
+
+
+def test_exclude_matches_path_or_name(tmp_path):
+    server = server_config.load(write(tmp_path, {**BASE, "sync": {"exclude": ["*.ckpt", "data/raw/*"]}}), tmp_path)
+    assert server.excluded("a/b/model.ckpt") and server.excluded("data/raw/x.csv")
+    assert not server.excluded("data/small/x.csv")
+
+
+# -- ~/.ssh/config and jump hosts ---------------------------------------------------------------
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / ".ssh").mkdir(parents=True)
+    return tmp_path / "home"
+
+
+def test_ssh_config_fills_what_server_yaml_leaves_out(tmp_path, home):
+    (home / ".ssh" / "config").write_text(
+        "Host gpu\n  HostName 10.1.2.3\n  Port 2222\n  User ignored\n  IdentityFile ~/.ssh/lab_key\n"
+        "  ProxyJump bastion\nHost bastion\n  HostName b.example.org\n  User jumper\n  Port 2200\n")
+    hops = endpoints.hops(server_config.load(write(tmp_path, BASE), tmp_path))
+    assert [(h.hostname, h.port, h.user) for h in hops] == [("b.example.org", 2200, "jumper"), ("10.1.2.3", 2222, "me")]
+    assert hops[1].identity_files == (home / ".ssh" / "lab_key",)
+    assert hops[1].known_hosts_name == "[10.1.2.3]:2222"
+
+
+def test_server_yaml_wins_and_proxy_jump_forms(tmp_path, home):
+    (home / ".ssh" / "config").write_text("Host gpu\n  Port 2222\n")
+    (home / ".ssh" / "id_ed25519").write_text("")
+    data = {**BASE, "port": 22, "proxy_jump": "a@j1:2201,[::1]:2202,j3"}
+    hops = endpoints.hops(server_config.load(write(tmp_path, data), tmp_path))
+    assert [(h.user, h.hostname, h.port) for h in hops] == [("a", "j1", 2201), ("me", "::1", 2202), ("me", "j3", 22),
+                                                            ("me", "gpu", 22)]
+    assert hops[-1].identity_files == (home / ".ssh" / "id_ed25519",) and hops[-1].known_hosts_name == "gpu"
+
+
+def test_proxy_command_is_refused_with_the_alternative(tmp_path, home):
+    (home / ".ssh" / "config").write_text("Host gpu\n  ProxyCommand nc %h %p\n")
+    with pytest.raises(ConfigError, match="ProxyJump"):
+        endpoints.hops(server_config.load(write(tmp_path, BASE), tmp_path))
+
+
+# -- host keys ----------------------------------------------------------------------------------
+def test_fingerprint_is_openssh_sha256(tmp_path):
+    key = tmp_path / "k"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    expected = subprocess.run(["ssh-keygen", "-l", "-f", f"{key}.pub"], capture_output=True, text=True).stdout.split()[1]
+    assert paramiko.PKey.from_path(key).fingerprint == expected
+
+
+def test_accept_command_uses_port_and_host():
+    hop = endpoints.Hop("gpu", "10.0.0.5", 2222, "me")
+    assert hostkeys.accept_command(hop) == "ssh-keyscan -p 2222 10.0.0.5 >> ~/.ssh/known_hosts"
+
+
+# -- the remote launch line ---------------------------------------------------------------------
+def test_remote_wrapper_line_is_golden_and_quotes_hostile_paths():
+    work = PurePosixPath("/srv/lab's work dir")
+    server = SimpleNamespace(conda=None, env_setup="source ~/venvs/exp/bin/activate")
+    argv = envsetup.wrap(shlex.split("bash experiments/code/x/run.sh --lr '0.1 0.2'"), server, None)
+    spec = ssh.run_spec("x", argv, work, {"CUDA_VISIBLE_DEVICES": "1"})
+    assert str(spec.log) == "/srv/lab's work dir/logs/exp-x.log"
+    assert str(spec.exit_file) == "/srv/lab's work dir/experiments/state/x/exit_status"
+    line = screen.wrapper_script(spec, PurePosixPath(f"{spec.exit_file}.pid")) + "\n"
+    if UPDATE:
+        (GOLDEN / "ssh_wrapper.txt").write_text(line)
+    assert line == golden("ssh_wrapper.txt"), "regenerate with EXPRUN_UPDATE_GOLDEN=1 if intended"
+    done = subprocess.run(["bash", "-n", "-c", line], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_env_wrapper_hides_arguments_from_activate_and_runs_them_intact(tmp_path):
+    activate = tmp_path / "activate"
+    activate.write_text('echo "activate saw $# args"; export ENTERED=yes\n')
+    server = SimpleNamespace(conda=None, env_setup=f"source {shlex.quote(str(activate))}")
+    argv = envsetup.wrap(["python3", "-c", "import os,sys; print(os.environ['ENTERED'], sys.argv[1:])", "a b", "it's"],
+                         server, None)
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["activate saw 0 args", "yes ['a b', \"it's\"]"]
+
+
+def test_conda_activation_uses_the_remote_home():
+    session = SimpleNamespace(remote_path=lambda p: PurePosixPath("/home/me") / p[2:])
+    server = SimpleNamespace(conda={"path": "~/mini conda", "env": "exp"}, env_setup=None)
+    line = envsetup.activation(server, session)
+    assert line.startswith("source '/home/me/mini conda/bin/activate' exp ||")
+
+
+def test_session_lines_parse_exact_names():
+    text = "There are screens on:\n\t123.exp-foo\t(Detached)\n\t456.exp-foo-ablation\t(Detached)\n2 Sockets in /run/screen/S-me.\n"
+    assert ssh.parse_sessions(text) == {"exp-foo": 123, "exp-foo-ablation": 456}
+
+
+def test_remote_error_is_an_exprun_error():
+    from exprun.errors import ExprunError
+
+    assert issubclass(RemoteError, ExprunError)
