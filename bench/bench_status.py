@@ -27,7 +27,7 @@ from common import (GIB, MIB, TAG, Result, best, compare_tail_scan, copy_wiki, h
 PAGES = 1000
 RUNNING = 50
 COMPLETED = 50
-REPEAT = 3
+REPEAT = 5  # the status runs (the diagnostics use 3)
 RUN_CONFIG = {"seeds": [0, 1, 2], "metrics": ["accuracy"], "primary_metric": "accuracy"}
 
 
@@ -48,10 +48,9 @@ def fields_of(index: int, slug: str) -> dict:
 
 def start_runs(root: Path) -> list[str]:
     """Launch RUNNING sessions the way deploy does (run record with a launch event) and give them logs."""
+    from exprun import deploy
     from exprun.launchers import screen
     from exprun.state import Paths
-
-    from exprun import deploy
 
     slugs = []
     for index in range(RUNNING):
@@ -105,14 +104,14 @@ def run() -> list[Result]:
 
             print("  diagnostics (no target):")
             dry_many, dry_one = [], []
-            for _ in range(REPEAT):
+            for _ in range(3):
                 dry_many.append(timed_snakemake(big, "-n", "status", expect="dry-run"))
                 dry_one.append(timed_snakemake(small, "-n", "status", expect="dry-run"))
             results.append(report(Result(f"  workflow only: snakemake -n status, {PAGES} pages vs 1 page", best(dry_many), best(dry_one),
                                          "info", None, f"{PAGES} pages", "1 page"), dry_many, dry_one))
             settings_big, settings_small = config.load(big), config.load(small)
-            scan_many = repeat_timed(lambda: status.scan(settings_big, big), REPEAT)
-            scan_one = repeat_timed(lambda: status.scan(settings_small, small), REPEAT)
+            scan_many = repeat_timed(lambda: status.scan(settings_big, big), 3)
+            scan_one = repeat_timed(lambda: status.scan(settings_small, small), 3)
             results.append(report(Result(f"  scan only: status.scan in-process, {PAGES} pages vs 1 page", best(scan_many), best(scan_one),
                                          "info", None, f"{PAGES} pages", "1 page"), scan_many, scan_one))
 
@@ -134,8 +133,7 @@ def run() -> list[Result]:
                 results.append(report(Result("anomaly scan: collect.inspect (screen state + tail + classify) 1 GiB vs 1 MiB log",
                                              median(large_s), median(small_s), "ratio", 1.2,
                                              "1 GiB log, per inspect", "1 MiB log, per inspect", stat="median"), large_s, small_s))
-                results.append(compare_tail_scan(small_log, large_log, "anomaly scan: tail scan (bench 3c) on the same logs 1 GiB vs 1 MiB",
-                                                 number=100, repeat=5))
+                results.append(compare_tail_scan(small_log, large_log, "anomaly scan: tail scan (bench 3c) on the same logs 1 GiB vs 1 MiB"))
             finally:
                 large_log.unlink()
         finally:

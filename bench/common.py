@@ -278,7 +278,7 @@ def tail_scan(path: Path):
     return monitor.classify(lines, "running", None, 1.0)
 
 
-def compare_tail_scan(small: Path, large: Path, name: str, target: float = 1.2, number: int = 200, repeat: int = 7) -> Result:
+def compare_tail_scan(small: Path, large: Path, name: str, target: float = 1.2, number: int = 30, repeat: int = 15) -> Result:
     """tail_scan on the large log vs the small one: best of `repeat` interleaved rounds of `number` calls."""
     assert tail_scan(small) == tail_scan(large) == [], "the generated logs should look healthy"
     for _ in range(20):  # warm-up: imports, regex caches

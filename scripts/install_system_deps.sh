@@ -6,6 +6,8 @@ set -euo pipefail
 
 missing=()
 command -v screen >/dev/null 2>&1 || missing+=(screen)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm munge)  # tests/slurm: scripts/slurm_cluster.sh
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

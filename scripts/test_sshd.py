@@ -81,14 +81,15 @@ def start(folder: Path, path_env: str | None) -> dict:
     host_pub = keygen(folder / "host_ed25519", "exprun-test-host")
     client_pub = keygen(folder / "client_ed25519", "exprun-test-client")
     (folder / "authorized_keys").write_text(client_pub + "\n")
-    probe = subprocess.run([sshd, "-t", "-f", str(write_config(folder, 22, path_env, True))], capture_output=True, text=True)
+    probe = subprocess.run([sshd, "-t", "-f", str(write_config(folder, 22, path_env, True))],
+                           capture_output=True, text=True, check=False)
     penalties = "PerSourcePenalties" not in probe.stderr  # an older sshd does not know the option
     for _ in range(3):
         port = free_port()
         config = write_config(folder, port, path_env, penalties)
-        log = open(folder / "sshd.log", "ab")
-        process = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(folder / "sshd.log", "ab") as log:
+            process = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + START_WAIT_S
         while time.monotonic() < deadline and process.poll() is None and not greeted(port):
             time.sleep(0.05)

@@ -12,10 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import gate, wikilog
-from .deploy import run_spec
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json
-from .launchers import screen
 from .monitor import Anomaly
 from .state import Paths
 
@@ -38,11 +36,12 @@ def plan_fix(anomaly: Anomaly, config: dict, settings: dict, has_checkpoint: boo
     return ["--resume", "--lr", f"{new_lr:g}"], f"learning_rate {old_lr:g} → {new_lr:g}, resumed from the latest checkpoint"
 
 
-def apply(slug: str, settings: dict, root: Path, record, anomalies: list[Anomaly]) -> dict | None:
+def apply(slug: str, settings: dict, root: Path, seen, backend) -> dict | None:
     """Stop and relaunch once for the first fixable anomaly; None when no fix applies."""
+    record = seen.record
     if not settings["autofix"]["enabled"] or already_fixed(slug, root) or record.autofix:
         return None
-    anomaly = next((a for a in anomalies if a.fixable), None)
+    anomaly = next((a for a in seen.anomalies if a.fixable), None)
     if anomaly is None:
         return None
     paths = Paths(slug, root)
@@ -50,13 +49,11 @@ def apply(slug: str, settings: dict, root: Path, record, anomalies: list[Anomaly
     config = load_experiment_config(slug, root)
     has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
     args, change = plan_fix(anomaly, config, settings, has_checkpoint)
-    screen.stop(record)
-    spec = run_spec(slug, Path(root), extra_args=args, env=record.env)
-    log_offset = spec.log.stat().st_size if spec.log.exists() else 0
-    fresh = screen.launch(spec)
+    backend.stop(record)
+    fresh, log_offset = backend.relaunch(record, args)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": change, "args": args, "at": now}
-    record.pid, record.boot_id, record.command = fresh.pid, fresh.boot_id, fresh.command
+    record.pid, record.boot_id = fresh.pid, fresh.boot_id
     record.autofix = fix
     record.history.append({"event": "relaunch", "at": now, "log_offset": log_offset, "args": args})
     record.save(paths.run)

@@ -15,9 +15,8 @@ from . import autofix, lifecycle, monitor, pages, plots, reports, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
-from .launchers import screen
+from .launchers.backends import Backend, open_backend
 from .launchers.base import RunRecord, RunState
-from .logtail import seconds_since_write, tail_text
 from .results import read_seed_files, summarize
 from .state import Paths
 
@@ -49,15 +48,15 @@ def log_offset(record: RunRecord) -> int:
     return int(launches[-1].get("log_offset", 0)) if launches else 0
 
 
-def inspect(slug: str, settings: dict, root: Path = Path("."), now: float | None = None) -> Inspection:
+def inspect(record: RunRecord, backend: Backend, settings: dict, now: float | None = None) -> Inspection:
     """Liveness, bounded log tail, progress and anomalies of the current attempt."""
-    record = load_record(slug, root)
-    state = screen.state(record)
-    lines = tail_text(Path(record.log), start=log_offset(record)).splitlines()[-MONITOR_LINES:]
-    idle = seconds_since_write(Path(record.log), now or time.time())
+    state = backend.state(record)
+    lines = backend.tail(record, log_offset(record)).splitlines()[-MONITOR_LINES:]
+    idle = backend.idle_seconds(record, now or time.time())
+    progress = monitor.parse_progress(lines)
     anomalies = monitor.classify(lines, state.state, state.exit_code, idle,
-                                 settings["monitor"]["stall_minutes"] * 60, settings["monitor"]["explode_factor"])
-    return Inspection(record, state, lines, monitor.parse_progress(lines), anomalies, idle)
+                                 settings["monitor"]["stall_minutes"] * 60, settings["monitor"]["explode_factor"], progress)
+    return Inspection(record, state, lines, progress, anomalies, idle)
 
 
 def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now: datetime) -> dict:
@@ -122,13 +121,16 @@ def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspec
 
 def check_once(slug: str, settings: dict, root: Path, page: pages.Page, now: datetime | None = None) -> dict:
     """Inspect; apply the one automatic fix if due; report progress while alive, else collect."""
-    seen = inspect(slug, settings, root)
-    if autofix.apply(slug, settings, root, seen.record, seen.anomalies):
-        seen = inspect(slug, settings, root)
-    if seen.state.alive:
-        data = progress_data(slug, page, seen, root, now or datetime.now(timezone.utc))
-        data["report"] = reports.progress_report(data)
-        return data
+    record = load_record(slug, root)
+    with open_backend(record, root) as backend:
+        seen = inspect(record, backend, settings)
+        if autofix.apply(slug, settings, root, seen, backend):
+            seen = inspect(record, backend, settings)
+        if seen.state.alive:
+            data = progress_data(slug, page, seen, root, now or datetime.now(timezone.utc))
+            data["report"] = reports.progress_report(data)
+            return data
+        backend.fetch_results(record)
     return finish(slug, settings, root, page, seen)
 
 

@@ -26,12 +26,12 @@ def schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-def _fill_defaults(node: dict, data: dict) -> None:
+def fill_defaults(node: dict, data: dict) -> None:
     for key, sub in node.get("properties", {}).items():
         if key not in data and "default" in sub:
             data[key] = copy.deepcopy(sub["default"])
         if isinstance(data.get(key), dict) and sub.get("type") == "object":
-            _fill_defaults(sub, data[key])
+            fill_defaults(sub, data[key])
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -58,7 +58,7 @@ def coerce_flags(settings: dict) -> None:
 def validate(settings: dict, source: str = "config") -> dict:
     """Fill defaults and validate; errors name the field and the schema file."""
     settings = copy.deepcopy(settings)
-    _fill_defaults(schema(), settings)
+    fill_defaults(schema(), settings)
     try:
         jsonschema.validate(settings, schema())
     except jsonschema.ValidationError as exc:

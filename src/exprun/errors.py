@@ -38,3 +38,7 @@ class DatasetError(ExprunError):
 
 class LaunchError(ExprunError):
     """A run could not be started (session exists, no free GPU, ...)."""
+
+
+class RemoteError(ExprunError):
+    """The remote server cannot be reached or answered with an error."""

@@ -22,8 +22,13 @@ def tail_text(path: Path, max_bytes: int = TAIL_BYTES, start: int = 0) -> str:
             data = handle.read(size - begin)
     except OSError:
         return ""
+    return decode_tail(data, cut=begin > start)
+
+
+def decode_tail(data: bytes, cut: bool) -> str:
+    """Bytes from the end of a log as text; `cut` drops the partial first line of a window that starts mid-file."""
     text = data.decode("utf-8", errors="replace").replace("\r", "\n")
-    if begin > start and "\n" in text:
+    if cut and "\n" in text:
         text = text.split("\n", 1)[1]
     return text
 

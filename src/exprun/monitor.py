@@ -124,8 +124,12 @@ def classify(
     idle_seconds: float | None = None,
     stall_limit_s: float = 1800,
     explode_factor: float = 10.0,
+    progress: Progress | None = None,
 ) -> list[Anomaly]:
-    """Every anomaly visible in the tail; [] means healthy (or finished cleanly)."""
+    """Every anomaly visible in the tail; [] means healthy (or finished cleanly).
+
+    Pass the tail's `progress` when the caller parsed it already.
+    """
     text = "\n".join(lines)
     found: list[Anomaly] = []
     if NAN_LOSS.search(text):
@@ -133,7 +137,7 @@ def classify(
     elif INF_LOSS.search(text):
         found.append(Anomaly("inf_loss", _first_line(lines, INF_LOSS)))
     else:
-        exploding = _exploding(parse_progress(lines).losses, explode_factor)
+        exploding = _exploding((progress or parse_progress(lines)).losses, explode_factor)
         if exploding:
             found.append(Anomaly("exploding_loss", exploding))
     if OOM.search(text):

@@ -22,7 +22,8 @@ def seed_plot(summary: Summary, path: Path, title: str) -> bool:
     fig, axes = plt.subplots(1, count, figsize=(3.2 * count, 3), squeeze=False)
     for ax, metric in zip(axes[0], summary.metrics):
         rows = summary.per_seed[summary.per_seed["metric"] == metric.metric]
-        ax.scatter(rows["seed"].astype(str), rows["value"], label="ours", zorder=3)
+        # Seeds on a numeric axis: a label per seed is unreadable (and slow to lay out) past a few dozen.
+        ax.scatter(rows["seed"], rows["value"], s=12 if len(rows) > 50 else 30, label="ours", zorder=3)
         ax.axhline(metric.mean, color="C0", linestyle=":", label=f"mean {metric.mean:.3f}")
         if metric.baseline is not None:
             ax.axhline(metric.baseline, color="C3", linestyle="--", label=f"baseline {metric.baseline:.3f}")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import collect, pages, wikilog
 from .errors import ExprunError, PageError
+from .launchers.backends import BackendPool
 from .lifecycle import COMPLETED, RUNNING
 
 RECENT_LIMIT = 10
@@ -29,23 +30,33 @@ def scan(settings: dict, root: Path = Path("."), now: datetime | None = None) ->
     now = now or datetime.now(timezone.utc)
     view = {"generated_at": now.strftime("%Y-%m-%d %H:%M"), "running": [], "anomaly": [], "pending_collect": [],
             "recent": [], "unreadable": []}
-    for path in pages.experiment_pages(root):
-        try:
-            page = pages.load_page(path)
-        except PageError as exc:
-            view["unreadable"].append({"page": str(path), "error": str(exc)})
-            continue
-        if page.status == RUNNING:
-            _sort_running(page, settings, root, now, view)
-        elif page.status == COMPLETED:
-            view["recent"].append({"experiment": page.slug, "outcome": page.get("outcome") or "",
-                                   "key_result": page.get("key_result") or "", "date": str(page.get("date_completed") or "")})
+    pool = BackendPool(root)
+    try:
+        for path in pages.experiment_pages(root):
+            if pages.quick_status(path) not in (RUNNING, COMPLETED, None):
+                continue
+            try:
+                page = pages.load_page(path)
+            except PageError as exc:
+                view["unreadable"].append({"page": str(path), "error": str(exc)})
+                continue
+            _sort(page, settings, root, now, view, pool)
+    finally:
+        pool.close()
     view["recent"] = sorted(view["recent"], key=lambda r: r["date"], reverse=True)[:RECENT_LIMIT]
     view["actions"] = actions(view)
     return view
 
 
-def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, view: dict) -> None:
+def _sort(page: pages.Page, settings: dict, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
+    if page.status == RUNNING:
+        _sort_running(page, settings, root, now, view, pool)
+    elif page.status == COMPLETED:
+        view["recent"].append({"experiment": page.slug, "outcome": page.get("outcome") or "",
+                               "key_result": page.get("key_result") or "", "date": str(page.get("date_completed") or "")})
+
+
+def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
     slug = page.slug
     elapsed = _elapsed(page.get("started"), now)
     server = str(page.get("remote.server") or "")
@@ -54,7 +65,8 @@ def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, v
                                 "latest_metric": "", "eta": "", "env": f"remote ({server})"})
         return
     try:
-        seen = collect.inspect(slug, settings, root, now.timestamp())
+        record = collect.load_record(slug, root)
+        seen = collect.inspect(record, pool.get(record), settings, now.timestamp())
     except ExprunError as exc:
         view["anomaly"].append({"experiment": slug, "elapsed": elapsed, "issue": str(exc),
                                 "action": "check how it was deployed; `snakemake collect_{slug}` needs a run record"})

@@ -20,7 +20,7 @@ from exprun.errors import ConfigError
 from exprun.gpus import GPUView
 from exprun.launchers import screen, ssh
 from exprun.remote import endpoints, envsetup, gpus, hostkeys, server_config
-from exprun.remote.errors import RemoteError
+from exprun.errors import RemoteError
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("EXPRUN_UPDATE_GOLDEN") == "1"
@@ -197,8 +197,9 @@ def test_conda_activation_uses_the_remote_home():
 
 
 def test_session_lines_parse_exact_names():
-    text = "There are screens on:\n\t123.exp-foo\t(Detached)\n\t456.exp-foo-ablation\t(Detached)\n2 Sockets in /run/screen/S-me.\n"
-    assert ssh.parse_sessions(text) == {"exp-foo": 123, "exp-foo-ablation": 456}
+    text = ("There are screens on:\n\t123.exp-foo\t(Detached)\n\t456.exp-foo-ablation\t(Detached)\n"
+            "2 Sockets in /run/screen/S-me.\n")
+    assert screen.parse_sessions(text) == {"exp-foo": 123, "exp-foo-ablation": 456}
 
 
 def test_remote_error_is_an_exprun_error():

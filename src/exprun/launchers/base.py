@@ -99,3 +99,14 @@ def read_exit_code(path: Path) -> int | None:
         return int(Path(path).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def judge_state(exit_code: int | None, same_boot: bool, pid_is_alive: bool, session_listed: bool, place: str = "machine") -> RunState:
+    """The one rule for every screen run, local or remote: alive needs no exit status yet, the same
+    boot, a live PID and the exact session; an exit status means exited; anything else is lost."""
+    if exit_code is None and same_boot and pid_is_alive and session_listed:
+        return RunState(RUNNING)
+    if exit_code is not None:
+        return RunState(EXITED, exit_code, f"exit status {exit_code}")
+    reason = f"{place} rebooted since launch" if not same_boot else "session ended without writing an exit status (killed?)"
+    return RunState(LOST, None, reason)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import LaunchError
-from .base import EXITED, LOST, RUNNING, RunRecord, RunSpec, RunState, boot_id, hostname, pid_alive, read_exit_code
+from .base import EXITED, LOST, RUNNING, RunRecord, RunSpec, RunState, boot_id, hostname, judge_state, pid_alive, read_exit_code
 
 SESSION_LINE = re.compile(r"^\s*(\d+)\.(\S+)\s", re.M)
 PID_WAIT_S = 10.0
@@ -33,10 +33,14 @@ def screen_binary() -> str:
     return path
 
 
+def parse_sessions(text: str) -> dict[str, int]:
+    """`screen -ls` output -> exact session name -> screen PID."""
+    return {name: int(pid) for pid, name in SESSION_LINE.findall(text)}
+
+
 def sessions() -> dict[str, int]:
     """Every screen session of this user: exact name -> screen PID."""
-    done = subprocess.run([screen_binary(), "-ls"], capture_output=True, text=True)
-    return {name: int(pid) for pid, name in SESSION_LINE.findall(done.stdout)}
+    return parse_sessions(subprocess.run([screen_binary(), "-ls"], capture_output=True, text=True).stdout)
 
 
 def session_exists(name: str) -> bool:
@@ -87,16 +91,16 @@ def _wait_for_pid(pid_file: Path) -> int | None:
     return None
 
 
-def state(record: RunRecord) -> RunState:
-    """Alive only if the exact session exists AND the recorded PID lives on the same boot."""
+def state(record: RunRecord, known_sessions: dict[str, int] | None = None) -> RunState:
+    """Alive only if the exact session exists AND the recorded PID lives on the same boot.
+
+    known_sessions: a `sessions()` snapshot shared by many checks (one `screen -ls` per scan).
+    """
     code = read_exit_code(Path(record.exit_file))
     same_boot = record.boot_id == boot_id()
-    if code is None and same_boot and pid_alive(record.pid) and session_exists(record.session):
-        return RunState(RUNNING)
-    if code is not None:
-        return RunState(EXITED, code, f"exit status {code}")
-    reason = "machine rebooted since launch" if not same_boot else "session ended without writing an exit status (killed?)"
-    return RunState(LOST, None, reason)
+    alive = code is None and same_boot and pid_alive(record.pid)
+    listed = alive and record.session in (known_sessions if known_sessions is not None else sessions())
+    return judge_state(code, same_boot, alive, listed)
 
 
 def stop(record: RunRecord) -> None:

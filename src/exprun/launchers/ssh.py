@@ -9,20 +9,18 @@ exit status, so any machine holding config/server.yaml can answer for the run.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from ..errors import LaunchError
-from ..logtail import TAIL_BYTES, tail_text
+from ..errors import LaunchError, RemoteError
+from ..logtail import TAIL_BYTES, decode_tail
 from ..remote import transfer
-from ..remote.errors import RemoteError
 from ..remote.session import RemoteSession
 from ..state import Paths
 from . import screen
-from .base import EXITED, LOST, RUNNING, RunRecord, RunSpec, RunState
+from .base import RunRecord, RunSpec, RunState, judge_state
 
 BACKEND = "ssh"
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
@@ -43,15 +41,10 @@ def run_spec(slug: str, command: list[str], work_dir: PurePosixPath, env: dict[s
                    exit_file=files["exit_status"], env=dict(env or {}))
 
 
-def parse_sessions(text: str) -> dict[str, int]:
-    """`screen -ls` output -> exact session name -> screen PID (screen.SESSION_LINE)."""
-    return {name: int(pid) for pid, name in screen.SESSION_LINE.findall(text)}
-
-
 def sessions(session: RemoteSession) -> dict[str, int]:
     (code, out), = session.run_many([["screen", "-ls"]])
     _require_screen(code, session)
-    return parse_sessions(out)
+    return screen.parse_sessions(out)
 
 
 def _require_screen(code: int, session: RemoteSession) -> None:
@@ -64,7 +57,7 @@ def launch(spec: RunSpec, session: RemoteSession) -> RunRecord:
     name = screen.session_name(spec.slug)
     (screen_code, listing), (_, boot) = session.run_many([["screen", "-ls"], ["cat", BOOT_ID]])
     _require_screen(screen_code, session)
-    if name in parse_sessions(listing):
+    if name in screen.parse_sessions(listing):
         raise LaunchError(f"a screen session named {name} already exists on {session.label}; "
                           f"check it with `check --name {name}` or stop it first")
     sftp = session.sftp()
@@ -126,21 +119,15 @@ def state(record: RunRecord, session: RemoteSession) -> RunState:
     _require_screen(screen_code, session)
     code = int(exit_text.strip()) if exit_code == 0 and exit_text.strip().lstrip("-").isdigit() else None
     same_boot = boot.strip() == record.boot_id
-    if code is None and same_boot and kill_code == 0 and record.session in parse_sessions(listing):
-        return RunState(RUNNING)
-    if code is not None:
-        return RunState(EXITED, code, f"exit status {code}")
-    reason = "server rebooted since launch" if not same_boot else "session ended without writing an exit status (killed?)"
-    return RunState(LOST, None, reason)
+    return judge_state(code, same_boot, kill_code == 0, record.session in screen.parse_sessions(listing), "server")
 
 
 def stop(record: RunRecord, session: RemoteSession) -> None:
-    """Quit the session and wait (10 s at most) for the run's PID to go."""
+    """Quit the session and wait (10 s at most) for the run's PID to go; the waiting happens on the server."""
     if record.session in sessions(session):
         session.run(["screen", "-S", record.session, "-X", "quit"])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and session.run(["kill", "-0", str(record.pid)])[0] == 0:
-        time.sleep(0.1)
+    wait = f"for i in $(seq 100); do kill -0 {int(record.pid)} 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+    session.run(["sh", "-c", wait], timeout=30)
 
 
 def tail(record: RunRecord, session: RemoteSession, max_bytes: int = TAIL_BYTES, start: int = 0) -> str:
@@ -148,23 +135,15 @@ def tail(record: RunRecord, session: RemoteSession, max_bytes: int = TAIL_BYTES,
 
 
 def read_tail(session: RemoteSession, log: PurePosixPath, max_bytes: int = TAIL_BYTES, start: int = 0) -> str:
-    """The last max_bytes of a remote log (never before `start`), cut and decoded exactly as logtail does.
-
-    Reads at most max_bytes + 1 bytes over SFTP into a local temp file that holds
-    remote[begin:], then lets logtail.tail_text judge it: the one extra byte tells
-    it the window starts mid-file, so it drops the partial first line as it would locally.
-    """
+    """The last max_bytes of a remote log (never before `start`), cut and decoded exactly as logtail does."""
     sftp = session.sftp()
     attrs = transfer.stat_or_none(sftp, log)
     if attrs is None:
         return ""
     size = attrs.st_size or 0
-    begin = max(start, size - max_bytes - 1, 0)
+    begin = max(start, size - max_bytes, 0)
     data = transfer.read_bytes(sftp, log, limit=size - begin, offset=begin) or b""
-    with tempfile.NamedTemporaryFile(prefix="exprun-tail-") as copy:
-        copy.write(data)
-        copy.flush()
-        return tail_text(Path(copy.name), max_bytes)
+    return decode_tail(data, cut=begin > start)
 
 
 def seconds_since_write(session: RemoteSession, log: PurePosixPath) -> float | None:

@@ -6,13 +6,14 @@ tried; the failure message lists what was tried and why a file was skipped.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Iterator
 
 import paramiko
 
 from .endpoints import Hop
-from .errors import RemoteError
+from ..errors import RemoteError
 
 
 def candidate_keys(hop: Hop, skipped: list[str]) -> Iterator[tuple[str, paramiko.PKey]]:
@@ -22,12 +23,15 @@ def candidate_keys(hop: Hop, skipped: list[str]) -> Iterator[tuple[str, paramiko
         if key is not None:
             yield str(path), key
     try:
-        agent_keys = paramiko.Agent().get_keys()
+        agent = paramiko.Agent()
     except paramiko.SSHException as exc:
         skipped.append(f"ssh agent ({exc})")
-        agent_keys = ()
-    for key in agent_keys:
-        yield f"agent key {key.fingerprint}", key
+        return
+    try:
+        for key in agent.get_keys():
+            yield f"agent key {key.fingerprint}", key
+    finally:
+        agent.close()  # keys sign through this socket, so it stays open until login is over
 
 
 def _load(path: Path, skipped: list[str]) -> paramiko.PKey | None:
@@ -46,18 +50,23 @@ def authenticate(transport: paramiko.Transport, hop: Hop) -> str:
     """Log in with the first key the server accepts; returns its label, else RemoteError."""
     tried: list[str] = []
     skipped: list[str] = []
-    for label, key in candidate_keys(hop, skipped):
-        try:
-            transport.auth_publickey(hop.user, key)
-        except paramiko.BadAuthenticationType as exc:
-            raise RemoteError(f"authentication failed for {hop.label}: the server accepts only "
-                              f"{', '.join(exc.allowed_types)}, exprun logs in with keys only") from None
-        except paramiko.AuthenticationException:
+    with contextlib.closing(candidate_keys(hop, skipped)) as keys:
+        for label, key in keys:
+            if _accepted(transport, hop, key):
+                return label
             tried.append(label)
-            continue
-        if transport.is_authenticated():
-            return label
     what = f"tried {', '.join(tried)}" if tried else "no usable key found"
     notes = f"; skipped {', '.join(skipped)}" if skipped else ""
     raise RemoteError(f"authentication failed for {hop.label}: {what}{notes}. Put your public key in "
                       "~/.ssh/authorized_keys on the server, or set identity_file in config/server.yaml")
+
+
+def _accepted(transport: paramiko.Transport, hop: Hop, key: paramiko.PKey) -> bool:
+    try:
+        transport.auth_publickey(hop.user, key)
+    except paramiko.BadAuthenticationType as exc:
+        raise RemoteError(f"authentication failed for {hop.label}: the server accepts only "
+                          f"{', '.join(exc.allowed_types)}, exprun logs in with keys only") from None
+    except paramiko.AuthenticationException:
+        return False
+    return transport.is_authenticated()

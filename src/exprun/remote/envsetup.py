@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from ..state import Paths
 from . import transfer
-from .errors import RemoteError
+from ..errors import RemoteError
 from .server_config import ServerConfig
 from .session import RemoteSession
 
@@ -37,11 +37,14 @@ def activation(server: ServerConfig, session: RemoteSession) -> str:
 
 
 def wrap(argv: list[str], server: ServerConfig, session: RemoteSession) -> list[str]:
-    """argv run inside the environment: bash enters it, then execs the untouched argument list."""
+    """argv run inside the environment: bash enters it, then runs the untouched argument list.
+
+    Not `exec`: a command word may be a shell function the setup defined (conda, module, pip shims).
+    """
     line = activation(server, session)
     if not line.strip():
         return list(argv)
-    return ["bash", "-c", f'{KEEP_ARGS}{line}\nexec "${{cmd[@]}}"', "exprun-env", *argv]
+    return ["bash", "-c", f'{KEEP_ARGS}{line}\n"${{cmd[@]}}"', "exprun-env", *argv]
 
 
 def env_identity(server: ServerConfig) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import paramiko
 
 from .endpoints import Hop
-from .errors import RemoteError
+from ..errors import RemoteError
 
 # known_hosts files name RSA keys "ssh-rsa"; the negotiation asks for the SHA-2 signature names.
 RSA_SIGNATURES = ("rsa-sha2-512", "rsa-sha2-256")
@@ -49,7 +49,7 @@ def known_keys(hop: Hop, extra: Path | None) -> KnownKeys:
             raise RemoteError(f"cannot read known_hosts file {path}: {exc}") from None
         entry = table.lookup(hop.known_hosts_name)
         if entry:
-            found.extend((Path(path), entry[kind]) for kind in entry.keys())
+            found.extend((Path(path), entry[kind]) for kind in entry)
     return KnownKeys(hop.known_hosts_name, found)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from ..files import atomic_write_bytes
 from . import transfer
-from .errors import RemoteError
+from ..errors import RemoteError
 from .session import RemoteSession
 
 WEIGHT_PATTERNS = ("*.pt", "*.pth", "*.ckpt", "*.safetensors", "*.bin")

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import jsonschema
 import yaml
 
-from ..config import _fill_defaults, read_yaml
+from ..config import fill_defaults, read_yaml
 from ..errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "server.schema.yaml"
@@ -86,10 +86,10 @@ def load(path: Path, root: Path = Path(".")) -> ServerConfig:
 
 def validate(raw: dict, source: str) -> dict:
     """Defaults filled, schema checked, then the rules a schema states badly (one env, safe globs)."""
-    settings = copy.deepcopy(raw)
-    _fill_defaults(schema(), settings)
+    settings, rules = copy.deepcopy(raw), schema()
+    fill_defaults(rules, settings)
     try:
-        jsonschema.validate(settings, schema())
+        jsonschema.validate(settings, rules)
     except jsonschema.ValidationError as exc:
         where = ".".join(str(p) for p in exc.absolute_path) or "(top level)"
         raise ConfigError(f"{source}: field '{where}': {exc.message} (see {EXAMPLE_PATH.name})") from None

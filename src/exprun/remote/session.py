@@ -20,7 +20,7 @@ import paramiko
 
 from . import auth, hostkeys
 from .endpoints import Hop, hops
-from .errors import RemoteError
+from ..errors import RemoteError
 from .server_config import ServerConfig
 
 Command = Sequence[str] | str
@@ -61,7 +61,10 @@ class RemoteSession:
 
     @property
     def label(self) -> str:
-        return f"{self.server.host} ({self.target.label})" if self.server.host != self.target.hostname else self.target.label
+        """How messages name the server: the alias of server.yaml, and where it really is when that differs."""
+        if self.server.host == self.target.hostname:
+            return self.target.label
+        return f"{self.server.host} ({self.target.label})"
 
     @property
     def transport(self) -> paramiko.Transport:
@@ -76,11 +79,14 @@ class RemoteSession:
     def open(self) -> None:
         """Connect through every hop; a jump host carries the next hop in a direct-tcpip channel."""
         sock = None
-        for index, hop in enumerate(self.route):
-            transport = self._handshake(hop, sock)
-            self._transports.append(transport)
-            if index + 1 < len(self.route):
-                sock = self._tunnel(transport, hop, self.route[index + 1])
+        try:
+            for index, hop in enumerate(self.route):
+                self._transports.append(self._handshake(hop, sock))
+                if index + 1 < len(self.route):
+                    sock = self._tunnel(self._transports[-1], hop, self.route[index + 1])
+        except BaseException:
+            self.close()  # a jump host already connected must not linger
+            raise
 
     def close(self) -> None:
         if self._sftp is not None:

@@ -16,7 +16,7 @@ from typing import Callable
 from ..codegen import manifest
 from ..state import Paths
 from . import transfer
-from .errors import RemoteError
+from ..errors import RemoteError
 from .server_config import ServerConfig
 from .session import RemoteSession
 

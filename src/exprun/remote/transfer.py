@@ -13,15 +13,24 @@ from typing import Callable, Iterator
 
 import paramiko
 
-from .errors import RemoteError
+from ..errors import RemoteError
 
 PART_SUFFIX = ".exprun-part"
 BytesCallback = Callable[[int, int], object]
+FileEntry = tuple[str, paramiko.SFTPAttributes]
 
 
 def part_name(path: PurePosixPath) -> PurePosixPath:
     """The temp name: hidden (a dotfile is never part of the code hash) and fixed, so a re-run reuses it."""
     return path.with_name(f".{path.name}{PART_SUFFIX}")
+
+
+def _refused(sftp: paramiko.SFTPClient, what: str, exc: OSError) -> OSError | RemoteError:
+    """The server said no (permission, disk full): a RemoteError naming the step. A dropped
+    connection keeps its own exception, which RemoteSession reports as "connection lost"."""
+    if not sftp.get_channel().get_transport().is_active():
+        return exc
+    return RemoteError(f"{what} on the server: {exc.strerror or exc}")
 
 
 def stat_or_none(sftp: paramiko.SFTPClient, path: PurePosixPath) -> paramiko.SFTPAttributes | None:
@@ -30,7 +39,7 @@ def stat_or_none(sftp: paramiko.SFTPClient, path: PurePosixPath) -> paramiko.SFT
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise RemoteError(f"cannot stat {path} on the server: {exc.strerror or exc}") from None
+        raise _refused(sftp, f"cannot stat {path}", exc) from None
 
 
 def makedirs(sftp: paramiko.SFTPClient, folder: PurePosixPath, made: set[PurePosixPath] | None = None) -> None:
@@ -51,7 +60,7 @@ def makedirs(sftp: paramiko.SFTPClient, folder: PurePosixPath, made: set[PurePos
             sftp.mkdir(str(candidate))
         except OSError as exc:
             if stat_or_none(sftp, candidate) is None:
-                raise RemoteError(f"cannot create {candidate} on the server: {exc.strerror or exc}") from None
+                raise _refused(sftp, f"cannot create {candidate}", exc) from None
     made.update([folder, *folder.parents])
 
 
@@ -59,19 +68,25 @@ def upload(sftp: paramiko.SFTPClient, local: Path, remote: PurePosixPath, on_byt
     """Copy local -> remote atomically, with the local file's mode and mtime (the next sync compares them)."""
     info = Path(local).stat()
     part = str(part_name(remote))
-    sftp.put(str(local), part, callback=on_bytes, confirm=True)
-    sftp.chmod(part, stat.S_IMODE(info.st_mode))
-    sftp.utime(part, (int(info.st_atime), int(info.st_mtime)))
-    sftp.posix_rename(part, str(remote))
+    try:
+        sftp.put(str(local), part, callback=on_bytes, confirm=True)
+        sftp.chmod(part, stat.S_IMODE(info.st_mode))
+        sftp.utime(part, (int(info.st_atime), int(info.st_mtime)))
+        sftp.posix_rename(part, str(remote))
+    except OSError as exc:
+        raise _refused(sftp, f"cannot upload {local} to {remote}", exc) from None
 
 
 def write_bytes(sftp: paramiko.SFTPClient, remote: PurePosixPath, data: bytes) -> None:
     """Replace a small remote file in one step (run records, install markers)."""
     makedirs(sftp, remote.parent)
     part = str(part_name(remote))
-    with sftp.open(part, "wb") as handle:
-        handle.write(data)
-    sftp.posix_rename(part, str(remote))
+    try:
+        with sftp.open(part, "wb") as handle:
+            handle.write(data)
+        sftp.posix_rename(part, str(remote))
+    except OSError as exc:
+        raise _refused(sftp, f"cannot write {remote}", exc) from None
 
 
 def read_bytes(sftp: paramiko.SFTPClient, remote: PurePosixPath, limit: int | None = None, offset: int = 0) -> bytes | None:
@@ -81,9 +96,9 @@ def read_bytes(sftp: paramiko.SFTPClient, remote: PurePosixPath, limit: int | No
             handle.seek(offset)
             return handle.read(limit) if limit is not None else handle.read()
     except OSError as exc:
-        if getattr(exc, "errno", None) == errno.ENOENT or isinstance(exc, FileNotFoundError):
+        if isinstance(exc, FileNotFoundError) or getattr(exc, "errno", None) == errno.ENOENT:
             return None
-        raise RemoteError(f"cannot read {remote} on the server: {exc.strerror or exc}") from None
+        raise _refused(sftp, f"cannot read {remote}", exc) from None
 
 
 def remove(sftp: paramiko.SFTPClient, remote: PurePosixPath) -> None:
@@ -91,22 +106,25 @@ def remove(sftp: paramiko.SFTPClient, remote: PurePosixPath) -> None:
         sftp.remove(str(remote))
     except FileNotFoundError:
         pass
-
-
-def walk_files(sftp: paramiko.SFTPClient, top: PurePosixPath, rel: PurePosixPath = PurePosixPath()) -> Iterator[tuple[str, paramiko.SFTPAttributes]]:
-    """(relative posix path, attrs) of every regular file under top; symlinked folders are not entered."""
-    try:
-        entries = sftp.listdir_attr(str(top / rel))
     except OSError as exc:
-        raise RemoteError(f"cannot list {top / rel} on the server: {exc.strerror or exc}") from None
+        raise _refused(sftp, f"cannot remove {remote}", exc) from None
+
+
+def walk_files(sftp: paramiko.SFTPClient, top: PurePosixPath, rel: str = "") -> Iterator[FileEntry]:
+    """(relative posix path, attrs) of every regular file under top; symlinked folders are not entered."""
+    folder = top / rel if rel else top
+    try:
+        entries = sftp.listdir_attr(str(folder))
+    except OSError as exc:
+        raise _refused(sftp, f"cannot list {folder}", exc) from None
     for entry in sorted(entries, key=lambda e: e.filename):
-        path = rel / entry.filename
+        path = f"{rel}/{entry.filename}" if rel else entry.filename
         mode = entry.st_mode or 0
         if stat.S_ISLNK(mode):
             target = stat_or_none(sftp, top / path)
             if target is not None and stat.S_ISREG(target.st_mode or 0):
-                yield path.as_posix(), target
+                yield path, target
         elif stat.S_ISDIR(mode):
             yield from walk_files(sftp, top, path)
         elif stat.S_ISREG(mode):
-            yield path.as_posix(), entry
+            yield path, entry

@@ -13,12 +13,11 @@ from pathlib import Path, PurePosixPath
 
 from .. import config, monitor
 from ..codegen import manifest
-from ..errors import LaunchError
+from ..errors import LaunchError, RemoteError
 from ..launchers import screen, ssh
 from ..slugs import validate_slug
 from ..state import Paths
 from . import envsetup, gpus, pull, sync, transfer
-from .errors import RemoteError
 from .server_config import ServerConfig
 from .session import RemoteSession
 
@@ -40,10 +39,11 @@ def status(session: RemoteSession) -> dict:
             "boot_id": boot.strip(), "host_key": session.host_key, "work_dir": str(session.work_dir),
             "work_dir_exists": dir_code == 0, "screen": screen_code != ssh.NOT_FOUND,
             "python3": py.strip() if py_code == 0 else "", "nvidia_smi": smi_code == 0,
-            "sessions": sorted(s for s in ssh.parse_sessions(listing) if s.startswith("exp-"))}
+            "sessions": sorted(s for s in screen.parse_sessions(listing) if s.startswith("exp-"))}
 
 
 def gpu_status(session: RemoteSession, server: ServerConfig) -> dict:
+    """Each GPU with `free` (under free_gpu_threshold_mib and no compute process), for picking --gpu."""
     return gpus.answer(gpus.query(session), server.free_gpu_threshold_mib, server.host)
 
 
@@ -66,6 +66,7 @@ def sync_code(session: RemoteSession, server: ServerConfig, root: Path, slug: st
 
 
 def setup_env(session: RemoteSession, server: ServerConfig, slug: str | None, force: bool = False) -> dict:
+    """pip install -r the synced requirements.txt, skipped while its sha256 and the environment are unchanged."""
     return {"host": server.host, **envsetup.setup_env(session, server, validate_slug(slug) if slug else None, force)}
 
 
@@ -82,11 +83,9 @@ def launch(session: RemoteSession, server: ServerConfig, root: Path, name: str, 
         raise LaunchError(f"--cmd {cmd!r} cannot be split into words: {exc}") from None
     if not argv:
         raise LaunchError("--cmd is empty; give the command to run, e.g. --cmd 'bash experiments/code/x/run.sh'")
-    env = {}
-    if gpu:
-        if not GPU_LIST.match(gpu):
-            raise LaunchError(f"--gpu {gpu!r}: give GPU indices like 0 or 0,1")
-        env["CUDA_VISIBLE_DEVICES"] = gpu
+    if gpu and not GPU_LIST.match(gpu):
+        raise LaunchError(f"--gpu {gpu!r}: give GPU indices like 0 or 0,1")
+    env = {"CUDA_VISIBLE_DEVICES": gpu} if gpu else {}
     spec = ssh.run_spec(slug, envsetup.wrap(argv, server, session), session.work_dir, env)
     record = ssh.launch(spec, session)
     record.gpu_ids = [int(i) for i in gpu.split(",")] if gpu else []
@@ -114,7 +113,7 @@ def check(session: RemoteSession, root: Path, name: str, lines: int = DEFAULT_TA
             "started_at": record.started_at, "idle_seconds": idle,
             "progress": {"step": progress.step, "total": progress.total, "epoch": progress.epoch,
                          "loss": progress.loss, "metrics": progress.metrics, "describe": progress.describe()},
-            "anomalies": [a.as_dict() for a in anomalies], "tail": tail[-lines:]}
+            "anomalies": [a.as_dict() for a in anomalies], "tail": tail[-lines:] if lines > 0 else []}
 
 
 def tail_log(session: RemoteSession, name: str, lines: int = DEFAULT_TAIL_LINES) -> dict:
@@ -129,4 +128,5 @@ def tail_log(session: RemoteSession, name: str, lines: int = DEFAULT_TAIL_LINES)
 
 def pull_results(session: RemoteSession, root: Path, remote_path: str, local_path: str,
                  include_weights: bool = False) -> dict:
+    """Copy results (a folder or one file) here; a re-run only fetches what is missing or changed."""
     return {"host": session.server.host, **pull.pull(session, remote_path, local_path, root, include_weights)}

@@ -1,0 +1,89 @@
+"""One object per kind of run, so collect, status and the automatic fix never ask where a run lives.
+
+A backend answers for a RunRecord: its state, the tail of its current attempt's
+log, how long the log has been quiet, how to stop it, how to relaunch it with
+extra train.py arguments, and how to bring its results home. `open_backend`
+picks one from the record and holds any connection it needs for its duration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from ..errors import LaunchError
+from ..logtail import seconds_since_write, tail_text
+from . import screen
+from .base import RunRecord, RunSpec, RunState
+
+
+class Backend(Protocol):
+    def state(self, record: RunRecord) -> RunState: ...
+    def tail(self, record: RunRecord, start: int) -> str: ...
+    def idle_seconds(self, record: RunRecord, now: float) -> float | None: ...
+    def stop(self, record: RunRecord) -> None: ...
+    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]: ...
+    def fetch_results(self, record: RunRecord) -> None: ...
+
+
+class LocalScreen:
+    """Runs on this machine under GNU screen; `snapshot=True` lists sessions once for many records."""
+
+    def __init__(self, root: Path, snapshot: bool = False):
+        self.root = Path(root)
+        self._sessions = screen.sessions() if snapshot else None
+
+    def state(self, record: RunRecord) -> RunState:
+        return screen.state(record, self._sessions)
+
+    def tail(self, record: RunRecord, start: int) -> str:
+        return tail_text(Path(record.log), start=start)
+
+    def idle_seconds(self, record: RunRecord, now: float) -> float | None:
+        return seconds_since_write(Path(record.log), now)
+
+    def stop(self, record: RunRecord) -> None:
+        screen.stop(record)
+
+    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
+        """A fresh launch of the same command plus extra_args; returns it and the log offset it starts at."""
+        spec = RunSpec(record.slug, [*record.command, *extra_args], Path(record.cwd), Path(record.log),
+                       Path(record.exit_file), dict(record.env))
+        offset = spec.log.stat().st_size if spec.log.exists() else 0
+        return screen.launch(spec), offset
+
+    def fetch_results(self, record: RunRecord) -> None:
+        """Results are already here."""
+
+
+class BackendPool:
+    """Backends shared across many records of one scan: one `screen -ls`, one connection per host."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._backends: dict[str, Backend] = {}
+        self._stack = contextlib.ExitStack()
+
+    def get(self, record: RunRecord) -> Backend:
+        if record.backend == "screen":
+            if "local" not in self._backends:
+                self._backends["local"] = LocalScreen(self.root, snapshot=True)
+            return self._backends["local"]
+        raise LaunchError(f"run record backend '{record.backend}' is not known to this version of exprun")
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@contextlib.contextmanager
+def open_backend(record: RunRecord, root: Path) -> Iterator[Backend]:
+    """The backend that answers for this record (a remote one holds its connection while open)."""
+    if record.backend == "screen":
+        yield LocalScreen(root)
+        return
+    pool = BackendPool(root)
+    try:
+        yield pool.get(record)
+    finally:
+        pool.close()
