@@ -87,7 +87,7 @@ def _autofix_text(record: RunRecord) -> str:
     return f"{fix['anomaly']} → {fix['change']}" if fix else ""
 
 
-def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspection, env_label: str = "local") -> dict:
+def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspection) -> dict:
     """Collect a finished run: stats, outcome, page, plot, wiki log."""
     paths = Paths(slug, root)
     config = load_experiment_config(slug, root)
@@ -103,11 +103,14 @@ def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspec
         "Results": reports.results_section(summary, plot_link, crash),
         "Analysis": reports.analysis_section(summary, crash, seen.record.autofix or None),
     })
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    lifecycle.transition(paths.page, lifecycle.COMPLETED, {"outcome": summary.outcome, "key_result": key}, today=today)
+    now = datetime.now(timezone.utc)
+    fields = {"outcome": summary.outcome, "key_result": key}
+    if seen.record.backend == "ssh":
+        fields["remote.completed"] = now.strftime("%Y-%m-%dT%H:%M")
+    lifecycle.transition(paths.page, lifecycle.COMPLETED, fields, today=now.strftime("%Y-%m-%d"))
     wikilog.append_log(root / "wiki", f"exp-run | completed {slug} | outcome: {summary.outcome} | key: {key}")
     data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
-            "key_result": key, "crash": crash, "page": str(paths.page), "env": env_label,
+            "key_result": key, "crash": crash, "page": str(paths.page), "env": "remote" if seen.record.backend == "ssh" else "local",
             "metrics": [{"metric": m.metric, "mean": m.mean, "std": m.std, "n": m.n, "baseline": m.baseline,
                          "delta": m.delta, "relative_delta": m.relative_delta} for m in summary.metrics],
             "succeeded_seeds": summary.succeeded_seeds, "missing_seeds": summary.missing_seeds,

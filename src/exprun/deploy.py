@@ -15,6 +15,7 @@ from . import gate, gpus, lifecycle, pages, wikilog
 from .codegen.spec import needs_gpu
 from .estimate import estimate_hours
 from .experiment_config import load_experiment_config
+from .errors import LaunchError, PageError
 from .files import atomic_write_json, read_json
 from .launchers import screen
 from .launchers.base import RunRecord, RunSpec
@@ -30,13 +31,43 @@ def run_spec(slug: str, root: Path, extra_args: list[str] | None = None, env: di
 
 
 def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
-    """Launch under screen and update the page; returns the DEPLOY_REPORT data."""
+    """Launch (screen here, or screen on the remote server) and update the page; returns the DEPLOY_REPORT data."""
     root = Path(root)
     paths = Paths(slug, root)
     page = lifecycle.find_experiment(slug, root)
     lifecycle.require_deployable(page)
     approved_hash = gate.require_current(slug, root)
     config = load_experiment_config(slug, root)
+    remote = settings["env"] == "remote"
+    if remote:
+        require_remote_block(page)
+        record = launch_remote(slug, settings, root, page, approved_hash)
+    else:
+        record = launch_local(slug, settings, root, page)
+    record.approved_hash = approved_hash
+    record.save(paths.run)
+    now = now or datetime.now(timezone.utc)
+    hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
+    run_log = paths.log.relative_to(root).as_posix()
+    started = now.strftime("%Y-%m-%dT%H:%M")
+    fields = {"status": lifecycle.RUNNING, "run_log": run_log, "started": started, "estimated_hours": hours}
+    gpu = ",".join(map(str, record.gpu_ids))
+    if remote:
+        fields.update({"remote.server": record.host, "remote.gpu": gpu, "remote.session": record.session,
+                       "remote.started": started})
+        where = f"env: remote | server: {record.host} | gpu: {gpu or 'none'}"
+    else:
+        where = f"env: local | session: {record.session}"
+    pages.set_fields(paths.page, fields, create=True)
+    wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | {where} | eta: {hours}h")
+    report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
+    atomic_write_json(paths.deployed, {"session": record.session, "pid": record.pid, "started_at": record.started_at,
+                                       "host": record.host, "backend": record.backend})
+    return report
+
+
+def launch_local(slug: str, settings: dict, root: Path, page) -> RunRecord:
+    """screen on this machine, on free GPUs held under a lock while launching."""
     gpu_cfg = settings["gpu"]
     claim = (gpus.claim(gpu_cfg["count"], gpu_cfg["free_memory_mib"], root / gpu_cfg["lock_dir"])
              if needs_gpu(page) else contextlib.nullcontext([]))
@@ -45,31 +76,55 @@ def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | No
         spec = run_spec(slug, root, env=env)
         log_offset = spec.log.stat().st_size if spec.log.exists() else 0
         record = screen.launch(spec)
-    record.gpu_ids, record.approved_hash = list(gpu_ids), approved_hash
+    record.gpu_ids = list(gpu_ids)
     record.history.append({"event": "launch", "at": record.started_at, "log_offset": log_offset})
-    record.save(paths.run)
-    now = now or datetime.now(timezone.utc)
-    hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
-    run_log = paths.log.relative_to(root).as_posix()
-    pages.set_fields(paths.page, {"status": lifecycle.RUNNING, "run_log": run_log,
-                                  "started": now.strftime("%Y-%m-%dT%H:%M"), "estimated_hours": hours},
-                     create=True)
-    wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | env: local | session: {record.session} | eta: {hours}h")
-    report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
-    atomic_write_json(paths.deployed, {"session": record.session, "pid": record.pid, "started_at": record.started_at})
-    return report
+    return record
+
+
+def require_remote_block(page) -> None:
+    """The nested remote: fields are edited in place; a page without the block does not follow the template."""
+    block = page.meta.get("remote")
+    if not isinstance(block, dict) or not {"server", "gpu", "session", "started", "completed"} <= set(block):
+        raise PageError(f"{page.path}: no complete `remote:` block (server, gpu, session, started, completed); "
+                        "the page does not follow the experiment template — add the block as /exp-design writes it, then deploy again")
+
+
+def launch_remote(slug: str, settings: dict, root: Path, page, approved_hash: str) -> RunRecord:
+    """Over ONE SSH connection: reachable? → free GPU → sync + verify hash → setup-env → screen launch."""
+    from .launchers import ssh  # noqa: PLC0415 - paramiko only for remote deploys
+    from .remote import server_config, verbs
+    from .remote import gpus as remote_gpus
+    from .remote.session import RemoteSession
+
+    server = server_config.load(server_config.config_path(root, None), root)
+    with RemoteSession(server) as session:
+        verbs.status(session)
+        gpu = ""
+        if needs_gpu(page):
+            view = remote_gpus.query(session)
+            free = [g for g in view.gpus if g.is_free(server.free_gpu_threshold_mib)]
+            if len(free) < settings["gpu"]["count"]:
+                raise LaunchError(f"{server.host}: needs {settings['gpu']['count']} free GPU(s) but {view.describe()}; "
+                                  "wait for one to free up, or choose another server in config/server.yaml")
+            gpu = ",".join(str(g.index) for g in free[: settings["gpu"]["count"]])
+        verbs.sync_code(session, server, root, slug, expected_hash=approved_hash)
+        verbs.setup_env(session, server, slug)
+        verbs.launch(session, server, root, f"exp-{slug}", f"bash experiments/code/{slug}/run.sh", gpu or None,
+                     expected_hash=approved_hash)
+        return ssh.load_record(slug, session)
 
 
 def deploy_report_data(page, record: RunRecord, hours: float, basis: str, now: datetime, review: dict,
                        run_log: str, paths: Paths) -> dict:
     gpu_text = f" GPU {','.join(map(str, record.gpu_ids))}" if record.gpu_ids else ""
+    where = f"remote ({record.host}{gpu_text})" if record.backend == "ssh" else f"local ({record.host}{gpu_text})"
     return {
         "status": "deployed",
         "slug": page.slug,
         "title": page.get("title") or page.slug,
         "session": record.session,
         "pid": record.pid,
-        "environment": f"local ({record.host}{gpu_text})",
+        "environment": where,
         "gpu_ids": record.gpu_ids,
         "log_file": run_log,
         "code": f"{paths.code_dir.relative_to(paths.root).as_posix()}/",

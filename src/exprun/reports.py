@@ -28,12 +28,21 @@ def deploy_report(data: dict) -> str:
         f"2. Check this experiment: `snakemake collect_{slug}`\n"
         "\n### Quick Commands\n"
         "```bash\n"
-        "# Local: check if still running\n"
-        f"screen -ls | grep {data['session']}\n\n"
-        "# Local: tail log\n"
-        f"tail -f {data['log_file']}\n"
+        f"{_quick_commands(data)}"
         "```\n"
     )
+
+
+def _quick_commands(data: dict) -> str:
+    if data["environment"].startswith("remote"):
+        return ("# Remote: check if still running\n"
+                f"python3 tools/remote.py check --name {data['session']}\n\n"
+                "# Remote: tail log\n"
+                f"python3 tools/remote.py tail-log --name {data['session']} --lines 30\n")
+    return ("# Local: check if still running\n"
+            f"screen -ls | grep {data['session']}\n\n"
+            "# Local: tail log\n"
+            f"tail -f {data['log_file']}\n")
 
 
 def progress_report(data: dict) -> str:

@@ -59,17 +59,12 @@ def _sort(page: pages.Page, settings: dict, root: Path, now: datetime, view: dic
 def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
     slug = page.slug
     elapsed = _elapsed(page.get("started"), now)
-    server = str(page.get("remote.server") or "")
-    if server:
-        view["running"].append({"experiment": slug, "elapsed": elapsed, "progress": "remote: not checked",
-                                "latest_metric": "", "eta": "", "env": f"remote ({server})"})
-        return
     try:
         record = collect.load_record(slug, root)
         seen = collect.inspect(record, pool.get(record), settings, now.timestamp())
     except ExprunError as exc:
         view["anomaly"].append({"experiment": slug, "elapsed": elapsed, "issue": str(exc),
-                                "action": "check how it was deployed; `snakemake collect_{slug}` needs a run record"})
+                                "action": f"check how it was deployed; `snakemake collect_{slug}` needs a run record"})
         return
     if not seen.state.alive:
         crash = next((a for a in seen.anomalies if a.kind in collect.CRASH_KINDS), None)
@@ -81,7 +76,7 @@ def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, v
     row = {"experiment": slug, "elapsed": elapsed, "progress": data["progress"],
            "latest_metric": f"{metric['name']}={metric['value']:.4f}" if metric else "",
            "eta": f"~{data['remaining_hours']}h" if data["remaining_hours"] is not None else "?",
-           "env": f"local ({seen.record.session})"}
+           "env": f"remote ({seen.record.host})" if seen.record.backend == "ssh" else f"local ({seen.record.session})"}
     if seen.anomalies:
         first = seen.anomalies[0]
         view["anomaly"].append({"experiment": slug, "elapsed": elapsed, "issue": f"{first.kind}: {first.detail}",

@@ -12,6 +12,8 @@ set -uo pipefail
 HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
 cd "$HERE/../../.."  # the wiki root: results/, logs/ and checkpoints/ live there
 {activate}DEFAULT_PYTHON={python}
+# Generated on another machine (a remote deploy)? Use the environment's python3 there.
+[ -x "$DEFAULT_PYTHON" ] || DEFAULT_PYTHON=python3
 PYTHON="${{EXPRUN_PYTHON:-$DEFAULT_PYTHON}}"
 SEEDS="${{EXPRUN_SEEDS:-$("$PYTHON" -c 'import sys, yaml; print(*yaml.safe_load(open(sys.argv[1]))["seeds"])' "$HERE/config.yaml")}}"
 echo "exprun run {slug}: host=$(hostname) start=$(date -u +%Y-%m-%dT%H:%M:%SZ) CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES:-<unset>}} seeds=$SEEDS"

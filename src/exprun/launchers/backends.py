@@ -9,11 +9,12 @@ picks one from the record and holds any connection it needs for its duration.
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator, Protocol
 
-from ..errors import LaunchError
+from ..errors import LaunchError, RemoteError
 from ..logtail import seconds_since_write, tail_text
+from ..state import Paths
 from . import screen
 from .base import RunRecord, RunSpec, RunState
 
@@ -57,6 +58,49 @@ class LocalScreen:
         """Results are already here."""
 
 
+class RemoteScreen:
+    """Runs on the remote server under screen, answered over one held SSH session."""
+
+    def __init__(self, session, root: Path):
+        from . import ssh  # noqa: PLC0415 - paramiko is imported only when a remote run is touched
+
+        self.ssh = ssh
+        self.session = session
+        self.root = Path(root)
+
+    def state(self, record: RunRecord) -> RunState:
+        return self.ssh.state(record, self.session)
+
+    def tail(self, record: RunRecord, start: int) -> str:
+        return self.ssh.tail(record, self.session, start=start)
+
+    def idle_seconds(self, record: RunRecord, now: float) -> float | None:
+        return self.ssh.seconds_since_write(self.session, PurePosixPath(record.log))
+
+    def stop(self, record: RunRecord) -> None:
+        self.ssh.stop(record, self.session)
+
+    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
+        """The same (environment-wrapped) command plus extra_args: the wrapper passes every argument through."""
+        spec = RunSpec(record.slug, [*record.command, *extra_args], PurePosixPath(record.cwd), PurePosixPath(record.log),
+                       PurePosixPath(record.exit_file), dict(record.env))
+        fresh = self.ssh.launch(spec, self.session)
+        return fresh, int(fresh.history[-1].get("log_offset", 0))
+
+    def fetch_results(self, record: RunRecord) -> None:
+        """Bring results/<slug>/ and the log home (resumable; weights stay on the server)."""
+        from ..remote import pull  # noqa: PLC0415 - paramiko only when a remote run is collected
+
+        paths = Paths(record.slug, self.root)
+        results = paths.results_dir.relative_to(self.root).as_posix()
+        try:
+            pull.pull(self.session, results + "/", results + "/", self.root)
+        except RemoteError as exc:
+            if "does not exist" not in str(exc):
+                raise
+        pull.pull(self.session, PurePosixPath(record.log).as_posix(), paths.log.relative_to(self.root).as_posix(), self.root)
+
+
 class BackendPool:
     """Backends shared across many records of one scan: one `screen -ls`, one connection per host."""
 
@@ -70,7 +114,22 @@ class BackendPool:
             if "local" not in self._backends:
                 self._backends["local"] = LocalScreen(self.root, snapshot=True)
             return self._backends["local"]
+        if record.backend == "ssh":
+            if record.host not in self._backends:
+                self._backends[record.host] = RemoteScreen(self._connect(record), self.root)
+            return self._backends[record.host]
         raise LaunchError(f"run record backend '{record.backend}' is not known to this version of exprun")
+
+    def _connect(self, record: RunRecord):
+        """One SSH connection per host for the whole scan, from the wiki root's config/server.yaml."""
+        from ..remote import server_config  # noqa: PLC0415 - paramiko only for remote runs
+        from ..remote.session import RemoteSession  # noqa: PLC0415
+
+        server = server_config.load(server_config.config_path(self.root, None), self.root)
+        if server.host != record.host:
+            raise RemoteError(f"{record.slug} runs on {record.host} but {server.source} now points at {server.host}; "
+                              "restore the server entry to check it")
+        return self._stack.enter_context(RemoteSession(server))
 
     def close(self) -> None:
         self._stack.close()

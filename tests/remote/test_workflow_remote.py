@@ -1,0 +1,70 @@
+"""`snakemake --profile profiles/remote`: deploy to a real sshd, collect back, page and log filled."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import yaml
+
+from conftest import REPO
+
+SLUG = "digits-mlp-vs-logreg"
+
+
+def snakemake(root, *args):
+    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+            "--profile", str(REPO / "profiles" / "remote"), "--directory", str(root), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    return done, done.stdout + done.stderr
+
+
+def meta(root):
+    return yaml.safe_load((root / "wiki" / "experiments" / f"{SLUG}.md").read_text().split("---\n")[1])
+
+
+def test_deploy_and_collect_through_the_remote_profile(lab):
+    shutil.copytree(REPO / "examples" / "wiki", lab.root, dirs_exist_ok=True)
+    lab.write_config(env_setup=f"source {REPO / '.venv' / 'bin' / 'activate'}")
+    (lab.root / "config" / "config.yaml").write_text("collect:\n  poll_s: 1\n")
+    done, out = snakemake(lab.root, f"prepare_{SLUG}")
+    assert done.returncode == 0, out
+    config = lab.root / "experiments" / "code" / SLUG / "config.yaml"
+    config.write_text(config.read_text().replace("epochs: 20", "epochs: 2"))
+    approve = subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(lab.root)],
+                             capture_output=True, text=True)
+    assert approve.returncode == 0, approve.stderr
+
+    done, out = snakemake(lab.root, f"deploy_{SLUG}")
+    assert done.returncode == 0, out
+    assert f"Environment: remote (127.0.0.1" in out and "tools/remote.py check --name" in out
+    page = meta(lab.root)
+    assert page["status"] == "running"
+    assert page["remote"]["server"] == "127.0.0.1" and page["remote"]["session"] == f"exp-{SLUG}"
+    assert page["remote"]["started"] and page["remote"]["completed"] == ""
+    assert (lab.work_dir / "experiments" / "code" / SLUG / "train.py").exists()
+    log = (lab.root / "wiki" / "log.md").read_text()
+    assert f"exp-run | deployed {SLUG} | env: remote | server: 127.0.0.1 | gpu: none | eta:" in log
+
+    exit_file = lab.work_dir / "experiments" / "state" / SLUG / "exit_status"
+    deadline = time.monotonic() + 120
+    while not exit_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert exit_file.read_text().strip() == "0"
+    assert not (lab.root / "results" / SLUG).exists(), "results stay on the server until collected"
+
+    status = subprocess.run([sys.executable, "-m", "exprun", "status", "--json", "--root", str(lab.root)],
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert [r["experiment"] for r in json.loads(status.stdout)["pending_collect"]] == [SLUG]
+
+    done, out = snakemake(lab.root, f"collect_{SLUG}")
+    assert done.returncode == 0, out
+    assert "# Run Report" in out
+    page = meta(lab.root)
+    assert page["status"] == "completed" and page["remote"]["completed"]
+    assert sorted(p.name for p in (lab.root / "results" / SLUG).glob("seed_*.json")) == ["seed_0.json", "seed_1.json", "seed_2.json"]
+    assert (lab.root / "logs" / f"exp-{SLUG}.log").read_text().count("done seed=") == 3
