@@ -6,14 +6,11 @@ rule deploy:
         verified=PATTERNS["approval_ok"],
     output:
         stamp=PATTERNS["deployed"],
-    params:
-        exprun=EXPRUN,
-        settings=get_settings_file,
     log:
         "experiments/state/{slug}/logs/deploy.log",
     localrule: True
-    shell:
-        "{params.exprun} deploy {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+    run:
+        run_step("deploy", wildcards.slug, log[0])
 
 
 # Full mode: wait for the detached run to end, then collect (never kills it).
@@ -22,11 +19,8 @@ rule wait_and_collect:
         stamp=PATTERNS["deployed"],
     output:
         collected=PATTERNS["collected"],
-    params:
-        exprun=EXPRUN,
-        settings=get_settings_file,
     log:
         "experiments/state/{slug}/logs/wait_and_collect.log",
     localrule: True
-    shell:
-        "{params.exprun} collect {wildcards.slug} --wait --settings {params.settings:q} 2>&1 | tee {log}"
+    run:
+        run_step("wait", wildcards.slug, log[0])

@@ -27,13 +27,11 @@ for _slug in EXPERIMENT_SLUGS:
             partial(get_collect_page, _slug),
         params:
             slug=_slug,
-            exprun=EXPRUN,
-            settings=get_settings_file,
         log:
             f"experiments/state/{_slug}/logs/collect.log",
         localrule: True
-        shell:
-            "{params.exprun} collect {params.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+        run:
+            run_step("collect", params.slug, log[0])
 
     rule:
         name:

@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 
 from .. import config as config_mod
-from .. import dataset, gate, review, sanity
+from .. import gate, steps
 from ..codegen import generate, manifest
 from ..errors import ExprunError
-from ..files import atomic_write_json
 from ..slugs import validate_slug
 from ..state import Paths
 from . import init as init_mod
@@ -45,28 +44,8 @@ def _regenerate(args: argparse.Namespace) -> int:
 
 
 def _rule(args: argparse.Namespace) -> int:
-    """One workflow step; prints a short line on success, the full reason on failure."""
-    slug, root, settings = validate_slug(args.slug), Path(args.root), settings_of(args)
-    paths = Paths(slug, root)
-    if args.step == "generate":
-        result = generate.generate(slug, settings, root)
-        kept = f"; kept files a person changed: {', '.join(result.kept)}" if result.kept else ""
-        print(f"{slug}: generated {len(result.written)} files in {result.folder} ({result.generator}){kept}")
-        for note in result.notes:
-            print(f"  note: {note}")
-    elif args.step == "dataset":
-        report = dataset.check_dataset(slug, root)
-        atomic_write_json(paths.dataset, report)
-        print(f"{slug}: dataset ok — {report['summary']}")
-    elif args.step == "review":
-        record = review.review(slug, settings, root)
-        print(f"{slug}: {record['status']}" + (f" ({record.get('reason')})" if record.get("reason") else f", verdict {record.get('verdict')}"))
-    elif args.step == "sanity":
-        report = sanity.run_sanity(slug, settings, root)
-        print(f"{slug}: sanity passed in {report['wall_time_s']} s — " + "; ".join(f"{c['name']}: {c['detail']}" for c in report["checks"]))
-    elif args.step == "gate":
-        gate.verify(slug, settings, root)
-        print(f"{slug}: approval verified")
+    """One workflow step, as the rules run it; prints a short line on success, the full reason on failure."""
+    print(steps.run(args.step, args.slug, settings_of(args), Path(args.root)))
     return 0
 
 
@@ -86,7 +65,7 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
     regen.set_defaults(handler=lambda a: human_verb(lambda: _regenerate(a)))
 
     rule = common(groups.add_parser("rule", help="one workflow step (called by the Snakemake rules)"))
-    rule.add_argument("step", choices=["generate", "dataset", "review", "sanity", "gate"])
+    rule.add_argument("step", choices=steps.STEPS)
     rule.add_argument("slug")
     rule.add_argument("--settings", help="file with the workflow's settings (JSON)")
     rule.set_defaults(handler=lambda a: human_verb(lambda: _rule(a)))

@@ -22,13 +22,22 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 from ..errors import ConfigError, LaunchError
 from ..monitor import Anomaly
+from ..slugs import validate_slug
 from .base import EXITED, LOST, RUNNING, RunRecord, RunSpec, RunState, hostname
 
-# (argv, input=None) -> (exit code, stdout, stderr)
-Runner = Callable[..., tuple[int, str, str]]
+
+class Runner(Protocol):
+    """Runs argv where the cluster is (stdin from `input`); answers (exit code, stdout, stderr).
+
+    It never raises for a failing command: a missing program is 127, like a shell would say.
+    """
+
+    def __call__(self, argv: Sequence[str], input: str | None = None) -> tuple[int, str, str]: ...
+
 
 UNKNOWN = "unknown"  # a RunState.state besides running/exited/lost: nobody could say; check again later
 TASK_LOST, TASK_UNKNOWN = "LOST", "UNKNOWN"
@@ -95,7 +104,8 @@ class Resources:
             if value and not _SAFE_VALUE.match(str(value)):
                 raise ConfigError(f"slurm resources.{name}={value!r}: use letters, digits and _ . : + - only")
         for name in ("gpus", "cpus_per_task"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"slurm resources.{name} must be a whole number >= 0")
 
     def sbatch_options(self) -> list[str]:
@@ -208,6 +218,7 @@ def _job_env(env: dict[str, str]) -> dict[str, str]:
 def submit_script(spec: RunSpec, seeds: Sequence[object], resources: Resources,
                   tasks: Sequence[int] | None = None) -> str:
     """The batch script: array task i runs seed seeds[i] (EXPRUN_SEEDS) and leaves exit_status_i."""
+    validate_slug(spec.slug)  # it lands unquoted in --job-name
     seeds = [str(seed) for seed in seeds]
     tasks = list(range(len(seeds))) if tasks is None else list(tasks)
     if not seeds or not tasks or not all(0 <= t < len(seeds) for t in tasks):
@@ -268,10 +279,16 @@ def _refuse_duplicate(slug: str, runner: Runner) -> None:
                           f"wait for it or `scancel {job}` first")
 
 
-def launch(spec: RunSpec, seeds: Sequence[object], resources: Resources, runner: Runner = local_runner,
+def launch(spec: RunSpec, seeds: Sequence[object], resources: Resources | dict | None, runner: Runner = local_runner,
            host: str | None = None) -> RunRecord:
-    """Submit one array (one sbatch call) and return at once; the record holds the job id."""
+    """Submit one array (one sbatch call) and return at once; the record holds the job id.
+
+    Resources may be the config's `slurm.resources` mapping; `host` names the submit host for
+    the record (this machine's name by default, the SSH host when the runner is remote).
+    """
     seeds = [str(seed) for seed in seeds]
+    if not isinstance(resources, Resources):
+        resources = Resources.from_dict(resources)
     script = submit_script(spec, seeds, resources)
     _refuse_duplicate(spec.slug, runner)
     _make_dirs(spec, runner)

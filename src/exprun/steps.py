@@ -1,0 +1,66 @@
+"""Each workflow step as one call that returns what to show: used in-process by the Snakemake
+rules (no interpreter start per job) and by `exprun rule <step>` on the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .errors import ExprunError
+from .files import atomic_write_json
+from .slugs import validate_slug
+from .state import Paths
+
+STEPS = ("generate", "dataset", "review", "sanity", "gate", "deploy", "collect", "wait")
+
+
+def run(step: str, slug: str, settings: dict, root: Path = Path(".")) -> str:
+    """Do one step for one experiment; the text says what happened (ExprunError says why not)."""
+    slug, root = validate_slug(slug), Path(root)
+    if step == "generate":
+        from .codegen import generate  # noqa: PLC0415 - each step imports only what it needs
+
+        result = generate.generate(slug, settings, root)
+        kept = f"; kept files a person changed: {', '.join(result.kept)}" if result.kept else ""
+        notes = "".join(f"\n  note: {note}" for note in result.notes)
+        return f"{slug}: generated {len(result.written)} files in {result.folder} ({result.generator}){kept}{notes}"
+    if step == "dataset":
+        from . import dataset  # noqa: PLC0415
+
+        report = dataset.check_dataset(slug, root)
+        atomic_write_json(Paths(slug, root).dataset, report)
+        return f"{slug}: dataset ok — {report['summary']}"
+    if step == "review":
+        from . import review  # noqa: PLC0415
+
+        record = review.review(slug, settings, root)
+        why = f" ({record['reason']})" if record.get("reason") else f", verdict {record.get('verdict')}"
+        return f"{slug}: {record['status']}{why}"
+    if step == "sanity":
+        from . import sanity  # noqa: PLC0415
+
+        report = sanity.run_sanity(slug, settings, root)
+        return f"{slug}: sanity passed in {report['wall_time_s']} s — " + "; ".join(
+            f"{c['name']}: {c['detail']}" for c in report["checks"])
+    if step == "gate":
+        from . import gate  # noqa: PLC0415
+
+        gate.verify(slug, settings, root)
+        return f"{slug}: approval verified"
+    if step == "deploy":
+        from . import deploy, reports  # noqa: PLC0415
+
+        data = deploy.deploy(slug, settings, root)
+        return _as_json(data) if settings["json"] else reports.deploy_report(data)
+    if step in ("collect", "wait"):
+        from . import collect  # noqa: PLC0415
+
+        say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+        data = collect.wait_and_collect(slug, settings, root, say=say) if step == "wait" else collect.collect(slug, settings, root)
+        return _as_json(data) if settings["json"] else data["report"]
+    raise ExprunError(f"unknown step '{step}' (one of {', '.join(STEPS)})")
+
+
+def _as_json(data: dict) -> str:
+    return json.dumps({k: v for k, v in data.items() if k != "report"}, ensure_ascii=False, default=str)
