@@ -54,8 +54,9 @@ def inspect(record: RunRecord, backend: Backend, settings: dict, now: float | No
     lines = backend.tail(record, log_offset(record)).splitlines()[-MONITOR_LINES:]
     idle = backend.idle_seconds(record, now or time.time())
     progress = monitor.parse_progress(lines)
-    anomalies = monitor.classify(lines, state.state, state.exit_code, idle,
-                                 settings["monitor"]["stall_minutes"] * 60, settings["monitor"]["explode_factor"], progress)
+    anomalies = backend.anomalies(record) + monitor.classify(
+        lines, state.state, state.exit_code, idle,
+        settings["monitor"]["stall_minutes"] * 60, settings["monitor"]["explode_factor"], progress)
     return Inspection(record, state, lines, progress, anomalies, idle)
 
 

@@ -42,6 +42,8 @@ def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | No
     if remote:
         require_remote_block(page)
         record = launch_remote(slug, settings, root, page, approved_hash)
+    elif settings["env"] == "slurm":
+        record = launch_slurm(slug, settings, root, page, config)
     else:
         record = launch_local(slug, settings, root, page)
     record.approved_hash = approved_hash
@@ -49,6 +51,8 @@ def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | No
     now = now or datetime.now(timezone.utc)
     hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
     run_log = paths.log.relative_to(root).as_posix()
+    if record.backend == "slurm":
+        run_log = run_log.replace(".log", "_%a.log")  # one log per array task, SLURM's notation
     started = now.strftime("%Y-%m-%dT%H:%M")
     fields = {"status": lifecycle.RUNNING, "run_log": run_log, "started": started, "estimated_hours": hours}
     gpu = ",".join(map(str, record.gpu_ids))
@@ -56,6 +60,8 @@ def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | No
         fields.update({"remote.server": record.host, "remote.gpu": gpu, "remote.session": record.session,
                        "remote.started": started})
         where = f"env: remote | server: {record.host} | gpu: {gpu or 'none'}"
+    elif record.backend == "slurm":
+        where = f"env: slurm | cluster: {record.host} | job: {record.session}"
     else:
         where = f"env: local | session: {record.session}"
     pages.set_fields(paths.page, fields, create=True)
@@ -79,6 +85,16 @@ def launch_local(slug: str, settings: dict, root: Path, page) -> RunRecord:
     record.gpu_ids = list(gpu_ids)
     record.history.append({"event": "launch", "at": record.started_at, "log_offset": log_offset})
     return record
+
+
+def launch_slurm(slug: str, settings: dict, root: Path, page, config: dict) -> RunRecord:
+    """One sbatch job array, one task per seed, returning at once (a login node with a shared filesystem)."""
+    from .launchers import slurm  # noqa: PLC0415
+
+    resources = dict(settings["slurm"])
+    if needs_gpu(page) and not resources["gpus"]:
+        resources["gpus"] = settings["gpu"]["count"]
+    return slurm.launch(run_spec(slug, root), config.get("seeds") or [0], resources, slurm.local_runner)
 
 
 def require_remote_block(page) -> None:
@@ -117,7 +133,8 @@ def launch_remote(slug: str, settings: dict, root: Path, page, approved_hash: st
 def deploy_report_data(page, record: RunRecord, hours: float, basis: str, now: datetime, review: dict,
                        run_log: str, paths: Paths) -> dict:
     gpu_text = f" GPU {','.join(map(str, record.gpu_ids))}" if record.gpu_ids else ""
-    where = f"remote ({record.host}{gpu_text})" if record.backend == "ssh" else f"local ({record.host}{gpu_text})"
+    where = {"ssh": f"remote ({record.host}{gpu_text})", "slurm": f"slurm ({record.host} job {record.session})"}.get(
+        record.backend, f"local ({record.host}{gpu_text})")
     return {
         "status": "deployed",
         "slug": page.slug,

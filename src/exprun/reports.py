@@ -34,6 +34,11 @@ def deploy_report(data: dict) -> str:
 
 
 def _quick_commands(data: dict) -> str:
+    if data["environment"].startswith("slurm"):
+        return ("# SLURM: check the array's tasks\n"
+                f"squeue -r -j {data['session']}\n\n"
+                "# SLURM: tail one task's log\n"
+                f"tail -f {data['log_file'].replace('%a', '0')}\n")
     if data["environment"].startswith("remote"):
         return ("# Remote: check if still running\n"
                 f"python3 tools/remote.py check --name {data['session']}\n\n"

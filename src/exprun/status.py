@@ -76,7 +76,7 @@ def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, v
     row = {"experiment": slug, "elapsed": elapsed, "progress": data["progress"],
            "latest_metric": f"{metric['name']}={metric['value']:.4f}" if metric else "",
            "eta": f"~{data['remaining_hours']}h" if data["remaining_hours"] is not None else "?",
-           "env": f"remote ({seen.record.host})" if seen.record.backend == "ssh" else f"local ({seen.record.session})"}
+           "env": _env_label(seen)}
     if seen.anomalies:
         first = seen.anomalies[0]
         view["anomaly"].append({"experiment": slug, "elapsed": elapsed, "issue": f"{first.kind}: {first.detail}",
@@ -84,6 +84,15 @@ def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, v
                                 + first.suggestion})
     else:
         view["running"].append(row)
+
+
+def _env_label(seen: collect.Inspection) -> str:
+    record = seen.record
+    if record.backend == "ssh":
+        return f"remote ({record.host})"
+    if record.backend == "slurm":
+        return f"slurm (job {record.session}: {seen.state.detail or 'running'})"
+    return f"local ({record.session})"
 
 
 def actions(view: dict) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator, Protocol
 
 from ..errors import LaunchError, RemoteError
-from ..logtail import seconds_since_write, tail_text
+from ..logtail import TAIL_BYTES, seconds_since_write, tail_text
 from ..state import Paths
 from . import screen
 from .base import RunRecord, RunSpec, RunState
@@ -26,6 +26,7 @@ class Backend(Protocol):
     def stop(self, record: RunRecord) -> None: ...
     def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]: ...
     def fetch_results(self, record: RunRecord) -> None: ...
+    def anomalies(self, record: RunRecord) -> list: ...
 
 
 class LocalScreen:
@@ -56,6 +57,10 @@ class LocalScreen:
 
     def fetch_results(self, record: RunRecord) -> None:
         """Results are already here."""
+
+    def anomalies(self, record: RunRecord) -> list:
+        """Nothing beyond what the log and the exit status say."""
+        return []
 
 
 class RemoteScreen:
@@ -100,6 +105,57 @@ class RemoteScreen:
                 raise
         pull.pull(self.session, PurePosixPath(record.log).as_posix(), paths.log.relative_to(self.root).as_posix(), self.root)
 
+    def anomalies(self, record: RunRecord) -> list:
+        return []
+
+
+class SlurmArray:
+    """A job array on a SLURM cluster seen from a login node (shared filesystem): one task per seed."""
+
+    def __init__(self, root: Path):
+        from . import slurm  # noqa: PLC0415
+
+        self.slurm = slurm
+        self.root = Path(root)
+        self._tasks: dict = {}
+
+    def state(self, record: RunRecord) -> RunState:
+        """Unknown (sacct and squeue silent) counts as still running: check again later, never finish on it."""
+        self._tasks = self.slurm.task_states(record, self.slurm.local_runner)
+        judged = self.slurm.job_state(self._tasks)
+        if judged.state == self.slurm.UNKNOWN:
+            return RunState("running", None, judged.detail)
+        return judged
+
+    def _logs(self, record: RunRecord) -> list[Path]:
+        return [Path(self.slurm.task_log(record, index)) for index in self.slurm.task_owners(record)]
+
+    def tail(self, record: RunRecord, start: int) -> str:
+        """The end of every task's log (each bounded), task by task."""
+        logs = self._logs(record)
+        share = max(TAIL_BYTES // max(len(logs), 1), 4096)
+        return "\n".join(tail_text(log, share) for log in logs)
+
+    def idle_seconds(self, record: RunRecord, now: float) -> float | None:
+        ages = [age for age in (seconds_since_write(log, now) for log in self._logs(record)) if age is not None]
+        return min(ages) if ages else None
+
+    def stop(self, record: RunRecord) -> None:
+        self.slurm.stop(record, self.slurm.local_runner)
+
+    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
+        """Resubmit only the failed tasks; when none failed (a NaN in a live task), every task."""
+        tasks = self._tasks or self.slurm.task_states(record, self.slurm.local_runner)
+        failed = self.slurm.failed_tasks(tasks) or list(self.slurm.task_owners(record))
+        return self.slurm.resubmit_failed(record, self.slurm.local_runner, failed, extra_args), 0
+
+    def fetch_results(self, record: RunRecord) -> None:
+        """The login node shares the cluster's filesystem: results are already here."""
+
+    def anomalies(self, record: RunRecord) -> list:
+        """Per-task endings (exit codes, OUT_OF_MEMORY, TIMEOUT, ...) naming the task and its seed."""
+        return self.slurm.anomalies_from_tasks(self._tasks)
+
 
 class BackendPool:
     """Backends shared across many records of one scan: one `screen -ls`, one connection per host."""
@@ -114,6 +170,10 @@ class BackendPool:
             if "local" not in self._backends:
                 self._backends["local"] = LocalScreen(self.root, snapshot=True)
             return self._backends["local"]
+        if record.backend == "slurm":
+            if "slurm" not in self._backends:
+                self._backends["slurm"] = SlurmArray(self.root)
+            return self._backends["slurm"]
         if record.backend == "ssh":
             if record.host not in self._backends:
                 self._backends[record.host] = RemoteScreen(self._connect(record), self.root)

@@ -1,0 +1,60 @@
+"""`snakemake --profile profiles/slurm`: the approved run as one job array; collect completes the page."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import yaml
+
+from conftest import REPO
+
+SLUG = "digits-mlp-vs-logreg"
+
+
+def snakemake(root, *args):
+    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+            "--profile", str(REPO / "profiles" / "slurm"), "--directory", str(root), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    return done, done.stdout + done.stderr
+
+
+def meta(root):
+    return yaml.safe_load((root / "wiki" / "experiments" / f"{SLUG}.md").read_text().split("---\n")[1])
+
+
+def test_array_deploy_returns_at_once_and_collect_completes_the_page(slurm_cluster, tmp_path):
+    root = tmp_path / "lab's wiki"
+    shutil.copytree(REPO / "examples" / "wiki", root)
+    (root / "config").mkdir()
+    (root / "config" / "config.yaml").write_text("slurm:\n  time: '00:10:00'\n")
+    done, out = snakemake(root, f"prepare_{SLUG}")
+    assert done.returncode == 0, out
+    config = root / "experiments" / "code" / SLUG / "config.yaml"
+    config.write_text(config.read_text().replace("epochs: 20", "epochs: 2"))
+    approve = subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(root)],
+                             capture_output=True, text=True)
+    assert approve.returncode == 0, approve.stderr
+
+    started = time.monotonic()
+    done, out = snakemake(root, f"deploy_{SLUG}")
+    assert done.returncode == 0, out
+    assert time.monotonic() - started < 30, "deploy submits and returns; it does not wait for the tasks"
+    assert "Environment: slurm (" in out and "squeue -r -j" in out
+    page = meta(root)
+    assert page["status"] == "running" and page["run_log"] == f"logs/exp-{SLUG}_%a.log"
+    log = (root / "wiki" / "log.md").read_text()
+    assert f"exp-run | deployed {SLUG} | env: slurm | cluster:" in log and "| job: " in log
+
+    deadline = time.monotonic() + 180
+    while meta(root)["status"] == "running" and time.monotonic() < deadline:
+        done, out = snakemake(root, f"collect_{SLUG}")
+        assert done.returncode == 0, out
+        time.sleep(1)
+    page = meta(root)
+    assert page["status"] == "completed", out
+    assert "over 3 seed(s)" in page["key_result"]
+    assert sorted(p.name for p in (root / "results" / SLUG).glob("seed_*.json")) == ["seed_0.json", "seed_1.json", "seed_2.json"]
+    assert sorted(p.name for p in (root / "logs").glob(f"exp-{SLUG}_*.log")) == [f"exp-{SLUG}_{i}.log" for i in range(3)]
