@@ -123,13 +123,19 @@ def run() -> list[Result]:
             block = progress_block(MIB)
             small_log = make_log(Path(RunRecord.load(Paths(small_slug, big).run).log), MIB, block)
             large_log = make_log(Path(RunRecord.load(Paths(large_slug, big).run).log), GIB, block)
+            from exprun.launchers.backends import LocalScreen
+
+            backend = LocalScreen(big)
+
+            def inspect(slug: str):
+                return collect.inspect(collect.load_record(slug, big), backend, settings_big)
+
             try:
-                seen_small = collect.inspect(small_slug, settings_big, big)
-                seen_large = collect.inspect(large_slug, settings_big, big)
+                seen_small = inspect(small_slug)
+                seen_large = inspect(large_slug)
                 assert seen_small.state.alive and seen_large.state.alive
                 assert seen_small.anomalies == seen_large.anomalies == [], (seen_small.anomalies, seen_large.anomalies)
-                large_s, small_s = interleaved(lambda: collect.inspect(large_slug, settings_big, big),
-                                               lambda: collect.inspect(small_slug, settings_big, big), repeat=15, number=3)
+                large_s, small_s = interleaved(lambda: inspect(large_slug), lambda: inspect(small_slug), repeat=15, number=3)
                 results.append(report(Result("anomaly scan: collect.inspect (screen state + tail + classify) 1 GiB vs 1 MiB log",
                                              median(large_s), median(small_s), "ratio", 1.2,
                                              "1 GiB log, per inspect", "1 MiB log, per inspect", stat="median"), large_s, small_s))

@@ -34,20 +34,6 @@ wildcard_constraints:
     slug=SLUG_PATTERN.pattern.strip("^$"),
 
 
-def run_step(step, slug, log):
-    """An exprun step in this Snakemake process (no interpreter start per job): its text goes to
-    the console and to the rule's log; a refusal becomes a WorkflowError carrying the reason."""
-    from exprun import steps
-
-    try:
-        text = steps.run(step, slug, config)
-    except ExprunError as exc:
-        Path(log).write_text(f"exprun: {exc}\n")
-        raise WorkflowError(str(exc)) from None
-    Path(log).write_text(text + "\n")
-    print(text, flush=True)
-
-
 def get_settings_file(wildcards):
     """The validated config as a file named by its hash (written when a job first needs it)."""
     return exprun_config.settings_file(config)

@@ -6,11 +6,14 @@ rule deploy:
         verified=PATTERNS["approval_ok"],
     output:
         stamp=PATTERNS["deployed"],
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
         "experiments/state/{slug}/logs/deploy.log",
     localrule: True
-    run:
-        run_step("deploy", wildcards.slug, log[0])
+    shell:
+        "{params.exprun} rule deploy {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 # Full mode: wait for the detached run to end, then collect (never kills it).
@@ -19,8 +22,11 @@ rule wait_and_collect:
         stamp=PATTERNS["deployed"],
     output:
         collected=PATTERNS["collected"],
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
         "experiments/state/{slug}/logs/wait_and_collect.log",
     localrule: True
-    run:
-        run_step("wait", wildcards.slug, log[0])
+    shell:
+        "{params.exprun} rule wait {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"

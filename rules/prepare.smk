@@ -6,11 +6,14 @@ rule generate_code:
         page=ancient(PATTERNS["page"]),
     output:
         manifest=PATTERNS["manifest"],
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
         "experiments/state/{slug}/logs/generate_code.log",
     localrule: True
-    run:
-        run_step("generate", wildcards.slug, log[0])
+    shell:
+        "{params.exprun} rule generate {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 rule check_dataset:
@@ -18,11 +21,14 @@ rule check_dataset:
         manifest=PATTERNS["manifest"],
     output:
         report=PATTERNS["dataset"],
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
         "experiments/state/{slug}/logs/check_dataset.log",
     localrule: True
-    run:
-        run_step("dataset", wildcards.slug, log[0])
+    shell:
+        "{params.exprun} rule dataset {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 rule review_code:
@@ -31,11 +37,14 @@ rule review_code:
         code=get_code_files,
     output:
         record=PATTERNS["review"],
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
         "experiments/state/{slug}/logs/review_code.log",
     localrule: True
-    run:
-        run_step("review", wildcards.slug, log[0])
+    shell:
+        "{params.exprun} rule review {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 rule sanity_check:
@@ -46,10 +55,13 @@ rule sanity_check:
         code=get_code_files,
     output:
         report=PATTERNS["sanity"],
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
         "experiments/state/{slug}/logs/sanity_check.log",
-    run:
-        run_step("sanity", wildcards.slug, log[0])
+    shell:
+        "{params.exprun} rule sanity {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 # Reads approval.stamp, which only a person writes (`exprun approve <slug>` or touch).
@@ -58,8 +70,11 @@ rule await_approval:
         sanity=PATTERNS["sanity"],
     output:
         verified=PATTERNS["approval_ok"],
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
     log:
         "experiments/state/{slug}/logs/await_approval.log",
     localrule: True
-    run:
-        run_step("gate", wildcards.slug, log[0])
+    shell:
+        "{params.exprun} rule gate {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"

@@ -27,11 +27,13 @@ for _slug in EXPERIMENT_SLUGS:
             partial(get_collect_page, _slug),
         params:
             slug=_slug,
+            exprun=EXPRUN,
+            settings=get_settings_file,
         log:
             f"experiments/state/{_slug}/logs/collect.log",
         localrule: True
-        run:
-            run_step("collect", params.slug, log[0])
+        shell:
+            "{params.exprun} rule collect {params.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
     rule:
         name:

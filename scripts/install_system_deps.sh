@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages exprun runs against for real: GNU screen (local deploys).
+# Debian packages exprun runs against for real: GNU screen (local deploys and the remote side),
+# OpenSSH server (the tests' sshd on 127.0.0.1), Slurm + munge (the tests' single-node cluster).
 # Installs only what is missing; without root it says what to install and carries on,
 # and the tests that need a missing service then skip (or fail under CI, see .ci/run).
 set -euo pipefail
@@ -7,7 +8,7 @@ set -euo pipefail
 missing=()
 command -v screen >/dev/null 2>&1 || missing+=(screen)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
-command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm munge)  # tests/slurm: scripts/slurm_cluster.sh
+command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm munge)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -7,12 +7,12 @@ the package reads the same layers when a person runs `exprun` directly.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from .errors import ConfigError
@@ -22,8 +22,14 @@ SCHEMA_PATH = Path(__file__).with_name("data") / "config.schema.yaml"
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 
 
+@functools.lru_cache(maxsize=1)
+def _schema_text() -> str:
+    return SCHEMA_PATH.read_text(encoding="utf-8")
+
+
 def schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    """A fresh copy each call (callers fill defaults into it); the file is read once."""
+    return yaml.load(_schema_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def fill_defaults(node: dict, data: dict) -> None:
@@ -57,6 +63,8 @@ def coerce_flags(settings: dict) -> None:
 
 def validate(settings: dict, source: str = "config") -> dict:
     """Fill defaults and validate; errors name the field and the schema file."""
+    import jsonschema  # noqa: PLC0415 - ~90 ms; the workflow's steps get settings validated already
+
     settings = copy.deepcopy(settings)
     fill_defaults(schema(), settings)
     try:
@@ -108,8 +116,11 @@ def settings_file(settings: dict, root: Path = Path(".")) -> str:
 
 
 def from_file(path: str) -> dict:
-    """Settings handed over by a Snakemake rule (already layered and validated)."""
-    return validate(read_json_file(Path(path)), str(path))
+    """Settings handed over by a Snakemake rule: already layered and validated there, so only
+    defaults are filled (no second schema check in every step's process)."""
+    settings = read_json_file(Path(path))
+    fill_defaults(schema(), settings)
+    return settings
 
 
 def read_json_file(path: Path) -> dict:

@@ -7,10 +7,11 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import yaml
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 SLUG = "digits-mlp-vs-logreg"
 

@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from conftest import DEMO_SLUG, edit_config, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, edit_config, exprun, output, page_meta, snakemake
 
 FAKE_RUN = """#!/usr/bin/env bash
 # A person replaced run.sh: a stand-in run that logs like train.py and then waits.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import DEMO_SLUG, REPO
+from workflow_helpers import DEMO_SLUG, REPO
 
 
 def test_init_makes_the_wiki_root_runnable(wiki_root):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import DEMO_SLUG, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, output, page_meta, snakemake
 from test_deploy_collect import approve_with, wait_for
 
 NAN_RUN = """#!/usr/bin/env bash

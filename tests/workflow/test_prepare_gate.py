@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import DEMO_SLUG, REPO, edit_config, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, REPO, edit_config, exprun, output, page_meta, snakemake
 
 
 def state(root, name, slug=DEMO_SLUG):

@@ -1,0 +1,53 @@
+"""Helpers of the workflow tests: run `python -m snakemake` as a subprocess on a copy of the example wiki.
+
+A module of its own (not conftest) so test files import it by a name no other test folder uses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_SLUG = "digits-mlp-vs-logreg"
+
+
+def require_service(name: str, present: bool, how: str) -> None:
+    """Skip when this machine lacks a service; under CI (EXPRUN_REQUIRE_SERVICES) fail instead."""
+    if present:
+        return
+    message = f"{name} not available here ({how})"
+    if os.environ.get("EXPRUN_REQUIRE_SERVICES"):
+        pytest.fail(message + "; CI must provide it")
+    pytest.skip(message)
+
+
+def snakemake(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+            "--profile", str(REPO / "profiles" / "local"), "--directory", str(root), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def exprun(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "exprun", *args, "--root", str(root)], capture_output=True, text=True, timeout=120)
+
+
+def output(done: subprocess.CompletedProcess) -> str:
+    return done.stdout + done.stderr
+
+
+def page_meta(root: Path, slug: str = DEMO_SLUG) -> dict:
+    text = (root / "wiki" / "experiments" / f"{slug}.md").read_text()
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def edit_config(root: Path, slug: str, **hyperparameters) -> None:
+    """A person's edit of the generated config.yaml (e.g. fewer epochs for a fast test)."""
+    path = root / "experiments" / "code" / slug / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["hyperparameters"].update(hyperparameters)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
