@@ -32,20 +32,36 @@ def scan(settings: dict, root: Path = Path("."), now: datetime | None = None) ->
             "recent": [], "unreadable": []}
     pool = BackendPool(root)
     try:
+        found = []
         for path in pages.experiment_pages(root):
             if pages.quick_status(path) not in (RUNNING, COMPLETED, None):
                 continue
             try:
-                page = pages.load_page(path)
+                found.append(pages.load_page(path))
             except PageError as exc:
                 view["unreadable"].append({"page": str(path), "error": str(exc)})
-                continue
+        _announce(found, root, pool)
+        for page in found:
             _sort(page, settings, root, now, view, pool)
     finally:
         pool.close()
     view["recent"] = sorted(view["recent"], key=lambda r: r["date"], reverse=True)[:RECENT_LIMIT]
     view["actions"] = actions(view)
     return view
+
+
+def _announce(found: list[pages.Page], root: Path, pool: BackendPool) -> None:
+    """Tell each remote backend every run it will be asked about: one round trip per host answers all."""
+    for page in found:
+        if page.status != RUNNING:
+            continue
+        try:
+            record = collect.load_record(page.slug, root)
+            backend = pool.get(record)
+        except ExprunError:
+            continue  # reported per experiment by _sort_running
+        if hasattr(backend, "expect"):
+            backend.expect(record)
 
 
 def _sort(page: pages.Page, settings: dict, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:

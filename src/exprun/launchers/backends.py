@@ -72,24 +72,40 @@ class RemoteScreen:
         self.ssh = ssh
         self.session = session
         self.root = Path(root)
+        self._expected: dict[str, RunRecord] = {}
+        self._seen: dict[str, tuple[RunState, float | None]] = {}
+
+    def expect(self, record: RunRecord) -> None:
+        """Announce a record the scan will ask about, so one round trip answers for all of them."""
+        self._expected[record.slug] = record
+
+    def _snapshot(self, record: RunRecord) -> tuple[RunState, float | None]:
+        if record.slug not in self._seen:
+            self._expected[record.slug] = record
+            self._seen.update(self.ssh.snapshot(list(self._expected.values()), self.session))
+            self._expected.clear()
+        return self._seen[record.slug]
 
     def state(self, record: RunRecord) -> RunState:
-        return self.ssh.state(record, self.session)
+        return self._snapshot(record)[0]
 
     def tail(self, record: RunRecord, start: int) -> str:
         return self.ssh.tail(record, self.session, start=start)
 
     def idle_seconds(self, record: RunRecord, now: float) -> float | None:
-        return self.ssh.seconds_since_write(self.session, PurePosixPath(record.log))
+        """By the server's clock (a skewed local clock must not look like a stall)."""
+        return self._snapshot(record)[1]
 
     def stop(self, record: RunRecord) -> None:
         self.ssh.stop(record, self.session)
+        self._seen.pop(record.slug, None)
 
     def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
         """The same (environment-wrapped) command plus extra_args: the wrapper passes every argument through."""
         spec = RunSpec(record.slug, [*record.command, *extra_args], PurePosixPath(record.cwd), PurePosixPath(record.log),
                        PurePosixPath(record.exit_file), dict(record.env))
         fresh = self.ssh.launch(spec, self.session)
+        self._seen.pop(record.slug, None)
         return fresh, int(fresh.history[-1].get("log_offset", 0))
 
     def fetch_results(self, record: RunRecord) -> None:

@@ -122,6 +122,25 @@ def state(record: RunRecord, session: RemoteSession) -> RunState:
     return judge_state(code, same_boot, kill_code == 0, record.session in screen.parse_sessions(listing), "server")
 
 
+def snapshot(records: list[RunRecord], session: RemoteSession) -> dict[str, tuple[RunState, float | None]]:
+    """State and log age of many runs in ONE round trip (a status over 20 remote runs is one command)."""
+    commands = [["cat", BOOT_ID], ["screen", "-ls"], ["date", "+%s"]]
+    for record in records:
+        commands += [["cat", record.exit_file], ["kill", "-0", str(int(record.pid))], ["stat", "-c", "%Y", record.log]]
+    answers = session.run_many(commands)
+    (_, boot), (screen_code, listing), (_, now) = answers[:3]
+    _require_screen(screen_code, session)
+    listed = screen.parse_sessions(listing)
+    found = {}
+    for index, record in enumerate(records):
+        (exit_code, exit_text), (kill_code, _), (stat_code, mtime) = answers[3 + 3 * index : 6 + 3 * index]
+        code = int(exit_text.strip()) if exit_code == 0 and exit_text.strip().lstrip("-").isdigit() else None
+        judged = judge_state(code, boot.strip() == record.boot_id, kill_code == 0, record.session in listed, "server")
+        age = float(int(now.strip()) - int(mtime.strip())) if stat_code == 0 and mtime.strip().isdigit() and now.strip().isdigit() else None
+        found[record.slug] = (judged, age)
+    return found
+
+
 def stop(record: RunRecord, session: RemoteSession) -> None:
     """Quit the session and wait (10 s at most) for the run's PID to go; the waiting happens on the server."""
     if record.session in sessions(session):
