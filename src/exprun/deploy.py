@@ -43,7 +43,7 @@ def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | No
         require_remote_block(page)
         record = launch_remote(slug, settings, root, page, approved_hash)
     elif settings["env"] == "slurm":
-        record = launch_slurm(slug, settings, root, page, config)
+        record = launch_slurm(slug, settings, root, page, config, approved_hash)
     else:
         record = launch_local(slug, settings, root, page)
     record.approved_hash = approved_hash
@@ -87,14 +87,31 @@ def launch_local(slug: str, settings: dict, root: Path, page) -> RunRecord:
     return record
 
 
-def launch_slurm(slug: str, settings: dict, root: Path, page, config: dict) -> RunRecord:
-    """One sbatch job array, one task per seed, returning at once (a login node with a shared filesystem)."""
+def launch_slurm(slug: str, settings: dict, root: Path, page, config: dict, approved_hash: str) -> RunRecord:
+    """One sbatch job array, one task per seed, returning at once: on this login node, or (slurm.submit: ssh)
+    on the server of config/server.yaml after syncing the approved code there, over one connection."""
     from .launchers import slurm  # noqa: PLC0415
 
     resources = dict(settings["slurm"])
+    submit = resources.pop("submit")
     if needs_gpu(page) and not resources["gpus"]:
         resources["gpus"] = settings["gpu"]["count"]
-    return slurm.launch(run_spec(slug, root), config.get("seeds") or [0], resources, slurm.local_runner)
+    seeds = config.get("seeds") or [0]
+    if submit == "local":
+        return slurm.launch(run_spec(slug, root), seeds, resources, slurm.local_runner)
+    from .launchers import ssh  # noqa: PLC0415 - paramiko only for remote submits
+    from .remote import envsetup, server_config, verbs
+    from .remote.session import RemoteSession
+
+    server = server_config.load(server_config.config_path(root, None), root)
+    with RemoteSession(server) as session:
+        verbs.sync_code(session, server, root, slug, expected_hash=approved_hash)
+        verbs.setup_env(session, server, slug)
+        command = envsetup.wrap(["bash", f"experiments/code/{slug}/run.sh"], server, session)
+        record = slurm.launch(ssh.run_spec(slug, command, session.work_dir), seeds, resources,
+                              slurm.ssh_runner(session), host=server.host)
+    record.env[slurm.VIA_KEY] = "ssh"
+    return record
 
 
 def require_remote_block(page) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,3 +62,46 @@ def test_array_deploy_returns_at_once_and_collect_completes_the_page(slurm_clust
     assert "over 3 seed(s)" in page["key_result"]
     assert sorted(p.name for p in (root / "results" / SLUG).glob("seed_*.json")) == ["seed_0.json", "seed_1.json", "seed_2.json"]
     assert sorted(p.name for p in (root / "logs").glob(f"exp-{SLUG}_*.log")) == [f"exp-{SLUG}_{i}.log" for i in range(3)]
+
+
+def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_path):
+    """slurm.submit: ssh — sync, sbatch and the checks go through one SSH connection; results come back."""
+    sshd_dir = tmp_path / "sshd"
+    started = subprocess.run([sys.executable, str(REPO / "scripts" / "test_sshd.py"), "start", str(sshd_dir)],
+                             capture_output=True, text=True, timeout=60)
+    if started.returncode == 3:  # sshd missing: a skip here, a failure under CI
+        reason = f"OpenSSH sshd not installed ({started.stderr.strip()})"
+        if os.environ.get("EXPRUN_REQUIRE_SERVICES"):
+            pytest.fail(reason + "; CI must provide it")
+        pytest.skip(reason)
+    assert started.returncode == 0, started.stderr
+    info = json.loads(started.stdout)
+    try:
+        root, work_dir = tmp_path / "wiki here", tmp_path / "login node work"
+        shutil.copytree(REPO / "examples" / "wiki", root)
+        work_dir.mkdir()
+        (root / "config").mkdir()
+        (root / "config" / "config.yaml").write_text("slurm:\n  time: '00:10:00'\n  submit: ssh\n")
+        (root / "config" / "server.yaml").write_text(yaml.safe_dump({
+            "host": "127.0.0.1", "port": info["port"], "user": info["user"], "work_dir": str(work_dir),
+            "identity_file": info["client_key"], "known_hosts": info["known_hosts"],
+            "env_setup": f"source {REPO / '.venv' / 'bin' / 'activate'}"}))
+        done, out = snakemake(root, f"prepare_{SLUG}")
+        assert done.returncode == 0, out
+        config = root / "experiments" / "code" / SLUG / "config.yaml"
+        config.write_text(config.read_text().replace("epochs: 20", "epochs: 2"))
+        assert subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(root)]).returncode == 0
+        done, out = snakemake(root, f"deploy_{SLUG}")
+        assert done.returncode == 0, out
+        assert (work_dir / "experiments" / "code" / SLUG / "train.py").exists(), "code synced to the login node"
+        assert meta(root)["status"] == "running"
+        deadline = time.monotonic() + 180
+        while meta(root)["status"] == "running" and time.monotonic() < deadline:
+            done, out = snakemake(root, f"collect_{SLUG}")
+            assert done.returncode == 0, out
+            time.sleep(1)
+        assert meta(root)["status"] == "completed", out
+        assert len(list((root / "results" / SLUG).glob("seed_*.json"))) == 3, "results pulled back over SSH"
+        assert len(list((root / "logs").glob(f"exp-{SLUG}_*.log"))) == 3
+    finally:
+        subprocess.run([sys.executable, str(REPO / "scripts" / "test_sshd.py"), "stop", str(sshd_dir)], timeout=30)

@@ -126,47 +126,69 @@ class RemoteScreen:
 
 
 class SlurmArray:
-    """A job array on a SLURM cluster seen from a login node (shared filesystem): one task per seed."""
+    """A job array on a SLURM cluster: one task per seed. Seen from a login node with the shared
+    filesystem (session None), or from here through a RemoteSession to the login node."""
 
-    def __init__(self, root: Path):
-        from . import slurm  # noqa: PLC0415
+    def __init__(self, root: Path, session=None):
+        from . import slurm, ssh  # noqa: PLC0415
 
-        self.slurm = slurm
+        self.slurm, self.ssh = slurm, ssh
         self.root = Path(root)
+        self.session = session
+        self.runner = slurm.ssh_runner(session) if session is not None else slurm.local_runner
         self._tasks: dict = {}
 
     def state(self, record: RunRecord) -> RunState:
         """Unknown (sacct and squeue silent) counts as still running: check again later, never finish on it."""
-        self._tasks = self.slurm.task_states(record, self.slurm.local_runner)
+        self._tasks = self.slurm.task_states(record, self.runner)
         judged = self.slurm.job_state(self._tasks)
         if judged.state == self.slurm.UNKNOWN:
             return RunState("running", None, judged.detail)
         return judged
 
-    def _logs(self, record: RunRecord) -> list[Path]:
-        return [Path(self.slurm.task_log(record, index)) for index in self.slurm.task_owners(record)]
+    def _logs(self, record: RunRecord) -> list[str]:
+        return [self.slurm.task_log(record, index) for index in self.slurm.task_owners(record)]
 
     def tail(self, record: RunRecord, start: int) -> str:
         """The end of every task's log (each bounded), task by task."""
         logs = self._logs(record)
         share = max(TAIL_BYTES // max(len(logs), 1), 4096)
-        return "\n".join(tail_text(log, share) for log in logs)
+        if self.session is not None:
+            return "\n".join(self.ssh.read_tail(self.session, PurePosixPath(log), share) for log in logs)
+        return "\n".join(tail_text(Path(log), share) for log in logs)
 
     def idle_seconds(self, record: RunRecord, now: float) -> float | None:
-        ages = [age for age in (seconds_since_write(log, now) for log in self._logs(record)) if age is not None]
+        if self.session is not None:
+            ages = [self.ssh.seconds_since_write(self.session, PurePosixPath(log)) for log in self._logs(record)]
+        else:
+            ages = [seconds_since_write(Path(log), now) for log in self._logs(record)]
+        ages = [age for age in ages if age is not None]
         return min(ages) if ages else None
 
     def stop(self, record: RunRecord) -> None:
-        self.slurm.stop(record, self.slurm.local_runner)
+        self.slurm.stop(record, self.runner)
 
     def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
         """Resubmit only the failed tasks; when none failed (a NaN in a live task), every task."""
-        tasks = self._tasks or self.slurm.task_states(record, self.slurm.local_runner)
+        tasks = self._tasks or self.slurm.task_states(record, self.runner)
         failed = self.slurm.failed_tasks(tasks) or list(self.slurm.task_owners(record))
-        return self.slurm.resubmit_failed(record, self.slurm.local_runner, failed, extra_args), 0
+        return self.slurm.resubmit_failed(record, self.runner, failed, extra_args), 0
 
     def fetch_results(self, record: RunRecord) -> None:
-        """The login node shares the cluster's filesystem: results are already here."""
+        """On a login node the results are already here; through SSH, pull them and the task logs."""
+        if self.session is None:
+            return
+        from ..remote import pull  # noqa: PLC0415
+
+        results = Paths(record.slug, self.root).results_dir.relative_to(self.root).as_posix()
+        try:
+            pull.pull(self.session, results + "/", results + "/", self.root)
+        except RemoteError as exc:
+            if "does not exist" not in str(exc):
+                raise
+        for log in self._logs(record):
+            local = Paths(record.slug, self.root).log.parent / PurePosixPath(log).name
+            pull.pull(self.session, log, str(local), self.root)
 
     def anomalies(self, record: RunRecord) -> list:
         """Per-task endings (exit codes, OUT_OF_MEMORY, TIMEOUT, ...) naming the task and its seed."""
@@ -179,6 +201,7 @@ class BackendPool:
     def __init__(self, root: Path):
         self.root = Path(root)
         self._backends: dict[str, Backend] = {}
+        self._sessions: dict[str, object] = {}
         self._stack = contextlib.ExitStack()
 
     def get(self, record: RunRecord) -> Backend:
@@ -187,9 +210,11 @@ class BackendPool:
                 self._backends["local"] = LocalScreen(self.root, snapshot=True)
             return self._backends["local"]
         if record.backend == "slurm":
-            if "slurm" not in self._backends:
-                self._backends["slurm"] = SlurmArray(self.root)
-            return self._backends["slurm"]
+            key = f"slurm@{record.host}" if record.env.get("EXPRUN_SLURM_VIA") == "ssh" else "slurm"
+            if key not in self._backends:
+                session = self._connect(record) if key != "slurm" else None
+                self._backends[key] = SlurmArray(self.root, session)
+            return self._backends[key]
         if record.backend == "ssh":
             if record.host not in self._backends:
                 self._backends[record.host] = RemoteScreen(self._connect(record), self.root)
@@ -201,11 +226,14 @@ class BackendPool:
         from ..remote import server_config  # noqa: PLC0415 - paramiko only for remote runs
         from ..remote.session import RemoteSession  # noqa: PLC0415
 
+        if record.host in self._sessions:
+            return self._sessions[record.host]
         server = server_config.load(server_config.config_path(self.root, None), self.root)
         if server.host != record.host:
             raise RemoteError(f"{record.slug} runs on {record.host} but {server.source} now points at {server.host}; "
                               "restore the server entry to check it")
-        return self._stack.enter_context(RemoteSession(server))
+        self._sessions[record.host] = self._stack.enter_context(RemoteSession(server))
+        return self._sessions[record.host]
 
     def close(self) -> None:
         self._stack.close()

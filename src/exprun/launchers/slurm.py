@@ -43,6 +43,7 @@ UNKNOWN = "unknown"  # a RunState.state besides running/exited/lost: nobody coul
 TASK_LOST, TASK_UNKNOWN = "LOST", "UNKNOWN"
 JOB_ID_KEY, ARRAY_SIZE_KEY = "EXPRUN_SLURM_JOB_ID", "EXPRUN_SLURM_ARRAY_SIZE"
 SUBMIT_EVENT = "sbatch"
+VIA_KEY = "EXPRUN_SLURM_VIA"  # in record.env: "ssh" when sbatch ran on the remote login node
 RUNNER_TIMEOUT_S = 60
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
@@ -159,6 +160,19 @@ def local_runner(argv: Sequence[str], input: str | None = None) -> tuple[int, st
     except subprocess.TimeoutExpired:
         return 124, "", f"{argv[0]}: no answer after {RUNNER_TIMEOUT_S} s"
     return done.returncode, done.stdout, done.stderr
+
+
+def ssh_runner(session) -> Runner:
+    """The same calls on a login node reached over a RemoteSession (sbatch, squeue, sacct run there)."""
+    from ..errors import RemoteError  # noqa: PLC0415
+
+    def run(argv: Sequence[str], input: str | None = None) -> tuple[int, str, str]:
+        try:
+            return session.run(list(argv), timeout=RUNNER_TIMEOUT_S, input=input)
+        except RemoteError as exc:
+            return 255, "", str(exc)
+
+    return run
 
 
 def _sbatch(script: str, runner: Runner) -> str:

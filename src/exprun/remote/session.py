@@ -129,16 +129,20 @@ class RemoteSession:
             raise RemoteError(f"cannot reach {nxt.label} through jump host {jump.label}: {exc}") from None
 
     # -- commands ---------------------------------------------------------------------------
-    def run(self, command: Command, timeout: float = 60, merge_stderr: bool = False) -> tuple[int, str, str]:
+    def run(self, command: Command, timeout: float = 60, merge_stderr: bool = False,
+            input: str | None = None) -> tuple[int, str, str]:
         """Run one command (an argument list, or a ready shell string) and wait for it.
 
-        Both streams are drained while waiting, so a chatty stderr cannot stall the remote.
+        `input` goes to its stdin (sbatch reads the batch script there). Both streams are
+        drained while waiting, so a chatty stderr cannot stall the remote.
         """
         text = command if isinstance(command, str) else shlex.join(command)
         channel = self.transport.open_session(timeout=self.server.connect_timeout)
         try:
             channel.set_combine_stderr(merge_stderr)
             channel.exec_command(text)
+            if input:
+                channel.sendall(input.encode("utf-8"))
             channel.shutdown_write()
             out, err = _drain(channel, time.monotonic() + timeout, text, self.label)
             code = channel.recv_exit_status()
