@@ -14,5 +14,6 @@ configfile: str(REPO_CONFIG)
 include: "rules/common.smk"
 include: "rules/prepare.smk"
 include: "rules/deploy.smk"
+include: "rules/jobs.smk"
 include: "rules/status.smk"
 include: "rules/targets.smk"

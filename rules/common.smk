@@ -32,6 +32,7 @@ EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTE
 
 wildcard_constraints:
     slug=SLUG_PATTERN.pattern.strip("^$"),
+    seed=r"-?\d+",
 
 
 def get_settings_file(wildcards):
@@ -77,9 +78,61 @@ def get_collect_page(slug, wildcards=None):
 
 
 def get_full_target(slug, wildcards=None):
-    """collected.json, through deploy; a running experiment just waits and collects."""
+    """Through deploy + wait (detached), or the seeds as Snakemake jobs (full_via: jobs)."""
+    if config["full_via"] == "jobs":
+        page = _page_or_fail(slug)
+        if not (page.status == lifecycle.RUNNING and Paths(slug).jobs_started.exists()):
+            try:
+                lifecycle.require_deployable(page)
+            except ExprunError as exc:
+                raise WorkflowError(str(exc)) from None
+        return str(Paths(slug).collected_jobs)
     get_deploy_target(slug)
     return str(Paths(slug).collected)
+
+
+def get_seed_results(wildcards):
+    """One result file per seed of the experiment's config.yaml (the page's seeds before generation)."""
+    from exprun.codegen.spec import build_spec
+    from exprun.errors import ConfigError
+    from exprun.experiment_config import load_experiment_config
+
+    try:
+        seeds = load_experiment_config(wildcards.slug).get("seeds") or [0]
+    except ConfigError:
+        seeds = build_spec(_page_or_fail(wildcards.slug), config["codegen"]["seeds"]).config["seeds"]
+    return [f"results/{wildcards.slug}/seed_{seed}.json" for seed in seeds]
+
+
+def get_seed_gpus(wildcards):
+    from exprun.codegen.spec import needs_gpu
+
+    wanted = config["slurm"]["gpus"] or config["gpu"]["count"]
+    return wanted if needs_gpu(_page_or_fail(wildcards.slug)) else 0
+
+
+def get_seed_runtime(wildcards):
+    """Minutes from slurm.time ([D-]HH:MM:SS); 60 when unset."""
+    text = config["slurm"]["time"]
+    if not text:
+        return 60
+    days, _, clock = text.rpartition("-")
+    parts = [int(p) for p in clock.split(":")] + [0, 0]
+    return int(days or 0) * 1440 + parts[0] * 60 + parts[1] + (1 if parts[2] else 0)
+
+
+def get_seed_mem_mb(wildcards):
+    """MiB from slurm.mem (e.g. 16G, 800M); 1000 when unset."""
+    text = config["slurm"]["mem"].upper()
+    if not text:
+        return 1000
+    scale = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}.get(text[-1], 1)
+    return int(float(text.rstrip("KMGT")) * scale)
+
+
+def get_seed_partition(wildcards):
+    """The configured partition; empty leaves the choice to the cluster's default."""
+    return config["slurm"]["partition"]
 
 
 def print_gate_messages():

@@ -7,6 +7,7 @@ experiment `planned`, so the same command can simply be run again.
 from __future__ import annotations
 
 import contextlib
+import socket
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -69,6 +70,33 @@ def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | No
     report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
     atomic_write_json(paths.deployed, {"session": record.session, "pid": record.pid, "started_at": record.started_at,
                                        "host": record.host, "backend": record.backend})
+    return report
+
+
+def start_seed_jobs(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
+    """full_via: jobs — Snakemake itself runs each seed as a job (an executor plugin places them);
+    this marks the page running and leaves a run record collect can read afterwards."""
+    root = Path(root)
+    paths = Paths(slug, root)
+    page = lifecycle.find_experiment(slug, root)
+    lifecycle.require_deployable(page)
+    approved_hash = gate.require_current(slug, root)
+    config = load_experiment_config(slug, root)
+    now = now or datetime.now(timezone.utc)
+    seeds = [str(seed) for seed in config.get("seeds") or [0]]
+    record = RunRecord(slug=slug, backend="jobs", session="snakemake", pid=0,
+                       started_at=now.isoformat(timespec="seconds"), host=socket.gethostname(), boot_id="",
+                       command=["bash", f"experiments/code/{slug}/run.sh"], cwd=str(root.resolve()),
+                       log=str(paths.log), exit_file=str(paths.exit_status), approved_hash=approved_hash,
+                       env={"EXPRUN_SEEDS": " ".join(seeds)})
+    record.save(paths.run)
+    hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
+    run_log = f"logs/exp-{slug}_seed{{N}}.log"  # one log per seed job
+    pages.set_fields(paths.page, {"status": lifecycle.RUNNING, "run_log": run_log, "started": now.strftime("%Y-%m-%dT%H:%M"),
+                                  "estimated_hours": hours}, create=True)
+    wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | env: snakemake jobs | seeds: {len(seeds)} | eta: {hours}h")
+    report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
+    atomic_write_json(paths.jobs_started, {"seeds": seeds, "started_at": record.started_at})
     return report
 
 
@@ -150,7 +178,8 @@ def launch_remote(slug: str, settings: dict, root: Path, page, approved_hash: st
 def deploy_report_data(page, record: RunRecord, hours: float, basis: str, now: datetime, review: dict,
                        run_log: str, paths: Paths) -> dict:
     gpu_text = f" GPU {','.join(map(str, record.gpu_ids))}" if record.gpu_ids else ""
-    where = {"ssh": f"remote ({record.host}{gpu_text})", "slurm": f"slurm ({record.host} job {record.session})"}.get(
+    where = {"ssh": f"remote ({record.host}{gpu_text})", "slurm": f"slurm ({record.host} job {record.session})",
+             "jobs": f"snakemake jobs (seeds {record.env.get('EXPRUN_SEEDS', '')}, placed by the executor)"}.get(
         record.backend, f"local ({record.host}{gpu_text})")
     return {
         "status": "deployed",

@@ -36,6 +36,9 @@ def deploy_report(data: dict) -> str:
 
 
 def _quick_commands(data: dict) -> str:
+    if data["environment"].startswith("snakemake jobs"):
+        return ("# Snakemake jobs: the running snakemake shows them; per-seed logs\n"
+                f"ls {data['log_file'].replace('{N}', '*')}\n")
     if data["environment"].startswith("slurm"):
         return ("# SLURM: check the array's tasks\n"
                 f"squeue -r -j {data['session']}\n\n"

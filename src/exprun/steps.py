@@ -12,7 +12,7 @@ from .files import atomic_write_json
 from .slugs import validate_slug
 from .state import Paths
 
-STEPS = ("generate", "dataset", "review", "sanity", "gate", "deploy", "collect", "wait")
+STEPS = ("generate", "dataset", "review", "sanity", "gate", "deploy", "start-jobs", "collect", "wait")
 
 
 def run(step: str, slug: str, settings: dict, root: Path = Path(".")) -> str:
@@ -52,6 +52,11 @@ def run(step: str, slug: str, settings: dict, root: Path = Path(".")) -> str:
         from . import deploy, reports  # noqa: PLC0415
 
         data = deploy.deploy(slug, settings, root)
+        return _as_json(data) if settings["json"] else reports.deploy_report(data)
+    if step == "start-jobs":
+        from . import deploy, reports  # noqa: PLC0415
+
+        data = deploy.start_seed_jobs(slug, settings, root)
         return _as_json(data) if settings["json"] else reports.deploy_report(data)
     if step in ("collect", "wait"):
         from . import collect  # noqa: PLC0415

@@ -105,3 +105,24 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
         assert len(list((root / "logs").glob(f"exp-{SLUG}_*.log"))) == 3
     finally:
         subprocess.run([sys.executable, str(REPO / "scripts" / "test_sshd.py"), "stop", str(sshd_dir)], timeout=30)
+
+
+def test_full_mode_runs_each_seed_as_a_snakemake_job_through_the_executor_plugin(slurm_cluster, tmp_path):
+    """profiles/slurm-jobs: snakemake-executor-plugin-slurm places one job per seed, then collect."""
+    root = tmp_path / "wiki"
+    shutil.copytree(REPO / "examples" / "wiki", root)
+    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+            "--profile", str(REPO / "profiles" / "slurm-jobs"), "--directory", str(root)]
+    done = subprocess.run([*argv, f"prepare_{SLUG}"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    config = root / "experiments" / "code" / SLUG / "config.yaml"
+    config.write_text(config.read_text().replace("epochs: 20", "epochs: 2"))
+    assert subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(root)]).returncode == 0
+    done = subprocess.run([*argv, f"full_{SLUG}"], capture_output=True, text=True, timeout=500)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert out.count("rule run_seed:") == 3 and "external_jobid" in out, "each seed went to SLURM as its own job"
+    page = meta(root)
+    assert page["status"] == "completed" and "over 3 seed(s)" in page["key_result"]
+    assert "env: snakemake jobs | seeds: 3" in (root / "wiki" / "log.md").read_text()
+    assert sorted(p.name for p in (root / "logs").glob(f"exp-{SLUG}_seed*.log")) == [f"exp-{SLUG}_seed{i}.log" for i in range(3)]

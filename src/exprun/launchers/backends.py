@@ -14,7 +14,7 @@ from typing import Iterator, Protocol
 
 from ..errors import LaunchError, RemoteError
 from ..logtail import TAIL_BYTES, seconds_since_write, tail_text
-from ..state import Paths
+from ..state import PATTERNS, Paths
 from . import screen
 from .base import RunRecord, RunSpec, RunState
 
@@ -195,6 +195,49 @@ class SlurmArray:
         return self.slurm.anomalies_from_tasks(self._tasks)
 
 
+class SeedJobs:
+    """Seeds run as Snakemake jobs (full_via: jobs): Snakemake owns them; exprun only reads what they left."""
+
+    supports_autofix = False  # a rerun is `snakemake full_<slug>` again: Snakemake reruns the missing seeds
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _seeds(self, record: RunRecord) -> list[str]:
+        return record.env.get("EXPRUN_SEEDS", "0").split()
+
+    def _log(self, record: RunRecord, seed: str) -> Path:
+        return self.root / PATTERNS["seed_log"].format(slug=record.slug, seed=seed)
+
+    def state(self, record: RunRecord) -> RunState:
+        """Ended: every seed's result file there (exit 0), else the seeds whose job did not deliver."""
+        results = Paths(record.slug, self.root).results_dir
+        missing = [seed for seed in self._seeds(record) if not (results / f"seed_{seed}.json").exists()]
+        if not missing:
+            return RunState("exited", 0, "all seed jobs delivered their results")
+        return RunState("exited", 1, f"seed job(s) {', '.join(missing)} left no result (see their logs)")
+
+    def tail(self, record: RunRecord, start: int) -> str:
+        seeds = self._seeds(record)
+        share = max(TAIL_BYTES // max(len(seeds), 1), 4096)
+        return "\n".join(tail_text(self._log(record, seed), share) for seed in seeds)
+
+    def idle_seconds(self, record: RunRecord, now: float) -> float | None:
+        return None
+
+    def stop(self, record: RunRecord) -> None:
+        """Snakemake (or the cluster's scheduler) owns the jobs."""
+
+    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
+        raise LaunchError(f"{record.slug}: seed jobs are rerun by Snakemake: run `snakemake full_{record.slug}` again")
+
+    def fetch_results(self, record: RunRecord) -> None:
+        """Snakemake placed the outputs here."""
+
+    def anomalies(self, record: RunRecord) -> list:
+        return []
+
+
 class BackendPool:
     """Backends shared across many records of one scan: one `screen -ls`, one connection per host."""
 
@@ -209,6 +252,8 @@ class BackendPool:
             if "local" not in self._backends:
                 self._backends["local"] = LocalScreen(self.root, snapshot=True)
             return self._backends["local"]
+        if record.backend == "jobs":
+            return self._backends.setdefault("jobs", SeedJobs(self.root))
         if record.backend == "slurm":
             key = f"slurm@{record.host}" if record.env.get("EXPRUN_SLURM_VIA") == "ssh" else "slurm"
             if key not in self._backends:

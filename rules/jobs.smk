@@ -1,0 +1,50 @@
+# full_via: jobs — each seed as a Snakemake job, placed by the executor of the profile
+# (profiles/slurm-jobs: snakemake-executor-plugin-slurm), then collected like a detached run.
+# Checkpoints stay out of the outputs: Snakemake deletes the outputs of failed jobs.
+
+
+rule start_seed_jobs:
+    input:
+        verified=PATTERNS["approval_ok"],
+    output:
+        stamp=PATTERNS["jobs_started"],
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
+    log:
+        "experiments/state/{slug}/logs/start_seed_jobs.log",
+    localrule: True
+    shell:
+        "{params.exprun} rule start-jobs {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+
+
+rule run_seed:
+    input:
+        stamp=PATTERNS["jobs_started"],
+    output:
+        result="results/{slug}/seed_{seed}.json",
+    log:
+        "logs/exp-{slug}_seed{seed}.log",
+    resources:
+        gpu=get_seed_gpus,
+        runtime=get_seed_runtime,
+        mem_mb=get_seed_mem_mb,
+        slurm_partition=get_seed_partition,
+    shell:
+        "EXPRUN_SEEDS={wildcards.seed} bash experiments/code/{wildcards.slug}/run.sh > {log} 2>&1"
+
+
+rule collect_seed_jobs:
+    input:
+        stamp=PATTERNS["jobs_started"],
+        results=get_seed_results,
+    output:
+        collected=PATTERNS["collected_jobs"],
+    params:
+        exprun=EXPRUN,
+        settings=get_settings_file,
+    log:
+        "experiments/state/{slug}/logs/collect_seed_jobs.log",
+    localrule: True
+    shell:
+        "{params.exprun} rule collect {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log} && touch {output.collected:q}"
