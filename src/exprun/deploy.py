@@ -31,14 +31,17 @@ def run_spec(slug: str, root: Path, extra_args: list[str] | None = None, env: di
                    exit_file=paths.exit_status.resolve(), env=dict(env or {}))
 
 
+def approved_experiment(slug: str, root: Path) -> tuple[Paths, "pages.Page", str, dict]:
+    """What every launch starts from: a planned page, the approved hash of the code as it is now, its config."""
+    page = lifecycle.find_experiment(slug, root)
+    lifecycle.require_deployable(page)
+    return Paths(slug, root), page, gate.require_current(slug, root), load_experiment_config(slug, root)
+
+
 def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
     """Launch (screen here, or screen on the remote server) and update the page; returns the DEPLOY_REPORT data."""
     root = Path(root)
-    paths = Paths(slug, root)
-    page = lifecycle.find_experiment(slug, root)
-    lifecycle.require_deployable(page)
-    approved_hash = gate.require_current(slug, root)
-    config = load_experiment_config(slug, root)
+    paths, page, approved_hash, config = approved_experiment(slug, root)
     remote = settings["env"] == "remote"
     if remote:
         require_remote_block(page)
@@ -77,11 +80,7 @@ def start_seed_jobs(slug: str, settings: dict, root: Path = Path("."), now: date
     """full_via: jobs — Snakemake itself runs each seed as a job (an executor plugin places them);
     this marks the page running and leaves a run record collect can read afterwards."""
     root = Path(root)
-    paths = Paths(slug, root)
-    page = lifecycle.find_experiment(slug, root)
-    lifecycle.require_deployable(page)
-    approved_hash = gate.require_current(slug, root)
-    config = load_experiment_config(slug, root)
+    paths, page, approved_hash, config = approved_experiment(slug, root)
     now = now or datetime.now(timezone.utc)
     seeds = [str(seed) for seed in config.get("seeds") or [0]]
     record = RunRecord(slug=slug, backend="jobs", session="snakemake", pid=0,

@@ -236,8 +236,7 @@ def test_shim_without_venv_says_how_to_install(tmp_path):
     if not system_python_lacks_exprun():
         pytest.skip("the system python3 can import exprun")
     lonely = tmp_path / "tools" / "research_wiki.py"
-    lonely.parent.mkdir()
-    shutil.copyfile(SHIM, lonely)
+    shutil.copytree(SHIM.parent, lonely.parent)  # the tools folder as shipped, without a .venv beside it
     proc = subprocess.run(
         ["/usr/bin/env", "python3", str(lonely), "slug", "x"], cwd=tmp_path, env=system_env(), capture_output=True, text=True
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from services import require_service  # noqa: F401 - re-exported for the tests here
 import yaml
 
 from exprun.launchers import screen
@@ -37,16 +38,6 @@ slug="$(basename "$(dirname "$0")")"
 mkdir -p "results/$slug"
 printf '{"slug": "%s", "seed": 0, "metrics": {"accuracy": 0.93}}\\n' "$slug" > "results/$slug/seed_0.json"
 """
-
-
-def require_service(name: str, present: bool, how: str) -> None:
-    """Skip when this machine lacks a service; under CI (EXPRUN_REQUIRE_SERVICES) fail instead."""
-    if present:
-        return
-    message = f"{name} not available here ({how})"
-    if os.environ.get("EXPRUN_REQUIRE_SERVICES"):
-        pytest.fail(message + "; CI must provide it")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

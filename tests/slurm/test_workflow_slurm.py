@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
 import yaml
+from services import require_service
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,11 +68,7 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
     sshd_dir = tmp_path / "sshd"
     started = subprocess.run([sys.executable, str(REPO / "scripts" / "test_sshd.py"), "start", str(sshd_dir)],
                              capture_output=True, text=True, timeout=60)
-    if started.returncode == 3:  # sshd missing: a skip here, a failure under CI
-        reason = f"OpenSSH sshd not installed ({started.stderr.strip()})"
-        if os.environ.get("EXPRUN_REQUIRE_SERVICES"):
-            pytest.fail(reason + "; CI must provide it")
-        pytest.skip(reason)
+    require_service("OpenSSH sshd", started.returncode != 3, started.stderr.strip() or "apt-get install openssh-server")
     assert started.returncode == 0, started.stderr
     info = json.loads(started.stdout)
     try:

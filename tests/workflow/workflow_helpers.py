@@ -4,26 +4,16 @@ A module of its own (not conftest) so test files import it by a name no other te
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from services import require_service  # noqa: F401 - re-exported for the tests here
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_SLUG = "digits-mlp-vs-logreg"
-
-
-def require_service(name: str, present: bool, how: str) -> None:
-    """Skip when this machine lacks a service; under CI (EXPRUN_REQUIRE_SERVICES) fail instead."""
-    if present:
-        return
-    message = f"{name} not available here ({how})"
-    if os.environ.get("EXPRUN_REQUIRE_SERVICES"):
-        pytest.fail(message + "; CI must provide it")
-    pytest.skip(message)
 
 
 def snakemake(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
