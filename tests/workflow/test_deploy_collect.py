@@ -84,6 +84,9 @@ def test_collect_while_running_touches_nothing_then_crash_is_reported(wiki_root,
     assert f"Experiment {DEMO_SLUG}: RUNNING" in text and "step 3 / 100" in text
     assert "Anomalies: none" in text, "zoom/room/bloom are not OOM"
     assert page.read_bytes() == before and (wiki_root / "wiki" / "log.md").read_bytes() == log_before
+    as_json = snakemake(wiki_root, f"collect_{DEMO_SLUG}", "--config", "json=true")
+    report = next(json.loads(line) for line in as_json.stdout.splitlines() if line.startswith("{"))
+    assert report["status"] == "running" and report["anomalies"] == [], "the same report, as JSON for agents"
     assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0, "deploy of a deployed run is a no-op"
 
     os.kill(int((state / "child.pid").read_text()), signal.SIGKILL)
