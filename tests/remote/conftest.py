@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from services import require_service  # noqa: F401 - re-exported for the tests here
+from services import require_service
 import yaml
 
 from exprun.launchers import screen

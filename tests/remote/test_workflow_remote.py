@@ -41,7 +41,7 @@ def test_deploy_and_collect_through_the_remote_profile(lab):
 
     done, out = snakemake(lab.root, f"deploy_{SLUG}")
     assert done.returncode == 0, out
-    assert f"Environment: remote (127.0.0.1" in out and "tools/remote.py check --name" in out
+    assert "Environment: remote (127.0.0.1" in out and "tools/remote.py check --name" in out
     page = meta(lab.root)
     assert page["status"] == "running"
     assert page["remote"]["server"] == "127.0.0.1" and page["remote"]["session"] == f"exp-{SLUG}"

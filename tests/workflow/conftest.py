@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from workflow_helpers import REPO, require_service
+from services import require_service
+from workflow_helpers import REPO
 
 
 @pytest.fixture

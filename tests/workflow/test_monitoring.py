@@ -63,7 +63,7 @@ def test_killed_run_is_a_crash_not_completed(wiki_root, screen_available, cleanu
     approve_with(wiki_root, run_sh=KILLED_RUN)
     assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
     wait_for(wiki_root / "experiments" / "state" / DEMO_SLUG / "exit_status")
-    done = snakemake(wiki_root, f"collect_ready")
+    done = snakemake(wiki_root, "collect_ready")
     assert done.returncode == 0, output(done)
     meta = page_meta(wiki_root)
     assert meta["status"] == "completed" and meta["outcome"] == "inconclusive"

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from services import require_service  # noqa: F401 - re-exported for the tests here
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]

@@ -128,5 +128,3 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return args.handler(args)
 
-
-__all__ = ["add_parser", "main", "coerce_cli_value", "emit_json"]

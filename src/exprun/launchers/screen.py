@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import LaunchError
-from .base import EXITED, LOST, RUNNING, RunRecord, RunSpec, RunState, boot_id, hostname, judge_state, pid_alive, read_exit_code
+from .base import RunRecord, RunSpec, RunState, boot_id, hostname, judge_state, pid_alive, read_exit_code
 
 SESSION_LINE = re.compile(r"^\s*(\d+)\.(\S+)\s", re.M)
 PID_WAIT_S = 10.0
@@ -111,5 +111,3 @@ def stop(record: RunRecord) -> None:
     while pid_alive(record.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
 
-
-__all__ = ["launch", "state", "stop", "session_exists", "session_name", "sessions", "RUNNING", "EXITED", "LOST"]
