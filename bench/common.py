@@ -300,7 +300,8 @@ def stop_runs(root: Path, timeout: float = 20) -> None:
     and a `bash -c` wrapper takes about 2 s to die after its session quits).
     """
     from exprun.launchers import screen
-    from exprun.launchers.base import RunRecord, pid_alive
+    from exprun.files import pid_alive
+    from exprun.launchers.base import RunRecord
 
     records = [r for r in (RunRecord.load(f) for f in (Path(root) / "experiments" / "state").glob("*/run.json"))
                if r is not None and TAG in r.session]

@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from exprun import config as exprun_config
-from exprun import lifecycle, pages
+from exprun import attempts, lifecycle, pages
 from exprun.errors import ExprunError
 from exprun.slugs import SLUG_PATTERN
 from exprun.state import PATTERNS, Paths
@@ -54,16 +54,22 @@ def _page_or_fail(slug):
         raise WorkflowError(str(exc)) from None
 
 
+def _require_deployable(page):
+    """A planned page has no deployment: markers of an earlier attempt are moved aside so it deploys again."""
+    try:
+        lifecycle.require_deployable(page)
+        attempts.retire_markers(page.slug)
+    except (ExprunError, OSError) as exc:
+        raise WorkflowError(str(exc)) from None
+
+
 def get_deploy_target(slug, wildcards=None):
     """deployed.stamp, after checking that the page's status allows a deploy."""
     stamp = Paths(slug).deployed
     page = _page_or_fail(slug)
     if page.status == lifecycle.RUNNING and stamp.exists():
         return str(stamp)
-    try:
-        lifecycle.require_deployable(page)
-    except ExprunError as exc:
-        raise WorkflowError(str(exc)) from None
+    _require_deployable(page)
     return str(stamp)
 
 
@@ -82,10 +88,7 @@ def get_full_target(slug, wildcards=None):
     if config["full_via"] == "jobs":
         page = _page_or_fail(slug)
         if not (page.status == lifecycle.RUNNING and Paths(slug).jobs_started.exists()):
-            try:
-                lifecycle.require_deployable(page)
-            except ExprunError as exc:
-                raise WorkflowError(str(exc)) from None
+            _require_deployable(page)
         return str(Paths(slug).collected_jobs)
     get_deploy_target(slug)
     return str(Paths(slug).collected)

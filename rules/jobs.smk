@@ -18,11 +18,14 @@ rule start_seed_jobs:
         "{params.exprun} rule start-jobs {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log}"
 
 
+# Each seed job checks the approval itself when it starts (a leftover or hand-made jobs.stamp proves nothing).
 rule run_seed:
     input:
         stamp=PATTERNS["jobs_started"],
     output:
         result="results/{slug}/seed_{seed}.json",
+    params:
+        exprun=EXPRUN,
     log:
         "logs/exp-{slug}_seed{seed}.log",
     resources:
@@ -31,7 +34,7 @@ rule run_seed:
         mem_mb=get_seed_mem_mb,
         slurm_partition=get_seed_partition,
     shell:
-        "EXPRUN_SEEDS={wildcards.seed} bash experiments/code/{wildcards.slug}/run.sh > {log} 2>&1"
+        "{params.exprun} rule run-seed {wildcards.slug} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule collect_seed_jobs:

@@ -29,7 +29,7 @@ step "nvidia-smi"; nvidia-smi --query-gpu=index,name,memory.used,memory.total,ut
 step "exprun.gpus.query"; python3 -c "from exprun import gpus; print(gpus.query().describe())"
 for s in generate dataset review sanity; do step "rule $s"; exprun rule "$s" "$SLUG" || exit 1; done
 grep -m1 '^device=' "$W/experiments/state/$SLUG/sanity.log"
-step "gate without approval (must refuse)"; exprun rule gate "$SLUG" && exit 1
+step "gate without approval (must refuse)"; exprun rule gate "$SLUG" && { echo "gpu_check: UNEXPECTED gate pass without approval"; exit 1; }
 step "approve + deploy (claims a free GPU, CUDA_VISIBLE_DEVICES)"; exprun approve "$SLUG" && exprun deploy "$SLUG" || exit 1
 python3 -c "import json; r=json.load(open('$W/experiments/state/$SLUG/run.json')); print('gpu_ids', r['gpu_ids'], 'env', r['env'])"
 step "second claim while the card is taken (must refuse, listing usage)"
@@ -41,12 +41,17 @@ from exprun.errors import LaunchError
 holder = subprocess.Popen([sys.executable, "-c", "import torch,time; x=torch.empty(2**30, device='cuda'); print('holding', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
 holder.stdout.readline()
 try:
+    status = 1
     with gpus.claim(1, 500, Path(sys.argv[1]) / "locks2") as ids:
         print("UNEXPECTED: claimed", ids)
+        status = 1
 except LaunchError as exc:
     print("refused:", exc)
+    status = 0
 holder.kill()
+sys.exit(status)
 PY
+[ $? -eq 0 ] || { echo "gpu_check: FAILED (a busy GPU was claimed)"; exit 1; }
 step "collect --wait"; exprun collect "$SLUG" --wait || exit 1
 cp "$W/logs/exp-$SLUG.log" "$W/experiments/state/$SLUG/sanity.json" "$W/experiments/state/$SLUG/RUN_REPORT.md" "$W/wiki/experiments/$SLUG.md" "$OUT/" 2>/dev/null
 grep -m2 'device=' "$W/logs/exp-$SLUG.log"

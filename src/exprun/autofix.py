@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import gate, wikilog
 from .experiment_config import load_experiment_config
+from .errors import GateError
 from .files import atomic_write_json
 from .monitor import Anomaly
 from .state import Paths
@@ -47,7 +48,9 @@ def apply(slug: str, settings: dict, root: Path, seen, backend) -> dict | None:
     if anomaly is None:
         return None
     paths = Paths(slug, root)
-    gate.require_current(slug, root)
+    if gate.require_current(slug, root) != record.approved_hash:
+        raise GateError(f"{slug}: the automatic fix would relaunch other code than this run's (approved again since "
+                        f"it started); no fix applied — collect when it ends, or stop it and deploy anew")
     config = load_experiment_config(slug, root)
     has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
     args, change = plan_fix(anomaly, config, settings, has_checkpoint)

@@ -6,6 +6,7 @@ Results and Analysis, completes the page and appends to the wiki log.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,7 +21,8 @@ from .launchers.base import RunRecord, RunState
 from .results import read_seed_files, summarize
 from .state import Paths
 
-CRASH_KINDS = ("traceback", "killed", "command_not_found", "nonzero_exit", "lost")
+CRASH_KINDS = ("traceback", "killed", "command_not_found", "nonzero_exit", "lost", "guard_refused")
+FAILED_SEED = re.compile(r"^seed (-?\d+) failed with exit status (\d+)", re.M)
 MONITOR_LINES = 200
 
 
@@ -57,7 +59,35 @@ def inspect(record: RunRecord, backend: Backend, settings: dict, now: float | No
     anomalies = backend.anomalies(record) + monitor.classify(
         lines, state.state, state.exit_code, idle,
         settings["monitor"]["stall_minutes"] * 60, settings["monitor"]["explode_factor"], progress)
+    changed = code_changed(record, backend)
+    if changed:
+        anomalies.append(monitor.Anomaly("code_changed", changed))
     return Inspection(record, state, lines, progress, anomalies, idle)
+
+
+def code_changed(record: RunRecord, backend: Backend) -> str:
+    """Which files of the code folder differ from what this run was launched with ("" when none, or not here)."""
+    if not record.approved_hash or not backend.code_is_here:
+        return ""
+    from . import gate  # noqa: PLC0415
+
+    try:
+        approval = gate.current_approval(record.slug, backend.root)
+    except ExprunError:
+        approval = None
+    paths = Paths(record.slug, backend.root)
+    from . import integrity  # noqa: PLC0415
+
+    try:
+        if integrity.folder_hash(paths.code_dir) == record.approved_hash:
+            return ""
+        current = integrity.file_hashes(paths.code_dir)
+    except (OSError, integrity.LinkLoop) as exc:
+        return f"the code folder cannot be hashed: {exc}"
+    approved = approval.files if isinstance(approval, gate.Approval) and approval.code_hash == record.approved_hash else {}
+    names = sorted(rel for rel in current if approved.get(rel) != current[rel]) if approved else []
+    return (f"{', '.join(names) or 'the code folder'} changed since this run was launched "
+            f"(approved {record.approved_hash[:12]})")
 
 
 def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now: datetime) -> dict:
@@ -65,7 +95,7 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
     seeds = len(config.get("seeds") or [1])
     started = datetime.fromisoformat(seen.record.started_at)
     elapsed_h = (now - started).total_seconds() / 3600
-    done = sum(1 for p in Paths(slug, root).results_dir.glob("seed_*.json") if p.stat().st_mtime >= started.timestamp())
+    done = len(seed_files(slug, root, seen.record, config).records)
     fraction = (min(done, seeds) + (seen.progress.fraction or 0.0)) / seeds
     if fraction > 0:
         remaining = round(elapsed_h * (1 - fraction) / fraction, 2)
@@ -88,18 +118,35 @@ def _autofix_text(record: RunRecord) -> str:
     return f"{fix['anomaly']} → {fix['change']}" if fix else ""
 
 
+def seed_files(slug: str, root: Path, record: RunRecord, config: dict):
+    """This run's seed files: the configured seeds, its run id, its approved code."""
+    return read_seed_files(Paths(slug, root).results_dir, config.get("seeds") or [0], record.run_id, record.approved_hash)
+
+
+def crash_of(anomalies: list[monitor.Anomaly], lines: list[str], summary) -> dict | None:
+    """The run's abnormal end, naming the seeds it cost; None when it ended cleanly."""
+    anomaly = next((a for a in anomalies if a.kind in CRASH_KINDS), None)
+    if anomaly is None:
+        return None
+    crash = anomaly.as_dict()
+    failed = {int(seed): int(code) for seed, code in FAILED_SEED.findall("\n".join(lines))}
+    lost = sorted(set(summary.missing_seeds) | set(summary.failed_seeds) | set(failed))
+    crash["seeds"] = lost
+    crash["seed_exit_codes"] = {str(k): v for k, v in sorted(failed.items())}
+    return crash
+
+
 def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspection) -> dict:
     """Collect a finished run: stats, outcome, page, plot, wiki log."""
     paths = Paths(slug, root)
     config = load_experiment_config(slug, root)
-    records, broken = read_seed_files(paths.results_dir)
-    summary = summarize(records, config, broken)
-    crash_anomaly = next((a for a in seen.anomalies if a.kind in CRASH_KINDS), None)
-    crash = crash_anomaly.as_dict() if crash_anomaly else None
+    found = seed_files(slug, root, seen.record, config)
+    summary = summarize(found.records, config, found.rejected, found.ignored)
+    crash = crash_of(seen.anomalies, seen.lines, summary)
     plot_link = None
     if plots.seed_plot(summary, paths.plot, page.get("title") or slug):
         plot_link = paths.plot.relative_to(paths.page.parent).as_posix()
-    key = reports.key_result(summary, crash["detail"] if crash else "")
+    key = reports.key_result(summary, crash)
     pages.replace_sections(paths.page, {
         "Results": reports.results_section(summary, plot_link, crash),
         "Analysis": reports.analysis_section(summary, crash, seen.record.autofix or None),
@@ -116,7 +163,8 @@ def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspec
                          "delta": m.delta, "relative_delta": m.relative_delta} for m in summary.metrics],
             "succeeded_seeds": summary.succeeded_seeds, "missing_seeds": summary.missing_seeds,
             "failed_seeds": {str(k): v for k, v in summary.failed_seeds.items()}, "reasons": summary.reasons,
-            "exit_code": seen.state.exit_code}
+            "ignored_files": summary.ignored_files, "exit_code": seen.state.exit_code, "run_id": seen.record.run_id,
+            "attempt": seen.record.attempt, "sanity_skipped": seen.record.sanity_skipped}
     data["report"] = reports.run_report(data, summary)
     atomic_write_text(paths.run_report, data["report"])
     atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})

@@ -1,7 +1,15 @@
 """Phase 2: launch the approved run detached, then tell the page, the log and the person.
 
-The page changes only after the launch succeeded; a failed launch leaves the
-experiment `planned`, so the same command can simply be run again.
+A deploy holds the experiment's deploy lock from the approval check to the
+page write, so two deploys of one slug give one run. Before anything starts it
+checks the approval itself (no state file stands in for it), that the dataset
+check and the sanity run passed on exactly this code (unless a person said
+`--skip-sanity`, which is recorded), and that the page can be written. Each
+deploy is a new attempt with its own run id; earlier attempts' files are moved
+aside. The launched command is the integrity guard in front of run.sh, so the
+code is checked again on the machine that runs it, at the moment it starts. If
+the page write fails after the launch, the run record says so and a retry adopts
+that run instead of starting a second one.
 """
 
 from __future__ import annotations
@@ -9,26 +17,36 @@ from __future__ import annotations
 import contextlib
 import socket
 import os
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import gate, gpus, lifecycle, pages, wikilog
+from . import attempts, gate, gpus, integrity, lifecycle, pages, wikilog
 from .codegen.spec import needs_gpu
 from .estimate import estimate_hours
 from .experiment_config import load_experiment_config
-from .errors import LaunchError, PageError
-from .files import atomic_write_json, read_json
+from .errors import GateError, LaunchError, PageError
+from .files import atomic_write_json, read_json, require_writable
 from .launchers import screen
 from .launchers.base import RunRecord, RunSpec
 from .state import Paths
 
+REMOTE_PYTHON = "python3"  # the guard's interpreter where this machine's may not exist (a server, a compute node)
 
-def run_spec(slug: str, root: Path, extra_args: list[str] | None = None, env: dict | None = None) -> RunSpec:
-    """The launch of run.sh from the wiki root, as an argument list."""
+
+def run_command(slug: str, approved_hash: str, extra_args: list[str] | None = None, python: str = REMOTE_PYTHON) -> list[str]:
+    """run.sh of the experiment, relative to the wiki root, behind the integrity guard."""
+    code_dir = Paths(slug).code_dir.as_posix()
+    return integrity.guard_command(python, code_dir, approved_hash, ["bash", f"{code_dir}/run.sh", *(extra_args or [])])
+
+
+def run_spec(slug: str, root: Path, approved_hash: str, run_id: str, extra_args: list[str] | None = None,
+             env: dict | None = None, python: str = REMOTE_PYTHON) -> RunSpec:
+    """The guarded launch of run.sh from the wiki root, as an argument list; the run id reaches every seed file."""
     paths = Paths(slug, root)
-    command = ["bash", str(Path(paths.code_dir.relative_to(root)) / "run.sh"), *(extra_args or [])]
-    return RunSpec(slug=slug, command=command, cwd=Path(root).resolve(), log=paths.log.resolve(),
-                   exit_file=paths.exit_status.resolve(), env=dict(env or {}))
+    return RunSpec(slug=slug, command=run_command(slug, approved_hash, extra_args, python), cwd=Path(root).resolve(),
+                   log=paths.log.resolve(), exit_file=paths.exit_status.resolve(),
+                   env={"EXPRUN_RUN_ID": run_id, **(env or {})})
 
 
 def approved_experiment(slug: str, root: Path) -> tuple[Paths, "pages.Page", str, dict]:
@@ -38,20 +56,69 @@ def approved_experiment(slug: str, root: Path) -> tuple[Paths, "pages.Page", str
     return Paths(slug, root), page, gate.require_current(slug, root), load_experiment_config(slug, root)
 
 
-def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
-    """Launch (screen here, or screen on the remote server) and update the page; returns the DEPLOY_REPORT data."""
+def require_prepared(paths: Paths, approved_hash: str, skip_sanity: bool) -> None:
+    """The DAG's checks, for any path to a launch: dataset checked, sanity passed on exactly this code."""
+    if skip_sanity:
+        return
+    slug = paths.slug
+    override = f"(or, to launch without them, `exprun deploy {slug} --skip-sanity`: recorded in the run and its reports)"
+    if not paths.dataset.is_file():
+        raise GateError(f"{slug}: the dataset check has not passed ({paths.dataset} missing); "
+                        f"run `snakemake prepare_{slug}` first {override}")
+    sanity = read_json(paths.sanity) if paths.sanity.is_file() else {}
+    if sanity.get("status") != "passed":
+        raise GateError(f"{slug}: no passed sanity run ({paths.sanity}); run `snakemake prepare_{slug}` first {override}")
+    if sanity.get("code_hash") != approved_hash:
+        raise GateError(f"{slug}: the sanity run passed on other code than the approved code (it ran on "
+                        f"{str(sanity.get('code_hash'))[:12]}, approved {approved_hash[:12]}); run it again: "
+                        f"`snakemake prepare_{slug} --forcerun sanity_check` {override}")
+
+
+def _adopt_pending(record: RunRecord | None, approved_hash: str, root: Path) -> RunRecord | None:
+    """A run launched by an earlier deploy whose page write failed: adopt it (never start a second one)."""
+    if record is None or record.page_written:
+        return None
+    if record.approved_hash == approved_hash:
+        return record
+    from .launchers.backends import open_backend  # noqa: PLC0415
+
+    with open_backend(record, root) as backend:
+        if backend.state(record).alive:
+            raise LaunchError(f"{record.slug}: a run of earlier code ({record.approved_hash[:12]}, session {record.session}) "
+                              "is still going and its page was never marked running; stop it, then deploy again")
+    return None
+
+
+def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None,
+           skip_sanity: bool = False) -> dict:
+    """Launch (screen here or on the remote server, or a SLURM array) and update the page; the DEPLOY_REPORT data."""
     root = Path(root)
-    paths, page, approved_hash, config = approved_experiment(slug, root)
-    remote = settings["env"] == "remote"
-    if remote:
-        require_remote_block(page)
-        record = launch_remote(slug, settings, root, page, approved_hash)
-    elif settings["env"] == "slurm":
-        record = launch_slurm(slug, settings, root, page, config, approved_hash)
-    else:
-        record = launch_local(slug, settings, root, page)
-    record.approved_hash = approved_hash
-    record.save(paths.run)
+    with attempts.deploy_lock(slug, root):
+        paths, page, approved_hash, config = approved_experiment(slug, root)
+        remote = settings["env"] == "remote"
+        if remote:
+            require_remote_block(page)
+        record = _adopt_pending(RunRecord.load(paths.run), approved_hash, root)
+        if record is None:
+            require_prepared(paths, approved_hash, skip_sanity)
+            require_writable(paths.page, "page")
+            attempt = attempts.retire_attempt(slug, root)
+            run_id = attempts.new_run_id(slug, attempt)
+            if remote:
+                record = launch_remote(slug, settings, root, page, approved_hash, run_id)
+            elif settings["env"] == "slurm":
+                record = launch_slurm(slug, settings, root, page, config, approved_hash, run_id)
+            else:
+                record = launch_local(slug, settings, root, page, approved_hash, run_id)
+            record.approved_hash, record.attempt, record.run_id = approved_hash, attempt, run_id
+            record.page_written, record.sanity_skipped = False, skip_sanity
+            record.save(paths.run)
+        return _announce(record, paths, page, config, now, remote)
+
+
+def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime | None, remote: bool) -> dict:
+    """The page says running, the wiki log says deployed, the run record says so; the DEPLOY_REPORT data."""
+    root, slug = paths.root, paths.slug
     now = now or datetime.now(timezone.utc)
     hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
     run_log = paths.log.relative_to(root).as_posix()
@@ -68,45 +135,72 @@ def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | No
         where = f"env: slurm | cluster: {record.host} | job: {record.session}"
     else:
         where = f"env: local | session: {record.session}"
+    if record.sanity_skipped:
+        where += " | sanity: skipped by --skip-sanity"
     pages.set_fields(paths.page, fields, create=True)
+    record.page_written = True
+    record.save(paths.run)
     wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | {where} | eta: {hours}h")
     report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
     atomic_write_json(paths.deployed, {"session": record.session, "pid": record.pid, "started_at": record.started_at,
-                                       "host": record.host, "backend": record.backend})
+                                       "host": record.host, "backend": record.backend, "run_id": record.run_id})
     return report
 
 
 def start_seed_jobs(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
-    """full_via: jobs — Snakemake itself runs each seed as a job (an executor plugin places them);
-    this marks the page running and leaves a run record collect can read afterwards."""
+    """full_via: jobs — Snakemake itself runs each seed as a job (an executor plugin places them; each job
+    checks the approval again when it starts); this marks the page running and leaves the run record."""
     root = Path(root)
-    paths, page, approved_hash, config = approved_experiment(slug, root)
-    now = now or datetime.now(timezone.utc)
-    seeds = [str(seed) for seed in config.get("seeds") or [0]]
-    record = RunRecord(slug=slug, backend="jobs", session="snakemake", pid=0,
-                       started_at=now.isoformat(timespec="seconds"), host=socket.gethostname(), boot_id="",
-                       command=["bash", f"experiments/code/{slug}/run.sh"], cwd=str(root.resolve()),
-                       log=str(paths.log), exit_file=str(paths.exit_status), approved_hash=approved_hash,
-                       env={"EXPRUN_SEEDS": " ".join(seeds)})
-    record.save(paths.run)
-    hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
-    run_log = f"logs/exp-{slug}_seed{{N}}.log"  # one log per seed job
-    pages.set_fields(paths.page, {"status": lifecycle.RUNNING, "run_log": run_log, "started": now.strftime("%Y-%m-%dT%H:%M"),
-                                  "estimated_hours": hours}, create=True)
-    wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | env: snakemake jobs | seeds: {len(seeds)} | eta: {hours}h")
-    report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
-    atomic_write_json(paths.jobs_started, {"seeds": seeds, "started_at": record.started_at})
-    return report
+    with attempts.deploy_lock(slug, root):
+        paths, page, approved_hash, config = approved_experiment(slug, root)
+        require_prepared(paths, approved_hash, False)
+        require_writable(paths.page, "page")
+        attempt = attempts.retire_attempt(slug, root)
+        run_id = attempts.new_run_id(slug, attempt)
+        now = now or datetime.now(timezone.utc)
+        seeds = [str(seed) for seed in config.get("seeds") or [0]]
+        record = RunRecord(slug=slug, backend="jobs", session="snakemake", pid=0,
+                           started_at=now.isoformat(timespec="seconds"), host=socket.gethostname(), boot_id="",
+                           command=run_command(slug, approved_hash, python=sys.executable), cwd=str(root.resolve()),
+                           log=str(paths.log), exit_file=str(paths.exit_status), approved_hash=approved_hash,
+                           env={"EXPRUN_SEEDS": " ".join(seeds), "EXPRUN_RUN_ID": run_id},
+                           attempt=attempt, run_id=run_id)
+        record.save(paths.run)
+        hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
+        run_log = f"logs/exp-{slug}_seed{{N}}.log"  # one log per seed job
+        pages.set_fields(paths.page, {"status": lifecycle.RUNNING, "run_log": run_log, "started": now.strftime("%Y-%m-%dT%H:%M"),
+                                      "estimated_hours": hours}, create=True)
+        wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | env: snakemake jobs | seeds: {len(seeds)} | eta: {hours}h")
+        report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
+        atomic_write_json(paths.jobs_started, {"seeds": seeds, "started_at": record.started_at, "run_id": run_id})
+        return report
 
 
-def launch_local(slug: str, settings: dict, root: Path, page) -> RunRecord:
+def run_seed_job(slug: str, seed: str, root: Path = Path(".")) -> list[str]:
+    """One seed job of full_via: jobs: the approval is checked now, by this job; the guarded command to exec."""
+    root = Path(root)
+    paths = Paths(slug, root)
+    page = lifecycle.find_experiment(slug, root)
+    record = RunRecord.load(paths.run)
+    if page.status != lifecycle.RUNNING or record is None or record.backend != "jobs" or not record.run_id:
+        raise LaunchError(f"{slug}: no seed-job run was started for this page (status {page.status}); "
+                          f"a seed job runs only inside `snakemake full_{slug}` with full_via: jobs")
+    approved_hash = gate.require_current(slug, root)
+    if approved_hash != record.approved_hash:
+        raise GateError(f"{slug}: the code was approved again after this run started ({approved_hash[:12]}, run "
+                        f"{record.approved_hash[:12]}); a run never mixes two versions — abandon it and plan it again")
+    os.environ.update({"EXPRUN_SEEDS": str(int(seed)), "EXPRUN_RUN_ID": record.run_id})
+    return run_command(slug, approved_hash, python=sys.executable)
+
+
+def launch_local(slug: str, settings: dict, root: Path, page, approved_hash: str, run_id: str) -> RunRecord:
     """screen on this machine, on free GPUs held under a lock while launching."""
     gpu_cfg = settings["gpu"]
     claim = (gpus.claim(gpu_cfg["count"], gpu_cfg["free_memory_mib"], root / gpu_cfg["lock_dir"])
              if needs_gpu(page) else contextlib.nullcontext([]))
     with claim as gpu_ids:
         env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_ids))} if gpu_ids else {}
-        spec = run_spec(slug, root, env=env)
+        spec = run_spec(slug, root, approved_hash, run_id, env=env, python=sys.executable)
         log_offset = spec.log.stat().st_size if spec.log.exists() else 0
         record = screen.launch(spec)
     record.gpu_ids = list(gpu_ids)
@@ -114,7 +208,7 @@ def launch_local(slug: str, settings: dict, root: Path, page) -> RunRecord:
     return record
 
 
-def launch_slurm(slug: str, settings: dict, root: Path, page, config: dict, approved_hash: str) -> RunRecord:
+def launch_slurm(slug: str, settings: dict, root: Path, page, config: dict, approved_hash: str, run_id: str) -> RunRecord:
     """One sbatch job array, one task per seed, returning at once: on this login node, or (slurm.submit: ssh)
     on the server of config/server.yaml after syncing the approved code there, over one connection."""
     from .launchers import slurm  # noqa: PLC0415
@@ -125,7 +219,7 @@ def launch_slurm(slug: str, settings: dict, root: Path, page, config: dict, appr
         resources["gpus"] = settings["gpu"]["count"]
     seeds = config.get("seeds") or [0]
     if submit == "local":
-        return slurm.launch(run_spec(slug, root), seeds, resources, slurm.local_runner)
+        return slurm.launch(run_spec(slug, root, approved_hash, run_id), seeds, resources, slurm.local_runner)
     from .launchers import ssh  # noqa: PLC0415 - paramiko only for remote submits
     from .remote import envsetup, server_config, verbs
     from .remote.session import RemoteSession
@@ -134,8 +228,8 @@ def launch_slurm(slug: str, settings: dict, root: Path, page, config: dict, appr
     with RemoteSession(server) as session:
         verbs.sync_code(session, server, root, slug, expected_hash=approved_hash)
         verbs.setup_env(session, server, slug)
-        command = envsetup.wrap(["bash", f"experiments/code/{slug}/run.sh"], server, session)
-        record = slurm.launch(ssh.run_spec(slug, command, session.work_dir), seeds, resources,
+        command = envsetup.wrap(run_command(slug, approved_hash), server, session)
+        record = slurm.launch(ssh.run_spec(slug, command, session.work_dir, {"EXPRUN_RUN_ID": run_id}), seeds, resources,
                               slurm.ssh_runner(session), host=server.host)
     record.env[slurm.VIA_KEY] = "ssh"
     return record
@@ -149,10 +243,10 @@ def require_remote_block(page) -> None:
                         "the page does not follow the experiment template — add the block as /exp-design writes it, then deploy again")
 
 
-def launch_remote(slug: str, settings: dict, root: Path, page, approved_hash: str) -> RunRecord:
+def launch_remote(slug: str, settings: dict, root: Path, page, approved_hash: str, run_id: str) -> RunRecord:
     """Over ONE SSH connection: reachable? → free GPU → sync + verify hash → setup-env → screen launch."""
     from .launchers import ssh  # noqa: PLC0415 - paramiko only for remote deploys
-    from .remote import server_config, verbs
+    from .remote import envsetup, server_config, verbs
     from .remote import gpus as remote_gpus
     from .remote.session import RemoteSession
 
@@ -169,9 +263,13 @@ def launch_remote(slug: str, settings: dict, root: Path, page, approved_hash: st
             gpu = ",".join(str(g.index) for g in free[: settings["gpu"]["count"]])
         verbs.sync_code(session, server, root, slug, expected_hash=approved_hash)
         verbs.setup_env(session, server, slug)
-        verbs.launch(session, server, root, f"exp-{slug}", f"bash experiments/code/{slug}/run.sh", gpu or None,
-                     expected_hash=approved_hash)
-        return ssh.load_record(slug, session)
+        env = {"EXPRUN_RUN_ID": run_id, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}
+        record = ssh.launch(ssh.run_spec(slug, envsetup.wrap(run_command(slug, approved_hash), server, session),
+                                         session.work_dir, env), session)
+        record.gpu_ids = [int(i) for i in gpu.split(",")] if gpu else []
+        record.approved_hash, record.run_id = approved_hash, run_id
+        ssh.save_record(record, session)
+        return record
 
 
 def deploy_report_data(page, record: RunRecord, hours: float, basis: str, now: datetime, review: dict,
@@ -196,6 +294,9 @@ def deploy_report_data(page, record: RunRecord, hours: float, basis: str, now: d
         "review": review.get("status", "unreviewed"),
         "review_reason": review.get("reason", ""),
         "approved_hash": record.approved_hash,
+        "run_id": record.run_id,
+        "attempt": record.attempt,
+        "sanity_skipped": record.sanity_skipped,
         "host": record.host,
         "cwd": os.fspath(record.cwd),
     }

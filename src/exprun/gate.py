@@ -1,8 +1,12 @@
-"""The human gate: nothing is deployed until a person approved exactly this code.
+"""The human gate: nothing is deployed until a person approved exactly this code and this page.
 
-`exprun approve` writes the stamp with who, when and a hash of the code folder
-(config.yaml included). A bare `touch` of the stamp is accepted too; it is then
-judged by modification times instead of the hash. No rule ever writes it.
+`exprun approve` writes the stamp with who, when, a hash of the code folder
+(config.yaml included, links followed) and a hash of the page fields the code
+was generated from. A bare `touch` of the stamp is accepted too: the first time
+it is accepted, when no code file is newer than it, the hashes it approved are
+recorded in the state folder (`approval.binding.json`, never in the stamp), and
+from then on judged by content, so an edit that keeps an old mtime is caught.
+No rule ever writes the stamp. Every launch calls `require_current` itself.
 """
 
 from __future__ import annotations
@@ -10,29 +14,56 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import integrity
 from .codegen import manifest
 from .errors import GateError
 from .files import atomic_write_json, atomic_write_text, read_json
 from .state import Paths
 
+# The page fields the code is generated from: an edit to one of them makes the approval stale.
+PAGE_FIELDS = ("setup", "metrics", "baseline", "success_criteria", "seeds")
+
+
+@dataclass
+class Approval:
+    """What a person approved: the code's hashes and the page fields, and how (stamp or bare touch)."""
+
+    code_hash: str
+    files: dict
+    page_fields: dict
+    how: str
+
+
+def page_fields(slug: str, root: Path) -> dict:
+    """The approved page fields as plain JSON values (None when a field is absent)."""
+    from .lifecycle import find_experiment  # noqa: PLC0415 - lifecycle imports pages; the gate is imported early
+
+    page = find_experiment(slug, root)
+    return json.loads(json.dumps({name: page.meta.get(name) for name in PAGE_FIELDS}, default=str))
+
 
 def approve(slug: str, root: Path = Path("."), who: str | None = None) -> dict:
-    """Record a person's approval of the code as it is now."""
+    """Record a person's approval of the code and the page as they are now."""
     paths = Paths(slug, root)
-    if not (paths.code_dir / "train.py").exists():
-        raise GateError(f"nothing to approve: {paths.code_dir}/train.py does not exist; run `snakemake prepare_{slug}` first")
+    if not (paths.code_dir / "train.py").exists() and not (paths.code_dir / "run.sh").exists():
+        raise GateError(f"nothing to approve: {paths.code_dir}/ has no run.sh or train.py; run `snakemake prepare_{slug}` first")
+    _require_stamp_path(paths)
     stamp = {
         "slug": slug,
         "approved_by": who or _login_name(),
         "approved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "code_hash": manifest.folder_hash(paths.code_dir),
-        "files": {p.relative_to(paths.code_dir).as_posix(): manifest.file_hash(p) for p in manifest.code_files(paths.code_dir)},
+        "code_hash": _folder_hash(paths),
+        "files": integrity.file_hashes(paths.code_dir),
+        "links": dict(integrity.links(paths.code_dir)),
+        "page_fields": page_fields(slug, root),
         "sanity_passed": paths.sanity.exists(),
     }
     atomic_write_json(paths.approval, stamp)
+    paths.approval_binding.unlink(missing_ok=True)
     return stamp
 
 
@@ -43,12 +74,30 @@ def _login_name() -> str:
         return getpass.getuser()
 
 
+def _folder_hash(paths: Paths) -> str:
+    try:
+        return manifest.folder_hash(paths.code_dir)
+    except integrity.LinkLoop as exc:
+        raise GateError(f"{paths.code_dir}: {exc}") from None
+
+
+def _require_stamp_path(paths: Paths) -> None:
+    if paths.approval.is_dir():
+        raise GateError(f"{paths.approval} is a folder, not a stamp; remove it (`rmdir {paths.approval}`) "
+                        f"and approve with `exprun approve {paths.slug}`")
+
+
 def read_stamp(slug: str, root: Path = Path(".")) -> dict | None:
     """The stamp's content; {} for a bare touch, None when absent."""
-    path = Paths(slug, root).approval
-    if not path.exists():
+    paths = Paths(slug, root)
+    _require_stamp_path(paths)
+    if not paths.approval.exists():
         return None
-    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    try:
+        text = paths.approval.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError as exc:
+        raise GateError(f"{paths.approval}: cannot read the approval stamp ({exc.strerror}); "
+                        f"fix its permissions or approve again with `exprun approve {slug}`") from None
     if not text:
         return {}
     try:
@@ -58,31 +107,70 @@ def read_stamp(slug: str, root: Path = Path(".")) -> dict | None:
     return data if isinstance(data, dict) else {}
 
 
-def stale_files(slug: str, root: Path = Path(".")) -> list[str] | None:
-    """Files changed since approval; None when there is no approval at all."""
+def current_approval(slug: str, root: Path = Path(".")) -> Approval | list[str] | None:
+    """The approval in force; None when there is none; for a bare touch older than the code, the newer files."""
     paths = Paths(slug, root)
     stamp = read_stamp(slug, root)
     if stamp is None:
         return None
-    files = manifest.code_files(paths.code_dir)
     if stamp.get("code_hash"):
-        if stamp["code_hash"] == manifest.folder_hash(paths.code_dir):
-            return []
-        approved = stamp.get("files", {})
-        current = {p.relative_to(paths.code_dir).as_posix(): manifest.file_hash(p) for p in files}
-        changed = [rel for rel in current if approved.get(rel) != current[rel]]
-        changed += [f"{rel} (deleted)" for rel in approved if rel not in current]
-        return sorted(changed) or ["(code folder changed)"]
-    stamped_at = paths.approval.stat().st_mtime
-    return sorted(p.relative_to(paths.code_dir).as_posix() for p in files if p.stat().st_mtime > stamped_at)
+        return Approval(stamp["code_hash"], stamp.get("files") or {}, stamp.get("page_fields") or {}, "stamp")
+    mtime_ns = paths.approval.stat().st_mtime_ns
+    binding = read_json(paths.approval_binding) if paths.approval_binding.is_file() else {}
+    if binding.get("stamp_mtime_ns") == mtime_ns and binding.get("code_hash"):
+        return Approval(binding["code_hash"], binding.get("files") or {}, binding.get("page_fields") or {}, "touch")
+    newer = sorted(rel for rel, path in integrity.code_files(paths.code_dir)
+                   if os.path.exists(path) and os.stat(path).st_mtime_ns > mtime_ns)
+    if newer:
+        return newer
+    binding = {"stamp_mtime_ns": mtime_ns, "code_hash": _folder_hash(paths),
+               "files": integrity.file_hashes(paths.code_dir), "page_fields": page_fields(slug, root),
+               "accepted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    atomic_write_json(paths.approval_binding, binding)
+    return Approval(binding["code_hash"], binding["files"], binding["page_fields"], "touch")
+
+
+def changes(slug: str, root: Path = Path(".")) -> list[str] | None:
+    """What changed since the approval (code files, page fields); [] when current, None when unapproved."""
+    paths = Paths(slug, root)
+    approval = current_approval(slug, root)
+    if approval is None or isinstance(approval, list):
+        return approval
+    changed = []
+    if approval.code_hash != _folder_hash(paths):
+        current = integrity.file_hashes(paths.code_dir)
+        changed += [rel for rel in current if approval.files.get(rel) != current[rel]]
+        changed += [f"{rel} (deleted)" for rel in approval.files if rel not in current]
+        changed = sorted(changed) or ["(code folder changed)"]
+    if approval.page_fields:
+        now = page_fields(slug, root)
+        changed += [f"page field {name}: {json.dumps(approval.page_fields.get(name))} → {json.dumps(now.get(name))}"
+                    for name in PAGE_FIELDS if approval.page_fields.get(name) != now.get(name)]
+    return changed
+
+
+def stale_files(slug: str, root: Path = Path(".")) -> list[str] | None:
+    """Kept name: the changes since approval (see `changes`)."""
+    return changes(slug, root)
+
+
+def _stale_headline(slug: str, changed: list[str]) -> str:
+    page = [c for c in changed if c.startswith("page field ")]
+    code = [c for c in changed if not c.startswith("page field ")]
+    parts = []
+    if code:
+        parts.append(f"these files changed after it was approved — {', '.join(code)}")
+    if page:
+        parts.append(f"the page changed after it was approved — {'; '.join(c[len('page field '):] for c in page)}")
+    return f"Approval of {slug} is stale: {' and '.join(parts)}. Review them and approve again."
 
 
 def verify(slug: str, settings: dict, root: Path = Path(".")) -> dict:
-    """Pass when the approval covers the current code; else GateError with the checklist."""
+    """Pass when the approval covers the current code and page; else GateError with the checklist."""
     paths = Paths(slug, root)
-    changed = stale_files(slug, root)
+    changed = changes(slug, root)
     if changed == []:
-        record = {"slug": slug, "code_hash": manifest.folder_hash(paths.code_dir), "stamp": read_stamp(slug, root),
+        record = {"slug": slug, "code_hash": _folder_hash(paths), "stamp": read_stamp(slug, root),
                   "verified_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         atomic_write_json(paths.approval_ok, record)
         if paths.gate_message.exists():
@@ -91,21 +179,20 @@ def verify(slug: str, settings: dict, root: Path = Path(".")) -> dict:
     if changed is None:
         headline = f"Approval needed: {slug} has passed its sanity run and waits for a person to review it."
     else:
-        headline = (f"Approval of {slug} is stale: these files changed after it was approved — "
-                    f"{', '.join(changed)}. Review them and approve again.")
+        headline = _stale_headline(slug, changed)
     message = checklist(slug, settings, root, headline)
     atomic_write_text(paths.gate_message, message + "\n")
     raise GateError(message)
 
 
 def require_current(slug: str, root: Path = Path(".")) -> str:
-    """The approved hash, re-checked at the moment of launch (code may change after the gate)."""
-    changed = stale_files(slug, root)
+    """The approved hash, re-checked at the moment of launch (code and page may change after the gate)."""
+    changed = changes(slug, root)
     if changed is None:
-        raise GateError(f"{slug}: no approval; review and run `exprun approve {slug}`")
+        raise GateError(f"{slug}: no approval; review the code and run `exprun approve {slug}`")
     if changed:
-        raise GateError(f"{slug}: approval is stale ({', '.join(changed)} changed); review and run `exprun approve {slug}` again")
-    return manifest.folder_hash(Paths(slug, root).code_dir)
+        raise GateError(f"{slug}: approval is stale ({'; '.join(changed)}); review and run `exprun approve {slug}` again")
+    return _folder_hash(Paths(slug, root))
 
 
 def checklist(slug: str, settings: dict, root: Path, headline: str) -> str:
@@ -119,13 +206,14 @@ def checklist(slug: str, settings: dict, root: Path, headline: str) -> str:
     context = read_json(paths.context)
     hp = config.get("hyperparameters", {})
     changed_by_person = manifest.human_changes(code)
-    files = ", ".join(p.relative_to(code).as_posix() for p in manifest.code_files(code))
+    files = ", ".join(rel for rel, _ in integrity.code_files(code))
+    linked = "".join(f"\n                 link {rel} → {target} (hashed as its target)" for rel, target in integrity.links(code))
     python = settings["python"] or "the python running exprun"
     key_env = settings["review_llm"]["api_key_env"]
     lines = [
         headline, "",
         "Review before approving:",
-        f"  1. Code        {code}/  ({files})" + (f"\n                 edited by a person: {', '.join(changed_by_person)}" if changed_by_person else ""),
+        f"  1. Code        {code}/  ({files})" + (f"\n                 edited by a person: {', '.join(changed_by_person)}" if changed_by_person else "") + linked,
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
         f"  3. Settings    {code}/config.yaml: lr={hp.get('learning_rate')}, batch_size={hp.get('batch_size')}, "
         f"epochs={hp.get('epochs')}, seeds={config.get('seeds')}, metrics={config.get('metrics')}, "

@@ -29,7 +29,17 @@ def find_experiment(slug: str, root: Path = Path(".")) -> pages.Page:
     path = pages.page_path(validate_slug(slug), root)
     if not path.exists():
         raise LifecycleError(f"experiment '{slug}' not found at {path}; {_candidates(root)}")
-    return pages.load_page(path)
+    page = pages.load_page(path)
+    require_matching_slug(page)
+    return page
+
+
+def require_matching_slug(page: pages.Page) -> None:
+    """A copied page whose `slug:` still names the original would write into the original's results."""
+    declared = page.meta.get("slug")
+    if declared not in (None, "") and str(declared) != page.path.stem:
+        raise PageError(f"{page.path}: field 'slug' is {str(declared)!r} but the file is named {page.path.stem}.md; "
+                        f"set `slug: {page.path.stem}` (or rename the file) — the file name is the experiment's slug")
 
 
 def _candidates(root: Path) -> str:

@@ -40,7 +40,11 @@ SUGGESTIONS = {
     "nonzero_exit": "the run failed without a traceback: read the log end",
     "stalled": "the log has not moved: attach with `screen -r` and look, or stop it",
     "lost": "the session ended without an exit status (killed, or the machine rebooted)",
+    "code_changed": "the code changed after launch: seeds that start now run unapproved changes and are excluded; "
+                    "undo the edit, or abandon the run and approve the new code",
+    "guard_refused": "the code was not the approved code when the run started: review it, approve it, deploy again",
 }
+GUARD_REFUSED = re.compile(r"^\[exprun guard\] .*nothing was started", re.M)
 
 
 @dataclass
@@ -142,7 +146,8 @@ def classify(
             found.append(Anomaly("exploding_loss", exploding))
     if OOM.search(text):
         found.append(Anomaly("oom", _first_line(lines, OOM)))
-    crash = _crash(lines, state, exit_code)
+    refused = GUARD_REFUSED.search(text)
+    crash = Anomaly("guard_refused", refused.group(0)) if refused else _crash(lines, state, exit_code)
     if crash:
         found.append(crash)
     if state == "running" and idle_seconds is not None and idle_seconds > stall_limit_s:

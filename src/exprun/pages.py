@@ -27,7 +27,8 @@ class Page:
 
     @property
     def slug(self) -> str:
-        return str(self.meta.get("slug") or self.path.stem)
+        """The file name: the only slug that reaches a path, a session name or a shell."""
+        return self.path.stem
 
     @property
     def status(self) -> str:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pandas (behind results) costs ~0.4 s to import; a deploy re
 def deploy_report(data: dict) -> str:
     slug = data["slug"]
     review = "" if data.get("review") == "reviewed" else f"- Review: unreviewed ({data.get('review_reason') or 'no review run'})\n"
+    skipped = "- Sanity: SKIPPED by --skip-sanity (no sanity run checked this code)\n" if data.get("sanity_skipped") else ""
     return (
         f"# Deploy Report: {data['title']}\n\n"
         "### Status: DEPLOYED ✅\n\n"
@@ -25,6 +26,7 @@ def deploy_report(data: dict) -> str:
         f"- Code: {data['code']}\n"
         f"- Estimated: ~{data['estimated_hours']}h (expected completion: {data['expected_completion']})\n"
         f"{review}"
+        f"{skipped}"
         "\n### Next Steps\n\n"
         "1. Monitor progress: `snakemake status`\n"
         f"2. Check this experiment: `snakemake collect_{slug}`\n"
@@ -106,23 +108,36 @@ def per_seed_table(summary: Summary) -> list[str]:
     return lines
 
 
-def key_result(summary: Summary, crash: str = "") -> str:
-    """One sentence: the primary metric, mean ± std, Δ vs baseline."""
+def crash_text(crash: dict | None) -> str:
+    """"the run crashed (seeds 1, 2: exit status 1)" — the seeds it cost, named; "" for a clean end."""
+    if not crash:
+        return ""
+    seeds = crash.get("seeds") or []
+    codes = crash.get("seed_exit_codes") or {}
+    named = ", ".join(f"{s} (exit {codes[str(s)]})" if str(s) in codes else str(s) for s in seeds)
+    return f"the run crashed ({crash['detail']})" + (f"; seed(s) without a counted result: {named}" if seeds else "")
+
+
+def key_result(summary: Summary, crash: dict | None = None) -> str:
+    """One sentence: the primary metric, mean ± std, Δ vs baseline; a crash is always said."""
     primary = summary.metric(summary.primary)
+    crashed = crash_text(crash)
     if primary is None:
-        return f"No usable results: {crash or 'no seed produced its primary metric'}."
+        return f"No usable results: {crashed or 'no seed produced its primary metric'}."
     text = f"{primary.metric} {primary.mean:.4f} ± {primary.std:.4f} over {primary.n} seed(s)"
     if primary.baseline is not None:
         text += f" vs baseline {primary.baseline:.4f} (Δ {_delta(primary)})"
-    return text + f"; outcome {summary.outcome}."
+    return text + f"; outcome {summary.outcome}" + (f"; {crashed}." if crashed else ".")
 
 
 def seed_status_lines(summary: Summary) -> list[str]:
     lines = []
     if summary.failed_seeds:
-        lines += [f"- seed {s}: failed — {why}" for s, why in sorted(summary.failed_seeds.items())]
+        lines += [f"- seed {s}: not counted — {why}" for s, why in sorted(summary.failed_seeds.items())]
     if summary.missing_seeds:
         lines.append(f"- missing result files for seed(s): {', '.join(map(str, summary.missing_seeds))}")
+    if summary.ignored_files:
+        lines.append(f"- ignored (not a configured seed of this run): {', '.join(summary.ignored_files)}")
     return lines
 
 
@@ -136,7 +151,7 @@ def results_section(summary: Summary, plot_link: str | None, crash: dict | None)
     if plot_link:
         lines += ["", f"![per-seed metrics vs baseline]({plot_link})"]
     if crash:
-        lines += ["", f"Run ended abnormally: {crash['detail']}", f"Suggested fix: {crash['suggestion']}"]
+        lines += ["", f"Run ended abnormally: {crash_text(crash)}", f"Suggested fix: {crash['suggestion']}"]
     return "\n".join(lines)
 
 
@@ -150,21 +165,28 @@ def analysis_section(summary: Summary, crash: dict | None, autofix: dict | None)
     if autofix:
         lines.append(f"- automatic fix applied during the run: {autofix.get('anomaly')} → {autofix.get('change')}")
     if crash:
-        lines.append(f"- crash: {crash['detail']}; suggested direction: {crash['suggestion']}")
+        lines.append(f"- crash: {crash_text(crash)}; suggested direction: {crash['suggestion']}")
     lines.append("- Preliminary, written by exprun from the numbers above; `/exp-eval` updates the idea.")
     return "\n".join(lines)
 
 
 def run_report(data: dict, summary: Summary) -> str:
     slug = data["slug"]
-    lines = [f"# Run Report: {data['title']}", "", f"## Outcome: {summary.outcome}", "", "## Results"]
+    crashed = crash_text(data.get("crash"))
+    outcome = summary.outcome + (f" — {crashed}" if crashed else "")
+    lines = [f"# Run Report: {data['title']}", "", f"## Outcome: {outcome}", "", "## Results"]
     lines += results_table(summary) if summary.metrics else ["No seed produced results."]
     status = seed_status_lines(summary)
     if status:
         lines += [""] + status
     if data.get("crash"):
-        lines += ["", f"Crash: {data['crash']['detail']} — suggested fix: {data['crash']['suggestion']}"]
-    lines += ["", "## Key Finding", data["key_result"], "", "## Next Steps", f"- Run `/exp-eval {slug}` to update the linked idea in wiki"]
+        lines += ["", f"Crash: {crashed} — suggested fix: {data['crash']['suggestion']}"]
+    if data.get("sanity_skipped"):
+        lines += ["", "Deployed with --skip-sanity: no sanity run checked this code before it ran."]
+    lines += ["", "## Key Finding", data["key_result"], "", "## Next Steps"]
+    if crashed:
+        lines.append(f"- The run crashed: read the log ({data['crash']['suggestion']}); the verdict rests on the seeds that finished")
+    lines.append(f"- Run `/exp-eval {slug}` to update the linked idea in wiki")
     if summary.outcome == "succeeded":
         lines.append("- Proceed to the next experiment in the plan")
     elif summary.outcome == "failed":

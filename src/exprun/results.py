@@ -49,6 +49,7 @@ class Summary:
     missing_seeds: list[int]
     failed_seeds: dict[int, str]
     outcome: str = "inconclusive"
+    ignored_files: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     primary: str = ""
 
@@ -56,31 +57,72 @@ class Summary:
         return next((m for m in self.metrics if m.metric == name), None)
 
 
-def read_seed_files(results_dir: Path) -> tuple[list[dict], dict[int, str]]:
-    """Every parseable seed file, and the seeds whose file is unreadable (with why)."""
-    records, broken = [], {}
-    for path in sorted(Path(results_dir).glob("seed_*.json")):
-        match = SEED_FILE.match(path.name)
-        if not match:
+@dataclass
+class SeedFiles:
+    """What collect may count: the configured seeds' files written by this run, and why any other is not counted."""
+
+    records: list[dict] = field(default_factory=list)
+    rejected: dict[int, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+
+def read_seed_files(results_dir: Path, seeds: list | None = None, run_id: str = "",
+                    approved_hash: str = "") -> SeedFiles:
+    """The seed files of this run: `seed_<N>.json` for each configured seed N, written with this run's id
+    and the approved code. Anything else is listed, never counted; a broken file is that seed's error."""
+    results_dir = Path(results_dir)
+    found = SeedFiles()
+    names = {}
+    if results_dir.is_dir():
+        for path in sorted(results_dir.glob("seed_*.json")):
+            match = SEED_FILE.match(path.name)
+            names[path.name] = int(match.group(1)) if match else None
+    wanted = [int(s) for s in seeds] if seeds is not None else sorted(v for v in names.values() if v is not None)
+    expected_names = {f"seed_{seed}.json" for seed in wanted}
+    found.ignored = [name for name in names if name not in expected_names]
+    for seed in wanted:
+        path = results_dir / f"seed_{seed}.json"
+        if not (path.exists() or path.is_symlink()):
             continue
-        seed = int(match.group(1))
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data.get("metrics"), dict):
-                raise ValueError("no 'metrics' object")
-        except (OSError, ValueError, AttributeError) as exc:
-            broken[seed] = f"{path.name} unreadable: {exc}"
-            continue
-        data["seed"] = seed
-        records.append(data)
-    return records, broken
+        data, problem = _read_one(path, run_id, approved_hash)
+        if problem:
+            found.rejected[seed] = problem
+        else:
+            data["seed"] = seed
+            found.records.append(data)
+    return found
+
+
+def _read_one(path: Path, run_id: str, approved_hash: str) -> tuple[dict, str]:
+    """(the seed file's data, "") or ({}, why it does not count)."""
+    if not path.is_file():
+        return {}, f"{path.name} is not a regular file"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, f"{path.name} unreadable: {exc}"
+    if not isinstance(data, dict):
+        return {}, f"{path.name} is not a JSON object"
+    if not isinstance(data.get("metrics"), dict):
+        return {}, f"{path.name} has no 'metrics' object"
+    if not isinstance(data.get("baseline_metrics", {}) or {}, dict):
+        return {}, f"{path.name}: 'baseline_metrics' is not an object"
+    if run_id and data.get("run_id") != run_id:
+        if not data.get("run_id"):
+            return {}, f"{path.name} has no run_id, so it was not written by this run (run {run_id}); not counted"
+        return {}, f"{path.name} was written by another run ({data.get('run_id')!r}, this run is {run_id}); not counted"
+    if approved_hash and data.get("code_hash") and data.get("code_hash") != approved_hash:
+        return {}, (f"{path.name} ran with changed code (hash {str(data['code_hash'])[:12]}, approved {approved_hash[:12]}): "
+                    "config.yaml or the code was edited while the run was going; excluded")
+    return data, ""
 
 
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def summarize(records: list[dict], config: dict, broken: dict[int, str] | None = None) -> Summary:
+def summarize(records: list[dict], config: dict, broken: dict[int, str] | None = None,
+              ignored: list[str] | None = None) -> Summary:
     """Mean ± std over the seeds whose primary metric is a finite number."""
     expected = [int(s) for s in config.get("seeds") or []]
     metrics = list(config.get("metrics") or [])
@@ -112,7 +154,7 @@ def summarize(records: list[dict], config: dict, broken: dict[int, str] | None =
         baseline = float(base.mean()) if len(base) else (float(fallback[name]) if _finite(fallback.get(name)) else None)
         summaries.append(MetricSummary(name, float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0,
                                        int(len(values)), baseline, bool(higher.get(name, True))))
-    summary = Summary(summaries, per_seed, succeeded, missing, failed, primary=primary)
+    summary = Summary(summaries, per_seed, succeeded, missing, failed, primary=primary, ignored_files=list(ignored or []))
     summary.outcome, summary.reasons = decide_outcome(summary, config.get("success_criteria") or [])
     return summary
 

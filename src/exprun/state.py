@@ -24,6 +24,8 @@ PATTERNS = {
     "sanity_results": "experiments/state/{slug}/sanity/results",
     "sanity_checkpoints": "experiments/state/{slug}/sanity/checkpoints",
     "approval": "experiments/state/{slug}/approval.stamp",
+    "approval_binding": "experiments/state/{slug}/approval.binding.json",
+    "deploy_lock": "experiments/state/{slug}/deploy",
     "approval_ok": "experiments/state/{slug}/approval.verified",
     "gate_message": "experiments/state/{slug}/GATE.md",
     "deployed": "experiments/state/{slug}/deployed.stamp",
@@ -38,6 +40,8 @@ PATTERNS = {
     "rule_logs": "experiments/state/{slug}/logs",
     "log": "logs/exp-{slug}.log",
     "results_dir": "results/{slug}",
+    "results_attempts": "results/{slug}/attempts",
+    "state_attempts": "experiments/state/{slug}/attempts",
     "checkpoint_dir": "checkpoints/{slug}",
     "plot": "wiki/experiments/assets/{slug}-seeds.png",
 }

@@ -218,9 +218,13 @@ def system_python_lacks_exprun() -> bool:
     return probe.returncode != 0
 
 
-def test_system_python3_lacks_exprun_so_the_shim_must_reexecute():
+def test_a_python3_without_exprun_still_gets_an_answer_through_the_venv():
+    """An agent runs the shim with whatever python3 is first on PATH: the shim must re-execute under .venv."""
     if not system_python_lacks_exprun():
         pytest.skip("the system python3 can import exprun here; the shim's re-exec path is not exercised")
+    proc = subprocess.run(["/usr/bin/env", "python3", str(SHIM), "slug", "Small CNN on digits"],
+                          env=system_env(), capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "small-cnn-digits\n", "")
 
 
 @pytest.mark.parametrize("variant", list(SHIM_VARIANTS))

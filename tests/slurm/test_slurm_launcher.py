@@ -7,11 +7,18 @@ import time
 
 import pytest
 
-from exprun.deploy import run_spec
+from exprun import deploy, integrity
 from exprun.launchers import slurm
 from exprun.launchers.base import RunRecord
+from exprun.state import Paths
 
 pytestmark = [pytest.mark.service("slurm"), pytest.mark.usefixtures("slurm_cluster")]
+
+
+def run_spec(slug, root, env=None, approved_hash=None):
+    """The guarded launch deploy builds, for the code as it is now (or the hash given)."""
+    approved = approved_hash or integrity.folder_hash(Paths(slug, root).code_dir)
+    return deploy.run_spec(slug, root, approved, f"{slug}-a1-test", env=env)
 
 
 def results(root, slug) -> dict[str, dict]:
@@ -99,3 +106,15 @@ def test_stop_cancels_every_task(wiki_root, slug, runner, wait_ended):
     assert {t.state for t in tasks.values()} == {"CANCELLED"}
     assert {a.kind for a in slurm.anomalies_from_tasks(tasks)} == {"killed"}
     slurm.stop(record, runner)  # stopping a finished run is not an error
+
+
+def test_a_task_whose_code_changed_after_submission_runs_nothing(wiki_root, slug, runner, wait_ended):
+    """Queued tasks start later: each checks the approved hash itself when the node starts it."""
+    approved = integrity.folder_hash(Paths(slug, wiki_root).code_dir)
+    run_sh = Paths(slug, wiki_root).code_dir / "run.sh"
+    run_sh.write_text(run_sh.read_text() + "\n# edited while queued\n")
+    record = slurm.launch(run_spec(slug, wiki_root, approved_hash=approved), [0, 1], slurm.Resources(), runner)
+    ended = wait_ended(record, runner)
+    assert (ended.state, ended.exit_code) == ("exited", integrity.GUARD_EXIT), ended.detail
+    assert results(wiki_root, slug) == {}
+    assert "not the approved code" in open(slurm.task_log(record, 0)).read()

@@ -108,7 +108,7 @@ def prefixed(stdout: str, prefix: str) -> list[str]:
 def read_result(root: Path, path: Path = RESULT, *, baseline: bool = True) -> dict:
     """Load a results JSON and check the parts of its shape that every run shares."""
     result = json.loads((root / path).read_text())
-    keys = {"slug", "seed", "metrics", "steps", "wall_time_s", "config_hash", "sanity", "overrides"}
+    keys = {"slug", "seed", "metrics", "steps", "wall_time_s", "config_hash", "sanity", "overrides", "run_id", "code_hash"}
     assert set(result) == keys | ({"baseline_metrics"} if baseline else set())
     assert result["slug"] == SLUG and result["seed"] == 0
     config_bytes = (root / CODE_DIR / "config.yaml").read_bytes()
@@ -394,3 +394,20 @@ def test_pytorch_cnn_learns_digits_and_resumes_with_new_lr(torch, tmp_path):
     assert [group["lr"] for group in checkpoint["optimizer"]["param_groups"]] == [0.0005]
     # Adam's moment estimates carried over: every parameter has taken all 69 steps, not 23.
     assert {int(state["step"]) for state in checkpoint["optimizer"]["state"].values()} == {69}
+
+
+def test_seed_file_carries_the_run_id_and_the_hash_exprun_approves(tmp_path):
+    """collect counts a seed only with this run's id and the approved hash: the template must compute
+    exactly integrity.folder_hash (links followed), else every seed would be excluded."""
+    from exprun import integrity
+
+    folder = make_experiment(tmp_path, "sklearn")
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "helpers.py").write_text("X = 1\n")
+    (folder / "lib").symlink_to(tmp_path / "shared", target_is_directory=True)
+    (folder / "CONTEXT.md").write_text("notes are not code\n")
+    approved = integrity.folder_hash(folder)
+    run_train(tmp_path, "--sanity", env={"EXPRUN_RUN_ID": "demo-digits-mlp-a3-cafe"})
+    result = read_result(tmp_path)
+    assert result["run_id"] == "demo-digits-mlp-a3-cafe"
+    assert result["code_hash"] == approved

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from exprun import monitor, reports, results
+from exprun import collect, monitor, reports, results
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "reports"
 UPDATE = os.environ.get("EXPRUN_UPDATE_GOLDEN") == "1"
@@ -41,10 +41,9 @@ TRACEBACK = ["step=40/460 epoch=2 loss=0.4120 lr=0.001", "Traceback (most recent
              "    sys.exit(main())", "ValueError: Input contains NaN"]
 
 
-def crash_from(lines: list[str], state: str, exit_code: int | None) -> dict:
-    """The crash dict collect builds: the first crash-kind anomaly monitor finds."""
-    found = [a for a in monitor.classify(lines, state, exit_code) if a.kind in ("traceback", "killed", "command_not_found", "nonzero_exit", "lost")]
-    return found[0].as_dict()
+def crash_from(lines: list[str], state: str, exit_code: int | None, summary) -> dict:
+    """The crash dict collect builds: the first crash-kind anomaly monitor finds, with the seeds it cost."""
+    return collect.crash_of(monitor.classify(lines, state, exit_code), lines, summary)
 
 
 def seed(metrics, baseline=None, seed_no=0) -> dict:
@@ -113,19 +112,19 @@ def build(tmp_path: Path, name: str):
     for number, content in scenario["files"].items():
         text = content if isinstance(content, str) else json.dumps(content)
         (folder / f"seed_{number}.json").write_text(text, encoding="utf-8")
-    records, broken = results.read_seed_files(folder)
-    summary = results.summarize(records, scenario["config"], broken)
+    found = results.read_seed_files(folder)
+    summary = results.summarize(found.records, scenario["config"], found.rejected, found.ignored)
     crash = None
     if scenario["crash"]:
         _, lines, state, code = scenario["crash"]
-        crash = crash_from(lines, state, code)
+        crash = crash_from(lines, state, code, summary)
     return summary, crash, scenario
 
 
 def run_data(summary, crash) -> dict:
     """The RUN_REPORT data dict, built as collect.finish builds it."""
     return {"slug": SLUG, "status": "completed", "title": TITLE, "outcome": summary.outcome,
-            "key_result": reports.key_result(summary, crash["detail"] if crash else ""), "crash": crash,
+            "key_result": reports.key_result(summary, crash), "crash": crash,
             "page": f"wiki/experiments/{SLUG}.md"}
 
 
@@ -139,7 +138,7 @@ def test_page_sections_and_run_report(tmp_path, name):
     assert summary.outcome == EXPECTED_OUTCOME[name]
     assert_golden(f"{name}.results.md", reports.results_section(summary, scenario["plot"], crash))
     assert_golden(f"{name}.analysis.md", reports.analysis_section(summary, crash, scenario["autofix"]))
-    assert_golden(f"{name}.key_result.txt", reports.key_result(summary, crash["detail"] if crash else ""))
+    assert_golden(f"{name}.key_result.txt", reports.key_result(summary, crash))
     assert_golden(f"{name}.run_report.md", reports.run_report(run_data(summary, crash), summary))
 
 
@@ -219,7 +218,24 @@ def test_crash_and_missing_seeds_are_reported(tmp_path):
     text = reports.run_report(run_data(summary, crash), summary)
     assert "ValueError: Input contains NaN" in text and crash["suggestion"] in text
     assert "missing result files for seed(s): 3" in text
-    assert "seed 2: failed" in text and "seed 4: failed" in text
+    assert "seed 2: not counted" in text and "seed 4: not counted" in text
+
+
+def test_a_crash_is_said_everywhere_even_when_the_surviving_seeds_give_a_verdict(tmp_path):
+    """Attack: seed 2 was killed, seeds 0 and 1 suffice for `succeeded` — the crash must not vanish."""
+    summary, _, _ = build(tmp_path, "succeeded")
+    summary.succeeded_seeds = [0, 1]
+    summary.missing_seeds = [2]
+    lines = ["=== seed 2 ===", "Killed", "seed 2 failed with exit status 137", "failed seeds: 2"]
+    crash = crash_from(lines, "exited", 137, summary)
+    data = run_data(summary, crash)
+    report = reports.run_report(data, summary)
+    outcome_line = next(line for line in report.splitlines() if line.startswith("## Outcome:"))
+    assert "crashed" in outcome_line and "2 (exit 137)" in outcome_line
+    assert "crashed" in data["key_result"] and "2 (exit 137)" in data["key_result"]
+    next_steps = report.split("## Next Steps", 1)[1]
+    assert "crashed" in next_steps
+    assert "crashed" in reports.analysis_section(summary, crash, None)
 
 
 def test_progress_report_names_each_anomaly_and_its_suggestion():

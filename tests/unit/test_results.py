@@ -42,8 +42,8 @@ def config(metrics=(ACC, F1), seeds=(0, 1, 2), criteria=None, **extra) -> dict:
 
 
 def summarize_dir(folder: Path, cfg: dict) -> results.Summary:
-    records, broken = results.read_seed_files(folder)
-    return results.summarize(records, cfg, broken)
+    found = results.read_seed_files(folder)
+    return results.summarize(found.records, cfg, found.rejected, found.ignored)
 
 
 # ------------------------------------------------------------------ statistics
@@ -294,9 +294,10 @@ def test_unreadable_seed_file_is_listed_as_failed(tmp_path, text):
     write_seed(tmp_path, 2, {ACC: 0.98, F1: 0.97}, BASE)
     write_raw(tmp_path, 1, text)
 
-    records, broken = results.read_seed_files(tmp_path)
+    found = results.read_seed_files(tmp_path)
+    records, broken = found.records, found.rejected
     assert [r["seed"] for r in records] == [0, 2]
-    assert list(broken) == [1] and broken[1].startswith("seed_1.json unreadable")
+    assert list(broken) == [1] and broken[1].startswith("seed_1.json ")
 
     summary = results.summarize(records, config(), broken)
     assert list(summary.failed_seeds) == [1]
@@ -308,8 +309,8 @@ def test_unreadable_seed_file_is_listed_as_failed(tmp_path, text):
 def test_non_utf8_seed_file_is_listed_as_failed(tmp_path):
     write_seed(tmp_path, 0, {ACC: 0.97}, {ACC: 0.9})
     (tmp_path / "seed_1.json").write_bytes(b'{"metrics": {"accuracy": 0.9\xff}}')
-    records, broken = results.read_seed_files(tmp_path)
-    assert [r["seed"] for r in records] == [0] and list(broken) == [1]
+    found = results.read_seed_files(tmp_path)
+    assert [r["seed"] for r in found.records] == [0] and list(found.rejected) == [1]
 
 
 def test_read_seed_files_takes_only_seed_files_and_the_seed_from_the_name(tmp_path):
@@ -317,10 +318,11 @@ def test_read_seed_files_takes_only_seed_files_and_the_seed_from_the_name(tmp_pa
     write_raw(tmp_path, 3, json.dumps({"seed": 99, "metrics": {ACC: 0.8}}))  # name wins over content
     for other in ("seed_x.json", "seed_1.json.tmp", ".seed_2.json.123.tmp", "summary.json", "seed_4.txt"):
         (tmp_path / other).write_text('{"metrics": {"accuracy": 0.1}}', encoding="utf-8")
-    records, broken = results.read_seed_files(tmp_path)
-    assert sorted(r["seed"] for r in records) == [0, 3]
-    assert broken == {}
+    found = results.read_seed_files(tmp_path)
+    assert sorted(r["seed"] for r in found.records) == [0, 3]
+    assert found.rejected == {}
 
 
 def test_read_seed_files_on_missing_folder_is_empty(tmp_path):
-    assert results.read_seed_files(tmp_path / "results" / "nope") == ([], {})
+    found = results.read_seed_files(tmp_path / "results" / "nope", [0, 1])
+    assert (found.records, found.rejected, found.ignored) == ([], {}, [])

@@ -102,5 +102,5 @@ def test_collect_while_running_touches_nothing_then_crash_is_reported(wiki_root,
     assert meta["status"] == "completed" and meta["outcome"] == "inconclusive"
     assert "No usable results" in meta["key_result"]
     body = page.read_text()
-    assert "Run ended abnormally: exit status 137" in body and "Suggested fix" in body
+    assert "Run ended abnormally: the run crashed (exit status 137" in body and "Suggested fix" in body
     yaml.safe_load(body.split("---\n")[1])

@@ -7,6 +7,7 @@ import sys
 from typing import Any, Callable
 
 from ..errors import ExprunError
+from ..files import os_error_message
 
 
 def emit_json(data: Any) -> None:
@@ -20,14 +21,20 @@ def json_verb(action: Callable[[], dict]) -> int:
     except ExprunError as exc:
         emit_json({"status": "error", "message": str(exc)})
         return 1
+    except OSError as exc:
+        emit_json({"status": "error", "message": os_error_message(exc)})
+        return 1
     emit_json({"status": "ok", **result})
     return 0
 
 
 def human_verb(action: Callable[[], int | None]) -> int:
-    """Run action; an ExprunError becomes `exprun: <message>` on stderr and exit 1."""
+    """Run action; an ExprunError (or a failed file operation) becomes `exprun: <message>` on stderr and exit 1."""
     try:
         return action() or 0
     except ExprunError as exc:
         print(f"exprun: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"exprun: {os_error_message(exc)}", file=sys.stderr)
         return 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from .. import config as config_mod
@@ -45,6 +47,14 @@ def _regenerate(args: argparse.Namespace) -> int:
 
 def _rule(args: argparse.Namespace) -> int:
     """One workflow step, as the rules run it; prints a short line on success, the full reason on failure."""
+    if args.step == "run-seed":  # becomes the guarded run.sh of one seed (same PID, its exit status)
+        from .. import deploy  # noqa: PLC0415
+
+        if args.seed is None:
+            raise ExprunError("rule run-seed needs --seed N")
+        argv = deploy.run_seed_job(validate_slug(args.slug), args.seed, Path(args.root))
+        sys.stdout.flush()
+        os.execvp(argv[0], argv)
     print(steps.run(args.step, args.slug, settings_of(args), Path(args.root)))
     return 0
 
@@ -65,7 +75,8 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
     regen.set_defaults(handler=lambda a: human_verb(lambda: _regenerate(a)))
 
     rule = common(groups.add_parser("rule", help="one workflow step (called by the Snakemake rules)"))
-    rule.add_argument("step", choices=steps.STEPS)
+    rule.add_argument("step", choices=(*steps.STEPS, "run-seed"))
+    rule.add_argument("--seed", help="run-seed: the seed this job runs")
     rule.add_argument("slug")
     rule.add_argument("--settings", help="file with the workflow's settings (JSON)")
     rule.set_defaults(handler=lambda a: human_verb(lambda: _rule(a)))

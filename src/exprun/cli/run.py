@@ -28,7 +28,7 @@ def _progress(line: str) -> None:
 def _deploy(args: argparse.Namespace, settings: dict) -> int:
     from .. import deploy, reports  # noqa: PLC0415 - each verb imports only what it needs
 
-    data = deploy.deploy(validate_slug(args.slug), settings, Path(args.root))
+    data = deploy.deploy(validate_slug(args.slug), settings, Path(args.root), skip_sanity=args.skip_sanity)
     return _show(args, settings, data, lambda: reports.deploy_report(data))
 
 
@@ -70,6 +70,9 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
         parser.add_argument("--root", default=".", help="wiki root (the folder holding wiki/); default: here")
         parser.add_argument("--json", action="store_true", help="print as JSON (for agents)")
         parser.add_argument("--settings", help=argparse.SUPPRESS)
+        if name == "deploy":
+            parser.add_argument("--skip-sanity", action="store_true",
+                                help="launch without a passed dataset check and sanity run (recorded in the run and its reports)")
         if name == "collect":
             parser.add_argument("--wait", action="store_true", help="full mode: wait for the run to end, then collect")
         parser.set_defaults(handler=lambda a, h=handler: human_verb(lambda: h(a, settings_of(a))))

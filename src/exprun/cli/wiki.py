@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from .. import lifecycle, pages, wikilog
-from ..errors import PageError
+from ..errors import LifecycleError, PageError
 from ..slugs import slugify
 from .output import emit_json, json_verb
 
@@ -42,9 +42,23 @@ def coerce_cli_value(raw: str, field: str, existing: Any) -> Any:
     return typed
 
 
+def _is_experiment(path: Path) -> bool:
+    return path.resolve().parent.name == "experiments" and path.resolve().parent.parent.name == "wiki"
+
+
 def _set_meta(args: argparse.Namespace) -> dict:
     page = pages.load_page(Path(args.page), required=())
     existing = page.get(args.field)
+    if args.field == "status" and _is_experiment(Path(args.page)) and not args.append:
+        # An experiment's status moves only along the lifecycle: a completed page is never reopened this way.
+        if str(existing) == args.value:
+            return {"field": "status", "old": existing, "new": existing, "action": "unchanged"}
+        try:
+            old = lifecycle.transition(Path(args.page), args.value)
+        except LifecycleError as exc:
+            raise LifecycleError(f"{exc}; an experiment's status changes through the lifecycle "
+                                 f"(`transition {args.page} --to <status>`)") from None
+        return {"field": "status", "old": old, "new": args.value}
     if args.append:
         value = coerce_cli_value(args.value, args.field, None)
         old = pages.append_to_field(Path(args.page), args.field, value)

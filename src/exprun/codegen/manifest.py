@@ -6,36 +6,27 @@ manifest was changed by someone and is kept unless regeneration is forced.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from .. import integrity
 from ..files import atomic_write_json, read_json
 
 MANIFEST_NAME = ".exprun-manifest.json"
-# Not part of what runs, so not part of what is approved.
-NOT_HASHED = {MANIFEST_NAME, "REVIEW.md", "CONTEXT.md", "context.json"}
+NOT_HASHED = integrity.NOT_HASHED
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return integrity.file_hash(path)
 
 
 def code_files(folder: Path) -> list[Path]:
-    """Files that make up the experiment (what a person approves), sorted."""
-    folder = Path(folder)
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.name not in NOT_HASHED and "__pycache__" not in p.parts and not p.name.startswith(".")
-    )
+    """Files that make up the experiment (what a person approves), links followed, in hash order."""
+    return [Path(path) for _, path in integrity.code_files(folder)]
 
 
 def folder_hash(folder: Path) -> str:
-    """One SHA-256 over every code file's relative path and bytes."""
-    digest = hashlib.sha256()
-    for path in code_files(folder):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(file_hash(path).encode() + b"\n")
-    return digest.hexdigest()
+    """One SHA-256 over every code file's relative path and bytes (see integrity.folder_hash)."""
+    return integrity.folder_hash(folder)
 
 
 def read_manifest(folder: Path) -> dict:

@@ -32,6 +32,8 @@ class Backend(Protocol):
 class LocalScreen:
     """Runs on this machine under GNU screen; `snapshot=True` lists sessions once for many records."""
 
+    code_is_here = True  # the code folder the run executes is this machine's
+
     def __init__(self, root: Path, snapshot: bool = False):
         self.root = Path(root)
         self._sessions = screen.sessions() if snapshot else None
@@ -65,6 +67,8 @@ class LocalScreen:
 
 class RemoteScreen:
     """Runs on the remote server under screen, answered over one held SSH session."""
+
+    code_is_here = False
 
     def __init__(self, session, root: Path):
         from . import ssh  # noqa: PLC0415 - paramiko is imported only when a remote run is touched
@@ -136,6 +140,7 @@ class SlurmArray:
         self.root = Path(root)
         self.session = session
         self.runner = slurm.ssh_runner(session) if session is not None else slurm.local_runner
+        self.code_is_here = session is None  # a login node shares the code folder with the compute nodes
         self._tasks: dict = {}
 
     def state(self, record: RunRecord) -> RunState:
@@ -199,6 +204,7 @@ class SeedJobs:
     """Seeds run as Snakemake jobs (full_via: jobs): Snakemake owns them; exprun only reads what they left."""
 
     supports_autofix = False  # a rerun is `snakemake full_<slug>` again: Snakemake reruns the missing seeds
+    code_is_here = True
 
     def __init__(self, root: Path):
         self.root = Path(root)

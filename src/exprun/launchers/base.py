@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,6 +43,10 @@ class RunRecord:
     env: dict[str, str] = field(default_factory=dict)
     autofix: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
+    attempt: int = 0
+    run_id: str = ""  # every seed file of this attempt carries it (EXPRUN_RUN_ID)
+    page_written: bool = True  # False between a launch and the page saying `running`: a retry adopts the run
+    sanity_skipped: bool = False  # `exprun deploy --skip-sanity`: a person's explicit override
 
     def save(self, path: Path) -> None:
         atomic_write_json(path, asdict(self))
@@ -80,18 +83,6 @@ def boot_id() -> str:
 
 def hostname() -> str:
     return socket.gethostname()
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def read_exit_code(path: Path) -> int | None:

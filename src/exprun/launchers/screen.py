@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import LaunchError
-from .base import RunRecord, RunSpec, RunState, boot_id, hostname, judge_state, pid_alive, read_exit_code
+from ..files import pid_alive
+from .base import RunRecord, RunSpec, RunState, boot_id, hostname, judge_state, read_exit_code
 
 SESSION_LINE = re.compile(r"^\s*(\d+)\.(\S+)\s", re.M)
 PID_WAIT_S = 10.0

@@ -11,7 +11,7 @@ import re
 import shlex
 from pathlib import Path, PurePosixPath
 
-from .. import config, monitor
+from .. import config, integrity, monitor
 from ..codegen import manifest
 from ..errors import LaunchError, RemoteError
 from ..launchers import screen, ssh
@@ -86,6 +86,8 @@ def launch(session: RemoteSession, server: ServerConfig, root: Path, name: str, 
     if gpu and not GPU_LIST.match(gpu):
         raise LaunchError(f"--gpu {gpu!r}: give GPU indices like 0 or 0,1")
     env = {"CUDA_VISIBLE_DEVICES": gpu} if gpu else {}
+    if verified:  # checked again by the server itself at the moment the command starts
+        argv = integrity.guard_command("python3", Paths(slug).code_dir.as_posix(), verified, argv)
     spec = ssh.run_spec(slug, envsetup.wrap(argv, server, session), session.work_dir, env)
     record = ssh.launch(spec, session)
     record.gpu_ids = [int(i) for i in gpu.split(",")] if gpu else []

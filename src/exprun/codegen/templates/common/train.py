@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -196,8 +197,11 @@ def write_results(
     baseline: dict | None,
     steps: int,
     wall_time_s: float,
+    code_hash: str,
 ) -> None:
-    result = {"slug": cfg["slug"], "seed": run.seed, "metrics": utils.json_safe(scores)}
+    """results/<slug>/seed_<N>.json; run_id and code_hash let collect count only this run's approved seeds."""
+    result = {"slug": cfg["slug"], "seed": run.seed, "metrics": utils.json_safe(scores),
+              "run_id": os.environ.get("EXPRUN_RUN_ID", ""), "code_hash": code_hash}
     if baseline is not None:
         result["baseline_metrics"] = utils.json_safe(baseline)
     result.update(
@@ -213,6 +217,7 @@ def write_results(
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     args = parse_args(argv)
+    code_hash = utils.code_hash(Path(os.path.abspath(__file__)).parent)  # the code as this seed found it
     cfg, config_hash = utils.load_config(args.config)
     run = resolve_run(cfg, args)
     utils.seed_everything(run.seed)
@@ -231,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         progress = Progress(step=0, epoch=0, rng=np.random.default_rng(run.seed))
     scores = train(cfg["metrics"], learner, dataset, run, progress, checkpoint)
     utils.log(f"done seed={run.seed} {utils.format_metrics(scores)}")
-    write_results(cfg, config_hash, run, scores, baseline, progress.step, time.perf_counter() - started)
+    write_results(cfg, config_hash, run, scores, baseline, progress.step, time.perf_counter() - started, code_hash)
     return 0
 
 

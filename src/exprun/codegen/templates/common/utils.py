@@ -117,6 +117,39 @@ class Learner(Protocol):
 # ---------------------------------------------------------------- config
 
 
+# Files that are not part of what runs (exprun leaves them out of the approved hash too).
+NOT_HASHED = {".exprun-manifest.json", "REVIEW.md", "CONTEXT.md", "context.json"}
+
+
+def code_hash(folder: Path) -> str:
+    """SHA-256 of this code folder as it is now, computed the way exprun hashes what a person approved
+    (path order, links followed, notes left out), so collect can tell the seeds that ran edited code."""
+    entries: list[tuple[tuple[str, ...], Path]] = []
+
+    def walk(top: Path, rel: tuple[str, ...], seen: frozenset) -> None:
+        real = os.path.realpath(top)
+        if real in seen:
+            raise ValueError(f"{top}: a link leads back into {real}")
+        for entry in sorted(os.scandir(top), key=lambda e: e.name):
+            if entry.name == "__pycache__":
+                continue
+            if entry.is_dir(follow_symlinks=True):
+                walk(Path(entry.path), rel + (entry.name,), seen | {real})
+            elif entry.name not in NOT_HASHED and not entry.name.startswith("."):
+                if entry.is_file(follow_symlinks=True) or entry.is_symlink():
+                    entries.append((rel + (entry.name,), Path(entry.path)))
+
+    walk(Path(folder), (), frozenset())
+    digest = hashlib.sha256()
+    for parts, path in sorted(entries, key=lambda item: item[0]):
+        try:
+            content = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            content = hashlib.sha256(b"dangling link -> " + os.readlink(path).encode()).hexdigest()
+        digest.update("/".join(parts).encode() + b"\0" + content.encode() + b"\n")
+    return digest.hexdigest()
+
+
 def load_config(path: Path) -> tuple[dict, str]:
     """Parse and check config.yaml; also return the sha256 of the exact bytes parsed."""
     raw = Path(path).read_bytes()
