@@ -185,7 +185,7 @@ def test_launch_check_and_pull_end_to_end(lab, capsys):
     launched = ok(lab, capsys, "launch", "--name", NAME, "--cmd", f"bash experiments/code/{SLUG}/run.sh 'two words'",
                   "--gpu", "0")
     assert RemoteSession.transports_opened - before == 1  # verify + launch on one connection
-    assert launched["command"] == ["bash", f"experiments/code/{SLUG}/run.sh", "two words"]
+    assert launched["command"] == ["bash", f"experiments/code/{SLUG}/run.sh", "two words"] and launched["guarded"]
     assert launched["code_hash"] == manifest.folder_hash(lab.code) and launched["session"] == NAME
     assert launched["log"] == str(lab.work_dir / "logs" / f"exp-{SLUG}.log")
     done = wait_state(lab, capsys, "exited")
@@ -247,3 +247,22 @@ def test_check_of_an_unknown_run_and_bad_arguments(lab, capsys):
     assert code == 1 and "cannot be split" in data["message"]
     code, data = answer(lab, capsys, "pull-results", "--remote-path", "results/none/", "--local-path", "x/")
     assert code == 1 and "does not exist" in data["message"]
+
+
+def test_the_server_checks_the_code_itself_when_the_run_starts(lab, capsys):
+    """Someone edits run.sh on the server after the sync: the guard in front of it starts nothing."""
+    from exprun import deploy
+    from exprun.remote import server_config
+
+    ok(lab, capsys, "sync-code", "--slug", SLUG)
+    approved = manifest.folder_hash(lab.code)
+    remote_run = lab.work_dir / "experiments" / "code" / SLUG / "run.sh"
+    remote_run.write_text("touch \"$(dirname \"$0\")/ran-unapproved\"\n")
+    server = server_config.load(server_config.config_path(lab.root, None), lab.root)
+    with RemoteSession(server) as session:
+        record = ssh.launch(ssh.run_spec(SLUG, deploy.run_command(SLUG, approved), session.work_dir), session)
+    done = wait_state(lab, capsys, "exited")
+    assert done["exit_code"] == 96 and record.command[:2] == ["python3", "-c"]
+    assert not (remote_run.parent / "ran-unapproved").exists()
+    assert any("not the approved code" in line for line in done["tail"])
+    assert [a["kind"] for a in done["anomalies"]] == ["guard_refused"]

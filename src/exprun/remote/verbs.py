@@ -86,16 +86,16 @@ def launch(session: RemoteSession, server: ServerConfig, root: Path, name: str, 
     if gpu and not GPU_LIST.match(gpu):
         raise LaunchError(f"--gpu {gpu!r}: give GPU indices like 0 or 0,1")
     env = {"CUDA_VISIBLE_DEVICES": gpu} if gpu else {}
-    if verified:  # checked again by the server itself at the moment the command starts
-        argv = integrity.guard_command("python3", Paths(slug).code_dir.as_posix(), verified, argv)
-    spec = ssh.run_spec(slug, envsetup.wrap(argv, server, session), session.work_dir, env)
+    # checked again by the server itself at the moment the command starts
+    guarded = integrity.guard_command("python3", Paths(slug).code_dir.as_posix(), verified, argv) if verified else argv
+    spec = ssh.run_spec(slug, envsetup.wrap(guarded, server, session), session.work_dir, env)
     record = ssh.launch(spec, session)
     record.gpu_ids = [int(i) for i in gpu.split(",")] if gpu else []
     record.approved_hash = verified
     ssh.save_record(record, session)
     return {"host": server.host, "session": record.session, "pid": record.pid, "started_at": record.started_at,
             "log": record.log, "log_file": Paths(slug).log.as_posix(), "gpu": gpu or "", "command": argv,
-            "code_hash": verified, "work_dir": record.cwd}
+            "code_hash": verified, "guarded": bool(verified), "work_dir": record.cwd}
 
 
 def check(session: RemoteSession, root: Path, name: str, lines: int = DEFAULT_TAIL_LINES) -> dict:
