@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from exprun import config as exprun_config
-from exprun import attempts, lifecycle, pages
+from exprun import attempts, lifecycle, pages, targets
 from exprun.errors import ExprunError
 from exprun.slugs import SLUG_PATTERN
 from exprun.state import PATTERNS, Paths

@@ -35,19 +35,3 @@ rule run_seed:
         slurm_partition=get_seed_partition,
     shell:
         "{params.exprun} rule run-seed {wildcards.slug} --seed {wildcards.seed} > {log} 2>&1"
-
-
-rule collect_seed_jobs:
-    input:
-        stamp=PATTERNS["jobs_started"],
-        results=get_seed_results,
-    output:
-        collected=PATTERNS["collected_jobs"],
-    params:
-        exprun=EXPRUN,
-        settings=get_settings_file,
-    log:
-        "experiments/state/{slug}/logs/collect_seed_jobs.log",
-    localrule: True
-    shell:
-        "{params.exprun} rule collect {wildcards.slug} --settings {params.settings:q} 2>&1 | tee {log} && touch {output.collected:q}"

@@ -1,4 +1,4 @@
-# Across experiments: the status dashboard (read-only) and collecting every finished run.
+# Across experiments: the status dashboard (read-only).
 
 
 # Read-only: writes no wiki file.
@@ -11,14 +11,3 @@ rule status:
     localrule: True
     shell:
         "{params.exprun} status --settings {params.settings:q} 2>&1 | tee {log}"
-
-
-rule collect_ready:
-    params:
-        exprun=EXPRUN,
-        settings=get_settings_file,
-    log:
-        "experiments/state/collect_ready.log",
-    localrule: True
-    shell:
-        "{params.exprun} collect-ready --settings {params.settings:q} 2>&1 | tee {log}"

@@ -2,7 +2,8 @@
 # Each is a thin rule that only requests files; the slug reaches helpers through partial/params,
 # never through the loop variable (a lambda would see the last slug).
 
-for _slug in EXPERIMENT_SLUGS:
+# Only the experiments the command line names get their rules (see exprun.targets); all when it names none.
+for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
 
     rule:
         name:
@@ -42,6 +43,3 @@ for _slug in EXPERIMENT_SLUGS:
             partial(get_full_target, _slug),
         localrule: True
 
-
-onerror:
-    print_gate_messages()

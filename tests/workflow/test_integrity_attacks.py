@@ -203,9 +203,15 @@ def test_exprun_deploy_needs_the_sanity_run_unless_overridden_visibly(wiki_root,
 
 
 def test_two_deploys_at_once_give_one_run(wiki_root, screen_available, cleanup_screens):
+    from exprun import attempts
+
     prepared(wiki_root, run_sh=QUICK_RUN.replace("done\n", "done\nsleep 30\n"))
     assert snakemake(wiki_root, f"{STATE}/approval.verified").returncode == 0
     argv = [sys.executable, "-m", "exprun", "deploy", DEMO_SLUG, "--root", str(wiki_root)]
+    with attempts.deploy_lock(DEMO_SLUG, wiki_root):  # a deploy in progress elsewhere
+        busy = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert busy.returncode == 1 and "already being deployed" in busy.stderr
+    assert not (wiki_root / STATE / "run.json").exists() and page_meta(wiki_root)["status"] == "planned"
     racers = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     answers = [racer.communicate(timeout=120) for racer in racers]
     codes = [racer.returncode for racer in racers]

@@ -160,3 +160,10 @@ def test_lint_is_clean_apart_from_the_per_rule_conda_lint(wiki_root):
     lints = [line.strip()[2:] for line in output(done).splitlines() if line.startswith("    * ")]
     assert lints, "expected at least the allow-listed lint; did --lint run?"
     assert [lint for lint in lints if not lint.startswith(ALLOWED_LINTS)] == [], output(done)
+
+
+def test_bare_snakemake_lists_the_experiments_and_their_next_command(wiki_root):
+    done = snakemake(wiki_root)
+    assert done.returncode == 0, output(done)
+    assert f"{DEMO_SLUG}  planned     next: snakemake deploy_{DEMO_SLUG}" in output(done)
+    assert "Nothing to be done" not in output(done)

@@ -47,6 +47,13 @@ def _status(args: argparse.Namespace, settings: dict) -> int:
     return _show(args, settings, view, lambda: status.render(view))
 
 
+def _targets(args: argparse.Namespace, settings: dict) -> int:
+    from .. import targets  # noqa: PLC0415
+
+    print(targets.overview(Path(args.root)), end="")
+    return 0
+
+
 def _collect_ready(args: argparse.Namespace, settings: dict) -> int:
     from .. import status  # noqa: PLC0415
 
@@ -59,6 +66,7 @@ VERBS = (
     ("collect", _collect, True, "check a running experiment; collect its results once it ended"),
     ("status", _status, False, "every experiment: running, anomalies, pending collect, recent results (read-only)"),
     ("collect-ready", _collect_ready, False, "collect every experiment whose run has ended"),
+    ("targets", _targets, False, "every experiment, its status and the command that moves it on"),
 )
 
 

@@ -1,0 +1,27 @@
+"""Which per-experiment rules a call builds, and the overview a bare `snakemake` prints."""
+
+from __future__ import annotations
+
+from exprun import targets
+
+SLUGS = ["a-exp", "b-exp", "prepare-me"]
+
+
+def test_only_the_named_experiments_get_rules():
+    argv = ["snakemake", "--profile", "profiles/local", "deploy_b-exp", "--config", "json=true"]
+    assert targets.asked_slugs(SLUGS, argv) == ["b-exp"]
+    assert targets.asked_slugs(SLUGS, ["snakemake", "full_a-exp", "collect_prepare-me"]) == ["a-exp", "prepare-me"]
+
+
+def test_every_experiment_when_none_is_named():
+    """--list-rules, --lint, the overview and a typo must still see every target."""
+    for argv in (["snakemake"], ["snakemake", "--list-rules"], ["snakemake", "deploy_typo"], ["snakemake", "status"]):
+        assert targets.asked_slugs(SLUGS, argv) == SLUGS
+
+
+def test_overview_lists_each_page_with_its_next_command(example_wiki):
+    page = example_wiki / "wiki" / "experiments" / "digits-cnn-gpu.md"
+    page.write_text(page.read_text().replace("status: planned", "status: running"))
+    text = targets.overview(example_wiki)
+    assert "digits-cnn-gpu        running     next: snakemake collect_digits-cnn-gpu" in text
+    assert "digits-mlp-vs-logreg  planned     next: snakemake deploy_digits-mlp-vs-logreg" in text
