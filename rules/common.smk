@@ -108,34 +108,11 @@ def get_seed_results(wildcards):
 
 
 def get_seed_gpus(wildcards):
-    from exprun.codegen.spec import needs_gpu
+    """GPUs a seed job asks the executor for: exprun.gpu_plan decides whether it needs any."""
+    from exprun.gpu_plan import gpu_plan
 
-    wanted = config["slurm"]["gpus"] or config["gpu"]["count"]
-    return wanted if needs_gpu(_page_or_fail(wildcards.slug)) else 0
-
-
-def get_seed_runtime(wildcards):
-    """Minutes from slurm.time ([D-]HH:MM:SS); 60 when unset."""
-    text = config["slurm"]["time"]
-    if not text:
-        return 60
-    days, _, clock = text.rpartition("-")
-    parts = [int(p) for p in clock.split(":")] + [0, 0]
-    return int(days or 0) * 1440 + parts[0] * 60 + parts[1] + (1 if parts[2] else 0)
-
-
-def get_seed_mem_mb(wildcards):
-    """MiB from slurm.mem (e.g. 16G, 800M); 1000 when unset."""
-    text = config["slurm"]["mem"].upper()
-    if not text:
-        return 1000
-    scale = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}.get(text[-1], 1)
-    return int(float(text.rstrip("KMGT")) * scale)
-
-
-def get_seed_partition(wildcards):
-    """The configured partition; empty leaves the choice to the cluster's default."""
-    return config["slurm"]["partition"]
+    plan = gpu_plan(_page_or_fail(wildcards.slug), Paths(wildcards.slug).code_dir, config["gpu"]["count"])
+    return (config["slurm"]["gpus"] or plan.count) if plan.needed else 0
 
 
 def print_gate_messages():

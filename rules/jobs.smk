@@ -29,9 +29,6 @@ rule run_seed:
     log:
         "logs/exp-{slug}_seed{seed}.log",
     resources:
-        gpu=get_seed_gpus,
-        runtime=get_seed_runtime,
-        mem_mb=get_seed_mem_mb,
-        slurm_partition=get_seed_partition,
+        gpu=get_seed_gpus,  # runtime, mem, slurm_partition: the profile's default-resources
     shell:
         "{params.exprun} rule run-seed {wildcards.slug} --seed {wildcards.seed} > {log} 2>&1"

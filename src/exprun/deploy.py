@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import attempts, gate, gpus, integrity, lifecycle, pages, wikilog
-from .codegen.spec import needs_gpu
+from .gpu_plan import gpu_plan
 from .estimate import estimate_hours
 from .experiment_config import load_experiment_config
 from .errors import GateError, LaunchError, PageError
@@ -196,8 +196,9 @@ def run_seed_job(slug: str, seed: str, root: Path = Path(".")) -> list[str]:
 def launch_local(slug: str, settings: dict, root: Path, page, approved_hash: str, run_id: str) -> RunRecord:
     """screen on this machine, on free GPUs held under a lock while launching."""
     gpu_cfg = settings["gpu"]
-    claim = (gpus.claim(gpu_cfg["count"], gpu_cfg["free_memory_mib"], root / gpu_cfg["lock_dir"])
-             if needs_gpu(page) else contextlib.nullcontext([]))
+    plan = gpu_plan(page, Paths(slug, root).code_dir, gpu_cfg["count"])
+    claim = (gpus.claim(plan.count, gpu_cfg["free_memory_mib"], root / gpu_cfg["lock_dir"])
+             if plan.needed else contextlib.nullcontext([]))
     with claim as gpu_ids:
         env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_ids))} if gpu_ids else {}
         spec = run_spec(slug, root, approved_hash, run_id, env=env, python=sys.executable)
@@ -215,8 +216,9 @@ def launch_slurm(slug: str, settings: dict, root: Path, page, config: dict, appr
 
     resources = dict(settings["slurm"])
     submit = resources.pop("submit")
-    if needs_gpu(page) and not resources["gpus"]:
-        resources["gpus"] = settings["gpu"]["count"]
+    plan = gpu_plan(page, Paths(slug, root).code_dir, settings["gpu"]["count"])
+    if plan.needed and not resources["gpus"]:
+        resources["gpus"] = plan.count
     seeds = config.get("seeds") or [0]
     if submit == "local":
         return slurm.launch(run_spec(slug, root, approved_hash, run_id), seeds, resources, slurm.local_runner)
@@ -254,13 +256,14 @@ def launch_remote(slug: str, settings: dict, root: Path, page, approved_hash: st
     with RemoteSession(server) as session:
         verbs.status(session)
         gpu = ""
-        if needs_gpu(page):
+        plan = gpu_plan(page, Paths(slug, root).code_dir, settings["gpu"]["count"])
+        if plan.needed:
             view = remote_gpus.query(session)
             free = [g for g in view.gpus if g.is_free(server.free_gpu_threshold_mib)]
-            if len(free) < settings["gpu"]["count"]:
-                raise LaunchError(f"{server.host}: needs {settings['gpu']['count']} free GPU(s) but {view.describe()}; "
+            if len(free) < plan.count:
+                raise LaunchError(f"{server.host}: needs {plan.count} free GPU(s) but {view.describe()}; "
                                   "wait for one to free up, or choose another server in config/server.yaml")
-            gpu = ",".join(str(g.index) for g in free[: settings["gpu"]["count"]])
+            gpu = ",".join(str(g.index) for g in free[: plan.count])
         verbs.sync_code(session, server, root, slug, expected_hash=approved_hash)
         verbs.setup_env(session, server, slug)
         env = {"EXPRUN_RUN_ID": run_id, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}

@@ -221,7 +221,7 @@ def checklist(slug: str, settings: dict, root: Path, headline: str) -> str:
         f"  4. Environment env_activate={settings['env_activate'] or '(none)'}; python={python}; "
         f"review endpoint={settings['review_llm']['base_url'] or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
-        f"  5. GPU plan    {_gpu_plan(context, settings)}",
+        f"  5. GPU plan    {_gpu_plan(slug, root, settings)}",
         f"  6. Sanity run  {_sanity_line(sanity)}",
         f"  7. Code review {_review_line(review, code)}",
         f"     Notes       {code}/CONTEXT.md (what was read and what the recipe could not map)",
@@ -243,11 +243,12 @@ def _yaml(path: Path) -> dict:
         return {}
 
 
-def _gpu_plan(context: dict, settings: dict) -> str:
-    if not context.get("needs_gpu"):
-        return f"none (setup.hardware: {context.get('experiment', {}).get('setup', {}).get('hardware') or 'empty'})"
-    gpu = settings["gpu"]
-    return f"{gpu['count']} GPU(s), chosen at deploy: < {gpu['free_memory_mib']} MiB used and no compute process"
+def _gpu_plan(slug: str, root: Path, settings: dict) -> str:
+    from .gpu_plan import gpu_plan  # noqa: PLC0415
+    from .lifecycle import find_experiment  # noqa: PLC0415
+
+    plan = gpu_plan(find_experiment(slug, root), Paths(slug, root).code_dir, settings["gpu"]["count"])
+    return plan.describe(settings["gpu"]["free_memory_mib"])
 
 
 def _sanity_line(sanity: dict) -> str:

@@ -9,22 +9,19 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import gpus
+from . import gpus, monitor
 from .codegen import manifest
-from .codegen.spec import needs_gpu
+from .gpu_plan import gpu_plan
 from .errors import SanityError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
 from .lifecycle import find_experiment
 from .state import Paths
 
-PROGRESS = re.compile(r"\bstep=(\d+)(?:/(\d+))?.*?\bloss[=:]\s*([-+0-9.eE]+|nan|inf|-inf)", re.I)
-CUDA_USE = re.compile(r"\bcuda\b|\.to\(\s*[\"']cuda|device\s*=\s*[\"']cuda", re.I)
 LOG_TAIL_LINES = 30
 
 # Output pattern -> likely cause, first match wins.
@@ -47,18 +44,22 @@ class Check:
 
 
 def run_sanity(slug: str, settings: dict, root: Path = Path(".")) -> dict:
-    """Run train.py --sanity on the first seed; write sanity.json or raise SanityError."""
+    """Run the first seed at sanity scale through run.sh (so env_activate and the real launch command are
+    what it checks); write sanity.json or raise SanityError."""
     paths = Paths(slug, root)
     config = load_experiment_config(slug, root)
     page = find_experiment(slug, root)
     seed = int((config.get("seeds") or [0])[0])
-    argv = [settings["python"] or sys.executable, str(paths.code_dir / "train.py"), "--seed", str(seed), "--sanity", "--log-every", "1",
+    argv = ["bash", str(paths.code_dir.relative_to(root) / "run.sh"), "--sanity", "--log-every", "1",
             "--results-dir", str(paths.sanity_results.relative_to(root)),
             "--checkpoint-dir", str(paths.sanity_checkpoints.relative_to(root))]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXPRUN_SEEDS": str(seed), "EXPRUN_RUN_ID": f"{slug}-sanity"}
+    if settings["python"]:
+        env["EXPRUN_PYTHON"] = settings["python"]
     started = time.monotonic()
     try:
         done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=settings["sanity"]["timeout_s"],
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                              env=env)
         output, code = done.stdout + done.stderr, done.returncode
     except subprocess.TimeoutExpired as exc:
         output = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
@@ -67,7 +68,8 @@ def run_sanity(slug: str, settings: dict, root: Path = Path(".")) -> dict:
     wall = time.monotonic() - started
     atomic_write_text(paths.sanity_log, output)
     result_file = paths.sanity_results / f"seed_{seed}.json"
-    checks, facts = _checks(code, output, result_file, page, paths.code_dir, settings)
+    plan = gpu_plan(page, paths.code_dir, settings["gpu"]["count"])
+    checks, facts = _checks(code, output, result_file, plan)
     report = {
         "status": "passed" if all(c.ok for c in checks) else "failed",
         "slug": slug, "seed": seed, "command": argv, "exit_code": code, "wall_time_s": round(wall, 3),
@@ -79,13 +81,13 @@ def run_sanity(slug: str, settings: dict, root: Path = Path(".")) -> dict:
     return report
 
 
-def _checks(code, output: str, result_file: Path, page, code_dir: Path, settings: dict) -> tuple[list[Check], dict]:
+def _checks(code, output: str, result_file: Path, plan) -> tuple[list[Check], dict]:
     facts: dict = {}
     checks = [Check("exit code 0", code == 0, "timed out" if code is None else f"exit code {code}")]
-    losses = [(int(m.group(1)), float(m.group(3))) for m in PROGRESS.finditer(output)]
+    losses = monitor.parse_progress(output.splitlines()).losses  # the monitor's parser: one grammar for both
     checks.append(Check("data loaded and training ran", bool(losses), f"{len(losses)} progress lines"))
     if losses:
-        first, last = losses[0][1], losses[-1][1]
+        first, last = losses[0], losses[-1]
         decreased = len(losses) >= 2 and last < first
         checks.append(Check("loss decreased", decreased, f"first logged loss {first:.4f}, last {last:.4f}"))
         facts.update(first_loss=first, last_loss=last)
@@ -97,21 +99,10 @@ def _checks(code, output: str, result_file: Path, page, code_dir: Path, settings
         facts.update(steps=steps, metrics=result.get("metrics"), train_wall_time_s=result.get("wall_time_s"))
         if steps and result.get("wall_time_s"):
             facts["seconds_per_step"] = float(result["wall_time_s"]) / steps
-    gpu_check = _gpu_check(page, code_dir)
-    if gpu_check is not None:
-        checks.append(gpu_check)
+    if plan.needed:  # skipped for CPU-only experiments (gpu_plan holds the rule)
+        view = gpus.query()
+        checks.append(Check("GPU visible", view.visible, view.describe()))
     return checks, facts
-
-
-def _gpu_check(page, code_dir: Path) -> Check | None:
-    """A GPU must be visible when the page asks for one; skipped for CPU-only experiments."""
-    wants_gpu = needs_gpu(page)
-    uses_cuda = any(CUDA_USE.search(p.read_text(errors="replace")) for p in code_dir.glob("*.py"))
-    hardware = str(page.get("setup.hardware") or "").strip()
-    if not wants_gpu and (not uses_cuda or hardware.lower() in ("cpu", "none", "")):
-        return None
-    view = gpus.query()
-    return Check("GPU visible", view.visible, view.describe())
 
 
 def _read_result(path: Path) -> dict | None:

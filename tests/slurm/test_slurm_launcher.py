@@ -8,7 +8,7 @@ import time
 import pytest
 
 from exprun import deploy, integrity
-from exprun.launchers import slurm
+from exprun.launchers import slurm, slurm_script
 from exprun.launchers.base import RunRecord
 from exprun.state import Paths
 
@@ -29,7 +29,7 @@ def results(root, slug) -> dict[str, dict]:
 def test_array_submitted_once_returns_at_once_and_completes(wiki_root, slug, runner, wait_ended, tmp_path):
     spec = run_spec(slug, wiki_root)
     started = time.monotonic()
-    record = slurm.launch(spec, [0, 1, 2], slurm.Resources(), runner)
+    record = slurm.launch(spec, [0, 1, 2], slurm_script.Resources(), runner)
     assert time.monotonic() - started < 5, "launch must not wait for the tasks"
     assert runner.programs().count("sbatch") == 1
     assert record.backend == "slurm" and record.session.isdigit() and record.pid == 0
@@ -46,7 +46,7 @@ def test_array_submitted_once_returns_at_once_and_completes(wiki_root, slug, run
     assert {i: (t.state, t.exit_code, t.seed) for i, t in tasks.items()} == {
         0: ("COMPLETED", 0, "0"), 1: ("COMPLETED", 0, "1"), 2: ("COMPLETED", 0, "2")}
     for index in range(3):
-        log = open(slurm.task_log(again, index)).read()
+        log = open(slurm_script.task_log(again, index)).read()
         assert f"=== seed {index} ===" in log and "step=3 loss=0.7" in log
         assert (wiki_root / "experiments" / "state" / slug / f"exit_status_{index}").read_text().strip() == "0"
     assert slurm.anomalies_from_tasks(tasks) == []
@@ -54,7 +54,7 @@ def test_array_submitted_once_returns_at_once_and_completes(wiki_root, slug, run
 
 def test_failed_task_reported_then_only_it_resubmitted(wiki_root, slug, runner, wait_ended):
     spec = run_spec(slug, wiki_root, env={"STANDIN_FAIL_SEED": "11"})
-    record = slurm.launch(spec, [10, 11, 12], slurm.Resources(), runner)
+    record = slurm.launch(spec, [10, 11, 12], slurm_script.Resources(), runner)
     ended = wait_ended(record, runner)
     assert (ended.state, ended.exit_code) == ("exited", 3)
     assert "task 1 (seed 11)" in ended.detail
@@ -81,23 +81,23 @@ def test_failed_task_reported_then_only_it_resubmitted(wiki_root, slug, runner, 
         assert (wiki_root / "results" / slug / name).stat().st_mtime_ns == mtime, f"{name} was rerun"
     tasks = slurm.task_states(fixed, runner)
     assert [tasks[i].job_id for i in range(3)] == [record.session, fixed.session, record.session]
-    log = open(slurm.task_log(fixed, 1)).read()
+    log = open(slurm_script.task_log(fixed, 1)).read()
     assert "seed 11 failed on purpose" in log and "args=[--fix]" in log, "the retry appends to the task's log"
 
 
 def test_fake_gpu_reaches_the_job_as_cuda_visible_devices(wiki_root, slug, runner, wait_ended):
     spec = run_spec(slug, wiki_root, env={"CUDA_VISIBLE_DEVICES": "7"})  # a local GPU choice must not leak in
-    record = slurm.launch(spec, [0], slurm.Resources(gpus=1), runner)
+    record = slurm.launch(spec, [0], slurm_script.Resources(gpus=1), runner)
     assert "#SBATCH --gres=gpu:1" in runner.scripts()[0]
     ended = wait_ended(record, runner)
     assert ended.exit_code == 0, ended.detail
-    log = open(slurm.task_log(record, 0)).read()
+    log = open(slurm_script.task_log(record, 0)).read()
     assert "CUDA_VISIBLE_DEVICES=0" in log and "CUDA_VISIBLE_DEVICES=7" not in log
 
 
 def test_stop_cancels_every_task(wiki_root, slug, runner, wait_ended):
     spec = run_spec(slug, wiki_root, env={"STANDIN_SLEEP": "120"})
-    record = slurm.launch(spec, [0, 1], slurm.Resources(), runner)
+    record = slurm.launch(spec, [0, 1], slurm_script.Resources(), runner)
     assert slurm.state(record, runner).alive
     slurm.stop(record, runner)
     ended = wait_ended(record, runner, timeout=20)
@@ -113,8 +113,8 @@ def test_a_task_whose_code_changed_after_submission_runs_nothing(wiki_root, slug
     approved = integrity.folder_hash(Paths(slug, wiki_root).code_dir)
     run_sh = Paths(slug, wiki_root).code_dir / "run.sh"
     run_sh.write_text(run_sh.read_text() + "\n# edited while queued\n")
-    record = slurm.launch(run_spec(slug, wiki_root, approved_hash=approved), [0, 1], slurm.Resources(), runner)
+    record = slurm.launch(run_spec(slug, wiki_root, approved_hash=approved), [0, 1], slurm_script.Resources(), runner)
     ended = wait_ended(record, runner)
     assert (ended.state, ended.exit_code) == ("exited", integrity.GUARD_EXIT), ended.detail
     assert results(wiki_root, slug) == {}
-    assert "not the approved code" in open(slurm.task_log(record, 0)).read()
+    assert "not the approved code" in open(slurm_script.task_log(record, 0)).read()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from exprun.errors import ConfigError, LaunchError
-from exprun.launchers import slurm
+from exprun.launchers import slurm, slurm_parse, slurm_script
 from exprun.launchers.base import RunRecord, RunSpec
 from exprun.launchers.slurm import TaskState
 
@@ -24,7 +24,7 @@ def summary(found: dict) -> dict:
 
 
 def test_sacct_mixed_array_states_steps_skipped():
-    found = slurm.parse_sacct(captured("sacct_mixed.txt"))
+    found = slurm_parse.parse_sacct(captured("sacct_mixed.txt"))
     assert summary(found) == {
         ("1", 0): ("COMPLETED", 0), ("1", 1): ("FAILED", 3), ("1", 2): ("FAILED", 137),
         ("1", 3): ("COMPLETED", 0), ("1", 4): ("CANCELLED", 0), ("1", 5): ("RUNNING", 0),
@@ -34,13 +34,13 @@ def test_sacct_mixed_array_states_steps_skipped():
 
 
 def test_sacct_pending_range_with_throttle_expands():
-    found = slurm.parse_sacct(captured("sacct_pending_range.txt"))
+    found = slurm_parse.parse_sacct(captured("sacct_pending_range.txt"))
     assert summary(found) == {("7", 0): ("RUNNING", 0), ("7", 1): ("PENDING", 0),
                               ("7", 2): ("PENDING", 0), ("7", 3): ("PENDING", 0)}
 
 
 def test_squeue_wait_status_and_reasons():
-    found = slurm.parse_squeue(captured("squeue_mixed.txt"))
+    found = slurm_parse.parse_squeue(captured("squeue_mixed.txt"))
     assert summary(found)[("1", 1)] == ("FAILED", 3)        # 768 = exit 3 << 8
     assert summary(found)[("1", 2)] == ("FAILED", 137)      # 9 = SIGKILL
     assert summary(found)[("1", 4)] == ("CANCELLED", 143)   # 15 = SIGTERM
@@ -51,13 +51,13 @@ def test_squeue_wait_status_and_reasons():
 
 
 def test_squeue_plain_format_and_compressed_pending():
-    found = slurm.parse_squeue(captured("squeue_plain.txt"))
+    found = slurm_parse.parse_squeue(captured("squeue_plain.txt"))
     assert summary(found) == {("7", 0): ("RUNNING", None), ("7", 1): ("PENDING", None),
                               ("7", 2): ("PENDING", None), ("7", 3): ("PENDING", None)}
 
 
 def test_squeue_slurm_error_code_is_not_an_exit_status():
-    found = slurm.parse_squeue(captured("squeue_launch_failure.txt"))
+    found = slurm_parse.parse_squeue(captured("squeue_launch_failure.txt"))
     assert summary(found) == {("6", 2): ("FAILED", None), ("6", 1): ("FAILED", None)}
     anomalies = slurm.anomalies_from_tasks({1: found[("6", 1)]})
     assert anomalies[0].kind == "nonzero_exit" and "JobLaunchFailure" in anomalies[0].detail
@@ -68,22 +68,22 @@ def test_squeue_slurm_error_code_is_not_an_exit_status():
     ("123_4.batch", None), ("123_4.extern", None), ("JobID", None), ("", None),
 ])
 def test_task_ids(text, expected):
-    assert slurm.parse_task_id(text) == expected
+    assert slurm_parse.parse_task_id(text) == expected
 
 
 def test_exit_code_decoding():
-    assert slurm.exit_code_from_sacct("3:0") == 3
-    assert slurm.exit_code_from_sacct("0:9") == 137
-    assert slurm.exit_code_from_sacct("0:125") == 0, "not a signal: OUT_OF_MEMORY's marker"
-    assert slurm.exit_code_from_wait_status("139") == 128 + 11, "SIGSEGV with the core-dump bit"
-    assert slurm.exit_code_from_wait_status("0") == 0
-    assert slurm.exit_code_from_wait_status("x") is None
+    assert slurm_parse.exit_code_from_sacct("3:0") == 3
+    assert slurm_parse.exit_code_from_sacct("0:9") == 137
+    assert slurm_parse.exit_code_from_sacct("0:125") == 0, "not a signal: OUT_OF_MEMORY's marker"
+    assert slurm_parse.exit_code_from_wait_status("139") == 128 + 11, "SIGSEGV with the core-dump bit"
+    assert slurm_parse.exit_code_from_wait_status("0") == 0
+    assert slurm_parse.exit_code_from_wait_status("x") is None
 
 
 def test_exit_files_from_grep_output():
     files = {1: "/w r/exit_status_1", 10: "/w r/exit_status_10", 2: "/w r/exit_status_2"}
     text = "/w r/exit_status_10:0\n/w r/exit_status_1:3\n"
-    assert slurm.parse_exit_files(text, files) == {1: 3, 10: 0}
+    assert slurm_parse.parse_exit_files(text, files) == {1: 3, 10: 0}
 
 
 def tasks_of(*states: tuple[str, int | None]) -> dict[int, TaskState]:
@@ -98,7 +98,7 @@ def test_job_state_rules():
     first = slurm.job_state(tasks_of(("COMPLETED", 0), ("FAILED", 3), ("FAILED", 4)))
     assert (first.state, first.exit_code) == ("exited", 3)
     assert "task 1 (seed 1) FAILED exit status 3" in first.detail and "task 2" in first.detail
-    unknown = slurm.job_state(tasks_of(("COMPLETED", 0), (slurm.TASK_UNKNOWN, None)))
+    unknown = slurm.job_state(tasks_of(("COMPLETED", 0), (slurm_parse.TASK_UNKNOWN, None)))
     assert unknown.state == slurm.UNKNOWN and "[1]" in unknown.detail and not unknown.alive
     lost = slurm.job_state(tasks_of(("COMPLETED", 0), ("CANCELLED", 0)))
     assert (lost.state, lost.exit_code) == ("lost", None) and "CANCELLED" in lost.detail
@@ -107,7 +107,7 @@ def test_job_state_rules():
 def test_anomalies_per_slurm_end_state():
     tasks = tasks_of(("COMPLETED", 0), ("OUT_OF_MEMORY", 0), ("TIMEOUT", None), ("NODE_FAIL", None),
                      ("PREEMPTED", None), ("CANCELLED", 0), ("FAILED", 127), ("FAILED", 137), ("FAILED", 2),
-                     (slurm.TASK_LOST, None), ("RUNNING", None))
+                     (slurm_parse.TASK_LOST, None), ("RUNNING", None))
     kinds = [(a.kind, a.detail.split(":")[0]) for a in slurm.anomalies_from_tasks(tasks)]
     assert kinds == [
         ("killed", "task 1 (seed 1) OUT_OF_MEMORY"), ("killed", "task 2 (seed 2) TIMEOUT"),
@@ -127,31 +127,31 @@ def hostile_spec(root: Path = Path("/srv/wiki root/it's \"lab\" 100%")) -> RunSp
 
 
 def test_submit_script_golden():
-    resources = slurm.Resources(gpus=1, mem="8G", time="02:00:00", partition="gpu")
-    text = slurm.submit_script(hostile_spec(), [0, 1, 2], resources)
+    resources = slurm_script.Resources(gpus=1, mem="8G", time="02:00:00", partition="gpu")
+    text = slurm_script.submit_script(hostile_spec(), [0, 1, 2], resources)
     assert text == (HERE / "golden" / "submit_script.sh").read_text()
 
 
 def test_submit_script_resubmission_and_options():
-    text = slurm.submit_script(hostile_spec(), ["a", "b", "c", "d"], slurm.Resources(account="lab", gpus=2,
+    text = slurm_script.submit_script(hostile_spec(), ["a", "b", "c", "d"], slurm_script.Resources(account="lab", gpus=2,
                                                                                   gpu_type="a100"), [1, 3])
     assert "#SBATCH --array=1,3\n" in text and "seeds=(a b c d)" in text
     assert "#SBATCH --account=lab\n" in text and "#SBATCH --gres=gpu:a100:2\n" in text
-    assert "--partition" not in slurm.submit_script(hostile_spec(), [0], slurm.Resources())
+    assert "--partition" not in slurm_script.submit_script(hostile_spec(), [0], slurm_script.Resources())
     with pytest.raises(LaunchError, match="do not fit"):
-        slurm.submit_script(hostile_spec(), [0, 1], slurm.Resources(), [2])
+        slurm_script.submit_script(hostile_spec(), [0, 1], slurm_script.Resources(), [2])
 
 
 @pytest.mark.parametrize("bad", [{"partition": "gpu\n#SBATCH --x"}, {"mem": "8 G"}, {"time": "1\"h"},
                                  {"gpus": -1}, {"walltime": "1:00:00"}])
 def test_resources_refuse_values_that_could_change_the_script(bad):
     with pytest.raises(ConfigError):
-        slurm.Resources.from_dict(bad)
+        slurm_script.Resources.from_dict(bad)
 
 
 def test_backslash_in_log_path_refused():
     with pytest.raises(LaunchError, match="backslash"):
-        slurm.submit_script(hostile_spec(Path("/srv/a\\b")), [0], slurm.Resources())
+        slurm_script.submit_script(hostile_spec(Path("/srv/a\\b")), [0], slurm_script.Resources())
 
 
 class FakeRunner:
@@ -185,7 +185,7 @@ def test_state_falls_back_to_exit_files_after_min_job_age():
                                      "/w r/experiments/state/demo/exit_status_2:4\n", "")})
     tasks = slurm.task_states(record_of(), runner)
     assert {i: (t.state, t.exit_code, t.source) for i, t in tasks.items()} == {
-        0: ("COMPLETED", 0, "exit_file"), 1: (slurm.TASK_LOST, None, "none"), 2: ("FAILED", 4, "exit_file")}
+        0: ("COMPLETED", 0, "exit_file"), 1: (slurm_parse.TASK_LOST, None, "none"), 2: ("FAILED", 4, "exit_file")}
     assert slurm.job_state(tasks).exit_code == 4
 
 
@@ -209,13 +209,13 @@ def test_sacct_answer_needs_no_squeue_and_latest_job_owns_resubmitted_index():
 def test_launch_one_sbatch_on_stdin_and_refuses_duplicates(tmp_path):
     spec = RunSpec("demo", ["bash", "run.sh"], tmp_path, tmp_path / "logs/exp-demo.log", tmp_path / "s/exit_status")
     runner = FakeRunner({"sbatch": (0, "812;cluster\n", "")})
-    record = slurm.launch(spec, [3, 4], slurm.Resources(), runner, host="gpu-box")
+    record = slurm.launch(spec, [3, 4], slurm_script.Resources(), runner, host="gpu-box")
     assert [argv for argv, _ in runner.calls if argv[0] == "sbatch"] == [["sbatch", "--parsable"]]
     assert record.session == "812" and record.host == "gpu-box" and record.env[slurm.ARRAY_SIZE_KEY] == "2"
     assert record.history[-1]["seeds"] == ["3", "4"] and record.history[-1]["tasks"] == [0, 1]
     busy = FakeRunner({"squeue": (0, "799\n", "")})
     with pytest.raises(LaunchError, match="already queued or running.*scancel 799"):
-        slurm.launch(spec, [0], slurm.Resources(), busy)
+        slurm.launch(spec, [0], slurm_script.Resources(), busy)
     assert "sbatch" not in [argv[0] for argv, _ in busy.calls]
 
 
@@ -223,7 +223,7 @@ def test_sbatch_failure_names_the_error(tmp_path):
     spec = RunSpec("demo", ["bash", "run.sh"], tmp_path, tmp_path / "logs/x.log", tmp_path / "s/exit_status")
     runner = FakeRunner({"sbatch": (1, "", "sbatch: error: invalid partition specified: gpu\n")})
     with pytest.raises(LaunchError, match="invalid partition"):
-        slurm.launch(spec, [0], slurm.Resources(partition="gpu"), runner)
+        slurm.launch(spec, [0], slurm_script.Resources(partition="gpu"), runner)
 
 
 def test_resubmit_keeps_seeds_and_resources_and_stop_cancels_all_jobs():

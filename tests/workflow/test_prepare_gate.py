@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import yaml
 
 from workflow_helpers import DEMO_SLUG, REPO, edit_config, exprun, output, page_meta, snakemake
 
@@ -167,3 +171,12 @@ def test_bare_snakemake_lists_the_experiments_and_their_next_command(wiki_root):
     assert done.returncode == 0, output(done)
     assert f"{DEMO_SLUG}  planned     next: snakemake deploy_{DEMO_SLUG}" in output(done)
     assert "Nothing to be done" not in output(done)
+
+
+def test_sanity_runs_through_run_sh_so_env_activate_is_checked(wiki_root):
+    activate = f"source {shlex.quote(str(Path(sys.executable).parent / 'activate'))} && echo entered-the-run-environment"
+    (wiki_root / "config" / "config.yaml").write_text(yaml.safe_dump({"collect": {"poll_s": 1}, "env_activate": activate}))
+    done = snakemake(wiki_root, f"prepare_{DEMO_SLUG}")
+    assert done.returncode == 0, output(done)
+    log = state(wiki_root, "sanity.log").read_text()
+    assert "entered-the-run-environment" in log and "=== seed 0 ===" in log

@@ -134,9 +134,9 @@ class SlurmArray:
     filesystem (session None), or from here through a RemoteSession to the login node."""
 
     def __init__(self, root: Path, session=None):
-        from . import slurm, ssh  # noqa: PLC0415
+        from . import slurm, slurm_script, ssh  # noqa: PLC0415
 
-        self.slurm, self.ssh = slurm, ssh
+        self.slurm, self.slurm_script, self.ssh = slurm, slurm_script, ssh
         self.root = Path(root)
         self.session = session
         self.runner = slurm.ssh_runner(session) if session is not None else slurm.local_runner
@@ -152,7 +152,7 @@ class SlurmArray:
         return judged
 
     def _logs(self, record: RunRecord) -> list[str]:
-        return [self.slurm.task_log(record, index) for index in self.slurm.task_owners(record)]
+        return [self.slurm_script.task_log(record, index) for index in self.slurm.task_owners(record)]
 
     def tail(self, record: RunRecord, start: int) -> str:
         """The end of every task's log (each bounded), task by task."""

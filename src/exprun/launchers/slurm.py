@@ -1,9 +1,8 @@
 """Runs on a SLURM cluster: one job array per run, one array task per seed, one `sbatch` call.
 
 Every command goes through a `runner` (argv, optional stdin text) -> (code, stdout, stderr):
-locally a subprocess, later an SSH channel, so nothing here reads or writes a file of the
-cluster's machine directly. The batch script is the one place where the argument list
-becomes shell text (shlex); `#SBATCH` values are quoted the way sbatch's own parser reads them.
+locally a subprocess, or an SSH channel to a login node, so nothing here reads or writes a file
+of the cluster's machine directly. The batch script is slurm_script's, the parsers slurm_parse's.
 
 State comes from `sacct` when accounting works, else from `squeue -t all` (finished tasks
 stay there for MinJobAge), else from the exit status file each task writes, else the task is
@@ -15,19 +14,18 @@ record's history as `sbatch` events, so a later process can rebuild everything f
 from __future__ import annotations
 
 import dataclasses
-import re
-import shlex
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import ConfigError, LaunchError
+from ..errors import LaunchError
 from ..monitor import Anomaly
-from ..slugs import validate_slug
 from .base import EXITED, LOST, RUNNING, RunRecord, RunSpec, RunState, hostname
+from .slurm_parse import TASK_LOST, TASK_UNKNOWN, TaskState, parse_exit_files, parse_sacct, parse_squeue
+from .slurm_script import Resources, job_env, submit_script, task_exit_file
 
 
 class Runner(Protocol):
@@ -40,19 +38,14 @@ class Runner(Protocol):
 
 
 UNKNOWN = "unknown"  # a RunState.state besides running/exited/lost: nobody could say; check again later
-TASK_LOST, TASK_UNKNOWN = "LOST", "UNKNOWN"
 JOB_ID_KEY, ARRAY_SIZE_KEY = "EXPRUN_SLURM_JOB_ID", "EXPRUN_SLURM_ARRAY_SIZE"
 SUBMIT_EVENT = "sbatch"
 VIA_KEY = "EXPRUN_SLURM_VIA"  # in record.env: "ssh" when sbatch ran on the remote login node
 RUNNER_TIMEOUT_S = 60
-
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
-            "BOOT_FAIL", "DEADLINE", "REVOKED", TASK_LOST}
-# SLURM end states -> (monitor anomaly kind, why, in words). Kinds are monitor's existing ones so
-# collect treats them as crashes today; PROPOSED_KINDS below are finer kinds monitor may adopt.
+# SLURM end states -> (monitor anomaly kind, why, in words).
 END_STATES = {
-    "OUT_OF_MEMORY": ("killed", "killed by SLURM's memory limit (host OOM): raise resources.mem or lower batch_size"),
-    "TIMEOUT": ("killed", "hit its time limit: raise resources.time, or resubmit it with --resume"),
+    "OUT_OF_MEMORY": ("killed", "killed by SLURM's memory limit (host OOM): raise slurm.mem or lower batch_size"),
+    "TIMEOUT": ("killed", "hit its time limit: raise slurm.time, or resubmit it with --resume"),
     "CANCELLED": ("killed", "cancelled (scancel by a person or an administrator)"),
     "DEADLINE": ("killed", "cancelled at its deadline"),
     "NODE_FAIL": ("lost", "its node failed: resubmit the task"),
@@ -60,92 +53,7 @@ END_STATES = {
     "PREEMPTED": ("lost", "preempted by a higher-priority job: resubmit the task"),
     TASK_LOST: ("lost", "gone from SLURM without writing an exit status"),
 }
-PROPOSED_KINDS = {
-    "timeout": "the task hit its SLURM time limit: raise resources.time or resume from the checkpoint",
-    "node_fail": "the node failed under the task: resubmit the failed tasks",
-    "preempted": "a higher-priority job preempted the task: resubmit it (or use a partition without preemption)",
-    "cancelled": "the task was cancelled with scancel: resubmit it if that was not intended",
-}
-
-_TASK_ID = re.compile(r"^(\d+)(?:_(\d+|\[[0-9,\-%]+\]))?$")
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:+\-]+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-QUIET_REASONS = {"", "None", "(null)", "NonZeroExitCode"}
 _GONE = ("Invalid job id", "already completing or completed")
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What each array task asks SLURM for; empty fields are left to the cluster's defaults."""
-
-    gpus: int = 0            # --gres=gpu[:gpu_type]:K; SLURM then sets CUDA_VISIBLE_DEVICES
-    gpu_type: str = ""
-    cpus_per_task: int = 1   # --cpus-per-task (written only when above 1)
-    mem: str = ""            # --mem, e.g. 16G
-    time: str = ""           # --time, e.g. 1-00:00:00
-    partition: str = ""
-    account: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "Resources":
-        """From config (`slurm.resources`); unknown keys are an error, not silently ignored."""
-        data = dict(data or {})
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(f"slurm resources: unknown key(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(cls.__dataclass_fields__)}")
-        resources = cls(**data)
-        resources.validate()
-        return resources
-
-    def validate(self) -> None:
-        """Values land on #SBATCH lines: no spaces, quotes or newlines that could change the script."""
-        for name in ("gpu_type", "mem", "time", "partition", "account"):
-            value = getattr(self, name)
-            if value and not _SAFE_VALUE.match(str(value)):
-                raise ConfigError(f"slurm resources.{name}={value!r}: use letters, digits and _ . : + - only")
-        for name in ("gpus", "cpus_per_task"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"slurm resources.{name} must be a whole number >= 0")
-
-    def sbatch_options(self) -> list[str]:
-        """The options this asks for, in a fixed order (the golden script depends on it)."""
-        options = []
-        if self.gpus:
-            options.append(f"--gres=gpu:{self.gpu_type + ':' if self.gpu_type else ''}{self.gpus}")
-        if self.cpus_per_task > 1:
-            options.append(f"--cpus-per-task={self.cpus_per_task}")
-        for name in ("mem", "time", "partition", "account"):
-            if getattr(self, name):
-                options.append(f"--{name}={getattr(self, name)}")
-        return options
-
-
-@dataclass(frozen=True)
-class TaskState:
-    """One array task: SLURM's state word (or LOST/UNKNOWN), its exit code and where that came from."""
-
-    index: int
-    state: str
-    exit_code: int | None = None
-    job_id: str = ""
-    seed: str = ""
-    source: str = ""  # sacct | squeue | exit_file | none
-    reason: str = ""  # squeue's reason (JobLaunchFailure, Resources, ...) when it says something
-
-    @property
-    def active(self) -> bool:
-        """COMPLETING and unknown SLURM states count as active: never collect a task too early."""
-        return self.state not in TERMINAL and self.state != TASK_UNKNOWN
-
-    @property
-    def ok(self) -> bool:
-        return self.state == "COMPLETED" and self.exit_code in (0, None)
-
-    @property
-    def failed(self) -> bool:
-        return self.state in TERMINAL and not self.ok
 
 
 # ---------------------------------------------------------------- running commands
@@ -181,86 +89,8 @@ def _sbatch(script: str, runner: Runner) -> str:
     job_id = out.strip().split(";")[0]
     if code != 0 or not job_id.isdigit():
         raise LaunchError(f"sbatch failed (exit status {code}): {(err or out).strip() or 'no output'}; "
-                          "check the partition/account/gres in the slurm resources and `sinfo`")
+                          "check slurm.partition, slurm.account and slurm.gpus in the settings, and `sinfo`")
     return job_id
-
-
-# ---------------------------------------------------------------- the batch script
-
-
-def quote_sbatch(value: str) -> str:
-    """Quote a #SBATCH value for sbatch's own parser: double quotes, backslash escapes."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def output_pattern(log: Path) -> str:
-    """logs/exp-x.log -> logs/exp-x_%a.log, with literal % doubled so SLURM keeps them."""
-    text = str(log)
-    if "\\" in text:
-        raise LaunchError(f"log path {text!r} contains a backslash, which makes SLURM ignore %a; move the wiki root")
-    log = Path(text.replace("%", "%%"))
-    return str(log.with_name(f"{log.stem}_%a{log.suffix}"))
-
-
-def task_log(record: RunRecord, index: int) -> str:
-    """Where array task `index` writes its output (SLURM appends; one file per seed)."""
-    log = Path(record.log)
-    return str(log.with_name(f"{log.stem}_{index}{log.suffix}"))
-
-
-def task_exit_file(exit_file: str | Path, index: int) -> str:
-    return f"{exit_file}_{index}"
-
-
-def array_spec(tasks: Iterable[int]) -> str:
-    """0-9 for a whole run, 1,3 for a resubmission of some indices."""
-    tasks = sorted(set(tasks))
-    if tasks == list(range(tasks[0], tasks[-1] + 1)) and len(tasks) > 1:
-        return f"{tasks[0]}-{tasks[-1]}"
-    return ",".join(map(str, tasks))
-
-
-def _job_env(env: dict[str, str]) -> dict[str, str]:
-    """The variables the job exports: not our bookkeeping, not a GPU choice made elsewhere."""
-    kept = {k: v for k, v in env.items() if not k.startswith("EXPRUN_SLURM_") and k != "CUDA_VISIBLE_DEVICES"}
-    bad = [k for k in kept if not _ENV_NAME.match(k)]
-    if bad:
-        raise LaunchError(f"environment variable name(s) {bad} cannot be exported from a batch script")
-    return kept
-
-
-def submit_script(spec: RunSpec, seeds: Sequence[object], resources: Resources,
-                  tasks: Sequence[int] | None = None) -> str:
-    """The batch script: array task i runs seed seeds[i] (EXPRUN_SEEDS) and leaves exit_status_i."""
-    validate_slug(spec.slug)  # it lands unquoted in --job-name
-    seeds = [str(seed) for seed in seeds]
-    tasks = list(range(len(seeds))) if tasks is None else list(tasks)
-    if not seeds or not tasks or not all(0 <= t < len(seeds) for t in tasks):
-        raise LaunchError(f"{spec.slug}: array indices {tasks} do not fit the seeds {seeds}")
-    q = shlex.quote
-    options = [f"--job-name=exp-{spec.slug}", f"--array={array_spec(tasks)}",
-               f"--output={quote_sbatch(output_pattern(spec.log))}", "--open-mode=append",
-               f"--chdir={quote_sbatch(str(spec.cwd))}", *resources.sbatch_options()]
-    exports = [f"export {k}={q(v)}" for k, v in sorted(_job_env(spec.env).items())]
-    lines = [
-        "#!/usr/bin/env bash",
-        *(f"#SBATCH {option}" for option in options),
-        f"# Generated by exprun for {spec.slug}: array task i runs seed i of the list below.",
-        "set -uo pipefail",
-        f"seeds=({' '.join(q(seed) for seed in seeds)})",
-        'task="${SLURM_ARRAY_TASK_ID:?not started as a SLURM array task}"',
-        f"exit_file={q(str(spec.exit_file))}_\"$task\"",
-        'rm -f "$exit_file"  # a resubmitted task must not look finished before it is',
-        *exports,
-        'export EXPRUN_SEEDS="${seeds[$task]}"',
-        'echo "exprun slurm: job ${SLURM_ARRAY_JOB_ID}_${task} seed=$EXPRUN_SEEDS host=$(hostname)'
-        ' CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-<unset>}"',
-        shlex.join(spec.command),
-        "code=$?",
-        'echo "$code" > "$exit_file.tmp.$$" && mv -f "$exit_file.tmp.$$" "$exit_file"',
-        'exit "$code"',
-    ]
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- launch, resubmit, stop
@@ -341,7 +171,7 @@ def resubmit_failed(record: RunRecord, runner: Runner, failed_tasks: Iterable[in
         raise LaunchError(f"{record.slug}: no failed tasks to resubmit")
     command = [*record.command, *extra_args]
     spec = RunSpec(slug=record.slug, command=command, cwd=Path(record.cwd), log=Path(record.log),
-                   exit_file=Path(record.exit_file), env=_job_env(record.env))
+                   exit_file=Path(record.exit_file), env=job_env(record.env))
     resources = Resources.from_dict(subs[-1]["resources"])
     _make_dirs(spec, runner)
     job_id = _sbatch(submit_script(spec, seeds, resources, tasks), runner)
@@ -357,85 +187,6 @@ def stop(record: RunRecord, runner: Runner = local_runner) -> None:
     problems = [line for line in (err + out).splitlines() if line.strip() and not any(g in line for g in _GONE)]
     if code != 0 and problems:
         raise LaunchError(f"scancel {' '.join(jobs)} failed: {'; '.join(problems)}")
-
-
-# ---------------------------------------------------------------- parsing (pure)
-
-
-def parse_task_id(text: str) -> tuple[str, list[int]] | None:
-    """`123_4` -> ('123', [4]); `123_[1-3,7%2]` -> ('123', [1, 2, 3, 7]); steps (`123_4.batch`) -> None."""
-    match = _TASK_ID.match(text.strip())
-    if not match:
-        return None
-    job, part = match.groups()
-    if part is None:
-        return job, []
-    if not part.startswith("["):
-        return job, [int(part)]
-    indices: list[int] = []
-    for chunk in part.strip("[]").split("%")[0].split(","):
-        low, _, high = chunk.partition("-")
-        indices.extend(range(int(low), int(high or low) + 1))
-    return job, indices
-
-
-def exit_code_from_sacct(text: str) -> int | None:
-    """sacct's `code:signal`; a signal becomes 128+signal as a shell reports it."""
-    code, _, signal = text.strip().partition(":")
-    if not code.isdigit():
-        return None
-    return 128 + int(signal) if signal.isdigit() and 0 < int(signal) < 32 else int(code)
-
-
-def exit_code_from_wait_status(text: str) -> int | None:
-    """squeue's exit_code is the raw wait status: code << 8, or the signal in the low bits.
-
-    SLURM also puts its own errors there (4021 when the task could not start): no code then.
-    """
-    if not text.strip().isdigit():
-        return None
-    status = int(text)
-    if status > 0xFFFF or (status & 0x7F and (status >> 8 or not 0 < status & 0x7F < 32)):
-        return None
-    return 128 + (status & 0x7F) if status & 0x7F else status >> 8
-
-
-def _parse_lines(text: str, split: Callable[[str], list[str]], exit_code: Callable[[str], int | None],
-                 source: str) -> dict[tuple[str, int], TaskState]:
-    found: dict[tuple[str, int], TaskState] = {}
-    for line in text.splitlines():
-        fields = split(line)
-        parsed = parse_task_id(fields[0]) if len(fields) >= 2 and fields[1].strip() else None
-        if not parsed:
-            continue
-        job, indices = parsed
-        state = fields[1].split()[0].rstrip("+")  # `CANCELLED by 0`
-        code = exit_code(fields[2]) if len(fields) > 2 else None
-        reason = fields[3].strip() if len(fields) > 3 and fields[3].strip() not in QUIET_REASONS else ""
-        for index in indices:
-            found[(job, index)] = TaskState(index, state, code, job, source=source, reason=reason)
-    return found
-
-
-def parse_sacct(text: str) -> dict[tuple[str, int], TaskState]:
-    """`sacct --parsable2 --noheader --format=JobID,State,ExitCode` -> (job, index) -> task; steps skipped."""
-    return _parse_lines(text, lambda line: line.split("|"), exit_code_from_sacct, "sacct")
-
-
-def parse_squeue(text: str) -> dict[tuple[str, int], TaskState]:
-    """`squeue -h -r -O JobArrayID,State,exit_code,Reason` (or `-o "%i %T"`) -> (job, index) -> task."""
-    return _parse_lines(text, lambda line: line.split(None, 3), exit_code_from_wait_status, "squeue")
-
-
-def parse_exit_files(text: str, files: dict[int, str]) -> dict[int, int]:
-    """`grep -H '' files...` output -> index -> exit code; files missing or torn are left out."""
-    codes: dict[int, int] = {}
-    for index, path in files.items():
-        for line in text.splitlines():
-            value = line[len(path) + 1:].strip() if line.startswith(path + ":") else ""
-            if value.lstrip("-").isdigit():
-                codes[index] = int(value)
-    return codes
 
 
 # ---------------------------------------------------------------- state
@@ -552,8 +303,3 @@ def anomalies_from_tasks(tasks: dict[int, TaskState]) -> list[Anomaly]:
 def failed_tasks(tasks: dict[int, TaskState]) -> list[int]:
     """The indices resubmit_failed should rerun."""
     return sorted(i for i, task in tasks.items() if task.failed)
-
-
-__all__ = ["Resources", "TaskState", "Runner", "local_runner", "submit_script", "launch", "resubmit_failed", "stop",
-           "state", "task_states", "job_state", "anomalies_from_tasks", "failed_tasks", "task_log",
-           "parse_sacct", "parse_squeue", "parse_task_id", "parse_exit_files", "UNKNOWN", "PROPOSED_KINDS"]
