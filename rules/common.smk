@@ -23,8 +23,15 @@ if WIKI_CONFIG.exists() and not WIKI_CONFIG.resolve().samefile(exprun_config.REP
 exprun_config.coerce_flags(config)
 validate(config, "../config/schema/config.schema.yaml", set_default=True)
 
-# Each shell step calls the package through the interpreter that runs Snakemake.
+# Each shell step calls the package through the interpreter that runs Snakemake, with the validated
+# settings as one JSON word on its command line (nothing is written while the DAG is built).
 EXPRUN = f"{shlex.quote(sys.executable)} -m exprun"
+SETTINGS = exprun_config.as_argument(config)
+
+
+def get_settings(wildcards):
+    """The settings word (a function: Snakemake would read the braces of a plain string as wildcards)."""
+    return SETTINGS
 WORKFLOW_STARTED = time.time()
 
 EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTERN.fullmatch(p.stem))
@@ -33,11 +40,6 @@ EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTE
 wildcard_constraints:
     slug=SLUG_PATTERN.pattern.strip("^$"),
     seed=r"-?\d+",
-
-
-def get_settings_file(wildcards):
-    """The validated config as a file named by its hash (written when a job first needs it)."""
-    return exprun_config.settings_file(config)
 
 
 def get_code_files(wildcards):

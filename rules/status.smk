@@ -5,9 +5,9 @@
 rule status:
     params:
         exprun=EXPRUN,
-        settings=get_settings_file,
+        settings=get_settings,
     log:
         "experiments/state/status.log",
     localrule: True
     shell:
-        "{params.exprun} status --settings {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} status --settings-json {params.settings:q} 2>&1 | tee {log}"

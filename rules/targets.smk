@@ -29,12 +29,12 @@ for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
         params:
             slug=_slug,
             exprun=EXPRUN,
-            settings=get_settings_file,
+            settings=get_settings,
         log:
             f"experiments/state/{_slug}/logs/collect.log",
         localrule: True
         shell:
-            "{params.exprun} rule collect {params.slug} --settings {params.settings:q} 2>&1 | tee {log}"
+            "{params.exprun} rule collect {params.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
 
     rule:
         name:

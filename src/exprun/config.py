@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .files import atomic_write_text
 
 SCHEMA_PATH = Path(__file__).with_name("data") / "config.schema.yaml"
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
@@ -87,44 +85,71 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
-def load(root: Path = Path("."), override: dict | None = None) -> dict:
-    """Settings for a wiki root, as Snakemake would see them without a profile."""
+PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
+
+
+def profile_dir(profile: str, root: Path = Path(".")) -> Path:
+    """A profile by path, or by name: the wiki root's profiles/<name>, else exprun's own."""
+    given = Path(profile).expanduser()
+    candidates = [given] if given.is_absolute() or "/" in profile else [Path(root) / "profiles" / profile,
+                                                                         PROFILES_DIR / profile]
+    for folder in candidates:
+        if (folder / "config.yaml").is_file():
+            return folder
+    names = ", ".join(sorted(p.name for p in PROFILES_DIR.glob("*") if (p / "config.yaml").is_file()))
+    raise ConfigError(f"profile {profile!r}: no config.yaml in {' or '.join(map(str, candidates))}; "
+                      f"use one of {names} or a path to a Snakemake profile folder")
+
+
+def profile_layers(profile: str, root: Path = Path(".")) -> list[tuple[str, dict]]:
+    """The exprun settings a Snakemake profile brings: its configfile(s), then its `config:` entries."""
+    folder = profile_dir(profile, root)
+    options = read_yaml(folder / "config.yaml")
+    files = options.get("configfile") or options.get("configfiles") or []
+    layers = [(str(folder / name), read_yaml(folder / name)) for name in ([files] if isinstance(files, str) else files)]
+    entries = options.get("config") or []
+    values = {}
+    for entry in [entries] if isinstance(entries, str) else entries:
+        key, _, raw = str(entry).partition("=")
+        values[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+    if values:
+        layers.append((f"{folder / 'config.yaml'} (config:)", values))
+    return layers
+
+
+def load(root: Path = Path("."), profile: str | None = None, override: dict | None = None) -> dict:
+    """The settings as Snakemake sees them with the same profile and --config: package defaults <- this
+    repo's config/config.yaml <- the wiki root's config/config.yaml <- the profile's configfile <- override."""
     layers: list[tuple[str, dict]] = []
     for path in (REPO_CONFIG, Path(root) / "config" / "config.yaml"):
         if path.exists() and (path == REPO_CONFIG or not path.resolve() == REPO_CONFIG.resolve()):
             layers.append((str(path), read_yaml(path)))
+    if profile:
+        layers += profile_layers(profile, root)
+    if override:
+        layers.append(("--config", override))
     merged: dict[str, Any] = {}
     for _, layer in layers:
         merged = merge(merged, layer)
-    if override:
-        merged = merge(merged, override)
+    coerce_flags(merged)
     return validate(merged, " + ".join(name for name, _ in layers) or "defaults")
 
 
+def as_argument(settings: dict) -> str:
+    """The workflow's validated settings as one JSON word for a step's command line (no file written)."""
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
-SETTINGS_DIR = Path("experiments") / "state" / ".settings"
-
-
-def settings_file(settings: dict, root: Path = Path(".")) -> str:
-    """Write the workflow's settings once, named by their hash; rules pass the short path."""
-    text = json.dumps(settings, sort_keys=True, indent=1)
-    path = Path(root) / SETTINGS_DIR / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
-    if not path.exists():
-        atomic_write_text(path, text + "\n")
-    return str(path)
-
-
-def from_file(path: str) -> dict:
+def from_argument(text: str) -> dict:
     """Settings handed over by a Snakemake rule: already layered and validated there, so only
     defaults are filled (no second schema check in every step's process)."""
-    settings = read_json_file(Path(path))
+    try:
+        settings = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--settings-json is not JSON: {exc}") from None
+    if not isinstance(settings, dict):
+        raise ConfigError("--settings-json must be a JSON object of settings")
     fill_defaults(schema(), settings)
     return settings
 
 
-def read_json_file(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read settings: {exc}") from None

@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from workflow_helpers import DEMO_SLUG, edit_config, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, edit_config, exprun, output, page_meta, replace_run_sh, snakemake
 
 FAKE_RUN = """#!/usr/bin/env bash
 # A person replaced run.sh: a stand-in run that logs like train.py and then waits.
@@ -30,7 +30,7 @@ def approve_with(root, slug=DEMO_SLUG, run_sh=None, **hyper):
     if hyper:
         edit_config(root, slug, **hyper)
     if run_sh is not None:
-        (root / "experiments" / "code" / slug / "run.sh").write_text(run_sh.format(slug=slug))
+        replace_run_sh(root, slug, run_sh.format(slug=slug))
     done = exprun(root, "approve", slug)
     assert done.returncode == 0, output(done)
 

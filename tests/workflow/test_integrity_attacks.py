@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from workflow_helpers import DEMO_SLUG, REPO, edit_config, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, REPO, edit_config, exprun, output, page_meta, replace_run_sh, snakemake
 
 CODE = f"experiments/code/{DEMO_SLUG}"
 STATE = f"experiments/state/{DEMO_SLUG}"
@@ -36,7 +36,7 @@ def prepared(root, run_sh=None, approve=True, **hyper):
     if hyper:
         edit_config(root, DEMO_SLUG, **hyper)
     if run_sh is not None:
-        (root / CODE / "run.sh").write_text(run_sh.format(slug=DEMO_SLUG))
+        replace_run_sh(root, DEMO_SLUG, run_sh.format(slug=DEMO_SLUG))
     if approve:
         done = exprun(root, "approve", DEMO_SLUG)
         assert done.returncode == 0, output(done)

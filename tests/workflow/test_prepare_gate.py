@@ -180,3 +180,13 @@ def test_sanity_runs_through_run_sh_so_env_activate_is_checked(wiki_root):
     assert done.returncode == 0, output(done)
     log = state(wiki_root, "sanity.log").read_text()
     assert "entered-the-run-environment" in log and "=== seed 0 ===" in log
+
+
+def test_building_the_dag_writes_nothing_in_the_wiki(wiki_root):
+    def files():
+        return {p for p in wiki_root.rglob("*") if ".snakemake" not in p.parts}
+
+    before = files()
+    done = snakemake(wiki_root, "-n", f"deploy_{DEMO_SLUG}")
+    assert done.returncode == 0, output(done)
+    assert files() == before

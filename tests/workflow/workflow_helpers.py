@@ -39,3 +39,17 @@ def edit_config(root: Path, slug: str, **hyperparameters) -> None:
     config = yaml.safe_load(path.read_text())
     config["hyperparameters"].update(hyperparameters)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+# The sanity run goes through run.sh: a person's stand-in run.sh hands `--sanity` to the generated one.
+SANITY_PASSTHROUGH = 'case " $* " in *" --sanity "*) exec bash "$(dirname "$0")/generated_run.sh" "$@";; esac\n'
+
+
+def replace_run_sh(root: Path, slug: str, body: str) -> None:
+    """A person's stand-in run.sh (the generated one kept as generated_run.sh for the sanity run)."""
+    code = root / "experiments" / "code" / slug
+    if not (code / "generated_run.sh").exists():
+        (code / "run.sh").rename(code / "generated_run.sh")
+    lines = body.splitlines(keepends=True)
+    shebang = lines[:1] if lines and lines[0].startswith("#!") else []
+    (code / "run.sh").write_text("".join(shebang) + SANITY_PASSTHROUGH + "".join(lines[len(shebang):]))

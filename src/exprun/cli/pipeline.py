@@ -18,10 +18,17 @@ from .output import human_verb
 
 
 def settings_of(args: argparse.Namespace) -> dict:
-    """Settings handed over by the workflow, else the layered config files of the wiki root."""
-    if getattr(args, "settings", None):
-        return config_mod.from_file(args.settings)
-    return config_mod.load(Path(args.root))
+    """Settings handed over by the workflow, else the same layers Snakemake reads (with --profile)."""
+    if getattr(args, "settings_json", None):
+        return config_mod.from_argument(args.settings_json)
+    return config_mod.load(Path(args.root), getattr(args, "profile", None) or os.environ.get("EXPRUN_PROFILE"))
+
+
+def add_settings_options(parser: argparse.ArgumentParser) -> None:
+    """--profile for people (the Snakemake profile whose settings apply); --settings-json for the rules."""
+    parser.add_argument("--profile", help="Snakemake profile whose exprun settings apply (a name such as remote or "
+                                          "slurm, or a folder); default $EXPRUN_PROFILE, else the wiki's config alone")
+    parser.add_argument("--settings-json", help=argparse.SUPPRESS)
 
 
 def _approve(args: argparse.Namespace) -> int:
@@ -71,14 +78,14 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
     regen = common(groups.add_parser("regenerate", help="regenerate an experiment's code from its page"))
     regen.add_argument("slug")
     regen.add_argument("--force", action="store_true", help="overwrite files a person changed")
-    regen.add_argument("--settings", help=argparse.SUPPRESS)
+    add_settings_options(regen)
     regen.set_defaults(handler=lambda a: human_verb(lambda: _regenerate(a)))
 
     rule = common(groups.add_parser("rule", help="one workflow step (called by the Snakemake rules)"))
     rule.add_argument("step", choices=(*steps.STEPS, "run-seed"))
     rule.add_argument("--seed", help="run-seed: the seed this job runs")
     rule.add_argument("slug")
-    rule.add_argument("--settings", help="file with the workflow's settings (JSON)")
+    add_settings_options(rule)
     rule.set_defaults(handler=lambda a: human_verb(lambda: _rule(a)))
 
     init_mod.add_parser(groups)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from ..slugs import validate_slug
 from .output import emit_json, human_verb
-from .pipeline import settings_of
+from .pipeline import add_settings_options, settings_of
 
 
 def _show(args: argparse.Namespace, settings: dict, data: Any, text: Callable[[], str]) -> int:
@@ -77,7 +77,7 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
             parser.add_argument("slug")
         parser.add_argument("--root", default=".", help="wiki root (the folder holding wiki/); default: here")
         parser.add_argument("--json", action="store_true", help="print as JSON (for agents)")
-        parser.add_argument("--settings", help=argparse.SUPPRESS)
+        add_settings_options(parser)
         if name == "deploy":
             parser.add_argument("--skip-sanity", action="store_true",
                                 help="launch without a passed dataset check and sanity run (recorded in the run and its reports)")

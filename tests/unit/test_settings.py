@@ -1,0 +1,57 @@
+"""One way to load settings, for the rules and the CLI alike: the profile's settings count for `exprun` too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from exprun import config
+from exprun.errors import ConfigError
+
+
+def test_profile_settings_are_layered_over_the_wiki_config(example_wiki):
+    (example_wiki / "config").mkdir()
+    (example_wiki / "config" / "config.yaml").write_text("gpu:\n  count: 2\nenv: local\n")
+    assert config.load(example_wiki)["env"] == "local"
+    remote = config.load(example_wiki, "remote")
+    assert remote["env"] == "remote" and remote["gpu"]["count"] == 2
+    jobs = config.load(example_wiki, "slurm-jobs", {"json": "true"})
+    assert (jobs["env"], jobs["full_via"], jobs["json"]) == ("slurm", "jobs", True)
+
+
+def test_a_profile_of_the_wiki_root_wins_over_exprun_own(example_wiki):
+    mine = example_wiki / "profiles" / "remote"
+    mine.mkdir(parents=True)
+    (mine / "config.yaml").write_text("configfile: mine.yaml\nconfig:\n  - review=true\n")
+    (mine / "mine.yaml").write_text("env: slurm\n")
+    settings = config.load(example_wiki, "remote")
+    assert settings["env"] == "slurm" and settings["review"] is True
+
+
+def test_an_unknown_profile_names_the_ones_there_are(example_wiki):
+    with pytest.raises(ConfigError) as err:
+        config.load(example_wiki, "remot")
+    assert "remote" in str(err.value) and "slurm-jobs" in str(err.value)
+
+
+def test_settings_travel_as_one_argument_and_come_back_whole(example_wiki):
+    settings = config.load(example_wiki, "slurm")
+    assert config.from_argument(config.as_argument(settings)) == settings
+    with pytest.raises(ConfigError, match="not JSON"):
+        config.from_argument("{broken")
+
+
+def test_exprun_deploy_uses_the_profile_it_is_given(example_wiki):
+    """Without --profile the wiki's settings (local); with --profile remote the remote path is taken."""
+    from exprun import gate
+    from exprun.codegen import generate
+
+    slug = "digits-mlp-vs-logreg"
+    generate.generate(slug, config.load(example_wiki), example_wiki)
+    gate.approve(slug, example_wiki, who="ana")
+    argv = [sys.executable, "-m", "exprun", "deploy", slug, "--root", str(example_wiki), "--skip-sanity"]
+    remote = subprocess.run([*argv, "--profile", "remote"], capture_output=True, text=True, timeout=60)
+    assert remote.returncode == 1 and "server.yaml" in remote.stderr and "Traceback" not in remote.stderr
+    assert not (example_wiki / "experiments" / "state" / slug / "run.json").exists(), "nothing launched here"
