@@ -47,11 +47,11 @@ def launch_runs(server, slugs: list[str]) -> list:
 
 def check(server, records: list) -> None:
     """What status does for each running remote experiment, over one connection."""
-    from exprun.launchers.backends import RemoteScreen
+    from exprun.launchers.ssh_backend import RemoteScreen
     from exprun.remote.session import RemoteSession
 
     with RemoteSession(server) as session:
-        backend = RemoteScreen(session, Path("."))
+        backend = RemoteScreen(Path("."), session)
         for record in records:
             backend.expect(record)
         for record in records:

@@ -123,7 +123,7 @@ def run() -> list[Result]:
             block = progress_block(MIB)
             small_log = make_log(Path(RunRecord.load(Paths(small_slug, big).run).log), MIB, block)
             large_log = make_log(Path(RunRecord.load(Paths(large_slug, big).run).log), GIB, block)
-            from exprun.launchers.backends import LocalScreen
+            from exprun.launchers.screen_backend import LocalScreen
 
             backend = LocalScreen(big)
 

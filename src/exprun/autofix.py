@@ -40,7 +40,7 @@ def plan_fix(anomaly: Anomaly, config: dict, settings: dict, has_checkpoint: boo
 def apply(slug: str, settings: dict, root: Path, seen, backend) -> dict | None:
     """Stop and relaunch once for the first fixable anomaly; None when no fix applies."""
     record = seen.record
-    if not getattr(backend, "supports_autofix", True):
+    if not backend.supports_autofix:
         return None
     if not settings["autofix"]["enabled"] or already_fixed(slug, root) or record.autofix:
         return None

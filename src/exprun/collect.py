@@ -16,8 +16,8 @@ from . import autofix, lifecycle, monitor, pages, plots, reports, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
-from .launchers.backends import Backend, open_backend
-from .launchers.base import RunRecord, RunState
+from .launchers.backends import Launcher, open_backend
+from .launchers.base import Backend, RunRecord, RunState
 from .results import read_seed_files, summarize
 from .state import Paths
 
@@ -50,7 +50,7 @@ def log_offset(record: RunRecord) -> int:
     return int(launches[-1].get("log_offset", 0)) if launches else 0
 
 
-def inspect(record: RunRecord, backend: Backend, settings: dict, now: float | None = None) -> Inspection:
+def inspect(record: RunRecord, backend: Launcher, settings: dict, now: float | None = None) -> Inspection:
     """Liveness, bounded log tail, progress and anomalies of the current attempt."""
     state = backend.state(record)
     lines = backend.tail(record, log_offset(record)).splitlines()[-MONITOR_LINES:]
@@ -65,7 +65,7 @@ def inspect(record: RunRecord, backend: Backend, settings: dict, now: float | No
     return Inspection(record, state, lines, progress, anomalies, idle)
 
 
-def code_changed(record: RunRecord, backend: Backend) -> str:
+def code_changed(record: RunRecord, backend: Launcher) -> str:
     """Which files of the code folder differ from what this run was launched with ("" when none, or not here)."""
     if not record.approved_hash or not backend.code_is_here:
         return ""
@@ -153,12 +153,12 @@ def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspec
     })
     now = datetime.now(timezone.utc)
     fields = {"outcome": summary.outcome, "key_result": key}
-    if seen.record.backend == "ssh":
+    if seen.record.backend == Backend.SSH:
         fields["remote.completed"] = now.strftime("%Y-%m-%dT%H:%M")
     lifecycle.transition(paths.page, lifecycle.COMPLETED, fields, today=now.strftime("%Y-%m-%d"))
     wikilog.append_log(root / "wiki", f"exp-run | completed {slug} | outcome: {summary.outcome} | key: {key}")
     data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
-            "key_result": key, "crash": crash, "page": str(paths.page), "env": "remote" if seen.record.backend == "ssh" else "local",
+            "key_result": key, "crash": crash, "page": str(paths.page), "env": seen.record.backend.env_label,
             "metrics": [{"metric": m.metric, "mean": m.mean, "std": m.std, "n": m.n, "baseline": m.baseline,
                          "delta": m.delta, "relative_delta": m.relative_delta} for m in summary.metrics],
             "succeeded_seeds": summary.succeeded_seeds, "missing_seeds": summary.missing_seeds,

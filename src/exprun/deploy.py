@@ -14,21 +14,19 @@ that run instead of starting a second one.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import attempts, gate, gpus, integrity, lifecycle, pages, wikilog
-from .gpu_plan import gpu_plan
+from . import attempts, gate, integrity, lifecycle, pages, wikilog
 from .estimate import estimate_hours
 from .experiment_config import load_experiment_config
 from .errors import GateError, LaunchError, PageError
 from .files import atomic_write_json, read_json, require_writable
-from .launchers import screen
-from .launchers.base import RunRecord, RunSpec
+from .launchers import backends
+from .launchers.backends import LaunchRequest
+from .launchers.base import Backend, RunRecord, RunSpec
 from .state import Paths
 
 REMOTE_PYTHON = "python3"  # the guard's interpreter where this machine's may not exist (a server, a compute node)
@@ -95,43 +93,36 @@ def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | No
     root = Path(root)
     with attempts.deploy_lock(slug, root):
         paths, page, approved_hash, config = approved_experiment(slug, root)
-        remote = settings["env"] == "remote"
-        if remote:
+        if backends.backend_for(settings) == Backend.SSH:
             require_remote_block(page)
         record = _adopt_pending(RunRecord.load(paths.run), approved_hash, root)
         if record is None:
             require_prepared(paths, approved_hash, skip_sanity)
             require_writable(paths.page, "page")
             attempt = attempts.retire_attempt(slug, root)
-            run_id = attempts.new_run_id(slug, attempt)
-            if remote:
-                record = launch_remote(slug, settings, root, page, approved_hash, run_id)
-            elif settings["env"] == "slurm":
-                record = launch_slurm(slug, settings, root, page, config, approved_hash, run_id)
-            else:
-                record = launch_local(slug, settings, root, page, approved_hash, run_id)
-            record.approved_hash, record.attempt, record.run_id = approved_hash, attempt, run_id
-            record.page_written, record.sanity_skipped = False, skip_sanity
+            request = LaunchRequest(slug, root, page, config, settings, approved_hash, attempts.new_run_id(slug, attempt))
+            record = backends.for_settings(settings, root).launch(request)
+            record.attempt, record.page_written, record.sanity_skipped = attempt, False, skip_sanity
             record.save(paths.run)
-        return _announce(record, paths, page, config, now, remote)
+        return _announce(record, paths, page, config, now)
 
 
-def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime | None, remote: bool) -> dict:
+def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime | None) -> dict:
     """The page says running, the wiki log says deployed, the run record says so; the DEPLOY_REPORT data."""
     root, slug = paths.root, paths.slug
     now = now or datetime.now(timezone.utc)
     hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
     run_log = paths.log.relative_to(root).as_posix()
-    if record.backend == "slurm":
+    if record.backend == Backend.SLURM:
         run_log = run_log.replace(".log", "_%a.log")  # one log per array task, SLURM's notation
     started = now.strftime("%Y-%m-%dT%H:%M")
     fields = {"status": lifecycle.RUNNING, "run_log": run_log, "started": started, "estimated_hours": hours}
     gpu = ",".join(map(str, record.gpu_ids))
-    if remote:
+    if record.backend == Backend.SSH:
         fields.update({"remote.server": record.host, "remote.gpu": gpu, "remote.session": record.session,
                        "remote.started": started})
         where = f"env: remote | server: {record.host} | gpu: {gpu or 'none'}"
-    elif record.backend == "slurm":
+    elif record.backend == Backend.SLURM:
         where = f"env: slurm | cluster: {record.host} | job: {record.session}"
     else:
         where = f"env: local | session: {record.session}"
@@ -156,23 +147,19 @@ def start_seed_jobs(slug: str, settings: dict, root: Path = Path("."), now: date
         require_prepared(paths, approved_hash, False)
         require_writable(paths.page, "page")
         attempt = attempts.retire_attempt(slug, root)
-        run_id = attempts.new_run_id(slug, attempt)
-        now = now or datetime.now(timezone.utc)
-        seeds = [str(seed) for seed in config.get("seeds") or [0]]
-        record = RunRecord(slug=slug, backend="jobs", session="snakemake", pid=0,
-                           started_at=now.isoformat(timespec="seconds"), host=socket.gethostname(), boot_id="",
-                           command=run_command(slug, approved_hash, python=sys.executable), cwd=str(root.resolve()),
-                           log=str(paths.log), exit_file=str(paths.exit_status), approved_hash=approved_hash,
-                           env={"EXPRUN_SEEDS": " ".join(seeds), "EXPRUN_RUN_ID": run_id},
-                           attempt=attempt, run_id=run_id)
+        request = LaunchRequest(slug, root, page, config, settings, approved_hash, attempts.new_run_id(slug, attempt))
+        record = backends.launcher_class(Backend.JOBS)(root).launch(request)
+        record.attempt = attempt
         record.save(paths.run)
+        now = now or datetime.now(timezone.utc)
+        seeds = request.seeds
         hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
         run_log = f"logs/exp-{slug}_seed{{N}}.log"  # one log per seed job
         pages.set_fields(paths.page, {"status": lifecycle.RUNNING, "run_log": run_log, "started": now.strftime("%Y-%m-%dT%H:%M"),
                                       "estimated_hours": hours}, create=True)
         wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | env: snakemake jobs | seeds: {len(seeds)} | eta: {hours}h")
         report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
-        atomic_write_json(paths.jobs_started, {"seeds": seeds, "started_at": record.started_at, "run_id": run_id})
+        atomic_write_json(paths.jobs_started, {"seeds": seeds, "started_at": record.started_at, "run_id": record.run_id})
         return report
 
 
@@ -182,7 +169,7 @@ def run_seed_job(slug: str, seed: str, root: Path = Path(".")) -> list[str]:
     paths = Paths(slug, root)
     page = lifecycle.find_experiment(slug, root)
     record = RunRecord.load(paths.run)
-    if page.status != lifecycle.RUNNING or record is None or record.backend != "jobs" or not record.run_id:
+    if page.status != lifecycle.RUNNING or record is None or record.backend != Backend.JOBS or not record.run_id:
         raise LaunchError(f"{slug}: no seed-job run was started for this page (status {page.status}); "
                           f"a seed job runs only inside `snakemake full_{slug}` with full_via: jobs")
     approved_hash = gate.require_current(slug, root)
@@ -193,50 +180,6 @@ def run_seed_job(slug: str, seed: str, root: Path = Path(".")) -> list[str]:
     return run_command(slug, approved_hash, python=sys.executable)
 
 
-def launch_local(slug: str, settings: dict, root: Path, page, approved_hash: str, run_id: str) -> RunRecord:
-    """screen on this machine, on free GPUs held under a lock while launching."""
-    gpu_cfg = settings["gpu"]
-    plan = gpu_plan(page, Paths(slug, root).code_dir, gpu_cfg["count"])
-    claim = (gpus.claim(plan.count, gpu_cfg["free_memory_mib"], root / gpu_cfg["lock_dir"])
-             if plan.needed else contextlib.nullcontext([]))
-    with claim as gpu_ids:
-        env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_ids))} if gpu_ids else {}
-        spec = run_spec(slug, root, approved_hash, run_id, env=env, python=sys.executable)
-        log_offset = spec.log.stat().st_size if spec.log.exists() else 0
-        record = screen.launch(spec)
-    record.gpu_ids = list(gpu_ids)
-    record.history.append({"event": "launch", "at": record.started_at, "log_offset": log_offset})
-    return record
-
-
-def launch_slurm(slug: str, settings: dict, root: Path, page, config: dict, approved_hash: str, run_id: str) -> RunRecord:
-    """One sbatch job array, one task per seed, returning at once: on this login node, or (slurm.submit: ssh)
-    on the server of config/server.yaml after syncing the approved code there, over one connection."""
-    from .launchers import slurm  # noqa: PLC0415
-
-    resources = dict(settings["slurm"])
-    submit = resources.pop("submit")
-    plan = gpu_plan(page, Paths(slug, root).code_dir, settings["gpu"]["count"])
-    if plan.needed and not resources["gpus"]:
-        resources["gpus"] = plan.count
-    seeds = config.get("seeds") or [0]
-    if submit == "local":
-        return slurm.launch(run_spec(slug, root, approved_hash, run_id), seeds, resources, slurm.local_runner)
-    from .launchers import ssh  # noqa: PLC0415 - paramiko only for remote submits
-    from .remote import envsetup, server_config, verbs
-    from .remote.session import RemoteSession
-
-    server = server_config.load(server_config.config_path(root, None), root)
-    with RemoteSession(server) as session:
-        verbs.sync_code(session, server, root, slug, expected_hash=approved_hash)
-        verbs.setup_env(session, server, slug)
-        command = envsetup.wrap(run_command(slug, approved_hash), server, session)
-        record = slurm.launch(ssh.run_spec(slug, command, session.work_dir, {"EXPRUN_RUN_ID": run_id}), seeds, resources,
-                              slurm.ssh_runner(session), host=server.host)
-    record.env[slurm.VIA_KEY] = "ssh"
-    return record
-
-
 def require_remote_block(page) -> None:
     """The nested remote: fields are edited in place; a page without the block does not follow the template."""
     block = page.meta.get("remote")
@@ -245,42 +188,9 @@ def require_remote_block(page) -> None:
                         "the page does not follow the experiment template — add the block as /exp-design writes it, then deploy again")
 
 
-def launch_remote(slug: str, settings: dict, root: Path, page, approved_hash: str, run_id: str) -> RunRecord:
-    """Over ONE SSH connection: reachable? → free GPU → sync + verify hash → setup-env → screen launch."""
-    from .launchers import ssh  # noqa: PLC0415 - paramiko only for remote deploys
-    from .remote import envsetup, server_config, verbs
-    from .remote import gpus as remote_gpus
-    from .remote.session import RemoteSession
-
-    server = server_config.load(server_config.config_path(root, None), root)
-    with RemoteSession(server) as session:
-        verbs.status(session)
-        gpu = ""
-        plan = gpu_plan(page, Paths(slug, root).code_dir, settings["gpu"]["count"])
-        if plan.needed:
-            view = remote_gpus.query(session)
-            free = [g for g in view.gpus if g.is_free(server.free_gpu_threshold_mib)]
-            if len(free) < plan.count:
-                raise LaunchError(f"{server.host}: needs {plan.count} free GPU(s) but {view.describe()}; "
-                                  "wait for one to free up, or choose another server in config/server.yaml")
-            gpu = ",".join(str(g.index) for g in free[: plan.count])
-        verbs.sync_code(session, server, root, slug, expected_hash=approved_hash)
-        verbs.setup_env(session, server, slug)
-        env = {"EXPRUN_RUN_ID": run_id, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}
-        record = ssh.launch(ssh.run_spec(slug, envsetup.wrap(run_command(slug, approved_hash), server, session),
-                                         session.work_dir, env), session)
-        record.gpu_ids = [int(i) for i in gpu.split(",")] if gpu else []
-        record.approved_hash, record.run_id = approved_hash, run_id
-        ssh.save_record(record, session)
-        return record
-
-
 def deploy_report_data(page, record: RunRecord, hours: float, basis: str, now: datetime, review: dict,
                        run_log: str, paths: Paths) -> dict:
-    gpu_text = f" GPU {','.join(map(str, record.gpu_ids))}" if record.gpu_ids else ""
-    where = {"ssh": f"remote ({record.host}{gpu_text})", "slurm": f"slurm ({record.host} job {record.session})",
-             "jobs": f"snakemake jobs (seeds {record.env.get('EXPRUN_SEEDS', '')}, placed by the executor)"}.get(
-        record.backend, f"local ({record.host}{gpu_text})")
+    where = backends.launcher_class(record.backend)(paths.root).describe(record)
     return {
         "status": "deployed",
         "slug": page.slug,

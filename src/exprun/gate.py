@@ -203,7 +203,6 @@ def checklist(slug: str, settings: dict, root: Path, headline: str) -> str:
     sanity = read_json(paths.sanity)
     dataset = read_json(paths.dataset)
     review = read_json(paths.review)
-    context = read_json(paths.context)
     hp = config.get("hyperparameters", {})
     changed_by_person = manifest.human_changes(code)
     files = ", ".join(rel for rel, _ in integrity.code_files(code))

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import collect, pages, wikilog
 from .errors import ExprunError, PageError
 from .launchers.backends import BackendPool
+from .launchers.base import Backend
 from .lifecycle import COMPLETED, RUNNING
 
 RECENT_LIMIT = 10
@@ -60,8 +61,7 @@ def _announce(found: list[pages.Page], root: Path, pool: BackendPool) -> None:
             backend = pool.get(record)
         except ExprunError:
             continue  # reported per experiment by _sort_running
-        if hasattr(backend, "expect"):
-            backend.expect(record)
+        backend.expect(record)
 
 
 def _sort(page: pages.Page, settings: dict, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
@@ -104,10 +104,12 @@ def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, v
 
 def _env_label(seen: collect.Inspection) -> str:
     record = seen.record
-    if record.backend == "ssh":
+    if record.backend == Backend.SSH:
         return f"remote ({record.host})"
-    if record.backend == "slurm":
+    if record.backend == Backend.SLURM:
         return f"slurm (job {record.session}: {seen.state.detail or 'running'})"
+    if record.backend == Backend.JOBS:
+        return "snakemake jobs"
     return f"local ({record.session})"
 
 

@@ -33,7 +33,7 @@ def test_array_submitted_once_returns_at_once_and_completes(wiki_root, slug, run
     assert time.monotonic() - started < 5, "launch must not wait for the tasks"
     assert runner.programs().count("sbatch") == 1
     assert record.backend == "slurm" and record.session.isdigit() and record.pid == 0
-    assert record.env[slurm.JOB_ID_KEY] == record.session and record.env[slurm.ARRAY_SIZE_KEY] == "3"
+    assert record.details == {"job_id": record.session, "array_size": 3}
     assert "#SBATCH --array=0-2" in runner.scripts()[0]
 
     # A later process knows only run.json.

@@ -99,7 +99,7 @@ def test_job_state_rules():
     assert (first.state, first.exit_code) == ("exited", 3)
     assert "task 1 (seed 1) FAILED exit status 3" in first.detail and "task 2" in first.detail
     unknown = slurm.job_state(tasks_of(("COMPLETED", 0), (slurm_parse.TASK_UNKNOWN, None)))
-    assert unknown.state == slurm.UNKNOWN and "[1]" in unknown.detail and not unknown.alive
+    assert unknown.state == slurm.UNKNOWN and "[1]" in unknown.detail and unknown.alive, "unknown is never collected on"
     lost = slurm.job_state(tasks_of(("COMPLETED", 0), ("CANCELLED", 0)))
     assert (lost.state, lost.exit_code) == ("lost", None) and "CANCELLED" in lost.detail
 
@@ -122,8 +122,7 @@ def test_anomalies_per_slurm_end_state():
 def hostile_spec(root: Path = Path("/srv/wiki root/it's \"lab\" 100%")) -> RunSpec:
     return RunSpec("digits-mlp", ["bash", "experiments/code/digits-mlp/run.sh", "--lr", "0.5 x"], root,
                    root / "logs/exp-digits-mlp.log", root / "experiments/state/digits-mlp/exit_status",
-                   env={"EXPRUN_PYTHON": "/opt/py env/bin/python", "CUDA_VISIBLE_DEVICES": "3",
-                        "EXPRUN_SLURM_JOB_ID": "9"})
+                   env={"EXPRUN_PYTHON": "/opt/py env/bin/python", "CUDA_VISIBLE_DEVICES": "3"})
 
 
 def test_submit_script_golden():
@@ -211,7 +210,7 @@ def test_launch_one_sbatch_on_stdin_and_refuses_duplicates(tmp_path):
     runner = FakeRunner({"sbatch": (0, "812;cluster\n", "")})
     record = slurm.launch(spec, [3, 4], slurm_script.Resources(), runner, host="gpu-box")
     assert [argv for argv, _ in runner.calls if argv[0] == "sbatch"] == [["sbatch", "--parsable"]]
-    assert record.session == "812" and record.host == "gpu-box" and record.env[slurm.ARRAY_SIZE_KEY] == "2"
+    assert record.session == "812" and record.host == "gpu-box" and record.details["array_size"] == 2 and "EXPRUN_SLURM_JOB_ID" not in record.env
     assert record.history[-1]["seeds"] == ["3", "4"] and record.history[-1]["tasks"] == [0, 1]
     busy = FakeRunner({"squeue": (0, "799\n", "")})
     with pytest.raises(LaunchError, match="already queued or running.*scancel 799"):
@@ -232,7 +231,7 @@ def test_resubmit_keeps_seeds_and_resources_and_stop_cancels_all_jobs():
     script = runner.calls[-1][1]
     assert "#SBATCH --array=1-2\n" in script and "#SBATCH --gres=gpu:1\n" in script and "seeds=(0 1 2)" in script
     assert script.splitlines()[-4] == "bash run.sh --lr 0.1"
-    assert record.session == "42" and record.env[slurm.JOB_ID_KEY] == "42" and len(record.history) == 3
+    assert record.session == "42" and record.details["job_id"] == "42" and len(record.history) == 3
     assert slurm.task_owners(record) == {0: "40", 1: "42", 2: "42"}
     scancel = FakeRunner({"scancel": (1, "", "scancel: error: Kill job error on job id 40: "
                                                "Job/step already completing or completed\n")})

@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import socket
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 
+from ..errors import LaunchError
 from ..files import atomic_write_json, read_json
 
-RUNNING, EXITED, LOST = "running", "exited", "lost"
+RECORD_VERSION = 2  # 1: bookkeeping in env, no attempt/run id; 2: details, attempt, run_id
+
+
+class Backend(str, Enum):
+    """Where a run lives; the one vocabulary for deploy, collect, status and the reports."""
+
+    SCREEN = "screen"  # GNU screen on this machine
+    SSH = "ssh"        # GNU screen on the remote server of config/server.yaml
+    SLURM = "slurm"    # one sbatch array, a task per seed
+    JOBS = "jobs"      # each seed a Snakemake job (full_via: jobs)
+
+    @property
+    def env_label(self) -> str:
+        """The page's and the wiki log's word for it (`env: ...`)."""
+        return {"screen": "local", "ssh": "remote", "slurm": "slurm", "jobs": "snakemake jobs"}[self.value]
+
+
+class RunStatus(str, Enum):
+    RUNNING = "running"
+    EXITED = "exited"    # with its exit code, None when no exit status was written
+    LOST = "lost"        # gone without an exit status (killed, rebooted)
+    UNKNOWN = "unknown"  # nobody could say (SLURM's sacct and squeue silent): check again, never collect on it
+
+
+RUNNING, EXITED, LOST, UNKNOWN = RunStatus.RUNNING, RunStatus.EXITED, RunStatus.LOST, RunStatus.UNKNOWN
 
 
 @dataclass
@@ -25,10 +51,15 @@ class RunSpec:
 
 @dataclass
 class RunRecord:
-    """What was launched; everything a later process needs to find the run again."""
+    """What was launched; everything a later process needs to find the run again.
+
+    Core fields mean the same for every backend; `session` is the handle a person uses (the screen
+    session, the SLURM job id, "snakemake"), `pid`/`boot_id` are 0/"" where no process is ours,
+    and what only one backend needs lives in `details` (SLURM's job id, array size, submit route).
+    """
 
     slug: str
-    backend: str
+    backend: Backend
     session: str
     pid: int
     started_at: str
@@ -47,30 +78,49 @@ class RunRecord:
     run_id: str = ""  # every seed file of this attempt carries it (EXPRUN_RUN_ID)
     page_written: bool = True  # False between a launch and the page saying `running`: a retry adopts the run
     sanity_skipped: bool = False  # `exprun deploy --skip-sanity`: a person's explicit override
+    details: dict = field(default_factory=dict)
+    version: int = RECORD_VERSION
+
+    def __post_init__(self) -> None:
+        try:
+            self.backend = Backend(self.backend)
+        except ValueError:
+            raise LaunchError(f"run record backend '{self.backend}' is not known to this version of exprun") from None
 
     def save(self, path: Path) -> None:
-        atomic_write_json(path, asdict(self))
+        data = asdict(self)
+        data["backend"] = self.backend.value
+        atomic_write_json(path, data)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRecord":
+        """Any version: a version-1 record's SLURM bookkeeping moves from env to details."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if int(known.get("version", 1)) < 2:
+            env = dict(known.get("env") or {})
+            details = {"job_id": env.pop("EXPRUN_SLURM_JOB_ID", None), "array_size": env.pop("EXPRUN_SLURM_ARRAY_SIZE", None),
+                       "via": env.pop("EXPRUN_SLURM_VIA", None)}
+            known.update(env=env, details={k: v for k, v in details.items() if v}, version=RECORD_VERSION)
+        return cls(**known)
 
     @classmethod
     def load(cls, path: Path) -> "RunRecord | None":
         data = read_json(path)
-        if not data:
-            return None
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        return cls.from_dict(data) if data else None
 
 
 @dataclass
 class RunState:
-    """running, exited (with its exit code, None when no exit status was written) or lost."""
+    """A RunStatus, the exit code when it exited, and the reason in words."""
 
-    state: str
+    state: RunStatus
     exit_code: int | None = None
     detail: str = ""
 
     @property
     def alive(self) -> bool:
-        return self.state == RUNNING
+        """Not ended: running, or unknown (never collected on)."""
+        return self.state in (RunStatus.RUNNING, RunStatus.UNKNOWN)
 
 
 def boot_id() -> str:

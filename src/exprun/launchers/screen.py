@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import LaunchError
 from ..files import pid_alive
-from .base import RunRecord, RunSpec, RunState, boot_id, hostname, judge_state, read_exit_code
+from .base import Backend, RunRecord, RunSpec, RunState, boot_id, hostname, judge_state, read_exit_code
 
 SESSION_LINE = re.compile(r"^\s*(\d+)\.(\S+)\s", re.M)
 PID_WAIT_S = 10.0
@@ -76,7 +76,7 @@ def launch(spec: RunSpec) -> RunRecord:
     if pid is None:
         raise LaunchError(f"screen session {name} did not start (no PID after {PID_WAIT_S:.0f} s); see {spec.log}")
     return RunRecord(
-        slug=spec.slug, backend="screen", session=name, pid=pid,
+        slug=spec.slug, backend=Backend.SCREEN, session=name, pid=pid,
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=hostname(), boot_id=boot_id(),
         command=list(spec.command), cwd=str(spec.cwd), log=str(spec.log), exit_file=str(spec.exit_file), env=dict(spec.env),
     )

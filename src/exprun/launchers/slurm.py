@@ -23,7 +23,7 @@ from typing import Protocol
 
 from ..errors import LaunchError
 from ..monitor import Anomaly
-from .base import EXITED, LOST, RUNNING, RunRecord, RunSpec, RunState, hostname
+from .base import EXITED, LOST, RUNNING, UNKNOWN, Backend, RunRecord, RunSpec, RunState, hostname
 from .slurm_parse import TASK_LOST, TASK_UNKNOWN, TaskState, parse_exit_files, parse_sacct, parse_squeue
 from .slurm_script import Resources, job_env, submit_script, task_exit_file
 
@@ -37,10 +37,7 @@ class Runner(Protocol):
     def __call__(self, argv: Sequence[str], input: str | None = None) -> tuple[int, str, str]: ...
 
 
-UNKNOWN = "unknown"  # a RunState.state besides running/exited/lost: nobody could say; check again later
-JOB_ID_KEY, ARRAY_SIZE_KEY = "EXPRUN_SLURM_JOB_ID", "EXPRUN_SLURM_ARRAY_SIZE"
 SUBMIT_EVENT = "sbatch"
-VIA_KEY = "EXPRUN_SLURM_VIA"  # in record.env: "ssh" when sbatch ran on the remote login node
 RUNNER_TIMEOUT_S = 60
 # SLURM end states -> (monitor anomaly kind, why, in words).
 END_STATES = {
@@ -138,9 +135,9 @@ def launch(spec: RunSpec, seeds: Sequence[object], resources: Resources | dict |
     _make_dirs(spec, runner)
     job_id = _sbatch(script, runner)
     record = RunRecord(
-        slug=spec.slug, backend="slurm", session=job_id, pid=0, started_at=_now(), host=host or hostname(),
+        slug=spec.slug, backend=Backend.SLURM, session=job_id, pid=0, started_at=_now(), host=host or hostname(),
         boot_id="", command=list(spec.command), cwd=str(spec.cwd), log=str(spec.log), exit_file=str(spec.exit_file),
-        env={**spec.env, JOB_ID_KEY: job_id, ARRAY_SIZE_KEY: str(len(seeds))},
+        env=dict(spec.env), details={"job_id": job_id, "array_size": len(seeds)},
     )
     record.history.append(_submit_event(job_id, range(len(seeds)), seeds, resources, []))
     return record
@@ -176,8 +173,8 @@ def resubmit_failed(record: RunRecord, runner: Runner, failed_tasks: Iterable[in
     _make_dirs(spec, runner)
     job_id = _sbatch(submit_script(spec, seeds, resources, tasks), runner)
     event = _submit_event(job_id, tasks, seeds, resources, extra_args)
-    env = {**record.env, JOB_ID_KEY: job_id}
-    return dataclasses.replace(record, session=job_id, command=command, env=env, history=[*record.history, event])
+    details = {**record.details, "job_id": job_id}
+    return dataclasses.replace(record, session=job_id, command=command, details=details, history=[*record.history, event])
 
 
 def stop(record: RunRecord, runner: Runner = local_runner) -> None:

@@ -101,8 +101,8 @@ def array_spec(tasks: Iterable[int]) -> str:
 
 
 def job_env(env: dict[str, str]) -> dict[str, str]:
-    """The variables the job exports: not our bookkeeping, not a GPU choice made elsewhere."""
-    kept = {k: v for k, v in env.items() if not k.startswith("EXPRUN_SLURM_") and k != "CUDA_VISIBLE_DEVICES"}
+    """The variables the job exports: not a GPU choice made elsewhere (SLURM sets CUDA_VISIBLE_DEVICES)."""
+    kept = {k: v for k, v in env.items() if k != "CUDA_VISIBLE_DEVICES"}
     bad = [k for k in kept if not _ENV_NAME.match(k)]
     if bad:
         raise LaunchError(f"environment variable name(s) {bad} cannot be exported from a batch script")

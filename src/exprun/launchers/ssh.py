@@ -20,9 +20,8 @@ from ..remote import transfer
 from ..remote.session import RemoteSession
 from ..state import Paths
 from . import screen
-from .base import RunRecord, RunSpec, RunState, judge_state
+from .base import Backend, RunRecord, RunSpec, RunState, judge_state
 
-BACKEND = "ssh"
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 PID_WAIT_S = screen.PID_WAIT_S
 NOT_FOUND = 127
@@ -74,7 +73,7 @@ def launch(spec: RunSpec, session: RemoteSession) -> RunRecord:
     pid = _wait_for_pid(session, pid_file)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record = RunRecord(
-        slug=spec.slug, backend=BACKEND, session=name, pid=pid, started_at=started, host=session.server.host,
+        slug=spec.slug, backend=Backend.SSH, session=name, pid=pid, started_at=started, host=session.server.host,
         boot_id=boot.strip(), command=list(spec.command), cwd=str(spec.cwd), log=str(log), exit_file=str(exit_file),
         env=dict(spec.env),
     )
@@ -173,4 +172,4 @@ def seconds_since_write(session: RemoteSession, log: PurePosixPath) -> float | N
     return float(int(now.strip()) - int(mtime.strip()))
 
 
-__all__ = ["launch", "state", "stop", "tail", "read_tail", "run_spec", "load_record", "save_record", "sessions", "BACKEND"]
+__all__ = ["launch", "state", "stop", "tail", "read_tail", "run_spec", "load_record", "save_record", "sessions"]

@@ -58,6 +58,16 @@ def pull(session: RemoteSession, remote_path: str, local_path: str, root: Path, 
     return {"remote_path": str(remote), "local_path": str(target), **done}
 
 
+def pull_if_present(session: RemoteSession, remote_dir: str, root: Path) -> dict:
+    """A run's results folder, if it wrote one (a run that crashed early may not have): same path here."""
+    try:
+        return pull(session, remote_dir, remote_dir, root)
+    except RemoteError as exc:
+        if "does not exist" not in str(exc):
+            raise
+        return {"remote_path": remote_dir, "downloaded": [], "unchanged": [], "skipped_weights": []}
+
+
 def _same(dest: Path, info) -> bool:
     try:
         here = dest.stat()

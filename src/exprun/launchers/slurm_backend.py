@@ -1,0 +1,106 @@
+"""Backend `slurm`: one sbatch job array per run, one task per seed, submitted on this login node or
+(slurm.submit: ssh) on the server of config/server.yaml after syncing the approved code there."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from ..gpu_plan import gpu_plan
+from ..logtail import TAIL_BYTES, seconds_since_write, tail_text
+from ..state import Paths
+from . import slurm, ssh
+from .backends import Backend, LaunchRequest, Launcher
+from .base import RunRecord, RunState, RunStatus
+from .slurm_script import task_log
+
+
+class SlurmArray(Launcher):
+    """Seen from a login node with the shared filesystem (session None), or through a RemoteSession."""
+
+    backend = Backend.SLURM
+
+    def __init__(self, root: Path, session=None):
+        super().__init__(root)
+        self.session = session
+        self.runner = slurm.ssh_runner(session) if session is not None else slurm.local_runner
+        self._tasks: dict = {}
+
+    @property
+    def code_is_here(self) -> bool:  # a login node shares the code folder with the compute nodes
+        return self.session is None
+
+    def _launch(self, request: LaunchRequest) -> RunRecord:
+        resources = dict(request.settings["slurm"])
+        submit = resources.pop("submit")
+        plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings["gpu"]["count"])
+        if plan.needed and not resources["gpus"]:
+            resources["gpus"] = plan.count
+        if submit == "local":
+            return slurm.launch(request.run_spec(), request.seeds, resources, slurm.local_runner)
+        from ..remote import envsetup, server_config, sync  # noqa: PLC0415 - paramiko only for remote submits
+        from ..remote.session import RemoteSession  # noqa: PLC0415
+
+        server = server_config.load(server_config.config_path(self.root, None), self.root)
+        with RemoteSession(server) as session:
+            sync.upload(session, sync.plan(self.root, [request.slug], server))
+            sync.verify(session, request.slug, request.approved_hash)
+            envsetup.setup_env(session, server, request.slug)
+            command = envsetup.wrap(request.command("python3"), server, session)
+            spec = ssh.run_spec(request.slug, command, session.work_dir, {"EXPRUN_RUN_ID": request.run_id})
+            record = slurm.launch(spec, request.seeds, resources, slurm.ssh_runner(session), host=server.host)
+        record.details["via"] = "ssh"
+        return record
+
+    def describe(self, record: RunRecord) -> str:
+        return f"slurm ({record.host} job {record.session})"
+
+    def state(self, record: RunRecord) -> RunState:
+        """Unknown (sacct and squeue silent) counts as still running: check again later, never finish on it."""
+        self._tasks = slurm.task_states(record, self.runner)
+        judged = slurm.job_state(self._tasks)
+        if judged.state == RunStatus.UNKNOWN:
+            return RunState(RunStatus.RUNNING, None, judged.detail)
+        return judged
+
+    def _logs(self, record: RunRecord) -> list[str]:
+        return [task_log(record, index) for index in slurm.task_owners(record)]
+
+    def tail(self, record: RunRecord, start: int) -> str:
+        """The end of every task's log (each bounded), task by task."""
+        logs = self._logs(record)
+        share = max(TAIL_BYTES // max(len(logs), 1), 4096)
+        if self.session is not None:
+            return "\n".join(ssh.read_tail(self.session, PurePosixPath(log), share) for log in logs)
+        return "\n".join(tail_text(Path(log), share) for log in logs)
+
+    def idle_seconds(self, record: RunRecord, now: float) -> float | None:
+        if self.session is not None:
+            ages = [ssh.seconds_since_write(self.session, PurePosixPath(log)) for log in self._logs(record)]
+        else:
+            ages = [seconds_since_write(Path(log), now) for log in self._logs(record)]
+        ages = [age for age in ages if age is not None]
+        return min(ages) if ages else None
+
+    def stop(self, record: RunRecord) -> None:
+        slurm.stop(record, self.runner)
+
+    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
+        """Resubmit only the failed tasks; when none failed (a NaN in a live task), every task."""
+        tasks = self._tasks or slurm.task_states(record, self.runner)
+        failed = slurm.failed_tasks(tasks) or list(slurm.task_owners(record))
+        return slurm.resubmit_failed(record, self.runner, failed, extra_args), 0
+
+    def fetch_results(self, record: RunRecord) -> None:
+        """On a login node the results are already here; through SSH, pull them and the task logs."""
+        if self.session is None:
+            return
+        from ..remote import pull  # noqa: PLC0415
+
+        paths = Paths(record.slug, self.root)
+        pull.pull_if_present(self.session, paths.results_dir.relative_to(self.root).as_posix() + "/", self.root)
+        for log in self._logs(record):
+            pull.pull(self.session, log, str(paths.log.parent / PurePosixPath(log).name), self.root)
+
+    def anomalies(self, record: RunRecord) -> list:
+        """Per-task endings (exit codes, OUT_OF_MEMORY, TIMEOUT, ...) naming the task and its seed."""
+        return slurm.anomalies_from_tasks(self._tasks)

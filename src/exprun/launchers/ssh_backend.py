@@ -1,0 +1,102 @@
+"""Backend `ssh`: runs on the remote server of config/server.yaml under screen, over one held SSH session.
+
+Launching opens its own connection and does everything over it: reachable? → free GPU →
+sync + verify the approved hash → setup-env → the guarded launch. Answering (state, tail,
+stop) uses the session a BackendPool holds for every run on that host.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from ..errors import LaunchError, RemoteError
+from ..gpu_plan import gpu_plan
+from ..state import Paths
+from . import ssh
+from .backends import Backend, LaunchRequest, Launcher
+from .base import RunRecord, RunSpec, RunState
+
+
+class RemoteScreen(Launcher):
+    backend = Backend.SSH
+    code_is_here = False  # the server runs its own synced copy (verified by hash, and by the guard there)
+
+    def __init__(self, root: Path, session=None):
+        super().__init__(root)
+        self.session = session
+        self._expected: dict[str, RunRecord] = {}
+        self._seen: dict[str, tuple[RunState, float | None]] = {}
+
+    def _launch(self, request: LaunchRequest) -> RunRecord:
+        from ..remote import envsetup, gpus, server_config, sync  # noqa: PLC0415 - paramiko only for remote runs
+        from ..remote.session import RemoteSession  # noqa: PLC0415
+
+        server = server_config.load(server_config.config_path(self.root, None), self.root)
+        with RemoteSession(server) as session:
+            gpu = ""
+            plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings["gpu"]["count"])
+            if plan.needed:
+                view = gpus.query(session)
+                free = [g for g in view.gpus if g.is_free(server.free_gpu_threshold_mib)]
+                if len(free) < plan.count:
+                    raise LaunchError(f"{server.host}: needs {plan.count} free GPU(s) but {view.describe()}; "
+                                      "wait for one to free up, or choose another server in config/server.yaml")
+                gpu = ",".join(str(g.index) for g in free[: plan.count])
+            sync.upload(session, sync.plan(self.root, [request.slug], server))
+            sync.verify(session, request.slug, request.approved_hash)
+            envsetup.setup_env(session, server, request.slug)
+            env = {"EXPRUN_RUN_ID": request.run_id, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}
+            command = envsetup.wrap(request.command("python3"), server, session)
+            record = ssh.launch(ssh.run_spec(request.slug, command, session.work_dir, env), session)
+            record.gpu_ids = [int(i) for i in gpu.split(",")] if gpu else []
+            record.approved_hash, record.run_id = request.approved_hash, request.run_id
+            ssh.save_record(record, session)
+            return record
+
+    def describe(self, record: RunRecord) -> str:
+        return f"remote ({record.host}{self.gpu_text(record)})"
+
+    def _held(self):
+        if self.session is None:
+            raise RemoteError("a remote run is answered over a held connection: open it through BackendPool")
+        return self.session
+
+    def expect(self, record: RunRecord) -> None:
+        self._expected[record.slug] = record
+
+    def _snapshot(self, record: RunRecord) -> tuple[RunState, float | None]:
+        if record.slug not in self._seen:
+            self._expected[record.slug] = record
+            self._seen.update(ssh.snapshot(list(self._expected.values()), self._held()))
+            self._expected.clear()
+        return self._seen[record.slug]
+
+    def state(self, record: RunRecord) -> RunState:
+        return self._snapshot(record)[0]
+
+    def tail(self, record: RunRecord, start: int) -> str:
+        return ssh.tail(record, self._held(), start=start)
+
+    def idle_seconds(self, record: RunRecord, now: float) -> float | None:
+        """By the server's clock (a skewed local clock must not look like a stall)."""
+        return self._snapshot(record)[1]
+
+    def stop(self, record: RunRecord) -> None:
+        ssh.stop(record, self._held())
+        self._seen.pop(record.slug, None)
+
+    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
+        """The same (environment-wrapped, guarded) command plus extra_args: every argument passes through."""
+        spec = RunSpec(record.slug, [*record.command, *extra_args], PurePosixPath(record.cwd), PurePosixPath(record.log),
+                       PurePosixPath(record.exit_file), dict(record.env))
+        fresh = ssh.launch(spec, self._held())
+        self._seen.pop(record.slug, None)
+        return fresh, int(fresh.history[-1].get("log_offset", 0))
+
+    def fetch_results(self, record: RunRecord) -> None:
+        """Bring results/<slug>/ and the log home (resumable; weights stay on the server)."""
+        from ..remote import pull  # noqa: PLC0415
+
+        paths = Paths(record.slug, self.root)
+        pull.pull_if_present(self._held(), paths.results_dir.relative_to(self.root).as_posix() + "/", self.root)
+        pull.pull(self._held(), PurePosixPath(record.log).as_posix(), paths.log.relative_to(self.root).as_posix(), self.root)
