@@ -19,27 +19,20 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import attempts, gate, integrity, lifecycle, pages, wikilog
+from . import attempts, gate, lifecycle, pages, wikilog
 from .estimate import estimate_hours
 from .experiment_config import load_experiment_config
 from .errors import GateError, LaunchError, PageError
 from .files import atomic_write_json, read_json, require_writable
 from .launchers import backends
-from .launchers.backends import LaunchRequest
+from .launchers.backends import LaunchRequest, run_command
 from .launchers.base import Backend, RunRecord, RunSpec
 from .state import Paths
 
-REMOTE_PYTHON = "python3"  # the guard's interpreter where this machine's may not exist (a server, a compute node)
-
-
-def run_command(slug: str, approved_hash: str, extra_args: list[str] | None = None, python: str = REMOTE_PYTHON) -> list[str]:
-    """run.sh of the experiment, relative to the wiki root, behind the integrity guard."""
-    code_dir = Paths(slug).code_dir.as_posix()
-    return integrity.guard_command(python, code_dir, approved_hash, ["bash", f"{code_dir}/run.sh", *(extra_args or [])])
 
 
 def run_spec(slug: str, root: Path, approved_hash: str, run_id: str, extra_args: list[str] | None = None,
-             env: dict | None = None, python: str = REMOTE_PYTHON) -> RunSpec:
+             env: dict | None = None, python: str = "python3") -> RunSpec:
     """The guarded launch of run.sh from the wiki root, as an argument list; the run id reaches every seed file."""
     paths = Paths(slug, root)
     return RunSpec(slug=slug, command=run_command(slug, approved_hash, extra_args, python), cwd=Path(root).resolve(),

@@ -13,7 +13,8 @@ import pytest
 from exprun.cli import remote as cli
 from exprun.codegen import manifest
 from exprun.launchers import ssh
-from exprun.remote import sync, verbs
+from exprun.cli import remote_verbs as verbs
+from exprun.remote import sync
 from exprun.errors import RemoteError
 from exprun.remote.session import RemoteSession
 
@@ -251,7 +252,7 @@ def test_check_of_an_unknown_run_and_bad_arguments(lab, capsys):
 
 def test_the_server_checks_the_code_itself_when_the_run_starts(lab, capsys):
     """Someone edits run.sh on the server after the sync: the guard in front of it starts nothing."""
-    from exprun import deploy
+    from exprun.launchers import backends
     from exprun.remote import server_config
 
     ok(lab, capsys, "sync-code", "--slug", SLUG)
@@ -260,7 +261,7 @@ def test_the_server_checks_the_code_itself_when_the_run_starts(lab, capsys):
     remote_run.write_text("touch \"$(dirname \"$0\")/ran-unapproved\"\n")
     server = server_config.load(server_config.config_path(lab.root, None), lab.root)
     with RemoteSession(server) as session:
-        record = ssh.launch(ssh.run_spec(SLUG, deploy.run_command(SLUG, approved), session.work_dir), session)
+        record = ssh.launch(ssh.run_spec(SLUG, backends.run_command(SLUG, approved), session.work_dir), session)
     done = wait_state(lab, capsys, "exited")
     assert done["exit_code"] == 96 and record.command[:2] == ["python3", "-c"]
     assert not (remote_run.parent / "ran-unapproved").exists()

@@ -19,7 +19,8 @@ Action = Callable[..., dict]
 
 def _dispatch(args: argparse.Namespace) -> int:
     """Load the server settings, open the one session, run the verb's steps on it."""
-    from ..remote import server_config, verbs  # noqa: PLC0415 - paramiko loads only for remote verbs
+    from ..remote import server_config  # noqa: PLC0415 - paramiko loads only for remote verbs
+    from . import remote_verbs as verbs  # noqa: PLC0415
     from ..remote.session import RemoteSession  # noqa: PLC0415
 
     def steps() -> dict:

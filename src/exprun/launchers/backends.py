@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
+from .. import integrity
 from ..errors import GateError, LaunchError, RemoteError
 from ..state import Paths
 from .base import Backend, RunRecord, RunSpec, RunState
@@ -28,6 +29,12 @@ LAUNCHERS: dict[Backend, str] = {
     Backend.JOBS: "jobs_backend:SeedJobs",
 }
 ENVIRONMENTS = {"local": Backend.SCREEN, "remote": Backend.SSH, "slurm": Backend.SLURM}
+
+
+def run_command(slug: str, approved_hash: str, extra_args: list[str] | None = None, python: str = "python3") -> list[str]:
+    """run.sh of the experiment, relative to the wiki root, behind the integrity guard."""
+    code_dir = Paths(slug).code_dir.as_posix()
+    return integrity.guard_command(python, code_dir, approved_hash, ["bash", f"{code_dir}/run.sh", *(extra_args or [])])
 
 
 @dataclass
@@ -44,8 +51,6 @@ class LaunchRequest:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def command(self, python: str) -> list[str]:
-        from ..deploy import run_command  # noqa: PLC0415 - deploy imports this module
-
         return run_command(self.slug, self.approved_hash, python=python)
 
     def run_spec(self, env: dict | None = None, python: str = "python3") -> RunSpec:

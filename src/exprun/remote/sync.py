@@ -2,7 +2,7 @@
 
 Only uploads: nothing on the server is ever deleted, and results/, logs/ and
 checkpoints/ are never written, so results not pulled yet survive any sync.
-The proof is the remote copy's hash computed by manifest.folder_hash itself
+The proof is the remote copy's hash computed by integrity.folder_hash itself
 (see remote_code_hash), compared with the hash a person approved.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from ..codegen import manifest
+from .. import integrity
 from ..state import Paths
 from . import transfer
 from ..errors import RemoteError
@@ -43,7 +43,8 @@ def plan(root: Path, slugs: list[str], server: ServerConfig) -> SyncPlan:
         code_dir = Paths(slug, root).code_dir
         if not code_dir.is_dir():
             raise RemoteError(f"{code_dir}: no code to sync for {slug}; run `snakemake prepare_{slug}` first")
-        for path in manifest.code_files(code_dir):
+        for _, name in integrity.code_files(code_dir):
+            path = Path(name)
             chosen[path.relative_to(root).as_posix()] = path
     for pattern in server.sync_include:
         for path in sorted(root.glob(pattern)):
@@ -94,7 +95,7 @@ def _remote_attrs(sftp, remote: PurePosixPath, listings: dict[PurePosixPath, dic
 
 
 def remote_code_hash(session: RemoteSession, slug: str) -> str:
-    """manifest.folder_hash of the server's copy of experiments/code/<slug>/.
+    """integrity.folder_hash of the server's copy of experiments/code/<slug>/.
 
     The folder is streamed back over the session's SFTP channel into a temp
     folder and hashed there by the very function that hashed the approval, so
@@ -115,7 +116,7 @@ def remote_code_hash(session: RemoteSession, slug: str) -> str:
             copy = Path(tmp) / rel
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_bytes(transfer.read_bytes(sftp, remote_dir / rel) or b"")
-        return manifest.folder_hash(Path(tmp))
+        return integrity.folder_hash(Path(tmp))
 
 
 def verify(session: RemoteSession, slug: str, expected: str) -> str:

@@ -1,4 +1,5 @@
-"""The verbs of `exprun remote` / `tools/remote.py`, each over a session the caller opened.
+"""The verbs of `exprun remote` / `tools/remote.py`: thin JSON adapters over remote/ (transport),
+the launchers and collect, each over a session the caller opened.
 
 Each returns the JSON answer's fields (the CLI adds "status": "ok"); anything
 wrong raises an ExprunError whose message is the answer. Taking the session as
@@ -17,9 +18,9 @@ from ..errors import LaunchError, RemoteError
 from ..launchers import screen, ssh
 from ..slugs import validate_slug
 from ..state import Paths
-from . import envsetup, gpus, pull, sync, transfer
-from .server_config import ServerConfig
-from .session import RemoteSession
+from ..remote import envsetup, gpus, pull, sync, transfer
+from ..remote.server_config import ServerConfig
+from ..remote.session import RemoteSession
 
 GPU_LIST = re.compile(r"^\d+(,\d+)*$")
 DEFAULT_TAIL_LINES = 30
