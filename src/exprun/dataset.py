@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .codegen.spec import SKLEARN_DATASETS
 from .errors import DatasetError
 from .experiment_config import load_experiment_config
 
-SKLEARN_LOADERS = {"digits", "iris", "wine", "breast_cancer", "diabetes"}
+SKLEARN_LOADERS = set(SKLEARN_DATASETS)  # the built-in recipes' datasets (one table, in codegen.spec)
 MAX_LISTED = 20
 
 

@@ -33,10 +33,6 @@ def decode_tail(data: bytes, cut: bool) -> str:
     return text
 
 
-def tail_lines(path: Path, count: int, max_bytes: int = TAIL_BYTES, start: int = 0) -> list[str]:
-    return tail_text(path, max_bytes, start).splitlines()[-count:]
-
-
 def seconds_since_write(path: Path, now: float) -> float | None:
     try:
         return now - Path(path).stat().st_mtime

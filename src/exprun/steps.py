@@ -1,5 +1,6 @@
-"""Each workflow step as one call that returns what to show: used in-process by the Snakemake
-rules (no interpreter start per job) and by `exprun rule <step>` on the command line."""
+"""Each workflow step as one call that returns what to show: what `exprun rule <step>` runs, which is
+what the Snakemake rules call (a `shell:` step: Snakemake 9 runs `run:` blocks in a subprocess that
+re-parses the workflow, which is slower)."""
 
 from __future__ import annotations
 

@@ -337,18 +337,17 @@ def test_tail_text_start_in_a_small_file(tmp_path):
 
 def test_tail_text_missing_file_is_empty(tmp_path):
     assert logtail.tail_text(tmp_path / "nope.log") == ""
-    assert logtail.tail_lines(tmp_path / "nope.log", 30) == []
 
 
 def test_tail_text_turns_carriage_returns_into_lines(tmp_path):
     path = tmp_path / "exp.log"
     path.write_bytes(b"epoch 1\r 10%\r 50%\r100%\nstep=5/5 loss=0.1\n")
-    assert logtail.tail_lines(path, 3) == [" 50%", "100%", "step=5/5 loss=0.1"]
+    assert logtail.tail_text(path).splitlines()[-3:] == [" 50%", "100%", "step=5/5 loss=0.1"]
 
 
-def test_tail_lines_counts_from_the_end(big_log):
+def test_tail_ends_where_the_log_ends(big_log):
     path, content = big_log
-    assert logtail.tail_lines(path, 30) == content.splitlines()[-30:]
+    assert logtail.tail_text(path).splitlines()[-30:] == content.splitlines()[-30:]
 
 
 def test_next_seed_starting_high_is_not_exploding():

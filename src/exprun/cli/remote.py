@@ -46,12 +46,6 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--config", default=None, help="server settings (default: config/server.yaml in the wiki root)")
-    parser.add_argument("--root", default=".", help="wiki root (default: .)")
-    return parser
-
-
 def _verb(verbs: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
     parser = verbs.add_parser(name, help=text)
     parser.add_argument("--config", default=None, help="server settings (default: config/server.yaml in the wiki root)")
