@@ -14,10 +14,11 @@ from typing import Any
 
 import yaml
 
+from . import resources
 from .errors import ConfigError
 
-SCHEMA_PATH = Path(__file__).with_name("data") / "config.schema.yaml"
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+SCHEMA_PATH = resources.data_file("config.schema.yaml")
+REPO_CONFIG = resources.repo_config()
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,7 +86,7 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
+PROFILES_DIR = resources.profiles_dir()
 
 
 def profile_dir(profile: str, root: Path = Path(".")) -> Path:

@@ -5,13 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .. import resources
 from ..errors import ExprunError
 from .output import human_verb
 
-REPO = Path(__file__).resolve().parents[3]
+SNAKEFILE_PATH = resources.snakefile()
 SNAKEFILE = """# Written by `exprun init`: runs the exprun workflow on this wiki.
-# Usage: snakemake deploy_<slug> | collect_<slug> | full_<slug> | status
+# Usage: snakemake deploy_<slug> | collect_<slug> | full_<slug> | status  (alone: lists the experiments)
 include: {snakefile!r}
+
+
+# The default target must be a rule of this file (Snakemake takes none from an include).
+rule list_experiments:
+    default_target: True
+    localrule: True
+    shell:
+        EXPRUN + " targets"
 """
 
 
@@ -22,9 +31,9 @@ def init(root: Path) -> list[Path]:
         raise ExprunError(f"{root}: no wiki/ folder here; give the folder that holds wiki/experiments/")
     written = []
     snakefile = root / "Snakefile"
-    content = SNAKEFILE.format(snakefile=str(REPO / "Snakefile"))
+    content = SNAKEFILE.format(snakefile=str(SNAKEFILE_PATH))
     if snakefile.exists() and snakefile.read_text() != content:
-        raise ExprunError(f"{snakefile} exists and is not exprun's; move it away or add the line: include: {str(REPO / 'Snakefile')!r}")
+        raise ExprunError(f"{snakefile} exists and is not exprun's; move it away or add the line: include: {str(SNAKEFILE_PATH)!r}")
     if not snakefile.exists():
         snakefile.write_text(content)
         written.append(snakefile)
@@ -37,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     written = init(Path(args.wiki_root))
     for path in written:
         print(f"wrote {path}")
-    print(f"ready: cd {args.wiki_root} && snakemake --profile {REPO / 'profiles' / 'local'} deploy_<slug>")
+    print(f"ready: cd {args.wiki_root} && snakemake --profile {resources.profiles_dir() / 'local'} deploy_<slug>")
     return 0
 
 

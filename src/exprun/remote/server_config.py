@@ -14,11 +14,12 @@ from pathlib import Path, PurePosixPath
 import jsonschema
 import yaml
 
+from .. import resources
 from ..config import fill_defaults, read_yaml
 from ..errors import ConfigError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "server.schema.yaml"
-EXAMPLE_PATH = Path(__file__).resolve().parents[3] / "config" / "server.example.yaml"
+SCHEMA_PATH = resources.data_file("server.schema.yaml")
+EXAMPLE_PATH = resources.workflow_dir() / "config" / "server.example.yaml"
 DEFAULT_PATH = Path("config") / "server.yaml"
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 
