@@ -17,32 +17,33 @@ from .errors import GateError
 from .files import atomic_write_json
 from .monitor import Anomaly
 from .state import Paths
+from .settings import Settings
 
 
 def already_fixed(slug: str, root: Path) -> bool:
     return Paths(slug, root).autofix.exists()
 
 
-def plan_fix(anomaly: Anomaly, config: dict, settings: dict, has_checkpoint: bool) -> tuple[list[str], str]:
+def plan_fix(anomaly: Anomaly, config: dict, settings: Settings, has_checkpoint: bool) -> tuple[list[str], str]:
     """(extra train.py arguments, human description of the change)."""
     hp = config.get("hyperparameters") or {}
-    factors = settings["autofix"]
+    factors = settings.autofix
     if anomaly.kind == "oom":
         old = int(hp.get("batch_size") or 1)
-        new = max(1, int(old * factors["batch_factor"]))
+        new = max(1, int(old * factors.batch_factor))
         args = ["--batch-size", str(new)] + (["--resume"] if has_checkpoint else [])
         return args, f"batch_size {old} → {new}" + (", resumed from checkpoint" if has_checkpoint else ", restarted")
     old_lr = float(hp.get("learning_rate") or 0.001)
-    new_lr = old_lr * factors["lr_factor"]
+    new_lr = old_lr * factors.lr_factor
     return ["--resume", "--lr", f"{new_lr:g}"], f"learning_rate {old_lr:g} → {new_lr:g}, resumed from the latest checkpoint"
 
 
-def apply(slug: str, settings: dict, root: Path, seen, backend) -> dict | None:
+def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | None:
     """Stop and relaunch once for the first fixable anomaly; None when no fix applies."""
     record = seen.record
     if not backend.supports_autofix:
         return None
-    if not settings["autofix"]["enabled"] or already_fixed(slug, root) or record.autofix:
+    if not settings.autofix.enabled or already_fixed(slug, root) or record.autofix:
         return None
     anomaly = next((a for a in seen.anomalies if a.fixable), None)
     if anomaly is None:

@@ -20,6 +20,7 @@ from .launchers.backends import Launcher, open_backend
 from .launchers.base import Backend, RunRecord, RunState
 from .results import read_seed_files, summarize
 from .state import Paths
+from .settings import Settings
 
 CRASH_KINDS = ("traceback", "killed", "command_not_found", "nonzero_exit", "lost", "guard_refused")
 FAILED_SEED = re.compile(r"^seed (-?\d+) failed with exit status (\d+)", re.M)
@@ -50,7 +51,7 @@ def log_offset(record: RunRecord) -> int:
     return int(launches[-1].get("log_offset", 0)) if launches else 0
 
 
-def inspect(record: RunRecord, backend: Launcher, settings: dict, now: float | None = None) -> Inspection:
+def inspect(record: RunRecord, backend: Launcher, settings: Settings, now: float | None = None) -> Inspection:
     """Liveness, bounded log tail, progress and anomalies of the current attempt."""
     state = backend.state(record)
     lines = backend.tail(record, log_offset(record)).splitlines()[-MONITOR_LINES:]
@@ -58,7 +59,7 @@ def inspect(record: RunRecord, backend: Launcher, settings: dict, now: float | N
     progress = monitor.parse_progress(lines)
     anomalies = backend.anomalies(record) + monitor.classify(
         lines, state.state, state.exit_code, idle,
-        settings["monitor"]["stall_minutes"] * 60, settings["monitor"]["explode_factor"], progress)
+        settings.monitor.stall_minutes * 60, settings.monitor.explode_factor, progress)
     changed = code_changed(record, backend)
     if changed:
         anomalies.append(monitor.Anomaly("code_changed", changed))
@@ -136,7 +137,7 @@ def crash_of(anomalies: list[monitor.Anomaly], lines: list[str], summary) -> dic
     return crash
 
 
-def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspection) -> dict:
+def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection) -> dict:
     """Collect a finished run: stats, outcome, page, plot, wiki log."""
     paths = Paths(slug, root)
     config = load_experiment_config(slug, root)
@@ -171,7 +172,7 @@ def finish(slug: str, settings: dict, root: Path, page: pages.Page, seen: Inspec
     return data
 
 
-def check_once(slug: str, settings: dict, root: Path, page: pages.Page, now: datetime | None = None) -> dict:
+def check_once(slug: str, settings: Settings, root: Path, page: pages.Page, now: datetime | None = None) -> dict:
     """Inspect; apply the one automatic fix if due; report progress while alive, else collect."""
     record = load_record(slug, root)
     with open_backend(record, root) as backend:
@@ -186,14 +187,14 @@ def check_once(slug: str, settings: dict, root: Path, page: pages.Page, now: dat
     return finish(slug, settings, root, page, seen)
 
 
-def collect(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
+def collect(slug: str, settings: Settings, root: Path = Path("."), now: datetime | None = None) -> dict:
     """One check: progress data while alive (wiki untouched apart from an autofix log line), run data once ended."""
     page = lifecycle.find_experiment(slug, root)
     lifecycle.require_collectable(page)
     return check_once(slug, settings, root, page, now)
 
 
-def wait_and_collect(slug: str, settings: dict, root: Path = Path("."), say=print) -> dict:
+def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=print) -> dict:
     """Full mode: poll until the session ends (never killing it), then collect."""
     page = lifecycle.find_experiment(slug, root)
     lifecycle.require_collectable(page)
@@ -211,4 +212,4 @@ def wait_and_collect(slug: str, settings: dict, root: Path = Path("."), say=prin
         if estimate_h and waited_h > 2 * estimate_h and not warned:
             say(f"warning: {slug} has run over 2× its estimate ({estimate_h} h); still waiting, not stopping it")
             warned = True
-        time.sleep(settings["collect"]["poll_s"])
+        time.sleep(settings.collect.poll_s)

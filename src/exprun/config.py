@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 from . import resources
+from .settings import Settings
+from .settings import from_dict as settings_from_dict
 from .errors import ConfigError
 
 SCHEMA_PATH = resources.data_file("config.schema.yaml")
@@ -118,7 +120,7 @@ def profile_layers(profile: str, root: Path = Path(".")) -> list[tuple[str, dict
     return layers
 
 
-def load(root: Path = Path("."), profile: str | None = None, override: dict | None = None) -> dict:
+def load(root: Path = Path("."), profile: str | None = None, override: dict | None = None) -> Settings:
     """The settings as Snakemake sees them with the same profile and --config: package defaults <- this
     repo's config/config.yaml <- the wiki root's config/config.yaml <- the profile's configfile <- override."""
     layers: list[tuple[str, dict]] = []
@@ -133,15 +135,21 @@ def load(root: Path = Path("."), profile: str | None = None, override: dict | No
     for _, layer in layers:
         merged = merge(merged, layer)
     coerce_flags(merged)
-    return validate(merged, " + ".join(name for name, _ in layers) or "defaults")
+    return parse(merged, " + ".join(name for name, _ in layers) or "defaults")
 
 
-def as_argument(settings: dict) -> str:
+def parse(data: dict, source: str = "config") -> Settings:
+    """A mapping of settings, defaults filled and validated against the schema, as the typed object."""
+    return settings_from_dict(validate(data, source))
+
+
+def as_argument(settings: dict | Settings) -> str:
     """The workflow's validated settings as one JSON word for a step's command line (no file written)."""
-    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    data = settings.as_dict() if isinstance(settings, Settings) else settings
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def from_argument(text: str) -> dict:
+def from_argument(text: str) -> Settings:
     """Settings handed over by a Snakemake rule: already layered and validated there, so only
     defaults are filled (no second schema check in every step's process)."""
     try:
@@ -151,6 +159,6 @@ def from_argument(text: str) -> dict:
     if not isinstance(settings, dict):
         raise ConfigError("--settings-json must be a JSON object of settings")
     fill_defaults(schema(), settings)
-    return settings
+    return settings_from_dict(settings)
 
 

@@ -28,6 +28,7 @@ from .launchers import backends
 from .launchers.backends import LaunchRequest, run_command
 from .launchers.base import Backend, RunRecord, RunSpec
 from .state import Paths
+from .settings import Settings
 
 
 
@@ -80,7 +81,7 @@ def _adopt_pending(record: RunRecord | None, approved_hash: str, root: Path) -> 
     return None
 
 
-def deploy(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None,
+def deploy(slug: str, settings: Settings, root: Path = Path("."), now: datetime | None = None,
            skip_sanity: bool = False) -> dict:
     """Launch (screen here or on the remote server, or a SLURM array) and update the page; the DEPLOY_REPORT data."""
     root = Path(root)
@@ -131,7 +132,7 @@ def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime
     return report
 
 
-def start_seed_jobs(slug: str, settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
+def start_seed_jobs(slug: str, settings: Settings, root: Path = Path("."), now: datetime | None = None) -> dict:
     """full_via: jobs — Snakemake itself runs each seed as a job (an executor plugin places them; each job
     checks the approval again when it starts); this marks the page running and leaves the run record."""
     root = Path(root)

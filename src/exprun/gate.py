@@ -23,6 +23,7 @@ from .codegen import manifest
 from .errors import GateError
 from .files import atomic_write_json, atomic_write_text, read_json
 from .state import Paths
+from .settings import Settings
 
 # The page fields the code is generated from: an edit to one of them makes the approval stale.
 PAGE_FIELDS = ("setup", "metrics", "baseline", "success_criteria", "seeds")
@@ -165,7 +166,7 @@ def _stale_headline(slug: str, changed: list[str]) -> str:
     return f"Approval of {slug} is stale: {' and '.join(parts)}. Review them and approve again."
 
 
-def verify(slug: str, settings: dict, root: Path = Path(".")) -> dict:
+def verify(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     """Pass when the approval covers the current code and page; else GateError with the checklist."""
     paths = Paths(slug, root)
     changed = changes(slug, root)
@@ -195,7 +196,7 @@ def require_current(slug: str, root: Path = Path(".")) -> str:
     return _folder_hash(Paths(slug, root))
 
 
-def checklist(slug: str, settings: dict, root: Path, headline: str) -> str:
+def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     """What a person must look at before approving, and the exact commands."""
     paths = Paths(slug, root)
     code = paths.code_dir
@@ -207,8 +208,8 @@ def checklist(slug: str, settings: dict, root: Path, headline: str) -> str:
     changed_by_person = manifest.human_changes(code)
     files = ", ".join(rel for rel, _ in integrity.code_files(code))
     linked = "".join(f"\n                 link {rel} → {target} (hashed as its target)" for rel, target in integrity.links(code))
-    python = settings["python"] or "the python running exprun"
-    key_env = settings["review_llm"]["api_key_env"]
+    python = settings.python or "the python running exprun"
+    key_env = settings.review_llm.api_key_env
     lines = [
         headline, "",
         "Review before approving:",
@@ -217,8 +218,8 @@ def checklist(slug: str, settings: dict, root: Path, headline: str) -> str:
         f"  3. Settings    {code}/config.yaml: lr={hp.get('learning_rate')}, batch_size={hp.get('batch_size')}, "
         f"epochs={hp.get('epochs')}, seeds={config.get('seeds')}, metrics={config.get('metrics')}, "
         f"success={json.dumps(config.get('success_criteria'))}",
-        f"  4. Environment env_activate={settings['env_activate'] or '(none)'}; python={python}; "
-        f"review endpoint={settings['review_llm']['base_url'] or '(none)'}; API key from ${key_env} "
+        f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
+        f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
         f"  5. GPU plan    {_gpu_plan(slug, root, settings)}",
         f"  6. Sanity run  {_sanity_line(sanity)}",
@@ -242,12 +243,12 @@ def _yaml(path: Path) -> dict:
         return {}
 
 
-def _gpu_plan(slug: str, root: Path, settings: dict) -> str:
+def _gpu_plan(slug: str, root: Path, settings: Settings) -> str:
     from .gpu_plan import gpu_plan  # noqa: PLC0415
     from .lifecycle import find_experiment  # noqa: PLC0415
 
-    plan = gpu_plan(find_experiment(slug, root), Paths(slug, root).code_dir, settings["gpu"]["count"])
-    return plan.describe(settings["gpu"]["free_memory_mib"])
+    plan = gpu_plan(find_experiment(slug, root), Paths(slug, root).code_dir, settings.gpu.count)
+    return plan.describe(settings.gpu.free_memory_mib)
 
 
 def _sanity_line(sanity: dict) -> str:

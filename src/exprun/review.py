@@ -17,6 +17,7 @@ from . import lifecycle
 from .codegen import manifest
 from .files import atomic_write_json, atomic_write_text
 from .state import Paths
+from .settings import ReviewLlm, Settings
 
 SYSTEM_PROMPT = (
     "You are a senior ML engineer reviewing experiment code. Focus on: correctness of the "
@@ -40,30 +41,30 @@ def build_message(slug: str, root: Path) -> str:
     return "\n\n".join(parts)[:MAX_CODE_CHARS]
 
 
-def request_review(settings: dict, message: str) -> str:
+def request_review(settings: ReviewLlm, message: str) -> str:
     """POST to {base_url}/chat/completions; returns the reply text or raises OSError/ValueError."""
-    url = settings["base_url"].rstrip("/") + "/chat/completions"
-    body = json.dumps({"model": settings["model"], "temperature": 0,
+    url = settings.base_url.rstrip("/") + "/chat/completions"
+    body = json.dumps({"model": settings.model, "temperature": 0,
                        "messages": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": message}]})
     headers = {"Content-Type": "application/json"}
-    key = os.environ.get(settings["api_key_env"], "")
+    key = os.environ.get(settings.api_key_env, "")
     if key:
         headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=settings["timeout_s"]) as response:
+    with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
         reply = json.loads(response.read().decode("utf-8"))
     return reply["choices"][0]["message"]["content"]
 
 
-def review(slug: str, settings: dict, root: Path = Path(".")) -> dict:
+def review(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     """Review the generated code if enabled; the record says 'reviewed' or 'unreviewed' and why."""
     paths = Paths(slug, root)
-    cfg = settings["review_llm"]
+    cfg = settings.review_llm
     record = {"status": "unreviewed", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "code_hash": manifest.folder_hash(paths.code_dir)}
-    if not settings["review"]:
+    if not settings.review:
         record["reason"] = "review disabled (enable with --config review=true or `review: true` in config/config.yaml)"
-    elif not cfg["base_url"] or not cfg["model"]:
+    elif not cfg.base_url or not cfg.model:
         record["reason"] = "review.base_url or review.model not set"
     else:
         try:
@@ -74,8 +75,8 @@ def review(slug: str, settings: dict, root: Path = Path(".")) -> dict:
             record["reason"] = f"review endpoint failed: {_describe(exc)}"
         else:
             verdict = "issues" if "verdict: issues" in text.lower() else ("ok" if "verdict: ok" in text.lower() else "see REVIEW.md")
-            record.update(status="reviewed", model=cfg["model"], verdict=verdict)
-            atomic_write_text(paths.code_dir / "REVIEW.md", f"# Code review ({cfg['model']})\n\n{text.strip()}\n")
+            record.update(status="reviewed", model=cfg.model, verdict=verdict)
+            atomic_write_text(paths.code_dir / "REVIEW.md", f"# Code review ({cfg.model})\n\n{text.strip()}\n")
     atomic_write_json(paths.review, record)
     return record
 

@@ -21,6 +21,7 @@ from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
 from .lifecycle import find_experiment
 from .state import Paths
+from .settings import Settings
 
 LOG_TAIL_LINES = 30
 
@@ -43,7 +44,7 @@ class Check:
     detail: str
 
 
-def run_sanity(slug: str, settings: dict, root: Path = Path(".")) -> dict:
+def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     """Run the first seed at sanity scale through run.sh (so env_activate and the real launch command are
     what it checks); write sanity.json or raise SanityError."""
     paths = Paths(slug, root)
@@ -54,21 +55,21 @@ def run_sanity(slug: str, settings: dict, root: Path = Path(".")) -> dict:
             "--results-dir", str(paths.sanity_results.relative_to(root)),
             "--checkpoint-dir", str(paths.sanity_checkpoints.relative_to(root))]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXPRUN_SEEDS": str(seed), "EXPRUN_RUN_ID": f"{slug}-sanity"}
-    if settings["python"]:
-        env["EXPRUN_PYTHON"] = settings["python"]
+    if settings.python:
+        env["EXPRUN_PYTHON"] = settings.python
     started = time.monotonic()
     try:
-        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=settings["sanity"]["timeout_s"],
+        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=settings.sanity.timeout_s,
                               env=env)
         output, code = done.stdout + done.stderr, done.returncode
     except subprocess.TimeoutExpired as exc:
         output = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        output += f"\n[exprun] sanity run killed after {settings['sanity']['timeout_s']} s"
+        output += f"\n[exprun] sanity run killed after {settings.sanity.timeout_s} s"
         code = None
     wall = time.monotonic() - started
     atomic_write_text(paths.sanity_log, output)
     result_file = paths.sanity_results / f"seed_{seed}.json"
-    plan = gpu_plan(page, paths.code_dir, settings["gpu"]["count"])
+    plan = gpu_plan(page, paths.code_dir, settings.gpu.count)
     checks, facts = _checks(code, output, result_file, plan)
     report = {
         "status": "passed" if all(c.ok for c in checks) else "failed",

@@ -13,6 +13,7 @@ from .errors import ExprunError, PageError
 from .launchers.backends import BackendPool
 from .launchers.base import Backend
 from .lifecycle import COMPLETED, RUNNING
+from .settings import Settings
 
 RECENT_LIMIT = 10
 
@@ -26,7 +27,7 @@ def _elapsed(started: str, now: datetime) -> str:
     return f"{minutes // 60}h {minutes % 60:02d}m"
 
 
-def scan(settings: dict, root: Path = Path("."), now: datetime | None = None) -> dict:
+def scan(settings: Settings, root: Path = Path("."), now: datetime | None = None) -> dict:
     """Every experiment sorted into the dashboard's sections, as plain data."""
     now = now or datetime.now(timezone.utc)
     view = {"generated_at": now.strftime("%Y-%m-%d %H:%M"), "running": [], "anomaly": [], "pending_collect": [],
@@ -64,7 +65,7 @@ def _announce(found: list[pages.Page], root: Path, pool: BackendPool) -> None:
         backend.expect(record)
 
 
-def _sort(page: pages.Page, settings: dict, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
+def _sort(page: pages.Page, settings: Settings, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
     if page.status == RUNNING:
         _sort_running(page, settings, root, now, view, pool)
     elif page.status == COMPLETED:
@@ -72,7 +73,7 @@ def _sort(page: pages.Page, settings: dict, root: Path, now: datetime, view: dic
                                "key_result": page.get("key_result") or "", "date": str(page.get("date_completed") or "")})
 
 
-def _sort_running(page: pages.Page, settings: dict, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
+def _sort_running(page: pages.Page, settings: Settings, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
     slug = page.slug
     elapsed = _elapsed(page.get("started"), now)
     try:
@@ -147,7 +148,7 @@ def render(view: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def collect_ready(settings: dict, root: Path = Path("."), say=print) -> list[dict]:
+def collect_ready(settings: Settings, root: Path = Path("."), say=print) -> list[dict]:
     """Collect every experiment whose run ended, continuing past failures; log the counts."""
     view = scan(settings, root)
     summary = []

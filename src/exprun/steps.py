@@ -12,11 +12,12 @@ from .errors import ExprunError
 from .files import atomic_write_json
 from .slugs import validate_slug
 from .state import Paths
+from .settings import Settings
 
 STEPS = ("generate", "dataset", "review", "sanity", "gate", "deploy", "start-jobs", "collect", "wait")
 
 
-def run(step: str, slug: str, settings: dict, root: Path = Path(".")) -> str:
+def run(step: str, slug: str, settings: Settings, root: Path = Path(".")) -> str:
     """Do one step for one experiment; the text says what happened (ExprunError says why not)."""
     slug, root = validate_slug(slug), Path(root)
     if step == "generate":
@@ -53,18 +54,18 @@ def run(step: str, slug: str, settings: dict, root: Path = Path(".")) -> str:
         from . import deploy, reports  # noqa: PLC0415
 
         data = deploy.deploy(slug, settings, root)
-        return _as_json(data) if settings["json"] else reports.deploy_report(data)
+        return _as_json(data) if settings.json else reports.deploy_report(data)
     if step == "start-jobs":
         from . import deploy, reports  # noqa: PLC0415
 
         data = deploy.start_seed_jobs(slug, settings, root)
-        return _as_json(data) if settings["json"] else reports.deploy_report(data)
+        return _as_json(data) if settings.json else reports.deploy_report(data)
     if step in ("collect", "wait"):
         from . import collect  # noqa: PLC0415
 
         say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         data = collect.wait_and_collect(slug, settings, root, say=say) if step == "wait" else collect.collect(slug, settings, root)
-        return _as_json(data) if settings["json"] else data["report"]
+        return _as_json(data) if settings.json else data["report"]
     raise ExprunError(f"unknown step '{step}' (one of {', '.join(STEPS)})")
 
 

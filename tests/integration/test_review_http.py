@@ -87,8 +87,8 @@ def wiki_root(tmp_path):
     return root
 
 
-def settings_for(base_url: str, enabled: bool = True, timeout_s: float = 5, model: str = "reviewer-7b") -> dict:
-    return config.validate({"review": enabled, "review_llm": {"base_url": base_url, "model": model,
+def settings_for(base_url: str, enabled: bool = True, timeout_s: float = 5, model: str = "reviewer-7b"):
+    return config.parse({"review": enabled, "review_llm": {"base_url": base_url, "model": model,
                                                               "api_key_env": KEY_ENV, "timeout_s": timeout_s}})
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "exprun"
 SUBPACKAGES = ("cli", "codegen", "launchers", "remote")
 # What remote/ may import: the base floor only (no launchers, no CLI, no orchestration).
-REMOTE_MAY_IMPORT = {"errors", "files", "state", "slugs", "config", "gpus", "integrity", "remote"}
+REMOTE_MAY_IMPORT = {"errors", "files", "state", "slugs", "config", "settings", "resources", "gpus", "integrity", "remote"}
 
 
 def imports_of(path: Path) -> set[str]:

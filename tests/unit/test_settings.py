@@ -14,11 +14,11 @@ from exprun.errors import ConfigError
 def test_profile_settings_are_layered_over_the_wiki_config(example_wiki):
     (example_wiki / "config").mkdir()
     (example_wiki / "config" / "config.yaml").write_text("gpu:\n  count: 2\nenv: local\n")
-    assert config.load(example_wiki)["env"] == "local"
+    assert config.load(example_wiki).env == "local"
     remote = config.load(example_wiki, "remote")
-    assert remote["env"] == "remote" and remote["gpu"]["count"] == 2
+    assert remote.env == "remote" and remote.gpu.count == 2
     jobs = config.load(example_wiki, "slurm-jobs", {"json": "true"})
-    assert (jobs["env"], jobs["full_via"], jobs["json"]) == ("slurm", "jobs", True)
+    assert (jobs.env, jobs.full_via, jobs.json) == ("slurm", "jobs", True)
 
 
 def test_a_profile_of_the_wiki_root_wins_over_exprun_own(example_wiki):
@@ -27,7 +27,7 @@ def test_a_profile_of_the_wiki_root_wins_over_exprun_own(example_wiki):
     (mine / "config.yaml").write_text("configfile: mine.yaml\nconfig:\n  - review=true\n")
     (mine / "mine.yaml").write_text("env: slurm\n")
     settings = config.load(example_wiki, "remote")
-    assert settings["env"] == "slurm" and settings["review"] is True
+    assert settings.env == "slurm" and settings.review is True
 
 
 def test_an_unknown_profile_names_the_ones_there_are(example_wiki):
@@ -55,3 +55,26 @@ def test_exprun_deploy_uses_the_profile_it_is_given(example_wiki):
     remote = subprocess.run([*argv, "--profile", "remote"], capture_output=True, text=True, timeout=60)
     assert remote.returncode == 1 and "server.yaml" in remote.stderr and "Traceback" not in remote.stderr
     assert not (example_wiki / "experiments" / "state" / slug / "run.json").exists(), "nothing launched here"
+
+
+def test_the_typed_settings_match_the_schema_key_for_key():
+    """The schema carries the defaults and a description of every key; the dataclasses must say the same."""
+    import dataclasses
+
+    from exprun import settings as typed
+
+    def check(schema_node: dict, cls, where: str) -> None:
+        props = schema_node["properties"]
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        assert set(props) == set(fields), f"{where}: schema {sorted(props)} vs {cls.__name__} {sorted(fields)}"
+        for name, sub in props.items():
+            assert sub.get("description"), f"{where}.{name} has no description in the schema"
+            if sub.get("type") == "object" and "properties" in sub:
+                check(sub, fields[name].default_factory, f"{where}.{name}")
+            else:
+                default = fields[name].default
+                expected = tuple(sub["default"]) if isinstance(sub["default"], list) else sub["default"]
+                assert default == expected, f"{where}.{name}: default {default!r} vs schema {sub['default']!r}"
+
+    check(config.schema(), typed.Settings, "settings")
+    assert config.parse({}) == typed.Settings()

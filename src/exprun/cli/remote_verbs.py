@@ -103,13 +103,13 @@ def check(session: RemoteSession, root: Path, name: str, lines: int = DEFAULT_TA
     """running / exited / lost, with progress and anomalies from the bounded log tail (monitor)."""
     from ..collect import MONITOR_LINES, log_offset  # noqa: PLC0415 - collect imports pandas; only check needs it
 
-    settings = config.load(Path(root))["monitor"]
+    settings = config.load(Path(root)).monitor
     record = ssh.load_record(slug_of(name), session)
     run = ssh.state(record, session)
     tail = ssh.tail(record, session, start=log_offset(record)).splitlines()[-MONITOR_LINES:]
     idle = ssh.seconds_since_write(session, PurePosixPath(record.log)) if run.alive else None
-    anomalies = monitor.classify(tail, run.state, run.exit_code, idle, settings["stall_minutes"] * 60,
-                                 settings["explode_factor"])
+    anomalies = monitor.classify(tail, run.state, run.exit_code, idle, settings.stall_minutes * 60,
+                                 settings.explode_factor)
     progress = monitor.parse_progress(tail)
     return {"host": session.server.host, "name": record.session, "state": run.state, "alive": run.alive,
             "exit_code": run.exit_code, "detail": run.detail, "pid": record.pid, "log": record.log,

@@ -10,11 +10,12 @@ from typing import Any, Callable
 from ..slugs import validate_slug
 from .output import emit_json, human_verb
 from .pipeline import add_settings_options, settings_of
+from ..settings import Settings
 
 
-def _show(args: argparse.Namespace, settings: dict, data: Any, text: Callable[[], str]) -> int:
+def _show(args: argparse.Namespace, settings: Settings, data: Any, text: Callable[[], str]) -> int:
     """The same data as JSON for agents (--json / json=true) or as the report for people."""
-    if args.json or settings["json"]:
+    if args.json or settings.json:
         emit_json({k: v for k, v in data.items() if k != "report"} if isinstance(data, dict) else data)
     else:
         print(text())
@@ -25,14 +26,14 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _deploy(args: argparse.Namespace, settings: dict) -> int:
+def _deploy(args: argparse.Namespace, settings: Settings) -> int:
     from .. import deploy, reports  # noqa: PLC0415 - each verb imports only what it needs
 
     data = deploy.deploy(validate_slug(args.slug), settings, Path(args.root), skip_sanity=args.skip_sanity)
     return _show(args, settings, data, lambda: reports.deploy_report(data))
 
 
-def _collect(args: argparse.Namespace, settings: dict) -> int:
+def _collect(args: argparse.Namespace, settings: Settings) -> int:
     from .. import collect  # noqa: PLC0415
 
     slug, root = validate_slug(args.slug), Path(args.root)
@@ -40,21 +41,21 @@ def _collect(args: argparse.Namespace, settings: dict) -> int:
     return _show(args, settings, data, lambda: data["report"])
 
 
-def _status(args: argparse.Namespace, settings: dict) -> int:
+def _status(args: argparse.Namespace, settings: Settings) -> int:
     from .. import status  # noqa: PLC0415
 
     view = status.scan(settings, Path(args.root))
     return _show(args, settings, view, lambda: status.render(view))
 
 
-def _targets(args: argparse.Namespace, settings: dict) -> int:
+def _targets(args: argparse.Namespace, settings: Settings) -> int:
     from .. import targets  # noqa: PLC0415
 
     print(targets.overview(Path(args.root)), end="")
     return 0
 
 
-def _collect_ready(args: argparse.Namespace, settings: dict) -> int:
+def _collect_ready(args: argparse.Namespace, settings: Settings) -> int:
     from .. import status  # noqa: PLC0415
 
     summary = status.collect_ready(settings, Path(args.root), say=_progress)

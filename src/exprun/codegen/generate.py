@@ -22,6 +22,7 @@ from . import context as context_mod
 from . import manifest
 from .spec import build_spec
 from .templates_run import render_requirements, render_run_sh
+from ..settings import Settings
 
 TEMPLATES = resources.package_file("codegen", "templates")
 CONFIG_HEADER = (
@@ -48,14 +49,14 @@ def recipe_files(framework: str) -> dict[str, str]:
     return files
 
 
-def render(page, settings: dict, root: Path) -> tuple[dict[str, str], list[str], dict]:
+def render(page, settings: Settings, root: Path) -> tuple[dict[str, str], list[str], dict]:
     """Every built-in file's content, the reviewer notes, and the context."""
-    spec = build_spec(page, settings["codegen"]["seeds"])
+    spec = build_spec(page, settings.codegen.seeds)
     config_yaml = CONFIG_HEADER + yaml.safe_dump(spec.config, sort_keys=False, allow_unicode=True)
-    python = settings["python"] or ("python3" if settings["env_activate"] else sys.executable)
+    python = settings.python or ("python3" if settings.env_activate else sys.executable)
     files = recipe_files(spec.config["framework"])
     files["config.yaml"] = config_yaml
-    files["run.sh"] = render_run_sh(page.slug, python, settings["env_activate"])
+    files["run.sh"] = render_run_sh(page.slug, python, settings.env_activate)
     files["requirements.txt"] = render_requirements(spec.config["framework"])
     context = context_mod.gather(page, root)
     context["needs_gpu"] = spec.needs_gpu
@@ -63,7 +64,7 @@ def render(page, settings: dict, root: Path) -> tuple[dict[str, str], list[str],
     return files, spec.notes, context
 
 
-def generate(slug: str, settings: dict, root: Path = Path("."), force: bool = False) -> Generated:
+def generate(slug: str, settings: Settings, root: Path = Path("."), force: bool = False) -> Generated:
     """Generate (or regenerate) the code folder of a planned experiment."""
     page = lifecycle.find_experiment(slug, root)
     paths = Paths(slug, root)
@@ -72,8 +73,8 @@ def generate(slug: str, settings: dict, root: Path = Path("."), force: bool = Fa
     files, notes, context = render(page, settings, root)
     atomic_write_json(paths.context, context)
     result = Generated(folder=folder, notes=notes)
-    if settings["codegen"]["command"]:
-        result.generator = _run_external(settings["codegen"]["command"], paths.context, folder)
+    if settings.codegen.command:
+        result.generator = _run_external(settings.codegen.command, paths.context, folder)
         written = {p.relative_to(folder).as_posix(): manifest.file_hash(p) for p in manifest.code_files(folder)}
         result.written = sorted(written)
     else:

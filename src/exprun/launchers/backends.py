@@ -20,6 +20,7 @@ from .. import integrity
 from ..errors import GateError, LaunchError, RemoteError
 from ..state import Paths
 from .base import Backend, RunRecord, RunSpec, RunState
+from ..settings import Settings
 
 # Backend -> "module:Class" under exprun.launchers, imported on first use (paramiko only when remote).
 LAUNCHERS: dict[Backend, str] = {
@@ -45,7 +46,7 @@ class LaunchRequest:
     root: Path
     page: Any
     config: dict
-    settings: dict
+    settings: Settings
     approved_hash: str
     run_id: str
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -133,12 +134,12 @@ def launcher_class(backend: Backend | str) -> type[Launcher]:
     return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
 
-def backend_for(settings: dict) -> Backend:
+def backend_for(settings: Settings) -> Backend:
     """The backend a deploy uses: the settings' env (set by the profile)."""
-    return ENVIRONMENTS[settings["env"]]
+    return ENVIRONMENTS[settings.env]
 
 
-def for_settings(settings: dict, root: Path) -> Launcher:
+def for_settings(settings: Settings, root: Path) -> Launcher:
     return launcher_class(backend_for(settings))(root)
 
 

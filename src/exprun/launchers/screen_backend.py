@@ -25,9 +25,9 @@ class LocalScreen(Launcher):
         self._sessions = screen.sessions() if snapshot else None
 
     def _launch(self, request: LaunchRequest) -> RunRecord:
-        settings = request.settings["gpu"]
-        plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, settings["count"])
-        claim = (gpus.claim(plan.count, settings["free_memory_mib"], self.root / settings["lock_dir"])
+        settings = request.settings.gpu
+        plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, settings.count)
+        claim = (gpus.claim(plan.count, settings.free_memory_mib, self.root / settings.lock_dir)
                  if plan.needed else contextlib.nullcontext([]))
         with claim as gpu_ids:
             env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_ids))} if gpu_ids else {}

@@ -30,9 +30,9 @@ class SlurmArray(Launcher):
         return self.session is None
 
     def _launch(self, request: LaunchRequest) -> RunRecord:
-        resources = dict(request.settings["slurm"])
-        submit = resources.pop("submit")
-        plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings["gpu"]["count"])
+        resources = request.settings.slurm.resources()
+        submit = request.settings.slurm.submit
+        plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings.gpu.count)
         if plan.needed and not resources["gpus"]:
             resources["gpus"] = plan.count
         if submit == "local":

@@ -34,7 +34,7 @@ class RemoteScreen(Launcher):
         server = server_config.load(server_config.config_path(self.root, None), self.root)
         with RemoteSession(server) as session:
             gpu = ""
-            plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings["gpu"]["count"])
+            plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings.gpu.count)
             if plan.needed:
                 view = gpus.query(session)
                 free = [g for g in view.gpus if g.is_free(server.free_gpu_threshold_mib)]

@@ -1,0 +1,115 @@
+"""The settings as one typed object: what every step reads, checked against the schema that carries the
+defaults and a description of every key (config/schema/config.schema.yaml; a test keeps them in step).
+
+Built only by `config.load` (the CLI, with --profile) or `config.from_argument` (a Snakemake step);
+frozen, so no step changes what another one sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Codegen:
+    command: tuple[str, ...] = ()
+    seeds: int = 3
+
+
+@dataclass(frozen=True)
+class ReviewLlm:
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = "EXPRUN_REVIEW_API_KEY"
+    timeout_s: float = 120
+
+
+@dataclass(frozen=True)
+class Sanity:
+    timeout_s: float = 600
+
+
+@dataclass(frozen=True)
+class Gpu:
+    free_memory_mib: int = 500
+    count: int = 1
+    lock_dir: str = "experiments/state/.gpu-locks"
+
+
+@dataclass(frozen=True)
+class Collect:
+    poll_s: float = 30
+
+
+@dataclass(frozen=True)
+class Monitor:
+    stall_minutes: float = 30
+    explode_factor: float = 10
+
+
+@dataclass(frozen=True)
+class Autofix:
+    enabled: bool = True
+    lr_factor: float = 0.5
+    batch_factor: float = 0.5
+
+
+@dataclass(frozen=True)
+class Slurm:
+    gpus: int = 0
+    gpu_type: str = ""
+    cpus_per_task: int = 1
+    mem: str = ""
+    time: str = ""
+    partition: str = ""
+    account: str = ""
+    submit: str = "local"
+
+    def resources(self) -> dict:
+        """What each array task asks SLURM for (launchers.slurm_script.Resources)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "submit"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "local"
+    env_activate: str = ""
+    python: str = ""
+    full_via: str = "detached"
+    json: bool = False
+    codegen: Codegen = field(default_factory=Codegen)
+    review: bool = False
+    review_llm: ReviewLlm = field(default_factory=ReviewLlm)
+    sanity: Sanity = field(default_factory=Sanity)
+    gpu: Gpu = field(default_factory=Gpu)
+    collect: Collect = field(default_factory=Collect)
+    monitor: Monitor = field(default_factory=Monitor)
+    autofix: Autofix = field(default_factory=Autofix)
+    slurm: Slurm = field(default_factory=Slurm)
+
+    def as_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["codegen"]["command"] = list(self.codegen.command)
+        return data
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Settings) if f.default_factory is not dataclasses.MISSING}
+
+
+def from_dict(data: dict) -> Settings:
+    """Validated settings (a dict with every key) as the typed object; unknown keys are an error upstream."""
+    values = {}
+    for name, value in data.items():
+        if name in SECTIONS:
+            section = dict(value)
+            if name == "codegen":
+                section["command"] = tuple(section.get("command") or ())
+            values[name] = SECTIONS[name](**section)
+        else:
+            values[name] = value
+    return Settings(**values)
