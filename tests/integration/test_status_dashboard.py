@@ -77,7 +77,7 @@ def wiki(tmp_path):
 
 def test_dashboard_matches_golden_and_writes_nothing(wiki):
     before = {p: p.read_bytes() for p in (wiki / "wiki").rglob("*") if p.is_file()}
-    view = status.scan(config.validate({}), wiki, NOW)
+    view = status.scan(config.parse({}), wiki, NOW)
     text = status.render(view)
     if os.environ.get("EXPRUN_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
