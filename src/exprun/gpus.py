@@ -47,6 +47,10 @@ class GPUView:
     def visible(self) -> bool:
         return bool(self.gpus)
 
+    def free(self, threshold_mib: int) -> list[GPU]:
+        """The cards a launch may take, here or on a server: under the threshold and no compute process."""
+        return [gpu for gpu in self.gpus if gpu.is_free(threshold_mib)]
+
     def describe(self) -> str:
         if not self.gpus:
             return f"no GPU visible ({self.error or 'NVML reports 0 devices'})"
@@ -115,10 +119,10 @@ def claim(count: int, threshold_mib: int, lock_dir: Path, view: GPUView | None =
     Path(lock_dir).mkdir(parents=True, exist_ok=True)
     held: list[tuple[int, int]] = []
     try:
-        for gpu in view.gpus:
+        for gpu in view.free(threshold_mib):
             if len(held) == count:
                 break
-            if not gpu.is_free(threshold_mib) or _recently_claimed(lock_dir, gpu.index):
+            if _recently_claimed(lock_dir, gpu.index):
                 continue
             fd = os.open(Path(lock_dir) / f"gpu{gpu.index}.lock", os.O_RDWR | os.O_CREAT, 0o644)
             try:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 import pytest
 import yaml
 
-from exprun import yamledit
+from exprun import yamledit, yamlemit
 from exprun.errors import PageError
 
 # A hand-written page meant to trip a naive editor: comments on every field (and
@@ -478,7 +478,7 @@ def test_hostile_value_on_crlf_page_keeps_crlf(value):
 @pytest.mark.parametrize("value", HOSTILE_VALUES, ids=[repr(v)[:40] for v in HOSTILE_VALUES])
 @pytest.mark.parametrize("style", ["plain", "single", "double"])
 def test_emit_scalar_is_valid_yaml(value, style):
-    emitted = yamledit.emit_scalar(value, style)
+    emitted = yamlemit.emit_scalar(value, style)
     assert "\n" not in emitted and "\r" not in emitted
     assert same(yaml.safe_load(f"k: {emitted}  # comment")["k"], value)
     assert same(yaml.safe_load(f"k: [{emitted}]")["k"], [value])

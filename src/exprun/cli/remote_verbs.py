@@ -90,10 +90,7 @@ def launch(session: RemoteSession, server: ServerConfig, root: Path, name: str, 
     # checked again by the server itself at the moment the command starts
     guarded = integrity.guard_command("python3", Paths(slug).code_dir.as_posix(), verified, argv) if verified else argv
     spec = ssh.run_spec(slug, envsetup.wrap(guarded, server, session), session.work_dir, env)
-    record = ssh.launch(spec, session)
-    record.gpu_ids = [int(i) for i in gpu.split(",")] if gpu else []
-    record.approved_hash = verified
-    ssh.save_record(record, session)
+    record = ssh.launch(spec, session, gpu_ids=[int(i) for i in gpu.split(",")] if gpu else [], approved_hash=verified)
     return {"host": server.host, "session": record.session, "pid": record.pid, "started_at": record.started_at,
             "log": record.log, "log_file": Paths(slug).log.as_posix(), "gpu": gpu or "", "command": argv,
             "code_hash": verified, "guarded": bool(verified), "work_dir": record.cwd}

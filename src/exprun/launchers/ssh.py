@@ -51,8 +51,11 @@ def _require_screen(code: int, session: RemoteSession) -> None:
         raise LaunchError(f"GNU screen is not installed on {session.label}: run `apt-get install screen` there")
 
 
-def launch(spec: RunSpec, session: RemoteSession) -> RunRecord:
-    """Start the run detached on the server; refuse when a session with exactly this name exists there."""
+def launch(spec: RunSpec, session: RemoteSession, **fields) -> RunRecord:
+    """Start the run detached on the server; refuse when a session with exactly this name exists there.
+
+    `fields` (gpu_ids, approved_hash, run_id) go into the record before its one save on the server.
+    """
     name = screen.session_name(spec.slug)
     (screen_code, listing), (_, boot) = session.run_many([["screen", "-ls"], ["cat", BOOT_ID]])
     _require_screen(screen_code, session)
@@ -79,6 +82,8 @@ def launch(spec: RunSpec, session: RemoteSession) -> RunRecord:
     )
     # Only the server knows where this attempt's output starts in an appended log.
     record.history.append({"event": "launch", "at": started, "log_offset": before.st_size if before else 0})
+    for name, value in fields.items():
+        setattr(record, name, value)
     save_record(record, session)
     return record
 

@@ -37,7 +37,7 @@ class RemoteScreen(Launcher):
             plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings.gpu.count)
             if plan.needed:
                 view = gpus.query(session)
-                free = [g for g in view.gpus if g.is_free(server.free_gpu_threshold_mib)]
+                free = view.free(server.free_gpu_threshold_mib)
                 if len(free) < plan.count:
                     raise LaunchError(f"{server.host}: needs {plan.count} free GPU(s) but {view.describe()}; "
                                       "wait for one to free up, or choose another server in config/server.yaml")
@@ -47,11 +47,9 @@ class RemoteScreen(Launcher):
             envsetup.setup_env(session, server, request.slug)
             env = {"EXPRUN_RUN_ID": request.run_id, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}
             command = envsetup.wrap(request.command("python3"), server, session)
-            record = ssh.launch(ssh.run_spec(request.slug, command, session.work_dir, env), session)
-            record.gpu_ids = [int(i) for i in gpu.split(",")] if gpu else []
-            record.approved_hash, record.run_id = request.approved_hash, request.run_id
-            ssh.save_record(record, session)
-            return record
+            return ssh.launch(ssh.run_spec(request.slug, command, session.work_dir, env), session,
+                              gpu_ids=[int(i) for i in gpu.split(",")] if gpu else [],
+                              approved_hash=request.approved_hash, run_id=request.run_id)
 
     def describe(self, record: RunRecord) -> str:
         return f"remote ({record.host}{self.gpu_text(record)})"
