@@ -66,12 +66,17 @@ def _require_deployable(page):
 
 
 def get_deploy_target(slug, wildcards=None):
-    """deployed.stamp, after checking that the page's status allows a deploy."""
+    """deployed.stamp of a planned page; a running one is told to collect, a completed one to evaluate."""
+    _require_deployable(_page_or_fail(slug))
+    return str(Paths(slug).deployed)
+
+
+def _deployed_or_deployable(slug):
+    """full_<slug> waits for a run it deployed earlier (running, stamp there), or deploys a planned page."""
     stamp = Paths(slug).deployed
     page = _page_or_fail(slug)
-    if page.status == lifecycle.RUNNING and stamp.exists():
-        return str(stamp)
-    _require_deployable(page)
+    if not (page.status == lifecycle.RUNNING and stamp.exists()):
+        _require_deployable(page)
     return str(stamp)
 
 
@@ -92,7 +97,7 @@ def get_full_target(slug, wildcards=None):
         if not (page.status == lifecycle.RUNNING and Paths(slug).jobs_started.exists()):
             _require_deployable(page)
         return str(Paths(slug).collected_jobs)
-    get_deploy_target(slug)
+    _deployed_or_deployable(slug)
     return str(Paths(slug).collected)
 
 

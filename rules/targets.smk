@@ -1,6 +1,11 @@
-# The per-experiment targets people type: prepare_<slug>, deploy_<slug>, collect_<slug>, full_<slug>.
+# The per-experiment targets people type: prepare_<slug>, deploy_<slug>, collect_<slug> (check_<slug>, the
+# specification's --check, is the same), full_<slug>.
 # Each is a thin rule that only requests files; the slug reaches helpers through partial/params,
 # never through the loop variable (a lambda would see the last slug).
+
+_unknown = targets.unknown_targets(EXPERIMENT_SLUGS, sys.argv, [r.name for r in workflow.rules])
+if _unknown:
+    raise WorkflowError(targets.unknown_message(_unknown[0]))
 
 # Only the experiments the command line names get their rules (see exprun.targets); all when it names none.
 for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
@@ -21,6 +26,21 @@ for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
 
 
     # No output: runs on every request; still running -> progress only, wiki untouched.
+    rule:
+        name:
+            f"check_{_slug}"
+        input:
+            partial(get_collect_page, _slug),
+        params:
+            slug=_slug,
+            exprun=EXPRUN,
+            settings=get_settings,
+        log:
+            f"experiments/state/{_slug}/logs/check.log",
+        localrule: True
+        shell:
+            "{params.exprun} rule collect {params.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+
     rule:
         name:
             f"collect_{_slug}"

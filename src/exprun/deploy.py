@@ -104,7 +104,7 @@ def deploy(slug: str, settings: Settings, root: Path = Path("."), now: datetime 
 def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime | None) -> dict:
     """The page says running, the wiki log says deployed, the run record says so; the DEPLOY_REPORT data."""
     root, slug = paths.root, paths.slug
-    now = now or datetime.now(timezone.utc)
+    now = (now or datetime.now(timezone.utc)).astimezone()  # `started` in this machine's local time, as the wiki writes it
     hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
     run_log = paths.log.relative_to(root).as_posix()
     if record.backend == Backend.SLURM:
@@ -145,7 +145,7 @@ def start_seed_jobs(slug: str, settings: Settings, root: Path = Path("."), now: 
         record = backends.launcher_class(Backend.JOBS)(root).launch(request)
         record.attempt = attempt
         record.save(paths.run)
-        now = now or datetime.now(timezone.utc)
+        now = (now or datetime.now(timezone.utc)).astimezone()
         seeds = request.seeds
         hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
         run_log = f"logs/exp-{slug}_seed{{N}}.log"  # one log per seed job

@@ -20,7 +20,7 @@ RECENT_LIMIT = 10
 
 def _elapsed(started: str, now: datetime) -> str:
     try:
-        start = datetime.strptime(str(started), "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
+        start = datetime.strptime(str(started), "%Y-%m-%dT%H:%M").astimezone()  # written in local time
     except ValueError:
         return "?"
     minutes = max(int((now - start).total_seconds() // 60), 0)

@@ -8,13 +8,14 @@ line (`deploy_<slug>` ...), and for all of them when none is named (`--list-rule
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Iterable
 
 from . import pages
 
-VERBS = ("prepare", "deploy", "collect", "full")
+VERBS = ("prepare", "deploy", "collect", "check", "full")
 TARGET = re.compile(rf"^({'|'.join(VERBS)})_(?P<slug>[a-z0-9-]+)$")
 NEXT_STEP = {
     "planned": "snakemake deploy_{slug}   (prepare_{slug} first to review, full_{slug} to run and collect)",
@@ -36,6 +37,32 @@ def asked_slugs(slugs: Iterable[str], argv: Iterable[str]) -> list[str]:
     return asked or known
 
 
+def unknown_targets(slugs: Iterable[str], argv: Iterable[str], rule_names: Iterable[str] = ()) -> list[str]:
+    """Per-experiment target words on the command line whose experiment has no page (`collect_ready` and the
+    other rules of the workflow are not such words)."""
+    known, reserved = set(slugs), set(rule_names)
+    found = []
+    for word in map(str, argv):
+        match = TARGET.match(word)
+        if match and word not in reserved and match.group("slug") not in known:
+            found.append(word)
+    return found
+
+
+def unknown_message(word: str, root: Path = Path(".")) -> str:
+    """`deploy_typo`: no such experiment; the planned and running ones, closest names first."""
+    slug = TARGET.match(word).group("slug")
+    found = []
+    for path in pages.experiment_pages(root):
+        status = pages.quick_status(path)
+        if status in ("planned", "running"):
+            found.append((difflib.SequenceMatcher(None, slug, path.stem).ratio(), path.stem, status))
+    found.sort(key=lambda item: (-item[0], item[1]))
+    listed = ", ".join(f"{name} ({status})" for _, name, status in found[:10]) or "none"
+    return (f"{word}: no experiment '{slug}' in {Path(root) / pages.EXPERIMENTS_DIR}; "
+            f"planned or running experiments, closest first: {listed}")
+
+
 def overview(root: Path = Path(".")) -> str:
     """Every experiment, its status and the command that moves it on."""
     rows = []
@@ -51,7 +78,7 @@ def overview(root: Path = Path(".")) -> str:
     if not rows:
         return f"No experiment pages in {Path(root) / pages.EXPERIMENTS_DIR}.\n"
     width = max(len(slug) for slug, _, _ in rows)
-    lines = ["Experiments (targets: prepare_<slug>, deploy_<slug>, collect_<slug>, full_<slug>; "
+    lines = ["Experiments (targets: prepare_<slug>, deploy_<slug>, collect_<slug> or check_<slug>, full_<slug>; "
              "also: status, collect_ready):", ""]
     lines += [f"  {slug.ljust(width)}  {status:<10}  next: {step}" for slug, status, step in rows]
     return "\n".join(lines) + "\n"

@@ -19,6 +19,14 @@ def test_every_experiment_when_none_is_named():
         assert targets.asked_slugs(SLUGS, argv) == SLUGS
 
 
+def test_a_typo_is_named_with_the_closest_experiments_first(example_wiki):
+    argv = ["snakemake", "deploy_digits-mlp-vs-logrg", "collect_ready", "full_digits-cnn-gpu"]
+    slugs = ["digits-cnn-gpu", "digits-mlp-vs-logreg"]
+    assert targets.unknown_targets(slugs, argv, ["collect_ready", "status"]) == ["deploy_digits-mlp-vs-logrg"]
+    message = targets.unknown_message("deploy_digits-mlp-vs-logrg", example_wiki)
+    assert message.index("digits-mlp-vs-logreg (planned)") < message.index("digits-cnn-gpu (planned)")
+
+
 def test_overview_lists_each_page_with_its_next_command(example_wiki):
     page = example_wiki / "wiki" / "experiments" / "digits-cnn-gpu.md"
     page.write_text(page.read_text().replace("status: planned", "status: running"))

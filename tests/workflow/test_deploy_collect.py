@@ -87,7 +87,9 @@ def test_collect_while_running_touches_nothing_then_crash_is_reported(wiki_root,
     as_json = snakemake(wiki_root, f"collect_{DEMO_SLUG}", "--config", "json=true")
     report = next(json.loads(line) for line in as_json.stdout.splitlines() if line.startswith("{"))
     assert report["status"] == "running" and report["anomalies"] == [], "the same report, as JSON for agents"
-    assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0, "deploy of a deployed run is a no-op"
+    again = snakemake(wiki_root, f"deploy_{DEMO_SLUG}")
+    assert again.returncode != 0 and f"already running — use `snakemake collect_{DEMO_SLUG}`" in output(again)
+    assert snakemake(wiki_root, f"check_{DEMO_SLUG}").returncode == 0, "check_<slug> is collect_<slug>"
 
     os.kill(int((state / "child.pid").read_text()), signal.SIGKILL)
     deadline = time.monotonic() + 20
