@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from workflow_helpers import DEMO_SLUG, edit_config, exprun, output, page_meta, replace_run_sh, snakemake
+from workflow_helpers import DEMO_SLUG, approve_with, output, page_meta, snakemake
 
 FAKE_RUN = """#!/usr/bin/env bash
 # A person replaced run.sh: a stand-in run that logs like train.py and then waits.
@@ -23,16 +23,6 @@ sleep 60 &
 echo $! > experiments/state/{slug}/child.pid
 wait $!
 """
-
-
-def approve_with(root, slug=DEMO_SLUG, run_sh=None, **hyper):
-    assert snakemake(root, f"prepare_{slug}").returncode == 0
-    if hyper:
-        edit_config(root, slug, **hyper)
-    if run_sh is not None:
-        replace_run_sh(root, slug, run_sh.format(slug=slug))
-    done = exprun(root, "approve", slug)
-    assert done.returncode == 0, output(done)
 
 
 def wait_for(path, timeout=30):

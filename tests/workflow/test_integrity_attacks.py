@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from workflow_helpers import DEMO_SLUG, REPO, edit_config, exprun, output, page_meta, replace_run_sh, snakemake
+from workflow_helpers import DEMO_SLUG, REPO, approve_with, edit_config, exprun, output, page_meta, snakemake
 
 CODE = f"experiments/code/{DEMO_SLUG}"
 STATE = f"experiments/state/{DEMO_SLUG}"
@@ -29,17 +29,6 @@ for seed in ${{EXPRUN_SEEDS:-0 1 2}}; do
     "$seed" "$EXPRUN_RUN_ID" "$EXPRUN_CODE_HASH" > results/{slug}/seed_$seed.json
 done
 """
-
-
-def prepared(root, run_sh=None, approve=True, **hyper):
-    assert snakemake(root, f"prepare_{DEMO_SLUG}").returncode == 0
-    if hyper:
-        edit_config(root, DEMO_SLUG, **hyper)
-    if run_sh is not None:
-        replace_run_sh(root, DEMO_SLUG, run_sh.format(slug=DEMO_SLUG))
-    if approve:
-        done = exprun(root, "approve", DEMO_SLUG)
-        assert done.returncode == 0, output(done)
 
 
 def deployed_lines(root) -> list[str]:
@@ -62,7 +51,7 @@ def wait_for_exit(root, timeout=120):
 
 def test_hand_written_jobs_stamp_runs_no_code(wiki_root):
     """Attack: mark the page running and write jobs.stamp by hand; full_via: jobs must run nothing."""
-    prepared(wiki_root, approve=False)
+    approve_with(wiki_root, approve=False)
     page = wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md"
     page.write_text(page.read_text().replace("status: planned", "status: running"))
     (wiki_root / STATE / "jobs.stamp").write_text("{}")
@@ -75,7 +64,7 @@ def test_hand_written_jobs_stamp_runs_no_code(wiki_root):
 
 def test_leftover_jobs_stamp_cannot_run_code_that_became_stale(wiki_root):
     """Attack: seed jobs started, then config.yaml edited; the next full_<slug> must not run the edit."""
-    prepared(wiki_root)
+    approve_with(wiki_root)
     started = snakemake(wiki_root, f"{STATE}/jobs.stamp", "--config", "full_via=jobs")
     assert started.returncode == 0, output(started)
     assert page_meta(wiki_root)["status"] == "running"
@@ -91,7 +80,7 @@ def test_leftover_jobs_stamp_cannot_run_code_that_became_stale(wiki_root):
 
 
 def test_replanned_experiment_deploys_again_and_old_seeds_never_count(wiki_root, screen_available, cleanup_screens):
-    prepared(wiki_root, run_sh=QUICK_RUN)
+    approve_with(wiki_root, run_sh=QUICK_RUN)
     assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
     wait_for_exit(wiki_root)
     first_run = json.loads((wiki_root / STATE / "run.json").read_text())["run_id"]
@@ -116,7 +105,7 @@ def test_replanned_experiment_deploys_again_and_old_seeds_never_count(wiki_root,
 
 def test_foreign_seed_files_are_listed_never_counted(wiki_root, screen_available, cleanup_screens):
     """Attack: seed_7.json (seeds are 0-2) and seed_01.json next to seed_1.json, claiming 100 % accuracy."""
-    prepared(wiki_root, run_sh=QUICK_RUN)
+    approve_with(wiki_root, run_sh=QUICK_RUN)
     assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
     wait_for_exit(wiki_root)
     run_id = json.loads((wiki_root / STATE / "run.json").read_text())["run_id"]
@@ -131,7 +120,7 @@ def test_foreign_seed_files_are_listed_never_counted(wiki_root, screen_available
 
 
 def test_config_edit_during_the_run_excludes_the_seeds_that_ran_it(wiki_root, screen_available, cleanup_screens):
-    prepared(wiki_root, epochs=80)  # a few seconds per seed: the edit lands while seeds 1 and 2 are still to come
+    approve_with(wiki_root, epochs=80)  # a few seconds per seed: the edit lands while seeds 1 and 2 are still to come
     assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
     first = wiki_root / "results" / DEMO_SLUG / "seed_0.json"
     deadline = time.monotonic() + 120
@@ -177,7 +166,7 @@ def test_hostile_frontmatter_slug_runs_nothing(wiki_root, tmp_path):
 
 
 def test_read_only_page_launches_nothing(wiki_root, screen_available, cleanup_screens):
-    prepared(wiki_root, run_sh=QUICK_RUN)
+    approve_with(wiki_root, run_sh=QUICK_RUN)
     page = wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md"
     page.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     refused = snakemake(wiki_root, f"deploy_{DEMO_SLUG}")
@@ -205,7 +194,7 @@ def test_exprun_deploy_needs_the_sanity_run_unless_overridden_visibly(wiki_root,
 def test_two_deploys_at_once_give_one_run(wiki_root, screen_available, cleanup_screens):
     from exprun import attempts
 
-    prepared(wiki_root, run_sh=QUICK_RUN.replace("done\n", "done\nsleep 30\n"))
+    approve_with(wiki_root, run_sh=QUICK_RUN.replace("done\n", "done\nsleep 30\n"))
     assert snakemake(wiki_root, f"{STATE}/approval.verified").returncode == 0
     argv = [sys.executable, "-m", "exprun", "deploy", DEMO_SLUG, "--root", str(wiki_root)]
     with attempts.deploy_lock(DEMO_SLUG, wiki_root):  # a deploy in progress elsewhere
@@ -227,7 +216,7 @@ def test_a_retry_after_the_page_write_failed_adopts_the_run(wiki_root, screen_av
     """The launch went through, then the page could not be written: the retry must not start a second run."""
     from exprun import config, deploy, pages
 
-    prepared(wiki_root, run_sh=QUICK_RUN.replace("done\n", "done\nsleep 30\n"))
+    approve_with(wiki_root, run_sh=QUICK_RUN.replace("done\n", "done\nsleep 30\n"))
     assert snakemake(wiki_root, f"{STATE}/approval.verified").returncode == 0
     real = pages.set_fields
 
@@ -249,7 +238,7 @@ def test_a_retry_after_the_page_write_failed_adopts_the_run(wiki_root, screen_av
 
 
 def test_errors_on_these_paths_are_one_line(wiki_root):
-    prepared(wiki_root, approve=False)
+    approve_with(wiki_root, approve=False)
     (wiki_root / STATE / "approval.stamp").mkdir()
     done = exprun(wiki_root, "deploy", DEMO_SLUG)
     assert done.returncode == 1 and "is a folder" in done.stderr

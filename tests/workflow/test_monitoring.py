@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from workflow_helpers import DEMO_SLUG, output, page_meta, snakemake
-from test_deploy_collect import approve_with, wait_for
+from workflow_helpers import DEMO_SLUG, approve_with, output, page_meta, snakemake
+from test_deploy_collect import wait_for
 
 NAN_RUN = """#!/usr/bin/env bash
 # Stand-in run: logs a NaN loss, keeps running; records the arguments it was started with.

@@ -53,3 +53,15 @@ def replace_run_sh(root: Path, slug: str, body: str) -> None:
     lines = body.splitlines(keepends=True)
     shebang = lines[:1] if lines and lines[0].startswith("#!") else []
     (code / "run.sh").write_text("".join(shebang) + SANITY_PASSTHROUGH + "".join(lines[len(shebang):]))
+
+
+def approve_with(root: Path, slug: str = DEMO_SLUG, run_sh: str | None = None, approve: bool = True, **hyper) -> None:
+    """Prepare, then a person's edits (hyperparameters, a stand-in run.sh), then (by default) the approval."""
+    assert snakemake(root, f"prepare_{slug}").returncode == 0
+    if hyper:
+        edit_config(root, slug, **hyper)
+    if run_sh is not None:
+        replace_run_sh(root, slug, run_sh.format(slug=slug))
+    if approve:
+        done = exprun(root, "approve", slug)
+        assert done.returncode == 0, output(done)
