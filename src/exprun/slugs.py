@@ -11,9 +11,11 @@ from .errors import SlugError
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_SLUG_LENGTH = 100
 
-# Words the wiki drops when it turns a title into a slug.
+# Words the wiki's own tool (research_wiki.py slug) drops when it turns a title into a slug: the same
+# list, so a title gives the same slug whichever tool an agent calls.
 STOP_WORDS = frozenset(
-    "a an and are as at be by for from in into is it of on or the to vs via with without".split()
+    "a an the of for in on with via and to by is are from that this its at as or be it not but we "
+    "can do has have was were been our".split()
 )
 
 
@@ -29,8 +31,9 @@ def validate_slug(slug: str) -> str:
 
 
 def slugify(title: str, max_words: int = 6) -> str:
-    """Turn a page title into the wiki's slug: first words, stop words dropped."""
-    words = re.split(r"[^a-z0-9]+", title.lower())
-    kept = [w[:MAX_SLUG_LENGTH] for w in words if len(w) > 1 and w not in STOP_WORDS]
+    """The wiki's slug for a title: lower-case words of letters and digits, stop words and one-letter words
+    dropped (all words kept when that leaves none), the first six, joined with hyphens."""
+    words = re.sub(r"[^a-z0-9\s]", " ", title.lower()).split()
+    kept = [w for w in words if w not in STOP_WORDS and len(w) > 1] or words
     slug = "-".join(kept[:max_words])[:MAX_SLUG_LENGTH].strip("-")
     return slug or "untitled"
