@@ -26,7 +26,10 @@ from common import (GIB, MIB, TAG, Result, best, compare_tail_scan, copy_wiki, h
 
 N = 3  # repetitions of deploy and of collect: one prepared experiment each
 SEEDS = 1000
-INSTANT_RUN = "#!/usr/bin/env bash\n# benchmark stand-in: the run ends at once\nexit 0\n"
+# Benchmark stand-in: the run ends at once; the sanity run (which goes through run.sh) gets the generated one.
+INSTANT_RUN = ("#!/usr/bin/env bash\n"
+               'case " $* " in *" --sanity "*) exec bash "$(dirname "$0")/generated_run.sh" "$@";; esac\n'
+               "exit 0\n")
 
 
 def prepare(root: Path, slugs: list[str]) -> None:
@@ -36,7 +39,9 @@ def prepare(root: Path, slugs: list[str]) -> None:
 
     snakemake(root, *[str(Paths(s).manifest) for s in slugs])
     for slug in slugs:
-        (Paths(slug, root).code_dir / "run.sh").write_text(INSTANT_RUN)
+        code = Paths(slug, root).code_dir
+        (code / "run.sh").rename(code / "generated_run.sh")
+        (code / "run.sh").write_text(INSTANT_RUN)
     snakemake(root, *[f"prepare_{s}" for s in slugs])
     for slug in slugs:
         gate.approve(slug, root, who="bench")
@@ -57,9 +62,9 @@ def bench_deploy(root: Path, slugs: list[str]) -> Result:
     for slug in slugs:
         deploys.append(timed_snakemake(root, f"deploy_{slug}", expect="Finished jobid"))
         wait_for(Paths(slug, root).exit_status)  # the instant run has ended
-        noops.append(timed_snakemake(root, f"deploy_{slug}", expect="Nothing to be done"))
+        noops.append(timed_snakemake(root, f"prepare_{slug}", expect="Nothing to be done"))
     return report(Result("deploy (a): snakemake deploy_<slug> vs no-op", best(deploys), best(noops), "diff", 0.3,
-                         "deploy_<slug> (gate + launch)", "deploy_<slug> again (nothing to be done)"), deploys, noops)
+                         "deploy_<slug> (gate + launch)", "prepare_<slug> of it (nothing to be done)"), deploys, noops)
 
 
 def write_seed_results(root: Path, slug: str, count: int) -> None:
@@ -67,6 +72,7 @@ def write_seed_results(root: Path, slug: str, count: int) -> None:
     from exprun.state import Paths
 
     paths = Paths(slug, root)
+    run = json.loads(paths.run.read_text())  # seed files of this run carry its run id and approved code hash
     config_path = paths.code_dir / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     config["seeds"] = list(range(count))
@@ -76,7 +82,8 @@ def write_seed_results(root: Path, slug: str, count: int) -> None:
         record = {"slug": slug, "seed": seed,
                   "metrics": {"accuracy": 0.97 + (seed % 7) * 0.001, "f1_macro": 0.969 + (seed % 5) * 0.001},
                   "baseline_metrics": {"accuracy": 0.9667, "f1_macro": 0.9667},
-                  "steps": 460, "wall_time_s": 3.1, "config_hash": "0" * 64, "sanity": False, "overrides": {}}
+                  "steps": 460, "wall_time_s": 3.1, "config_hash": "0" * 64, "sanity": False, "overrides": {},
+                  "run_id": run["run_id"], "code_hash": run["approved_hash"]}
         (paths.results_dir / f"seed_{seed}.json").write_text(json.dumps(record))
 
 
