@@ -48,7 +48,8 @@ def fields_of(index: int, slug: str) -> dict:
 
 def start_runs(root: Path) -> list[str]:
     """Launch RUNNING sessions the way deploy does (run record with a launch event) and give them logs."""
-    from exprun import deploy, integrity
+    from exprun import integrity
+    from exprun.launchers import backends
     from exprun.launchers import screen
     from exprun.state import Paths
 
@@ -58,7 +59,7 @@ def start_runs(root: Path) -> list[str]:
         paths = Paths(slug, root)
         paths.code_dir.mkdir(parents=True, exist_ok=True)
         (paths.code_dir / "config.yaml").write_text(yaml.safe_dump(RUN_CONFIG))
-        spec = deploy.run_spec(slug, root, integrity.folder_hash(Paths(slug, root).code_dir), f"{slug}-bench")
+        spec = backends.run_spec(slug, root, integrity.folder_hash(Paths(slug, root).code_dir), f"{slug}-bench")
         spec.command = ["sleep", "300"]
         record = screen.launch(spec)
         record.history.append({"event": "launch", "at": record.started_at, "log_offset": 0})

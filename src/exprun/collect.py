@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import autofix, lifecycle, monitor, pages, plots, reports, wikilog
+from . import autofix, gate, integrity, lifecycle, monitor, pages, plots, reports, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
@@ -70,22 +70,17 @@ def code_changed(record: RunRecord, backend: Launcher) -> str:
     """Which files of the code folder differ from what this run was launched with ("" when none, or not here)."""
     if not record.approved_hash or not backend.code_is_here:
         return ""
-    from . import gate  # noqa: PLC0415
-
+    code_dir = Paths(record.slug, backend.root).code_dir
     try:
-        approval = gate.current_approval(record.slug, backend.root)
-    except ExprunError:
-        approval = None
-    paths = Paths(record.slug, backend.root)
-    from . import integrity  # noqa: PLC0415
-
-    try:
-        if integrity.folder_hash(paths.code_dir) == record.approved_hash:
+        if integrity.folder_hash(code_dir) == record.approved_hash:
             return ""
-        current = integrity.file_hashes(paths.code_dir)
+        current = integrity.file_hashes(code_dir)
     except (OSError, integrity.LinkLoop) as exc:
         return f"the code folder cannot be hashed: {exc}"
-    approved = approval.files if isinstance(approval, gate.Approval) and approval.code_hash == record.approved_hash else {}
+    try:
+        approved = gate.approved_files(record.slug, backend.root, record.approved_hash)
+    except ExprunError:
+        approved = {}
     names = sorted(rel for rel in current if approved.get(rel) != current[rel]) if approved else []
     return (f"{', '.join(names) or 'the code folder'} changed since this run was launched "
             f"(approved {record.approved_hash[:12]})")

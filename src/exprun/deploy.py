@@ -26,19 +26,9 @@ from .errors import GateError, LaunchError, PageError
 from .files import atomic_write_json, read_json, require_writable
 from .launchers import backends
 from .launchers.backends import LaunchRequest, run_command
-from .launchers.base import Backend, RunRecord, RunSpec
-from .state import Paths
+from .launchers.base import Backend, RunRecord
 from .settings import Settings
-
-
-
-def run_spec(slug: str, root: Path, approved_hash: str, run_id: str, extra_args: list[str] | None = None,
-             env: dict | None = None, python: str = "python3") -> RunSpec:
-    """The guarded launch of run.sh from the wiki root, as an argument list; the run id reaches every seed file."""
-    paths = Paths(slug, root)
-    return RunSpec(slug=slug, command=run_command(slug, approved_hash, extra_args, python), cwd=Path(root).resolve(),
-                   log=paths.log.resolve(), exit_file=paths.exit_status.resolve(),
-                   env={"EXPRUN_RUN_ID": run_id, **(env or {})})
+from .state import Paths
 
 
 def approved_experiment(slug: str, root: Path) -> tuple[Paths, "pages.Page", str, dict]:
@@ -72,9 +62,7 @@ def _adopt_pending(record: RunRecord | None, approved_hash: str, root: Path) -> 
         return None
     if record.approved_hash == approved_hash:
         return record
-    from .launchers.backends import open_backend  # noqa: PLC0415
-
-    with open_backend(record, root) as backend:
+    with backends.open_backend(record, root) as backend:
         if backend.state(record).alive:
             raise LaunchError(f"{record.slug}: a run of earlier code ({record.approved_hash[:12]}, session {record.session}) "
                               "is still going and its page was never marked running; stop it, then deploy again")
@@ -82,12 +70,14 @@ def _adopt_pending(record: RunRecord | None, approved_hash: str, root: Path) -> 
 
 
 def deploy(slug: str, settings: Settings, root: Path = Path("."), now: datetime | None = None,
-           skip_sanity: bool = False) -> dict:
-    """Launch (screen here or on the remote server, or a SLURM array) and update the page; the DEPLOY_REPORT data."""
+           skip_sanity: bool = False, backend: Backend | None = None) -> dict:
+    """Launch (screen here or on the remote server, a SLURM array, or the seed jobs Snakemake runs) and update
+    the page; the DEPLOY_REPORT data. The backend is the settings' unless given."""
     root = Path(root)
+    backend = backend or backends.backend_for(settings)
     with attempts.deploy_lock(slug, root):
         paths, page, approved_hash, config = approved_experiment(slug, root)
-        if backends.backend_for(settings) == Backend.SSH:
+        if backend == Backend.SSH:
             require_remote_block(page)
         record = _adopt_pending(RunRecord.load(paths.run), approved_hash, root)
         if record is None:
@@ -95,7 +85,7 @@ def deploy(slug: str, settings: Settings, root: Path = Path("."), now: datetime 
             require_writable(paths.page, "page")
             attempt = attempts.retire_attempt(slug, root)
             request = LaunchRequest(slug, root, page, config, settings, approved_hash, attempts.new_run_id(slug, attempt))
-            record = backends.for_settings(settings, root).launch(request)
+            record = backends.launcher_class(backend)(root).launch(request)
             record.attempt, record.page_written, record.sanity_skipped = attempt, False, skip_sanity
             record.save(paths.run)
         return _announce(record, paths, page, config, now)
@@ -109,6 +99,8 @@ def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime
     run_log = paths.log.relative_to(root).as_posix()
     if record.backend == Backend.SLURM:
         run_log = run_log.replace(".log", "_%a.log")  # one log per array task, SLURM's notation
+    elif record.backend == Backend.JOBS:
+        run_log = f"logs/exp-{slug}_seed{{N}}.log"  # one log per seed job
     started = now.strftime("%Y-%m-%dT%H:%M")
     fields = {"status": lifecycle.RUNNING, "run_log": run_log, "started": started, "estimated_hours": hours}
     gpu = ",".join(map(str, record.gpu_ids))
@@ -118,6 +110,8 @@ def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime
         where = f"env: remote | server: {record.host} | gpu: {gpu or 'none'}"
     elif record.backend == Backend.SLURM:
         where = f"env: slurm | cluster: {record.host} | job: {record.session}"
+    elif record.backend == Backend.JOBS:
+        where = f"env: snakemake jobs | seeds: {len(record.details.get('seeds') or [])}"
     else:
         where = f"env: local | session: {record.session}"
     if record.sanity_skipped:
@@ -127,34 +121,16 @@ def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime
     record.save(paths.run)
     wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | {where} | eta: {hours}h")
     report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
-    atomic_write_json(paths.deployed, {"session": record.session, "pid": record.pid, "started_at": record.started_at,
-                                       "host": record.host, "backend": record.backend, "run_id": record.run_id})
+    marker = paths.jobs_started if record.backend == Backend.JOBS else paths.deployed
+    atomic_write_json(marker, {"session": record.session, "pid": record.pid, "started_at": record.started_at,
+                               "host": record.host, "backend": record.backend, "run_id": record.run_id})
     return report
 
 
 def start_seed_jobs(slug: str, settings: Settings, root: Path = Path("."), now: datetime | None = None) -> dict:
     """full_via: jobs — Snakemake itself runs each seed as a job (an executor plugin places them; each job
     checks the approval again when it starts); this marks the page running and leaves the run record."""
-    root = Path(root)
-    with attempts.deploy_lock(slug, root):
-        paths, page, approved_hash, config = approved_experiment(slug, root)
-        require_prepared(paths, approved_hash, False)
-        require_writable(paths.page, "page")
-        attempt = attempts.retire_attempt(slug, root)
-        request = LaunchRequest(slug, root, page, config, settings, approved_hash, attempts.new_run_id(slug, attempt))
-        record = backends.launcher_class(Backend.JOBS)(root).launch(request)
-        record.attempt = attempt
-        record.save(paths.run)
-        now = (now or datetime.now(timezone.utc)).astimezone()
-        seeds = request.seeds
-        hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
-        run_log = f"logs/exp-{slug}_seed{{N}}.log"  # one log per seed job
-        pages.set_fields(paths.page, {"status": lifecycle.RUNNING, "run_log": run_log, "started": now.strftime("%Y-%m-%dT%H:%M"),
-                                      "estimated_hours": hours}, create=True)
-        wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | env: snakemake jobs | seeds: {len(seeds)} | eta: {hours}h")
-        report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
-        atomic_write_json(paths.jobs_started, {"seeds": seeds, "started_at": record.started_at, "run_id": record.run_id})
-        return report
+    return deploy(slug, settings, root, now, backend=Backend.JOBS)
 
 
 def run_seed_job(slug: str, seed: str, root: Path = Path(".")) -> list[str]:

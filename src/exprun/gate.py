@@ -31,12 +31,11 @@ PAGE_FIELDS = ("setup", "metrics", "baseline", "success_criteria", "seeds")
 
 @dataclass
 class Approval:
-    """What a person approved: the code's hashes and the page fields, and how (stamp or bare touch)."""
+    """What a person approved (by stamp or bare touch): the code's hashes and the page fields."""
 
     code_hash: str
     files: dict
     page_fields: dict
-    how: str
 
 
 def page_fields(slug: str, root: Path) -> dict:
@@ -115,11 +114,11 @@ def current_approval(slug: str, root: Path = Path(".")) -> Approval | list[str] 
     if stamp is None:
         return None
     if stamp.get("code_hash"):
-        return Approval(stamp["code_hash"], stamp.get("files") or {}, stamp.get("page_fields") or {}, "stamp")
+        return Approval(stamp["code_hash"], stamp.get("files") or {}, stamp.get("page_fields") or {})
     mtime_ns = paths.approval.stat().st_mtime_ns
     binding = read_json(paths.approval_binding) if paths.approval_binding.is_file() else {}
     if binding.get("stamp_mtime_ns") == mtime_ns and binding.get("code_hash"):
-        return Approval(binding["code_hash"], binding.get("files") or {}, binding.get("page_fields") or {}, "touch")
+        return Approval(binding["code_hash"], binding.get("files") or {}, binding.get("page_fields") or {})
     newer = sorted(rel for rel, path in integrity.code_files(paths.code_dir)
                    if os.path.exists(path) and os.stat(path).st_mtime_ns > mtime_ns)
     if newer:
@@ -128,15 +127,20 @@ def current_approval(slug: str, root: Path = Path(".")) -> Approval | list[str] 
                "files": integrity.file_hashes(paths.code_dir), "page_fields": page_fields(slug, root),
                "accepted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     atomic_write_json(paths.approval_binding, binding)
-    return Approval(binding["code_hash"], binding["files"], binding["page_fields"], "touch")
+    return Approval(binding["code_hash"], binding["files"], binding["page_fields"])
 
 
 def changes(slug: str, root: Path = Path(".")) -> list[str] | None:
     """What changed since the approval (code files, page fields); [] when current, None when unapproved."""
+    return _compare(slug, root)[0]
+
+
+def _compare(slug: str, root: Path) -> tuple[list[str] | None, str]:
+    """(what changed since the approval, the approved code hash): the folder is hashed once per check."""
     paths = Paths(slug, root)
     approval = current_approval(slug, root)
     if approval is None or isinstance(approval, list):
-        return approval
+        return approval, ""
     changed = []
     if approval.code_hash != _folder_hash(paths):
         current = integrity.file_hashes(paths.code_dir)
@@ -147,12 +151,18 @@ def changes(slug: str, root: Path = Path(".")) -> list[str] | None:
         now = page_fields(slug, root)
         changed += [f"page field {name}: {json.dumps(approval.page_fields.get(name))} → {json.dumps(now.get(name))}"
                     for name in PAGE_FIELDS if approval.page_fields.get(name) != now.get(name)]
-    return changed
+    return changed, approval.code_hash
 
 
-def stale_files(slug: str, root: Path = Path(".")) -> list[str] | None:
-    """Kept name: the changes since approval (see `changes`)."""
-    return changes(slug, root)
+def approved_files(slug: str, root: Path, code_hash: str) -> dict:
+    """The per-file hashes recorded with an approved code hash (the stamp's, or a bare touch's binding); {} when
+    none. Reads only: a status scan must not accept a bare touch on a person's behalf."""
+    paths = Paths(slug, root)
+    binding = read_json(paths.approval_binding) if paths.approval_binding.is_file() else {}
+    for record in (read_stamp(slug, root) or {}, binding):
+        if record.get("code_hash") == code_hash:
+            return record.get("files") or {}
+    return {}
 
 
 def _stale_headline(slug: str, changed: list[str]) -> str:
@@ -169,9 +179,9 @@ def _stale_headline(slug: str, changed: list[str]) -> str:
 def verify(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     """Pass when the approval covers the current code and page; else GateError with the checklist."""
     paths = Paths(slug, root)
-    changed = changes(slug, root)
+    changed, approved_hash = _compare(slug, root)
     if changed == []:
-        record = {"slug": slug, "code_hash": _folder_hash(paths), "stamp": read_stamp(slug, root),
+        record = {"slug": slug, "code_hash": approved_hash, "stamp": read_stamp(slug, root),
                   "verified_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         atomic_write_json(paths.approval_ok, record)
         if paths.gate_message.exists():
@@ -188,12 +198,12 @@ def verify(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
 
 def require_current(slug: str, root: Path = Path(".")) -> str:
     """The approved hash, re-checked at the moment of launch (code and page may change after the gate)."""
-    changed = changes(slug, root)
+    changed, approved_hash = _compare(slug, root)
     if changed is None:
         raise GateError(f"{slug}: no approval; review the code and run `exprun approve {slug}`")
     if changed:
         raise GateError(f"{slug}: approval is stale ({'; '.join(changed)}); review and run `exprun approve {slug}` again")
-    return _folder_hash(Paths(slug, root))
+    return approved_hash
 
 
 def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from exprun import deploy, integrity
-from exprun.launchers import slurm, slurm_script
+from exprun import integrity
+from exprun.launchers import backends, slurm, slurm_script
 from exprun.launchers.base import RunRecord
 from exprun.state import Paths
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.service("slurm"), pytest.mark.usefixtures("slurm_clust
 def run_spec(slug, root, env=None, approved_hash=None):
     """The guarded launch deploy builds, for the code as it is now (or the hash given)."""
     approved = approved_hash or integrity.folder_hash(Paths(slug, root).code_dir)
-    return deploy.run_spec(slug, root, approved, f"{slug}-a1-test", env=env)
+    return backends.run_spec(slug, root, approved, f"{slug}-a1-test", env=env)
 
 
 def results(root, slug) -> dict[str, dict]:

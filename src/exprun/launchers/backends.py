@@ -1,6 +1,6 @@
 """The launch interface: one abstract Launcher, one registry keyed by Backend, one pool for scans.
 
-Deploy asks `for_settings(settings, root).launch(request)`; collect, status and the
+Deploy asks `launcher_class(backend_for(settings))(root).launch(request)`; collect, status and the
 automatic fix ask `open_backend(record, root)` for the launcher that answers for a run
 record. Optional abilities are declared on the class (`supports_autofix`, `code_is_here`,
 `expect`), never probed. To add a backend: a `Backend` member (launchers/base.py), a module
@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
@@ -32,10 +32,20 @@ LAUNCHERS: dict[Backend, str] = {
 ENVIRONMENTS = {"local": Backend.SCREEN, "remote": Backend.SSH, "slurm": Backend.SLURM}
 
 
-def run_command(slug: str, approved_hash: str, extra_args: list[str] | None = None, python: str = "python3") -> list[str]:
-    """run.sh of the experiment, relative to the wiki root, behind the integrity guard."""
+def run_command(slug: str, approved_hash: str, python: str = "python3") -> list[str]:
+    """run.sh of the experiment, relative to the wiki root, behind the integrity guard (a relaunch appends
+    its extra arguments; the guard hands them to run.sh)."""
     code_dir = Paths(slug).code_dir.as_posix()
-    return integrity.guard_command(python, code_dir, approved_hash, ["bash", f"{code_dir}/run.sh", *(extra_args or [])])
+    return integrity.guard_command(python, code_dir, approved_hash, ["bash", f"{code_dir}/run.sh"])
+
+
+def run_spec(slug: str, root: Path, approved_hash: str, run_id: str, env: dict | None = None,
+             python: str = "python3") -> RunSpec:
+    """The guarded launch of run.sh from the wiki root, as an argument list; the run id reaches every seed file."""
+    paths = Paths(slug, root)
+    return RunSpec(slug=slug, command=run_command(slug, approved_hash, python=python), cwd=Path(root).resolve(),
+                   log=paths.log.resolve(), exit_file=paths.exit_status.resolve(),
+                   env={"EXPRUN_RUN_ID": run_id, **(env or {})})
 
 
 @dataclass
@@ -49,16 +59,12 @@ class LaunchRequest:
     settings: Settings
     approved_hash: str
     run_id: str
-    extra_env: dict[str, str] = field(default_factory=dict)
 
     def command(self, python: str) -> list[str]:
         return run_command(self.slug, self.approved_hash, python=python)
 
     def run_spec(self, env: dict | None = None, python: str = "python3") -> RunSpec:
-        paths = Paths(self.slug, self.root)
-        return RunSpec(slug=self.slug, command=self.command(python), cwd=Path(self.root).resolve(),
-                       log=paths.log.resolve(), exit_file=paths.exit_status.resolve(),
-                       env={"EXPRUN_RUN_ID": self.run_id, **self.extra_env, **(env or {})})
+        return run_spec(self.slug, self.root, self.approved_hash, self.run_id, env, python)
 
     @property
     def seeds(self) -> list[str]:
@@ -137,10 +143,6 @@ def launcher_class(backend: Backend | str) -> type[Launcher]:
 def backend_for(settings: Settings) -> Backend:
     """The backend a deploy uses: the settings' env (set by the profile)."""
     return ENVIRONMENTS[settings.env]
-
-
-def for_settings(settings: Settings, root: Path) -> Launcher:
-    return launcher_class(backend_for(settings))(root)
 
 
 class BackendPool:
