@@ -146,3 +146,15 @@ def test_approval_records_links_and_page_fields(wiki):
     stamp = gate.approve(SLUG, wiki, who="ana")
     saved = json.loads(Paths(SLUG, wiki).approval.read_text())
     assert saved["page_fields"]["metrics"] == ["accuracy", "macro F1"] and saved["code_hash"] == stamp["code_hash"]
+
+
+def test_reading_what_was_approved_never_accepts_a_bare_touch(wiki):
+    """A status scan names the changed files from the approval, but only a launch accepts a bare touch."""
+    paths = Paths(SLUG, wiki)
+    paths.approval.parent.mkdir(parents=True, exist_ok=True)
+    paths.approval.touch()
+    assert gate.approved_files(SLUG, wiki, integrity.folder_hash(code(wiki))) == {}
+    assert not paths.approval_binding.exists()
+    approved = gate.require_current(SLUG, wiki)
+    assert paths.approval_binding.exists()
+    assert gate.approved_files(SLUG, wiki, approved) == integrity.file_hashes(code(wiki))
