@@ -49,3 +49,15 @@ def example_wiki(tmp_path: Path) -> Path:
     dest = tmp_path / "example-wiki"
     shutil.copytree(EXAMPLE_WIKI, dest)
     return dest
+
+
+@pytest.fixture
+def llm():
+    """A scripted OpenAI-compatible endpoint on loopback (tests/fake_llm.py)."""
+    import fake_llm  # noqa: PLC0415
+
+    state = fake_llm.FakeLLM()
+    server = fake_llm.start(state)
+    yield state
+    server.shutdown()
+    server.server_close()

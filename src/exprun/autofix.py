@@ -4,6 +4,10 @@ NaN/inf/exploding loss → restart from the latest checkpoint with the learning
 rate × `autofix.lr_factor`; OOM → restart with the batch size ×
 `autofix.batch_factor` (resuming when a checkpoint exists). Anything else is
 reported, never fixed. One fix at most, so a broken run cannot loop forever.
+
+The fix works through the run contract's flags (--lr, --batch-size, --resume). When the program does
+not list the flag it needs (its `--help` at the sanity run), or config.yaml has no value to lower, the
+fix is recorded as "not applied" with the reason instead of relaunching an unchanged run.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import gate, wikilog
+from . import contract, gate, wikilog
 from .experiment_config import load_experiment_config
 from .errors import GateError
 from .files import atomic_write_json
@@ -38,6 +42,19 @@ def plan_fix(anomaly: Anomaly, config: dict, settings: Settings, has_checkpoint:
     return ["--resume", "--lr", f"{new_lr:g}"], f"learning_rate {old_lr:g} → {new_lr:g}, resumed from the latest checkpoint"
 
 
+def blocked(args: list[str], anomaly: Anomaly, config: dict, flags: list[str] | None) -> str:
+    """Why the planned fix cannot apply to this program ("" when it can)."""
+    hp = config.get("hyperparameters") or {}
+    key = "batch_size" if anomaly.kind == "oom" else "learning_rate"
+    if not isinstance(hp, dict) or not isinstance(hp.get(key), (int, float, str)) or hp.get(key) in ("", None):
+        return f"config.yaml has no hyperparameters.{key} to lower"
+    if flags is not None:
+        missing = [a for a in args if a.startswith("--") and a not in flags]
+        if missing:
+            return f"the program does not take {', '.join(missing)} (its --help; see {contract.DOC})"
+    return ""
+
+
 def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | None:
     """Stop and relaunch once for the first fixable anomaly; None when no fix applies."""
     record = seen.record
@@ -55,10 +72,19 @@ def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | No
     config = load_experiment_config(slug, root)
     has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
     args, change = plan_fix(anomaly, config, settings, has_checkpoint)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    reason = blocked(args, anomaly, config, contract.known_flags(slug, root))
+    if reason:
+        fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": reason,
+               "args": [], "at": now, "applied": False}
+        record.autofix = fix
+        record.save(paths.run)
+        atomic_write_json(paths.autofix, fix)
+        wikilog.append_log(Path(root) / "wiki", f"exp-run | autofix {slug} | {anomaly.kind} → not applied: {reason}")
+        return None
     backend.stop(record)
     fresh, log_offset = backend.relaunch(record, args)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": change, "args": args, "at": now}
+    fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": change, "args": args, "at": now, "applied": True}
     record.pid, record.boot_id = fresh.pid, fresh.boot_id
     record.autofix = fix
     record.history.append({"event": "relaunch", "at": now, "log_offset": log_offset, "args": args})

@@ -101,12 +101,21 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
     latest = seen.progress.metrics
     name = primary if primary in latest else next(iter(latest), None)
     return {
-        "slug": slug, "status": "running", "progress": f"{seen.progress.describe()} (seed {min(done + 1, seeds)} of {seeds})",
+        "slug": slug, "status": "running", "progress": f"{_progress_text(seen, config)} (seed {min(done + 1, seeds)} of {seeds})",
         "latest_metric": {"name": name, "value": latest[name]} if name else None,
         "loss": seen.progress.loss, "anomalies": [a.as_dict() for a in seen.anomalies],
         "elapsed_hours": round(elapsed_h, 2), "remaining_hours": remaining,
         "autofix": _autofix_text(seen.record),
+        "autofix_applied": bool((seen.record.autofix or {}).get("applied", True)),
     }
+
+
+def _progress_text(seen: Inspection, config: dict) -> str:
+    """The step line when the program logs one; for `progress: none` programs, running and the log's age."""
+    if seen.progress.step is not None or config.get("progress", "loss") != "none":
+        return seen.progress.describe()
+    age = "unknown" if seen.idle_seconds is None else f"{seen.idle_seconds / 60:.0f} min ago"
+    return f"running (no progress lines by design; log last written {age})"
 
 
 def _autofix_text(record: RunRecord) -> str:

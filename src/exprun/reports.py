@@ -71,9 +71,11 @@ def progress_report(data: dict) -> str:
         f"Estimated remaining: ~{remaining} hours" if remaining is not None else "Estimated remaining: unknown",
     ]
     if data.get("autofix"):
-        lines.append(f"Automatic fix applied: {data['autofix']}")
+        applied = data.get("autofix_applied", True)
+        lines.append(f"Automatic fix {'applied' if applied else 'not applied'}: {data['autofix']}")
         if data["anomalies"]:
-            lines.append("No further automatic fix: one was already applied to this experiment.")
+            lines.append("No further automatic fix: one was already " + ("applied to" if applied else "tried on")
+                         + " this experiment.")
     lines.append("Run `snakemake status` to monitor all running experiments.")
     return "\n".join(lines) + "\n"
 
@@ -164,7 +166,8 @@ def analysis_section(summary: Summary, crash: dict | None, autofix: dict | None)
         lines.append(f"- {m.metric}: mean {m.mean:.4f}, {spread} over {m.n} seed(s)")
     lines += seed_status_lines(summary)
     if autofix:
-        lines.append(f"- automatic fix applied during the run: {autofix.get('anomaly')} → {autofix.get('change')}")
+        done = "applied" if autofix.get("applied", True) else "planned but not applied"
+        lines.append(f"- automatic fix {done} during the run: {autofix.get('anomaly')} → {autofix.get('change')}")
     if crash:
         lines.append(f"- crash: {crash_text(crash)}; suggested direction: {crash['suggestion']}")
     lines.append("- Preliminary, written by exprun from the numbers above; `/exp-eval` updates the idea.")

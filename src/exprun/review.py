@@ -7,13 +7,10 @@ environment variable the config names and goes only into the request header.
 from __future__ import annotations
 
 import json
-import os
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import lifecycle
+from . import chat, lifecycle
 from .codegen import manifest
 from .files import atomic_write_json, atomic_write_text
 from .state import Paths
@@ -41,19 +38,8 @@ def build_message(slug: str, root: Path) -> str:
     return "\n\n".join(parts)[:MAX_CODE_CHARS]
 
 
-def request_review(settings: ReviewLlm, message: str) -> str:
-    """POST to {base_url}/chat/completions; returns the reply text or raises OSError/ValueError."""
-    url = settings.base_url.rstrip("/") + "/chat/completions"
-    body = json.dumps({"model": settings.model, "temperature": 0,
-                       "messages": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": message}]})
-    headers = {"Content-Type": "application/json"}
-    key = os.environ.get(settings.api_key_env, "")
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
-        reply = json.loads(response.read().decode("utf-8"))
-    return reply["choices"][0]["message"]["content"]
+def endpoint(settings: ReviewLlm) -> chat.Endpoint:
+    return chat.Endpoint(settings.base_url, settings.model, settings.api_key_env, settings.timeout_s)
 
 
 def review(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
@@ -68,22 +54,12 @@ def review(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
         record["reason"] = "review.base_url or review.model not set"
     else:
         try:
-            text = request_review(cfg, build_message(slug, root))
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError("empty review text")
-        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-            record["reason"] = f"review endpoint failed: {_describe(exc)}"
+            text = chat.complete(endpoint(cfg), SYSTEM_PROMPT, build_message(slug, root))
+        except chat.ChatError as exc:
+            record["reason"] = f"review endpoint failed: {exc}"
         else:
             verdict = "issues" if "verdict: issues" in text.lower() else ("ok" if "verdict: ok" in text.lower() else "see REVIEW.md")
             record.update(status="reviewed", model=cfg.model, verdict=verdict)
             atomic_write_text(paths.code_dir / "REVIEW.md", f"# Code review ({cfg.model})\n\n{text.strip()}\n")
     atomic_write_json(paths.review, record)
     return record
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError):
-        return str(exc.reason)
-    return f"{type(exc).__name__}: {exc}"

@@ -1,24 +1,23 @@
-"""The minimal-scale run before the gate: does the code run, load data, learn, and save?
+"""The minimal-scale run before the gate: does the folder keep the run contract, does the code run,
+load data, learn (when it trains), and save a result that fits the schema?
 
 Its measured seconds per step also feed the runtime estimate at deploy.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from . import gpus, monitor
+from . import contract, gpus, monitor
 from .codegen import manifest
 from .gpu_plan import gpu_plan
 from .errors import SanityError
 from .experiment_config import load_experiment_config
-from .files import atomic_write_json, atomic_write_text
+from .files import atomic_write_json, atomic_write_text, read_json
 from .lifecycle import find_experiment
 from .state import Paths
 from .settings import Settings
@@ -27,6 +26,7 @@ LOG_TAIL_LINES = 30
 
 # Output pattern -> likely cause, first match wins.
 LIKELY_CAUSES = (
+    (r"breaks the run contract", "the code folder does not keep the run contract: see " + contract.DOC),
     (r"NotImplementedError", "the generated harness needs code a person must write (see the message above)"),
     (r"ModuleNotFoundError: No module named '([^']+)'", "missing package '{0}': install experiments/code/{slug}/requirements.txt into the run environment"),
     (r"dataset not found|FileNotFoundError", "the dataset path is wrong or the data is missing: fix dataset.path in config.yaml"),
@@ -37,26 +37,26 @@ LIKELY_CAUSES = (
 )
 
 
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
+Check = contract.Check
 
 
 def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
-    """Run the first seed at sanity scale through run.sh (so env_activate and the real launch command are
-    what it checks); write sanity.json or raise SanityError."""
+    """Check the folder against the run contract, then run the first seed at sanity scale through run.sh
+    (so env_activate and the real launch command are what it checks); write sanity.json or raise SanityError."""
     paths = Paths(slug, root)
+    found = contract.folder_checks(slug, root, settings)
+    contract.save(slug, root, found)
+    if not found.ok:
+        raise SanityError(contract_message(slug, found, paths))
     config = load_experiment_config(slug, root)
     page = find_experiment(slug, root)
-    seed = int((config.get("seeds") or [0])[0])
-    argv = ["bash", str(paths.code_dir.relative_to(root) / "run.sh"), "--sanity", "--log-every", "1",
+    seed = int(config["seeds"][0])
+    argv = ["bash", str(paths.code_dir.relative_to(root) / "run.sh"), "--sanity",
             "--results-dir", str(paths.sanity_results.relative_to(root)),
             "--checkpoint-dir", str(paths.sanity_checkpoints.relative_to(root))]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXPRUN_SEEDS": str(seed), "EXPRUN_RUN_ID": f"{slug}-sanity"}
-    if settings.python:
-        env["EXPRUN_PYTHON"] = settings.python
+    if "--log-every" in found.flags:
+        argv += ["--log-every", "1"]
+    env = contract.run_env(settings, str(seed), f"{slug}-sanity")
     started = time.monotonic()
     try:
         done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=settings.sanity.timeout_s,
@@ -70,11 +70,12 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     atomic_write_text(paths.sanity_log, output)
     result_file = paths.sanity_results / f"seed_{seed}.json"
     plan = gpu_plan(page, paths.code_dir, settings.gpu.count)
-    checks, facts = _checks(code, output, result_file, plan)
+    checks, facts = _checks(code, output, result_file, plan, config, found.progress)
     report = {
         "status": "passed" if all(c.ok for c in checks) else "failed",
         "slug": slug, "seed": seed, "command": argv, "exit_code": code, "wall_time_s": round(wall, 3),
-        "checks": [asdict(c) for c in checks], "code_hash": manifest.folder_hash(paths.code_dir), **facts,
+        "checks": [asdict(c) for c in checks], "code_hash": manifest.folder_hash(paths.code_dir),
+        "contract": contract.VERSION, "progress": found.progress, **facts,
     }
     if report["status"] != "passed":
         raise SanityError(failure_message(slug, report, output, paths))
@@ -82,19 +83,34 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     return report
 
 
-def _checks(code, output: str, result_file: Path, plan) -> tuple[list[Check], dict]:
+def contract_message(slug: str, found: contract.Report, paths: Paths) -> str:
+    return "\n".join([
+        f"sanity run of {slug} FAILED — {paths.code_dir} breaks the run contract ({contract.DOC}); nothing ran:",
+        *found.lines(), "",
+        f"Fix the folder (or regenerate it) and run the same snakemake command again; "
+        f"`exprun check-code {slug}` repeats this check.",
+    ])
+
+
+def _checks(code, output: str, result_file: Path, plan, config: dict, progress_mode: str) -> tuple[list[Check], dict]:
     facts: dict = {}
     checks = [Check("exit code 0", code == 0, "timed out" if code is None else f"exit code {code}")]
-    losses = monitor.parse_progress(output.splitlines()).losses  # the monitor's parser: one grammar for both
-    checks.append(Check("data loaded and training ran", bool(losses), f"{len(losses)} progress lines"))
-    if losses:
-        first, last = losses[0], losses[-1]
-        decreased = len(losses) >= 2 and last < first
-        checks.append(Check("loss decreased", decreased, f"first logged loss {first:.4f}, last {last:.4f}"))
-        facts.update(first_loss=first, last_loss=last)
-    result = _read_result(result_file)
-    checks.append(Check("valid results JSON", result is not None and isinstance(result.get("metrics"), dict),
-                        str(result_file) if result is not None else f"{result_file} missing or not JSON"))
+    progress = monitor.parse_progress(output.splitlines())  # the monitor's parser: one grammar for both
+    losses = progress.losses
+    if progress_mode == "loss":
+        checks.append(Check("data loaded and training ran", bool(losses), f"{len(losses)} progress lines with a loss"))
+        if losses:
+            first, last = losses[0], losses[-1]
+            decreased = len(losses) >= 2 and last < first
+            checks.append(Check("loss decreased", decreased, f"first logged loss {first:.4f}, last {last:.4f}"))
+            facts.update(first_loss=first, last_loss=last)
+    elif progress_mode == "steps":
+        checks.append(Check("progress logged", progress.step is not None,
+                            f"last step line: step {progress.step}" if progress.step is not None else "no `step=N/M` line"))
+    else:
+        checks.append(Check("progress", True, "not required (config.yaml progress: none)"))
+    checks.append(contract.result_check(result_file, config))
+    result = read_json(result_file) if checks[-1].ok else None
     if result:
         steps = int(result.get("steps") or 0)
         facts.update(steps=steps, metrics=result.get("metrics"), train_wall_time_s=result.get("wall_time_s"))
@@ -104,14 +120,6 @@ def _checks(code, output: str, result_file: Path, plan) -> tuple[list[Check], di
         view = gpus.query()
         checks.append(Check("GPU visible", view.visible, view.describe()))
     return checks, facts
-
-
-def _read_result(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def failure_message(slug: str, report: dict, output: str, paths: Paths) -> str:

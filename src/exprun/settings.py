@@ -13,9 +13,30 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class CodegenLlm:
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = "EXPRUN_CODEGEN_API_KEY"
+    max_tokens: int = 16000
+    temperature: float = 0.2
+    timeout_s: float = 600
+
+
+@dataclass(frozen=True)
 class Codegen:
     command: tuple[str, ...] = ()
     seeds: int = 3
+    llm: CodegenLlm = field(default_factory=CodegenLlm)
+    timeout_s: float = 3600
+    max_files: int = 100
+    max_bytes: int = 2_000_000
+
+    @property
+    def generator(self) -> str:
+        """`llm`, `command` or `built-in`: which writer produces and fixes the code (llm wins when both are set)."""
+        if self.llm.base_url and self.llm.model:
+            return "llm"
+        return "command" if self.command else "built-in"
 
 
 @dataclass(frozen=True)
@@ -24,6 +45,11 @@ class ReviewLlm:
     model: str = ""
     api_key_env: str = "EXPRUN_REVIEW_API_KEY"
     timeout_s: float = 120
+
+
+@dataclass(frozen=True)
+class AnalysisLlm(ReviewLlm):
+    api_key_env: str = "EXPRUN_ANALYSIS_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,7 @@ class Settings:
     codegen: Codegen = field(default_factory=Codegen)
     review: bool = False
     review_llm: ReviewLlm = field(default_factory=ReviewLlm)
+    analysis_llm: AnalysisLlm = field(default_factory=AnalysisLlm)
     sanity: Sanity = field(default_factory=Sanity)
     gpu: Gpu = field(default_factory=Gpu)
     collect: Collect = field(default_factory=Collect)
@@ -109,6 +136,7 @@ def from_dict(data: dict) -> Settings:
             section = dict(value)
             if name == "codegen":
                 section["command"] = tuple(section.get("command") or ())
+                section["llm"] = CodegenLlm(**(section.get("llm") or {}))
             values[name] = SECTIONS[name](**section)
         else:
             values[name] = value

@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from exprun import config, review
 from exprun.codegen import manifest
 from exprun.codegen.generate import generate
 from exprun.state import Paths
+from fake_llm import chat_reply
 
 EXAMPLE_WIKI = Path(__file__).resolve().parents[2] / "examples" / "wiki"
 SLUG = "digits-mlp-vs-logreg"
@@ -28,56 +26,11 @@ KEY = "sk-test-4f1c9e-never-on-disk-7b2d"
 REPLY = "VERDICT: issues\n- train.py: the baseline is fit on the same subset as the model (line 101); fine, but say so."
 
 
-def chat_reply(content) -> bytes:
-    return json.dumps({"id": "x", "object": "chat.completion",
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}).encode()
-
-
-class FakeLLM:
-    """What the endpoint answers, and every request it received."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.body = chat_reply(REPLY)
-        self.delay_s = 0.0
-        self.requests: list[dict] = []
-        self.base_url = ""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
 @pytest.fixture
-def llm():
-    state = FakeLLM()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            state.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                   "body": raw})
-            if state.delay_s:
-                time.sleep(state.delay_s)
-            try:
-                self.send_response(state.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(state.body)))
-                self.end_headers()
-                self.wfile.write(state.body)
-            except OSError:  # the client gave up (timeout test)
-                pass
-
-        def log_message(self, *args):
-            pass
-
-    server = _Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    yield state
-    server.shutdown()
-    server.server_close()
+def llm(llm):
+    """The loopback endpoint (tests/fake_llm.py) answering with a review that finds issues."""
+    llm.body = chat_reply(REPLY)
+    return llm
 
 
 @pytest.fixture
@@ -193,9 +146,9 @@ def _slow(llm):
 FAILURES = [
     ("endpoint-down", _down, "refused"),
     ("http-500", _http_500, "HTTP 500"),
-    ("malformed-json", _not_json, "JSONDecodeError"),
-    ("no-choices", _no_choices, "KeyError"),
-    ("empty-choices", _empty_choices, "IndexError"),
+    ("malformed-json", _not_json, "not an OpenAI chat completion"),
+    ("no-choices", _no_choices, "not an OpenAI chat completion"),
+    ("empty-choices", _empty_choices, "not an OpenAI chat completion"),
     ("timeout", _slow, "timed out"),
 ]
 

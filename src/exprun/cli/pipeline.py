@@ -52,6 +52,34 @@ def _regenerate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_code(args: argparse.Namespace) -> int:
+    """The folder against the run contract, and the last sanity run's result file against the schema."""
+    from .. import contract  # noqa: PLC0415
+    from ..files import read_json  # noqa: PLC0415
+
+    slug, root = validate_slug(args.slug), Path(args.root)
+    paths = Paths(slug, root)
+    found = contract.folder_checks(slug, root, settings_of(args))
+    sanity = read_json(paths.sanity) if found.ok else {}
+    seed = sanity.get("seed")
+    seeds = sorted(paths.sanity_results.glob("seed_*.json")) if paths.sanity_results.is_dir() else []
+    result = paths.sanity_results / f"seed_{seed}.json" if seed is not None else (seeds[0] if seeds else None)
+    if result is not None and found.ok:
+        config, _ = contract.read_config(paths.code_dir / "config.yaml")
+        found.checks.append(contract.result_check(result, config))
+    print(f"{slug}: {paths.code_dir} against the run contract v{contract.VERSION} ({contract.DOC})")
+    print("\n".join(found.lines()))
+    optional = [f"{flag} ({why})" for flag, why in contract.OPTIONAL_FLAGS.items() if found.flags and flag not in found.flags]
+    if optional:
+        print("  · optional flags it lacks: " + "; ".join(optional))
+    if result is None and found.ok:
+        print(f"  · result file: no sanity run yet (`snakemake prepare_{slug}` runs it and checks its output)")
+    if not found.ok:
+        print(f"{len(found.problems())} problem(s): the sanity step stops on them before the gate", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _rule(args: argparse.Namespace) -> int:
     """One workflow step, as the rules run it; prints a short line on success, the full reason on failure."""
     if args.step == "run-seed":  # becomes the guarded run.sh of one seed (same PID, its exit status)
@@ -80,6 +108,11 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
     regen.add_argument("--force", action="store_true", help="overwrite files a person changed")
     add_settings_options(regen)
     regen.set_defaults(handler=lambda a: human_verb(lambda: _regenerate(a)))
+
+    check = common(groups.add_parser("check-code", help="check an experiment's code folder against the run contract"))
+    check.add_argument("slug")
+    add_settings_options(check)
+    check.set_defaults(handler=lambda a: human_verb(lambda: _check_code(a)))
 
     rule = common(groups.add_parser("rule", help="one workflow step (called by the Snakemake rules)"))
     rule.add_argument("step", choices=(*steps.STEPS, "run-seed"))
