@@ -109,24 +109,13 @@ def config_checks(config: dict) -> list[Check]:
     ]
     baseline = config.get("baseline_results")
     if baseline is not None:
+        from .results import baseline_results  # noqa: PLC0415 - pandas, only when the key is there
+
         values = baseline_results(config)
         checks.append(Check("config.yaml baseline_results", bool(values),
                             f"{values} (source: {baseline.get('source') if isinstance(baseline, dict) else '?'})" if values
                             else "must be `{source: <where the numbers come from>, metrics: {<metric>: <number>}}`"))
     return checks
-
-
-def baseline_results(config: dict) -> dict[str, float]:
-    """Baseline numbers written into config.yaml (a paper's, a sibling experiment's): {metric: value}.
-
-    Both `{source: ..., metrics: {...}}` and a plain `{metric: value}` mapping are read.
-    """
-    given = config.get("baseline_results")
-    if not isinstance(given, dict):
-        return {}
-    values = given.get("metrics") if isinstance(given.get("metrics"), dict) else given
-    return {str(k): float(v) for k, v in values.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def probe_flags(code_dir: Path, root: Path, seed: int, settings: Settings) -> tuple[list[str], str]:

@@ -226,15 +226,17 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  1. Code        {code}/  ({files})" + (f"\n                 edited by a person: {', '.join(changed_by_person)}" if changed_by_person else "") + linked,
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
         f"  3. Settings    {code}/config.yaml: lr={hp.get('learning_rate')}, batch_size={hp.get('batch_size')}, "
-        f"epochs={hp.get('epochs')}, seeds={config.get('seeds')}, metrics={config.get('metrics')}, "
-        f"success={json.dumps(config.get('success_criteria'))}",
+        f"epochs={hp.get('epochs')}, seeds={config.get('seeds')}, metrics={config.get('metrics')}",
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
         f"  5. GPU plan    {_gpu_plan(slug, root, settings)}",
         f"  6. Sanity run  {_sanity_line(sanity)}",
         f"  7. Code review {_review_line(review, code)}",
-        f"     Notes       {code}/CONTEXT.md (what was read and what the recipe could not map)",
+        f"  8. Baseline    {_baseline_line(config)}",
+        f"  9. Criteria    {_criteria_line(config)}",
+        *_rounds_lines(slug, root),
+        f"     Notes       {code}/CONTEXT.md (what was read and what the generator could not map)",
         "",
         "Approve (records who, when and the code hash):",
         f"  exprun approve {slug}        # or: touch {paths.approval}",
@@ -274,7 +276,41 @@ def _sanity_line(sanity: dict) -> str:
     return "; ".join(parts)
 
 
+def _baseline_line(config: dict) -> str:
+    """The page's baseline and where its numbers will come from (said plainly when from nowhere)."""
+    from .results import baseline_results  # noqa: PLC0415
+
+    baseline = config.get("baseline") if isinstance(config.get("baseline"), dict) else {}
+    name, text = str(baseline.get("name") or "none"), str(baseline.get("description") or "")
+    given = baseline_results(config)
+    if given:
+        source = (config.get("baseline_results") or {}).get("source") or "source not given — add `source:`"
+        return f"{text or name}: numbers from config.yaml baseline_results {given} ({source})"
+    if name == "none":
+        return "none: the page names no baseline, so the verdict compares nothing"
+    if name == "not_implemented":
+        return (f"“{text}” is NOT IMPLEMENTED by this code: implement it and write baseline_metrics, or add "
+                "`baseline_results: {source: <paper or page>, metrics: {<metric>: <value>}}` to config.yaml")
+    return f"“{text or name}” run by the code on the same data and seeds ({name})"
+
+
+def _criteria_line(config: dict) -> str:
+    criteria = config.get("success_criteria") or []
+    text = json.dumps(criteria, ensure_ascii=False)
+    if any(isinstance(c, dict) and "prose" in str(c.get("source", "")) for c in criteria):
+        return f"{text} — read from the page's prose: confirm (quotes in CONTEXT.md)"
+    return text
+
+
+def _rounds_lines(slug: str, root: Path) -> list[str]:
+    from .codegen import rounds  # noqa: PLC0415
+
+    done = rounds.history(slug, root)
+    return [f"  {'10. Code rounds' if i == 0 else '              '} {rounds.describe(e)}" for i, e in enumerate(done)]
+
+
 def _review_line(review: dict, code: Path) -> str:
     if review.get("status") == "reviewed":
-        return f"reviewed by {review.get('model')}: verdict {review.get('verdict')} — read {code}/REVIEW.md"
+        fix = f"; fix round: {review['fix']}" if review.get("fix") else ""
+        return f"reviewed by {review.get('model')}: verdict {review.get('verdict')}{fix} — read {code}/REVIEW.md"
     return f"unreviewed ({review.get('reason', 'review not run')})"

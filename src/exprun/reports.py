@@ -93,8 +93,12 @@ def _delta(metric) -> str:
     return f"{metric.delta:+.4f}{rel}"
 
 
+def baseline_line(summary: Summary) -> str:
+    return f"Baseline: {summary.baseline_label}" + (f" — {summary.baseline_source}" if summary.baseline_source else "")
+
+
 def results_table(summary: Summary) -> list[str]:
-    lines = ["| Metric | Baseline | Ours (mean±std) | Δ |", "|--------|----------|-----------------|---|"]
+    lines = [baseline_line(summary), "", "| Metric | Baseline | Ours (mean±std) | Δ |", "|--------|----------|-----------------|---|"]
     for m in summary.metrics:
         lines.append(f"| {m.metric} | {_fmt(m.baseline)} | {m.mean:.4f}±{m.std:.4f} | {_delta(m)} |")
     return lines
@@ -129,7 +133,7 @@ def key_result(summary: Summary, crash: dict | None = None) -> str:
         return f"No usable results: {crashed or 'no seed produced its primary metric'}."
     text = f"{primary.metric} {primary.mean:.4f} ± {primary.std:.4f} over {primary.n} seed(s)"
     if primary.baseline is not None:
-        text += f" vs baseline {primary.baseline:.4f} (Δ {_delta(primary)})"
+        text += f" vs {summary.short_baseline} {primary.baseline:.4f} (Δ {_delta(primary)})"
     return text + f"; outcome {summary.outcome}" + (f"; {crashed}." if crashed else ".")
 
 

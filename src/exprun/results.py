@@ -3,7 +3,9 @@
 Outcome rules (the seed's, made precise):
 - inconclusive when fewer than 2 seeds succeeded, or when the primary metric's
   difference from the baseline is within the seeds' spread (|Δ| ≤ std);
-- succeeded when every success criterion holds on the mean;
+- succeeded when every success criterion holds on the mean (a criterion may ask for an absolute Δ
+  `min_delta`, a relative Δ `min_relative`, a `threshold`, and `significance`: a paired t-test over
+  the seeds whose result file carries the baseline's numbers too);
 - failed when the primary (first) criterion does not hold;
 - inconclusive otherwise (mixed: primary holds, another criterion fails).
 """
@@ -52,9 +54,17 @@ class Summary:
     ignored_files: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     primary: str = ""
+    baseline_label: str = "baseline"
+    baseline_source: str = ""
 
     def metric(self, name: str) -> MetricSummary | None:
         return next((m for m in self.metrics if m.metric == name), None)
+
+    @property
+    def short_baseline(self) -> str:
+        """The baseline as the page names it, cut to fit a sentence."""
+        label = self.baseline_label
+        return label if len(label) <= 60 else label[:59].rstrip() + "…"
 
 
 @dataclass
@@ -145,7 +155,7 @@ def summarize(records: list[dict], config: dict, broken: dict[int, str] | None =
     seen = {r["seed"] for r in records} | set(failed)
     missing = [s for s in expected if s not in seen]
     summaries = []
-    fallback = config.get("baseline_results") or {}
+    fallback = baseline_results(config)
     for name, group in per_seed.groupby("metric", sort=False):
         values = group["value"].dropna()
         if values.empty:
@@ -155,8 +165,48 @@ def summarize(records: list[dict], config: dict, broken: dict[int, str] | None =
         summaries.append(MetricSummary(name, float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0,
                                        int(len(values)), baseline, bool(higher.get(name, True))))
     summary = Summary(summaries, per_seed, succeeded, missing, failed, primary=primary, ignored_files=list(ignored or []))
+    summary.baseline_label, summary.baseline_source = baseline_naming(config, per_seed)
     summary.outcome, summary.reasons = decide_outcome(summary, config.get("success_criteria") or [])
     return summary
+
+
+def baseline_results(config: dict) -> dict[str, float]:
+    """config.yaml `baseline_results`: `{source, metrics: {...}}` or a plain `{metric: value}` mapping."""
+    given = config.get("baseline_results")
+    if not isinstance(given, dict):
+        return {}
+    values = given.get("metrics") if isinstance(given.get("metrics"), dict) else given
+    return {str(k): float(v) for k, v in values.items() if _finite(v)}
+
+
+def baseline_naming(config: dict, per_seed: pd.DataFrame) -> tuple[str, str]:
+    """The baseline as the page names it, and where its numbers come from."""
+    baseline = config.get("baseline") if isinstance(config.get("baseline"), dict) else {}
+    label = " ".join(str(baseline.get("description") or baseline.get("name") or "baseline").split())
+    if len(per_seed) and per_seed["baseline"].notna().any():
+        return label, "run by the same program on the same data and seeds"
+    given = config.get("baseline_results")
+    if baseline_results(config):
+        source = given.get("source") if isinstance(given, dict) and isinstance(given.get("source"), str) else ""
+        return label, f"config.yaml baseline_results ({source or 'source not given'})"
+    return label, "no baseline numbers (not run, no baseline_results)"
+
+
+def _significance(criterion: dict, summary: Summary, name: str, sign: int) -> tuple[bool | None, str]:
+    """Paired one-sided t-test of method vs baseline over the seeds that carry both."""
+    from scipy import stats  # noqa: PLC0415 - scipy comes with scikit-learn
+
+    alpha = float(criterion["significance"])
+    rows = summary.per_seed[(summary.per_seed["metric"] == name)].dropna(subset=["value", "baseline"])
+    if len(rows) < 2:
+        return None, f"{name}: significance not testable (needs ≥ 2 seeds with the baseline run alongside)"
+    diffs = sign * (rows["value"] - rows["baseline"])
+    if float(diffs.std(ddof=1)) == 0.0:
+        p_value = 0.0 if float(diffs.mean()) > 0 else 1.0
+    else:
+        p_value = float(stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
+    ok = p_value < alpha
+    return ok, f"{name} paired t-test over {len(rows)} seeds: p = {p_value:.3g} (needs < {alpha:g}): {'yes' if ok else 'no'}"
 
 
 def criterion_holds(criterion: dict, summary: Summary) -> tuple[bool | None, str]:
@@ -174,7 +224,22 @@ def criterion_holds(criterion: dict, summary: Summary) -> tuple[bool | None, str
     min_delta = float(criterion.get("min_delta", 0.0))
     ok = sign * metric.delta > min_delta if min_delta == 0 else sign * metric.delta >= min_delta
     need = ("Δ > 0" if sign > 0 else "Δ < 0") if min_delta == 0 else (f"Δ ≥ +{min_delta:g}" if sign > 0 else f"Δ ≤ -{min_delta:g}")
-    return ok, f"{name} Δ {metric.delta:+.4f} vs baseline (needs {need}): {'yes' if ok else 'no'}"
+    texts = [f"{name} Δ {metric.delta:+.4f} vs {summary.short_baseline} (needs {need}): {'yes' if ok else 'no'}"]
+    verdicts: list[bool | None] = [ok]
+    if "min_relative" in criterion:
+        wanted = float(criterion["min_relative"])
+        relative = metric.relative_delta
+        rel_ok = None if relative is None else sign * relative >= wanted
+        verdicts.append(rel_ok)
+        texts.append(f"{name} relative Δ {'—' if relative is None else f'{relative:+.2%}'} "
+                     f"(needs {'+' if sign > 0 else '-'}{wanted:.2%}): {'—' if rel_ok is None else 'yes' if rel_ok else 'no'}")
+    if "significance" in criterion:
+        sig_ok, text = _significance(criterion, summary, name, sign)
+        verdicts.append(sig_ok)
+        texts.append(text)
+    if False in verdicts:
+        return False, "; ".join(texts)
+    return (None if None in verdicts else True), "; ".join(texts)
 
 
 def decide_outcome(summary: Summary, criteria: list[dict]) -> tuple[str, list[str]]:

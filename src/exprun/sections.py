@@ -47,6 +47,17 @@ def section_bounds(body: str, title: str) -> tuple[int, int] | None:
     return None
 
 
+def section_titles(body: str) -> list[str]:
+    """Titles of the level-2 sections, in page order."""
+    return [name for _, level, name in _headings(body.splitlines(keepends=True)) if level == 2]
+
+
+def read_matching(body: str, pattern: str) -> str:
+    """Every level-2 section whose title matches the regex, joined under its title ("" when none)."""
+    found = [(t, read_section(body, t) or "") for t in section_titles(body) if re.search(pattern, t, re.I)]
+    return "\n\n".join(f"### {t}\n{text}" for t, text in found)
+
+
 def read_section(body: str, title: str) -> str | None:
     """Text of a section without its heading, None when absent."""
     bounds = section_bounds(body, title)

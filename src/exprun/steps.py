@@ -34,16 +34,18 @@ def run(step: str, slug: str, settings: Settings, root: Path = Path(".")) -> str
         atomic_write_json(Paths(slug, root).dataset, report)
         return f"{slug}: dataset ok — {report['summary']}"
     if step == "review":
-        from . import review  # noqa: PLC0415
+        from . import code_fixes  # noqa: PLC0415
 
-        record = review.review(slug, settings, root)
+        record = code_fixes.review_and_fix(slug, settings, root)
         why = f" ({record['reason']})" if record.get("reason") else f", verdict {record.get('verdict')}"
-        return f"{slug}: {record['status']}{why}"
+        fix = f"; fix round: {record['fix']}" if record.get("fix") else ""
+        return f"{slug}: {record['status']}{why}{fix}"
     if step == "sanity":
-        from . import sanity  # noqa: PLC0415
+        from . import code_fixes  # noqa: PLC0415
 
-        report = sanity.run_sanity(slug, settings, root)
-        return f"{slug}: sanity passed in {report['wall_time_s']} s — " + "; ".join(
+        report = code_fixes.sanity_with_fix(slug, settings, root)
+        fixed = f" (after the fix round: {report['fix_round']})" if report.get("fix_round") else ""
+        return f"{slug}: sanity passed in {report['wall_time_s']} s{fixed} — " + "; ".join(
             f"{c['name']}: {c['detail']}" for c in report["checks"])
     if step == "gate":
         from . import gate  # noqa: PLC0415

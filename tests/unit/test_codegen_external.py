@@ -47,5 +47,5 @@ def test_external_generator_failures_are_clear(example_wiki, tmp_path):
     assert "model refused" in str(caught.value)
     lazy = tmp_path / "lazy.py"
     lazy.write_text("pass\n")
-    with pytest.raises(ExprunError, match="wrote no train.py/run.sh"):
+    with pytest.raises(ExprunError, match="returned no files"):
         generate.generate(SLUG, settings([sys.executable, str(lazy)]), example_wiki)

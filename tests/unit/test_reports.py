@@ -57,6 +57,7 @@ SCENARIOS = {
     "succeeded": {
         "config": {"seeds": [0, 1, 2], "metrics": ["accuracy", "f1_macro"], "primary_metric": "accuracy",
                    "higher_is_better": {"accuracy": True, "f1_macro": True},
+                   "baseline": {"name": "logistic_regression", "description": "multinomial logistic regression"},
                    "success_criteria": [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.005}]},
         "files": {
             0: seed({"accuracy": 0.9722, "f1_macro": 0.9718}, {"accuracy": 0.9611, "f1_macro": 0.9603}),
@@ -84,6 +85,8 @@ SCENARIOS = {
     "inconclusive-regression": {
         "config": {"seeds": [0, 1, 2], "metrics": ["mse", "r2"], "primary_metric": "mse",
                    "higher_is_better": {"mse": False, "r2": True},
+                   "baseline": {"name": "not_implemented",
+                                "description": "ordinary least squares on the ten standardised clinical features, as in Efron et al. 2004"},
                    "success_criteria": [{"metric": "mse", "vs": "baseline", "min_delta": 0.0}]},
         "files": {
             0: seed({"mse": 2900.5, "r2": 0.47}, {"mse": 2950.0, "r2": 0.46}),

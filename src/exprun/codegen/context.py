@@ -1,7 +1,8 @@
 """What code generation reads: the page, its idea, related papers and sibling experiments.
 
 Collected once into a plain dict, written as `context.json` for an external
-generator and summarised in CONTEXT.md so the reviewer sees what was used.
+generator, put into the generator's prompt, and summarised in CONTEXT.md so the
+reviewer sees what was used.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ import re
 from pathlib import Path
 
 from .. import pages, sections
-from ..errors import PageError
+from ..state import Paths
+from ..errors import ExprunError, PageError
 
 WIKILINK = re.compile(r"\[\[([a-z0-9]+(?:-[a-z0-9]+)*)\]\]")
+METHOD_SECTIONS = r"method|approach|algorithm|model"
+HYPERPARAMETER_SECTIONS = r"hyper-?param|training details|implementation details|experimental setup|settings"
+MAX_SECTION_CHARS = 6000
+MAX_SIBLINGS = 12
 
 
 def _load_optional(path: Path) -> pages.Page | None:
@@ -35,23 +41,37 @@ def gather(page: pages.Page, root: Path = Path(".")) -> dict:
     for slug in sorted(paper_slugs):
         paper = _load_optional(wiki / "papers" / f"{slug}.md")
         if paper is not None:
-            papers.append({"slug": slug, "title": paper.get("title", slug), "method": sections.read_section(paper.body, "Method") or ""})
+            papers.append({"slug": slug, "title": paper.get("title", slug),
+                           "method": sections.read_matching(paper.body, METHOD_SECTIONS)[:MAX_SECTION_CHARS],
+                           "hyperparameters": sections.read_matching(paper.body, HYPERPARAMETER_SECTIONS)[:MAX_SECTION_CHARS]})
     siblings = []
     for path in pages.experiment_pages(root):
         other = _load_optional(path)
         if other is None or other.path.stem == page.path.stem or not idea_slug:
             continue
-        if str(other.get("linked_idea") or "") == idea_slug:
-            siblings.append({"slug": other.slug, "status": other.status, "setup": other.get("setup") or {}, "key_result": other.get("key_result") or ""})
+        if str(other.get("linked_idea") or "") == idea_slug and len(siblings) < MAX_SIBLINGS:
+            siblings.append({"slug": other.slug, "title": other.get("title"), "status": other.status,
+                             "setup": other.get("setup") or {}, "baseline": other.get("baseline"),
+                             "outcome": other.get("outcome") or "", "key_result": other.get("key_result") or "",
+                             "config": _generated_config(other.path.stem, root)})
     return {
         "experiment": {"slug": page.slug, "title": page.get("title"), "hypothesis": page.get("hypothesis"),
                        "setup": page.get("setup") or {}, "metrics": page.get("metrics") or [],
                        "baseline": page.get("baseline"), "body": page.body},
         "idea": None if idea is None else {"slug": idea_slug, "title": idea.get("title"),
-                                            "approach_sketch": sections.read_section(idea.body, "Approach sketch") or ""},
+                                            "approach_sketch": sections.read_section(idea.body, "Approach sketch") or "",
+                                            "hypothesis": idea.get("hypothesis") or ""},
         "papers": papers,
         "siblings": siblings,
     }
+
+
+def _generated_config(slug: str, root: Path) -> str:
+    """A sibling's config.yaml as exprun generated it (its hyperparameters are a tested starting point)."""
+    try:
+        return (Paths(slug, root).code_dir / "config.yaml").read_text(encoding="utf-8")[:MAX_SECTION_CHARS]
+    except (OSError, ValueError, ExprunError):
+        return ""
 
 
 def render_markdown(context: dict, notes: list[str]) -> str:

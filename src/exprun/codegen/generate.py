@@ -1,4 +1,5 @@
-"""Write `experiments/code/{slug}/`: built-in recipes or an external generator.
+"""Write `experiments/code/{slug}/`: the configured generator (an LLM, a coding agent) or the built-in
+recipes, which stay the default and the demo.
 
 A file a person changed since exprun wrote it is never overwritten unless the
 regeneration is forced; the manifest says which files exprun wrote.
@@ -6,20 +7,18 @@ regeneration is forced; the manifest says which files exprun wrote.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .. import lifecycle, resources
+from .. import dataset, lifecycle, resources
 from ..errors import ExprunError
 from ..files import atomic_write_json, atomic_write_text
 from ..state import Paths
 from . import context as context_mod
-from . import manifest
+from . import generators, manifest, rounds, writer
 from .spec import build_spec
 from .templates_run import render_requirements, render_run_sh
 from ..settings import Settings
@@ -38,6 +37,7 @@ class Generated:
     kept: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     generator: str = "built-in"
+    generator_notes: str = ""
 
 
 def recipe_files(framework: str) -> dict[str, str]:
@@ -60,6 +60,7 @@ def render(page, settings: Settings, root: Path) -> tuple[dict[str, str], list[s
     files["requirements.txt"] = render_requirements(spec.config["framework"])
     context = context_mod.gather(page, root)
     context["needs_gpu"] = spec.needs_gpu
+    context["dataset_report"] = dataset.describe_for_prompt(spec.config["dataset"], str(page.get("setup.dataset") or ""), root)
     files["CONTEXT.md"] = context_mod.render_markdown(context, spec.notes)
     return files, spec.notes, context
 
@@ -71,39 +72,38 @@ def generate(slug: str, settings: Settings, root: Path = Path("."), force: bool 
     folder = paths.code_dir
     folder.mkdir(parents=True, exist_ok=True)
     files, notes, context = render(page, settings, root)
+    context_md = files.pop("CONTEXT.md")
     atomic_write_json(paths.context, context)
-    result = Generated(folder=folder, notes=notes)
-    if settings.codegen.command:
-        result.generator = _run_external(settings.codegen.command, paths.context, folder)
-        written = {p.relative_to(folder).as_posix(): manifest.file_hash(p) for p in manifest.code_files(folder)}
-        result.written = sorted(written)
+    generator = generators.for_settings(settings)
+    limits = (settings.codegen.max_files, settings.codegen.max_bytes)
+    if generator is None:
+        applied = writer.apply(folder, files, "built-in", "built-in recipe", *limits, force=force)
+        result = Generated(folder=folder, written=applied.written + applied.unchanged, kept=applied.kept, notes=notes)
     else:
-        changed = set(manifest.human_changes(folder)) if not force else set()
-        written = dict(manifest.read_manifest(folder).get("files", {}))
-        for rel, content in files.items():
-            target = folder / rel
-            if target.exists() and rel in changed:
-                result.kept.append(rel)
-                continue
-            atomic_write_text(target, content)
-            if rel == "run.sh":
-                target.chmod(0o755)
-            written[rel] = manifest.file_hash(target)
-            result.written.append(rel)
-    manifest.write_manifest(folder, written, result.generator)
+        entry = rounds.run_round(slug, settings, root, "generate", proposed_config=files["config.yaml"], force=force)
+        if not entry["written"] and not entry["kept"] and not entry["unchanged"]:
+            raise ExprunError(f"{generator.name} returned no files for {slug}; nothing to run (see {entry['prompt']})")
+        defaults = {rel: files[rel] for rel in ("run.sh", "config.yaml") if not (folder / rel).exists()}
+        extra = writer.apply(folder, defaults, generator.name, "exprun defaults", *limits)
+        notes = [f"{generator.name} wrote {', '.join(entry['written'])}"] + (
+            [f"exprun added its standard {', '.join(extra.written)}"] if extra.written else [])
+        result = Generated(folder=folder, written=entry["written"] + extra.written, kept=entry["kept"],
+                           notes=notes, generator=generator.name, generator_notes=entry.get("notes", ""))
+    _write_context_md(folder, context_md + _notes_section(result.generator_notes), force)
     return result
 
 
-def _run_external(command: list[str], context_file: Path, folder: Path) -> str:
-    """Run a configured generator: `{context}` and `{target}` in its arguments are filled in."""
-    argv = [arg.format(context=str(context_file), target=str(folder)) for arg in command]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
-    except FileNotFoundError:
-        raise ExprunError(f"codegen.command: program '{argv[0]}' not found (fix codegen.command in config/config.yaml)") from None
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
-        raise ExprunError(f"codegen.command {json.dumps(argv)} exited with {done.returncode}:\n{tail}")
-    if not (folder / "train.py").exists() or not (folder / "run.sh").exists():
-        raise ExprunError(f"codegen.command wrote no train.py/run.sh into {folder}; it must write the code there")
-    return " ".join(argv[:1])
+def _notes_section(text: str) -> str:
+    return f"\n## Notes of the generator\n\n{text.strip()}\n" if text.strip() else ""
+
+
+def _write_context_md(folder: Path, text: str, force: bool) -> None:
+    """exprun's own note for the reviewer (not code: not hashed into the approval)."""
+    target = folder / "CONTEXT.md"
+    if target.exists() and not force and "CONTEXT.md" in manifest.human_changes(folder):
+        return
+    atomic_write_text(target, text)
+    recorded = manifest.read_manifest(folder)
+    files = dict(recorded.get("files", {}))
+    files["CONTEXT.md"] = manifest.file_hash(target)
+    manifest.write_manifest(folder, files, recorded.get("generator", "built-in"))

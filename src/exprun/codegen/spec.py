@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..pages import Page
+from . import criteria
 
 SKLEARN_DATASETS = {
     "digits": "classification",
@@ -119,14 +120,6 @@ def _model(page: Page, framework: str) -> dict:
     return {"name": name, "hidden_sizes": units or [64]}
 
 
-def _success_criteria(page: Page, primary: str) -> list[dict]:
-    """Criteria from the page's `success_criteria`, else: the primary metric beats the baseline."""
-    given = page.get("success_criteria")
-    if isinstance(given, list) and given:
-        return [dict(item) for item in given if isinstance(item, dict) and "metric" in item]
-    return [{"metric": primary, "vs": "baseline", "min_delta": 0.0}]
-
-
 def build_spec(page: Page, default_seeds: int = 3) -> Spec:
     """Map a page onto the recipe config; notes list everything left for the reviewer."""
     framework = framework_of(page)
@@ -151,9 +144,10 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
         notes.append(f"dataset '{page.get('setup.dataset') or ''}' is neither a scikit-learn dataset nor a file path: set dataset.path in config.yaml")
     if framework == "generic":
         notes.append(f"framework '{page.get('setup.framework') or ''}' has no built-in recipe: write load_data() in data.py and build_model() in model.py")
-    baseline_text = str(page.get("baseline") or "").strip()
-    baseline = "none" if not baseline_text else ("logistic_regression" if task == "classification" else "linear_regression")
+    baseline, baseline_notes = criteria.baseline(page, framework, task)
     primary = metrics[0]
+    success, criteria_notes = criteria.from_page(page, primary, primary not in LOWER_IS_BETTER)
+    notes += baseline_notes + criteria_notes
     slug = page.slug
     config = {
         "slug": slug,
@@ -161,13 +155,13 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
         "task": task,
         "dataset": dataset,
         "model": _model(page, framework),
-        "baseline": {"name": baseline, "description": baseline_text},
+        "baseline": baseline,
         "hyperparameters": _hyperparameters(prose),
         "seeds": _seeds(page.body, default_seeds),
         "metrics": metrics,
         "primary_metric": primary,
         "higher_is_better": {m: m not in LOWER_IS_BETTER for m in metrics},
-        "success_criteria": _success_criteria(page, primary),
+        "success_criteria": success,
         "sanity": {"epochs": 1, "max_steps": 100, "subset": 1024},
         "paths": {"results_dir": f"results/{slug}", "checkpoint_dir": f"checkpoints/{slug}"},
     }

@@ -95,7 +95,7 @@ def resolve_run(cfg: dict, args: argparse.Namespace) -> utils.Run:
 
 def fit_baseline(cfg: dict, dataset: utils.Dataset, seed: int) -> dict[str, float] | None:
     """Score a simple reference model on the same split, so the main model's numbers have context."""
-    if utils.baseline_name(cfg) == "none":
+    if utils.baseline_name(cfg) in utils.NOT_RUN_BASELINES:
         return None
     if dataset.n_classes:
         estimator = LogisticRegression(max_iter=1000, random_state=seed).fit(dataset.X_train, dataset.y_train)
