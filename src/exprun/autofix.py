@@ -73,7 +73,7 @@ def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | No
     has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
     args, change = plan_fix(anomaly, config, settings, has_checkpoint)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    reason = blocked(args, anomaly, config, contract.known_flags(slug, root))
+    reason = blocked(args, anomaly, config, contract.known_flags(slug, root, record.approved_hash))
     if reason:
         fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": reason,
                "args": [], "at": now, "applied": False}

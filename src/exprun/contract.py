@@ -200,7 +200,9 @@ def save(slug: str, root: Path, report: Report) -> None:
                                        "checks": [asdict(c) for c in report.checks]})
 
 
-def known_flags(slug: str, root: Path) -> list[str] | None:
-    """Flags the program listed at its last check; None when it was never checked."""
+def known_flags(slug: str, root: Path, code_hash: str) -> list[str] | None:
+    """Flags this code listed at its check; None when this code was never checked."""
     data = read_json(Paths(slug, root).contract)
-    return list(data["flags"]) if isinstance(data.get("flags"), list) else None
+    if data.get("code_hash") != code_hash or not isinstance(data.get("flags"), list):
+        return None
+    return list(data["flags"])

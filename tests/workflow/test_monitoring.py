@@ -85,3 +85,28 @@ def test_stall_shows_in_status_and_status_writes_nothing(wiki_root, screen_avail
     anomaly = text.split("## Anomaly")[1].split("##")[0]
     assert DEMO_SLUG in anomaly and "stalled" in anomaly
     assert {p: p.read_bytes() for p in (wiki_root / "wiki").rglob("*") if p.is_file()} == wiki_files
+
+
+HELP_WITHOUT_LR = """#!/usr/bin/env bash
+# A person's program: it takes the contract's required flags and --resume, but no --lr.
+case " $* " in *" --help "*) echo "usage: run.sh --seed N --sanity --results-dir D --checkpoint-dir D --resume"; exit 0;; esac
+""" + NAN_RUN.split("\n", 1)[1]
+
+
+def test_the_fix_is_not_applied_when_the_program_lacks_the_flag(wiki_root, screen_available, cleanup_screens):
+    approve_with(wiki_root, run_sh=HELP_WITHOUT_LR, approve=False)
+    assert snakemake(wiki_root, f"prepare_{DEMO_SLUG}").returncode == 0  # the sanity run checks this run.sh
+    flags = json.loads((wiki_root / "experiments" / "state" / DEMO_SLUG / "contract.json").read_text())["flags"]
+    assert "--resume" in flags and "--lr" not in flags
+    approve_with(wiki_root, approve=True)
+    assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
+    wait_for(wiki_root / "experiments" / "state" / DEMO_SLUG / "launches")
+    first = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
+    assert first.returncode == 0, output(first)
+    assert "Automatic fix not applied: nan_loss → the program does not take --lr" in output(first)
+    time.sleep(0.5)
+    assert launches(wiki_root) == 1, "never relaunched unchanged"
+    log = (wiki_root / "wiki" / "log.md").read_text()
+    assert f"exp-run | autofix {DEMO_SLUG} | nan_loss → not applied: the program does not take --lr" in log
+    second = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
+    assert "No further automatic fix: one was already tried on this experiment." in output(second)

@@ -16,7 +16,7 @@ from ..pages import Page
 PROSE_SECTIONS = r"procedure|success|criteri|expected|evaluation|decision|hypothes"
 FRACTION_METRICS = {"accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "r2"}
 NUMBER = r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
-POINTS = r"(points?|pp|percentage[\s-]points?|%)?"
+POINTS = r"(points?|pp|percentage[\s-]points?|%)?(?!\s*(?:x|×|times|fold)\b)(?![0-9.])"
 ABSOLUTE = re.compile(rf"(?:by\s+)?(?:at\s+least|≥|>=|no\s+less\s+than)\s*\+?{NUMBER}\s*{POINTS}", re.I)
 BY = re.compile(rf"\bby\s+(?:at\s+least\s+)?\+?{NUMBER}\s*{POINTS}(?!\s*relative)", re.I)
 RELATIVE = re.compile(rf"{NUMBER}\s*%\s*relative|relative\s+(?:improvement|gain|reduction)\s+of\s+(?:at\s+least\s+|≥\s*)?{NUMBER}\s*%", re.I)
@@ -27,9 +27,18 @@ CUES = re.compile(r"success|criteri|at least|≥|>=|outperform|beats?\b|improv|s
 LINEAR_BASELINE = re.compile(r"logistic|linear\s+(?:regression|model|classifier|probe)|\bridge\b|\blasso\b|least[\s-]squares", re.I)
 
 
+ABBREVIATION = re.compile(r"(?:\b[A-Z][a-z]{0,3}|\bal|\be\.g|\bi\.e|\bvs|\bcf)\.$")
+
+
 def _sentences(text: str) -> list[str]:
-    parts = re.split(r"(?<=[.;!?])\s+(?=[A-Z(*\-])|\n+", text)
-    return [" ".join(p.split()) for p in parts if p.strip()]
+    parts = [" ".join(p.split()) for p in re.split(r"(?<=[.;!?])\s+(?=[A-Z(*\-])|\n+", text) if p.strip()]
+    merged: list[str] = []
+    for part in parts:  # "Adv. Sci. 2025" and "et al. show" are not sentence ends
+        if merged and ABBREVIATION.search(merged[-1]):
+            merged[-1] += " " + part
+        else:
+            merged.append(part)
+    return merged
 
 
 def prose(page: Page) -> list[tuple[str, str]]:
@@ -49,6 +58,10 @@ def _absolute(sentence: str, metric: str) -> tuple[float | None, str]:
     if unit and metric in FRACTION_METRICS:
         return value / 100, f"{value:g} {unit} read as Δ ≥ {value / 100:g} on {metric} (a 0–1 metric)"
     return value, f"Δ ≥ {value:g} on {metric}"
+
+
+def _quote(sentence: str, limit: int = 240) -> str:
+    return f"“{sentence if len(sentence) <= limit else sentence[:limit - 1].rstrip() + '…'}”"
 
 
 def from_page(page: Page, primary: str, higher_is_better: bool = True) -> tuple[list[dict], list[str]]:
@@ -78,9 +91,9 @@ def from_page(page: Page, primary: str, higher_is_better: bool = True) -> tuple[
         if not said and BEATS.search(sentence) and not CUES.search(BEATS.sub("", sentence)):
             said.append(f"{primary} better than the baseline (Δ {'>' if higher_is_better else '<'} 0)")
         if said:
-            read.append(f"{where}: “{sentence[:240]}” → {', '.join(said)}")
+            read.append(f"{where}: {_quote(sentence)} → {', '.join(said)}")
         elif CUES.search(sentence):
-            unread.append(f"{where}: “{sentence[:240]}”")
+            unread.append(f"{where}: {_quote(sentence)}")
     notes = []
     if read:
         criterion["source"] = "page prose; confirm at the gate"

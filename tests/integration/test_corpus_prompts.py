@@ -1,0 +1,30 @@
+"""Every real page of the corpus yields a generator prompt: context gathered, baseline and criteria read
+or named as not readable, nothing crashes (the pages are copied; the corpus is never edited)."""
+
+from __future__ import annotations
+
+import shutil
+
+from exprun import config, lifecycle
+from exprun.codegen import context as context_mod
+from exprun.codegen import generate, prompt
+
+
+def test_every_real_page_yields_a_prompt(corpus_page, example_wiki):
+    slug = corpus_page.stem.split("__")[-1].split("@")[0]
+    target = example_wiki / "wiki" / "experiments" / f"{slug}.md"
+    shutil.copyfile(corpus_page, target)
+    page = lifecycle.find_experiment(slug, example_wiki)
+
+    files, notes, context = generate.render(page, config.parse({}), example_wiki)
+    text = prompt.build("generate", target.read_text(encoding="utf-8"), context, context["dataset_report"],
+                        files["config.yaml"])
+
+    assert corpus_page.read_bytes() == target.read_bytes()
+    assert target.read_text(encoding="utf-8") in text or len(text) >= prompt.MAX_PROMPT_CHARS
+    assert "## The run contract" in text and "## Dataset inspection" in text and context["dataset_report"]
+    assert any("baseline" in n for n in notes), notes
+    assert any("success criteri" in n for n in notes), notes
+    markdown = context_mod.render_markdown(context, notes)
+    assert markdown.startswith(f"# Context for {page.slug}")
+    assert len(text) <= prompt.MAX_PROMPT_CHARS + 100

@@ -1,0 +1,109 @@
+"""Success criteria and the baseline as the page states them, and the verdict that uses them."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from exprun import results
+from exprun.codegen import criteria
+from exprun.pages import parse_page
+
+
+def page(hypothesis: str = "", procedure: str = "", extra: str = "", baseline: str = "logistic regression"):
+    text = textwrap.dedent(f"""\
+        ---
+        title: "t"
+        status: planned
+        hypothesis: "{hypothesis}"
+        baseline: "{baseline}"
+        """) + extra + "---\n\n## Procedure\n\n" + procedure + "\n"
+    return parse_page(text, path=__import__("pathlib").Path("wiki/experiments/t.md"))
+
+
+@pytest.mark.parametrize("hypothesis,procedure,expected", [
+    ("The MLP beats logistic regression by at least 0.5 points of accuracy.", "", {"min_delta": 0.005}),
+    ("", "Success: accuracy improves by ≥ 2 % relative over the baseline.", {"min_relative": 0.02}),
+    ("", "Train 3 seeds. Lower is better for this metric.", {"direction": "lower"}),
+    ("", "The gain must be statistically significant across seeds.", {"significance": 0.05}),
+    ("", "Report p < 0.01 for the paired difference.", {"significance": 0.01}),
+    ("Beats the baseline by at least 1.5 on accuracy.", "", {"min_delta": 1.5}),
+])
+def test_prose_becomes_criteria_with_the_sentence_quoted(hypothesis, procedure, expected):
+    found, notes = criteria.from_page(page(hypothesis, procedure), "accuracy")
+    (criterion,) = found
+    for key, value in expected.items():
+        assert criterion[key] == pytest.approx(value) if isinstance(value, float) else criterion[key] == value
+    assert criterion["source"] == "page prose; confirm at the gate"
+    assert notes[0].startswith("success criteria read from the page's prose")
+    assert any("“" in n and "→" in n for n in notes[1:])
+
+
+def test_the_field_wins_over_prose():
+    given = 'success_criteria:\n  - {metric: f1_macro, vs: baseline, min_delta: 0.01}\n'
+    found, notes = criteria.from_page(page("Beats it by at least 5 points.", extra=given), "accuracy")
+    assert found == [{"metric": "f1_macro", "vs": "baseline", "min_delta": 0.01}] and notes == []
+
+
+def test_no_criterion_in_prose_says_so_and_uses_the_default():
+    found, notes = criteria.from_page(page("", "Train and evaluate."), "mse", higher_is_better=False)
+    assert found == [{"metric": "mse", "vs": "baseline", "min_delta": 0.0}]
+    assert "states no success criterion" in notes[0] and "falls below" in notes[0]
+
+
+@pytest.mark.parametrize("text", ["top-K=20 AUC within 0.05 of the DeepTernary AUC, the headline is scorer-specific.",
+                                  "The CV of the barrier is at least 2x smaller for OPES than for WT-MetaD."])
+def test_criteria_it_cannot_read_are_listed_not_dropped(text):
+    found, notes = criteria.from_page(page(text), "roc_auc")
+    assert found == [{"metric": "roc_auc", "vs": "baseline", "min_delta": 0.0}], "a ratio is not an absolute Δ"
+    assert any("could not turn into numbers" in n for n in notes)
+    assert any(text[:40] in n for n in notes)
+
+
+@pytest.mark.parametrize("text,framework,name", [
+    ("multinomial logistic regression", "sklearn", "logistic_regression"),
+    ("ridge regression on the raw features", "pytorch", "logistic_regression"),
+    ("ResNet-50 fine-tuned with full FT", "pytorch", "not_implemented"),
+    ("logistic regression", "generic", "not_implemented"),
+    ("", "sklearn", "none"),
+])
+def test_the_built_in_recipe_runs_its_linear_model_only_when_the_page_asks_for_it(text, framework, name):
+    found, notes = criteria.baseline(page(baseline=text), framework, "classification")
+    assert found == {"name": name, "description": text}
+    assert bool(notes) == (name != "logistic_regression")
+
+
+# ------------------------------------------------------------------ the verdict with these criteria
+
+
+def summary(values, baselines, **criterion):
+    records = [{"seed": i, "metrics": {"accuracy": v}, "baseline_metrics": {"accuracy": b}}
+               for i, (v, b) in enumerate(zip(values, baselines))]
+    config = {"seeds": list(range(len(values))), "metrics": ["accuracy"], "primary_metric": "accuracy",
+              "baseline": {"name": "x", "description": "the page's baseline"},
+              "success_criteria": [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.0, **criterion}]}
+    return results.summarize(records, config)
+
+
+def test_relative_criterion():
+    assert summary([0.80, 0.81, 0.82], [0.70, 0.70, 0.70], min_relative=0.10).outcome == "succeeded"
+    held = summary([0.72, 0.725, 0.73], [0.70, 0.70, 0.70], min_relative=0.10)
+    assert held.outcome == "failed" and any("relative Δ +3.57%" in r for r in held.reasons)
+
+
+def test_significance_criterion_is_a_paired_test_over_seeds():
+    clear = summary([0.80, 0.82, 0.81, 0.83], [0.70, 0.71, 0.70, 0.72], significance=0.05)
+    assert clear.outcome == "succeeded" and any("paired t-test over 4 seeds" in r for r in clear.reasons)
+    noisy = summary([0.80, 0.60, 0.85, 0.62], [0.70, 0.71, 0.70, 0.72], significance=0.05)
+    assert noisy.outcome != "succeeded"
+
+
+def test_baseline_results_with_their_source_stand_in_for_a_baseline_not_run():
+    records = [{"seed": i, "metrics": {"accuracy": v}} for i, v in enumerate([0.90, 0.91, 0.92])]
+    config = {"seeds": [0, 1, 2], "metrics": ["accuracy"], "baseline": {"name": "not_implemented", "description": "ResNet-50"},
+              "baseline_results": {"source": "He et al. 2016, Table 3", "metrics": {"accuracy": 0.85}}}
+    found = results.summarize(records, config)
+    assert found.metric("accuracy").baseline == 0.85 and found.outcome == "succeeded"
+    assert found.baseline_label == "ResNet-50"
+    assert found.baseline_source == "config.yaml baseline_results (He et al. 2016, Table 3)"
