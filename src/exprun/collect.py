@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import autofix, gate, integrity, lifecycle, monitor, pages, plots, reports, wikilog
+from . import analysis_note, autofix, gate, integrity, lifecycle, monitor, pages, plots, reports, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
@@ -152,10 +152,10 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     if plots.seed_plot(summary, paths.plot, page.get("title") or slug):
         plot_link = paths.plot.relative_to(paths.page.parent).as_posix()
     key = reports.key_result(summary, crash)
-    pages.replace_sections(paths.page, {
-        "Results": reports.results_section(summary, plot_link, crash),
-        "Analysis": reports.analysis_section(summary, crash, seen.record.autofix or None),
-    })
+    results_text = reports.results_section(summary, plot_link, crash)
+    analysis = reports.analysis_section(summary, crash, seen.record.autofix or None)
+    note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), results_text, analysis)
+    pages.replace_sections(paths.page, {"Results": results_text, "Analysis": analysis + note})
     now = datetime.now(timezone.utc)
     fields = {"outcome": summary.outcome, "key_result": key}
     if seen.record.backend == Backend.SSH:
@@ -169,7 +169,8 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
             "succeeded_seeds": summary.succeeded_seeds, "missing_seeds": summary.missing_seeds,
             "failed_seeds": {str(k): v for k, v in summary.failed_seeds.items()}, "reasons": summary.reasons,
             "ignored_files": summary.ignored_files, "exit_code": seen.state.exit_code, "run_id": seen.record.run_id,
-            "attempt": seen.record.attempt, "sanity_skipped": seen.record.sanity_skipped}
+            "attempt": seen.record.attempt, "sanity_skipped": seen.record.sanity_skipped,
+            "analysis_llm": note_failed or ("added" if note else "")}
     data["report"] = reports.run_report(data, summary)
     atomic_write_text(paths.run_report, data["report"])
     atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})

@@ -191,6 +191,8 @@ def run_report(data: dict, summary: Summary) -> str:
         lines += ["", f"Crash: {crashed} — suggested fix: {data['crash']['suggestion']}"]
     if data.get("sanity_skipped"):
         lines += ["", "Deployed with --skip-sanity: no sanity run checked this code before it ran."]
+    if str(data.get("analysis_llm", "")).startswith("analysis_llm:"):
+        lines += ["", f"No LLM note in the Analysis: {data['analysis_llm']}"]
     lines += ["", "## Key Finding", data["key_result"], "", "## Next Steps"]
     if crashed:
         lines.append(f"- The run crashed: read the log ({data['crash']['suggestion']}); the verdict rests on the seeds that finished")

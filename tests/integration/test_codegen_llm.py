@@ -211,3 +211,14 @@ def test_the_built_in_recipes_stop_at_once_on_a_failed_sanity_run(example_wiki):
     with pytest.raises(SanityError, match="no automatic fix round: fix the code by hand"):
         code_fixes.sanity_with_fix("digits-mlp-vs-logreg", settings, example_wiki)
     assert rounds.history("digits-mlp-vs-logreg", example_wiki) == []
+
+
+def test_a_failing_analysis_endpoint_leaves_the_computed_analysis_alone(llm):
+    from exprun import analysis_note  # noqa: PLC0415
+
+    off = config.parse({})
+    assert analysis_note.paragraph(off, "h", "r", "a") == ("", "")
+    llm.script((503, b"busy"))
+    on = config.parse({"analysis_llm": {"base_url": llm.base_url, "model": "analyst"}})
+    text, why = analysis_note.paragraph(on, "h", "r", "a")
+    assert text == "" and why == f"analysis_llm: POST {llm.base_url}/chat/completions: HTTP 503 Service Unavailable"

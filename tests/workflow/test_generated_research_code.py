@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
+
 import research_page as rp
 import yaml
-from fake_llm import files_reply
+from fake_llm import chat_reply, files_reply
 
 from workflow_helpers import exprun, output, page_meta, snakemake
 
@@ -19,6 +21,7 @@ def test_llm_written_code_runs_end_to_end_against_the_page_baseline(wiki_root, l
     rp.add_page(wiki_root)
     settings = yaml.safe_load((wiki_root / "config" / "config.yaml").read_text())
     settings["codegen"] = {"llm": {"base_url": llm.base_url, "model": "coder-32b", "api_key_env": KEY_ENV}}
+    settings["analysis_llm"] = {"base_url": llm.base_url, "model": "analyst-8b", "api_key_env": KEY_ENV}
     (wiki_root / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
     llm.script(files_reply(rp.files(rp.CRASHING)), files_reply({"train.py": rp.WORKING}, notes="fixed the division"))
 
@@ -33,6 +36,7 @@ def test_llm_written_code_runs_end_to_end_against_the_page_baseline(wiki_root, l
     assert "fix-sanity (llm coder-32b): wrote train.py; sanity passed after it" in text
     assert len(llm.requests) == 2 and "ZeroDivisionError" in llm.user_messages()[1]
 
+    llm.script(chat_reply("The softmax model clears the ten-point bar on every seed."))
     approved = exprun(wiki_root, "approve", rp.SLUG)
     assert approved.returncode == 0, output(approved)
     done = snakemake(wiki_root, f"full_{rp.SLUG}", timeout=240)
@@ -44,5 +48,9 @@ def test_llm_written_code_runs_end_to_end_against_the_page_baseline(wiki_root, l
     page = (wiki_root / "wiki" / "experiments" / f"{rp.SLUG}.md").read_text()
     assert f"Baseline: {rp.BASELINE} — run by the same program on the same data and seeds" in page
     assert "accuracy Δ +" in page and "(needs Δ ≥ +0.1): yes" in page
+    analysis = page.split("## Analysis", 1)[1]
+    computed, note = analysis.split("*LLM-written note (analyst-8b; not computed by exprun", 1)
+    assert "Outcome: **succeeded**" in computed and "clears the ten-point bar on every seed." in note
+    assert "Outcome: **succeeded**" in json.loads(llm.requests[-1]["body"])["messages"][1]["content"]
     leaked = [str(p) for p in tmp_path.rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
     assert leaked == []
