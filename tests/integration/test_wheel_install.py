@@ -49,5 +49,7 @@ def test_wheel_in_a_fresh_venv_inits_a_wiki_and_prepares_an_experiment(tmp_path)
     assert "rule sanity_check" in done.stdout + done.stderr
     sanity = json.loads((wiki / "experiments" / "state" / SLUG / "sanity.json").read_text())
     assert sanity["status"] == "passed"
+    assert sanity["checks"][-1]["detail"].endswith("conforms to the result schema")  # the schema ships
+    run([python, "-c", "from exprun.codegen import prompt; assert '# The run contract' in prompt.contract_text()"])
     listed = run([python, "-m", "snakemake", "--profile", profile, "-c1"], cwd=wiki)
     assert f"{SLUG}  planned" in listed.stdout + listed.stderr
