@@ -58,7 +58,8 @@ def test_generated_code_for_a_page_outside_the_recipes_passes_sanity(llm, wiki, 
     prompt = body["messages"][1]["content"]
     for part in ("# Round: generate", rp.BASELINE, "data/blobs.csv", "x1,x2,x3,x4,label", "The run contract",
                  "`--sanity`", "Run the page's baseline", "Learning representations by back-propagating errors",
-                 "Multi-layer networks trained by gradient descent", "digits-mlp-vs-logreg"):
+                 "Multi-layer networks trained by gradient descent", "### Sibling experiment digits-mlp-vs-logreg",
+                 "### Sibling experiment digits-cnn-gpu"):
         assert part in prompt, part
 
     report = code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)

@@ -45,9 +45,11 @@ def gather(page: pages.Page, root: Path = Path(".")) -> dict:
                            "method": sections.read_matching(paper.body, METHOD_SECTIONS)[:MAX_SECTION_CHARS],
                            "hyperparameters": sections.read_matching(paper.body, HYPERPARAMETER_SECTIONS)[:MAX_SECTION_CHARS]})
     siblings = []
-    for path in pages.experiment_pages(root):
+    for path in pages.experiment_pages(root) if idea_slug else []:
+        if path.stem == page.path.stem or not _links_idea(path, idea_slug):
+            continue  # most pages are on other ideas: a look at one frontmatter line spares parsing them
         other = _load_optional(path)
-        if other is None or other.path.stem == page.path.stem or not idea_slug:
+        if other is None:
             continue
         if str(other.get("linked_idea") or "") == idea_slug and len(siblings) < MAX_SIBLINGS:
             siblings.append({"slug": other.slug, "title": other.get("title"), "status": other.status,
@@ -64,6 +66,15 @@ def gather(page: pages.Page, root: Path = Path(".")) -> dict:
         "papers": papers,
         "siblings": siblings,
     }
+
+
+def _links_idea(path: Path, idea_slug: str) -> bool:
+    """Whether the page's frontmatter may name this idea (a cheap pre-check; the parse decides)."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]
+    except OSError:
+        return False
+    return re.search(rf"^linked_idea:\s*[\"']?{re.escape(idea_slug)}\b", head, re.M) is not None
 
 
 def _generated_config(slug: str, root: Path) -> str:

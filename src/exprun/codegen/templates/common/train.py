@@ -16,32 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from sklearn.linear_model import LinearRegression, LogisticRegression
-
-import data
-import model
-import utils
-
-# CLI flag (argparse dest) -> key under `hyperparameters:` in config.yaml.
-HYPERPARAMETERS = {
-    "lr": "learning_rate",
-    "batch_size": "batch_size",
-    "epochs": "epochs",
-    "weight_decay": "weight_decay",
-    "log_every": "log_every",
-}
-PATH_FLAGS = ("results_dir", "checkpoint_dir")
-
-
-@dataclasses.dataclass
-class Progress:
-    """Where training stands; checkpointed with the shuffle RNG so a resumed run draws the same batches."""
-
-    step: int
-    epoch: int
-    rng: np.random.Generator
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,6 +36,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--device", choices=("auto", "cpu", "cuda"), default="auto", help="pytorch recipe only"
     )
     return parser.parse_args(argv)
+
+
+# The command line is read before numpy, sklearn and the recipe load, so `--help` (how exprun reads the
+# run contract's flags) answers at once.
+ARGS = parse_args() if __name__ == "__main__" else None
+
+import numpy as np  # noqa: E402
+from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
+
+import data  # noqa: E402
+import model  # noqa: E402
+import utils  # noqa: E402
+
+# CLI flag (argparse dest) -> key under `hyperparameters:` in config.yaml.
+HYPERPARAMETERS = {
+    "lr": "learning_rate",
+    "batch_size": "batch_size",
+    "epochs": "epochs",
+    "weight_decay": "weight_decay",
+    "log_every": "log_every",
+}
+PATH_FLAGS = ("results_dir", "checkpoint_dir")
+
+
+@dataclasses.dataclass
+class Progress:
+    """Where training stands; checkpointed with the shuffle RNG so a resumed run draws the same batches."""
+
+    step: int
+    epoch: int
+    rng: np.random.Generator
 
 
 def resolve_run(cfg: dict, args: argparse.Namespace) -> utils.Run:
@@ -216,7 +221,7 @@ def write_results(
 
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
-    args = parse_args(argv)
+    args = ARGS if argv is None and ARGS is not None else parse_args(argv)
     code_hash = utils.code_hash(Path(os.path.abspath(__file__)).parent)  # the code as this seed found it
     cfg, config_hash = utils.load_config(args.config)
     run = resolve_run(cfg, args)
