@@ -237,6 +237,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  9. Criteria    {_criteria_line(config)}",
         *_rounds_lines(slug, root),
         f"     Notes       {code}/CONTEXT.md (what was read and what the generator could not map)",
+        *_note_lines(paths),
         "",
         "Approve (records who, when and the code hash):",
         f"  exprun approve {slug}        # or: touch {paths.approval}",
@@ -300,6 +301,13 @@ def _criteria_line(config: dict) -> str:
     if any(isinstance(c, dict) and "prose" in str(c.get("source", "")) for c in criteria):
         return f"{text} — read from the page's prose: confirm (quotes in CONTEXT.md)"
     return text
+
+
+def _note_lines(paths: Paths, limit: int = 12) -> list[str]:
+    """What the page asks that the code generation could not map (from context.json), said at the gate."""
+    notes = [str(n) for n in read_json(paths.context).get("notes") or []]
+    lines = [f"                 - {n.strip()}" if not n.startswith("  ") else f"                   {n.strip()}" for n in notes[:limit]]
+    return lines + ([f"                 … {len(notes) - limit} more in CONTEXT.md"] if len(notes) > limit else [])
 
 
 def _rounds_lines(slug: str, root: Path) -> list[str]:

@@ -28,3 +28,18 @@ def test_every_real_page_yields_a_prompt(corpus_page, example_wiki):
     markdown = context_mod.render_markdown(context, notes)
     assert markdown.startswith(f"# Context for {page.slug}")
     assert len(text) <= prompt.MAX_PROMPT_CHARS + 100
+
+
+def test_the_gate_says_what_the_built_in_recipe_could_not_map_on_a_real_page(corpus_pages, example_wiki):
+    from exprun import gate  # noqa: PLC0415
+
+    source = next(p for p in corpus_pages if p.name.endswith("__ablation-deepternary-vs-protac-stan-scorer.md"))
+    slug = "ablation-deepternary-vs-protac-stan-scorer"
+    shutil.copyfile(source, example_wiki / "wiki" / "experiments" / f"{slug}.md")
+    settings = config.parse({})
+    generate.generate(slug, settings, example_wiki)
+    text = gate.checklist(slug, settings, example_wiki, "headline")
+    assert "“DeepTernary calibrated AUC from [[calibrated-deltapternary-phospho-protac-ranking]]" in text
+    assert "is NOT IMPLEMENTED by this code" in text and "baseline_results: {source:" in text
+    assert "has no built-in recipe: write load_data()" in text
+    assert "read from the page's prose: confirm" in text and "→ Δ ≥ 0.05 on roc_auc" in text

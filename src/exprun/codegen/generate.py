@@ -60,6 +60,7 @@ def render(page, settings: Settings, root: Path) -> tuple[dict[str, str], list[s
     files["requirements.txt"] = render_requirements(spec.config["framework"])
     context = context_mod.gather(page, root)
     context["needs_gpu"] = spec.needs_gpu
+    context["notes"] = spec.notes  # what the page says that the recipe could not map: repeated at the gate
     context["dataset_report"] = dataset.describe_for_prompt(spec.config["dataset"], str(page.get("setup.dataset") or ""), root)
     files["CONTEXT.md"] = context_mod.render_markdown(context, spec.notes)
     return files, spec.notes, context
