@@ -28,7 +28,7 @@ N = 3  # repetitions of deploy and of collect: one prepared experiment each
 SEEDS = 1000
 # Benchmark stand-in: the run ends at once; the sanity run (which goes through run.sh) gets the generated one.
 INSTANT_RUN = ("#!/usr/bin/env bash\n"
-               'case " $* " in *" --sanity "*) exec bash "$(dirname "$0")/generated_run.sh" "$@";; esac\n'
+               'case " $* " in *" --sanity "*|*" --help "*) exec bash "$(dirname "$0")/generated_run.sh" "$@";; esac\n'
                "exit 0\n")
 
 

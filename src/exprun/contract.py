@@ -40,7 +40,7 @@ OPTIONAL_FLAGS = {
 }
 PROGRESS_MODES = ("loss", "steps", "none")
 FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
-HELP_TIMEOUT_S = 120
+HELP_TIMEOUT_S = 60
 
 
 @dataclass
@@ -125,7 +125,8 @@ def probe_flags(code_dir: Path, root: Path, seed: int, settings: Settings) -> tu
         done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=HELP_TIMEOUT_S,
                               env=run_env(settings, str(seed), "contract-probe"))
     except subprocess.TimeoutExpired:
-        return [], f"`run.sh --help` did not finish within {HELP_TIMEOUT_S} s"
+        return [], (f"`run.sh --help` did not finish within {HELP_TIMEOUT_S} s: the program must print its flags "
+                    "and exit on --help instead of running")
     text = done.stdout + done.stderr
     return sorted(set(FLAG.findall(text))), text
 

@@ -41,8 +41,9 @@ def edit_config(root: Path, slug: str, **hyperparameters) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-# The sanity run goes through run.sh: a person's stand-in run.sh hands `--sanity` to the generated one.
-SANITY_PASSTHROUGH = 'case " $* " in *" --sanity "*) exec bash "$(dirname "$0")/generated_run.sh" "$@";; esac\n'
+# The sanity run goes through run.sh: a person's stand-in run.sh hands `--sanity` (and, unless it answers
+# it itself, the run contract's `--help` probe) to the generated one.
+SANITY_PASSTHROUGH = 'case " $* " in *" --sanity "*{help}) exec bash "$(dirname "$0")/generated_run.sh" "$@";; esac\n'
 
 
 def replace_run_sh(root: Path, slug: str, body: str) -> None:
@@ -52,7 +53,8 @@ def replace_run_sh(root: Path, slug: str, body: str) -> None:
         (code / "run.sh").rename(code / "generated_run.sh")
     lines = body.splitlines(keepends=True)
     shebang = lines[:1] if lines and lines[0].startswith("#!") else []
-    (code / "run.sh").write_text("".join(shebang) + SANITY_PASSTHROUGH + "".join(lines[len(shebang):]))
+    passthrough = SANITY_PASSTHROUGH.format(help="" if "--help" in body else '|*" --help "*')
+    (code / "run.sh").write_text("".join(shebang) + passthrough + "".join(lines[len(shebang):]))
 
 
 def approve_with(root: Path, slug: str = DEMO_SLUG, run_sh: str | None = None, approve: bool = True, **hyper) -> None:
