@@ -87,6 +87,9 @@ LEGACY_PAGE = ("wiki/experiments/legacy.md", "---\ntitle: t\nstatus: planned\n--
 BROKEN_PAGE = ("wiki/experiments/broken.md", '---\ntitle: "t"\nstatus: planned\nbad: a: b\n---\n')
 UNICODE_PAGE = ("wiki/experiments/unicode.md", '---\ntitle: "ΔpTernary ≈ 5× — γ"\nstatus: planned\n---\n')
 HOSTILE_TEXT = 'Acc 0.97: +1.2 pts over "LR" # best'
+IDEA = "wiki/ideas/small-mlp-beats-linear-on-digits.md"
+# The wiki's own research_wiki.py (a stand-in that says what it was asked): verbs exprun lacks go there.
+WIKI_TOOL = ("tools/research_wiki.py", "import json, sys\nprint(json.dumps({'status': 'ok', 'wiki_tool': sys.argv[1:]}))\n")
 
 # Run through both entry points.
 CORE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, ...]]]] = {
@@ -131,8 +134,18 @@ MORE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, ...]]]] = {
             ("set-meta", CNN, "learning_rate", "0.001", "--create"),
             ("set-meta", CNN, "use_amp", "true", "--create"),
             ("set-meta", CNN, "key_result", HOSTILE_TEXT),
+            ("set-meta", CNN, "tags", "gpu", "--append"),
         ],
     ),
+    "hand-over": (
+        [WIKI_TOOL],
+        [
+            ("add-edge", "--from", "a", "--to", "b", "--type", "supports"),
+            ("transition", IDEA, "--to", "in_progress"),
+            ("transition", CNN, "--to", "running", "--reason", "retry"),
+        ],
+    ),
+    "no-wiki-tool": ([], [("add-edge", "--from", "a", "--to", "b"), ("transition", IDEA, "--to", "in_progress")]),
     "read-more": (
         [UNICODE_PAGE],
         [
@@ -174,6 +187,7 @@ class CliRuns:
 def _play(cmd: list[str], root: Path, files, steps) -> list[Run]:
     shutil.copytree(EXAMPLE_WIKI, root)
     for rel, text in files:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
     env = system_env()
     out = []
@@ -264,7 +278,8 @@ def test_both_entry_points_answer_alike(cli):
 
 def test_set_meta_reports_old_and_new_and_edits_one_line(cli, runner):
     (status,) = cli(runner, "set-status")
-    assert status.ok() == {"status": "ok", "field": "status", "old": "planned", "new": "running"}
+    assert status.ok() == {"status": "ok", "field": "status", "old": "planned", "new": "running", "action": "set",
+                           "old_value": "planned", "value": "running"}
     before = (EXAMPLE_WIKI / CNN).read_text().splitlines(keepends=True)
     after = (cli.root(runner, "set-status") / CNN).read_text().splitlines(keepends=True)
     assert len(after) == len(before)
@@ -275,7 +290,8 @@ def test_set_meta_reports_old_and_new_and_edits_one_line(cli, runner):
 
 def test_set_meta_nested_field_edits_one_line(cli):
     server = cli(DIRECT, "typing-more")[0]
-    assert server.ok() == {"status": "ok", "field": "remote.server", "old": "", "new": "gpu-01.lab"}
+    assert server.ok() == {"status": "ok", "field": "remote.server", "old": "", "new": "gpu-01.lab", "action": "set",
+                           "old_value": "", "value": "gpu-01.lab"}
     assert '  server: "gpu-01.lab"\n' in (cli.root(DIRECT, "typing-more") / CNN).read_text()
 
 
@@ -300,14 +316,19 @@ def test_set_meta_more_errors(cli):
 
 def test_set_meta_typing(cli, runner):
     hours, outcome, gpu, append = (run.ok() for run in cli(runner, "typing"))
-    assert hours == {"status": "ok", "field": "estimated_hours", "old": 0, "new": 5}
-    assert outcome == {"status": "ok", "field": "outcome", "old": "", "new": "no"}
-    assert gpu == {"status": "ok", "field": "remote.gpu", "old": "", "new": "007"}
+    # the wiki tool's keys: old and new as text (new as given; JSON for lists), plus the typed values written
+    assert hours == {"status": "ok", "field": "estimated_hours", "old": "0", "new": "5", "action": "set",
+                     "old_value": 0, "value": 5}
+    assert (outcome["old"], outcome["new"], outcome["value"]) == ("", "no", "no")
+    assert (gpu["old"], gpu["new"], gpu["value"]) == ("", "007", "007")
     assert append == {
         "status": "ok",
         "field": "tags",
-        "old": ["classification", "gpu", "pytorch"],
-        "new": ["classification", "gpu", "pytorch", "cnn, small"],
+        "old": '["classification", "gpu", "pytorch"]',
+        "new": '["classification", "gpu", "pytorch", "cnn, small"]',
+        "action": "append",
+        "old_value": ["classification", "gpu", "pytorch"],
+        "value": ["classification", "gpu", "pytorch", "cnn, small"],
     }
     page = cli.root(runner, "typing") / CNN
     meta = frontmatter(page)
@@ -321,11 +342,13 @@ def test_set_meta_typing(cli, runner):
 
 
 def test_set_meta_more_typing(cli):
-    _, idea, run_id, lr, amp, key_result = (run.ok() for run in cli(DIRECT, "typing-more"))
+    _, idea, run_id, lr, amp, key_result, again = (run.ok() for run in cli(DIRECT, "typing-more"))
     assert idea["new"] == "yes"
-    assert run_id == {"status": "ok", "field": "run_id", "old": None, "new": "007"}  # created, zeros kept
-    assert lr["new"] == 0.001 and amp["new"] is True
+    assert run_id == {"status": "ok", "field": "run_id", "old": "", "new": "007", "action": "create",
+                      "old_value": None, "value": "007"}  # created, zeros kept
+    assert (lr["new"], lr["value"]) == ("0.001", 0.001) and (amp["new"], amp["value"]) == ("true", True)
     assert key_result["new"] == HOSTILE_TEXT
+    assert again["action"] == "unchanged" and again["value"] == ["classification", "gpu", "pytorch"]  # --append dedups
     meta = frontmatter(cli.root(DIRECT, "typing-more") / CNN)
     assert (meta["linked_idea"], meta["run_id"], meta["learning_rate"], meta["use_amp"], meta["key_result"]) == (
         "yes", "007", 0.001, True, HOSTILE_TEXT
@@ -361,17 +384,19 @@ def recent_days() -> set[str]:
     return {f"{d:%Y-%m-%d}" for d in (now, now - timedelta(minutes=10))}
 
 
-def test_log_appends_a_dated_line(cli, runner):
-    answer = cli(runner, "log-slug")[0].ok()
-    assert answer["line"] in {f"## [{d}] exp-run | digits-cnn-gpu deployed on gpu-01" for d in recent_days()}
+def test_log_appends_a_dated_line_and_prints_nothing_like_the_wiki_tool(cli, runner):
+    done = cli(runner, "log-slug")[0]
+    assert (done.rc, done.stdout, done.stderr) == (0, "", "")
     log = cli.root(runner, "log-slug") / "wiki" / "log.md"
-    assert log.read_text() == (EXAMPLE_WIKI / "wiki" / "log.md").read_text() + answer["line"] + "\n"
+    added = log.read_text()[len((EXAMPLE_WIKI / "wiki" / "log.md").read_text()):]
+    assert added in {f"## [{d}] exp-run | digits-cnn-gpu deployed on gpu-01\n" for d in recent_days()}
 
 
 def test_log_creates_a_missing_log(cli):
     (created,) = cli(DIRECT, "log-new")
+    assert created.rc == 0 and created.stdout == ""
     new_log = (cli.root(DIRECT, "log-new") / "new-wiki" / "log.md").read_text()
-    assert new_log.startswith("# Wiki Log\n") and new_log.endswith("\n" + created.ok()["line"] + "\n")
+    assert new_log.startswith("# Wiki Log\n") and new_log.rstrip().endswith("] first entry")
 
 
 def test_slug(cli, runner):
@@ -381,7 +406,8 @@ def test_slug(cli, runner):
 
 def test_transition(cli, runner):
     (to_running,) = cli(runner, "transition")
-    assert to_running.ok() == {"status": "ok", "field": "status", "old": "planned", "new": "running"}
+    assert to_running.ok() == {"status": "ok", "entity": "experiments/digits-cnn-gpu", "old_status": "planned",
+                               "new_status": "running", "field": "status", "old": "planned", "new": "running"}
     assert frontmatter(cli.root(runner, "transition") / CNN)["status"] == "running"
 
 
@@ -390,9 +416,28 @@ def test_transition_chain(cli):
     to_running.ok()
     assert "'key_result' is empty" in early_complete.error()["message"]
     set_key.ok()
-    assert to_completed.ok() == {"status": "ok", "field": "status", "old": "running", "new": "completed"}
+    assert to_completed.ok() == {"status": "ok", "entity": "experiments/digits-cnn-gpu", "old_status": "running",
+                                 "new_status": "completed", "field": "status", "old": "running", "new": "completed",
+                                 "auto_set": ["date_completed"]}
     assert "cannot go from 'completed' to 'running'" in back.error()["message"]
     assert bogus.rc == 2 and "invalid choice: 'finished'" in bogus.stderr and bogus.stdout == ""
     meta = frontmatter(cli.root(DIRECT, "transition-chain") / CNN)
     assert meta["status"] == "completed" and meta["key_result"] == "CNN 0.98 vs LR 0.96"
     assert meta["date_completed"] in recent_days()
+
+
+# --------------------------------------------------------------------------- verbs of the wiki's own tool
+
+
+def test_verbs_exprun_lacks_go_to_the_wiki_s_own_tool(cli):
+    edge, idea, reason = (run.ok() for run in cli(DIRECT, "hand-over"))
+    assert edge == {"status": "ok", "wiki_tool": ["add-edge", "--from", "a", "--to", "b", "--type", "supports"]}
+    assert idea == {"status": "ok", "wiki_tool": ["transition", IDEA, "--to", "in_progress"]}
+    assert reason["wiki_tool"][-2:] == ["--reason", "retry"]
+    assert frontmatter(cli.root(DIRECT, "hand-over") / CNN)["status"] == "planned", "exprun itself changed nothing"
+
+
+def test_without_the_wiki_s_tool_they_are_refused_in_one_line(cli):
+    edge, idea = cli(DIRECT, "no-wiki-tool")
+    assert edge.error()["message"].startswith("'add-edge' is for the wiki's own tools/research_wiki.py, which is not in")
+    assert "'transition' of this page" in idea.error()["message"]

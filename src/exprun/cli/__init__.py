@@ -23,6 +23,8 @@ def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["wiki"] and wiki.handed_over(argv[1:]):
+        return wiki.hand_over(argv[1:])  # a verb of the wiki's own research_wiki.py
     args = build_parser(wiki_only=argv[:1] == ["wiki"]).parse_args(argv)
     return args.handler(args)
 

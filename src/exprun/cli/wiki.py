@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,26 +49,45 @@ def _is_experiment(path: Path) -> bool:
     return path.resolve().parent.name == "experiments" and path.resolve().parent.parent.name == "wiki"
 
 
+def as_text(value: Any) -> str:
+    """A field value as the wiki tool reports it: a string as it is, anything else JSON-encoded, nothing as ""."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _answer(field: str, old: Any, new_text: str, new_value: Any, action: str) -> dict:
+    """The wiki tool's keys (old/new as text) plus the typed values exprun wrote (old_value/value)."""
+    return {"field": field, "old": as_text(old), "new": new_text, "action": action,
+            "old_value": old, "value": new_value}
+
+
 def _set_meta(args: argparse.Namespace) -> dict:
     page = pages.load_page(Path(args.page), required=())
     existing = page.get(args.field)
     if args.field == "status" and _is_experiment(Path(args.page)) and not args.append:
         # An experiment's status moves only along the lifecycle: a completed page is never reopened this way.
         if str(existing) == args.value:
-            return {"field": "status", "old": existing, "new": existing, "action": "unchanged"}
+            return _answer("status", existing, args.value, existing, "unchanged")
         try:
             old = lifecycle.transition(Path(args.page), args.value)
         except LifecycleError as exc:
             raise LifecycleError(f"{exc}; an experiment's status changes through the lifecycle "
                                  f"(`transition {args.page} --to <status>`)") from None
-        return {"field": "status", "old": old, "new": args.value}
+        return _answer("status", old, args.value, args.value, "set")
     if args.append:
         value = coerce_cli_value(args.value, args.field, None)
+        old = list(existing) if isinstance(existing, list) else existing
+        if isinstance(old, list) and any(item == value or str(item) == str(value) for item in old):
+            return _answer(args.field, old, json.dumps(old, ensure_ascii=False, default=str), old, "unchanged")
         old = pages.append_to_field(Path(args.page), args.field, value)
-        return {"field": args.field, "old": old, "new": old + [value]}
+        new = (old or []) + [value]
+        return _answer(args.field, old, json.dumps(new, ensure_ascii=False, default=str), new, "append")
     value = coerce_cli_value(args.value, args.field, existing)
+    missing = object()
+    created = page.get(args.field, missing) is missing
     old = pages.set_field(Path(args.page), args.field, value, create=args.create)
-    return {"field": args.field, "old": old, "new": value}
+    return _answer(args.field, old, args.value, value, "create" if created else "set")
 
 
 def _read_meta(args: argparse.Namespace) -> int:
@@ -87,7 +109,13 @@ def _read_meta(args: argparse.Namespace) -> int:
 
 
 def _log(args: argparse.Namespace) -> int:
-    return json_verb(lambda: {"line": wikilog.append_log(Path(args.wiki_dir), args.message)})
+    """Append the dated line; like the wiki tool, print nothing (errors: one JSON line, exit 1)."""
+    try:
+        wikilog.append_log(Path(args.wiki_dir), args.message)
+    except OSError as exc:
+        emit_json({"status": "error", "message": f"{args.wiki_dir}/log.md: {exc.strerror or exc}"})
+        return 1
+    return 0
 
 
 def _slug(args: argparse.Namespace) -> int:
@@ -96,8 +124,15 @@ def _slug(args: argparse.Namespace) -> int:
 
 
 def _transition(args: argparse.Namespace) -> dict:
-    old = lifecycle.transition(Path(args.page), args.to)
-    return {"field": "status", "old": old, "new": args.to}
+    """The wiki tool's answer (entity, old_status, new_status, auto_set) plus exprun's field/old/new."""
+    path = Path(args.page)
+    before = pages.load_page(path, required=()).meta
+    old = lifecycle.transition(path, args.to)
+    after = pages.load_page(path, required=()).meta
+    auto = [name for name in ("date_completed",) if after.get(name) != before.get(name)]
+    answer = {"entity": f"{path.resolve().parent.name}/{path.stem}", "old_status": old, "new_status": args.to,
+              "field": "status", "old": old, "new": args.to}
+    return {**answer, "auto_set": auto} if auto else answer
 
 
 def add_parser(groups: argparse._SubParsersAction) -> None:
@@ -135,8 +170,52 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     transition.set_defaults(handler=lambda a: json_verb(lambda: _transition(a)))
 
 
+VERBS = ("set-meta", "read-meta", "log", "slug", "transition")
+WIKI_TOOL = Path("tools") / "research_wiki.py"
+
+
+def wiki_tool(root: Path = Path(".")) -> Path | None:
+    """The wiki's own tools/research_wiki.py in this wiki root (never exprun's shim of the same name)."""
+    path = Path(root) / WIKI_TOOL
+    try:
+        if not path.is_file() or "exprun.cli.wiki" in path.read_text(encoding="utf-8", errors="replace"):
+            return None
+    except OSError:
+        return None
+    return path
+
+
+def handed_over(argv: list[str]) -> bool:
+    """Verbs exprun does not implement, and transitions of pages other than experiments (ideas, with
+    --reason), belong to the wiki's own tool."""
+    if not argv or argv[0].startswith("-"):
+        return False
+    if argv[0] not in VERBS:
+        return True
+    if argv[0] == "transition":
+        page = next((a for a in argv[1:] if not a.startswith("-")), "")
+        return "--reason" in argv or (bool(page) and not _is_experiment(Path(page)))
+    return False
+
+
+def hand_over(argv: list[str]) -> int:
+    """Run the wiki's own tool with the same arguments (its answer is the answer), or say why not."""
+    tool = wiki_tool()
+    if tool is None:
+        what = f"'{argv[0]}'" if argv[0] not in VERBS else f"'{argv[0]}' of this page"
+        emit_json({"status": "error", "message": f"{what} is for the wiki's own {WIKI_TOOL}, which is not in this "
+                   f"wiki root ({Path.cwd()}); exprun implements {', '.join(VERBS)} (experiment pages)"})
+        return 1
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, str(tool), *argv])
+    return 1  # not reached
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of tools/research_wiki.py."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if handed_over(argv):
+        return hand_over(argv)
     parser = argparse.ArgumentParser(prog="research_wiki.py")
     add_verbs(parser.add_subparsers(dest="verb", required=True))
     args = parser.parse_args(argv)
