@@ -28,6 +28,7 @@ class GPU:
     memory_total_mib: int
     utilization_pct: int
     processes: list[int] = field(default_factory=list)
+    temperature_c: int | None = None
 
     def is_free(self, threshold_mib: int) -> bool:
         return self.memory_used_mib < threshold_mib and not self.processes
@@ -82,8 +83,12 @@ def query() -> GPUView:
                 procs = [p.pid for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)]
             except pynvml.NVMLError:
                 procs = []
+            try:
+                temperature = int(pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU))
+            except pynvml.NVMLError:
+                temperature = None
             gpus.append(GPU(index, name.decode() if isinstance(name, bytes) else str(name),
-                            int(memory.used // 2**20), int(memory.total // 2**20), int(util), procs))
+                            int(memory.used // 2**20), int(memory.total // 2**20), int(util), procs, temperature))
         return GPUView(gpus)
     except pynvml.NVMLError as exc:
         return GPUView([], f"NVML error: {exc}")

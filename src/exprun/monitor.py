@@ -164,7 +164,8 @@ def _crash(lines: list[str], state: str, exit_code: int | None) -> Anomaly | Non
     if starts:
         exception, end = _exception_after(lines, starts[-1])
         kept_going = any(PROGRESS.search(line) for line in lines[end + 1 :])
-        if ended_badly or (state == "running" and not kept_going):
+        # "ended": a session exprun did not launch ended, and nobody recorded its exit status
+        if ended_badly or (state in ("running", "ended") and not kept_going):
             return Anomaly("traceback", exception)
     if state != "exited" or exit_code in (0, None):
         if state == "running" and KILLED_LINE.search("\n".join(lines[-5:])):

@@ -38,6 +38,8 @@ def test_status_uses_one_connection(lab, capsys):
     assert RemoteSession.transports_opened - before == 1
     assert data["work_dir"] == str(lab.work_dir) and data["work_dir_exists"] and data["screen"]
     assert data["host_key"] == "known"
+    assert (data["reachable"], data["user"], data["host"]) == (True, lab.sshd["user"], "127.0.0.1")
+    assert {"gpus_description", "gpu_count", "free_gpus", "gpus"} <= set(data)
 
 
 def test_unknown_host_key_refused_with_fingerprint_and_command(lab, capsys, tmp_path):
@@ -90,8 +92,11 @@ def test_connection_refused(lab, capsys):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     lab.write_config(port=port)
-    code, data = answer(lab, capsys, "status")
-    assert code == 1 and "connection refused" in data["message"] and str(port) in data["message"]
+    code, data = answer(lab, capsys, "status")  # as the wiki's remote.py: an answer, exit 0
+    assert (code, data["status"], data["reachable"], data["host"]) == (0, "ok", False, "127.0.0.1")
+    assert "connection refused" in data["error"] and str(port) in data["error"]
+    code, data = answer(lab, capsys, "gpu-status")  # every other verb: an error
+    assert code == 1 and "connection refused" in data["message"]
 
 
 def test_silent_server_times_out(lab, capsys):
@@ -100,7 +105,7 @@ def test_silent_server_times_out(lab, capsys):
         silent.listen(5)
         lab.write_config(port=silent.getsockname()[1], ssh_options={"ConnectTimeout": 1})
         code, data = answer(lab, capsys, "status")
-    assert code == 1 and "no SSH handshake within 1 s" in data["message"]
+    assert code == 0 and data["reachable"] is False and "no SSH handshake within 1 s" in data["error"]
 
 
 def test_ssh_config_alias_and_its_identity_file(lab, capsys):
@@ -138,14 +143,14 @@ def test_proxy_jump_through_a_jump_host(lab, capsys):
     assert RemoteSession.transports_opened - before == 2  # the jump host, then the target inside it
 
 
-def test_shim_reports_unreachable_as_json_error(lab, tmp_path):
+def test_shim_reports_an_unreachable_server_like_the_wiki_tool(lab, tmp_path):
     lab.write_config(host="no-such-host.invalid")
     env = {**os.environ, "HOME": str(lab.home)}
-    done = subprocess.run([sys.executable, str(REPO / "tools" / "remote.py"), "status", "--root", str(lab.root)],
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run([sys.executable, str(REPO / "tools" / "remote.py"), "--config", str(lab.config), "status",
+                           "--root", str(lab.root)], capture_output=True, text=True, env=env, timeout=60)
     data = json.loads(done.stdout)
-    assert done.returncode == 1 and data["status"] == "error"
-    assert "cannot resolve host name 'no-such-host.invalid'" in data["message"]
+    assert done.returncode == 0 and (data["status"], data["reachable"]) == ("ok", False)
+    assert "cannot resolve host name 'no-such-host.invalid'" in data["error"]
 
 
 def test_invalid_config_is_an_error_answer(lab, capsys):

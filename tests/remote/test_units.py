@@ -87,10 +87,10 @@ def test_defaults_filled_and_paths_from_the_wiki_root(tmp_path):
     ({"port": "22"}, ["field 'port'", "is not of type 'integer'"]),
     ({"hots": "x"}, ["'hots' was unexpected"]),
     ({"conda": {"path": "~/c"}}, ["field 'conda'", "'env' is a required property"]),
-    ({"conda": {"path": "~/c", "env": "e"}}, ["exactly one of 'conda'", "found both"]),
-    ({"env_setup": None}, ["exactly one of 'conda'", "found neither"]),
+    ({"conda": {"path": "~/c", "env": "e"}}, ["at most one of 'conda'", "found both"]),
     ({"sync": {"include": ["../secrets/*"]}}, ["field 'sync.include'", "inside the wiki root"]),
-    ({"ssh_options": {"StrictHostKeyChecking": "no"}}, ["field 'ssh_options'", "StrictHostKeyChecking"]),
+    ({"ssh_options": {"ConnectTimeout": "soon"}}, ["field 'ssh_options.ConnectTimeout'"]),
+    ({"ssh_options": {"Compression": "maybe"}}, ["field 'ssh_options.Compression'"]),
 ])
 def test_invalid_settings_name_file_and_field(tmp_path, change, words):
     data = {k: v for k, v in {**BASE, **change}.items() if v is not None}
@@ -101,6 +101,28 @@ def test_invalid_settings_name_file_and_field(tmp_path, change, words):
     assert message.startswith(str(path)) and "\n" not in message
     for word in words:
         assert word in message
+
+
+def test_the_wiki_tools_own_server_yaml_loads_as_it_is(tmp_path):
+    """No conda/env_setup (the server's default python), string ssh_options: read, typed, host keys still checked."""
+    from exprun.remote import envsetup
+
+    data = {"host": "gpu", "user": "me", "work_dir": "~/w", "gpus": "4x A100",
+            "ssh_options": {"ConnectTimeout": "5", "Compression": "yes", "StrictHostKeyChecking": "no"}}
+    server = server_config.load(write(tmp_path, data), tmp_path)
+    assert server.connect_timeout == 5.0 and server.ssh_options["Compression"] is True
+    assert server.conda is None and server.env_setup is None
+    assert envsetup.wrap(["python3", "x.py"], server, session=None) == ["python3", "x.py"]
+    assert server.trust_new_host_keys is False
+
+
+def test_server_yaml_is_also_found_above_the_wiki_root(tmp_path):
+    root = tmp_path / "wiki-root"
+    root.mkdir()
+    write(tmp_path, BASE)  # tmp_path/config/server.yaml: the folder above the root
+    assert server_config.config_path(root, None).resolve() == (tmp_path / "config" / "server.yaml").resolve()
+    write(root, BASE)
+    assert server_config.config_path(root, None) == root / "config" / "server.yaml"
 
 
 def test_missing_file_points_at_the_example(tmp_path):

@@ -241,7 +241,7 @@ def test_failing_run_reports_exit_status_and_traceback(lab, capsys):
 
 def test_check_of_an_unknown_run_and_bad_arguments(lab, capsys):
     code, data = answer(lab, capsys, "check", "--name", "exp-never-launched")
-    assert code == 1 and "no run named exp-never-launched" in data["message"]
+    assert code == 1 and "no session exp-never-launched on" in data["message"] and "was it launched there?" in data["message"]
     code, data = answer(lab, capsys, "launch", "--name", "exp-Bad Name", "--cmd", "true")
     assert code == 1 and "invalid slug" in data["message"]
     code, data = answer(lab, capsys, "launch", "--name", "exp-other", "--cmd", "echo 'unclosed")
@@ -267,3 +267,78 @@ def test_the_server_checks_the_code_itself_when_the_run_starts(lab, capsys):
     assert not (remote_run.parent / "ran-unapproved").exists()
     assert any("not the approved code" in line for line in done["tail"])
     assert [a["kind"] for a in done["anomalies"]] == ["guard_refused"]
+
+
+# -- the wiki's own remote.py keys, and runs exprun did not launch -------------------------------
+def test_answers_carry_the_wiki_tools_keys(lab, capsys, fakebin):
+    golden = Path(__file__).parent / "golden"
+    fake = fakebin / "nvidia-smi"
+    fake.write_text(f"""#!/bin/sh
+case "$1" in
+  --query-gpu=index,uuid) cat '{golden}/nvidia_smi_4gpu_uuids.csv' ;;
+  --query-gpu=*) sed 's/$/, 41/' '{golden}/nvidia_smi_4gpu_gpus.csv' ;;
+  --query-compute-apps=*) cat '{golden}/nvidia_smi_4gpu_apps.csv' ;;
+esac
+""")
+    fake.chmod(0o755)
+    try:
+        gpus = ok(lab, capsys, "--config", str(lab.config), "gpu-status")  # --config before the verb
+    finally:
+        fake.unlink()
+    first = gpus["gpus"][0]
+    assert {"index", "name", "memory_used_mib", "memory_total_mib", "free_memory_mib", "utilization",
+            "temperature_c", "free"} <= set(first) and first["temperature_c"] == 41
+    assert first["free_memory_mib"] == first["memory_total_mib"] - first["memory_used_mib"]
+    assert gpus["free_gpus"] == [0] and gpus["total_free_memory_mib"] == first["free_memory_mib"]
+
+    dry = ok(lab, capsys, "sync-code", "--slug", SLUG, "--dry-run")
+    assert dry["dry_run"] is True and dry["files_transferred"] >= 1 and dry["remote_path"] == str(lab.work_dir)
+    assert not (lab.work_dir / "experiments").exists(), "a dry run uploads nothing"
+    synced = ok(lab, capsys, "sync-code", "--slug", SLUG, "--local-path", str(lab.root))
+    assert synced["files_transferred"] == dry["files_transferred"] and synced["dry_run"] is False
+
+    (lab.root / "reqs").mkdir()
+    (lab.root / "reqs" / "extra.txt").write_text("# nothing to install\n")
+    env = ok(lab, capsys, "setup-env", "--requirements", "reqs/extra.txt")
+    assert env["requirements"] == "reqs/extra.txt" and isinstance(env["pip_output_tail"], list)
+    assert (lab.work_dir / "reqs" / "extra.txt").read_text() == "# nothing to install\n"
+
+    launched = ok(lab, capsys, "launch", "--name", NAME, "--cmd", f"bash experiments/code/{SLUG}/run.sh",
+                  "--log-file", "logs/custom.log")
+    assert (launched["session"], launched["gpu"], launched["log_file"]) == (NAME, "all", "logs/custom.log")
+    assert launched["verified"] is True and "run.sh" in launched["remote_cmd"]
+    done = wait_state(lab, capsys, "exited")
+    assert done["alive"] is False and done["exit_reason"] == "completed" and done["log_file"] == "logs/custom.log"
+    assert done["last_lines"][-1].startswith("step 3/3") and len(done["last_lines"]) <= 20
+    assert (lab.work_dir / "logs" / "custom.log").exists()
+
+    pulled = ok(lab, capsys, "pull-results", "--remote-path", f"results/{SLUG}/", "--local-path", f"./results/{SLUG}/")
+    assert pulled["files_transferred"] == 1 and pulled["local_path"].endswith(f"results/{SLUG}")
+
+
+def test_a_session_exprun_did_not_launch_is_checked_by_name_and_log(lab, capsys):
+    """The wiki's agent started `screen -dmS exp-<slug>` itself: no run record anywhere."""
+    import shlex
+    import subprocess
+
+    (lab.work_dir / "logs").mkdir()
+    log = lab.work_dir / "logs" / f"{NAME}.log"
+    script = ("echo 'step 1/9 loss=0.7'; echo 'step 2/9 loss=nan'; echo 'Traceback (most recent call last):';"
+              " echo '  File \"train.py\", line 3'; echo 'RuntimeError: CUDA out of memory'; sleep 30")
+    subprocess.run(["screen", "-dmS", NAME, "bash", "-c", f"({script}) > {shlex.quote(str(log))} 2>&1"], check=True)
+    for _ in range(100):
+        if log.exists() and "CUDA" in log.read_text():
+            break
+        time.sleep(0.05)
+    data = ok(lab, capsys, "check", "--name", NAME)
+    assert data["alive"] is True and data["launched_by_exprun"] is False and data["session"] == NAME
+    assert data["log_file"] == f"logs/{NAME}.log" and data["last_lines"][0] == "step 1/9 loss=0.7"
+    by_type = {a["type"]: a for a in data["anomalies"]}
+    assert by_type["NaN detected"]["line_number"] == 1 and by_type["NaN detected"]["content"] == "step 2/9 loss=nan"
+    assert by_type["OOM"]["content"] == "RuntimeError: CUDA out of memory"
+    tail = ok(lab, capsys, "tail-log", "--name", NAME)
+    assert (tail["source"], tail["line_count"], tail["session"]) == ("log_file", 5, NAME)
+    subprocess.run(["screen", "-S", NAME, "-X", "quit"], check=True)
+    time.sleep(0.2)
+    ended = ok(lab, capsys, "check", "--name", NAME)
+    assert ended["alive"] is False and ended["exit_reason"] == "crashed" and ended["state"] == "ended"

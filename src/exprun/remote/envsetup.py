@@ -59,16 +59,17 @@ def install_command(requirements: PurePosixPath, server: ServerConfig, session: 
 
 
 def setup_env(session: RemoteSession, server: ServerConfig, slug: str | None, force: bool = False,
-              timeout: float = INSTALL_TIMEOUT_S) -> dict:
-    """pip install -r the (already synced) requirements.txt when it or the environment changed."""
-    rel = f"{Paths(slug).code_dir.as_posix()}/requirements.txt" if slug else "requirements.txt"
+              timeout: float = INSTALL_TIMEOUT_S, requirements_file: str | None = None) -> dict:
+    """pip install -r the (already uploaded) requirements file when it or the environment changed."""
+    rel = requirements_file or (f"{Paths(slug).code_dir.as_posix()}/requirements.txt" if slug else "requirements.txt")
     requirements = session.work_dir / rel
     data = transfer.read_bytes(session.sftp(), requirements)
     if data is None:
         hint = f"sync-code --slug {slug}" if slug else "sync-code (with requirements.txt in sync.include)"
         raise RemoteError(f"{requirements} does not exist on {session.label}; run `{hint}` first")
     digest = hashlib.sha256(data).hexdigest()
-    marker = session.work_dir / MARKER_DIR / f"{slug or '_project'}.json"
+    name = slug or (rel.replace("/", "_") if requirements_file else "_project")
+    marker = session.work_dir / MARKER_DIR / f"{name}.json"
     previous = json.loads(transfer.read_bytes(session.sftp(), marker) or b"{}")
     base = {"requirements": rel, "requirements_sha256": digest, "env": env_identity(server)}
     if not force and previous.get("requirements_sha256") == digest and previous.get("env") == base["env"]:

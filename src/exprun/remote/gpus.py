@@ -12,7 +12,7 @@ import io
 from ..gpus import GPU, GPUView
 from .session import RemoteSession
 
-QUERY_GPUS = ["nvidia-smi", "--query-gpu=index,name,memory.used,memory.total,utilization.gpu",
+QUERY_GPUS = ["nvidia-smi", "--query-gpu=index,name,memory.used,memory.total,utilization.gpu,temperature.gpu",
               "--format=csv,noheader,nounits"]
 QUERY_UUIDS = ["nvidia-smi", "--query-gpu=index,uuid", "--format=csv,noheader,nounits"]
 QUERY_APPS = ["nvidia-smi", "--query-compute-apps=gpu_uuid,pid,used_memory", "--format=csv,noheader,nounits"]
@@ -43,7 +43,9 @@ def parse(gpus_csv: str, uuids_csv: str, apps_csv: str) -> list[GPU]:
         if len(row) < 5 or not row[0].isdigit():
             continue
         index = int(row[0])
-        found.append(GPU(index, row[1], _number(row[2]), _number(row[3]), _number(row[4]), processes.get(index, [])))
+        temperature = _number(row[5]) if len(row) > 5 and row[5][:1].isdigit() else None
+        found.append(GPU(index, row[1], _number(row[2]), _number(row[3]), _number(row[4]), processes.get(index, []),
+                         temperature))
     return found
 
 
@@ -60,9 +62,14 @@ def query(session: RemoteSession) -> GPUView:
 
 
 def answer(view: GPUView, threshold_mib: int, host: str) -> dict:
-    """The gpu-status JSON: each GPU with `free`, the free indices, and a message when none is visible."""
-    gpus = [{**view.as_dict()["gpus"][i], "free": gpu.is_free(threshold_mib)} for i, gpu in enumerate(view.gpus)]
-    result = {"host": host, "gpus": gpus, "free": [g["index"] for g in gpus if g["free"]], "threshold_mib": threshold_mib}
+    """The gpu-status JSON: each GPU with `free` (and the wiki tool's keys), the free indices, and a message when
+    none is visible."""
+    gpus = [{**view.as_dict()["gpus"][i], "free": gpu.is_free(threshold_mib),
+             "free_memory_mib": gpu.memory_total_mib - gpu.memory_used_mib, "utilization": gpu.utilization_pct}
+            for i, gpu in enumerate(view.gpus)]
+    free = [g["index"] for g in gpus if g["free"]]
+    result = {"host": host, "gpus": gpus, "free": free, "free_gpus": free, "threshold_mib": threshold_mib,
+              "total_free_memory_mib": sum(g["free_memory_mib"] for g in gpus if g["free"])}
     if not view.gpus:
         result["message"] = f"no GPU visible on {host}: {view.error or 'nvidia-smi lists none'}"
     return result

@@ -61,9 +61,13 @@ def schema() -> dict:
 
 
 def config_path(root: Path, given: str | None) -> Path:
-    """--config as given; a relative path is taken from the wiki root."""
-    path = Path(given) if given else DEFAULT_PATH
-    return path if path.is_absolute() else Path(root) / path
+    """--config as given (relative: from the wiki root); else config/server.yaml of the wiki root, then of the
+    folder above it (where the wiki's own remote.py also looks)."""
+    if given:
+        return Path(given) if Path(given).is_absolute() else Path(root) / given
+    here = Path(root) / DEFAULT_PATH
+    above = Path(root) / ".." / DEFAULT_PATH
+    return above if not here.exists() and above.exists() else here
 
 
 def load(path: Path, root: Path = Path(".")) -> ServerConfig:
@@ -94,15 +98,26 @@ def validate(raw: dict, source: str) -> dict:
     except jsonschema.ValidationError as exc:
         where = ".".join(str(p) for p in exc.absolute_path) or "(top level)"
         raise ConfigError(f"{source}: field '{where}': {exc.message} (see {EXAMPLE_PATH.name})") from None
-    envs = [key for key in ("conda", "env_setup") if key in raw]
-    if len(envs) != 1:
-        found = "both" if envs else "neither"
-        raise ConfigError(f"{source}: set exactly one of 'conda' (path, env) or 'env_setup' (shell lines); found {found}")
+    if "conda" in raw and "env_setup" in raw:
+        raise ConfigError(f"{source}: set at most one of 'conda' (path, env) or 'env_setup' (shell lines); found both")
+    settings["ssh_options"] = _typed_ssh_options(settings["ssh_options"])
     for pattern in settings["sync"]["include"]:
         if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
             raise ConfigError(f"{source}: field 'sync.include': {pattern!r} must stay inside the wiki root "
                               "(relative, no '..')")
     return settings
+
+
+def _typed_ssh_options(options: dict) -> dict:
+    """The options exprun uses, typed (the wiki's files write them as strings); the others as given."""
+    typed = dict(options)
+    if "ConnectTimeout" in typed:
+        typed["ConnectTimeout"] = float(typed["ConnectTimeout"])
+    if "ServerAliveInterval" in typed:
+        typed["ServerAliveInterval"] = int(typed["ServerAliveInterval"])
+    if "Compression" in typed:
+        typed["Compression"] = typed["Compression"] in (True, "yes")
+    return typed
 
 
 def _local_path(value: str | None, root: Path) -> Path | None:

@@ -61,8 +61,10 @@ def plan(root: Path, slugs: list[str], server: ServerConfig) -> SyncPlan:
     return result
 
 
-def upload(session: RemoteSession, sync_plan: SyncPlan, on_progress: Progress | None = None) -> dict:
-    """Upload what differs in size or mtime; each file lands under its name only when complete."""
+def upload(session: RemoteSession, sync_plan: SyncPlan, on_progress: Progress | None = None,
+           dry_run: bool = False) -> dict:
+    """Upload what differs in size or mtime; each file lands under its name only when complete (with dry_run:
+    only say which files would go)."""
     sftp = session.sftp()
     made: set[PurePosixPath] = set()
     uploaded, unchanged = [], []
@@ -73,6 +75,9 @@ def upload(session: RemoteSession, sync_plan: SyncPlan, on_progress: Progress | 
         there = _remote_attrs(sftp, remote, listings)
         if there is not None and there.st_size == info.st_size and there.st_mtime == int(info.st_mtime):
             unchanged.append(rel)
+            continue
+        if dry_run:
+            uploaded.append(rel)
             continue
         transfer.makedirs(sftp, remote.parent, made)
         callback = (lambda done, total, rel=rel: on_progress(rel, done, total)) if on_progress else None
