@@ -58,7 +58,7 @@ def blocked(args: list[str], anomaly: Anomaly, config: dict, flags: list[str] | 
 def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | None:
     """Stop and relaunch once for the first fixable anomaly; None when no fix applies."""
     record = seen.record
-    if not backend.supports_autofix:
+    if not backend.supports_autofix or record.foreign:  # someone else's command: not ours to relaunch
         return None
     if not settings.autofix.enabled or already_fixed(slug, root) or record.autofix:
         return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import analysis_note, autofix, gate, integrity, lifecycle, monitor, pages, plots, reports, wikilog
+from . import analysis_note, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
@@ -38,11 +38,22 @@ class Inspection:
 
 
 def load_record(slug: str, root: Path) -> RunRecord:
+    """exprun's run record; for a running page without one (deployed by the wiki's agent), a stand-in."""
     paths = Paths(slug, root)
     record = RunRecord.load(paths.run)
     if record is None:
+        page = lifecycle.find_experiment(slug, root)
+        if page.status == lifecycle.RUNNING:
+            return foreign.record_for(page, root)
         raise ExprunError(f"{slug}: no run record at {paths.run}; was it deployed with `snakemake deploy_{slug}`?")
     return record
+
+
+def run_config(slug: str, root: Path, record: RunRecord) -> dict:
+    """config.yaml; for a run someone else launched without exprun's code folder, what its page and files say."""
+    if record.foreign:
+        return foreign.config_for(slug, root, lifecycle.find_experiment(slug, root))
+    return load_experiment_config(slug, root)
 
 
 def log_offset(record: RunRecord) -> int:
@@ -57,8 +68,9 @@ def inspect(record: RunRecord, backend: Launcher, settings: Settings, now: float
     lines = backend.tail(record, log_offset(record)).splitlines()[-MONITOR_LINES:]
     idle = backend.idle_seconds(record, now or time.time())
     progress = monitor.parse_progress(lines)
+    judged = "ended" if record.foreign and not state.alive else state.state  # no exit status to judge by
     anomalies = backend.anomalies(record) + monitor.classify(
-        lines, state.state, state.exit_code, idle,
+        lines, judged, state.exit_code, idle,
         settings.monitor.stall_minutes * 60, settings.monitor.explode_factor, progress)
     changed = code_changed(record, backend)
     if changed:
@@ -87,7 +99,7 @@ def code_changed(record: RunRecord, backend: Launcher) -> str:
 
 
 def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now: datetime) -> dict:
-    config = load_experiment_config(slug, root)
+    config = run_config(slug, root, seen.record)
     seeds = len(config.get("seeds") or [1])
     started = datetime.fromisoformat(seen.record.started_at)
     elapsed_h = (now - started).total_seconds() / 3600
@@ -144,7 +156,7 @@ def crash_of(anomalies: list[monitor.Anomaly], lines: list[str], summary) -> dic
 def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection) -> dict:
     """Collect a finished run: stats, outcome, page, plot, wiki log."""
     paths = Paths(slug, root)
-    config = load_experiment_config(slug, root)
+    config = run_config(slug, root, seen.record)
     found = seed_files(slug, root, seen.record, config)
     summary = summarize(found.records, config, found.rejected, found.ignored)
     crash = crash_of(seen.anomalies, seen.lines, summary)
@@ -154,6 +166,8 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     key = reports.key_result(summary, crash)
     results_text = reports.results_section(summary, plot_link, crash)
     analysis = reports.analysis_section(summary, crash, seen.record.autofix or None)
+    if seen.record.foreign:
+        analysis += f"\n- This run was {foreign.NOTE}."
     note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), results_text, analysis)
     pages.replace_sections(paths.page, {"Results": results_text, "Analysis": analysis + note})
     now = datetime.now(timezone.utc)
@@ -170,7 +184,8 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
             "failed_seeds": {str(k): v for k, v in summary.failed_seeds.items()}, "reasons": summary.reasons,
             "ignored_files": summary.ignored_files, "exit_code": seen.state.exit_code, "run_id": seen.record.run_id,
             "attempt": seen.record.attempt, "sanity_skipped": seen.record.sanity_skipped,
-            "analysis_llm": note_failed or ("added" if note else "")}
+            "analysis_llm": note_failed or ("added" if note else ""),
+            "launched_by_exprun": not seen.record.foreign}
     data["report"] = reports.run_report(data, summary)
     atomic_write_text(paths.run_report, data["report"])
     atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})

@@ -191,6 +191,9 @@ def run_report(data: dict, summary: Summary) -> str:
         lines += ["", f"Crash: {crashed} — suggested fix: {data['crash']['suggestion']}"]
     if data.get("sanity_skipped"):
         lines += ["", "Deployed with --skip-sanity: no sanity run checked this code before it ran."]
+    if data.get("launched_by_exprun") is False:
+        lines += ["", "This run was not launched by exprun (deployed by the wiki's agent): no exit status, no "
+                      "approval record and no run id — every seed file in results/<slug>/ was counted."]
     if str(data.get("analysis_llm", "")).startswith("analysis_llm:"):
         lines += ["", f"No LLM note in the Analysis: {data['analysis_llm']}"]
     lines += ["", "## Key Finding", data["key_result"], "", "## Next Steps"]

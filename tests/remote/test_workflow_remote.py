@@ -69,3 +69,33 @@ def test_deploy_and_collect_through_the_remote_profile(lab):
     assert page["status"] == "completed" and page["remote"]["completed"]
     assert sorted(p.name for p in (lab.root / "results" / SLUG).glob("seed_*.json")) == ["seed_0.json", "seed_1.json", "seed_2.json"]
     assert (lab.root / "logs" / f"exp-{SLUG}.log").read_text().count("done seed=") == 3
+
+
+def test_a_run_the_wiki_s_agent_started_on_the_server_is_collected(lab):
+    """No exprun record anywhere: the page's remote block names the server and session, run_log the log."""
+    import shlex
+
+    shutil.copytree(REPO / "examples" / "wiki", lab.root, dirs_exist_ok=True)
+    page = lab.root / "wiki" / "experiments" / f"{SLUG}.md"
+    text = page.read_text().replace("status: planned", "status: running", 1)
+    text = text.replace('run_log: ""', f'run_log: "logs/exp-{SLUG}.log"', 1)
+    text = text.replace('  server: ""', '  server: "127.0.0.1"', 1).replace('  session: ""', f'  session: "exp-{SLUG}"', 1)
+    page.write_text(text)
+    (lab.work_dir / "logs").mkdir(parents=True)
+    (lab.work_dir / "results" / SLUG).mkdir(parents=True)
+    for seed, acc in ((0, 0.96), (1, 0.97), (2, 0.965)):
+        (lab.work_dir / "results" / SLUG / f"seed_{seed}.json").write_text(
+            json.dumps({"seed": seed, "metrics": {"accuracy": acc}, "baseline_metrics": {"accuracy": 0.90}}))
+    log = lab.work_dir / "logs" / f"exp-{SLUG}.log"
+    subprocess.run(["screen", "-dmS", f"exp-{SLUG}", "bash", "-c",
+                    f"echo 'step=5/5 epoch=2 loss=0.2 accuracy=0.97' > {shlex.quote(str(log))}"], check=True)
+    deadline = time.monotonic() + 10
+    while subprocess.run(["screen", "-ls", f"exp-{SLUG}"], capture_output=True).returncode == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    done, out = snakemake(lab.root, f"collect_{SLUG}")
+    assert done.returncode == 0, out
+    assert "not launched by exprun" in out
+    page_meta = meta(lab.root)
+    assert page_meta["status"] == "completed" and page_meta["outcome"] == "succeeded", page_meta
+    assert page_meta["remote"]["completed"], "the remote block is completed as for exprun's own runs"
+    assert (lab.root / "results" / SLUG / "seed_2.json").exists() and (lab.root / "logs" / f"exp-{SLUG}.log").exists()

@@ -81,6 +81,11 @@ class RunRecord:
     details: dict = field(default_factory=dict)
     version: int = RECORD_VERSION
 
+    @property
+    def foreign(self) -> bool:
+        """Launched by someone else (the wiki's agent): no PID, exit status, approval or run id of exprun's."""
+        return bool(self.details.get("foreign"))
+
     def __post_init__(self) -> None:
         try:
             self.backend = Backend(self.backend)
@@ -140,6 +145,13 @@ def read_exit_code(path: Path) -> int | None:
         return int(Path(path).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def foreign_state(session_listed: bool) -> RunState:
+    """A session exprun did not launch: alive while its exact name is listed; then ended, exit status unknown."""
+    if session_listed:
+        return RunState(RUNNING, None, "session listed (not launched by exprun)")
+    return RunState(EXITED, None, "the session ended; it was not launched by exprun, so no exit status was recorded")
 
 
 def judge_state(exit_code: int | None, same_boot: bool, pid_is_alive: bool, session_listed: bool, place: str = "machine") -> RunState:

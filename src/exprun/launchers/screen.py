@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import LaunchError
 from ..files import pid_alive
-from .base import Backend, RunRecord, RunSpec, RunState, boot_id, hostname, judge_state, read_exit_code
+from .base import Backend, RunRecord, RunSpec, RunState, boot_id, foreign_state, hostname, judge_state, read_exit_code
 
 SESSION_LINE = re.compile(r"^\s*(\d+)\.(\S+)\s", re.M)
 PID_WAIT_S = 10.0
@@ -97,6 +97,8 @@ def state(record: RunRecord, known_sessions: dict[str, int] | None = None) -> Ru
 
     known_sessions: a `sessions()` snapshot shared by many checks (one `screen -ls` per scan).
     """
+    if record.foreign:
+        return foreign_state(record.session in (known_sessions if known_sessions is not None else sessions()))
     code = read_exit_code(Path(record.exit_file))
     same_boot = record.boot_id == boot_id()
     alive = code is None and same_boot and pid_alive(record.pid)

@@ -20,7 +20,7 @@ from ..remote import transfer
 from ..remote.session import RemoteSession
 from ..state import Paths
 from . import screen
-from .base import Backend, RunRecord, RunSpec, RunState, judge_state
+from .base import Backend, RunRecord, RunSpec, RunState, foreign_state, judge_state
 
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 PID_WAIT_S = screen.PID_WAIT_S
@@ -130,7 +130,8 @@ def snapshot(records: list[RunRecord], session: RemoteSession) -> dict[str, tupl
     """State and log age of many runs in ONE round trip (a status over 20 remote runs is one command)."""
     commands = [["cat", BOOT_ID], ["screen", "-ls"], ["date", "+%s"]]
     for record in records:
-        commands += [["cat", record.exit_file], ["kill", "-0", str(int(record.pid))], ["stat", "-c", "%Y", record.log]]
+        commands += [["cat", on_server(session, record.exit_file)], ["kill", "-0", str(int(record.pid))],
+                     ["stat", "-c", "%Y", on_server(session, record.log)]]
     answers = session.run_many(commands)
     (_, boot), (screen_code, listing), (_, now) = answers[:3]
     _require_screen(screen_code, session)
@@ -139,7 +140,8 @@ def snapshot(records: list[RunRecord], session: RemoteSession) -> dict[str, tupl
     for index, record in enumerate(records):
         (exit_code, exit_text), (kill_code, _), (stat_code, mtime) = answers[3 + 3 * index : 6 + 3 * index]
         code = int(exit_text.strip()) if exit_code == 0 and exit_text.strip().lstrip("-").isdigit() else None
-        judged = judge_state(code, boot.strip() == record.boot_id, kill_code == 0, record.session in listed, "server")
+        judged = foreign_state(record.session in listed) if record.foreign else \
+            judge_state(code, boot.strip() == record.boot_id, kill_code == 0, record.session in listed, "server")
         age = float(int(now.strip()) - int(mtime.strip())) if stat_code == 0 and mtime.strip().isdigit() and now.strip().isdigit() else None
         found[record.slug] = (judged, age)
     return found
@@ -154,7 +156,13 @@ def stop(record: RunRecord, session: RemoteSession) -> None:
 
 
 def tail(record: RunRecord, session: RemoteSession, max_bytes: int = TAIL_BYTES, start: int = 0) -> str:
-    return read_tail(session, PurePosixPath(record.log), max_bytes, start)
+    return read_tail(session, PurePosixPath(on_server(session, record.log)), max_bytes, start)
+
+
+def on_server(session: RemoteSession, path: str) -> str:
+    """A record's path on the server: a relative one (a run someone else launched, from its page's run_log) is
+    under work_dir."""
+    return path if PurePosixPath(path).is_absolute() else str(session.work_dir / path)
 
 
 def read_tail(session: RemoteSession, log: PurePosixPath, max_bytes: int = TAIL_BYTES, start: int = 0) -> str:

@@ -97,4 +97,5 @@ class RemoteScreen(Launcher):
 
         paths = Paths(record.slug, self.root)
         pull.pull_if_present(self._held(), paths.results_dir.relative_to(self.root).as_posix() + "/", self.root)
-        pull.pull(self._held(), PurePosixPath(record.log).as_posix(), paths.log.relative_to(self.root).as_posix(), self.root)
+        log = ssh.on_server(self._held(), record.log)
+        pull.pull(self._held(), log, paths.log.relative_to(self.root).as_posix(), self.root)
