@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import analysis_note, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, wikilog
+from . import analysis_note, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, runlog, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
@@ -153,7 +153,8 @@ def crash_of(anomalies: list[monitor.Anomaly], lines: list[str], summary) -> dic
     return crash
 
 
-def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection) -> dict:
+def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection,
+           task_logs: list[str] | None = None) -> dict:
     """Collect a finished run: stats, outcome, page, plot, wiki log."""
     paths = Paths(slug, root)
     config = run_config(slug, root, seen.record)
@@ -185,7 +186,8 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
             "ignored_files": summary.ignored_files, "exit_code": seen.state.exit_code, "run_id": seen.record.run_id,
             "attempt": seen.record.attempt, "sanity_skipped": seen.record.sanity_skipped,
             "analysis_llm": note_failed or ("added" if note else ""),
-            "launched_by_exprun": not seen.record.foreign}
+            "launched_by_exprun": not seen.record.foreign, "task_logs": task_logs or [],
+            "log_file": Paths(slug, root).log.relative_to(root).as_posix()}
     data["report"] = reports.run_report(data, summary)
     atomic_write_text(paths.run_report, data["report"])
     atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})
@@ -200,11 +202,21 @@ def check_once(slug: str, settings: Settings, root: Path, page: pages.Page, now:
         if autofix.apply(slug, settings, root, seen, backend):
             seen = inspect(record, backend, settings)
         if seen.state.alive:
+            refresh_run_log(backend, record, root)
             data = progress_data(slug, page, seen, root, now or datetime.now(timezone.utc))
             data["report"] = reports.progress_report(data)
             return data
         backend.fetch_results(record)
-    return finish(slug, settings, root, page, seen)
+        task_logs = refresh_run_log(backend, record, root)
+    return finish(slug, settings, root, page, seen, task_logs)
+
+
+def refresh_run_log(backend: Launcher, record: RunRecord, root: Path) -> list[str]:
+    """run_log as one file for runs whose tasks log separately; the task logs' names (relative) for reports."""
+    logs = backend.task_logs(record)
+    if logs:
+        runlog.combine(Paths(record.slug, root).log, logs, root)
+    return [runlog.shown(log, root) for log in logs]
 
 
 def collect(slug: str, settings: Settings, root: Path = Path("."), now: datetime | None = None) -> dict:

@@ -19,7 +19,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import attempts, gate, lifecycle, pages, wikilog
+from . import attempts, gate, lifecycle, pages, runlog, wikilog
 from .estimate import estimate_hours
 from .experiment_config import load_experiment_config
 from .errors import GateError, LaunchError, PageError
@@ -96,11 +96,10 @@ def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime
     root, slug = paths.root, paths.slug
     now = (now or datetime.now(timezone.utc)).astimezone()  # `started` in this machine's local time, as the wiki writes it
     hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
-    run_log = paths.log.relative_to(root).as_posix()
-    if record.backend == Backend.SLURM:
-        run_log = run_log.replace(".log", "_%a.log")  # one log per array task, SLURM's notation
-    elif record.backend == Backend.JOBS:
-        run_log = f"logs/exp-{slug}_seed{{N}}.log"  # one log per seed job
+    run_log = paths.log.relative_to(root).as_posix()  # always one real file (runlog combines task logs there)
+    task_logs = backends.launcher_class(record.backend)(root).task_logs(record)
+    if task_logs:
+        runlog.combine(paths.log, task_logs, root)
     started = now.strftime("%Y-%m-%dT%H:%M")
     fields = {"status": lifecycle.RUNNING, "run_log": run_log, "started": started, "estimated_hours": hours}
     gpu = ",".join(map(str, record.gpu_ids))
@@ -121,6 +120,7 @@ def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime
     record.save(paths.run)
     wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | {where} | eta: {hours}h")
     report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
+    report["task_logs"] = [runlog.shown(log, root) for log in task_logs]
     marker = paths.jobs_started if record.backend == Backend.JOBS else paths.deployed
     atomic_write_json(marker, {"session": record.session, "pid": record.pid, "started_at": record.started_at,
                                "host": record.host, "backend": record.backend, "run_id": record.run_id})

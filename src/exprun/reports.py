@@ -23,6 +23,7 @@ def deploy_report(data: dict) -> str:
         f"- Session: {data['session']}\n"
         f"- Environment: {data['environment']}\n"
         f"- Log file: {data['log_file']}\n"
+        f"{_task_logs_line(data)}"
         f"- Code: {data['code']}\n"
         f"- Estimated: ~{data['estimated_hours']}h (expected completion: {data['expected_completion']})\n"
         f"{review}"
@@ -38,15 +39,25 @@ def deploy_report(data: dict) -> str:
     )
 
 
+def _task_logs_line(data: dict) -> str:
+    """Runs whose tasks log separately: run_log combines them (refreshed at every collect); name the first few."""
+    logs = data.get("task_logs") or []
+    if not logs:
+        return ""
+    more = f" … ({len(logs)} in all)" if len(logs) > 3 else ""
+    return f"- Task logs: {', '.join(logs[:3])}{more} (combined into the log file at every collect)\n"
+
+
 def _quick_commands(data: dict) -> str:
+    first_task = (data.get("task_logs") or [data["log_file"]])[0]
     if data["environment"].startswith("snakemake jobs"):
         return ("# Snakemake jobs: the running snakemake shows them; per-seed logs\n"
-                f"ls {data['log_file'].replace('{N}', '*')}\n")
+                f"tail -f {first_task}\n")
     if data["environment"].startswith("slurm"):
         return ("# SLURM: check the array's tasks\n"
                 f"squeue -r -j {data['session']}\n\n"
                 "# SLURM: tail one task's log\n"
-                f"tail -f {data['log_file'].replace('%a', '0')}\n")
+                f"tail -f {first_task}\n")
     if data["environment"].startswith("remote"):
         return ("# Remote: check if still running\n"
                 f"python3 tools/remote.py check --name {data['session']}\n\n"
@@ -191,6 +202,8 @@ def run_report(data: dict, summary: Summary) -> str:
         lines += ["", f"Crash: {crashed} — suggested fix: {data['crash']['suggestion']}"]
     if data.get("sanity_skipped"):
         lines += ["", "Deployed with --skip-sanity: no sanity run checked this code before it ran."]
+    if data.get("task_logs"):
+        lines += ["", f"Task logs (combined into {data.get('log_file', 'run_log')}): " + ", ".join(data["task_logs"])]
     if data.get("launched_by_exprun") is False:
         lines += ["", "This run was not launched by exprun (deployed by the wiki's agent): no exit status, no "
                       "approval record and no run id — every seed file in results/<slug>/ was counted."]

@@ -47,7 +47,9 @@ def test_array_deploy_returns_at_once_and_collect_completes_the_page(slurm_clust
     assert time.monotonic() - started < 30, "deploy submits and returns; it does not wait for the tasks"
     assert "Environment: slurm (" in out and "squeue -r -j" in out
     page = meta(root)
-    assert page["status"] == "running" and page["run_log"] == f"logs/exp-{SLUG}_%a.log"
+    assert page["status"] == "running" and page["run_log"] == f"logs/exp-{SLUG}.log"  # one real file
+    assert (root / page["run_log"]).read_text().startswith("# exprun: the 3 task logs of this run, combined")
+    assert f"Task logs: logs/exp-{SLUG}_0.log, logs/exp-{SLUG}_1.log, logs/exp-{SLUG}_2.log" in out
     log = (root / "wiki" / "log.md").read_text()
     assert f"exp-run | deployed {SLUG} | env: slurm | cluster:" in log and "| job: " in log
 
@@ -61,6 +63,11 @@ def test_array_deploy_returns_at_once_and_collect_completes_the_page(slurm_clust
     assert "over 3 seed(s)" in page["key_result"]
     assert sorted(p.name for p in (root / "results" / SLUG).glob("seed_*.json")) == ["seed_0.json", "seed_1.json", "seed_2.json"]
     assert sorted(p.name for p in (root / "logs").glob(f"exp-{SLUG}_*.log")) == [f"exp-{SLUG}_{i}.log" for i in range(3)]
+    combined = (root / "logs" / f"exp-{SLUG}.log").read_text()
+    for i in range(3):  # every task's log, under its own name, with what it printed
+        part = combined.split(f"=== logs/exp-{SLUG}_{i}.log ===\n", 1)[1]
+        assert "=== seed" in part.split("\n=== logs/")[0] or "step=" in part.split("\n=== logs/")[0]
+    assert "Task logs (combined into" in out
 
 
 def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_path):
@@ -98,6 +105,8 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
         assert meta(root)["status"] == "completed", out
         assert len(list((root / "results" / SLUG).glob("seed_*.json"))) == 3, "results pulled back over SSH"
         assert len(list((root / "logs").glob(f"exp-{SLUG}_*.log"))) == 3
+        combined = (root / "logs" / f"exp-{SLUG}.log").read_text()
+        assert combined.count("=== logs/") == 3 and "not here yet" not in combined, "fetched copies combined"
     finally:
         subprocess.run([sys.executable, str(REPO / "scripts" / "test_sshd.py"), "stop", str(sshd_dir)], timeout=30)
 

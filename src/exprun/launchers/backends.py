@@ -124,6 +124,11 @@ class Launcher(ABC):
         """What the backend itself knows beyond the log and the exit status (SLURM task endings)."""
         return []
 
+    def task_logs(self, record: RunRecord) -> list[Path]:
+        """Per-task logs readable here (SLURM array tasks, seed jobs), combined into run_log; [] when the run
+        writes run_log itself."""
+        return []
+
     def expect(self, record: RunRecord) -> None:
         """A scan announces the records it will ask about (a remote launcher answers them in one round trip)."""
 

@@ -39,6 +39,9 @@ class SeedJobs(Launcher):
     def _log(self, record: RunRecord, seed: str) -> Path:
         return self.root / PATTERNS["seed_log"].format(slug=record.slug, seed=seed)
 
+    def task_logs(self, record: RunRecord) -> list[Path]:
+        return [self._log(record, seed) for seed in self._seeds(record)]
+
     def state(self, record: RunRecord) -> RunState:
         """Ended: every seed's result file there (exit 0), else the seeds whose job did not deliver."""
         results = Paths(record.slug, self.root).results_dir

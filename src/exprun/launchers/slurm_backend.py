@@ -65,6 +65,12 @@ class SlurmArray(Launcher):
     def _logs(self, record: RunRecord) -> list[str]:
         return [task_log(record, index) for index in slurm.task_owners(record)]
 
+    def task_logs(self, record: RunRecord) -> list[Path]:
+        """Each task's log: where it is on a login node, or its copy in logs/ once fetched through SSH."""
+        if record.details.get("via") != "ssh":
+            return [Path(log) for log in self._logs(record)]
+        return [Paths(record.slug, self.root).log.parent / PurePosixPath(log).name for log in self._logs(record)]
+
     def tail(self, record: RunRecord, start: int) -> str:
         """The end of every task's log (each bounded), task by task."""
         logs = self._logs(record)
