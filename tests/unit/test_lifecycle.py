@@ -183,7 +183,8 @@ def test_unknown_target_status(example_wiki):
 
 
 def test_transition_changes_only_status_line(example_wiki):
-    path = page_file(example_wiki)
+    path = page_file(example_wiki)  # with a person's comment on the status line, which stays
+    path.write_text(path.read_text().replace("status: planned\n", "status: planned            # planned | running | completed | abandoned\n", 1))
     before = path.read_text().splitlines(keepends=True)
     lifecycle.transition(path, "running")
     after = path.read_text().splitlines(keepends=True)

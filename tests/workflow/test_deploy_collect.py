@@ -11,6 +11,7 @@ import time
 
 import yaml
 
+from wiki_lint import wiki_problems
 from workflow_helpers import DEMO_SLUG, approve_with, output, page_meta, snakemake
 
 FAKE_RUN = """#!/usr/bin/env bash
@@ -54,6 +55,7 @@ def test_full_mode_end_to_end(wiki_root, screen_available, cleanup_screens):
     assert f"exp-run | completed {DEMO_SLUG} | outcome: {meta['outcome']}" in log
     assert sorted(p.name for p in (wiki_root / "results" / DEMO_SLUG).glob("seed_*.json")) == ["seed_0.json", "seed_1.json", "seed_2.json"]
     assert (wiki_root / "wiki" / "ideas" / "small-mlp-beats-linear-on-digits.md").read_bytes() == idea
+    assert wiki_problems(wiki_root) == [], "a page exprun completed passes the wiki's own lint"
     read = subprocess.run([sys.executable, "-m", "exprun", "wiki", "read-meta",
                            str(wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md"), "outcome"], capture_output=True, text=True)
     assert json.loads(read.stdout) == meta["outcome"]
