@@ -8,7 +8,7 @@ import shlex
 import subprocess
 import time
 
-from workflow_helpers import DEMO_SLUG, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, exprun, output, page_meta, snakemake
 
 SESSION = f"exp-{DEMO_SLUG}"
 
@@ -43,6 +43,8 @@ def test_a_run_the_wiki_s_agent_started_is_collected(wiki_root, screen_available
         assert running.returncode == 0, output(running)
         assert f"Experiment {DEMO_SLUG}: RUNNING" in output(running) and "step 1 / 3" in output(running)
         assert page_meta(wiki_root)["status"] == "running"
+        status = exprun(wiki_root, "status", "--json")
+        assert status.returncode == 0 and DEMO_SLUG in status.stdout, output(status)
         (wiki_root / "go").touch()
         deadline = time.monotonic() + 20
         while subprocess.run(["screen", "-ls", SESSION], capture_output=True).returncode == 0 and time.monotonic() < deadline:
