@@ -44,6 +44,8 @@ def plan_fix(anomaly: Anomaly, config: dict, settings: Settings, has_checkpoint:
 
 def blocked(args: list[str], anomaly: Anomaly, config: dict, flags: list[str] | None) -> str:
     """Why the planned fix cannot apply to this program ("" when it can)."""
+    if config.get("arms"):
+        return "a run of several arms is not relaunched as a whole (rerunning only the failed tasks is not built yet)"
     hp = config.get("hyperparameters") or {}
     key = "batch_size" if anomaly.kind == "oom" else "learning_rate"
     if not isinstance(hp, dict) or not isinstance(hp.get(key), (int, float, str)) or hp.get(key) in ("", None):

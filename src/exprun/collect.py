@@ -6,13 +6,14 @@ Results and Analysis, completes the page and appends to the wiki log.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import analysis_note, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, runlog, wikilog
+from . import analysis_note, arm_results, arm_stats, arms, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, runlog, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
@@ -158,6 +159,9 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     """Collect a finished run: stats, outcome, page, plot, wiki log."""
     paths = Paths(slug, root)
     config = run_config(slug, root, seen.record)
+    arm_list = arms.of(config)
+    if not arms.is_single(arm_list):
+        return finish_arms(slug, settings, root, page, seen, arm_list, config, task_logs or [])
     found = seed_files(slug, root, seen.record, config)
     summary = summarize(found.records, config, found.rejected, found.ignored)
     crash = crash_of(seen.anomalies, seen.lines, summary)
@@ -192,6 +196,67 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     atomic_write_text(paths.run_report, data["report"])
     atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})
     return data
+
+
+FAILED_TASK = re.compile(r"^task (\S+):(-?\d+) failed with exit status (\d+)", re.M)
+
+
+def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection, arm_list: list,
+                config: dict, task_logs: list[str]) -> dict:
+    """Collect a multi-arm run: per-arm intervals, paired differences, classes, outcome, page, plot, log."""
+    paths = Paths(slug, root)
+    primary = config.get("primary_metric") or (config.get("metrics") or ["metric"])[0]
+    values, not_counted = arm_results.read(paths.results_dir, arm_list, config.get("seeds") or [0],
+                                           seen.record.run_id, seen.record.approved_hash, primary)
+    summary = arm_results.summarize(arm_list, values, not_counted, config, settings.ablation.essential_pct,
+                                    settings.ablation.contributing_pct)
+    anomaly = next((a for a in seen.anomalies if a.kind in CRASH_KINDS), None)
+    failed = {f"{arm}:{seed}": int(code) for arm, seed, code in FAILED_TASK.findall("\n".join(seen.lines))}
+    crash = None
+    if anomaly or failed:
+        crash = {**(anomaly.as_dict() if anomaly else {"kind": "nonzero_exit", "detail": "tasks failed",
+                                                       "suggestion": monitor.SUGGESTIONS["nonzero_exit"]}),
+                 "tasks": failed}
+    crash_line = (f"Tasks that failed: {', '.join(f'{t} (exit {c})' for t, c in failed.items())}; "
+                  f"{crash['detail']}") if crash else ""
+    results_text = arm_results.results_section(summary)
+    if arm_plot_written := plots.arm_plot(summary, paths.plot, page.get("title") or slug):
+        results_text += f"\n\n![arms: mean and 95 % CI]({paths.plot.relative_to(paths.page.parent).as_posix()})"
+    analysis = arm_results.analysis_section(summary)
+    if crash:
+        results_text += f"\n\nRun ended abnormally: {crash_line}"
+        analysis += f"\n- crash: {crash_line}; suggested direction: {crash['suggestion']}"
+    if seen.record.foreign:
+        analysis += f"\n- This run was {foreign.NOTE}."
+    key = arm_results.key_result(summary) + (f" {crash_line}." if crash else "")
+    pages.replace_sections(paths.page, {"Results": results_text, "Analysis": analysis})
+    now = datetime.now(timezone.utc)
+    fields = {"outcome": summary.outcome, "key_result": key}
+    if seen.record.backend == Backend.SSH:
+        fields["remote.completed"] = now.strftime("%Y-%m-%dT%H:%M")
+    lifecycle.transition(paths.page, lifecycle.COMPLETED, fields, today=now.strftime("%Y-%m-%d"))
+    wikilog.append_log(root / "wiki", f"exp-run | completed {slug} | outcome: {summary.outcome} | key: {key}")
+    data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
+            "key_result": key, "crash": crash, "page": str(paths.page), "env": seen.record.backend.env_label,
+            "primary_metric": primary, "method": arm_stats.METHOD, "reasons": summary.reasons,
+            "arms": [{"name": a.name, "role": a.role, "factor": a.factor, **_interval(summary.intervals[a.name]),
+                      "values": {str(k): v for k, v in summary.values[a.name].items()},
+                      "not_counted": {str(k): v for k, v in summary.not_counted[a.name].items()},
+                      "class": summary.classes.get(a.name)} for a in arm_list],
+            "differences": [{"arm": d.arm, "reference": d.reference, "seeds": d.seeds, "relative": d.relative,
+                             **_interval(d.delta)} for d in summary.differences],
+            "run_id": seen.record.run_id, "attempt": seen.record.attempt, "task_logs": task_logs,
+            "log_file": paths.log.relative_to(root).as_posix(), "launched_by_exprun": not seen.record.foreign,
+            "plot": bool(arm_plot_written)}
+    data["report"] = reports.arms_run_report(data, results_text, analysis)
+    atomic_write_text(paths.run_report, data["report"])
+    atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})
+    return data
+
+
+def _interval(i) -> dict:
+    return {"n": i.n, "mean": None if math.isnan(i.mean) else i.mean, "std": None if math.isnan(i.std) else i.std,
+            "ci_low": i.low, "ci_high": i.high}
 
 
 def check_once(slug: str, settings: Settings, root: Path, page: pages.Page, now: datetime | None = None) -> dict:

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import yaml
 
-from . import integrity, resources
+from . import arms, integrity, resources
+from .errors import ConfigError
 from .files import atomic_write_json, read_json
 from .state import Paths
 from .settings import Settings
 
-VERSION = 1
+VERSION = 2  # 2: arms (`arms:` in config.yaml, `--arm NAME`, results/<slug>/<arm>/seed_<N>.json)
 DOC = "docs/run-contract.md"
 REQUIRED_FILES = ("run.sh", "config.yaml")
 REQUIRED_FLAGS = {
@@ -107,6 +108,12 @@ def config_checks(config: dict) -> list[Check]:
         Check("config.yaml progress", progress in PROGRESS_MODES,
               f"{progress}" if progress in PROGRESS_MODES else f"`progress: {progress}` must be one of {', '.join(PROGRESS_MODES)}"),
     ]
+    try:
+        found = arms.of(config)
+        checks.append(Check("config.yaml arms", True, "one arm (no `arms:`)" if arms.is_single(found) else
+                            ", ".join(f"{a.name} ({a.role})" for a in found)))
+    except ConfigError as exc:
+        checks.append(Check("config.yaml arms", False, str(exc).split(": ", 1)[-1]))
     baseline = config.get("baseline_results")
     if baseline is not None:
         from .results import baseline_results  # noqa: PLC0415 - pandas, only when the key is there
@@ -149,7 +156,10 @@ def folder_checks(slug: str, root: Path, settings: Settings) -> Report:
     seeds = config.get("seeds") if isinstance(config.get("seeds"), list) and config.get("seeds") else [0]
     flags, text = probe_flags(code_dir, root, seeds[0], settings)
     report.flags = flags
-    for flag, why in REQUIRED_FLAGS.items():
+    required = dict(REQUIRED_FLAGS)
+    if config.get("arms"):
+        required["--arm"] = "run one arm of config.yaml `arms` (its overrides; results under <results-dir>/<arm>/)"
+    for flag, why in required.items():
         ok = flag in flags
         detail = "listed by --help" if ok else f"not in `run.sh --help` ({why})"
         if not flags:

@@ -19,7 +19,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import attempts, gate, lifecycle, pages, runlog, wikilog
+from . import arms, attempts, gate, lifecycle, pages, runlog, wikilog
 from .estimate import estimate_hours
 from .experiment_config import load_experiment_config
 from .errors import GateError, LaunchError, PageError
@@ -81,6 +81,9 @@ def deploy(slug: str, settings: Settings, root: Path = Path("."), now: datetime 
             require_remote_block(page)
         record = _adopt_pending(RunRecord.load(paths.run), approved_hash, root)
         if record is None:
+            if backend in (Backend.SLURM, Backend.JOBS) and not arms.is_single(arms.of(config)):
+                raise LaunchError(f"{slug}: config.yaml has arms; arms × seeds run under screen here or on the server "
+                                  "(profiles local, remote) — SLURM arrays and seed jobs take single-arm runs for now")
             require_prepared(paths, approved_hash, skip_sanity)
             require_writable(paths.page, "page")
             attempt = attempts.retire_attempt(slug, root)
@@ -95,7 +98,8 @@ def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime
     """The page says running, the wiki log says deployed, the run record says so; the DEPLOY_REPORT data."""
     root, slug = paths.root, paths.slug
     now = (now or datetime.now(timezone.utc)).astimezone()  # `started` in this machine's local time, as the wiki writes it
-    hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {})
+    hours, basis = estimate_hours(read_json(paths.sanity), read_json(paths.dataset), config, page.get("setup") or {},
+                                  int(record.env.get("EXPRUN_PARALLEL", "1") or 1))
     run_log = paths.log.relative_to(root).as_posix()  # always one real file (runlog combines task logs there)
     task_logs = backends.launcher_class(record.backend)(root).task_logs(record)
     if task_logs:

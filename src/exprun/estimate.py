@@ -36,14 +36,21 @@ def planned_steps(config: dict, n_train: int | None) -> int | None:
     return int(hp["epochs"]) * math.ceil(n_train / int(hp["batch_size"]))
 
 
-def estimate_hours(sanity: dict, dataset_report: dict, config: dict, setup: dict) -> tuple[float, str]:
-    """(hours, how it was obtained) for every seed of the run."""
+def estimate_hours(sanity: dict, dataset_report: dict, config: dict, setup: dict,
+                   parallel: int = 1) -> tuple[float, str]:
+    """(hours, how it was obtained) for every task (arm × seed) of the run, `parallel` at a time."""
+    from . import arms  # noqa: PLC0415
+
     seeds = len(config.get("seeds") or [0])
+    count = len(arms.of(config))
+    tasks = seeds * count
     steps = planned_steps(config, train_size(dataset_report, config))
     per_step = sanity.get("seconds_per_step")
     if steps and per_step:
-        hours = per_step * steps * seeds / 3600
-        return round(max(hours, 0.01), 2), f"sanity throughput {per_step:.4f} s/step × {steps} steps × {seeds} seeds"
+        hours = per_step * steps * math.ceil(tasks / max(parallel, 1)) / 3600
+        what = f"{seeds} seeds" if count == 1 else f"{count} arms × {seeds} seeds"
+        at_once = f" ÷ {parallel} at a time" if parallel > 1 else ""
+        return round(max(hours, 0.01), 2), f"sanity throughput {per_step:.4f} s/step × {steps} steps × {what}{at_once}"
     text = " ".join(str(v) for v in (setup or {}).values()).lower()
     for pattern, hours, label in RULES_OF_THUMB:
         if re.search(pattern, text):

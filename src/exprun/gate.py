@@ -227,6 +227,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
         f"  3. Settings    {code}/config.yaml: lr={hp.get('learning_rate')}, batch_size={hp.get('batch_size')}, "
         f"epochs={hp.get('epochs')}, seeds={config.get('seeds')}, metrics={config.get('metrics')}",
+        *_arms_lines(config, settings, sanity, dataset, slug, root),
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
@@ -277,6 +278,29 @@ def _sanity_line(sanity: dict) -> str:
     return "; ".join(parts)
 
 
+def _arms_lines(config: dict, settings: Settings, sanity: dict, dataset: dict, slug: str, root: Path) -> list[str]:
+    """The arm matrix a person approves: each arm, its role and overrides, the task count and the compute."""
+    from . import arms  # noqa: PLC0415
+    from .errors import ConfigError  # noqa: PLC0415
+    from .estimate import estimate_hours  # noqa: PLC0415
+    from .lifecycle import find_experiment  # noqa: PLC0415
+
+    try:
+        found = arms.of(config)
+    except ConfigError as exc:
+        return [f"     Arms        INVALID: {exc}"]
+    if arms.is_single(found):
+        return []
+    seeds = len(config.get("seeds") or [0])
+    parallel = settings.parallel or 1
+    hours, basis = estimate_hours(sanity, dataset, config, find_experiment(slug, root).get("setup") or {}, parallel)
+    lines = [f"     Arms        {len(found)} arms × {seeds} seeds = {len(found) * seeds} tasks, {parallel} at a time "
+             f"(`parallel`{'; 0 = one per free GPU' if not settings.parallel else ''}); ~{hours} h ({basis})"]
+    lines += [f"                 - {a.name} ({a.role}{': ' + a.factor if a.factor and a.factor != a.name else ''}) "
+              f"{json.dumps(a.overrides) if a.overrides else '(config as written)'}" for a in found]
+    return lines
+
+
 def _baseline_line(config: dict) -> str:
     """The page's baseline and where its numbers will come from (said plainly when from nowhere)."""
     from .results import baseline_results  # noqa: PLC0415
@@ -289,6 +313,8 @@ def _baseline_line(config: dict) -> str:
         return f"{text or name}: numbers from config.yaml baseline_results {given} ({source})"
     if name == "none":
         return "none: the page names no baseline, so the verdict compares nothing"
+    if name == "control_arm":
+        return f"“{text}”: the control arm, run by the code on the same seeds (every arm is compared with it)"
     if name == "not_implemented":
         return (f"“{text}” is NOT IMPLEMENTED by this code: implement it and write baseline_metrics, or add "
                 "`baseline_results: {source: <paper or page>, metrics: {<metric>: <value>}}` to config.yaml")

@@ -22,7 +22,7 @@ EPOCH = re.compile(r"\bepoch\s*[=:\[]?\s*(\d+)", re.I)
 LOSS = re.compile(r"\bloss\s*[=:]\s*([-+]?(?:nan|inf|[0-9.]+(?:e[-+]?[0-9]+)?))", re.I)
 METRIC = re.compile(r"\b([a-z][a-z0-9_]*)=([-+]?[0-9.]+(?:e[-+]?[0-9]+)?)\b", re.I)
 NOT_METRICS = {"step", "epoch", "loss", "lr", "seed"}
-SEED_START = re.compile(r"^=== seed \S+ ===")
+SEED_START = re.compile(r"^=== (?:seed|task) \S+")
 # Lines whose numbers are not the model's metrics: run.sh's header and the baseline's scores.
 NOT_METRIC_LINES = re.compile(r"^\s*(exprun run |baseline\b)")
 

@@ -37,3 +37,31 @@ def seed_plot(summary: Summary, path: Path, title: str) -> bool:
     plt.close(fig)
     atomic_write_bytes(Path(path), buffer.getvalue())
     return True
+
+
+def arm_plot(summary, path: Path, title: str) -> bool:
+    """Each arm's mean of the primary metric with its 95 % interval as an error bar, and every seed's value."""
+    arms = [a for a in summary.arms if summary.intervals[a.name].n]
+    if not arms:
+        return False
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, ax = plt.subplots(figsize=(max(3.2, 0.9 * len(arms) + 1.5), 3.2))
+    for x, arm in enumerate(arms):
+        i = summary.intervals[arm.name]
+        err = [[i.mean - i.low], [i.high - i.mean]] if i.low is not None else None
+        ax.errorbar([x], [i.mean], yerr=err, fmt="o", capsize=4, color="C3" if arm.role == "control" else "C0", zorder=3)
+        seeds = list(summary.values[arm.name].values())
+        ax.scatter([x] * len(seeds), seeds, s=10, color="0.5", zorder=2)
+    ax.set_xticks(range(len(arms)), [a.name for a in arms], rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel(summary.primary)
+    ax.set_title(f"{title} (mean, 95 % CI)", fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return True

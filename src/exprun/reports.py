@@ -221,3 +221,17 @@ def run_report(data: dict, summary: Summary) -> str:
         lines.append("- Add seeds or tighten the setup to resolve the variance, then re-run as a new experiment")
     lines += ["", f"Page: {data['page']}"]
     return "\n".join(lines) + "\n"
+
+
+def arms_run_report(data: dict, results_text: str, analysis: str) -> str:
+    """RUN_REPORT of a multi-arm run: the arm table, the classes or differences, the outcome and next steps."""
+    slug = data["slug"]
+    lines = [f"# Run Report: {data['title']}", "", f"## Outcome: {data['outcome']}", "", "## Results", results_text,
+             "", "## Analysis", analysis, "", "## Key Finding", data["key_result"]]
+    if data.get("task_logs"):
+        lines += ["", f"Task logs (combined into {data.get('log_file', 'run_log')}): " + ", ".join(data["task_logs"])]
+    lines += ["", "## Next Steps", f"- Run `/exp-eval {slug}` to update the linked idea in wiki"]
+    if data["outcome"] == "inconclusive":
+        lines.append("- Add seeds to narrow the intervals, then re-run as a new experiment")
+    lines += ["", f"Page: {data['page']}"]
+    return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import contract, gpus, monitor
+from . import arms, contract, gpus, monitor
 from .codegen import manifest
 from .gpu_plan import gpu_plan
 from .errors import SanityError
@@ -68,9 +68,16 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
         code = None
     wall = time.monotonic() - started
     atomic_write_text(paths.sanity_log, output)
-    result_file = paths.sanity_results / f"seed_{seed}.json"
+    arm_names = [a.name for a in arms.of(config) if a.name]
+    result_file = paths.sanity_results / (f"{arm_names[0]}/seed_{seed}.json" if arm_names else f"seed_{seed}.json")
     plan = gpu_plan(page, paths.code_dir, settings.gpu.count)
     checks, facts = _checks(code, output, result_file, plan, config, found.progress)
+    for check in checks if arm_names else []:
+        if check.name == "results JSON":
+            check.name = f"results JSON ({arm_names[0]})"
+    for name in arm_names[1:]:  # every arm ran at sanity scale: each one's result must hold too
+        checks.append(contract.result_check(paths.sanity_results / name / f"seed_{seed}.json", config))
+        checks[-1].name = f"results JSON ({name})"
     report = {
         "status": "passed" if all(c.ok for c in checks) else "failed",
         "slug": slug, "seed": seed, "command": argv, "exit_code": code, "wall_time_s": round(wall, 3),

@@ -83,6 +83,12 @@ class Autofix:
 
 
 @dataclass(frozen=True)
+class Ablation:
+    essential_pct: float = 10.0
+    contributing_pct: float = 3.0
+
+
+@dataclass(frozen=True)
 class Slurm:
     gpus: int = 0
     gpu_type: str = ""
@@ -104,6 +110,7 @@ class Settings:
     env_activate: str = ""
     python: str = ""
     full_via: str = "detached"
+    parallel: int = 0
     json: bool = False
     codegen: Codegen = field(default_factory=Codegen)
     review: bool = False
@@ -114,6 +121,7 @@ class Settings:
     collect: Collect = field(default_factory=Collect)
     monitor: Monitor = field(default_factory=Monitor)
     autofix: Autofix = field(default_factory=Autofix)
+    ablation: Ablation = field(default_factory=Ablation)
     slurm: Slurm = field(default_factory=Slurm)
 
     def as_dict(self) -> dict:

@@ -70,6 +70,20 @@ class LaunchRequest:
     def seeds(self) -> list[str]:
         return [str(seed) for seed in self.config.get("seeds") or [0]]
 
+    @property
+    def tasks(self) -> list[str]:
+        """Every arm × seed as run.sh's words (the seeds alone for a single-arm experiment)."""
+        from .. import arms  # noqa: PLC0415
+
+        return arms.tasks(arms.of(self.config), self.seeds)
+
+    def task_env(self, parallel: int, slots: list[list[int]] | None = None) -> dict[str, str]:
+        """EXPRUN_TASKS, EXPRUN_PARALLEL and, with GPUs, one GPU set per parallel slot (EXPRUN_GPUS)."""
+        env = {"EXPRUN_TASKS": " ".join(self.tasks), "EXPRUN_PARALLEL": str(parallel)}
+        if slots:
+            env["EXPRUN_GPUS"] = " ".join(",".join(map(str, slot)) for slot in slots)
+        return env
+
 
 class Launcher(ABC):
     """Starts runs of one backend and answers for their records."""
@@ -201,3 +215,11 @@ def open_backend(record: RunRecord, root: Path) -> Iterator[Launcher]:
         yield pool.get(record)
     finally:
         pool.close()
+
+
+def parallel_tasks(request: LaunchRequest, plan, free_gpus) -> int:
+    """settings.parallel, else one task per free GPU set when the page needs GPUs, else 1; never more than tasks."""
+    wanted = request.settings.parallel
+    if not wanted:
+        wanted = max(1, free_gpus() // plan.count) if plan.needed else 1
+    return max(1, min(wanted, len(request.tasks)))

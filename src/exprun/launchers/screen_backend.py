@@ -8,10 +8,10 @@ from pathlib import Path
 
 from .. import gpus
 from ..gpu_plan import gpu_plan
-from ..logtail import seconds_since_write, tail_text
+from ..logtail import TAIL_BYTES, seconds_since_write, tail_text
 from ..state import Paths
 from . import screen
-from .backends import Backend, LaunchRequest, Launcher
+from .backends import Backend, LaunchRequest, Launcher, parallel_tasks
 from .base import RunRecord, RunSpec, RunState
 
 
@@ -27,10 +27,13 @@ class LocalScreen(Launcher):
     def _launch(self, request: LaunchRequest) -> RunRecord:
         settings = request.settings.gpu
         plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, settings.count)
-        claim = (gpus.claim(plan.count, settings.free_memory_mib, self.root / settings.lock_dir)
+        parallel = parallel_tasks(request, plan, lambda: len(gpus.query().free(settings.free_memory_mib)))
+        claim = (gpus.claim(plan.count * parallel, settings.free_memory_mib, self.root / settings.lock_dir)
                  if plan.needed else contextlib.nullcontext([]))
         with claim as gpu_ids:
             env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_ids))} if gpu_ids else {}
+            slots = [gpu_ids[i * plan.count:(i + 1) * plan.count] for i in range(parallel)] if gpu_ids else None
+            env.update(request.task_env(parallel, slots))
             spec = request.run_spec(env=env, python=sys.executable)
             log_offset = spec.log.stat().st_size if spec.log.exists() else 0
             record = screen.launch(spec)
@@ -45,7 +48,13 @@ class LocalScreen(Launcher):
         return screen.state(record, self._sessions)
 
     def tail(self, record: RunRecord, start: int) -> str:
-        return tail_text(Path(record.log), start=start)
+        """The run's log; with tasks running in parallel, also the end of each task's own log."""
+        text = tail_text(Path(record.log), start=start)
+        if int(record.env.get("EXPRUN_PARALLEL", "1") or 1) <= 1:
+            return text
+        logs = sorted(Path(record.log).with_suffix(".tasks").glob("*.log"))
+        share = max(TAIL_BYTES // max(len(logs), 1), 4096)
+        return text + "".join(f"\n=== task {log.stem} ===\n" + tail_text(log, share) for log in logs)
 
     def idle_seconds(self, record: RunRecord, now: float) -> float | None:
         return seconds_since_write(Path(record.log), now)
@@ -62,3 +71,4 @@ class LocalScreen(Launcher):
 
     def fetch_results(self, record: RunRecord) -> None:
         """Results are already here."""
+

@@ -13,7 +13,7 @@ from ..errors import LaunchError, RemoteError
 from ..gpu_plan import gpu_plan
 from ..state import Paths
 from . import ssh
-from .backends import Backend, LaunchRequest, Launcher
+from .backends import Backend, LaunchRequest, Launcher, parallel_tasks
 from .base import RunRecord, RunSpec, RunState
 
 
@@ -33,19 +33,23 @@ class RemoteScreen(Launcher):
 
         server = server_config.load(server_config.config_path(self.root, None), self.root)
         with RemoteSession(server) as session:
-            gpu = ""
+            gpu, slots = "", None
             plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings.gpu.count)
+            view = gpus.query(session) if plan.needed else None
+            free = view.free(server.free_gpu_threshold_mib) if view else []
+            parallel = parallel_tasks(request, plan, lambda: len(free))
             if plan.needed:
-                view = gpus.query(session)
-                free = view.free(server.free_gpu_threshold_mib)
-                if len(free) < plan.count:
-                    raise LaunchError(f"{server.host}: needs {plan.count} free GPU(s) but {view.describe()}; "
+                if len(free) < plan.count * parallel:
+                    raise LaunchError(f"{server.host}: needs {plan.count * parallel} free GPU(s) but {view.describe()}; "
                                       "wait for one to free up, or choose another server in config/server.yaml")
-                gpu = ",".join(str(g.index) for g in free[: plan.count])
+                chosen = [g.index for g in free[: plan.count * parallel]]
+                gpu = ",".join(map(str, chosen))
+                slots = [chosen[i * plan.count:(i + 1) * plan.count] for i in range(parallel)]
             sync.upload(session, sync.plan(self.root, [request.slug], server))
             sync.verify(session, request.slug, request.approved_hash)
             envsetup.setup_env(session, server, request.slug)
-            env = {"EXPRUN_RUN_ID": request.run_id, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}
+            env = {"EXPRUN_RUN_ID": request.run_id, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {}),
+                   **request.task_env(parallel, slots)}
             command = envsetup.wrap(request.command("python3"), server, session)
             return ssh.launch(ssh.run_spec(request.slug, command, session.work_dir, env), session,
                               gpu_ids=[int(i) for i in gpu.split(",")] if gpu else [],

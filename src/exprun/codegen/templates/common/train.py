@@ -21,6 +21,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path(__file__).resolve().with_name("config.yaml"))
     parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--arm", help="run this arm of config.yaml `arms` (its overrides; results under <results-dir>/<arm>/)")
     parser.add_argument("--sanity", action="store_true", help="tiny run that checks the pipeline end to end")
     parser.add_argument(
         "--resume", action="store_true", help="continue from this seed's checkpoint if present"
@@ -205,7 +206,8 @@ def write_results(
     code_hash: str,
 ) -> None:
     """results/<slug>/seed_<N>.json; run_id and code_hash let collect count only this run's approved seeds."""
-    result = {"slug": cfg["slug"], "seed": run.seed, "metrics": utils.json_safe(scores),
+    result = {"slug": cfg["slug"], "seed": run.seed, **({"arm": cfg["arm_name"]} if cfg.get("arm_name") else {}),
+              "metrics": utils.json_safe(scores),
               "run_id": os.environ.get("EXPRUN_RUN_ID", ""), "code_hash": code_hash}
     if baseline is not None:
         result["baseline_metrics"] = utils.json_safe(baseline)
@@ -223,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     args = ARGS if argv is None and ARGS is not None else parse_args(argv)
     code_hash = utils.code_hash(Path(os.path.abspath(__file__)).parent)  # the code as this seed found it
-    cfg, config_hash = utils.load_config(args.config)
+    cfg, config_hash = utils.load_config(args.config, args.arm)
     run = resolve_run(cfg, args)
+    if args.arm:  # each arm's results and checkpoints in a folder of its own
+        run = dataclasses.replace(run, results_dir=run.results_dir / args.arm, checkpoint_dir=run.checkpoint_dir / args.arm)
     utils.seed_everything(run.seed)
     try:
         dataset = data.load_data(cfg)

@@ -39,7 +39,7 @@ BUILTIN_DATASETS = {
 }
 BASELINES = {"classification": "logistic_regression", "regression": "linear_regression"}
 # Baselines this recipe does not run: none at all, or the page's own whose numbers come from baseline_results.
-NOT_RUN_BASELINES = ("none", "not_implemented")
+NOT_RUN_BASELINES = ("none", "not_implemented", "control_arm")
 
 
 class DatasetNotFoundError(Exception):
@@ -152,12 +152,31 @@ def code_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def load_config(path: Path) -> tuple[dict, str]:
-    """Parse and check config.yaml; also return the sha256 of the exact bytes parsed."""
+def load_config(path: Path, arm: str | None = None) -> tuple[dict, str]:
+    """Parse and check config.yaml (with the overrides of `arm`, when given); also return the sha256 of the
+    exact bytes parsed."""
     raw = Path(path).read_bytes()
     cfg = yaml.safe_load(raw)
+    if arm:
+        cfg = with_arm(cfg, arm)
     validate_config(cfg)
     return cfg, hashlib.sha256(raw).hexdigest()
+
+
+def with_arm(cfg: dict, name: str) -> dict:
+    """config.yaml as one arm sees it: its `overrides` merged in, key by key."""
+    arm = next((a for a in cfg.get("arms") or [] if str(a.get("name")) == name), None)
+    if arm is None:
+        names = ", ".join(str(a.get("name")) for a in cfg.get("arms") or []) or "none"
+        raise ValueError(f"--arm {name!r}: no such arm in config.yaml (arms: {names})")
+    return {**merged(cfg, arm.get("overrides") or {}), "arm_name": name}
+
+
+def merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merged(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+    return out
 
 
 def validate_config(cfg: dict) -> None:
