@@ -47,6 +47,7 @@ def test_unknown_slug_skips_completed_abandoned_and_broken_pages(example_wiki):
     assert f"{SLUG} (planned)" in message
     assert OTHER not in message and "broken" not in message
     set_status(example_wiki, "abandoned")
+    set_status(example_wiki, "abandoned", "digits-mlp-ablation")
     with pytest.raises(LifecycleError, match="no planned or running experiments"):
         lifecycle.find_experiment("nope", example_wiki)
 

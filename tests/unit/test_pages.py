@@ -61,7 +61,7 @@ def stray_files(folder: Path, page_name: str) -> list[str]:
 
 def test_example_pages_parse(example_wiki):
     found = pages.experiment_pages(example_wiki)
-    assert [p.stem for p in found] == ["digits-cnn-gpu", "digits-mlp-vs-logreg"]
+    assert [p.stem for p in found] == ["digits-cnn-gpu", "digits-mlp-ablation", "digits-mlp-vs-logreg"]
     for path in found:
         page = pages.load_page(path)
         assert page.slug == path.stem

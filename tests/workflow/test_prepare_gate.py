@@ -147,7 +147,7 @@ def test_hostile_slugs_never_reach_files_or_shell(wiki_root):
 
 def test_unknown_and_wrong_status_give_guidance(wiki_root):
     page = wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md"
-    page.write_text(page.read_text().replace("status: planned ", "status: completed"))
+    page.write_text(page.read_text().replace("status: planned\n", "status: completed\n", 1))
     done = snakemake(wiki_root, f"deploy_{DEMO_SLUG}")
     assert done.returncode != 0 and "already completed" in output(done)
     done = snakemake(wiki_root, "collect_digits-cnn-gpu")
