@@ -91,7 +91,8 @@ def fmt_samples(samples: list[float]) -> str:
 class Result:
     """One comparison: A (the thing measured) against B (the reference), with its target.
 
-    kind "ratio": met when A/B ≤ target. kind "diff": met when A−B ≤ target (seconds).
+    kind "ratio": met when A/B ≤ target. kind "speedup": met when A/B ≥ target (B is the faster way).
+    kind "diff": met when A−B ≤ target (seconds).
     kind "info": no target (printed for scale only).
     """
 
@@ -116,6 +117,8 @@ class Result:
     def met(self) -> bool | None:
         if self.kind == "ratio":
             return self.ratio <= self.target
+        if self.kind == "speedup":
+            return self.ratio >= self.target
         if self.kind == "diff":
             return self.diff <= self.target
         return None
@@ -124,6 +127,8 @@ class Result:
     def target_text(self) -> str:
         if self.kind == "ratio":
             return f"≤ {self.target:g}x"
+        if self.kind == "speedup":
+            return f"≥ {self.target:g}x"
         if self.kind == "diff":
             return f"≤ +{self.target:g} s"
         return "none (scale only)"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_arms  # noqa: E402
 import bench_codegen  # noqa: E402
 import bench_deploy_collect  # noqa: E402
 import bench_pages  # noqa: E402
@@ -25,7 +26,7 @@ from common import Result, fmt_s  # noqa: E402
 
 BENCHMARKS = (("pages", bench_pages), ("workflow start-up", bench_startup), ("deploy / collect / log tail", bench_deploy_collect), ("status / anomaly scan", bench_status),
               ("remote over sshd", bench_remote), ("slurm array vs executor plugin", bench_slurm),
-              ("code for any research page", bench_codegen))
+              ("code for any research page", bench_codegen), ("arms × seeds", bench_arms))
 
 
 def table(results: list[Result]) -> str:

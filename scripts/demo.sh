@@ -30,3 +30,18 @@ echo "== 3/3 snakemake full_$SLUG: deploy under screen, wait for it to end, coll
 echo
 cat "$DEMO/experiments/state/$SLUG/RUN_REPORT.md"
 echo "Updated page: $DEMO/wiki/experiments/$SLUG.md"
+
+ABLATION=digits-mlp-ablation
+echo
+echo "== Arms: $ABLATION — the full MLP and one factor removed at a time, 3 arms × 3 seeds, 2 tasks at a time"
+printf 'parallel: 2\n' >> "$DEMO/config/config.yaml"
+if "${SNAKEMAKE[@]}" "deploy_$ABLATION" > "$DEMO/ablation-gate.log" 2>&1; then
+  echo "demo: the gate should have stopped the first deploy" >&2
+  exit 1
+fi
+grep -A4 "     Arms" "$DEMO/ablation-gate.log" || true
+"$REPO/.venv/bin/exprun" approve "$ABLATION" --root "$DEMO"
+"${SNAKEMAKE[@]}" "full_$ABLATION" > "$DEMO/ablation-full.log" 2>&1 || { tail -40 "$DEMO/ablation-full.log" >&2; exit 1; }
+echo
+cat "$DEMO/experiments/state/$ABLATION/RUN_REPORT.md"
+echo "Updated page: $DEMO/wiki/experiments/$ABLATION.md"

@@ -101,10 +101,16 @@ def code_changed(record: RunRecord, backend: Launcher) -> str:
 
 def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now: datetime) -> dict:
     config = run_config(slug, root, seen.record)
-    seeds = len(config.get("seeds") or [1])
+    arm_list = arms.of(config)
+    seeds = len(config.get("seeds") or [1]) * len(arm_list)  # every task: arm × seed
     started = datetime.fromisoformat(seen.record.started_at)
     elapsed_h = (now - started).total_seconds() / 3600
-    done = len(seed_files(slug, root, seen.record, config).records)
+    if arms.is_single(arm_list):
+        done = len(seed_files(slug, root, seen.record, config).records)
+    else:
+        done = sum(len(v) for v in arm_results.read(Paths(slug, root).results_dir, arm_list, config.get("seeds") or [0],
+                                                    seen.record.run_id, seen.record.approved_hash,
+                                                    primary_of(config))[0].values())
     fraction = (min(done, seeds) + (seen.progress.fraction or 0.0)) / seeds
     if fraction > 0:
         remaining = round(elapsed_h * (1 - fraction) / fraction, 2)
@@ -114,7 +120,9 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
     latest = seen.progress.metrics
     name = primary if primary in latest else next(iter(latest), None)
     return {
-        "slug": slug, "status": "running", "progress": f"{_progress_text(seen, config)} (seed {min(done + 1, seeds)} of {seeds})",
+        "slug": slug, "status": "running",
+        "progress": f"{_progress_text(seen, config)} ({'seed' if arms.is_single(arm_list) else 'task'} "
+                    f"{min(done + 1, seeds)} of {seeds})",
         "latest_metric": {"name": name, "value": latest[name]} if name else None,
         "loss": seen.progress.loss, "anomalies": [a.as_dict() for a in seen.anomalies],
         "elapsed_hours": round(elapsed_h, 2), "remaining_hours": remaining,
@@ -205,7 +213,7 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
                 config: dict, task_logs: list[str]) -> dict:
     """Collect a multi-arm run: per-arm intervals, paired differences, classes, outcome, page, plot, log."""
     paths = Paths(slug, root)
-    primary = config.get("primary_metric") or (config.get("metrics") or ["metric"])[0]
+    primary = primary_of(config)
     values, not_counted = arm_results.read(paths.results_dir, arm_list, config.get("seeds") or [0],
                                            seen.record.run_id, seen.record.approved_hash, primary)
     summary = arm_results.summarize(arm_list, values, not_counted, config, settings.ablation.essential_pct,
@@ -252,6 +260,10 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     atomic_write_text(paths.run_report, data["report"])
     atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})
     return data
+
+
+def primary_of(config: dict) -> str:
+    return config.get("primary_metric") or (config.get("metrics") or ["metric"])[0]
 
 
 def _interval(i) -> dict:

@@ -28,6 +28,10 @@ arms = [str(a["name"]) for a in c.get("arms") or []]
 print(*([a + ":" + s for a in arms for s in seeds] if arms else seeds))' "$HERE/config.yaml")"
 fi
 PARALLEL="${{EXPRUN_PARALLEL:-1}}"
+if [ "$PARALLEL" -gt 1 ] && [ -z "${{OMP_NUM_THREADS:-}}" ]; then  # share the cores between the slots
+  threads=$(( $(nproc 2>/dev/null || echo 1) / PARALLEL ))
+  export OMP_NUM_THREADS=$(( threads > 0 ? threads : 1 ))
+fi
 read -r -a GPUS <<< "${{EXPRUN_GPUS:-}}"
 TASK_DIR="logs/exp-{slug}.tasks"
 mkdir -p "$TASK_DIR"
