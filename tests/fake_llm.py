@@ -30,17 +30,17 @@ class FakeLLM:
         self.delay_s = 0.0
         self.requests: list[dict] = []
         self.base_url = ""
-        self._queue: list[tuple[int, bytes]] = []
+        self._queue: list[tuple] = []
         self._lock = threading.Lock()
 
     def script(self, *replies) -> None:
-        """Queue replies: bytes (a 200 body) or (status, bytes)."""
+        """Queue replies: bytes (a 200 body), (status, bytes) or (status, bytes, extra headers)."""
         with self._lock:
-            self._queue += [r if isinstance(r, tuple) else (200, r) for r in replies]
+            self._queue += [(r + ({},))[:3] if isinstance(r, tuple) else (200, r, {}) for r in replies]
 
-    def next_reply(self) -> tuple[int, bytes]:
+    def next_reply(self) -> tuple[int, bytes, dict]:
         with self._lock:
-            return self._queue.pop(0) if self._queue else (self.status, self.body)
+            return self._queue.pop(0) if self._queue else (self.status, self.body, {})
 
     def user_messages(self) -> list[str]:
         return [json.loads(r["body"])["messages"][-1]["content"] for r in self.requests]
@@ -56,13 +56,15 @@ def start(state: FakeLLM) -> _Server:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             state.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                    "body": raw})
-            status, body = state.next_reply()
+            status, body, extra = state.next_reply()
             if state.delay_s:
                 time.sleep(state.delay_s)
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
             except OSError:  # the client gave up (timeout tests)

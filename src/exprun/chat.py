@@ -7,6 +7,7 @@ errors name the endpoint, never the key.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -21,6 +22,18 @@ MAX_REPLY_BYTES = 8_000_000  # a reply larger than this is refused before it is 
 
 class ChatError(ExprunError):
     """The endpoint could not be reached or did not answer like an OpenAI chat endpoint."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the Authorization header to wherever it points: refused (set base_url to the
+    final address instead)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, f"redirected to {newurl}; set base_url to that address",
+                                     headers, fp)
+
+
+OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 @dataclass(frozen=True)
@@ -52,7 +65,7 @@ def complete(endpoint: Endpoint, system: str, user: str, json_reply: bool = Fals
     request = urllib.request.Request(endpoint.url, data=json.dumps(body).encode(), headers=headers, method="POST")
     where = f"POST {endpoint.url}"
     try:
-        with urllib.request.urlopen(request, timeout=endpoint.timeout_s) as response:
+        with OPENER.open(request, timeout=endpoint.timeout_s) as response:
             raw = response.read(MAX_REPLY_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise ChatError(f"{where}: HTTP {exc.code} {exc.reason}") from None
@@ -61,6 +74,9 @@ def complete(endpoint: Endpoint, system: str, user: str, json_reply: bool = Fals
         raise ChatError(f"{where}: {reason}") from None
     except (TimeoutError, socket.timeout):
         raise ChatError(f"{where}: no answer within {endpoint.timeout_s:g} s (timed out)") from None
+    except http.client.HTTPException as exc:  # not an HTTP server there (a wrong port), a cut answer
+        said = " ".join(str(exc).split())[:120]
+        raise ChatError(f"{where}: not an HTTP answer ({type(exc).__name__}: {said})") from None
     except OSError as exc:
         raise ChatError(f"{where}: {exc}") from None
     if len(raw) > MAX_REPLY_BYTES:

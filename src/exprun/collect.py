@@ -18,6 +18,7 @@ from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
 from .launchers.backends import Launcher, open_backend
+from .logtail import tail_text
 from .launchers.base import Backend, RunRecord, RunState
 from .results import read_seed_files, summarize
 from .state import Paths
@@ -219,7 +220,8 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     summary = arm_results.summarize(arm_list, values, not_counted, config, settings.ablation.essential_pct,
                                     settings.ablation.contributing_pct)
     anomaly = next((a for a in seen.anomalies if a.kind in CRASH_KINDS), None)
-    failed = {f"{arm}:{seed}": int(code) for arm, seed, code in FAILED_TASK.findall("\n".join(seen.lines))}
+    run_lines = "\n".join(seen.lines) + "\n" + tail_text(paths.log, 1 << 16)  # the run's own end, whatever the tail
+    failed = {f"{arm}:{seed}": int(code) for arm, seed, code in FAILED_TASK.findall(run_lines)}
     crash = None
     if anomaly or failed:
         crash = {**(anomaly.as_dict() if anomaly else {"kind": "nonzero_exit", "detail": "tasks failed",

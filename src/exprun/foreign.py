@@ -7,6 +7,7 @@ record, no run id: every seed file there counts).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import pages
@@ -15,6 +16,7 @@ from .experiment_config import load_experiment_config
 from .launchers.base import Backend, RunRecord
 from .state import Paths
 
+LOWER_WORDS = re.compile(r"loss|error|err\b|perplexity|ppl|wer|cer|mse|mae|rmse|time|latency|barrier|energy", re.I)
 NOTE = "not launched by exprun: no exit status, no approval record, every seed file in results/<slug>/ counts"
 
 
@@ -74,9 +76,9 @@ def config_for(slug: str, root: Path, page: pages.Page) -> dict:
     wanted = [spec.map_metric(m) or str(m) for m in page.get("metrics") or []]
     metrics = [m for m in wanted if m in names] + [m for m in names if m not in wanted] or wanted or ["metric"]
     primary = metrics[0]
-    higher = primary not in spec.LOWER_IS_BETTER
-    success, _ = criteria.from_page(page, primary, higher)
+    higher = {m: not (m in spec.LOWER_IS_BETTER or LOWER_WORDS.search(m)) for m in metrics}
+    success, _ = criteria.from_page(page, primary, higher[primary])
     return {"slug": slug, "seeds": seeds, "metrics": metrics, "primary_metric": primary,
-            "higher_is_better": {m: m not in spec.LOWER_IS_BETTER for m in metrics},
+            "higher_is_better": higher,
             "baseline": {"name": "page", "description": str(page.get("baseline") or "baseline")},
             "success_criteria": success}

@@ -155,3 +155,15 @@ def test_a_person_s_edit_survives_an_agent_regeneration(agent, wiki):
     result = generate.generate(rp.SLUG, settings, wiki)
     assert result.kept == ["train.py"] and (code / "train.py").read_text().startswith("# mine\n")
     assert manifest.human_changes(code) == ["train.py"]
+
+
+def test_only_the_four_placeholders_are_filled(agent, wiki, tmp_path):
+    """Other braces in the command (a shell `${HOME}`, JSON) reach the agent as written."""
+    script = tmp_path / "echo_args.py"
+    script.write_text("import json, pathlib, sys\n"
+                      "pathlib.Path(sys.argv[1], 'train.py').write_text(json.dumps(sys.argv[2:]))\n")
+    settings = config.parse({"codegen": {"command": [sys.executable, str(script), "{target}", "${HOME}", '{"a": 1}',
+                                                     "{round}"]}})
+    generate.generate(rp.SLUG, settings, wiki)
+    written = json.loads((Paths(rp.SLUG, wiki).code_dir / "train.py").read_text())
+    assert written == ["${HOME}", '{"a": 1}', "generate"]

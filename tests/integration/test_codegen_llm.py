@@ -223,3 +223,42 @@ def test_a_failing_analysis_endpoint_leaves_the_computed_analysis_alone(llm):
     on = config.parse({"analysis_llm": {"base_url": llm.base_url, "model": "analyst"}})
     text, why = analysis_note.paragraph(on, "h", "r", "a")
     assert text == "" and why == f"analysis_llm: POST {llm.base_url}/chat/completions: HTTP 503 Service Unavailable"
+
+
+def test_a_redirect_is_refused_so_the_key_never_follows_it(llm, wiki):
+    import fake_llm  # noqa: PLC0415
+
+    other = fake_llm.FakeLLM()
+    server = fake_llm.start(other)
+    try:
+        llm.script((307, b"", {"Location": other.base_url + "/chat/completions"}))
+        with pytest.raises(ExprunError, match="HTTP 307 redirected to http://127.0.0.1") as failed:
+            generate.generate(rp.SLUG, settings_for(llm), wiki)
+        assert "\n" not in str(failed.value) and KEY not in str(failed.value)
+        assert other.requests == [], "the request (and its Authorization header) never reached the other host"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_that_does_not_speak_http_is_one_line(wiki, tmp_path):
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer_garbage():
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        conn.close()
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    settings = config.parse({"codegen": {"llm": {"base_url": base, "model": "m", "timeout_s": 5}}})
+    with pytest.raises(ExprunError) as failed:
+        generate.generate(rp.SLUG, settings, wiki)
+    assert str(failed.value).startswith(f"POST {base}/chat/completions: ") and "\n" not in str(failed.value)
+    listener.close()

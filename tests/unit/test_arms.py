@@ -177,3 +177,13 @@ def test_the_results_section_carries_the_arm_table_and_the_classes():
     assert "only 2 seeds: the interval is wide" in text
     assert "- no-hidden: seed 2 not counted — no result file" not in text  # not_counted given empty here
     assert math.isclose(found.intervals["no-hidden"].mean, 0.815)
+
+
+def test_factor_names_keep_their_first_letters_and_a_repeated_line_is_one_arm():
+    body = ("## Setup\n\n- Ablation: nonlinearity (expect essential)\n- Ablation: without weight decay\n\n"
+            "## Procedure\n\n- Ablation: without weight decay\n")
+    text = ('---\ntitle: "t"\nslug: "t"\nstatus: planned\nsetup: {framework: sklearn, dataset: digits, hardware: cpu}\n'
+            'metrics: [accuracy]\nbaseline: "the full model"\n---\n\n' + body)
+    spec = build_spec(parse_page(text, Path("wiki/experiments/t.md")))
+    assert [a["name"] for a in spec.config["arms"]] == ["full", "no-nonlinearity", "no-weight-decay"]
+    assert spec.config["arms"][1]["factor"] == "nonlinearity"

@@ -29,6 +29,8 @@ def page(hypothesis: str = "", procedure: str = "", extra: str = "", baseline: s
     ("", "The gain must be statistically significant across seeds.", {"significance": 0.05}),
     ("", "Report p < 0.01 for the paired difference.", {"significance": 0.01}),
     ("Beats the baseline by at least 1.5 on accuracy.", "", {"min_delta": 1.5}),
+    ("The method beats the baseline by at least 2%.", "", {"min_delta": 0.02}),  # the full stop ends the sentence
+    ("", "Accuracy improves by 1.5 pp.", {"min_delta": 0.015}),
 ])
 def test_prose_becomes_criteria_with_the_sentence_quoted(hypothesis, procedure, expected):
     found, notes = criteria.from_page(page(hypothesis, procedure), "accuracy")

@@ -98,3 +98,21 @@ def test_the_automatic_fix_says_when_it_cannot_apply(kind, config_hp, flags, rea
     args, _ = autofix.plan_fix(anomaly, {"hyperparameters": config_hp}, config.parse({}), has_checkpoint=True)
     found = autofix.blocked(args, anomaly, {"hyperparameters": config_hp}, flags)
     assert (reason in found) if reason else found == ""
+
+
+def test_the_help_probe_leaves_no_task_status_and_no_tasks_is_an_error(example_wiki):
+    """`run.sh --help` during a run must not overwrite a failed task's status; a config without seeds runs nothing."""
+    generate.generate(SLUG, config.parse({}), example_wiki)
+    tasks = example_wiki / "logs" / f"exp-{SLUG}.tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "0.exit").write_text("1\n")  # a real run's failed seed 0
+    env = {**__import__("os").environ, "EXPRUN_SEEDS": "0"}
+    done = subprocess.run(["bash", f"experiments/code/{SLUG}/run.sh", "--help"], cwd=example_wiki, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--sanity" in done.stdout
+    assert (tasks / "0.exit").read_text() == "1\n"
+    path = Paths(SLUG, example_wiki).code_dir / "config.yaml"
+    path.write_text(path.read_text().replace("seeds:\n- 0\n- 1\n- 2\n", "seeds: []\n"))
+    empty = subprocess.run(["bash", f"experiments/code/{SLUG}/run.sh"], cwd=example_wiki, capture_output=True,
+                           text=True, timeout=120)
+    assert empty.returncode == 2 and "no tasks to run" in empty.stderr

@@ -215,7 +215,10 @@ def _log_or_hardcopy(session: RemoteSession, name: str) -> tuple[str, str, PureP
     text = ssh.read_tail(session, log)
     if text:
         return text, "log_file", log
-    copy = PurePosixPath(f"/tmp/exprun-hardcopy-{name}.txt")
+    ((made, path),) = session.run_many([["mktemp"]])  # a private file: the window may show secrets
+    if made != 0:
+        return "", "log_file", log
+    copy = PurePosixPath(path.strip())
     ((code, _),) = session.run_many([["screen", "-S", name, "-X", "hardcopy", str(copy)]])
     text = ssh.read_tail(session, copy) if code == 0 else ""
     session.run(["rm", "-f", str(copy)])

@@ -16,7 +16,7 @@ from ..pages import Page
 PROSE_SECTIONS = r"procedure|success|criteri|expected|evaluation|decision|hypothes"
 FRACTION_METRICS = {"accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "r2"}
 NUMBER = r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
-POINTS = r"(points?|pp|percentage[\s-]points?|%)?(?!\s*(?:x|×|times|fold)\b)(?![0-9.])"
+POINTS = r"(points?|pp|percentage[\s-]points?|%)?(?!\s*(?:x|×|times|fold)\b)(?![0-9]|\.[0-9])"
 ABSOLUTE = re.compile(rf"(?:by\s+)?(?:at\s+least|≥|>=|no\s+less\s+than)\s*\+?{NUMBER}\s*{POINTS}", re.I)
 BY = re.compile(rf"\bby\s+(?:at\s+least\s+)?\+?{NUMBER}\s*{POINTS}(?!\s*relative)", re.I)
 RELATIVE = re.compile(rf"{NUMBER}\s*%\s*relative|relative\s+(?:improvement|gain|reduction)\s+of\s+(?:at\s+least\s+|≥\s*)?{NUMBER}\s*%", re.I)

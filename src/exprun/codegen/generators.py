@@ -72,7 +72,7 @@ class Command:
             before = _snapshot(work)
             values = {"prompt": str(request.prompt_file), "context": str(request.context_file),
                       "target": str(work), "round": request.round}
-            argv = [arg.format(**values) for arg in self.command]
+            argv = [_fill(arg, values) for arg in self.command]
             output = self._run(argv, work, request.round)
             links = [str(p.relative_to(work)) for p in work.rglob("*") if p.is_symlink() and not _hidden(p, work)]
             if links:
@@ -99,6 +99,13 @@ class Command:
             tail = "\n".join(output.strip().splitlines()[-20:])
             raise ExprunError(f"codegen.command {json.dumps(argv)} exited with {done.returncode}:\n{tail}")
         return output
+
+
+def _fill(arg: str, values: dict[str, str]) -> str:
+    """Only the four placeholders are replaced: any other brace (a shell `${HOME}`, JSON) stays as written."""
+    for key, value in values.items():
+        arg = arg.replace("{" + key + "}", value)
+    return arg
 
 
 def _hidden(path: Path, top: Path) -> bool:

@@ -123,7 +123,7 @@ def _model(page: Page, framework: str) -> dict:
 
 # Page lines that declare arms (in any section): "- Ablation: without weight decay",
 # "- Sweep: learning_rate in [0.0003, 0.001, 0.003]". Factors the built-in recipes can remove:
-ABLATION_LINE = re.compile(r"^\s*[-*]\s*ablation\s*:\s*(?:without|no|remove|w/o)?\s*(.+?)\s*"
+ABLATION_LINE = re.compile(r"^\s*[-*]\s*ablation\s*:\s*(?:(?:without|no|remove|w/o)\s+)?(.+?)\s*"
                            r"(?:\(\s*expect(?:ed)?\s*:?\s*([a-z ,/]+?)\s*\))?\s*$", re.I | re.M)
 SWEEP_LINE = re.compile(r"^\s*[-*]\s*sweep\s*:\s*([A-Za-z_. ]+?)\s+(?:in|over|=)\s*[\[{(](.+?)[\]})]", re.I | re.M)
 RECIPE_FACTORS = (
@@ -152,6 +152,8 @@ def page_arms(page: Page, notes: list[str]) -> list[dict]:
                          "config.yaml `arms` (and the option to the code)")
             continue
         name = "no-" + re.sub(r"[^a-z0-9]+", "-", factor.lower()).strip("-")[:40]
+        if any(a["name"] == name for a in found):
+            continue  # the same factor named again elsewhere on the page
         arm = {"name": name, "role": "ablation", "factor": factor, "overrides": override}
         expect = [w.upper() for w in re.findall(r"essential|contributing|marginal|harmful", expected, re.I)]
         found.append({**arm, "expect": expect} if expect else arm)

@@ -27,13 +27,20 @@ seeds = os.environ.get("EXPRUN_SEEDS", "").split() or [str(s) for s in c["seeds"
 arms = [str(a["name"]) for a in c.get("arms") or []]
 print(*([a + ":" + s for a in arms for s in seeds] if arms else seeds))' "$HERE/config.yaml")"
 fi
+if [ -z "${{TASKS// /}}" ]; then
+  echo "exprun: no tasks to run (config.yaml seeds, or EXPRUN_TASKS / EXPRUN_SEEDS)" >&2
+  exit 2
+fi
 PARALLEL="${{EXPRUN_PARALLEL:-1}}"
+[[ "$PARALLEL" =~ ^[0-9]+$ ]] || PARALLEL=1
 if [ "$PARALLEL" -gt 1 ] && [ -z "${{OMP_NUM_THREADS:-}}" ]; then  # share the cores between the slots
   threads=$(( $(nproc 2>/dev/null || echo 1) / PARALLEL ))
   export OMP_NUM_THREADS=$(( threads > 0 ? threads : 1 ))
 fi
 read -r -a GPUS <<< "${{EXPRUN_GPUS:-}}"
 TASK_DIR="logs/exp-{slug}.tasks"
+RECORD=1  # `run.sh --help` (the run contract's probe) leaves no task status behind
+for arg in "$@"; do [ "$arg" = "--help" ] && RECORD=0; done
 mkdir -p "$TASK_DIR"
 echo "exprun run {slug}: host=$(hostname) start=$(date -u +%Y-%m-%dT%H:%M:%SZ) CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES:-<unset>}} tasks=$TASKS parallel=$PARALLEL"
 
@@ -43,14 +50,14 @@ run_task() {{  # one task: train.py --seed N [--arm A] plus the extra arguments;
   local task="$1" arm="" seed="$1" code
   shift
   case "$task" in *:*) arm="${{task%%:*}}"; seed="${{task##*:}}";; esac
-  rm -f "$TASK_DIR/$(name_of "$task").exit"  # never an earlier run's status
+  [ "$RECORD" = 1 ] && rm -f "$TASK_DIR/$(name_of "$task").exit"  # never an earlier run's status
   if [ -n "$arm" ]; then
     "$PYTHON" "$HERE/train.py" --seed "$seed" --arm "$arm" "$@"
   else
     "$PYTHON" "$HERE/train.py" --seed "$seed" "$@"
   fi
   code=$?
-  echo "$code" > "$TASK_DIR/$(name_of "$task").exit"
+  [ "$RECORD" = 1 ] && echo "$code" > "$TASK_DIR/$(name_of "$task").exit"
   return "$code"
 }}
 
@@ -79,6 +86,7 @@ else  # PARALLEL slots; task k runs in slot k % PARALLEL, its output in its own 
   done
   wait
 fi
+[ "$RECORD" = 1 ] || exit 0
 status=0
 failed=""
 for task in $TASKS; do

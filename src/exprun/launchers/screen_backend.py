@@ -54,10 +54,14 @@ class LocalScreen(Launcher):
             return text
         logs = sorted(Path(record.log).with_suffix(".tasks").glob("*.log"))
         share = max(TAIL_BYTES // max(len(logs), 1), 4096)
-        return text + "".join(f"\n=== task {log.stem} ===\n" + tail_text(log, share) for log in logs)
+        tasks = "".join(f"=== task {log.stem} ===\n" + tail_text(log, share) + "\n" for log in logs)
+        return tasks + text  # the run's own lines (which tasks failed) last: a bounded tail keeps them
 
     def idle_seconds(self, record: RunRecord, now: float) -> float | None:
-        return seconds_since_write(Path(record.log), now)
+        """Since the newest write to the run's log or, with tasks in parallel, to any task's log."""
+        logs = [Path(record.log), *Path(record.log).with_suffix(".tasks").glob("*.log")]
+        ages = [age for age in (seconds_since_write(log, now) for log in logs) if age is not None]
+        return min(ages) if ages else None
 
     def stop(self, record: RunRecord) -> None:
         screen.stop(record)
