@@ -81,9 +81,9 @@ def deploy(slug: str, settings: Settings, root: Path = Path("."), now: datetime 
             require_remote_block(page)
         record = _adopt_pending(RunRecord.load(paths.run), approved_hash, root)
         if record is None:
-            if backend in (Backend.SLURM, Backend.JOBS) and not arms.is_single(arms.of(config)):
-                raise LaunchError(f"{slug}: config.yaml has arms; arms × seeds run under screen here or on the server "
-                                  "(profiles local, remote) — SLURM arrays and seed jobs take single-arm runs for now")
+            if backend == Backend.JOBS and not arms.is_single(arms.of(config)):
+                raise LaunchError(f"{slug}: config.yaml has arms; arms × seeds run under screen, on the server or as "
+                                  "one SLURM array (profiles local, remote, slurm) — seed jobs take single-arm runs for now")
             require_prepared(paths, approved_hash, skip_sanity)
             require_writable(paths.page, "page")
             attempt = attempts.retire_attempt(slug, root)

@@ -130,3 +130,37 @@ def test_full_mode_runs_each_seed_as_a_snakemake_job_through_the_executor_plugin
     assert page["status"] == "completed" and "over 3 seed(s)" in page["key_result"]
     assert "env: snakemake jobs | seeds: 3" in (root / "wiki" / "log.md").read_text()
     assert sorted(p.name for p in (root / "logs").glob(f"exp-{SLUG}_seed*.log")) == [f"exp-{SLUG}_seed{i}.log" for i in range(3)]
+
+
+def test_arms_times_seeds_are_one_array(slurm_cluster, tmp_path):
+    """The ablation page: 3 arms × 3 seeds submitted as ONE sbatch array of 9 tasks; collect gives the classes."""
+    slug = "digits-mlp-ablation"
+    root = tmp_path / "arms wiki"
+    shutil.copytree(REPO / "examples" / "wiki", root)
+    (root / "config").mkdir()
+    (root / "config" / "config.yaml").write_text("slurm:\n  time: '00:10:00'\n")
+    done, out = snakemake(root, f"prepare_{slug}")
+    assert done.returncode == 0, out
+    config = root / "experiments" / "code" / slug / "config.yaml"
+    config.write_text(config.read_text().replace("epochs: 10", "epochs: 2"))
+    assert subprocess.run([sys.executable, "-m", "exprun", "approve", slug, "--root", str(root)]).returncode == 0
+    done, out = snakemake(root, f"deploy_{slug}")
+    assert done.returncode == 0, out
+    record = json.loads((root / "experiments" / "state" / slug / "run.json").read_text())
+    from exprun.launchers.slurm import SUBMIT_EVENT
+
+    submits = [h for h in record["history"] if h.get("event") == SUBMIT_EVENT]
+    assert record["details"]["array_size"] == 9 and len(submits) == 1, "one sbatch for every arm × seed"
+    assert submits[0]["seeds"][:2] == ["full:0", "full:1"] and submits[0]["seeds"][-1] == "no-weight-decay:2"
+    page = yaml.safe_load((root / "wiki" / "experiments" / f"{slug}.md").read_text().split("---\n")[1])
+    deadline = time.monotonic() + 240
+    while page["status"] == "running" and time.monotonic() < deadline:
+        done, out = snakemake(root, f"collect_{slug}")
+        assert done.returncode == 0, out
+        page = yaml.safe_load((root / "wiki" / "experiments" / f"{slug}.md").read_text().split("---\n")[1])
+        time.sleep(1)
+    assert page["status"] == "completed", out
+    for arm in ("full", "no-hidden-layer", "no-weight-decay"):
+        assert sorted(p.name for p in (root / "results" / slug / arm).glob("seed_*.json")) == [
+            "seed_0.json", "seed_1.json", "seed_2.json"]
+    assert "without hidden layer: ESSENTIAL" in page["key_result"] or "without hidden layer: CONTRIBUTING" in page["key_result"]

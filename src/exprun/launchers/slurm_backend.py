@@ -36,7 +36,7 @@ class SlurmArray(Launcher):
         if plan.needed and not resources["gpus"]:
             resources["gpus"] = plan.count
         if submit == "local":
-            return slurm.launch(request.run_spec(), request.seeds, resources, slurm.local_runner)
+            return slurm.launch(request.run_spec(), request.tasks, resources, slurm.local_runner)
         from ..remote import envsetup, server_config, sync  # noqa: PLC0415 - paramiko only for remote submits
         from ..remote.session import RemoteSession  # noqa: PLC0415
 
@@ -47,7 +47,7 @@ class SlurmArray(Launcher):
             envsetup.setup_env(session, server, request.slug)
             command = envsetup.wrap(request.command("python3"), server, session)
             spec = ssh.run_spec(request.slug, command, session.work_dir, {"EXPRUN_RUN_ID": request.run_id})
-            record = slurm.launch(spec, request.seeds, resources, slurm.ssh_runner(session), host=server.host)
+            record = slurm.launch(spec, request.tasks, resources, slurm.ssh_runner(session), host=server.host)
         record.details["via"] = "ssh"
         return record
 
