@@ -1,8 +1,8 @@
 """Seed files → one table → mean ± std per metric, Δ vs baseline, and the outcome. Pure.
 
 Outcome rules (the seed's, made precise):
-- inconclusive when fewer than 2 seeds succeeded, or when the primary metric's
-  difference from the baseline is within the seeds' spread (|Δ| ≤ std);
+- inconclusive when fewer than 2 seeds succeeded, or when the 95 % t-interval of the primary criterion's Δ
+  (paired by seed when each seed carries the baseline's number) spans both 0 and what the criterion asks;
 - succeeded when every success criterion holds on the mean (a criterion may ask for an absolute Δ
   `min_delta`, a relative Δ `min_relative`, a `threshold`, and `significance`: a paired t-test over
   the seeds whose result file carries the baseline's numbers too);
@@ -242,6 +242,39 @@ def criterion_holds(criterion: dict, summary: Summary) -> tuple[bool | None, str
     return (None if None in verdicts else True), "; ".join(texts)
 
 
+def delta_interval(summary: Summary, name: str):
+    """The 95 % t-interval of Δ = ours − baseline: paired by seed when each seed carries the baseline's number,
+    else of our values against the one baseline number."""
+    from . import arm_stats  # noqa: PLC0415
+
+    metric = summary.metric(name)
+    if metric is None or metric.baseline is None:
+        return None
+    rows = summary.per_seed[summary.per_seed["metric"] == name].dropna(subset=["value"])
+    paired = rows.dropna(subset=["baseline"])
+    if len(paired) >= 2:
+        return arm_stats.interval([float(v - b) for v, b in zip(paired["value"], paired["baseline"])])
+    return arm_stats.interval([float(v) - metric.baseline for v in rows["value"]])
+
+
+def excessive_variance(summary: Summary, criterion: dict) -> str:
+    """"" unless the interval of Δ spans both 0 and what the criterion asks (then the run cannot tell)."""
+    if "threshold" in criterion:
+        return ""
+    metric = summary.metric(criterion.get("metric"))
+    interval = delta_interval(summary, criterion.get("metric")) if metric is not None else None
+    if interval is None or interval.low is None:
+        return ""
+    sign = 1 if criterion.get("direction", "higher" if metric.higher_is_better else "lower") == "higher" else -1
+    need = sign * float(criterion.get("min_delta", 0.0))
+    low, high = interval.low, interval.high
+    if low <= 0 <= high and low <= need <= high:
+        wide = f"; {interval.wide_note}" if interval.wide_note else ""
+        return (f"the 95 % interval of Δ [{low:+.4f}, {high:+.4f}] spans both 0 and the criterion ({need:+g}): "
+                f"excessive variance{wide}")
+    return ""
+
+
 def decide_outcome(summary: Summary, criteria: list[dict]) -> tuple[str, list[str]]:
     if len(summary.succeeded_seeds) < 2:
         return "inconclusive", [f"only {len(summary.succeeded_seeds)} seed(s) succeeded (need at least 2)"]
@@ -249,9 +282,9 @@ def decide_outcome(summary: Summary, criteria: list[dict]) -> tuple[str, list[st
         criteria = [{"metric": summary.primary, "vs": "baseline", "min_delta": 0.0}]
     results = [criterion_holds(c, summary) for c in criteria]
     reasons = [text for _, text in results]
-    primary = summary.metric(criteria[0].get("metric"))
-    if primary is not None and primary.delta is not None and "threshold" not in criteria[0] and abs(primary.delta) <= primary.std:
-        return "inconclusive", reasons + [f"|Δ| {abs(primary.delta):.4f} is within the seeds' spread (std {primary.std:.4f})"]
+    spread = excessive_variance(summary, criteria[0])
+    if spread:
+        return "inconclusive", reasons + [spread]
     if all(ok for ok, _ in results):
         return "succeeded", reasons
     if results[0][0] is False:
