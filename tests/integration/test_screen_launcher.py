@@ -74,7 +74,7 @@ def test_child_killed_by_sigkill_reports_137(tmp_path, slug):
     run = spec(tmp_path, slug, "sleep 30 & echo $! > \"$(dirname \"$0\")/child.pid\"; wait $!\n")
     record = screen.launch(run)
     child = run.cwd / "child.pid"
-    assert wait_until(child.exists)
+    assert wait_until(lambda: child.exists() and child.read_text().strip())  # written, not just created
     os.kill(int(child.read_text()), signal.SIGKILL)
     assert wait_until(lambda: screen.state(record).state == "exited")
     assert screen.state(record).exit_code == 137

@@ -120,7 +120,7 @@ def test_foreign_seed_files_are_listed_never_counted(wiki_root, screen_available
 
 
 def test_config_edit_during_the_run_excludes_the_seeds_that_ran_it(wiki_root, screen_available, cleanup_screens):
-    approve_with(wiki_root, epochs=80)  # a few seconds per seed: the edit lands while seeds 1 and 2 are still to come
+    approve_with(wiki_root, epochs=300)  # seconds per seed: the edit and the check land while seeds 1 and 2 run
     assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
     first = wiki_root / "results" / DEMO_SLUG / "seed_0.json"
     deadline = time.monotonic() + 120
