@@ -37,7 +37,10 @@ class RemoteScreen(Launcher):
             plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings.gpu.count)
             view = gpus.query(session) if plan.needed else None
             free = view.free(server.free_gpu_threshold_mib) if view else []
-            parallel = parallel_tasks(request, plan, lambda: len(free))
+            # on the server, tasks run in parallel only when `parallel` says so: the monitor reads the run's own log
+            # there, not each task's (a known limit), so one-at-a-time keeps NaN/OOM detection and stall times right
+            parallel = parallel_tasks(request, plan, lambda: 1) if not request.settings.parallel else \
+                parallel_tasks(request, plan, lambda: len(free))
             if plan.needed:
                 if len(free) < plan.count * parallel:
                     raise LaunchError(f"{server.host}: needs {plan.count * parallel} free GPU(s) but {view.describe()}; "
