@@ -15,7 +15,7 @@ import time
 
 import yaml
 
-from common import Result, best, copy_wiki, header, report, temp_dir
+from common import Result, best, copy_wiki, header, report, temp_dir, timed
 
 SLUG = "digits-mlp-vs-logreg"
 
@@ -40,7 +40,7 @@ def run() -> list[Result]:
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         tasks = " ".join(arms.tasks(arms.of(cfg), cfg["seeds"]))
 
-        def timed(parallel: int) -> float:
+        def run_tasks(parallel: int) -> float:
             env = {**os.environ, "EXPRUN_TASKS": tasks, "EXPRUN_PARALLEL": str(parallel), "EXPRUN_RUN_ID": "bench"}
             env.pop("OMP_NUM_THREADS", None)
             started = time.perf_counter()
@@ -51,8 +51,8 @@ def run() -> list[Result]:
 
         one, two = [], []
         for _ in range(2):  # interleaved: the machine's state weighs on both alike
-            one.append(timed(1))
-            two.append(timed(2))
+            one.append(run_tasks(1))
+            two.append(run_tasks(2))
         results_list.append(report(Result("20 tasks, parallel 1 vs parallel 2 (speed-up = A/B)", best(one), best(two),
                                           kind="speedup", target=1.7, a_label="parallel 1", b_label="parallel 2"), one, two))
 
@@ -83,14 +83,9 @@ def run() -> list[Result]:
 
         write(tmp / "many", 20)
         write(tmp / "one", 1)
-        many = [_timed(lambda: collect_arms(tmp / "many", 20)) for _ in range(5)]
-        single = [_timed(lambda: collect_single(tmp / "one")) for _ in range(5)]
+        many = [timed(lambda: collect_arms(tmp / "many", 20)) for _ in range(5)]
+        single = [timed(lambda: collect_single(tmp / "one")) for _ in range(5)]
         results_list.append(report(Result("collect, 20 arms × 50 seeds vs 1 arm × 50 seeds", best(many), best(single),
                                           kind="diff", target=0.5, a_label="20 arms", b_label="1 arm"), many, single))
     return results_list
 
-
-def _timed(fn) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started

@@ -183,13 +183,7 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     if seen.record.foreign:
         analysis += f"\n- This run was {foreign.NOTE}."
     note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), results_text, analysis)
-    pages.replace_sections(paths.page, {"Results": results_text, "Analysis": analysis + note})
-    now = datetime.now(timezone.utc)
-    fields = {"outcome": summary.outcome, "key_result": key}
-    if seen.record.backend == Backend.SSH:
-        fields["remote.completed"] = now.strftime("%Y-%m-%dT%H:%M")
-    lifecycle.transition(paths.page, lifecycle.COMPLETED, fields, today=now.strftime("%Y-%m-%d"))
-    wikilog.append_log(root / "wiki", f"exp-run | completed {slug} | outcome: {summary.outcome} | key: {key}")
+    complete_page(paths, seen.record, results_text, analysis + note, summary.outcome, key)
     data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
             "key_result": key, "crash": crash, "page": str(paths.page), "env": seen.record.backend.env_label,
             "metrics": [{"metric": m.metric, "mean": m.mean, "std": m.std, "n": m.n, "baseline": m.baseline,
@@ -239,13 +233,7 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     if seen.record.foreign:
         analysis += f"\n- This run was {foreign.NOTE}."
     key = arm_results.key_result(summary) + (f" {crash_line}." if crash else "")
-    pages.replace_sections(paths.page, {"Results": results_text, "Analysis": analysis})
-    now = datetime.now(timezone.utc)
-    fields = {"outcome": summary.outcome, "key_result": key}
-    if seen.record.backend == Backend.SSH:
-        fields["remote.completed"] = now.strftime("%Y-%m-%dT%H:%M")
-    lifecycle.transition(paths.page, lifecycle.COMPLETED, fields, today=now.strftime("%Y-%m-%d"))
-    wikilog.append_log(root / "wiki", f"exp-run | completed {slug} | outcome: {summary.outcome} | key: {key}")
+    complete_page(paths, seen.record, results_text, analysis, summary.outcome, key)
     data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
             "key_result": key, "crash": crash, "page": str(paths.page), "env": seen.record.backend.env_label,
             "primary_metric": primary, "method": arm_stats.METHOD, "reasons": summary.reasons,
@@ -271,6 +259,17 @@ def primary_of(config: dict) -> str:
 def _interval(i) -> dict:
     return {"n": i.n, "mean": None if math.isnan(i.mean) else i.mean, "std": None if math.isnan(i.std) else i.std,
             "ci_low": i.low, "ci_high": i.high}
+
+
+def complete_page(paths: Paths, record: RunRecord, results_text: str, analysis: str, outcome: str, key: str) -> None:
+    """The page's Results and Analysis, its completion (outcome, key result, the remote block) and the log line."""
+    pages.replace_sections(paths.page, {"Results": results_text, "Analysis": analysis})
+    now = datetime.now(timezone.utc)
+    fields = {"outcome": outcome, "key_result": key}
+    if record.backend == Backend.SSH:
+        fields["remote.completed"] = now.strftime("%Y-%m-%dT%H:%M")
+    lifecycle.transition(paths.page, lifecycle.COMPLETED, fields, today=now.strftime("%Y-%m-%d"))
+    wikilog.append_log(paths.root / "wiki", f"exp-run | completed {paths.slug} | outcome: {outcome} | key: {key}")
 
 
 def check_once(slug: str, settings: Settings, root: Path, page: pages.Page, now: datetime | None = None) -> dict:

@@ -31,11 +31,7 @@ def seed_plot(summary: Summary, path: Path, title: str) -> bool:
         ax.set_xlabel("seed")
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    save_png(fig, path)
     return True
 
 
@@ -59,9 +55,16 @@ def arm_plot(summary, path: Path, title: str) -> bool:
     ax.set_xticks(range(len(arms)), [a.name for a in arms], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(summary.primary)
     ax.set_title(f"{title} (mean, 95 % CI)", fontsize=8)
+    save_png(fig, path)
+    return True
+
+
+def save_png(fig, path: Path) -> None:
+    """Lay the figure out, write it atomically as a PNG, and free it."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     atomic_write_bytes(Path(path), buffer.getvalue())
-    return True
