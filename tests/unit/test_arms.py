@@ -187,3 +187,23 @@ def test_factor_names_keep_their_first_letters_and_a_repeated_line_is_one_arm():
     spec = build_spec(parse_page(text, Path("wiki/experiments/t.md")))
     assert [a["name"] for a in spec.config["arms"]] == ["full", "no-nonlinearity", "no-weight-decay"]
     assert spec.config["arms"][1]["factor"] == "nonlinearity"
+
+
+def test_seed_jobs_refuse_a_multi_arm_run_before_anything_moves(example_wiki):
+    """full_via: jobs has one job per seed: a multi-arm run there would lose its arms, so it is refused first."""
+    import yaml
+
+    from exprun import config, deploy, gate
+    from exprun.codegen import generate
+    from exprun.errors import LaunchError
+    from exprun.launchers.base import Backend
+    from exprun.state import Paths
+
+    slug = "digits-mlp-ablation"
+    generate.generate(slug, config.parse({}), example_wiki)
+    gate.approve(slug, example_wiki)
+    with pytest.raises(LaunchError, match="seed jobs take single-arm runs for now"):
+        deploy.deploy(slug, config.parse({}), example_wiki, backend=Backend.JOBS)
+    paths = Paths(slug, example_wiki)
+    assert not paths.run.exists() and not paths.state_attempts.exists()
+    assert yaml.safe_load(paths.page.read_text().split("---\n")[1])["status"] == "planned"
