@@ -31,7 +31,9 @@ LIKELY_CAUSES = (
     (r"ModuleNotFoundError: No module named '([^']+)'", "missing package '{0}': install experiments/code/{slug}/requirements.txt into the run environment"),
     (r"dataset not found|FileNotFoundError", "the dataset path is wrong or the data is missing: fix dataset.path in config.yaml"),
     (r"CUDA out of memory|OutOfMemoryError", "GPU memory: lower batch_size in config.yaml"),
-    (r"CUDA|cuda", "GPU/driver problem: check nvidia-smi and the torch build"),
+    # not a bare "CUDA": run.sh's own first line names CUDA_VISIBLE_DEVICES on every run
+    (r"CUDA error|CUDA driver|[Nn]o CUDA GPUs|NVIDIA driver|cuda runtime|torch\.cuda\.\w*Error|CUDA_ERROR",
+     "GPU/driver problem: check nvidia-smi and the torch build"),
     (r"KeyError|yaml", "config.yaml is missing a key train.py expects, or is malformed"),
     (r"Traceback", "a Python error in the experiment code: see the traceback in the log"),
 )
