@@ -159,6 +159,9 @@ def train_epoch(
         batch = order[start : start + run.batch_size]
         loss = float(learner.train_step(dataset.X_train[batch], dataset.y_train[batch]))
         progress.step += 1
+        if not math.isfinite(loss):  # the `loss=nan` line is what the monitor (and its one fix) acts on
+            utils.log(utils.progress_line(progress.step, total, progress.epoch, loss, run.lr))
+            raise utils.Diverged(f"loss={loss} at step {progress.step} (lr={run.lr:g}): training diverged")
         if progress.step % run.log_every == 0 or progress.step == total:
             utils.log(utils.progress_line(progress.step, total, progress.epoch, loss, run.lr))
         if progress.step >= total:
@@ -243,7 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     progress = resume(learner, checkpoint, run) if args.resume else None
     if progress is None:  # --seed also sets the batch order
         progress = Progress(step=0, epoch=0, rng=np.random.default_rng(run.seed))
-    scores = train(cfg["metrics"], learner, dataset, run, progress, checkpoint)
+    try:
+        scores = train(cfg["metrics"], learner, dataset, run, progress, checkpoint)
+    except utils.Diverged as err:
+        print(f"diverged: {err}; lower the learning rate (or resume with --resume --lr)", file=sys.stderr)
+        return 3
     utils.log(f"done seed={run.seed} {utils.format_metrics(scores)}")
     write_results(cfg, config_hash, run, scores, baseline, progress.step, time.perf_counter() - started, code_hash)
     return 0

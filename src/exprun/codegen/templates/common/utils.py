@@ -46,6 +46,10 @@ class DatasetNotFoundError(Exception):
     """The configured dataset file is missing; train.py turns this into exit code 2."""
 
 
+class Diverged(Exception):
+    """The loss became NaN/inf: training stops (exit code 3) instead of writing results of a broken model."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Dataset:
     """Standardised train/test arrays.

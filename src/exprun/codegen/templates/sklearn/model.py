@@ -47,10 +47,15 @@ class SklearnLearner:
     def train_step(self, X: np.ndarray, y: np.ndarray) -> float:
         # A batch_size equal to the batch makes one partial_fit call exactly one Adam step.
         self.estimator.batch_size = len(y)
-        if self.classes is None:
-            self.estimator.partial_fit(X, y)
-        else:
-            self.estimator.partial_fit(X, y, classes=self.classes)
+        try:
+            if self.classes is None:
+                self.estimator.partial_fit(X, y)
+            else:
+                self.estimator.partial_fit(X, y, classes=self.classes)
+        except ValueError as err:  # sklearn refuses non-finite weights: a diverged step, reported as torch would
+            if "non-finite" in str(err):
+                return float("nan")
+            raise
         return self.estimator.loss_
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
