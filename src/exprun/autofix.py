@@ -12,10 +12,11 @@ fix is recorded as "not applied" with the reason instead of relaunching an uncha
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import contract, gate, wikilog
+from . import arms, contract, gate, task_fix, wikilog
 from .experiment_config import load_experiment_config
 from .errors import GateError
 from .files import atomic_write_json
@@ -29,7 +30,7 @@ def already_fixed(slug: str, root: Path) -> bool:
 
 
 def plan_fix(anomaly: Anomaly, config: dict, settings: Settings, has_checkpoint: bool) -> tuple[list[str], str]:
-    """(extra train.py arguments, human description of the change)."""
+    """(extra train.py arguments, human description of the change); resumes when a checkpoint can exist."""
     hp = config.get("hyperparameters") or {}
     factors = settings.autofix
     if anomaly.kind == "oom":
@@ -39,13 +40,13 @@ def plan_fix(anomaly: Anomaly, config: dict, settings: Settings, has_checkpoint:
         return args, f"batch_size {old} → {new}" + (", resumed from checkpoint" if has_checkpoint else ", restarted")
     old_lr = float(hp.get("learning_rate") or 0.001)
     new_lr = old_lr * factors.lr_factor
+    if not has_checkpoint:
+        return ["--lr", f"{new_lr:g}"], f"learning_rate {old_lr:g} → {new_lr:g}, restarted"
     return ["--resume", "--lr", f"{new_lr:g}"], f"learning_rate {old_lr:g} → {new_lr:g}, resumed from the latest checkpoint"
 
 
 def blocked(args: list[str], anomaly: Anomaly, config: dict, flags: list[str] | None) -> str:
     """Why the planned fix cannot apply to this program ("" when it can)."""
-    if config.get("arms"):
-        return "a run of several arms is not relaunched as a whole (rerunning only the failed tasks is not built yet)"
     hp = config.get("hyperparameters") or {}
     key = "batch_size" if anomaly.kind == "oom" else "learning_rate"
     if not isinstance(hp, dict) or not isinstance(hp.get(key), (int, float, str)) or hp.get(key) in ("", None):
@@ -64,33 +65,92 @@ def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | No
         return None
     if not settings.autofix.enabled or already_fixed(slug, root) or record.autofix:
         return None
+    paths = Paths(slug, root)
+    config = load_experiment_config(slug, root)
+    if not arms.is_single(arms.of(config)):  # judged on each task's own log, not the run's combined tail
+        return _fix_tasks(slug, settings, root, seen, backend, config)
     anomaly = next((a for a in seen.anomalies if a.fixable), None)
     if anomaly is None:
         return None
-    paths = Paths(slug, root)
     if gate.require_current(slug, root) != record.approved_hash:
         raise GateError(f"{slug}: the automatic fix would relaunch other code than this run's (approved again since "
                         f"it started); no fix applied — collect when it ends, or stop it and deploy anew")
-    config = load_experiment_config(slug, root)
     has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
     args, change = plan_fix(anomaly, config, settings, has_checkpoint)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     reason = blocked(args, anomaly, config, contract.known_flags(slug, root, record.approved_hash))
     if reason:
-        fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": reason,
-               "args": [], "at": now, "applied": False}
-        record.autofix = fix
-        record.save(paths.run)
-        atomic_write_json(paths.autofix, fix)
-        wikilog.append_log(Path(root) / "wiki", f"exp-run | autofix {slug} | {anomaly.kind} → not applied: {reason}")
-        return None
+        return _not_applied(paths, record, anomaly, reason)
     backend.stop(record)
-    fresh, log_offset = backend.relaunch(record, args)
-    fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": change, "args": args, "at": now, "applied": True}
-    record.pid, record.boot_id = fresh.pid, fresh.boot_id
+    return _relaunched(paths, record, backend, anomaly, change, args)
+
+
+def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config: dict) -> dict | None:
+    """A multi-arm run: once it has ended, rerun only the tasks whose own log shows a fixable anomaly."""
+    record, paths = seen.record, Paths(slug, root)
+    if seen.state.alive or not backend.supports_task_reruns:
+        return None
+    fixes = task_fix.plan(record, backend, config, settings,
+                          lambda anomaly, arm_config: plan_fix(anomaly, arm_config, settings, has_checkpoint=False))
+    if not fixes:
+        return None
+    if gate.require_current(slug, root) != record.approved_hash:
+        raise GateError(f"{slug}: the automatic fix would rerun tasks with other code than this run's (approved "
+                        f"again since it started); no fix applied — collect, or deploy anew")
+    flags = contract.known_flags(slug, root, record.approved_hash)
+    reasons = [f"task {f.task}: {why}" for f in fixes
+               if (why := blocked(f.args, f.anomaly, task_fix.arm_config(config, f.task), flags))]
+    args, env = task_fix.relaunch_env(fixes)
+    if env["EXPRUN_TASK_ARGS"] and "EXPRUN_TASK_ARGS" not in _run_sh(paths):
+        reasons.append("the tasks need different changes and run.sh does not read EXPRUN_TASK_ARGS (regenerate it)")
+    if reasons:
+        return _not_applied(paths, record, fixes[0].anomaly, "; ".join(reasons))
+    kept = {task: code for task, code in failed_tasks(seen.lines).items() if task not in env["EXPRUN_TASKS"].split()}
+    return _relaunched(paths, record, backend, fixes[0].anomaly, task_fix.describe(fixes), args, env,
+                       {"tasks": env["EXPRUN_TASKS"].split(), "kept_failed": kept})
+
+
+FAILED_TASK = re.compile(r"^task (\S+:-?\d+) failed with exit status (\d+)", re.M)
+
+
+def failed_tasks(lines: list[str]) -> dict[str, int]:
+    """run.sh's closing lines: the tasks of this attempt that failed, with their exit status."""
+    return {task: int(code) for task, code in FAILED_TASK.findall("\n".join(lines))}
+
+
+def _run_sh(paths: Paths) -> str:
+    try:
+        return (paths.code_dir / "run.sh").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _not_applied(paths: Paths, record, anomaly: Anomaly, reason: str) -> None:
+    """Record (run record, autofix.json, wiki log) that the one fix was due but could not apply, and why."""
+    fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": reason, "args": [], "at": _now(), "applied": False}
     record.autofix = fix
-    record.history.append({"event": "relaunch", "at": now, "log_offset": log_offset, "args": args})
     record.save(paths.run)
     atomic_write_json(paths.autofix, fix)
-    wikilog.append_log(Path(root) / "wiki", f"exp-run | autofix {slug} | {anomaly.kind} → {change}")
+    wikilog.append_log(paths.root / "wiki", f"exp-run | autofix {paths.slug} | {anomaly.kind} → not applied: {reason}")
+    return None
+
+
+def _relaunched(paths: Paths, record, backend, anomaly: Anomaly, change: str, args: list[str],
+                env: dict | None = None, extra: dict | None = None) -> dict:
+    """Relaunch under the same session and run id, and record the one fix everywhere a person looks."""
+    now = _now()
+    fresh, log_offset = backend.relaunch(record, args, env)
+    fix = {"anomaly": anomaly.kind, "detail": anomaly.detail, "change": change, "args": args, "at": now, "applied": True}
+    # adopt what the relaunch changed: PID, session (a SLURM resubmission's job), env and new history events
+    record.history += [event for event in fresh.history[len(record.history):] if event.get("event") != "launch"]
+    record.pid, record.boot_id, record.env = fresh.pid, fresh.boot_id, fresh.env
+    record.session, record.details = fresh.session, fresh.details
+    record.autofix = fix
+    record.history.append({"event": "relaunch", "at": now, "log_offset": log_offset, "args": args, **(extra or {})})
+    record.save(paths.run)
+    atomic_write_json(paths.autofix, fix)
+    wikilog.append_log(paths.root / "wiki", f"exp-run | autofix {paths.slug} | {anomaly.kind} → {change}")
     return fix

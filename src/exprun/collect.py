@@ -67,13 +67,16 @@ def log_offset(record: RunRecord) -> int:
 def inspect(record: RunRecord, backend: Launcher, settings: Settings, now: float | None = None) -> Inspection:
     """Liveness, bounded log tail, progress and anomalies of the current attempt."""
     state = backend.state(record)
-    lines = backend.tail(record, log_offset(record)).splitlines()[-MONITOR_LINES:]
+    every_line = backend.tail(record, log_offset(record)).splitlines()
+    lines = every_line[-MONITOR_LINES:]
     idle = backend.idle_seconds(record, now or time.time())
     progress = monitor.parse_progress(lines)
     judged = "ended" if record.foreign and not state.alive else state.state  # no exit status to judge by
     anomalies = backend.anomalies(record) + monitor.classify(
         lines, judged, state.exit_code, idle,
         settings.monitor.stall_minutes * 60, settings.monitor.explode_factor, progress)
+    if not any(a.kind == "exploding_loss" for a in anomalies):
+        anomalies += monitor.task_anomalies(every_line, settings.monitor.explode_factor)
     changed = code_changed(record, backend)
     if changed:
         anomalies.append(monitor.Anomaly("code_changed", changed))
@@ -201,7 +204,14 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     return data
 
 
-FAILED_TASK = re.compile(r"^task (\S+):(-?\d+) failed with exit status (\d+)", re.M)
+def failed_tasks(record: RunRecord, lines: list[str], paths: Paths) -> dict[str, int]:
+    """The tasks that failed: this attempt's (run.sh's closing lines, from its own start in the log, whatever the
+    tail shows) and, after the automatic fix reran some tasks, the earlier failures it did not rerun."""
+    current = "\n".join([*lines, *tail_text(paths.log, 1 << 16, start=log_offset(record)).splitlines()])
+    relaunches = [h for h in record.history if h.get("event") == "relaunch"]
+    kept = relaunches[-1].get("kept_failed", {}) if relaunches else {}
+    return {**{str(t): int(c) for t, c in kept.items()}, **autofix.failed_tasks(current.splitlines())}
+
 
 
 def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection, arm_list: list,
@@ -214,8 +224,7 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     summary = arm_results.summarize(arm_list, values, not_counted, config, settings.ablation.essential_pct,
                                     settings.ablation.contributing_pct)
     anomaly = next((a for a in seen.anomalies if a.kind in CRASH_KINDS), None)
-    run_lines = "\n".join(seen.lines) + "\n" + tail_text(paths.log, 1 << 16)  # the run's own end, whatever the tail
-    failed = {f"{arm}:{seed}": int(code) for arm, seed, code in FAILED_TASK.findall(run_lines)}
+    failed = failed_tasks(seen.record, seen.lines, paths)
     crash = None
     if anomaly or failed:
         crash = {**(anomaly.as_dict() if anomaly else {"kind": "nonzero_exit", "detail": "tasks failed",

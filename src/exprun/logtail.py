@@ -38,3 +38,14 @@ def seconds_since_write(path: Path, now: float) -> float | None:
         return now - Path(path).stat().st_mtime
     except OSError:
         return None
+
+
+def task_share(count: int) -> int:
+    """Bytes of each task's log in a combined tail: the tail's budget split between them (4 KiB at least)."""
+    return max(TAIL_BYTES // max(count, 1), 4096)
+
+
+def with_task_tails(text: str, tails: dict[str, str]) -> str:
+    """Each task's own tail under a `=== task <task> ===` header, then the run's own lines (which tasks
+    failed) last, so a bounded tail always keeps them."""
+    return "".join(f"=== task {task} ===\n{tail}\n" for task, tail in tails.items()) + text

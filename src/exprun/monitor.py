@@ -179,6 +179,28 @@ def _crash(lines: list[str], state: str, exit_code: int | None) -> Anomaly | Non
     return Anomaly("nonzero_exit", f"exit status {exit_code}")
 
 
+TASK_HEADER = re.compile(r"^=== task (\S+) ===$")
+
+
+def task_anomalies(lines: list[str], factor: float) -> list[Anomaly]:
+    """An exploding loss inside one task's section (`=== task <task> ===`, as run.sh and the combined tail of
+    parallel tasks write them), which the run-wide check misses once later sections follow."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in lines:
+        header = TASK_HEADER.match(line)
+        if header:
+            current = sections.setdefault(header.group(1), [])
+        elif current is not None:
+            current.append(line)
+    found = []
+    for task, section in sections.items():
+        exploding = _exploding(parse_progress(section).losses, factor)
+        if exploding:
+            found.append(Anomaly("exploding_loss", f"task {task}: {exploding}"))
+    return found[:1]
+
+
 def _exploding(losses: list[float], factor: float) -> str:
     finite = [x for x in losses if math.isfinite(x)]
     if len(finite) < 3:

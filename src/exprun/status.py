@@ -11,7 +11,7 @@ from pathlib import Path
 from . import collect, pages, wikilog
 from .errors import ExprunError, PageError
 from .launchers.backends import BackendPool
-from .launchers.base import Backend
+from .launchers.base import Backend, record_tasks
 from .lifecycle import COMPLETED, RUNNING
 from .settings import Settings
 
@@ -97,10 +97,17 @@ def _sort_running(page: pages.Page, settings: Settings, root: Path, now: datetim
     if seen.anomalies:
         first = seen.anomalies[0]
         view["anomaly"].append({"experiment": slug, "elapsed": elapsed, "issue": f"{first.kind}: {first.detail}",
-                                "action": ("automatic fix on next collect: " if first.fixable and not seen.record.autofix else "")
+                                "action": (_fix_due(seen.record) if first.fixable and not seen.record.autofix else "")
                                 + first.suggestion})
     else:
         view["running"].append(row)
+
+
+def _fix_due(record) -> str:
+    """When the one automatic fix will act: a run of arms × seeds reruns its failed tasks once it has ended."""
+    if any(":" in task for task in record_tasks(record)):
+        return "automatic fix of the affected tasks once the run ends: "
+    return "automatic fix on next collect: "
 
 
 def _env_label(seen: collect.Inspection) -> str:

@@ -3,9 +3,12 @@ status; a failing task costs only its own seed, and the verdict rests on the int
 
 from __future__ import annotations
 
+import json
+import time
+
 import yaml
 
-from workflow_helpers import approve_with, output, page_meta, snakemake
+from workflow_helpers import approve_with, exprun, output, page_meta, snakemake
 
 SLUG = "digits-mlp-ablation"
 
@@ -43,3 +46,47 @@ def test_tasks_run_in_parallel_with_their_own_exit_status(wiki_root, screen_avai
     assert "fewer than 2 paired seeds for broken vs full" in page  # the broken arm leaves the verdict open
     assert sorted(p.name for p in (wiki_root / "results" / SLUG / "full").glob("seed_*.json")) == [
         "seed_0.json", "seed_1.json", "seed_2.json"]
+
+
+def test_the_automatic_fix_reruns_only_the_diverging_tasks_each_with_its_own_rate(
+        wiki_root, screen_available, cleanup_screens):
+    """Two sweep arms whose loss explodes (learning rates 1e8 and 1e9): the run ends, then the one fix reruns
+    exactly their tasks, each from its own rate × lr_factor, while the healthy tasks keep their first results."""
+    (wiki_root / "config" / "config.yaml").write_text(
+        "collect:\n  poll_s: 1\nparallel: 2\nautofix:\n  lr_factor: 1.0e-11\n")
+    approve_with(wiki_root, SLUG, approve=False, epochs=4)
+    path = wiki_root / "experiments" / "code" / SLUG / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["seeds"] = [0, 1]
+    config["arms"] += [{"name": f"lr={rate:g}", "role": "sweep", "factor": f"learning_rate={rate:g}",
+                        "overrides": {"hyperparameters": {"learning_rate": rate}}} for rate in (1e8, 1e9)]
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    # the sanity run would catch these rates (its loss must go down): a person overrides it, as a user may
+    assert exprun(wiki_root, "approve", SLUG).returncode == 0
+    deployed = exprun(wiki_root, "deploy", SLUG, "--skip-sanity")
+    assert deployed.returncode == 0, output(deployed)
+    tasks = wiki_root / "logs" / f"exp-{SLUG}.tasks"
+
+    deadline = time.monotonic() + 300
+    while page_meta(wiki_root, SLUG)["status"] != "completed" and time.monotonic() < deadline:
+        checked = snakemake(wiki_root, f"collect_{SLUG}")
+        assert checked.returncode == 0, output(checked)
+        time.sleep(1)
+
+    record = json.loads((wiki_root / "experiments" / "state" / SLUG / "run.json").read_text())
+    assert record["autofix"]["applied"] and record["autofix"]["anomaly"] == "exploding_loss"
+    rerun = [h for h in record["history"] if h["event"] == "relaunch"]
+    assert len(rerun) == 1 and rerun[0]["tasks"] == ["lr=1e+08:0", "lr=1e+08:1", "lr=1e+09:0", "lr=1e+09:1"]
+    assert "task lr=1e+08:0: learning_rate 1e+08 → 0.001, restarted" in record["autofix"]["change"]
+    assert "task lr=1e+09:1: learning_rate 1e+09 → 0.01, restarted" in record["autofix"]["change"]
+    log = (wiki_root / "logs" / f"exp-{SLUG}.log").read_text()
+    assert log.count("=== task full:0 started") == 1, "a healthy task is never rerun"
+    assert log.count("=== task lr=1e+09:0 started") == 2
+    rerun_log = (tasks / "lr=1e+09_seed0.log").read_text()  # the rerun's own log
+    assert "lr=0.01" in rerun_log and "lr=1e+09" not in rerun_log
+    assert f"exp-run | autofix {SLUG} | exploding_loss → task lr=1e+08:0" in (wiki_root / "wiki" / "log.md").read_text()
+    meta = page_meta(wiki_root, SLUG)
+    assert meta["status"] == "completed" and "failed" not in meta["key_result"]
+    for name in ("lr=1e+08", "lr=1e+09"):
+        results = [json.loads(p.read_text()) for p in (wiki_root / "results" / SLUG / name).glob("seed_*.json")]
+        assert len(results) == 2 and all(r["metrics"]["accuracy"] > 0.8 for r in results)

@@ -91,6 +91,7 @@ class Launcher(ABC):
     backend: ClassVar[Backend]
     supports_autofix: ClassVar[bool] = True  # the one automatic fix may stop and relaunch its runs
     code_is_here: ClassVar[bool] = True      # the code folder the run executes is this machine's
+    supports_task_reruns: ClassVar[bool] = False  # relaunch(env={"EXPRUN_TASKS": ...}) reruns just those tasks
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -127,8 +128,14 @@ class Launcher(ABC):
     def stop(self, record: RunRecord) -> None: ...
 
     @abstractmethod
-    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
-        """The same guarded command plus extra_args; the fresh record and the log offset it starts at."""
+    def relaunch(self, record: RunRecord, extra_args: list[str], env: dict[str, str] | None = None) -> tuple[RunRecord, int]:
+        """The same guarded command plus extra_args (and env's changes, e.g. fewer EXPRUN_TASKS); the fresh
+        record and the log offset it starts at."""
+
+    def task_log_tails(self, record: RunRecord) -> dict[str, str]:
+        """The end of each task's own log (run.sh writes logs/exp-<slug>.tasks/<arm>_seed<N>.log), by task word;
+        {} where the backend cannot read them."""
+        return {}
 
     @abstractmethod
     def fetch_results(self, record: RunRecord) -> None:

@@ -140,6 +140,21 @@ def hostname() -> str:
     return socket.gethostname()
 
 
+def record_tasks(record: RunRecord) -> list[str]:
+    """The tasks (seeds, or arm:seed words) this attempt runs, as launched."""
+    return record.env.get("EXPRUN_TASKS", "").split()
+
+
+def task_log_name(task: str) -> str:
+    """run.sh's file name of a task's log and exit status: arm:3 -> arm_seed3 (a plain seed stays itself)."""
+    return task.replace(":", "_seed", 1)
+
+
+def task_dir(log: str) -> str:
+    """logs/exp-<slug>.tasks beside logs/exp-<slug>.log, as run.sh names it."""
+    return log[: -len(".log")] + ".tasks" if log.endswith(".log") else log + ".tasks"
+
+
 def read_exit_code(path: Path) -> int | None:
     try:
         return int(Path(path).read_text().strip())

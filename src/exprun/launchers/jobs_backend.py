@@ -61,7 +61,7 @@ class SeedJobs(Launcher):
     def stop(self, record: RunRecord) -> None:
         """Snakemake (or the cluster's scheduler) owns the jobs."""
 
-    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
+    def relaunch(self, record: RunRecord, extra_args: list[str], env: dict[str, str] | None = None) -> tuple[RunRecord, int]:
         raise LaunchError(f"{record.slug}: seed jobs are rerun by Snakemake: run `snakemake full_{record.slug}` again")
 
     def fetch_results(self, record: RunRecord) -> None:

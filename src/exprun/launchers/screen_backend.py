@@ -8,17 +8,18 @@ from pathlib import Path
 
 from .. import gpus
 from ..gpu_plan import gpu_plan
-from ..logtail import TAIL_BYTES, seconds_since_write, tail_text
+from ..logtail import seconds_since_write, tail_text, task_share, with_task_tails
 from ..state import Paths
 from . import screen
 from .backends import Backend, LaunchRequest, Launcher, parallel_tasks
-from .base import RunRecord, RunSpec, RunState
+from .base import RunRecord, RunSpec, RunState, record_tasks, task_dir, task_log_name
 
 
 class LocalScreen(Launcher):
     """`snapshot=True` lists the screen sessions once for the many records of a scan."""
 
     backend = Backend.SCREEN
+    supports_task_reruns = True
 
     def __init__(self, root: Path, snapshot: bool = False):
         super().__init__(root)
@@ -48,30 +49,37 @@ class LocalScreen(Launcher):
         return screen.state(record, self._sessions)
 
     def tail(self, record: RunRecord, start: int) -> str:
-        """The run's log; with tasks running in parallel, also the end of each task's own log."""
+        """The run's log; with tasks running in parallel (their output is not inline), each task's own log too."""
         text = tail_text(Path(record.log), start=start)
         if int(record.env.get("EXPRUN_PARALLEL", "1") or 1) <= 1:
             return text
-        logs = sorted(Path(record.log).with_suffix(".tasks").glob("*.log"))
-        share = max(TAIL_BYTES // max(len(logs), 1), 4096)
-        tasks = "".join(f"=== task {log.stem} ===\n" + tail_text(log, share) + "\n" for log in logs)
-        return tasks + text  # the run's own lines (which tasks failed) last: a bounded tail keeps them
+        return with_task_tails(text, self.task_log_tails(record))
+
+    def task_log_tails(self, record: RunRecord) -> dict[str, str]:
+        folder = Path(task_dir(record.log))
+        tasks = record_tasks(record)
+        share = task_share(len(tasks))
+        return {task: tail_text(folder / f"{task_log_name(task)}.log", share) for task in tasks
+                if (folder / f"{task_log_name(task)}.log").exists()}
 
     def idle_seconds(self, record: RunRecord, now: float) -> float | None:
-        """Since the newest write to the run's log or, with tasks in parallel, to any task's log."""
-        logs = [Path(record.log), *Path(record.log).with_suffix(".tasks").glob("*.log")]
+        """Since the newest write to the run's log or to any task's log."""
+        logs = [Path(record.log), *Path(task_dir(record.log)).glob("*.log")]
         ages = [age for age in (seconds_since_write(log, now) for log in logs) if age is not None]
         return min(ages) if ages else None
 
     def stop(self, record: RunRecord) -> None:
         screen.stop(record)
 
-    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
+    def relaunch(self, record: RunRecord, extra_args: list[str], env: dict[str, str] | None = None) -> tuple[RunRecord, int]:
         """A fresh launch of the same (guarded) command plus extra_args; returns it and its log offset."""
         spec = RunSpec(record.slug, [*record.command, *extra_args], Path(record.cwd), Path(record.log),
-                       Path(record.exit_file), dict(record.env))
+                       Path(record.exit_file), {**record.env, **(env or {})})
         offset = spec.log.stat().st_size if spec.log.exists() else 0
-        return screen.launch(spec), offset
+        fresh = screen.launch(spec)
+        if self._sessions is not None:  # a scan's snapshot predates the new session
+            self._sessions = screen.sessions()
+        return fresh, offset
 
     def fetch_results(self, record: RunRecord) -> None:
         """Results are already here."""

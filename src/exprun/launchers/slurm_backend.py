@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path, PurePosixPath
 
 from ..gpu_plan import gpu_plan
-from ..logtail import TAIL_BYTES, seconds_since_write, tail_text
+from ..logtail import TAIL_BYTES, seconds_since_write, tail_text, task_share
 from ..state import Paths
 from . import slurm, ssh
 from .backends import Backend, LaunchRequest, Launcher
@@ -18,6 +19,7 @@ class SlurmArray(Launcher):
     """Seen from a login node with the shared filesystem (session None), or through a RemoteSession."""
 
     backend = Backend.SLURM
+    supports_task_reruns = True
 
     def __init__(self, root: Path, session=None):
         super().__init__(root)
@@ -90,11 +92,30 @@ class SlurmArray(Launcher):
     def stop(self, record: RunRecord) -> None:
         slurm.stop(record, self.runner)
 
-    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
-        """Resubmit only the failed tasks; when none failed (a NaN in a live task), every task."""
+    def relaunch(self, record: RunRecord, extra_args: list[str], env: dict[str, str] | None = None) -> tuple[RunRecord, int]:
+        """Resubmit the tasks env's EXPRUN_TASKS names (by array index, the rest of env exported to them), else
+        the failed ones; when none failed (a NaN in a live task), every task."""
+        env = dict(env or {})
+        chosen = env.pop("EXPRUN_TASKS", "").split()
+        if chosen:
+            words = slurm.submissions(record)[0]["seeds"]
+            indices = [words.index(task) for task in chosen if task in words]
+            return slurm.resubmit_failed(dataclasses.replace(record, env={**record.env, **env}), self.runner, indices,
+                                         extra_args), 0
         tasks = self._tasks or slurm.task_states(record, self.runner)
         failed = slurm.failed_tasks(tasks) or list(slurm.task_owners(record))
         return slurm.resubmit_failed(record, self.runner, failed, extra_args), 0
+
+    def task_log_tails(self, record: RunRecord) -> dict[str, str]:
+        """Each array task runs one task word, so its batch log is that task's own log."""
+        words = slurm.submissions(record)[0]["seeds"]
+        logs = {str(words[index]): task_log(record, index) for index in slurm.task_owners(record) if index < len(words)}
+        share = task_share(len(logs))
+        if self.session is not None:
+            tails = {task: ssh.read_tail(self.session, PurePosixPath(log), share) for task, log in logs.items()}
+        else:
+            tails = {task: tail_text(Path(log), share) for task, log in logs.items()}
+        return {task: text for task, text in tails.items() if text}
 
     def fetch_results(self, record: RunRecord) -> None:
         """On a login node the results are already here; through SSH, pull them and the task logs."""

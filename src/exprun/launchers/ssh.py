@@ -20,7 +20,7 @@ from ..remote import transfer
 from ..remote.session import RemoteSession
 from ..state import Paths
 from . import screen
-from .base import Backend, RunRecord, RunSpec, RunState, foreign_state, judge_state
+from .base import Backend, RunRecord, RunSpec, RunState, foreign_state, judge_state, task_dir
 
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 PID_WAIT_S = screen.PID_WAIT_S
@@ -130,21 +130,31 @@ def snapshot(records: list[RunRecord], session: RemoteSession) -> dict[str, tupl
     """State and log age of many runs in ONE round trip (a status over 20 remote runs is one command)."""
     commands = [["cat", BOOT_ID], ["screen", "-ls"], ["date", "+%s"]]
     for record in records:
+        log = on_server(session, record.log)  # the newest write to the run's log or to any task's log
         commands += [["cat", on_server(session, record.exit_file)], ["kill", "-0", str(int(record.pid))],
-                     ["stat", "-c", "%Y", on_server(session, record.log)]]
+                     ["find", log, task_dir(log), "-maxdepth", "1", "-name", "*.log", "-printf", "%T@\\n"]]
     answers = session.run_many(commands)
     (_, boot), (screen_code, listing), (_, now) = answers[:3]
     _require_screen(screen_code, session)
     listed = screen.parse_sessions(listing)
     found = {}
     for index, record in enumerate(records):
-        (exit_code, exit_text), (kill_code, _), (stat_code, mtime) = answers[3 + 3 * index : 6 + 3 * index]
+        (exit_code, exit_text), (kill_code, _), (_, mtime) = answers[3 + 3 * index : 6 + 3 * index]
         code = int(exit_text.strip()) if exit_code == 0 and exit_text.strip().lstrip("-").isdigit() else None
         judged = foreign_state(record.session in listed) if record.foreign else \
             judge_state(code, boot.strip() == record.boot_id, kill_code == 0, record.session in listed, "server")
-        age = float(int(now.strip()) - int(mtime.strip())) if stat_code == 0 and mtime.strip().isdigit() and now.strip().isdigit() else None
+        age = _age(mtime, now)
         found[record.slug] = (judged, age)
     return found
+
+
+def _age(mtimes: str, now: str) -> float | None:
+    """Seconds since the newest of `find -printf %T@` times, by the server's `date +%s`; None when unknown
+    (find exits non-zero when the task folder is missing, yet prints the log's time)."""
+    times = [float(t) for t in mtimes.split() if t.replace(".", "", 1).isdigit()]
+    if not times or not now.strip().isdigit():
+        return None
+    return max(0.0, float(int(now.strip()) - int(max(times))))
 
 
 def stop(record: RunRecord, session: RemoteSession) -> None:

@@ -14,11 +14,13 @@ from ..gpu_plan import gpu_plan
 from ..state import Paths
 from . import ssh
 from .backends import Backend, LaunchRequest, Launcher, parallel_tasks
-from .base import RunRecord, RunSpec, RunState
+from ..logtail import task_share, with_task_tails
+from .base import RunRecord, RunSpec, RunState, record_tasks, task_dir, task_log_name
 
 
 class RemoteScreen(Launcher):
     backend = Backend.SSH
+    supports_task_reruns = True
     code_is_here = False  # the server runs its own synced copy (verified by hash, and by the guard there)
 
     def __init__(self, root: Path, session=None):
@@ -37,10 +39,7 @@ class RemoteScreen(Launcher):
             plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings.gpu.count)
             view = gpus.query(session) if plan.needed else None
             free = view.free(server.free_gpu_threshold_mib) if view else []
-            # on the server, tasks run in parallel only when `parallel` says so: the monitor reads the run's own log
-            # there, not each task's (a known limit), so one-at-a-time keeps NaN/OOM detection and stall times right
-            parallel = parallel_tasks(request, plan, lambda: 1) if not request.settings.parallel else \
-                parallel_tasks(request, plan, lambda: len(free))
+            parallel = parallel_tasks(request, plan, lambda: len(free))
             if plan.needed:
                 if len(free) < plan.count * parallel:
                     raise LaunchError(f"{server.host}: needs {plan.count * parallel} free GPU(s) but {view.describe()}; "
@@ -80,7 +79,19 @@ class RemoteScreen(Launcher):
         return self._snapshot(record)[0]
 
     def tail(self, record: RunRecord, start: int) -> str:
-        return ssh.tail(record, self._held(), start=start)
+        """The run's log on the server; with tasks in parallel, each task's own log too (as LocalScreen)."""
+        text = ssh.tail(record, self._held(), start=start)
+        if int(record.env.get("EXPRUN_PARALLEL", "1") or 1) <= 1:
+            return text
+        return with_task_tails(text, self.task_log_tails(record))
+
+    def task_log_tails(self, record: RunRecord) -> dict[str, str]:
+        session = self._held()
+        folder = PurePosixPath(ssh.on_server(session, task_dir(record.log)))
+        tasks = record_tasks(record)
+        tails = {task: ssh.read_tail(session, folder / f"{task_log_name(task)}.log", task_share(len(tasks)))
+                 for task in tasks}
+        return {task: text for task, text in tails.items() if text}
 
     def idle_seconds(self, record: RunRecord, now: float) -> float | None:
         """By the server's clock (a skewed local clock must not look like a stall)."""
@@ -90,10 +101,10 @@ class RemoteScreen(Launcher):
         ssh.stop(record, self._held())
         self._seen.pop(record.slug, None)
 
-    def relaunch(self, record: RunRecord, extra_args: list[str]) -> tuple[RunRecord, int]:
+    def relaunch(self, record: RunRecord, extra_args: list[str], env: dict[str, str] | None = None) -> tuple[RunRecord, int]:
         """The same (environment-wrapped, guarded) command plus extra_args: every argument passes through."""
         spec = RunSpec(record.slug, [*record.command, *extra_args], PurePosixPath(record.cwd), PurePosixPath(record.log),
-                       PurePosixPath(record.exit_file), dict(record.env))
+                       PurePosixPath(record.exit_file), {**record.env, **(env or {})})
         fresh = ssh.launch(spec, self._held())
         self._seen.pop(record.slug, None)
         return fresh, int(fresh.history[-1].get("log_offset", 0))

@@ -1,0 +1,65 @@
+"""The one automatic fix of a multi-arm run: rerun only the tasks that went wrong, each with its own change.
+
+A run of arms × seeds is not stopped while tasks are still going (that would throw away healthy tasks'
+work): the fix waits until the run has ended, then reads each task's own log (run.sh writes one per task),
+and reruns, under the same session and run id, exactly the tasks whose log shows a fixable anomaly
+(NaN/inf/exploding loss, OOM). Each gets the change planned from its own arm's settings — a sweep arm with
+a high learning rate gets half of *its* rate — passed per task (EXPRUN_TASK_ARGS) when the changes differ.
+A rerun task starts again from scratch: a finished task has nothing left to resume. Tasks that failed in
+other ways (a traceback) are not rerun and stay reported as failed. Still one fix per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import arms, monitor
+from .launchers.backends import Launcher
+from .launchers.base import RunRecord
+from .settings import Settings
+
+
+@dataclass
+class TaskFix:
+    task: str
+    anomaly: monitor.Anomaly
+    args: list[str]
+    change: str
+
+
+def task_anomaly(text: str, settings: Settings) -> monitor.Anomaly | None:
+    """The first fixable anomaly in one task's own log (judged as ended: the task is over)."""
+    found = monitor.classify(text.splitlines(), "exited", None, explode_factor=settings.monitor.explode_factor)
+    return next((a for a in found if a.fixable), None)
+
+
+def arm_config(config: dict, task: str) -> dict:
+    """config.yaml as the task's arm sees it (its overrides merged in), so the change starts from its values."""
+    name = task.split(":", 1)[0] if ":" in task else ""
+    arm = next((a for a in arms.of(config) if a.name == name), None)
+    return arms.merge(config, arm.overrides) if arm else config
+
+
+def plan(record: RunRecord, backend: Launcher, config: dict, settings: Settings, planner) -> list[TaskFix]:
+    """One TaskFix per task whose log shows a fixable anomaly; `planner(anomaly, config)` → (args, change)."""
+    fixes = []
+    for task, text in backend.task_log_tails(record).items():
+        anomaly = task_anomaly(text, settings)
+        if anomaly is not None:
+            args, change = planner(anomaly, arm_config(config, task))
+            fixes.append(TaskFix(task, anomaly, args, change))
+    return fixes
+
+
+def relaunch_env(fixes: list[TaskFix]) -> tuple[list[str], dict[str, str]]:
+    """(arguments for every rerun task, env changes): the same change for all goes on the command line, else
+    each task's own goes into EXPRUN_TASK_ARGS ("task args;task args")."""
+    env = {"EXPRUN_TASKS": " ".join(f.task for f in fixes), "EXPRUN_TASK_ARGS": ""}
+    if len({tuple(f.args) for f in fixes}) == 1:
+        return list(fixes[0].args), env
+    env["EXPRUN_TASK_ARGS"] = ";".join(f"{f.task} {' '.join(f.args)}" for f in fixes)
+    return [], env
+
+
+def describe(fixes: list[TaskFix]) -> str:
+    return "; ".join(f"task {f.task}: {f.change}" for f in fixes) + " (only these tasks rerun)"
