@@ -1,20 +1,37 @@
 """Collect of a multi-arm experiment: per-arm numbers with their intervals, the paired differences, the
-ablation classes, the outcome, and the page's Results / Analysis / key result.
+ablation classes, the sweep tables, the outcome, and the page's Results / Analysis / key result.
 
 Outcome rules (multi-arm; the single-arm ones are in results.py):
-- inconclusive when an arm that is compared has fewer than 2 counted seeds;
-- the method against baselines (arms of role `baseline`): Δ = control − baseline, paired by seed, judged by
-  the first success criterion (min_delta, default 0; `significance` asks the interval of Δ to exclude 0):
-  holds when the mean Δ meets it (and, when asked, the interval excludes 0 on the right side); the run
-  is inconclusive when the interval spans both 0 and the criterion ("excessive variance"); succeeded when it
-  holds against every baseline, failed when it fails against one;
+- inconclusive when an arm that is compared has fewer than 2 counted seeds in common with the control;
+- the method against baselines (arms of role `baseline`): every success criterion is checked (none given:
+  `{metric: <primary>, min_delta: 0}`) — a Δ criterion against each baseline, a threshold one once.
+  A criterion's metric is `metric` (default the primary; each seed's value from its result file), its
+  better side `direction` (default from `higher_is_better`, else higher), its interval the two-sided
+  t-interval at 1 − `significance` (95 % when not given):
+  - Δ criterion: Δ = control − baseline on that metric, paired by seed; it needs Δ ≥ need on the better
+    side, need = the larger of `min_delta` and `min_relative` × |the baseline's mean| (neither given:
+    Δ > 0), and at least 0 when `significance` is given. The check is *wide* ("excessive variance") when
+    the interval of Δ spans both 0 and the need; otherwise, with `significance`, it fails unless the
+    interval lies wholly on the better side of 0; otherwise it holds when the mean Δ meets the need and
+    fails when not;
+  - threshold criterion (`threshold`): judged on the control's mean (on the better side of the
+    threshold, or equal: holds; else fails), reported with the control's interval;
+  - a check that cannot be made (no value of its metric, fewer than 2 paired seeds on it, a field that is
+    not a number, `significance` outside (0, 1), `min_relative` against a baseline mean of 0) is *unknown*;
+  failed when any check fails; succeeded when every check holds; inconclusive otherwise (a wide or
+  unknown check and no failing one);
 - ablations: each ablation arm may say which class the hypothesis expects (`expect:`, from the page's
   "- Ablation: without X (expect essential)"); a factor's class is confident when both ends of the interval
   of Δ fall in the same class; succeeded when every expectation holds confidently, failed when a confident
   class contradicts one, inconclusive when an interval crosses a class boundary — and inconclusive when no
   arm states an expectation (the classification table is then the result);
-- a sweep only: inconclusive — it reports the best setting with its interval and how much the metric moves;
-  deciding what that means for the idea is /exp-eval's.
+- a sweep only: inconclusive — per swept parameter it reports the best value with its interval and the
+  sensitivity (how far the mean moves across the values); deciding what that means is /exp-eval's.
+Success criteria decide only runs with baseline arms; ablation and sweep runs are judged as above.
+
+A sweep arm's parameter is the one setting its overrides change (nested overrides read as a dotted path,
+shown by their last name); arms changing the same settings make one table (a grid point of several
+settings is one row of a table named "a × b"), an arm changing none is a row of a "setting" table.
 """
 
 from __future__ import annotations
@@ -26,6 +43,32 @@ from pathlib import Path
 from . import arm_stats
 from .arms import Arm, control
 from .results import read_seed_files
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    arm: str
+    value: object                       # the parameter's value (a tuple for a grid point of several settings)
+    interval: arm_stats.Interval
+    delta: arm_stats.Difference | None  # arm − control, paired by seed; None without a control
+
+
+@dataclass(frozen=True)
+class SweepTable:
+    parameter: str
+    rows: list[SweepRow]
+    best: SweepRow | None   # the best mean among rows with a counted seed
+    spread: float | None    # max − min of those rows' means: how sensitive the metric is to the parameter
+
+    @property
+    def relative_spread(self) -> float | None:
+        if self.best is None or self.spread is None or not self.best.interval.mean:
+            return None
+        return self.spread / abs(self.best.interval.mean)
+
+    @property
+    def numeric(self) -> bool:
+        return all(_number(r.value) for r in self.rows)
 
 
 @dataclass
@@ -40,32 +83,60 @@ class ArmsSummary:
     not_counted: dict[str, dict[int, str]] = field(default_factory=dict)
     outcome: str = "inconclusive"
     reasons: list[str] = field(default_factory=list)
+    metric_values: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)  # metric -> arm -> seed -> value
+    directions: dict[str, bool] = field(default_factory=dict)  # config's higher_is_better
+    checks: list[dict] = field(default_factory=list)           # each criterion's check, for the JSON report
+    sweeps: list[SweepTable] = field(default_factory=list)
+
+
+def read_metrics(results_dir: Path, arms: list[Arm], seeds: list, run_id: str, approved_hash: str, primary: str):
+    """Each arm's counted seed files (results/<slug>/<arm>/seed_<N>.json) → metric → arm → seed → value, and
+    what was not counted. A seed counts when its primary metric is finite; its other finite metrics come along."""
+    by_metric: dict[str, dict[str, dict[int, float]]] = {primary: {}}
+    not_counted = {}
+    for arm in arms:
+        found = read_seed_files(Path(results_dir) / arm.name, seeds, run_id, approved_hash)
+        counted, rejected = set(), dict(found.rejected)
+        for record in found.records:
+            seed, metrics = int(record["seed"]), record.get("metrics") or {}
+            if not _finite(metrics.get(primary)):
+                rejected[seed] = f"{primary} is {metrics.get(primary)!r}"
+                continue
+            counted.add(seed)
+            for name, value in metrics.items():
+                if _finite(value):
+                    by_metric.setdefault(str(name), {}).setdefault(arm.name, {})[seed] = float(value)
+        not_counted[arm.name] = rejected | {int(s): "no result file" for s in seeds
+                                            if int(s) not in counted and int(s) not in rejected}
+    for per_arm in by_metric.values():
+        for arm in arms:
+            per_arm.setdefault(arm.name, {})
+    return by_metric, not_counted
 
 
 def read(results_dir: Path, arms: list[Arm], seeds: list, run_id: str, approved_hash: str, primary: str):
-    """Each arm's counted seed files (results/<slug>/<arm>/seed_<N>.json) → values and what was not counted."""
-    values, not_counted = {}, {}
-    for arm in arms:
-        found = read_seed_files(Path(results_dir) / arm.name, seeds, run_id, approved_hash)
-        counted, rejected = {}, dict(found.rejected)
-        for record in found.records:
-            value = (record.get("metrics") or {}).get(primary)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                counted[int(record["seed"])] = float(value)
-            else:
-                rejected[int(record["seed"])] = f"{primary} is {value!r}"
-        values[arm.name] = counted
-        not_counted[arm.name] = rejected | {int(s): "no result file" for s in seeds
-                                            if int(s) not in counted and int(s) not in rejected}
-    return values, not_counted
+    """The primary metric only: arm → seed → value, and what was not counted (see read_metrics)."""
+    by_metric, not_counted = read_metrics(results_dir, arms, seeds, run_id, approved_hash, primary)
+    return by_metric[primary], not_counted
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def summarize(arms: list[Arm], values: dict, not_counted: dict, config: dict, essential_pct: float = 10.0,
-              contributing_pct: float = 3.0) -> ArmsSummary:
+              contributing_pct: float = 3.0, metric_values: dict | None = None) -> ArmsSummary:
+    """The statistics and the outcome; `metric_values` (read_metrics) lets criteria use non-primary metrics."""
     primary = config.get("primary_metric") or (config.get("metrics") or ["metric"])[0]
-    higher = bool((config.get("higher_is_better") or {}).get(primary, True))
+    directions = {str(k): bool(v) for k, v in (config.get("higher_is_better") or {}).items()}
+    higher = directions.get(primary, True)
     summary = ArmsSummary(arms, primary, higher, values, {a.name: arm_stats.interval(list(values[a.name].values())) for a in arms},
-                          not_counted=not_counted)
+                          not_counted=not_counted, metric_values={**(metric_values or {}), primary: values},
+                          directions=directions)
     ref = control(arms)
     for arm in arms:
         if ref is None or arm is ref:
@@ -77,6 +148,7 @@ def summarize(arms: list[Arm], values: dict, not_counted: dict, config: dict, es
             summary.differences.append(diff)
             if arm.role == "ablation":
                 summary.classes[arm.name] = arm_stats.classify(diff, higher, essential_pct, contributing_pct)
+    summary.sweeps = sweep_tables(summary)
     summary.outcome, summary.reasons = decide(summary, config.get("success_criteria") or [], essential_pct,
                                               contributing_pct)
     return summary
@@ -94,25 +166,21 @@ def confident_class(d: arm_stats.Difference, higher: bool, essential_pct: float,
 
 def decide(summary: ArmsSummary, criteria: list[dict], essential_pct: float,
            contributing_pct: float) -> tuple[str, list[str]]:
-    sign = 1 if summary.higher_is_better else -1
     compared = [d for d in summary.differences if d.delta.n < 2]
     if compared:
         names = ", ".join(f"{d.arm} vs {d.reference}" for d in compared)
         return "inconclusive", [f"fewer than 2 paired seeds for {names} (need at least 2)"]
-    baselines = [d for d in summary.differences if _role(summary, d.reference) == "baseline"]
-    if baselines:
-        first = criteria[0] if criteria else {}
-        need = float(first.get("min_delta", 0.0))
-        verdicts, reasons = [], []
-        for d in baselines:
-            verdict, text = _judge(d, sign, need, "significance" in first)
-            verdicts.append(verdict)
-            reasons.append(text)
-        if all(v == "holds" for v in verdicts):
-            return "succeeded", reasons
+    if any(a.role == "baseline" for a in summary.arms):
+        summary.checks = criteria_checks(summary, criteria)
+        verdicts = [c["verdict"] for c in summary.checks]
+        reasons = [c["text"] for c in summary.checks]
         if "fails" in verdicts:
             return "failed", reasons
-        return "inconclusive", reasons + ["excessive variance: an interval of Δ spans both 0 and the criterion"]
+        if all(v == "holds" for v in verdicts):
+            return "succeeded", reasons
+        if "wide" in verdicts:
+            reasons.append("excessive variance: an interval of Δ spans both 0 and what the criterion asks")
+        return "inconclusive", reasons
     ablations = [d for d in summary.differences if d.arm in summary.classes]
     if ablations:
         reasons, verdicts = [], []
@@ -134,22 +202,202 @@ def decide(summary: ArmsSummary, criteria: list[dict], essential_pct: float,
         if "fails" in verdicts:
             return "failed", reasons
         return "inconclusive", reasons + ["excessive variance: an interval of Δ crosses a class boundary"]
-    sweep = best_of(summary)
-    if sweep:
-        return "inconclusive", [f"best setting {sweep}; a sweep's verdict is for /exp-eval"]
+    found = [best_line(t, summary.primary) for t in summary.sweeps if t.best is not None]
+    if found:
+        return "inconclusive", found + ["a sweep's verdict is for /exp-eval"]
     return "inconclusive", ["no arm to compare with"]
 
 
-def _judge(d: arm_stats.Difference, sign: int, need: float, significance: bool) -> tuple[str, str]:
-    mean, low, high = sign * d.delta.mean, d.delta.low, d.delta.high
-    lo, hi = sorted((sign * low, sign * high))
-    holds = mean >= need if need else mean > 0
-    text = f"{d.arm} vs {d.reference}: Δ {d.delta.mean:+.4f}, CI [{low:+.4f}, {high:+.4f}] (needs {'+' if sign > 0 else '-'}{need:g})"
-    if significance and not lo > 0:
-        return ("fails" if hi < 0 else "wide"), text + ": not significant"
-    if lo < 0 < hi and (lo < need < hi or need == 0):
-        return "wide", text + ": the interval spans 0 and the criterion"
-    return ("holds" if holds else "fails"), text + (": yes" if holds else ": no")
+# --------------------------------------------------------------------------- success criteria vs baselines
+
+
+def criteria_checks(summary: ArmsSummary, criteria: list[dict]) -> list[dict]:
+    """Every criterion's check (a Δ criterion once per baseline arm), each with its verdict and its words."""
+    ref = control(summary.arms)
+    baselines = [a.name for a in summary.arms if a.role == "baseline"]
+    checks = []
+    for index, criterion in enumerate(criteria or [{"metric": summary.primary, "min_delta": 0.0}]):
+        metric = str(criterion.get("metric") or summary.primary)
+        base = {"criterion": index + 1, "metric": metric, "arm": ref.name if ref else "", "reference": "",
+                "kind": "threshold" if "threshold" in criterion else "delta", "verdict": "unknown", "n": 0,
+                "level": None, "need": None, "mean": None, "ci_low": None, "ci_high": None, "relative": None}
+        try:
+            fields = _fields(criterion)
+        except ValueError as exc:
+            checks.append({**base, "text": f"criterion {index + 1} ({metric}): {exc}; not judged"})
+            continue
+        higher = _higher(criterion, metric, summary)
+        if ref is None:
+            checks.append({**base, "text": f"criterion {index + 1} ({metric}): no control arm"})
+        elif "threshold" in criterion:
+            checks.append({**base, **_threshold_check(summary, ref.name, metric, higher, fields)})
+        else:
+            checks += [{**base, **_delta_check(summary, ref.name, name, metric, higher, fields)} for name in baselines]
+    return checks
+
+
+def _fields(criterion: dict) -> dict:
+    """The criterion's numbers; ValueError naming the field that is not one."""
+    found = {}
+    for key in ("min_delta", "min_relative", "threshold", "significance"):
+        if key in criterion:
+            value = criterion[key]
+            if not _finite(value) and not (isinstance(value, str) and _parses(value)):
+                raise ValueError(f"{key} {value!r} is not a number")
+            found[key] = float(value)
+    alpha = found.get("significance")
+    if alpha is not None and not 0 < alpha < 1:
+        raise ValueError(f"significance {criterion['significance']!r} must lie between 0 and 1")
+    found["level"] = 1 - alpha if alpha is not None else arm_stats.LEVEL
+    return found
+
+
+def _parses(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _higher(criterion: dict, metric: str, summary: ArmsSummary) -> bool:
+    given = str(criterion.get("direction") or "").lower()
+    return given == "higher" if given in ("higher", "lower") else summary.directions.get(metric, True)
+
+
+def _pct(level: float) -> str:
+    return f"{level * 100:g} %"
+
+
+def _threshold_check(summary: ArmsSummary, ref: str, metric: str, higher: bool, fields: dict) -> dict:
+    values = list(summary.metric_values.get(metric, {}).get(ref, {}).values())
+    i = arm_stats.interval(values, fields["level"])
+    threshold, level = fields["threshold"], fields["level"]
+    out = {"n": i.n, "level": level, "need": threshold, "ci_low": i.low, "ci_high": i.high}
+    if not i.n:
+        return {**out, "text": f"{ref} {metric}: no value to compare with the threshold {threshold:g}"}
+    ok = (i.mean - threshold) * (1 if higher else -1) >= 0
+    ci = f"{_pct(level)} CI [{i.low:.4f}, {i.high:.4f}]" if i.low is not None else "no CI from one seed"
+    text = (f"{ref} {metric} mean {i.mean:.4f} ({ci}, {i.n} seeds) {'≥' if higher else '≤'} {threshold:g}: "
+            f"{'yes' if ok else 'no'}")
+    return {**out, "mean": i.mean, "verdict": "holds" if ok else "fails", "text": text}
+
+
+def _delta_check(summary: ArmsSummary, ref: str, baseline: str, metric: str, higher: bool, fields: dict) -> dict:
+    """Δ = control − baseline on the criterion's metric, paired by seed, its interval at the criterion's level."""
+    per_arm = summary.metric_values.get(metric, {})
+    level, sign, significance = fields["level"], 1 if higher else -1, "significance" in fields
+    d = arm_stats.paired(ref, per_arm.get(ref, {}), baseline, per_arm.get(baseline, {}), level)
+    head = f"{ref} vs {baseline}: "
+    out = {"reference": baseline, "n": d.delta.n, "level": level, "ci_low": d.delta.low, "ci_high": d.delta.high}
+    if d.delta.n < 2:
+        return {**out, "text": head + f"{metric} in {d.delta.n} paired seed(s) (need at least 2); not judged"}
+    needs = [fields["min_delta"]] if "min_delta" in fields else []
+    if "min_relative" in fields:
+        if d.relative is None:
+            return {**out, "text": head + f"{metric}: the baseline's mean is 0, no relative Δ; not judged"}
+        needs.append(fields["min_relative"] * abs(d.reference_mean))
+    need = max(needs) if needs else 0.0
+    need = max(need, 0.0) if significance else need
+    mean = sign * d.delta.mean
+    low, high = sorted((sign * d.delta.low, sign * d.delta.high))
+    relative = f" ({d.relative:+.2%})" if d.relative is not None else ""
+    asks = (("Δ > 0" if higher else "Δ < 0") if need == 0 else f"Δ {'≥' if higher else '≤'} {sign * need:+.4f}")
+    if "min_relative" in fields:
+        asks += f", {fields['min_relative']:.2%} of {baseline}'s mean {d.reference_mean:.4f}"
+    if significance:
+        asks += f"; the {_pct(level)} CI {'above' if higher else 'below'} 0"
+    text = (head + f"Δ {d.delta.mean:+.4f} {metric}{relative}, {_pct(level)} CI [{d.delta.low:+.4f}, "
+            f"{d.delta.high:+.4f}] over {d.delta.n} seeds (needs {asks})")
+    out = {**out, "need": sign * need, "mean": d.delta.mean, "relative": d.relative}
+    if low <= 0 <= high and low <= need <= high:
+        return {**out, "verdict": "wide", "text": text + ": the interval spans 0 and the criterion"}
+    if significance and not low > 0:
+        return {**out, "verdict": "fails", "text": text + ": no, the interval is not wholly on the better side of 0"}
+    ok = mean > 0 if need == 0 else mean >= need
+    return {**out, "verdict": "holds" if ok else "fails", "text": text + (": yes" if ok else ": no")}
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def swept(arm: Arm) -> dict[str, object]:
+    """The settings an arm's overrides change, as dotted path → value (a list value is one value)."""
+    found: dict[str, object] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict) and value:
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif prefix:
+            found[prefix] = value
+
+    walk("", arm.overrides)
+    return found
+
+
+def sweep_tables(summary: ArmsSummary) -> list[SweepTable]:
+    """One table per swept parameter: its values' numbers (numeric values in order), the best, the spread."""
+    ref = control(summary.arms)
+    deltas = {d.arm: d for d in summary.differences if ref is not None and d.reference == ref.name}
+    groups: dict[frozenset, tuple[list[str], list[tuple[Arm, object]]]] = {}
+    for arm in summary.arms:
+        if arm.role != "sweep":
+            continue
+        point = swept(arm)
+        keys, members = groups.setdefault(frozenset(point), (list(point), []))
+        value = point[keys[0]] if len(keys) == 1 else tuple(point[k] for k in keys) if keys else arm.name
+        members.append((arm, value))
+    short = {k: k.rsplit(".", 1)[-1] for keys, _ in groups.values() for k in keys}
+    clash = len(set(short.values())) < len(short)
+    tables = []
+    for keys, members in groups.values():
+        label = " × ".join(k if clash else short[k] for k in keys) or "setting"
+        rows = [SweepRow(a.name, value, summary.intervals[a.name], deltas.get(a.name)) for a, value in members]
+        if all(_number(r.value) for r in rows):
+            rows.sort(key=lambda r: r.value)
+        counted = [r for r in rows if r.interval.n]
+        pick = max if summary.higher_is_better else min
+        best = pick(counted, key=lambda r: r.interval.mean) if counted else None
+        means = [r.interval.mean for r in counted]
+        tables.append(SweepTable(label, rows, best, max(means) - min(means) if means else None))
+    return tables
+
+
+def show_value(value) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(show_value(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def best_line(table: SweepTable, primary: str) -> str:
+    """The best value with its interval and the sensitivity, in one sentence."""
+    i = table.best.interval
+    ci = f"95 % CI [{i.low:.4f}, {i.high:.4f}]" if i.low is not None else "no CI from one seed"
+    relative = f" ({table.relative_spread:.1%} of the best)" if table.relative_spread is not None else ""
+    return (f"best {table.parameter} = {show_value(table.best.value)}: {primary} {i.mean:.4f} ({ci}, {i.n} seeds); "
+            f"sensitivity: the mean moves by {table.spread:.4f}{relative} across {len(table.rows)} value(s)")
+
+
+def sweep_data(summary: ArmsSummary) -> list[dict]:
+    """The sweep tables for the JSON report: per parameter its rows, the best and the sensitivity."""
+    def row(r: SweepRow) -> dict:
+        i = r.interval
+        delta = None if r.delta is None else {"reference": r.delta.reference, "seeds": r.delta.seeds,
+                                              "relative": r.delta.relative, **interval_data(r.delta.delta)}
+        return {"arm": r.arm, "value": list(r.value) if isinstance(r.value, tuple) else r.value,
+                **interval_data(i), "delta_vs_control": delta}
+
+    return [{"parameter": t.parameter, "numeric": t.numeric, "rows": [row(r) for r in t.rows],
+             "best": row(t.best) if t.best else None,
+             "sensitivity": {"spread": t.spread, "relative_to_best": t.relative_spread}} for t in summary.sweeps]
+
+
+def interval_data(i: arm_stats.Interval) -> dict:
+    return {"n": i.n, "mean": None if math.isnan(i.mean) else i.mean, "std": None if math.isnan(i.std) else i.std,
+            "ci_low": i.low, "ci_high": i.high}
+
+
+# --------------------------------------------------------------------------- the page's words
 
 
 def _role(summary: ArmsSummary, name: str) -> str:
@@ -170,27 +418,31 @@ def _ci(d: arm_stats.Difference) -> str:
     return f"[{d.delta.low:+.4f}, {d.delta.high:+.4f}]" + (f"; {d.delta.wide_note}" if d.delta.wide_note else "")
 
 
-def best_of(summary: ArmsSummary) -> str:
-    sweep = [a for a in summary.arms if a.role == "sweep" and summary.intervals[a.name].n]
-    if not sweep:
-        return ""
-    pick = max if summary.higher_is_better else min
-    best = pick(sweep, key=lambda a: summary.intervals[a.name].mean)
-    i = summary.intervals[best.name]
-    ci = f"CI [{i.low:.4f}, {i.high:.4f}]" if i.low is not None else "no CI"
-    spread = [summary.intervals[a.name].mean for a in sweep]
-    return (f"{best.name}: {summary.primary} {i.mean:.4f} ({ci}); across the sweep the mean moves by "
-            f"{max(spread) - min(spread):.4f}")
-
-
-# --------------------------------------------------------------------------- the page's words
-
-
 def _fmt_interval(i: arm_stats.Interval) -> str:
     if i.n == 0:
         return "— | — | 0"
     ci = f"[{i.low:.4f}, {i.high:.4f}]" if i.low is not None else "—"
     return f"{i.mean:.4f} ± {i.std:.4f} | {ci} | {i.n}"
+
+
+def sweep_section(s: ArmsSummary) -> list[str]:
+    """Per swept parameter: value | mean ± std | 95 % CI | seeds (| Δ vs control | its CI), then the best."""
+    lines = []
+    with_control = control(s.arms) is not None
+    for table in s.sweeps:
+        head = f"| {table.parameter} | mean ± std | 95 % CI | seeds |"
+        lines += ["", f"Sweep of {table.parameter} ({s.primary}):", "",
+                  head + (" Δ vs control | 95 % CI of Δ |" if with_control else ""),
+                  "|---|---|---|---|" + ("---|---|" if with_control else "")]
+        for r in table.rows:
+            line = f"| {show_value(r.value)} | {_fmt_interval(r.interval)} |"
+            if with_control:
+                line += " — | — |" if r.delta is None or not r.delta.delta.n else f" {r.delta.delta.mean:+.4f} ({_rel(r.delta)}) | {_ci(r.delta)} |"
+            lines.append(line)
+        if table.best is not None:
+            found = best_line(table, s.primary)
+            lines += ["", found[0].upper() + found[1:] + "."]
+    return lines
 
 
 def results_section(s: ArmsSummary) -> str:
@@ -209,13 +461,7 @@ def results_section(s: ArmsSummary) -> str:
     if mains:
         lines += ["", "| Method vs baseline | Δ | 95 % CI of Δ | seeds |", "|---|---|---|---|"]
         lines += [f"| {d.arm} vs {d.reference} | {d.delta.mean:+.4f} ({_rel(d)}) | {_ci(d)} | {d.delta.n} |" for d in mains]
-    sweeps = [d for d in s.differences if _role(s, d.arm) == "sweep"]
-    if sweeps:
-        lines += ["", "| Setting | Δ vs control | 95 % CI of Δ |", "|---|---|---|"]
-        lines += [f"| {d.arm} | {d.delta.mean:+.4f} ({_rel(d)}) | {_ci(d)} |" for d in sweeps]
-    best = best_of(s)
-    if best:
-        lines += ["", f"Best setting: {best}."]
+    lines += sweep_section(s)
     missing = [f"- {arm}: seed {seed} not counted — {why}" for arm, seeds in s.not_counted.items() for seed, why in sorted(seeds.items())]
     if missing:
         lines += [""] + missing
@@ -231,6 +477,21 @@ def analysis_section(s: ArmsSummary) -> str:
     return "\n".join(lines)
 
 
+VERDICT_WORDS = {"holds": "met", "fails": "not met", "wide": "excessive variance", "unknown": "not judged"}
+
+
+def _check_words(c: dict) -> str:
+    """A criterion's check in a few words, with the interval it was judged by."""
+    verdict = VERDICT_WORDS[c["verdict"]]
+    if c["mean"] is None:
+        return f"criterion {c['criterion']} ({c['metric']}{' vs ' + c['reference'] if c['reference'] else ''}): {verdict}"
+    sign = "" if c["kind"] == "threshold" else "+"
+    ci = f" {_pct(c['level'])} CI [{c['ci_low']:{sign}.4f}, {c['ci_high']:{sign}.4f}]" if c["ci_low"] is not None else ""
+    if c["kind"] == "threshold":
+        return f"{c['metric']} mean {c['mean']:.4f}{ci} vs threshold {c['need']:g}: {verdict}"
+    return f"vs {c['reference']} {c['metric']} Δ {c['mean']:+.4f}{ci}: {verdict}"
+
+
 def key_result(s: ArmsSummary) -> str:
     ref = control(s.arms)
     head = ""
@@ -240,10 +501,16 @@ def key_result(s: ArmsSummary) -> str:
     parts = [head] if head else []
     if s.classes:
         parts.append("; ".join(f"without {_factor(s, a)}: {c}" for a, c in s.classes.items()))
-    for d in s.differences:
-        if _role(s, d.reference) == "baseline":
-            parts.append(f"vs {d.reference} Δ {d.delta.mean:+.4f} CI {_ci(d)}")
-    best = best_of(s)
-    if best and not s.classes:
-        parts.append(f"best {best.split(':')[0]}")
+    if s.checks:
+        parts += [_check_words(c) for c in s.checks]
+    else:
+        parts += [f"vs {d.reference} Δ {d.delta.mean:+.4f} CI {_ci(d)}" for d in s.differences
+                  if _role(s, d.reference) == "baseline"]
+    for table in s.sweeps:
+        if table.best is not None:
+            i = table.best.interval
+            ci = f" CI [{i.low:.4f}, {i.high:.4f}]" if i.low is not None else ""
+            spread = f"{table.spread:.4f}" + (f" ({table.relative_spread:.1%})" if table.relative_spread is not None else "")
+            parts.append(f"best {table.parameter} = {show_value(table.best.value)} ({s.primary} {i.mean:.4f}{ci}; "
+                         f"moves {spread} across the values)")
     return "; ".join(parts) + f"; outcome {s.outcome}."

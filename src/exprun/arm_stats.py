@@ -1,6 +1,7 @@
 """Statistics of arms × seeds: per arm mean ± std and a 95 % t-interval over seeds; the paired difference of
 an arm and its reference (same seeds, so the same splits) with the t-interval of the differences; the
-ablation classes. Pure: numbers in, numbers out (scipy's t quantiles; no hand-written tables).
+ablation classes. Pure: numbers in, numbers out (scipy's t quantiles; no hand-written tables). A criterion
+with `significance: α` asks for the interval at 1 − α, hence the `level` argument.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class Interval:
         return self.low is not None and (self.low > 0 or self.high < 0)
 
 
-def interval(values: list[float]) -> Interval:
-    """Mean, sample std and the two-sided 95 % t-interval of the mean."""
+def interval(values: list[float], level: float = LEVEL) -> Interval:
+    """Mean, sample std and the two-sided t-interval of the mean at `level` (95 % unless asked)."""
     n = len(values)
     if n == 0:
         return Interval(0, math.nan, math.nan, None, None)
@@ -41,7 +42,7 @@ def interval(values: list[float]) -> Interval:
     if n < 2:
         return Interval(1, mean, 0.0, None, None)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1)) * std / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
     return Interval(n, mean, std, mean - half, mean + half)
 
 
@@ -60,12 +61,13 @@ class Difference:
         return None if not self.reference_mean or math.isnan(self.reference_mean) else self.delta.mean / abs(self.reference_mean)
 
 
-def paired(arm: str, values: dict[int, float], reference: str, ref_values: dict[int, float]) -> Difference:
-    """The paired difference over the seeds present (finite) in both arms."""
+def paired(arm: str, values: dict[int, float], reference: str, ref_values: dict[int, float],
+           level: float = LEVEL) -> Difference:
+    """The paired difference over the seeds present (finite) in both arms, its interval at `level`."""
     seeds = sorted(s for s in values if s in ref_values and _finite(values[s]) and _finite(ref_values[s]))
     diffs = [values[s] - ref_values[s] for s in seeds]
     ref_mean = sum(ref_values[s] for s in seeds) / len(seeds) if seeds else math.nan
-    return Difference(arm, reference, seeds, interval(diffs), ref_mean)
+    return Difference(arm, reference, seeds, interval(diffs, level), ref_mean)
 
 
 def _finite(value) -> bool:

@@ -1,10 +1,12 @@
-"""A per-seed plot next to the page, so the spread is seen, not only summarised."""
+"""A per-seed plot next to the page, so the spread is seen, not only summarised; for a sweep, the metric
+against each swept value, so the sensitivity is seen too."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+from .arm_results import show_value
 from .files import atomic_write_bytes
 from .results import Summary
 
@@ -55,6 +57,49 @@ def arm_plot(summary, path: Path, title: str) -> bool:
     ax.set_xticks(range(len(arms)), [a.name for a in arms], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(summary.primary)
     ax.set_title(f"{title} (mean, 95 % CI)", fontsize=8)
+    save_png(fig, path)
+    return True
+
+
+def sweep_axis(table) -> str:
+    """"log" for positive numbers spanning ≥ 2 decades, "linear" for other numbers, else "categorical"."""
+    if not table.numeric or not table.rows:
+        return "categorical"
+    values = [float(r.value) for r in table.rows]
+    return "log" if min(values) > 0 and max(values) / min(values) >= 100 else "linear"
+
+
+def sweep_plot(summary, path: Path, title: str) -> bool:
+    """One panel per swept parameter: each value's mean with its 95 % interval (the control's mean dashed)."""
+    tables = [t for t in summary.sweeps if t.best is not None]
+    if not tables:
+        return False
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, axes = plt.subplots(1, len(tables), figsize=(3.4 * len(tables), 3.2), squeeze=False)
+    reference = next((a for a in summary.arms if a.role == "control"), None)
+    for ax, table in zip(axes[0], tables):
+        rows = [r for r in table.rows if r.interval.n]
+        axis = sweep_axis(table)
+        xs = [float(r.value) for r in rows] if axis != "categorical" else list(range(len(rows)))
+        means = [r.interval.mean for r in rows]
+        err = [[r.interval.mean - r.interval.low if r.interval.low is not None else 0 for r in rows],
+               [r.interval.high - r.interval.mean if r.interval.low is not None else 0 for r in rows]]
+        ax.errorbar(xs, means, yerr=err, fmt="o-" if axis != "categorical" else "o", capsize=4, color="C0", zorder=3)
+        if axis == "log":
+            ax.set_xscale("log")
+        if axis == "categorical":
+            ax.set_xticks(xs, [show_value(r.value) for r in rows], rotation=30, ha="right", fontsize=7)
+        if reference is not None and summary.intervals[reference.name].n:
+            mean = summary.intervals[reference.name].mean
+            ax.axhline(mean, color="C3", linestyle="--", label=f"{reference.name} {mean:.3f}")
+            ax.legend(fontsize=7)
+        ax.set_xlabel(table.parameter)
+        ax.set_ylabel(summary.primary)
+    fig.suptitle(f"{title} (mean, 95 % CI)", fontsize=8)
     save_png(fig, path)
     return True
 
