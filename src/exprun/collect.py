@@ -219,10 +219,10 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     """Collect a multi-arm run: per-arm intervals, paired differences, classes, outcome, page, plot, log."""
     paths = Paths(slug, root)
     primary = primary_of(config)
-    values, not_counted = arm_results.read(paths.results_dir, arm_list, config.get("seeds") or [0],
-                                           seen.record.run_id, seen.record.approved_hash, primary)
-    summary = arm_results.summarize(arm_list, values, not_counted, config, settings.ablation.essential_pct,
-                                    settings.ablation.contributing_pct)
+    by_metric, not_counted = arm_results.read_metrics(paths.results_dir, arm_list, config.get("seeds") or [0],
+                                                      seen.record.run_id, seen.record.approved_hash, primary)
+    summary = arm_results.summarize(arm_list, by_metric[primary], not_counted, config, settings.ablation.essential_pct,
+                                    settings.ablation.contributing_pct, by_metric)
     anomaly = next((a for a in seen.anomalies if a.kind in CRASH_KINDS), None)
     failed = failed_tasks(seen.record, seen.lines, paths)
     crash = None
@@ -235,6 +235,10 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     results_text = arm_results.results_section(summary)
     if arm_plot_written := plots.arm_plot(summary, paths.plot, page.get("title") or slug):
         results_text += f"\n\n![arms: mean and 95 % CI]({paths.plot.relative_to(paths.page.parent).as_posix()})"
+    sweep_png = paths.plot.with_name(f"{paths.plot.stem}_sweep.png")
+    if sweep_plot_written := plots.sweep_plot(summary, sweep_png, page.get("title") or slug):
+        results_text += (f"\n\n![sweep: {primary} against each swept value, mean and 95 % CI]"
+                         f"({sweep_png.relative_to(paths.page.parent).as_posix()})")
     analysis = arm_results.analysis_section(summary)
     if crash:
         results_text += f"\n\nRun ended abnormally: {crash_line}"
@@ -242,6 +246,8 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     if seen.record.foreign:
         analysis += f"\n- This run was {foreign.NOTE}."
     key = arm_results.key_result(summary) + (f" {crash_line}." if crash else "")
+    note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), results_text, analysis)
+    analysis += note
     complete_page(paths, seen.record, results_text, analysis, summary.outcome, key)
     data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
             "key_result": key, "crash": crash, "page": str(paths.page), "env": seen.record.backend.env_label,
@@ -252,9 +258,11 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
                       "class": summary.classes.get(a.name)} for a in arm_list],
             "differences": [{"arm": d.arm, "reference": d.reference, "seeds": d.seeds, "relative": d.relative,
                              **_interval(d.delta)} for d in summary.differences],
+            "criteria": summary.checks, "sweeps": arm_results.sweep_data(summary),
+            "analysis_llm": note_failed or ("added" if note else ""),
             "run_id": seen.record.run_id, "attempt": seen.record.attempt, "task_logs": task_logs,
             "log_file": paths.log.relative_to(root).as_posix(), "launched_by_exprun": not seen.record.foreign,
-            "plot": bool(arm_plot_written)}
+            "plot": bool(arm_plot_written), "sweep_plot": bool(sweep_plot_written)}
     data["report"] = reports.arms_run_report(data, results_text, analysis)
     atomic_write_text(paths.run_report, data["report"])
     atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})

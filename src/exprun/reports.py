@@ -230,6 +230,8 @@ def arms_run_report(data: dict, results_text: str, analysis: str) -> str:
              "", "## Analysis", analysis, "", "## Key Finding", data["key_result"]]
     if data.get("task_logs"):
         lines += ["", f"Task logs (combined into {data.get('log_file', 'run_log')}): " + ", ".join(data["task_logs"])]
+    if str(data.get("analysis_llm", "")).startswith("analysis_llm:"):
+        lines += ["", f"No LLM note in the Analysis: {data['analysis_llm']}"]
     lines += ["", "## Next Steps", f"- Run `/exp-eval {slug}` to update the linked idea in wiki"]
     if data["outcome"] == "inconclusive":
         lines.append("- Add seeds to narrow the intervals, then re-run as a new experiment")
