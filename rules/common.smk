@@ -11,6 +11,7 @@ from snakemake.utils import validate
 from exprun import config as exprun_config
 from exprun import attempts, lifecycle, pages, targets
 from exprun.errors import ExprunError
+from exprun.arms import ARM_NAME
 from exprun.slugs import SLUG_PATTERN
 from exprun.state import PATTERNS, Paths
 
@@ -40,6 +41,7 @@ EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTE
 wildcard_constraints:
     slug=SLUG_PATTERN.pattern.strip("^$"),
     seed=r"-?\d+",
+    arm=ARM_NAME.pattern.strip("^$"),
 
 
 def get_code_files(wildcards):
@@ -102,16 +104,22 @@ def get_full_target(slug, wildcards=None):
 
 
 def get_seed_results(wildcards):
-    """One result file per seed of the experiment's config.yaml (the page's seeds before generation)."""
+    """One result file per task: per seed of config.yaml (the page's seeds before generation), per arm when
+    it has arms (results/<slug>/<arm>/seed_<N>.json)."""
+    from exprun import arms
     from exprun.codegen.spec import build_spec
     from exprun.errors import ConfigError
     from exprun.experiment_config import load_experiment_config
 
     try:
-        seeds = load_experiment_config(wildcards.slug).get("seeds") or [0]
+        experiment = load_experiment_config(wildcards.slug)
     except ConfigError:
-        seeds = build_spec(_page_or_fail(wildcards.slug), config["codegen"]["seeds"]).config["seeds"]
-    return [f"results/{wildcards.slug}/seed_{seed}.json" for seed in seeds]
+        experiment = build_spec(_page_or_fail(wildcards.slug), config["codegen"]["seeds"]).config
+    try:
+        tasks = arms.tasks(arms.of(experiment), experiment.get("seeds") or [0])
+    except ExprunError as exc:
+        raise WorkflowError(str(exc)) from None
+    return [arms.result_file(wildcards.slug, task) for task in tasks]
 
 
 def get_seed_gpus(wildcards):

@@ -1,4 +1,4 @@
-# full_via: jobs — each seed as a Snakemake job, placed by the executor of the profile
+# full_via: jobs — each seed (each arm × seed) as a Snakemake job, placed by the executor of the profile
 # (profiles/slurm-jobs: snakemake-executor-plugin-slurm), then collected like a detached run.
 # Checkpoints stay out of the outputs: Snakemake deletes the outputs of failed jobs.
 
@@ -18,7 +18,22 @@ rule start_seed_jobs:
         "{params.exprun} rule start-jobs {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
 
 
-# Each seed job checks the approval itself when it starts (a leftover or hand-made jobs.stamp proves nothing).
+# Each job checks the approval itself when it starts (a leftover or hand-made jobs.stamp proves nothing).
+rule run_arm_seed:
+    input:
+        stamp=PATTERNS["jobs_started"],
+    output:
+        result="results/{slug}/{arm}/seed_{seed}.json",
+    params:
+        exprun=EXPRUN,
+    log:
+        "logs/exp-{slug}_{arm}_seed{seed}.log",
+    resources:
+        gpu=get_seed_gpus,
+    shell:
+        "{params.exprun} rule run-seed {wildcards.slug} --seed {wildcards.seed} --arm {wildcards.arm:q} > {log:q} 2>&1"
+
+
 rule run_seed:
     input:
         stamp=PATTERNS["jobs_started"],

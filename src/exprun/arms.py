@@ -116,5 +116,17 @@ def tasks(arms: list[Arm], seeds: list) -> list[str]:
     return [f"{arm.name}:{seed}" for arm in arms for seed in seeds]
 
 
+def split_task(task: str) -> tuple[str, str]:
+    """("arm", "seed") of an arm:seed word; ("", seed) of a plain seed."""
+    arm, _, seed = task.rpartition(":")
+    return arm, seed
+
+
+def result_file(slug: str, task: str) -> str:
+    """Where a task's result lands, relative to the wiki root (the run contract's layout)."""
+    arm, seed = split_task(task)
+    return f"results/{slug}/{arm + '/' if arm else ''}seed_{seed}.json"
+
+
 def control(arms: list[Arm]) -> Arm | None:
     return next((a for a in arms if a.role == "control"), None)

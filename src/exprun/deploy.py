@@ -27,6 +27,7 @@ from .files import atomic_write_json, read_json, require_writable
 from .launchers import backends
 from .launchers.backends import LaunchRequest, run_command
 from .launchers.base import Backend, RunRecord
+from .launchers.jobs_backend import SeedJobs
 from .settings import Settings
 from .state import Paths
 
@@ -81,9 +82,6 @@ def deploy(slug: str, settings: Settings, root: Path = Path("."), now: datetime 
             require_remote_block(page)
         record = _adopt_pending(RunRecord.load(paths.run), approved_hash, root)
         if record is None:
-            if backend == Backend.JOBS and not arms.is_single(arms.of(config)):
-                raise LaunchError(f"{slug}: config.yaml has arms; arms × seeds run under screen, on the server or as "
-                                  "one SLURM array (profiles local, remote, slurm) — seed jobs take single-arm runs for now")
             require_prepared(paths, approved_hash, skip_sanity)
             require_writable(paths.page, "page")
             attempt = attempts.retire_attempt(slug, root)
@@ -137,8 +135,9 @@ def start_seed_jobs(slug: str, settings: Settings, root: Path = Path("."), now: 
     return deploy(slug, settings, root, now, backend=Backend.JOBS)
 
 
-def run_seed_job(slug: str, seed: str, root: Path = Path(".")) -> list[str]:
-    """One seed job of full_via: jobs: the approval is checked now, by this job; the guarded command to exec."""
+def run_seed_job(slug: str, seed: str, root: Path = Path("."), arm: str = "") -> list[str]:
+    """One job of full_via: jobs (a seed, or an arm × seed): the approval is checked now, by this job; the
+    guarded command to exec."""
     root = Path(root)
     paths = Paths(slug, root)
     page = lifecycle.find_experiment(slug, root)
@@ -150,7 +149,11 @@ def run_seed_job(slug: str, seed: str, root: Path = Path(".")) -> list[str]:
     if approved_hash != record.approved_hash:
         raise GateError(f"{slug}: the code was approved again after this run started ({approved_hash[:12]}, run "
                         f"{record.approved_hash[:12]}); a run never mixes two versions — abandon it and plan it again")
-    os.environ.update({"EXPRUN_SEEDS": str(int(seed)), "EXPRUN_RUN_ID": record.run_id})
+    task = f"{arm}:{int(seed)}" if arm else str(int(seed))
+    if task not in SeedJobs.tasks_of(record):
+        raise LaunchError(f"{slug}: task {task} is not one of this run's ({' '.join(SeedJobs.tasks_of(record))}); "
+                          f"run `snakemake full_{slug}` again after a change of arms or seeds")
+    os.environ.update({"EXPRUN_TASKS": task, "EXPRUN_RUN_ID": record.run_id})
     return run_command(slug, approved_hash, python=sys.executable)
 
 

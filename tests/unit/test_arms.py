@@ -189,21 +189,25 @@ def test_factor_names_keep_their_first_letters_and_a_repeated_line_is_one_arm():
     assert spec.config["arms"][1]["factor"] == "nonlinearity"
 
 
-def test_seed_jobs_refuse_a_multi_arm_run_before_anything_moves(example_wiki):
-    """full_via: jobs has one job per seed: a multi-arm run there would lose its arms, so it is refused first."""
-    import yaml
-
+def test_a_seed_job_runs_only_a_task_of_its_run(example_wiki):
+    """Attack: full_via: jobs, then a job for an arm (or seed) the approved run does not have — a hand-typed
+    `exprun rule run-seed --arm ghost` — must not start anything."""
     from exprun import config, deploy, gate
     from exprun.codegen import generate
     from exprun.errors import LaunchError
-    from exprun.launchers.base import Backend
+    from exprun.launchers.base import Backend, RunRecord
+    from exprun.launchers.jobs_backend import SeedJobs
     from exprun.state import Paths
 
     slug = "digits-mlp-ablation"
     generate.generate(slug, config.parse({}), example_wiki)
     gate.approve(slug, example_wiki)
-    with pytest.raises(LaunchError, match="seed jobs take single-arm runs for now"):
-        deploy.deploy(slug, config.parse({}), example_wiki, backend=Backend.JOBS)
-    paths = Paths(slug, example_wiki)
-    assert not paths.run.exists() and not paths.state_attempts.exists()
-    assert yaml.safe_load(paths.page.read_text().split("---\n")[1])["status"] == "planned"
+    deploy.deploy(slug, config.parse({}), example_wiki, backend=Backend.JOBS, skip_sanity=True)
+    record = RunRecord.load(Paths(slug, example_wiki).run)
+    assert SeedJobs.tasks_of(record) == [f"{arm}:{seed}" for arm in ("full", "no-hidden-layer", "no-weight-decay")
+                                         for seed in (0, 1, 2)]
+    argv = deploy.run_seed_job(slug, "1", example_wiki, "no-weight-decay")
+    assert argv[-2:] == ["bash", f"experiments/code/{slug}/run.sh"]
+    for arm, seed in (("ghost", "0"), ("full", "7"), ("", "0")):
+        with pytest.raises(LaunchError, match="is not one of this run's"):
+            deploy.run_seed_job(slug, seed, example_wiki, arm)

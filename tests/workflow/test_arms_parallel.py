@@ -90,3 +90,21 @@ def test_the_automatic_fix_reruns_only_the_diverging_tasks_each_with_its_own_rat
     for name in ("lr=1e+08", "lr=1e+09"):
         results = [json.loads(p.read_text()) for p in (wiki_root / "results" / SLUG / name).glob("seed_*.json")]
         assert len(results) == 2 and all(r["metrics"]["accuracy"] > 0.8 for r in results)
+
+
+def test_arms_times_seeds_as_snakemake_jobs(wiki_root):
+    """full_via: jobs: one Snakemake job per arm × seed (here the local executor, 2 at a time), each with its
+    own log and result file, then the same collect."""
+    approve_with(wiki_root, SLUG, epochs=2)
+    done = snakemake(wiki_root, f"full_{SLUG}", "--config", "full_via=jobs", "--cores", "2", timeout=400)
+    assert done.returncode == 0, output(done)
+    arms = ("full", "no-hidden-layer", "no-weight-decay")
+    assert output(done).count("rule run_arm_seed:") == 9
+    for arm in arms:
+        for seed in (0, 1, 2):
+            assert f"done seed={seed}" in (wiki_root / "logs" / f"exp-{SLUG}_{arm}_seed{seed}.log").read_text()
+            assert (wiki_root / "results" / SLUG / arm / f"seed_{seed}.json").exists()
+    meta = page_meta(wiki_root, SLUG)
+    assert meta["status"] == "completed" and "without hidden layer" in meta["key_result"]
+    run_log = (wiki_root / "logs" / f"exp-{SLUG}.log").read_text()  # the task logs combined for the page
+    assert f"exp-{SLUG}_no-weight-decay_seed2.log" in run_log

@@ -87,7 +87,7 @@ def _rule(args: argparse.Namespace) -> int:
 
         if args.seed is None:
             raise ExprunError("rule run-seed needs --seed N")
-        argv = deploy.run_seed_job(validate_slug(args.slug), args.seed, Path(args.root))
+        argv = deploy.run_seed_job(validate_slug(args.slug), args.seed, Path(args.root), args.arm or "")
         sys.stdout.flush()
         os.execvp(argv[0], argv)
     print(steps.run(args.step, args.slug, settings_of(args), Path(args.root)))
@@ -117,6 +117,7 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
     rule = common(groups.add_parser("rule", help="one workflow step (called by the Snakemake rules)"))
     rule.add_argument("step", choices=(*steps.STEPS, "run-seed"))
     rule.add_argument("--seed", help="run-seed: the seed this job runs")
+    rule.add_argument("--arm", help="run-seed: the arm this job runs (experiments with arms)")
     rule.add_argument("slug")
     add_settings_options(rule)
     rule.set_defaults(handler=lambda a: human_verb(lambda: _rule(a)))
