@@ -99,3 +99,46 @@ def test_a_run_the_wiki_s_agent_started_on_the_server_is_collected(lab):
     assert page_meta["status"] == "completed" and page_meta["outcome"] == "succeeded", page_meta
     assert page_meta["remote"]["completed"], "the remote block is completed as for exprun's own runs"
     assert (lab.root / "results" / SLUG / "seed_2.json").exists() and (lab.root / "logs" / f"exp-{SLUG}.log").exists()
+
+
+def test_arms_on_the_server_in_parallel_with_the_per_task_fix(lab):
+    """Arms × seeds on the real sshd, 2 at a time: the monitor reads each task's log on the server, the one fix
+    reruns there only the task whose loss exploded, and every arm's results come home."""
+    slug = "digits-mlp-ablation"
+    shutil.copytree(REPO / "examples" / "wiki", lab.root, dirs_exist_ok=True)
+    lab.write_config(env_setup=f"source {REPO / '.venv' / 'bin' / 'activate'}")
+    (lab.root / "config" / "config.yaml").write_text("collect:\n  poll_s: 1\nparallel: 2\nautofix:\n  lr_factor: 1.0e-11\n")
+    done, out = snakemake(lab.root, f"prepare_{slug}")
+    assert done.returncode == 0, out
+    path = lab.root / "experiments" / "code" / slug / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["seeds"], config["hyperparameters"]["epochs"] = [0, 1], 4
+    config["arms"].append({"name": "hot", "role": "sweep", "factor": "learning_rate=1e8",
+                           "overrides": {"hyperparameters": {"learning_rate": 1.0e8}}})
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    exprun = [sys.executable, "-m", "exprun"]
+    assert subprocess.run([*exprun, "approve", slug, "--root", str(lab.root)], capture_output=True).returncode == 0
+    deployed = subprocess.run([*exprun, "deploy", slug, "--root", str(lab.root), "--profile", str(REPO / "profiles" / "remote"),
+                               "--skip-sanity"], capture_output=True, text=True, timeout=300)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+
+    deadline = time.monotonic() + 300
+    while meta_of(lab.root, slug)["status"] != "completed" and time.monotonic() < deadline:
+        done, out = snakemake(lab.root, f"collect_{slug}")
+        assert done.returncode == 0, out
+        time.sleep(1)
+    record = json.loads((lab.root / "experiments" / "state" / slug / "run.json").read_text())
+    assert record["backend"] == "ssh" and record["env"]["EXPRUN_PARALLEL"] == "2"
+    assert record["autofix"]["applied"] and record["autofix"]["anomaly"] == "exploding_loss"
+    assert [h["tasks"] for h in record["history"] if h["event"] == "relaunch"] == [["hot:0", "hot:1"]]
+    server_tasks = lab.work_dir / "logs" / f"exp-{slug}.tasks"
+    assert "lr=0.001" in (server_tasks / "hot_seed1.log").read_text()
+    assert (server_tasks / "full_seed0.exit").read_text().strip() == "0"
+    for arm in ("full", "no-hidden-layer", "no-weight-decay", "hot"):
+        assert sorted(p.name for p in (lab.root / "results" / slug / arm).glob("seed_*.json")) == ["seed_0.json", "seed_1.json"]
+    page = meta_of(lab.root, slug)
+    assert page["remote"]["completed"] and "without hidden layer" in page["key_result"]
+
+
+def meta_of(root, slug):
+    return yaml.safe_load((root / "wiki" / "experiments" / f"{slug}.md").read_text().split("---\n")[1])
