@@ -214,6 +214,11 @@ def failed_tasks(record: RunRecord, lines: list[str], paths: Paths) -> dict[str,
 
 
 
+def rerun_tasks(record: RunRecord) -> list[str]:
+    """The tasks the automatic fix reran (a multi-arm run's relaunch names them)."""
+    return [str(t) for h in record.history if h.get("event") == "relaunch" for t in h.get("tasks") or []]
+
+
 def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection, arm_list: list,
                 config: dict, task_logs: list[str]) -> dict:
     """Collect a multi-arm run: per-arm intervals, paired differences, classes, outcome, page, plot, log."""
@@ -243,6 +248,12 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     if crash:
         results_text += f"\n\nRun ended abnormally: {crash_line}"
         analysis += f"\n- crash: {crash_line}; suggested direction: {crash['suggestion']}"
+    rerun = rerun_tasks(seen.record)
+    if rerun:  # their numbers are the rerun's, with the changed setting: the table must not hide it
+        results_text += (f"\n\nRerun by the automatic fix (their numbers come from the rerun, with the changed "
+                         f"setting): {', '.join(rerun)} — {seen.record.autofix.get('change')}.")
+    if seen.record.autofix:
+        analysis += "\n" + reports.autofix_line(seen.record.autofix)
     if seen.record.foreign:
         analysis += f"\n- This run was {foreign.NOTE}."
     key = arm_results.key_result(summary) + (f" {crash_line}." if crash else "")
@@ -261,6 +272,7 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
             "criteria": summary.checks, "sweeps": arm_results.sweep_data(summary),
             "analysis_llm": note_failed or ("added" if note else ""),
             "run_id": seen.record.run_id, "attempt": seen.record.attempt, "task_logs": task_logs,
+            "autofix": seen.record.autofix or None, "rerun_tasks": rerun,
             "log_file": paths.log.relative_to(root).as_posix(), "launched_by_exprun": not seen.record.foreign,
             "plot": bool(arm_plot_written), "sweep_plot": bool(sweep_plot_written)}
     data["report"] = reports.arms_run_report(data, results_text, analysis)

@@ -173,6 +173,12 @@ def results_section(summary: Summary, plot_link: str | None, crash: dict | None)
     return "\n".join(lines)
 
 
+def autofix_line(autofix: dict) -> str:
+    """The Analysis bullet of the one automatic fix, applied or not."""
+    done = "applied" if autofix.get("applied", True) else "planned but not applied"
+    return f"- automatic fix {done} during the run: {autofix.get('anomaly')} → {autofix.get('change')}"
+
+
 def analysis_section(summary: Summary, crash: dict | None, autofix: dict | None) -> str:
     lines = [f"Outcome: **{summary.outcome}** ({len(summary.succeeded_seeds)} seed(s) succeeded)."]
     lines += [f"- {reason}" for reason in summary.reasons]
@@ -181,8 +187,7 @@ def analysis_section(summary: Summary, crash: dict | None, autofix: dict | None)
         lines.append(f"- {m.metric}: mean {m.mean:.4f}, {spread} over {m.n} seed(s)")
     lines += seed_status_lines(summary)
     if autofix:
-        done = "applied" if autofix.get("applied", True) else "planned but not applied"
-        lines.append(f"- automatic fix {done} during the run: {autofix.get('anomaly')} → {autofix.get('change')}")
+        lines.append(autofix_line(autofix))
     if crash:
         lines.append(f"- crash: {crash_text(crash)}; suggested direction: {crash['suggestion']}")
     lines.append("- Preliminary, written by exprun from the numbers above; `/exp-eval` updates the idea.")

@@ -87,6 +87,9 @@ def test_the_automatic_fix_reruns_only_the_diverging_tasks_each_with_its_own_rat
     assert f"exp-run | autofix {SLUG} | exploding_loss → task lr=1e+08:0" in (wiki_root / "wiki" / "log.md").read_text()
     meta = page_meta(wiki_root, SLUG)
     assert meta["status"] == "completed" and "failed" not in meta["key_result"]
+    page = (wiki_root / "wiki" / "experiments" / f"{SLUG}.md").read_text()
+    assert "Rerun by the automatic fix (their numbers come from the rerun, with the changed setting): lr=1e+08:0" in page
+    assert "- automatic fix applied during the run: exploding_loss → task lr=1e+08:0" in page
     for name in ("lr=1e+08", "lr=1e+09"):
         results = [json.loads(p.read_text()) for p in (wiki_root / "results" / SLUG / name).glob("seed_*.json")]
         assert len(results) == 2 and all(r["metrics"]["accuracy"] > 0.8 for r in results)
