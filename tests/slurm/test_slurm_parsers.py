@@ -239,3 +239,20 @@ def test_resubmit_keeps_seeds_and_resources_and_stop_cancels_all_jobs():
     assert scancel.calls[0][0] == ["scancel", "40", "42"]
     with pytest.raises(LaunchError, match="Access/permission denied"):
         slurm.stop(record, FakeRunner({"scancel": (1, "", "scancel: error: Access/permission denied\n")}))
+
+
+def test_the_per_task_fix_resubmits_the_named_tasks_with_their_own_arguments(tmp_path):
+    """A multi-arm fix on SLURM: the tasks env names (arm:seed words) become their array indices, and each
+    task's own change travels in the exported EXPRUN_TASK_ARGS."""
+    from exprun.launchers.slurm_backend import SlurmArray
+
+    record = record_of()
+    record.history[0]["seeds"] = ["full:0", "hot:0", "hot:1"]
+    backend = SlurmArray(tmp_path)
+    backend.runner = FakeRunner({"sbatch": (0, "43\n", "")})
+    fresh, _ = backend.relaunch(record, [], {"EXPRUN_TASKS": "hot:1 hot:0",
+                                             "EXPRUN_TASK_ARGS": "hot:0 --lr 0.001;hot:1 --lr 0.01"})
+    script = backend.runner.calls[-1][1]
+    assert "#SBATCH --array=1-2\n" in script
+    assert "export EXPRUN_TASK_ARGS='hot:0 --lr 0.001;hot:1 --lr 0.01'" in script
+    assert slurm.task_owners(fresh) == {0: "40", 1: "43", 2: "43"}
