@@ -350,7 +350,7 @@ def torch():
     return torch
 
 
-def test_pytorch_sanity_from_pt_file_keeps_going_on_non_finite_loss(torch, tmp_path):
+def test_pytorch_run_stops_at_a_non_finite_loss_and_says_so(torch, tmp_path):
     X, y = load_diabetes(return_X_y=True)
     torch.save({"X": torch.tensor(X), "y": torch.tensor(y)}, tmp_path / "diabetes.pt")
     cfg = base_config("pytorch")
@@ -358,21 +358,16 @@ def test_pytorch_sanity_from_pt_file_keeps_going_on_non_finite_loss(torch, tmp_p
     cfg["dataset"].update(name="", path="diabetes.pt")
     cfg["baseline"]["name"] = "linear_regression"
     make_experiment(tmp_path, "pytorch", cfg)
-    # An absurd learning rate makes the loss overflow; the run must log it and finish, not hide it.
-    proc = run_train(tmp_path, "--sanity", "--lr", "1e12", "--log-every", "1")
+    # An absurd learning rate makes the loss overflow: the run logs the `loss=inf`/`loss=nan` line the monitor acts on
+    # and stops (exit 3) instead of training on and writing numbers of a broken model.
+    proc = run_train(tmp_path, "--sanity", "--lr", "1e12", "--log-every", "1", expect_rc=3)
     assert_clean_stdout(proc.stdout)
     assert re.fullmatch(r"device=(cpu|cuda:\d+ \(.+\))", proc.stdout.splitlines()[0])
-    # 353 training examples, capped at the 256 subset: 256 / 64 = 4 steps, each logged.
     steps = step_lines(proc.stdout)
-    assert [s[:3] for s in steps] == [(1, 4, 1), (2, 4, 1), (3, 4, 1), (4, 4, 1)]
-    assert steps[-1][3] == "nan"
-
-    result = read_result(tmp_path)
-    assert result["sanity"] is True and result["overrides"] == {"lr": 1e12, "log_every": 1}
-    assert result["metrics"] == {"mse": None, "r2": None}
-    assert 0.2 < result["baseline_metrics"]["r2"] < 0.7
+    assert steps and steps[-1][3] in ("nan", "inf") and all(s[3] not in ("nan", "inf") for s in steps[:-1])
+    assert f"diverged: loss={steps[-1][3]} at step {steps[-1][0]}" in proc.stderr and "lower the learning rate" in proc.stderr
+    assert not list((tmp_path / "results").rglob("seed_0.json")), "no result from a diverged run"
     # Non-finite weights are never checkpointed: a resume (the automatic fix) restarts from finite ones.
-    assert "not saving checkpoint: loss=nan (keeping the last finite one)" in proc.stdout
     assert not (tmp_path / "checkpoints" / SLUG / "seed_0.pt").exists()
 
 
@@ -411,3 +406,12 @@ def test_seed_file_carries_the_run_id_and_the_hash_exprun_approves(tmp_path):
     result = read_result(tmp_path)
     assert result["run_id"] == "demo-digits-mlp-a3-cafe"
     assert result["code_hash"] == approved
+
+
+def test_sklearn_divergence_is_a_nan_loss_not_a_traceback(tmp_path):
+    """sklearn refuses non-finite weights with a ValueError; the recipe reports it as the `loss=nan` line the
+    monitor's one fix acts on, and stops."""
+    make_experiment(tmp_path, "sklearn", base_config("sklearn"))
+    proc = run_train(tmp_path, "--lr", "1e30", "--epochs", "1", "--log-every", "1", expect_rc=3)
+    assert step_lines(proc.stdout)[-1][3] == "nan"
+    assert "Traceback" not in proc.stderr and "diverged: loss=nan" in proc.stderr
