@@ -4,8 +4,10 @@ ablation classes and the verdicts."""
 from __future__ import annotations
 
 import math
+import os
 import textwrap
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -206,8 +208,10 @@ def test_a_seed_job_runs_only_a_task_of_its_run(example_wiki):
     record = RunRecord.load(Paths(slug, example_wiki).run)
     assert SeedJobs.tasks_of(record) == [f"{arm}:{seed}" for arm in ("full", "no-hidden-layer", "no-weight-decay")
                                          for seed in (0, 1, 2)]
-    argv = deploy.run_seed_job(slug, "1", example_wiki, "no-weight-decay")
+    with mock.patch.dict(os.environ):  # a job sets its task in its own (about to exec) environment
+        argv = deploy.run_seed_job(slug, "1", example_wiki, "no-weight-decay")
+        assert os.environ["EXPRUN_TASKS"] == "no-weight-decay:1"
     assert argv[-2:] == ["bash", f"experiments/code/{slug}/run.sh"]
     for arm, seed in (("ghost", "0"), ("full", "7"), ("", "0")):
-        with pytest.raises(LaunchError, match="is not one of this run's"):
+        with pytest.raises(LaunchError, match="is not one of this run's"), mock.patch.dict(os.environ):
             deploy.run_seed_job(slug, seed, example_wiki, arm)
