@@ -14,7 +14,7 @@ import shlex
 import socket
 import time
 from pathlib import PurePosixPath
-from typing import Sequence
+from typing import Callable, Sequence
 
 import paramiko
 
@@ -149,6 +149,33 @@ class RemoteSession:
         finally:
             channel.close()
         return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+    def run_streaming(self, command: Command, write: Callable[[bytes], None], timeout: float = 3600) -> int:
+        """Run one command, stderr merged into stdout, handing each piece of output to `write` as it
+        arrives (a long download shows its progress while it runs); its exit status.
+        """
+        text = command if isinstance(command, str) else shlex.join(command)
+        channel = self.transport.open_session(timeout=self.server.connect_timeout)
+        deadline = time.monotonic() + timeout
+        try:
+            channel.set_combine_stderr(True)
+            channel.exec_command(text)
+            channel.shutdown_write()
+            while True:
+                got = False
+                while channel.recv_ready():
+                    write(channel.recv(65536))
+                    got = True
+                if (channel.eof_received or channel.closed) and not channel.recv_ready() and channel.exit_status_ready():
+                    return channel.recv_exit_status()
+                if channel.closed and not got:
+                    raise EOFError(f"channel closed before `{text[:80]}` finished")
+                if time.monotonic() > deadline:
+                    raise RemoteError(f"`{text[:200]}` did not finish on {self.label} within {timeout:g} s")
+                if not got:
+                    time.sleep(0.05)
+        finally:
+            channel.close()
 
     def run_many(self, commands: Sequence[Sequence[str]], timeout: float = 60) -> list[tuple[int, str]]:
         """Several argument lists in one round trip (one `sh -c`): each one's exit code and output.
