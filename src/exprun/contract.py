@@ -68,12 +68,13 @@ class Report:
         return [f"  {'✓' if c.ok else '✗'} {c.name}: {c.detail}" for c in self.checks]
 
 
-def run_env(settings: Settings, seeds: str, run_id: str) -> dict:
-    """The environment run.sh gets for a sanity or probe run (the seeds it runs, the run id it writes)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXPRUN_SEEDS": seeds, "EXPRUN_RUN_ID": run_id}
-    if settings.python:
+def run_env(settings: Settings, seeds: str, run_id: str, full: bool = True) -> dict:
+    """The environment run.sh gets for a sanity or probe run (the seeds it runs, the run id it writes);
+    `full=False`: only what exprun adds (for another machine, whose own environment applies there)."""
+    env = {"PYTHONUNBUFFERED": "1", "EXPRUN_SEEDS": seeds, "EXPRUN_RUN_ID": run_id}
+    if full and settings.python:  # a path of this machine's
         env["EXPRUN_PYTHON"] = settings.python
-    return env
+    return {**os.environ, **env} if full else env
 
 
 def read_config(path: Path) -> tuple[dict | None, str]:
@@ -125,21 +126,32 @@ def config_checks(config: dict) -> list[Check]:
     return checks
 
 
-def probe_flags(code_dir: Path, root: Path, seed: int, settings: Settings) -> tuple[list[str], str]:
-    """The flags `run.sh --help` lists (it passes --help to the program of the first seed)."""
+def probe_flags(code_dir: Path, root: Path, seed: int, settings: Settings, target=None) -> tuple[list[str], str]:
+    """The flags `run.sh --help` lists (it passes --help to the program of the first seed); on the sanity
+    run's target when given (the server's environment, not this machine's)."""
     argv = ["bash", str(Path(code_dir).relative_to(root) / "run.sh"), "--help"]
+    if target is not None:
+        code, text = target.run(argv, run_env(settings, str(seed), "contract-probe", full=False), HELP_TIMEOUT_S)
+        if code is None:
+            return [], _probe_timeout()
+        return sorted(set(FLAG.findall(text))), text
     try:
         done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=HELP_TIMEOUT_S,
                               env=run_env(settings, str(seed), "contract-probe"))
     except subprocess.TimeoutExpired:
-        return [], (f"`run.sh --help` did not finish within {HELP_TIMEOUT_S} s: the program must print its flags "
-                    "and exit on --help instead of running")
+        return [], _probe_timeout()
     text = done.stdout + done.stderr
     return sorted(set(FLAG.findall(text))), text
 
 
-def folder_checks(slug: str, root: Path, settings: Settings) -> Report:
-    """Files, config.yaml and flags (what can be checked before anything runs)."""
+def _probe_timeout() -> str:
+    return (f"`run.sh --help` did not finish within {HELP_TIMEOUT_S} s: the program must print its flags "
+            "and exit on --help instead of running")
+
+
+def folder_checks(slug: str, root: Path, settings: Settings, target=None) -> Report:
+    """Files, config.yaml and flags (what can be checked before anything runs); the flags from `run.sh --help`
+    on the sanity run's target when given."""
     code_dir = Paths(slug, root).code_dir
     report = Report()
     for name in REQUIRED_FILES:
@@ -154,7 +166,7 @@ def folder_checks(slug: str, root: Path, settings: Settings) -> Report:
     report.checks += config_checks(config)
     report.progress = str(config.get("progress", "loss"))
     seeds = config.get("seeds") if isinstance(config.get("seeds"), list) and config.get("seeds") else [0]
-    flags, text = probe_flags(code_dir, root, seeds[0], settings)
+    flags, text = probe_flags(code_dir, root, seeds[0], settings, target)
     report.flags = flags
     required = dict(REQUIRED_FLAGS)
     if config.get("arms"):

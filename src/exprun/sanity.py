@@ -7,14 +7,15 @@ Its measured seconds per step also feed the runtime estimate at deploy.
 from __future__ import annotations
 
 import re
-import subprocess
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import arms, contract, gpus, monitor
+from . import arms, contract, monitor
 from .codegen import manifest
 from .gpu_plan import gpu_plan
+from .sanity_targets import LocalTarget, open_target
 from .errors import SanityError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text, read_json
@@ -44,36 +45,39 @@ Check = contract.Check
 
 def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     """Check the folder against the run contract, then run the first seed at sanity scale through run.sh
-    (so env_activate and the real launch command are what it checks); write sanity.json or raise SanityError."""
+    (so env_activate and the real launch command are what it checks) on the machine the run will use —
+    here, the remote server, or a SLURM job (sanity_targets); write sanity.json or raise SanityError."""
     paths = Paths(slug, root)
-    found = contract.folder_checks(slug, root, settings)
-    contract.save(slug, root, found)
-    if not found.ok:
-        raise SanityError(contract_message(slug, found, paths))
     config = load_experiment_config(slug, root)
     page = find_experiment(slug, root)
-    seed = int(config["seeds"][0])
-    argv = ["bash", str(paths.code_dir.relative_to(root) / "run.sh"), "--sanity",
-            "--results-dir", str(paths.sanity_results.relative_to(root)),
-            "--checkpoint-dir", str(paths.sanity_checkpoints.relative_to(root))]
-    if "--log-every" in found.flags:
-        argv += ["--log-every", "1"]
-    env = contract.run_env(settings, str(seed), f"{slug}-sanity")
-    started = time.monotonic()
-    try:
-        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=settings.sanity.timeout_s,
-                              env=env)
-        output, code = done.stdout + done.stderr, done.returncode
-    except subprocess.TimeoutExpired as exc:
-        output = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        output += f"\n[exprun] sanity run killed after {settings.sanity.timeout_s} s"
-        code = None
-    wall = time.monotonic() - started
+    plan = gpu_plan(page, paths.code_dir, settings.gpu.count)
+    with open_target(root, settings, slug, plan) as target:
+        local = isinstance(target, LocalTarget)
+        if not local:
+            target.sync(slug, manifest.folder_hash(paths.code_dir))
+        found = contract.folder_checks(slug, root, settings, None if local else target)
+        contract.save(slug, root, found)
+        if not found.ok:
+            raise SanityError(contract_message(slug, found, paths))
+        seed = int(config["seeds"][0])
+        argv = ["bash", str(paths.code_dir.relative_to(root) / "run.sh"), "--sanity",
+                "--results-dir", str(paths.sanity_results.relative_to(root)),
+                "--checkpoint-dir", str(paths.sanity_checkpoints.relative_to(root))]
+        if "--log-every" in found.flags:
+            argv += ["--log-every", "1"]
+        env = {**contract.run_env(settings, str(seed), f"{slug}-sanity", full=local), **target.gpu_env(plan)}
+        if not local:  # every arm of the first seed, as run.sh would run them
+            env["EXPRUN_TASKS"] = " ".join(arms.tasks(arms.of(config), [seed]))
+        shutil.rmtree(paths.sanity_results, ignore_errors=True)  # never an earlier sanity run's result
+        started = time.monotonic()
+        code, output = target.run(argv, env, settings.sanity.timeout_s)
+        wall = time.monotonic() - started
+        target.fetch(str(paths.sanity_results.relative_to(root)))
+        view = target.gpu_view(output) if plan.needed else None
     atomic_write_text(paths.sanity_log, output)
     arm_names = [a.name for a in arms.of(config) if a.name]
     result_file = paths.sanity_results / (f"{arm_names[0]}/seed_{seed}.json" if arm_names else f"seed_{seed}.json")
-    plan = gpu_plan(page, paths.code_dir, settings.gpu.count)
-    checks, facts = _checks(code, output, result_file, plan, config, found.progress)
+    checks, facts = _checks(code, output, result_file, view, config, found.progress)
     for check in checks if arm_names else []:
         if check.name == "results JSON":
             check.name = f"results JSON ({arm_names[0]})"
@@ -83,7 +87,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     report = {
         "status": "passed" if all(c.ok for c in checks) else "failed",
         "slug": slug, "seed": seed, "command": argv, "exit_code": code, "wall_time_s": round(wall, 3),
-        "checks": [asdict(c) for c in checks], "code_hash": manifest.folder_hash(paths.code_dir),
+        "where": target.where, "checks": [asdict(c) for c in checks], "code_hash": manifest.folder_hash(paths.code_dir),
         "contract": contract.VERSION, "progress": found.progress, **facts,
     }
     if report["status"] != "passed":
@@ -101,7 +105,8 @@ def contract_message(slug: str, found: contract.Report, paths: Paths) -> str:
     ])
 
 
-def _checks(code, output: str, result_file: Path, plan, config: dict, progress_mode: str) -> tuple[list[Check], dict]:
+def _checks(code, output: str, result_file: Path, view, config: dict, progress_mode: str) -> tuple[list[Check], dict]:
+    """The sanity checks; `view` is the target's GPU view when the run needs a GPU (gpu_plan's rule), else None."""
     facts: dict = {}
     checks = [Check("exit code 0", code == 0, "timed out" if code is None else f"exit code {code}")]
     progress = monitor.parse_progress(output.splitlines())  # the monitor's parser: one grammar for both
@@ -125,15 +130,15 @@ def _checks(code, output: str, result_file: Path, plan, config: dict, progress_m
         facts.update(steps=steps, metrics=result.get("metrics"), train_wall_time_s=result.get("wall_time_s"))
         if steps and result.get("wall_time_s"):
             facts["seconds_per_step"] = float(result["wall_time_s"]) / steps
-    if plan.needed:  # skipped for CPU-only experiments (gpu_plan holds the rule)
-        view = gpus.query()
+    if view is not None:  # skipped for CPU-only experiments (gpu_plan holds the rule)
         checks.append(Check("GPU visible", view.visible, view.describe()))
     return checks, facts
 
 
 def failure_message(slug: str, report: dict, output: str, paths: Paths) -> str:
     failed = [c for c in report["checks"] if not c["ok"]]
-    lines = [f"sanity run of {slug} FAILED — nothing downstream runs until it passes.", ""]
+    where = "" if str(report.get("where", "local")).startswith("local") else f" on {report['where']}"
+    lines = [f"sanity run of {slug}{where} FAILED — nothing downstream runs until it passes.", ""]
     lines += [f"  ✗ {c['name']}: {c['detail']}" for c in failed]
     lines += ["", f"Command: {' '.join(report['command'])}", f"Last {LOG_TAIL_LINES} lines of {paths.sanity_log}:"]
     lines += ["    " + line for line in output.strip().splitlines()[-LOG_TAIL_LINES:]]

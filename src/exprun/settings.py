@@ -55,6 +55,8 @@ class AnalysisLlm(ReviewLlm):
 @dataclass(frozen=True)
 class Sanity:
     timeout_s: float = 600
+    slurm_time: str = "00:20:00"  # the sanity job's time limit (profiles/slurm)
+    queue_wait_s: float = 3600  # how long a sanity job may wait in the queue before it is cancelled
 
 
 @dataclass(frozen=True)
