@@ -164,3 +164,22 @@ def test_arms_times_seeds_are_one_array(slurm_cluster, tmp_path):
         assert sorted(p.name for p in (root / "results" / slug / arm).glob("seed_*.json")) == [
             "seed_0.json", "seed_1.json", "seed_2.json"]
     assert "without hidden layer: ESSENTIAL" in page["key_result"] or "without hidden layer: CONTRIBUTING" in page["key_result"]
+
+
+def test_the_sanity_run_is_a_short_job_on_the_cluster(slurm_cluster, tmp_path):
+    """profiles/slurm: prepare submits the sanity run as one sbatch job with the task's resources and the
+    sanity time limit, waits for it with the deploy's state logic, and checks its log and result here."""
+    root = tmp_path / "lab's wiki"
+    shutil.copytree(REPO / "examples" / "wiki", root)
+    (root / "config").mkdir()
+    (root / "config" / "config.yaml").write_text("sanity:\n  slurm_time: '00:05:00'\n")
+    done, out = snakemake(root, f"prepare_{SLUG}")
+    assert done.returncode == 0, out
+    sanity = json.loads((root / "experiments" / "state" / SLUG / "sanity.json").read_text())
+    assert sanity["status"] == "passed" and sanity["where"].startswith("slurm (")
+    log = (root / "experiments" / "state" / SLUG / "sanity.log").read_text()
+    assert log.startswith("[exprun] sanity job ") and "exprun slurm: job " in log and "done seed=0" in log
+    accounting = subprocess.run(["sacct", "-n", "-X", "-P", "--name", f"exp-{SLUG}-sanity", "-o", "JobName,Timelimit"],
+                                capture_output=True, text=True)
+    if accounting.returncode == 0 and accounting.stdout.strip():  # the test cluster may run without accounting
+        assert "00:05:00" in accounting.stdout
