@@ -131,7 +131,7 @@ def probe_flags(code_dir: Path, root: Path, seed: int, settings: Settings, targe
     run's target when given (the server's environment, not this machine's)."""
     argv = ["bash", str(Path(code_dir).relative_to(root) / "run.sh"), "--help"]
     if target is not None:
-        code, text = target.run(argv, run_env(settings, str(seed), "contract-probe", full=False), HELP_TIMEOUT_S)
+        code, text = target.run_quick(argv, run_env(settings, str(seed), "contract-probe", full=False), HELP_TIMEOUT_S)
         if code is None:
             return [], _probe_timeout()
         return sorted(set(FLAG.findall(text))), text

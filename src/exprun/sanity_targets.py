@@ -38,6 +38,10 @@ class LocalTarget:
             out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
             return None, out + f"\n[exprun] sanity run killed after {timeout:g} s"
 
+    def run_quick(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
+        """A short command (the contract's `--help` probe)."""
+        return self.run(argv, env, timeout)
+
     def gpu_view(self, output: str):
         return gpus.query()
 
@@ -73,6 +77,9 @@ class RemoteTarget:
             return None, out + f"\n[exprun] sanity run killed on {self.server.host} after {timeout:g} s"
         return code, out
 
+    def run_quick(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
+        return self.run(argv, env, timeout)
+
     def gpu_view(self, output: str):
         from .remote import gpus as remote_gpus  # noqa: PLC0415
 
@@ -106,6 +113,12 @@ class SlurmTarget:
         if self.remote:
             self.remote.sync(slug, expected_hash)
 
+    def run_quick(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
+        """On the login node (it shares the filesystem and the environment setup): no queue for `--help`."""
+        if self.remote:
+            return self.remote.run(argv, env, timeout)
+        return LocalTarget(self.root, self.settings).run(argv, env, timeout)
+
     def run(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
         from .launchers import slurm  # noqa: PLC0415
         from .launchers.base import RunSpec  # noqa: PLC0415
@@ -120,6 +133,7 @@ class SlurmTarget:
         folder = paths.sanity_results.parent
         spec = RunSpec(f"{self.slug}-sanity", list(argv), Path(str(remote_root)), folder / "slurm.log",
                        folder / "slurm_exit", dict(env))
+        self.runner(["rm", "-f", "--", task_log(spec, 0)])  # SLURM appends: never an earlier job's output
         # one array task running every task word of the sanity run (EXPRUN_TASKS, word-split by run.sh)
         record = slurm.launch(spec, [env.get("EXPRUN_TASKS") or env.get("EXPRUN_SEEDS", "0")], resources, self.runner,
                               host=self.where)
