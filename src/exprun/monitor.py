@@ -21,7 +21,10 @@ PROGRESS = re.compile(r"\bstep\s*[=:\[]?\s*(\d+)(?:\s*/\s*(\d+))?", re.I)
 EPOCH = re.compile(r"\bepoch\s*[=:\[]?\s*(\d+)", re.I)
 LOSS = re.compile(r"\bloss\s*[=:]\s*([-+]?(?:nan|inf|[0-9.]+(?:e[-+]?[0-9]+)?))", re.I)
 METRIC = re.compile(r"\b([a-z][a-z0-9_]*)=([-+]?[0-9.]+(?:e[-+]?[0-9]+)?)\b", re.I)
-NOT_METRICS = {"step", "epoch", "loss", "lr", "seed"}
+# The run contract's resource line: the most GPU memory the program held (MiB), printed at the end of a seed.
+GPU_PEAK_KEY = "gpu_peak_mib"
+GPU_PEAK = re.compile(rf"\b{GPU_PEAK_KEY}\s*=\s*([0-9]+(?:\.[0-9]+)?)\b")
+NOT_METRICS = {"step", "epoch", "loss", "lr", "seed", GPU_PEAK_KEY}
 SEED_START = re.compile(r"^=== (?:seed|task) \S+")
 # Lines whose numbers are not the model's metrics: run.sh's header and the baseline's scores.
 NOT_METRIC_LINES = re.compile(r"^\s*(exprun run |baseline\b)")
@@ -72,6 +75,7 @@ class Progress:
     loss: float | None = None
     metrics: dict = field(default_factory=dict)
     losses: list[float] = field(default_factory=list)
+    gpu_peak_mib: float | None = None  # the largest `gpu_peak_mib=` of any seed or arm
 
     def describe(self) -> str:
         parts = []
@@ -104,6 +108,9 @@ def parse_progress(lines: list[str]) -> Progress:
         if loss:
             progress.loss = float(loss.group(1))
             progress.losses.append(progress.loss)
+        peak = GPU_PEAK.search(line)
+        if peak:
+            progress.gpu_peak_mib = max(progress.gpu_peak_mib or 0.0, float(peak.group(1)))
         if NOT_METRIC_LINES.match(line):
             continue
         for name, value in METRIC.findall(line):

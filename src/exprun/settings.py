@@ -64,6 +64,7 @@ class Gpu:
     free_memory_mib: int = 500
     count: int = 1
     lock_dir: str = "experiments/state/.gpu-locks"
+    memory_margin_mib: int = 1024
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ STEP_RE = re.compile(r"step=(\d+)/(\d+) epoch=(\d+) loss=(-?\d+\.\d{4}|nan|-?inf
 EVAL_RE = re.compile(r"eval epoch=(\d+) (.+)")
 KNOWN_LINES = re.compile(
     r"device=(cpu|cuda:\d+ \(.+\))|baseline .+|step=.+|eval .+|done seed=\d+ .+"
-    r"|resumed seed=\d+ from step=\d+|no checkpoint at .+|ignoring .+|not saving checkpoint: loss=(nan|inf|-inf) .+"
+    r"|gpu_peak_mib=\d+|resumed seed=\d+ from step=\d+|no checkpoint at .+|ignoring .+|not saving checkpoint: loss=(nan|inf|-inf) .+"
 )
 
 

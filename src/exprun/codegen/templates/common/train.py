@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"diverged: {err}; lower the learning rate (or resume with --resume --lr)", file=sys.stderr)
         return 3
     utils.log(f"done seed={run.seed} {utils.format_metrics(scores)}")
+    peak = utils.gpu_peak_mib()
+    if peak is not None:  # the run contract's resource line: deploy needs this much free on each GPU
+        utils.log(f"gpu_peak_mib={peak}")
     write_results(cfg, config_hash, run, scores, baseline, progress.step, time.perf_counter() - started, code_hash)
     return 0
 

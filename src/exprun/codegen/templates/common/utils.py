@@ -378,6 +378,20 @@ def log(line: str) -> None:
     print(line, flush=True)
 
 
+def gpu_peak_mib() -> int | None:
+    """The most GPU memory this process held, in MiB, when it used CUDA through torch; None otherwise.
+
+    Printed as `gpu_peak_mib=N` (the run contract's line): the sanity run records it and deploy picks GPUs
+    with that much free plus a margin. Reserved rather than allocated memory, because the caching
+    allocator's reserve is what the card must have free. torch is read only if the recipe imported it.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return None
+    peak = max((torch.cuda.max_memory_reserved(index) for index in range(torch.cuda.device_count())), default=0)
+    return math.ceil(peak / 2**20)
+
+
 def format_metrics(scores: dict[str, float]) -> str:
     return " ".join(f"{name}={value:.4f}" for name, value in scores.items())
 
