@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import ExprunError
-from .files import atomic_write_json
 from .slugs import validate_slug
-from .state import Paths
 from .settings import Settings
 
 STEPS = ("generate", "dataset", "review", "sanity", "gate", "deploy", "start-jobs", "collect", "wait")
@@ -30,8 +28,7 @@ def run(step: str, slug: str, settings: Settings, root: Path = Path(".")) -> str
     if step == "dataset":
         from . import dataset  # noqa: PLC0415
 
-        report = dataset.check_dataset(slug, root)
-        atomic_write_json(Paths(slug, root).dataset, report)
+        report = dataset.check_dataset(slug, root, settings)  # looks where the run will run; writes dataset.json
         return f"{slug}: dataset ok — {report['summary']}"
     if step == "review":
         from . import code_fixes  # noqa: PLC0415

@@ -13,11 +13,12 @@ def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True)
     wiki.add_parser(groups)
     if not wiki_only:
-        from . import pipeline, remote, run  # noqa: PLC0415 - `exprun wiki` stays fast without them
+        from . import dataset, pipeline, remote, run  # noqa: PLC0415 - `exprun wiki` stays fast without them
 
         pipeline.add_parsers(groups)
         run.add_parsers(groups)
         remote.add_parser(groups)
+        dataset.add_parser(groups)
     return parser
 
 
