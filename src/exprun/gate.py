@@ -220,8 +220,10 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     linked = "".join(f"\n                 link {rel} → {target} (hashed as its target)" for rel, target in integrity.links(code))
     python = settings.python or "the python running exprun"
     key_env = settings.review_llm.api_key_env
+    gpu_line, gpu_checks = _gpu_plan(slug, root, settings, sanity)
     lines = [
         headline, "",
+        *[f"!! CHECK  {text}" for text in gpu_checks], *([""] if gpu_checks else []),
         "Review before approving:",
         f"  1. Code        {code}/  ({files})" + (f"\n                 edited by a person: {', '.join(changed_by_person)}" if changed_by_person else "") + linked,
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
@@ -231,7 +233,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
-        f"  5. GPU plan    {_gpu_plan(slug, root, settings)}",
+        f"  5. GPU plan    {gpu_line}",
         f"  6. Sanity run  {_sanity_line(sanity)}",
         f"  7. Code review {_review_line(review, code)}",
         f"  8. Baseline    {_baseline_line(config)}",
@@ -257,12 +259,16 @@ def _yaml(path: Path) -> dict:
         return {}
 
 
-def _gpu_plan(slug: str, root: Path, settings: Settings) -> str:
-    from .gpu_plan import gpu_plan  # noqa: PLC0415
+def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[str, list[str]]:
+    """The GPU plan line (with the free memory each GPU needs after the sanity peak) and the CHECK lines a person
+    cannot miss: a page that asks for no GPU whose code uses CUDA."""
+    from .gpu_plan import gpu_plan, memory_need  # noqa: PLC0415
     from .lifecycle import find_experiment  # noqa: PLC0415
 
     plan = gpu_plan(find_experiment(slug, root), Paths(slug, root).code_dir, settings.gpu.count)
-    return plan.describe(settings.gpu.free_memory_mib)
+    need = memory_need(slug, root, _folder_hash(Paths(slug, root)), settings.gpu.memory_margin_mib) if plan.needed else None
+    checks = [f"GPU: {plan.contradiction_text()}"] if plan.contradiction else []
+    return plan.describe(settings.gpu.free_memory_mib, need), checks
 
 
 def _sanity_line(sanity: dict) -> str:

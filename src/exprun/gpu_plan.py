@@ -1,20 +1,23 @@
-"""Whether a run needs a GPU, decided in one place for the sanity run, the gate and every launch.
+"""Whether a run needs a GPU, and how much free memory each one, decided in one place for the sanity run,
+the gate and every launch.
 
-The specification's rule: the GPU check is skipped only when `setup.hardware` is
-cpu/none/empty (or says it needs no GPU) and the experiment's code has no CUDA
-keywords; a page whose hardware names a GPU always needs one.
+The specification's rule: the GPU check is skipped only when `setup.hardware` is cpu/none/empty (or names
+no GPU) AND the experiment's code uses no CUDA (cuda_use: a guarded CPU fallback is not a use). Code that
+uses CUDA needs a GPU whatever the page says — a launch claims one rather than let the code take a card
+nobody claimed — and when the page does not ask for a GPU that contradiction is flagged at the gate with
+the files and lines. The memory each GPU must have free comes from the sanity run's peak on the same code.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import integrity
-from .codegen.spec import NO_HARDWARE, needs_gpu
-
-CUDA_USE = re.compile(r"\bcuda\b|\.to\(\s*[\"']cuda|device\s*=\s*[\"']cuda", re.I)
+from . import cuda_use
+from .codegen.spec import needs_gpu
+from .files import read_json
+from .gpus import MemoryNeed
+from .state import Paths
 
 
 @dataclass(frozen=True)
@@ -22,30 +25,54 @@ class GpuPlan:
     needed: bool
     count: int
     hardware: str
-    code_uses_cuda: bool
+    cuda_uses: tuple[cuda_use.CudaUse, ...] = field(default=())
+    page_asks: bool = False  # setup.hardware names a GPU
 
-    def describe(self, free_memory_mib: int) -> str:
+    @property
+    def code_uses_cuda(self) -> bool:
+        return bool(self.cuda_uses)
+
+    @property
+    def contradiction(self) -> bool:
+        """The page asks for no GPU but the code uses CUDA: a person must settle which is true."""
+        return self.code_uses_cuda and not self.page_asks
+
+    def describe(self, free_memory_mib: int, need: MemoryNeed | None = None) -> str:
         if not self.needed:
-            return f"none (setup.hardware: {self.hardware or 'empty'}; no CUDA in the code)"
-        why = f"setup.hardware: {self.hardware}" if self.hardware.lower() not in NO_HARDWARE else "the code uses CUDA"
-        return f"{self.count} GPU(s) ({why}), chosen at deploy: < {free_memory_mib} MiB used and no compute process"
+            return f"none (setup.hardware: {self.hardware or 'empty'}; no CUDA use in the code)"
+        why = f"setup.hardware: {self.hardware}" if self.page_asks else "the code uses CUDA; setup.hardware names no GPU"
+        memory = f", ≥ {need.mib} MiB free each ({need.basis})" if need else ", no sanity GPU peak recorded"
+        return (f"{self.count} GPU(s) ({why}), chosen at deploy: < {free_memory_mib} MiB used and no compute "
+                f"process{memory}")
 
-
-def code_uses_cuda(code_dir: Path) -> bool:
-    """CUDA keywords in any Python file of the code folder (links followed, like the approval hash)."""
-    for rel, path in integrity.code_files(code_dir):
-        if rel.endswith(".py"):
-            try:
-                if CUDA_USE.search(Path(path).read_text(encoding="utf-8", errors="replace")):
-                    return True
-            except OSError:
-                continue
-    return False
+    def contradiction_text(self, files_shown: int = 3) -> str:
+        """One line a person cannot miss: what the page says, which files use CUDA (first line each), the fix."""
+        first: dict[str, cuda_use.CudaUse] = {}
+        for use in self.cuda_uses:
+            first.setdefault(use.file, use)
+        shown = "; ".join(use.describe() for use in list(first.values())[:files_shown])
+        more = f" (and {len(first) - files_shown} more files)" if len(first) > files_shown else ""
+        said = f"says `{self.hardware}`" if self.hardware else "is empty"
+        return (f"the page's setup.hardware {said} (no GPU) but these files use CUDA: {shown}{more}. Set setup.hardware "
+                "on the page to the GPU it needs (e.g. \"1x A100\"), or remove the CUDA use (a `\"cuda\" if "
+                "torch.cuda.is_available() else \"cpu\"` fallback is fine); until then the run claims a GPU")
 
 
 def gpu_plan(page, code_dir: Path, count: int) -> GpuPlan:
     """The plan for this page and its code: how many GPUs a launch must find free (0 when none)."""
     hardware = str(page.get("setup.hardware") or "").strip()
-    uses_cuda = code_uses_cuda(code_dir)
-    needed = needs_gpu(page) or (uses_cuda and hardware.lower() not in NO_HARDWARE)
-    return GpuPlan(needed, count if needed else 0, hardware, uses_cuda)
+    uses = tuple(cuda_use.scan(code_dir))
+    asks = needs_gpu(page)
+    needed = asks or bool(uses)
+    return GpuPlan(needed, count if needed else 0, hardware, uses, asks)
+
+
+def memory_need(slug: str, root: Path, code_hash: str, margin_mib: int) -> MemoryNeed | None:
+    """Free memory each GPU of a launch needs: the peak the sanity run of exactly this code reported, plus
+    gpu.memory_margin_mib; None when it reported none (CPU sanity run, or a program that prints no
+    `gpu_peak_mib=` line), and the launch takes any free GPU as before."""
+    sanity = read_json(Paths(slug, root).sanity)
+    peak = sanity.get("gpu_peak_mib")
+    if sanity.get("code_hash") != code_hash or not isinstance(peak, (int, float)) or isinstance(peak, bool) or peak <= 0:
+        return None
+    return MemoryNeed(int(round(peak)), int(margin_mib))

@@ -20,6 +20,23 @@ from .errors import LaunchError
 CLAIM_GRACE_S = 180
 
 
+@dataclass(frozen=True)
+class MemoryNeed:
+    """Free memory a run needs on each GPU it takes: the sanity run's peak plus gpu.memory_margin_mib (the CUDA
+    context, the allocator's slack, and the full run's larger evaluation batches)."""
+
+    peak_mib: int
+    margin_mib: int
+
+    @property
+    def mib(self) -> int:
+        return self.peak_mib + self.margin_mib
+
+    @property
+    def basis(self) -> str:
+        return f"sanity peak {self.peak_mib} + margin {self.margin_mib}"
+
+
 @dataclass
 class GPU:
     index: int
@@ -30,8 +47,13 @@ class GPU:
     processes: list[int] = field(default_factory=list)
     temperature_c: int | None = None
 
-    def is_free(self, threshold_mib: int) -> bool:
-        return self.memory_used_mib < threshold_mib and not self.processes
+    @property
+    def free_memory_mib(self) -> int:
+        return self.memory_total_mib - self.memory_used_mib
+
+    def is_free(self, threshold_mib: int, need_mib: int = 0) -> bool:
+        """Under the threshold, no compute process, and room for what the run needs (need_mib, 0 = any)."""
+        return self.memory_used_mib < threshold_mib and not self.processes and self.free_memory_mib >= need_mib
 
     def describe(self) -> str:
         procs = f", processes {', '.join(map(str, self.processes))}" if self.processes else ", no compute process"
@@ -48,9 +70,28 @@ class GPUView:
     def visible(self) -> bool:
         return bool(self.gpus)
 
-    def free(self, threshold_mib: int) -> list[GPU]:
-        """The cards a launch may take, here or on a server: under the threshold and no compute process."""
-        return [gpu for gpu in self.gpus if gpu.is_free(threshold_mib)]
+    def free(self, threshold_mib: int, need: MemoryNeed | None = None) -> list[GPU]:
+        """The cards a launch may take, here or on a server: under the threshold, no compute process and, when
+        the sanity run reported its peak, at least that plus the margin free."""
+        return [gpu for gpu in self.gpus if gpu.is_free(threshold_mib, need.mib if need else 0)]
+
+    def shortage(self, count: int, found: int, threshold_mib: int, need: MemoryNeed | None = None,
+                 claimed: frozenset[int] = frozenset()) -> str:
+        """Why fewer than `count` cards can be taken: the rule, then each card with its free memory and what
+        keeps it (the start of a LaunchError; the caller adds the fix that fits where it runs)."""
+        if need is None:
+            return (f"needs {count} free GPU(s) (< {threshold_mib} MiB used, no compute process) but found "
+                    f"{found}: {self.describe()}")
+        if not self.gpus:
+            return f"needs {count} GPU(s) with ≥ {need.mib} MiB free ({need.basis}) but {self.describe()}"
+        cards = []
+        for gpu in self.gpus:
+            why = [f"{gpu.memory_used_mib} MiB used ≥ {threshold_mib}"] if gpu.memory_used_mib >= threshold_mib else []
+            why += [f"processes {', '.join(map(str, gpu.processes))}"] if gpu.processes else []
+            why += ["claimed by another deploy"] if gpu.index in claimed else []
+            cards.append(f"GPU {gpu.index}: {gpu.free_memory_mib} MiB free" + (f" ({'; '.join(why)})" if why else ""))
+        return (f"needs {count} GPU(s) with ≥ {need.mib} MiB free ({need.basis}), < {threshold_mib} MiB used and "
+                f"no compute process, found {found}; " + ", ".join(cards))
 
     def describe(self) -> str:
         if not self.gpus:
@@ -110,8 +151,10 @@ def _memory(pynvml, handle):
 
 
 @contextlib.contextmanager
-def claim(count: int, threshold_mib: int, lock_dir: Path, view: GPUView | None = None) -> Iterator[list[int]]:
-    """Hold locks on `count` free GPUs while a launch happens; yields their indices.
+def claim(count: int, threshold_mib: int, lock_dir: Path, view: GPUView | None = None,
+          need: MemoryNeed | None = None) -> Iterator[list[int]]:
+    """Hold locks on `count` free GPUs (each with need.mib free when given) while a launch happens; yields
+    their indices.
 
     A lock file per GPU (non-blocking flock) means two deploys starting at the
     same moment never pick the same card; once the run's process holds memory
@@ -123,24 +166,26 @@ def claim(count: int, threshold_mib: int, lock_dir: Path, view: GPUView | None =
                           "use a machine with a GPU (the remote profile) or set setup.hardware: cpu")
     Path(lock_dir).mkdir(parents=True, exist_ok=True)
     held: list[tuple[int, int]] = []
+    claimed: set[int] = set()
     try:
-        for gpu in view.free(threshold_mib):
+        for gpu in view.free(threshold_mib, need):
             if len(held) == count:
                 break
             if _recently_claimed(lock_dir, gpu.index):
+                claimed.add(gpu.index)
                 continue
             fd = os.open(Path(lock_dir) / f"gpu{gpu.index}.lock", os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
+                claimed.add(gpu.index)
                 continue
             held.append((gpu.index, fd))
         if len(held) < count:
-            raise LaunchError(
-                f"needs {count} free GPU(s) (< {threshold_mib} MiB used, no compute process) but found "
-                f"{len(held)}: {view.describe()}. Wait for a GPU to free up, or deploy with the remote profile"
-            )
+            advice = ("Wait for a GPU with that much free memory, lower batch_size and rerun the sanity step, or "
+                      "deploy with the remote profile") if need else "Wait for a GPU to free up, or deploy with the remote profile"
+            raise LaunchError(f"{view.shortage(count, len(held), threshold_mib, need, frozenset(claimed))}. {advice}")
         yield [index for index, _ in held]
         for index, _ in held:
             (Path(lock_dir) / f"gpu{index}.claimed").touch()

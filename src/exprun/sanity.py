@@ -41,6 +41,7 @@ LIKELY_CAUSES = (
 
 
 Check = contract.Check
+CONTRADICTION = "CUDA use on a page without a GPU"
 
 
 def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
@@ -78,6 +79,8 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     arm_names = [a.name for a in arms.of(config) if a.name]
     result_file = paths.sanity_results / (f"{arm_names[0]}/seed_{seed}.json" if arm_names else f"seed_{seed}.json")
     checks, facts = _checks(code, output, result_file, view, config, found.progress)
+    if plan.contradiction:  # shown at the gate too; fails here only where no GPU is visible
+        checks.append(Check(CONTRADICTION, view is not None and view.visible, plan.contradiction_text()))
     for check in checks if arm_names else []:
         if check.name == "results JSON":
             check.name = f"results JSON ({arm_names[0]})"
@@ -132,6 +135,8 @@ def _checks(code, output: str, result_file: Path, view, config: dict, progress_m
             facts["seconds_per_step"] = float(result["wall_time_s"]) / steps
     if view is not None:  # skipped for CPU-only experiments (gpu_plan holds the rule)
         checks.append(Check("GPU visible", view.visible, view.describe()))
+    # The run contract's `gpu_peak_mib=` line (None when not printed): deploy needs this much free per GPU.
+    facts["gpu_peak_mib"] = round(progress.gpu_peak_mib) if progress.gpu_peak_mib else None
     return checks, facts
 
 
@@ -148,6 +153,8 @@ def failure_message(slug: str, report: dict, output: str, paths: Paths) -> str:
 
 
 def likely_cause(output: str, slug: str, failed: list[dict]) -> str:
+    if any(c["name"] == CONTRADICTION for c in failed):  # the code's CUDA error is a symptom of this
+        return "the code uses CUDA but the page's setup.hardware names no GPU: see the ✗ line above"
     for pattern, cause in LIKELY_CAUSES:
         match = re.search(pattern, output)
         if match:

@@ -20,7 +20,7 @@ def page_with(tmp_path, hardware: str):
     ("cpu", "print('hi')\n", False),
     ("", "print('hi')\n", False),
     ("a workstation", "model.to('cuda')\n", True),
-    ("none", "x = torch.device('cuda')\n", False),
+    ("none", "x = torch.device('cuda')\n", True),  # the code's CUDA use wins, and the gate flags it
 ])
 def test_the_rule(tmp_path, hardware, code, needed):
     folder = tmp_path / "code"

@@ -25,7 +25,8 @@ def build_model(cfg: dict, dataset: utils.Dataset, run: utils.Run) -> TorchLearn
 
 
 def resolve_device(choice: str) -> torch.device:
-    """auto means the first visible GPU if any (CUDA_VISIBLE_DEVICES is honoured by torch)."""
+    """auto means the first visible GPU if any (CUDA_VISIBLE_DEVICES is honoured by torch), else the CPU:
+    a fallback exprun does not count as a GPU requirement of a CPU page, so only `--device cuda` asks for one."""
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cpu":
@@ -33,7 +34,7 @@ def resolve_device(choice: str) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise RuntimeError("--device cuda requested but torch.cuda.is_available() is False")
-    device = torch.device("cuda", torch.cuda.current_device())
+    device = torch.device(choice, torch.cuda.current_device())
     utils.log(f"device={device} ({torch.cuda.get_device_name(device)})")
     return device
 
