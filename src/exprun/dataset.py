@@ -161,7 +161,7 @@ def missing_checklist(slug: str, root: Path, settings: Settings, dataset: dict, 
     if download:
         lines += [
             f"  2. Source        dataset.download: {download}",
-            f"                   `{fetch}` runs it on {target.place} (in {target.cwd}) with",
+            f"                   `{fetch}` runs it on {target.place}, in {target.cwd}, with",
             f"                   EXPRUN_DATASET_PATH={path}, shows its output, then checks the data again.",
         ]
     else:
@@ -227,7 +227,7 @@ def fetch_data(slug: str, root: Path, settings: Settings, write: Callable[[bytes
                 _forget_missing_checklist(paths)
                 return before
         path = target.resolve(str(dataset["path"]))
-        write(f"exprun: running dataset.download on {target.place} (in {target.cwd}) with "
+        write(f"exprun: running dataset.download on {target.place}, in {target.cwd}, with "
               f"EXPRUN_DATASET_PATH={path}\n".encode())
         code = target.run_download(download, path, write)
         report = inspect(slug, root, config, target)

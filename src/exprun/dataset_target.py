@@ -83,7 +83,7 @@ class RemoteTarget(Target):
     def __init__(self, session, server, label: str):
         self.session, self.server = session, server
         self.work_dir = str(session.work_dir)
-        self.where = self.place = f"{label} {server.host}:{self.work_dir}"
+        self.where, self.place = f"{label} {server.host}:{self.work_dir}", f"{label} {server.host}"
         self.base, self.cwd = f"work_dir {self.work_dir} on {server.host}", self.work_dir
 
     def resolve(self, rel: str) -> str:

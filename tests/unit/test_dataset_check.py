@@ -60,7 +60,7 @@ def test_a_missing_dataset_fails_with_the_checklist_in_gate_md_and_a_record_snak
     assert text.startswith(f"Dataset missing: {SLUG}: dataset not found: tried {wanted} (local).")
     assert f"1. Install path  {wanted}" in text and f"dataset.path: data/table.csv in experiments/code/{SLUG}/config.yaml" in text
     assert 'dataset.download: curl -fL -o "$EXPRUN_DATASET_PATH" https://example.org/t.csv' in text
-    assert f"`exprun fetch-data {SLUG}` runs it on this machine (in {tmp_path})" in text
+    assert f"`exprun fetch-data {SLUG}` runs it on this machine, in {tmp_path}, with" in text
     assert f"EXPRUN_DATASET_PATH={wanted}" in text and f"snakemake prepare_{SLUG} checks it again" in text
     assert len(text.splitlines()) <= 20, "one screen"
     paths = Paths(SLUG, tmp_path)
@@ -186,7 +186,7 @@ def test_fetch_data_runs_the_download_here_in_the_wiki_root_then_records_the_dat
     make_wiki(root, path="data/t.csv", download='echo "cwd=$PWD"; printf "x,target\\n1,0\\n" > "$EXPRUN_DATASET_PATH"')
     done = exprun(root, "fetch-data", SLUG, EXPRUN_PROFILE="")
     assert done.returncode == 0, done.stderr
-    assert f"running dataset.download on this machine (in {root}) with EXPRUN_DATASET_PATH={root / 'data' / 't.csv'}" in done.stdout
+    assert f"running dataset.download on this machine, in {root}, with EXPRUN_DATASET_PATH={root / 'data' / 't.csv'}" in done.stdout
     assert f"cwd={root}" in done.stdout and f"{SLUG}: dataset ok — " in done.stdout
     assert f"next: snakemake prepare_{SLUG}" in done.stdout
     assert record(root)["present"] is True and record(root)["rows"] == 1
@@ -241,3 +241,49 @@ def test_no_rule_ever_fetches_data():
     assert hits == []
     steps = (REPO / "src" / "exprun" / "steps.py").read_text()
     assert "fetch" not in steps, "the workflow's steps (exprun rule <step>) must not fetch either"
+
+
+# ------------------------------------------------------------- the server's python3 (a stand-in session)
+class StandInSession:
+    """Answers like RemoteSession.run: plain `python3` is not found; inside env_setup it is (the real probe)."""
+
+    label, work_dir = "gpu-box", "/work"
+
+    def __init__(self, python_in_env: bool):
+        self.python_in_env, self.calls = python_in_env, []
+
+    def in_work_dir(self, rel):
+        return Path(rel) if str(rel).startswith("/") else Path(self.work_dir) / rel
+
+    def run(self, argv, timeout=60, input=None):
+        self.calls.append(argv)
+        if argv[0] == "python3" or not self.python_in_env:
+            return 127, "", "bash: python3: command not found\n"
+        inner = argv[argv.index("exprun-env") + 1:]
+        done = subprocess.run([sys.executable, *inner[1:]], input=input, capture_output=True, text=True)
+        return done.returncode, done.stdout, done.stderr
+
+
+def test_python3_only_inside_env_setup_is_reached_through_it(tmp_path):
+    from exprun.remote.server_config import ServerConfig
+
+    server = ServerConfig(source="server.yaml", host="gpu-box", user="me", work_dir="/work", env_setup="module load python")
+    session = StandInSession(python_in_env=True)
+    target = dataset_target.RemoteTarget(session, server, "remote")
+    (tmp_path / "t.csv").write_text("target\n1\n")
+    found = target.probe(str(tmp_path / "t.csv"))
+    assert found["rows"] == 1 and target.where == "remote gpu-box:/work"
+    assert [c[0] for c in session.calls] == ["python3", "bash"] and "module load python" in session.calls[1][2]
+
+
+def test_no_python3_on_the_server_is_one_line_naming_the_fix(tmp_path):
+    from exprun.errors import RemoteError
+    from exprun.remote.server_config import ServerConfig
+
+    server = ServerConfig(source="server.yaml", host="gpu-box", user="me", work_dir="/work", env_setup="")
+    target = dataset_target.RemoteTarget(StandInSession(python_in_env=False), server, "remote")
+    with pytest.raises(RemoteError) as caught:
+        target.probe("/work/data.csv")
+    assert str(caught.value) == ("the dataset probe could not run on gpu-box (bash: python3: command not found); check "
+                                 "that python3 runs there: `exprun remote status` (config/server.yaml env_setup/conda "
+                                 "enter its environment)")
