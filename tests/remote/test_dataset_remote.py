@@ -155,3 +155,14 @@ def test_fetch_data_refuses_without_a_download_command(lab):
     assert done.returncode == 1
     assert done.stderr.startswith(f"exprun: experiments/code/{SLUG}/config.yaml: dataset.download is not set")
     assert not (lab.work_dir / "data").exists()
+
+
+def test_slurm_submitted_over_ssh_looks_on_the_login_node_it_submits_to(lab):
+    add_page(lab, "data/cloud.npz")
+    generate(lab)
+    (lab.work_dir / "data").mkdir()
+    np.savez(lab.work_dir / "data" / "cloud.npz", X=np.ones((2, 2)), y=np.zeros(2))
+    settings = config.load(lab.root, "slurm", {"slurm": {"submit": "ssh"}})
+    assert "dataset ok" in steps.run("dataset", SLUG, settings, lab.root)
+    record = json.loads(state(lab, "dataset.json").read_text())
+    assert record["where"] == f"slurm login node 127.0.0.1:{lab.work_dir}" and record["arrays"]["X"] == [2, 2]
