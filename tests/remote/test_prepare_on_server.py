@@ -24,7 +24,7 @@ def snakemake(root, *args):
 def lab_wiki(lab):
     shutil.copytree(REPO / "examples" / "wiki", lab.root, dirs_exist_ok=True)
     # the server's environment differs from this machine's: a variable only its env_setup exports
-    lab.write_config(env_setup=f"source {REPO / '.venv' / 'bin' / 'activate'} && export EXPRUN_TEST_ENV=server")
+    lab.write_config(env_setup=f"export EXPRUN_TEST_ENV=server\nsource {Path(sys.executable).parent / 'activate'}")
 
 
 def test_the_sanity_run_happens_on_the_server(lab):
@@ -54,3 +54,12 @@ def test_a_sanity_run_failing_on_the_server_stops_with_the_server_traceback(lab)
     assert f"sanity run of {SLUG} on remote 127.0.0.1:{lab.work_dir} FAILED" in out
     assert "RuntimeError: this fails only in the server environment" in out
     assert not (lab.root / "experiments" / "state" / SLUG / "sanity.json").exists()
+
+
+def test_a_failing_env_setup_stops_the_sanity_run_instead_of_running_outside_it(lab):
+    shutil.copytree(REPO / "examples" / "wiki", lab.root, dirs_exist_ok=True)
+    lab.write_config(env_setup="source /nonexistent/venv/bin/activate")
+    done, out = snakemake(lab.root, f"prepare_{SLUG}")
+    assert done.returncode != 0
+    assert "exprun: env_setup in config/server.yaml failed (exit status 1); nothing was run" in out
+    assert not (lab.work_dir / "experiments" / "state" / SLUG / "sanity" / "results").exists()

@@ -33,7 +33,11 @@ def activation(server: ServerConfig, session: RemoteSession) -> str:
         script = shlex.quote(str(session.remote_path(server.conda["path"]) / "bin" / "activate"))
         env = shlex.quote(server.conda["env"])
         return f"source {script} {env} || {{ echo exprun: cannot activate conda env {env} >&2; exit 98; }}"
-    return server.env_setup or ""
+    if not (server.env_setup or "").strip():
+        return ""
+    # a setup that fails must stop the command: run outside its environment, it would test the wrong one
+    return (f"{{\n{server.env_setup}\n}} || {{ echo \"exprun: env_setup in config/server.yaml failed (exit status $?); "
+            f"nothing was run\" >&2; exit 98; }}")
 
 
 def wrap(argv: list[str], server: ServerConfig, session: RemoteSession) -> list[str]:
