@@ -39,8 +39,13 @@ def approved_experiment(slug: str, root: Path) -> tuple[Paths, "pages.Page", str
     return Paths(slug, root), page, gate.require_current(slug, root), load_experiment_config(slug, root)
 
 
-def require_prepared(paths: Paths, approved_hash: str, skip_sanity: bool) -> None:
-    """The DAG's checks, for any path to a launch: dataset checked, sanity passed on exactly this code."""
+# Where a deploy runs -> how sanity.json's `where` begins when the sanity run happened there.
+SANITY_PLACE = {Backend.SCREEN: "local", Backend.SSH: "remote", Backend.SLURM: "slurm"}
+
+
+def require_prepared(paths: Paths, approved_hash: str, skip_sanity: bool, backend: Backend | None = None) -> None:
+    """The DAG's checks, for any path to a launch: dataset found, sanity passed on exactly this code and on
+    the kind of machine this deploy uses (a sanity run here says nothing about the server's environment)."""
     if skip_sanity:
         return
     slug = paths.slug
@@ -48,7 +53,16 @@ def require_prepared(paths: Paths, approved_hash: str, skip_sanity: bool) -> Non
     if not paths.dataset.is_file():
         raise GateError(f"{slug}: the dataset check has not passed ({paths.dataset} missing); "
                         f"run `snakemake prepare_{slug}` first {override}")
+    if read_json(paths.dataset).get("present") is False:
+        raise GateError(f"{slug}: the dataset check found no data ({paths.dataset}: present false); put it in place "
+                        f"(`exprun fetch-data {slug}` runs config.yaml's dataset.download) and run "
+                        f"`snakemake prepare_{slug}` again {override}")
     sanity = read_json(paths.sanity) if paths.sanity.is_file() else {}
+    ran, place = str(sanity.get("where") or "local"), SANITY_PLACE.get(backend)
+    if sanity.get("status") == "passed" and place and not ran.startswith(place):
+        raise GateError(f"{slug}: the sanity run passed on {ran}, but this deploy runs on {backend.env_label}; run it "
+                        f"there: `snakemake --profile profiles/{backend.env_label} prepare_{slug} --forcerun "
+                        f"sanity_check` {override}")
     if sanity.get("status") != "passed":
         raise GateError(f"{slug}: no passed sanity run ({paths.sanity}); run `snakemake prepare_{slug}` first {override}")
     if sanity.get("code_hash") != approved_hash:
@@ -82,7 +96,7 @@ def deploy(slug: str, settings: Settings, root: Path = Path("."), now: datetime 
             require_remote_block(page)
         record = _adopt_pending(RunRecord.load(paths.run), approved_hash, root)
         if record is None:
-            require_prepared(paths, approved_hash, skip_sanity)
+            require_prepared(paths, approved_hash, skip_sanity, backend)
             require_writable(paths.page, "page")
             attempt = attempts.retire_attempt(slug, root)
             request = LaunchRequest(slug, root, page, config, settings, approved_hash, attempts.new_run_id(slug, attempt))
