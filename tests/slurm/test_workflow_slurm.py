@@ -90,6 +90,9 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
             "env_setup": f"source {REPO / '.venv' / 'bin' / 'activate'}"}))
         done, out = snakemake(root, f"prepare_{SLUG}")
         assert done.returncode == 0, out
+        sanity = json.loads((root / "experiments" / "state" / SLUG / "sanity.json").read_text())
+        assert sanity["where"] == "slurm (127.0.0.1)", "the sanity job was submitted on the login node over SSH"
+        assert (work_dir / "experiments" / "state" / SLUG / "sanity" / "slurm_0.log").exists()
         config = root / "experiments" / "code" / SLUG / "config.yaml"
         config.write_text(config.read_text().replace("epochs: 20", "epochs: 2"))
         assert subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(root)]).returncode == 0
