@@ -4,6 +4,7 @@ in the server's environment, and a failure there stops the pipeline with the ser
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,3 +64,45 @@ def test_a_failing_env_setup_stops_the_sanity_run_instead_of_running_outside_it(
     assert done.returncode != 0
     assert "exprun: env_setup in config/server.yaml failed (exit status 1); nothing was run" in out
     assert not (lab.work_dir / "experiments" / "state" / SLUG / "sanity" / "results").exists()
+
+
+def test_a_gpu_page_is_prepared_and_deployed_from_a_gpu_less_machine_entirely_on_the_server(lab, fakebin):
+    """This machine has no GPU (pynvml finds none); the page asks for one. The sanity run takes a free GPU of the
+    server (its nvidia-smi), the deploy too: nothing about the GPU is decided here."""
+    from exprun import gpus
+
+    assert not gpus.query().visible, "the test machine must be GPU-less for this test to mean anything"
+    lab_wiki(lab)
+    slug = f"gpu-page-{os.getpid()}"  # its own screen session name: the machine's sessions are shared
+    source = lab.root / "wiki" / "experiments" / f"{SLUG}.md"
+    text = source.read_text().replace('hardware: "cpu"', 'hardware: "1x A100 80GB"', 1)
+    (lab.root / "wiki" / "experiments" / f"{slug}.md").write_text(text.replace(f'slug: "{SLUG}"', f'slug: "{slug}"', 1))
+    golden = Path(__file__).parent / "golden"
+    fake = fakebin / "nvidia-smi"
+    fake.write_text(f"""#!/bin/sh
+case "$1" in
+  --query-gpu=index,uuid) cat '{golden}/nvidia_smi_4gpu_uuids.csv' ;;
+  --query-gpu=*) cat '{golden}/nvidia_smi_4gpu_gpus.csv' ;;
+  --query-compute-apps=*) cat '{golden}/nvidia_smi_4gpu_apps.csv' ;;
+esac
+""")
+    fake.chmod(0o755)
+    try:
+        done, out = snakemake(lab.root, f"prepare_{slug}")
+        assert done.returncode == 0, out
+        sanity = json.loads((lab.root / "experiments" / "state" / slug / "sanity.json").read_text())
+        gpu_check = next(c for c in sanity["checks"] if c["name"] == "GPU visible")
+        assert gpu_check["ok"] and "GPU 0" in gpu_check["detail"]
+        log = (lab.root / "experiments" / "state" / slug / "sanity.log").read_text()
+        assert "CUDA_VISIBLE_DEVICES=0 " in log  # the server's free GPU (the others are busy)
+        approve = subprocess.run([sys.executable, "-m", "exprun", "approve", slug, "--root", str(lab.root)],
+                                 capture_output=True, text=True)
+        assert approve.returncode == 0, approve.stderr
+        done, out = snakemake(lab.root, f"deploy_{slug}")
+        assert done.returncode == 0, out
+    finally:
+        fake.unlink()
+        from exprun.launchers import screen
+        subprocess.run(["screen", "-S", screen.session_name(slug), "-X", "quit"], capture_output=True)
+    record = json.loads((lab.root / "experiments" / "state" / slug / "run.json").read_text())
+    assert record["backend"] == "ssh" and record["gpu_ids"] == [0]
