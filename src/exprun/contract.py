@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from . import arms, integrity, resources
+from . import arms, env_needs, integrity, resources
 from .errors import ConfigError
 from .files import atomic_write_json, read_json
 from .state import Paths
@@ -115,6 +115,12 @@ def config_checks(config: dict) -> list[Check]:
                             ", ".join(f"{a.name} ({a.role})" for a in found)))
     except ConfigError as exc:
         checks.append(Check("config.yaml arms", False, str(exc).split(": ", 1)[-1]))
+    if "requires_env" in config:  # names only: a value never goes in config.yaml
+        names = config["requires_env"]
+        ok = env_needs.valid_declaration(names)
+        checks.append(Check("config.yaml requires_env", ok, ", ".join(names) or "(none)" if ok else
+                            "must be a list of environment variable names, e.g. [OPENAI_API_KEY, LLM_BASE_URL]; "
+                            "never their values"))
     baseline = config.get("baseline_results")
     if baseline is not None:
         from .results import baseline_results  # noqa: PLC0415 - pandas, only when the key is there

@@ -221,9 +221,11 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     python = settings.python or "the python running exprun"
     key_env = settings.review_llm.api_key_env
     gpu_line, gpu_checks = _gpu_plan(slug, root, settings, sanity)
+    env_lines, env_checks = _env_needs(code, config, settings, root)
+    checks = gpu_checks + env_checks
     lines = [
         headline, "",
-        *[f"!! CHECK  {text}" for text in gpu_checks], *([""] if gpu_checks else []),
+        *[f"!! CHECK  {text}" for text in checks], *([""] if checks else []),
         "Review before approving:",
         f"  1. Code        {code}/  ({files})" + (f"\n                 edited by a person: {', '.join(changed_by_person)}" if changed_by_person else "") + linked,
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
@@ -233,6 +235,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
+        *env_lines,
         f"  5. GPU plan    {gpu_line}",
         f"  6. Sanity run  {_sanity_line(sanity)}",
         f"  7. Code review {_review_line(review, code)}",
@@ -269,6 +272,27 @@ def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[
     need = memory_need(slug, root, _folder_hash(Paths(slug, root)), settings.gpu.memory_margin_mib) if plan.needed else None
     checks = [f"GPU: {plan.contradiction_text()}"] if plan.contradiction else []
     return plan.describe(settings.gpu.free_memory_mib, need), checks
+
+
+def _env_needs(code: Path, config: dict, settings: Settings, root: Path) -> tuple[list[str], list[str]]:
+    """Each environment variable the code needs, set or NOT SET where the run will start (names only), and a
+    CHECK line for the required ones that are not: deploy refuses until they are set."""
+    from . import env_needs  # noqa: PLC0415
+
+    found = env_needs.check_for_deploy(code, config, settings, root)
+    lines = [f"                 {line}" for line in found.lines()]
+    missing = found.missing()
+    # screen here and on the server refuse; a SLURM array would start and fail without them
+    refuses = settings.env in ("local", "remote")
+    then = "deploy refuses until" if refuses else "the run fails unless"
+    checks = [f"Environment: {', '.join(n.name for n in missing)} NOT SET on {found.target} "
+              f"({', '.join(n.where for n in missing)}); {then} "
+              f"{'it is' if len(missing) == 1 else 'they are'} set there"] if missing else []
+    unchecked = [n.name for n in found.needs if n.required] if found.set_names is None else []
+    if unchecked:
+        checks.append(f"Environment: {', '.join(unchecked)} not checked on {found.target} ({found.error}); "
+                      f"{'deploy refuses' if refuses else 'the run fails'} if any is not set there")
+    return lines, checks
 
 
 def _sanity_line(sanity: dict) -> str:

@@ -6,8 +6,8 @@ import contextlib
 import sys
 from pathlib import Path
 
-from .. import gpus
-from ..gpu_plan import gpu_plan
+from .. import env_needs, gpus
+from ..gpu_plan import gpu_plan, memory_need
 from ..logtail import seconds_since_write, tail_text, task_share, with_task_tails
 from ..state import Paths
 from . import screen
@@ -27,9 +27,12 @@ class LocalScreen(Launcher):
 
     def _launch(self, request: LaunchRequest) -> RunRecord:
         settings = request.settings.gpu
-        plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, settings.count)
-        parallel = parallel_tasks(request, plan, lambda: len(gpus.query().free(settings.free_memory_mib)))
-        claim = (gpus.claim(plan.count * parallel, settings.free_memory_mib, self.root / settings.lock_dir)
+        code_dir = Paths(request.slug, self.root).code_dir
+        env_needs.require(env_needs.check_local(env_needs.scan(code_dir, request.config)), request.slug, remote=False)
+        plan = gpu_plan(request.page, code_dir, settings.count)
+        need = memory_need(request.slug, self.root, request.approved_hash, settings.memory_margin_mib) if plan.needed else None
+        parallel = parallel_tasks(request, plan, lambda: len(gpus.query().free(settings.free_memory_mib, need)))
+        claim = (gpus.claim(plan.count * parallel, settings.free_memory_mib, self.root / settings.lock_dir, need=need)
                  if plan.needed else contextlib.nullcontext([]))
         with claim as gpu_ids:
             env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_ids))} if gpu_ids else {}

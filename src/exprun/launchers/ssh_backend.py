@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from .. import env_needs
 from ..errors import LaunchError, RemoteError
-from ..gpu_plan import gpu_plan
+from ..gpu_plan import gpu_plan, memory_need
 from ..state import Paths
 from . import ssh
 from .backends import Backend, LaunchRequest, Launcher, parallel_tasks
@@ -36,14 +37,21 @@ class RemoteScreen(Launcher):
         server = server_config.load(server_config.config_path(self.root, None), self.root)
         with RemoteSession(server) as session:
             gpu, slots = "", None
-            plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings.gpu.count)
+            code_dir = Paths(request.slug, self.root).code_dir
+            needed_env = env_needs.check_remote(env_needs.scan(code_dir, request.config), session, server)
+            env_needs.require(needed_env, request.slug, remote=True)
+            plan = gpu_plan(request.page, code_dir, request.settings.gpu.count)
+            need = (memory_need(request.slug, self.root, request.approved_hash, request.settings.gpu.memory_margin_mib)
+                    if plan.needed else None)
             view = gpus.query(session) if plan.needed else None
-            free = view.free(server.free_gpu_threshold_mib) if view else []
+            free = view.free(server.free_gpu_threshold_mib, need) if view else []
             parallel = parallel_tasks(request, plan, lambda: len(free))
             if plan.needed:
                 if len(free) < plan.count * parallel:
-                    raise LaunchError(f"{server.host}: needs {plan.count * parallel} free GPU(s) but {view.describe()}; "
-                                      "wait for one to free up, or choose another server in config/server.yaml")
+                    shortage = view.shortage(plan.count * parallel, len(free), server.free_gpu_threshold_mib, need)
+                    raise LaunchError(f"{server.host}: {shortage}; wait for one to free up"
+                                      f"{', lower batch_size and rerun the sanity step' if need else ''}, "
+                                      "or choose another server in config/server.yaml")
                 chosen = [g.index for g in free[: plan.count * parallel]]
                 gpu = ",".join(map(str, chosen))
                 slots = [chosen[i * plan.count:(i + 1) * plan.count] for i in range(parallel)]
