@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import snakemake_runs
 import yaml
 
 from exprun import config, steps
@@ -41,10 +42,7 @@ def exprun(lab, *args: str) -> subprocess.CompletedProcess:
 
 
 def snakemake(lab, *args: str) -> tuple[subprocess.CompletedProcess, str]:
-    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-            "--profile", str(REPO / "profiles" / "remote"), "--directory", str(lab.root), *args]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    return done, done.stdout + done.stderr
+    return snakemake_runs.run("remote", lab.root, *args)
 
 
 def generate(lab) -> Path:

@@ -10,16 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from snakemake_runs import with_profile
+
 REPO = Path(__file__).resolve().parents[2]
 SLUG = "digits-mlp-vs-logreg"
 SERVER_ONLY = '\nimport os\nif os.environ.get("EXPRUN_TEST_ENV") == "server":\n    raise RuntimeError("this fails only in the server environment")\n'
 
 
-def snakemake(root, *args):
-    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-            "--profile", str(REPO / "profiles" / "remote"), "--directory", str(root), *args]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=400)
-    return done, done.stdout + done.stderr
+snakemake = with_profile("remote")
 
 
 def lab_wiki(lab):

@@ -11,16 +11,14 @@ from pathlib import Path
 
 import yaml
 
+from snakemake_runs import with_profile
+
 REPO = Path(__file__).resolve().parents[2]
 
 SLUG = "digits-mlp-vs-logreg"
 
 
-def snakemake(root, *args):
-    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-            "--profile", str(REPO / "profiles" / "remote"), "--directory", str(root), *args]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    return done, done.stdout + done.stderr
+snakemake = with_profile("remote")
 
 
 def meta(root):
