@@ -107,3 +107,27 @@ def test_a_local_launch_applies_the_rule(gpu_wiki, monkeypatch):
     write_sanity(root, code_hash, None)
     monkeypatch.setattr("exprun.launchers.screen.launch", lambda spec: (_ for _ in ()).throw(LaunchError("launched")))
     assert launch(root, settings, code_hash, monkeypatch, view) == "launched", "no peak: any free card, as before"
+
+
+def test_the_recipe_reports_the_peak_only_when_torch_used_cuda(monkeypatch):
+    """utils.gpu_peak_mib (no GPU here: torch is stood in for) reads torch only if the recipe imported it."""
+    import importlib.util
+    import sys
+    import types
+
+    from exprun import resources
+
+    path = resources.package_file("codegen", "templates") / "common" / "utils.py"
+    spec = importlib.util.spec_from_file_location("recipe_utils", path)
+    utils = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "recipe_utils", utils)  # its dataclasses look their module up
+    spec.loader.exec_module(utils)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert utils.gpu_peak_mib() is None, "torch never imported (the sklearn recipe)"
+    reserved = {0: 1000 * 2**20 + 1, 1: 3000 * 2**20}
+    cuda = types.SimpleNamespace(is_initialized=lambda: False, device_count=lambda: 2,
+                                 max_memory_reserved=lambda index: reserved[index])
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    assert utils.gpu_peak_mib() is None, "torch on the CPU"
+    cuda.is_initialized = lambda: True
+    assert utils.gpu_peak_mib() == 3000, "the busiest GPU, in MiB rounded up"
