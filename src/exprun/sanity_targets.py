@@ -22,6 +22,7 @@ from .settings import Settings
 
 TIMEOUT_CODE = 124  # coreutils `timeout` on the server
 VISIBLE = re.compile(r"CUDA_VISIBLE_DEVICES=(\S*)")
+NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # a page that needs no GPU runs as its deploy will: without one
 
 
 class LocalTarget:
@@ -46,7 +47,7 @@ class LocalTarget:
         return gpus.query()
 
     def gpu_env(self, plan) -> dict[str, str]:
-        return {}
+        return {} if plan.needed else NO_GPU
 
     def fetch(self, rel: str) -> None:
         """Results are already here."""
@@ -88,7 +89,7 @@ class RemoteTarget:
     def gpu_env(self, plan) -> dict[str, str]:
         """A free GPU of the server for the sanity run (none free: the GPU check then says which are busy)."""
         if not plan.needed:
-            return {}
+            return NO_GPU
         free = self.gpu_view("").free(self.server.free_gpu_threshold_mib)
         return {"CUDA_VISIBLE_DEVICES": ",".join(str(g.index) for g in free[: plan.count])} if free else {}
 

@@ -127,6 +127,7 @@ def test_arms_on_the_server_in_parallel_with_the_per_task_fix(lab):
         time.sleep(1)
     record = json.loads((lab.root / "experiments" / "state" / slug / "run.json").read_text())
     assert record["backend"] == "ssh" and record["env"]["EXPRUN_PARALLEL"] == "2"
+    assert record["env"]["CUDA_VISIBLE_DEVICES"] == "", "a CPU page takes no GPU of the server"
     assert record["autofix"]["applied"] and record["autofix"]["anomaly"] == "exploding_loss"
     assert [h["tasks"] for h in record["history"] if h["event"] == "relaunch"] == [["hot:0", "hot:1"]]
     server_tasks = lab.work_dir / "logs" / f"exp-{slug}.tasks"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -256,3 +257,22 @@ def test_the_per_task_fix_resubmits_the_named_tasks_with_their_own_arguments(tmp
     assert "#SBATCH --array=1-2\n" in script
     assert "export EXPRUN_TASK_ARGS='hot:0 --lr 0.001;hot:1 --lr 0.01'" in script
     assert slurm.task_owners(fresh) == {0: "40", 1: "43", 2: "43"}
+
+
+def test_a_slurm_deploy_refuses_while_a_variable_the_code_reads_is_unset(tmp_path, monkeypatch):
+    """The code reads LAB_TOKEN (a key the run needs); sbatch passes the login node's environment on, so a
+    submit without it is refused before anything is queued — naming the variable, never a value."""
+    from exprun import config
+    from exprun.launchers.backends import LaunchRequest
+    from exprun.launchers.slurm_backend import SlurmArray
+    from exprun.state import Paths
+
+    code = Paths("demo", tmp_path).code_dir
+    code.mkdir(parents=True)
+    (code / "train.py").write_text('import os\nTOKEN = os.environ["LAB_TOKEN"]\n')
+    page = SimpleNamespace(get=lambda key, default=None: "cpu" if key == "setup.hardware" else default)
+    request = LaunchRequest("demo", tmp_path, page, {"seeds": [0]}, config.parse({"env": "slurm"}), "ab" * 32, "demo-a1")
+    backend = SlurmArray(tmp_path)
+    monkeypatch.delenv("LAB_TOKEN", raising=False)
+    with pytest.raises(LaunchError, match="LAB_TOKEN"):
+        backend._launch(request)

@@ -75,6 +75,7 @@ def test_the_automatic_fix_reruns_only_the_diverging_tasks_each_with_its_own_rat
 
     record = json.loads((wiki_root / "experiments" / "state" / SLUG / "run.json").read_text())
     assert record["autofix"]["applied"] and record["autofix"]["anomaly"] == "exploding_loss"
+    assert record["env"]["CUDA_VISIBLE_DEVICES"] == "", "a CPU page takes no GPU"
     rerun = [h for h in record["history"] if h["event"] == "relaunch"]
     assert len(rerun) == 1 and rerun[0]["tasks"] == ["lr=1e+08:0", "lr=1e+08:1", "lr=1e+09:0", "lr=1e+09:1"]
     assert "task lr=1e+08:0: learning_rate 1e+08 → 0.001, restarted" in record["autofix"]["change"]

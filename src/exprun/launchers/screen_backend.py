@@ -35,7 +35,8 @@ class LocalScreen(Launcher):
         claim = (gpus.claim(plan.count * parallel, settings.free_memory_mib, self.root / settings.lock_dir, need=need)
                  if plan.needed else contextlib.nullcontext([]))
         with claim as gpu_ids:
-            env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_ids))} if gpu_ids else {}
+            # a page that needs no GPU gets none: its code must not take a card nobody claimed for it
+            env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_ids))}
             slots = [gpu_ids[i * plan.count:(i + 1) * plan.count] for i in range(parallel)] if gpu_ids else None
             env.update(request.task_env(parallel, slots))
             spec = request.run_spec(env=env, python=sys.executable)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path, PurePosixPath
 
+from .. import env_needs
 from ..gpu_plan import gpu_plan
 from ..logtail import TAIL_BYTES, seconds_since_write, tail_text, task_share
 from ..state import Paths
@@ -37,13 +38,16 @@ class SlurmArray(Launcher):
         plan = gpu_plan(request.page, Paths(request.slug, self.root).code_dir, request.settings.gpu.count)
         if plan.needed and not resources["gpus"]:
             resources["gpus"] = plan.count
-        if submit == "local":
+        needs = env_needs.scan(Paths(request.slug, self.root).code_dir, request.config)
+        if submit == "local":  # sbatch passes the login node's environment on to the job
+            env_needs.require(env_needs.check_local(needs), request.slug, remote=False)
             return slurm.launch(request.run_spec(), request.tasks, resources, slurm.local_runner)
         from ..remote import envsetup, server_config, sync  # noqa: PLC0415 - paramiko only for remote submits
         from ..remote.session import RemoteSession  # noqa: PLC0415
 
         server = server_config.load(server_config.config_path(self.root, None), self.root)
         with RemoteSession(server) as session:
+            env_needs.require(env_needs.check_remote(needs, session, server), request.slug, remote=True)
             sync.upload(session, sync.plan(self.root, [request.slug], server))
             sync.verify(session, request.slug, request.approved_hash)
             envsetup.setup_env(session, server, request.slug)

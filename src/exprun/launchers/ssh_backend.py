@@ -58,8 +58,8 @@ class RemoteScreen(Launcher):
             sync.upload(session, sync.plan(self.root, [request.slug], server))
             sync.verify(session, request.slug, request.approved_hash)
             envsetup.setup_env(session, server, request.slug)
-            env = {"EXPRUN_RUN_ID": request.run_id, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {}),
-                   **request.task_env(parallel, slots)}
+            # a page that needs no GPU gets none: its code must not take a card nobody claimed for it
+            env = {"EXPRUN_RUN_ID": request.run_id, "CUDA_VISIBLE_DEVICES": gpu, **request.task_env(parallel, slots)}
             command = envsetup.wrap(request.command("python3"), server, session)
             return ssh.launch(ssh.run_spec(request.slug, command, session.work_dir, env), session,
                               gpu_ids=[int(i) for i in gpu.split(",")] if gpu else [],
