@@ -282,8 +282,8 @@ def _env_needs(code: Path, config: dict, settings: Settings, root: Path) -> tupl
     found = env_needs.check_for_deploy(code, config, settings, root)
     lines = [f"                 {line}" for line in found.lines()]
     missing = found.missing()
-    # screen here and on the server refuse; a SLURM array would start and fail without them
-    refuses = settings.env in ("local", "remote")
+    # screen here and on the server and a SLURM array refuse; seed jobs (full_via: jobs) would start and fail
+    refuses = settings.full_via != "jobs"
     then = "deploy refuses until" if refuses else "the run fails unless"
     checks = [f"Environment: {', '.join(n.name for n in missing)} NOT SET on {found.target} "
               f"({', '.join(n.where for n in missing)}); {then} "
