@@ -46,6 +46,23 @@ def fakebin(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fakebin")
 
 
+@pytest.fixture
+def four_gpu_server(fakebin) -> Path:
+    """The server's nvidia-smi answers with the captured 4-GPU box (GPU 0 free, the others busy), then is gone."""
+    golden = Path(__file__).parent / "golden"
+    fake = fakebin / "nvidia-smi"
+    fake.write_text(f"""#!/bin/sh
+case "$1" in
+  --query-gpu=index,uuid) cat '{golden}/nvidia_smi_4gpu_uuids.csv' ;;
+  --query-gpu=*) cat '{golden}/nvidia_smi_4gpu_gpus.csv' ;;
+  --query-compute-apps=*) cat '{golden}/nvidia_smi_4gpu_apps.csv' ;;
+esac
+""")
+    fake.chmod(0o755)
+    yield fake
+    fake.unlink()
+
+
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory, fakebin) -> dict:
     """One real sshd for the whole session, stopped by its PID at the end."""

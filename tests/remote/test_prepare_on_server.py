@@ -64,7 +64,7 @@ def test_a_failing_env_setup_stops_the_sanity_run_instead_of_running_outside_it(
     assert not (lab.work_dir / "experiments" / "state" / SLUG / "sanity" / "results").exists()
 
 
-def test_a_gpu_page_is_prepared_and_deployed_from_a_gpu_less_machine_entirely_on_the_server(lab, fakebin):
+def test_a_gpu_page_is_prepared_and_deployed_from_a_gpu_less_machine_entirely_on_the_server(lab, four_gpu_server):
     """This machine has no GPU (pynvml finds none); the page asks for one. The sanity run takes a free GPU of the
     server (its nvidia-smi), the deploy too: nothing about the GPU is decided here."""
     from exprun import gpus
@@ -75,16 +75,6 @@ def test_a_gpu_page_is_prepared_and_deployed_from_a_gpu_less_machine_entirely_on
     source = lab.root / "wiki" / "experiments" / f"{SLUG}.md"
     text = source.read_text().replace('hardware: "cpu"', 'hardware: "1x A100 80GB"', 1)
     (lab.root / "wiki" / "experiments" / f"{slug}.md").write_text(text.replace(f'slug: "{SLUG}"', f'slug: "{slug}"', 1))
-    golden = Path(__file__).parent / "golden"
-    fake = fakebin / "nvidia-smi"
-    fake.write_text(f"""#!/bin/sh
-case "$1" in
-  --query-gpu=index,uuid) cat '{golden}/nvidia_smi_4gpu_uuids.csv' ;;
-  --query-gpu=*) cat '{golden}/nvidia_smi_4gpu_gpus.csv' ;;
-  --query-compute-apps=*) cat '{golden}/nvidia_smi_4gpu_apps.csv' ;;
-esac
-""")
-    fake.chmod(0o755)
     try:
         done, out = snakemake(lab.root, f"prepare_{slug}")
         assert done.returncode == 0, out
@@ -99,7 +89,6 @@ esac
         done, out = snakemake(lab.root, f"deploy_{slug}")
         assert done.returncode == 0, out
     finally:
-        fake.unlink()
         from exprun.launchers import screen
         subprocess.run(["screen", "-S", screen.session_name(slug), "-X", "quit"], capture_output=True)
     record = json.loads((lab.root / "experiments" / "state" / slug / "run.json").read_text())

@@ -55,21 +55,8 @@ def test_gpu_status_without_nvidia_smi_is_a_clear_answer(lab, capsys):
     assert data["gpus"] == [] and data["message"] == "no GPU visible on 127.0.0.1: nvidia-smi not found"
 
 
-def test_gpu_status_parses_the_servers_nvidia_smi(lab, capsys, fakebin):
-    golden = Path(__file__).parent / "golden"
-    fake = fakebin / "nvidia-smi"
-    fake.write_text(f"""#!/bin/sh
-case "$1" in
-  --query-gpu=index,uuid) cat '{golden}/nvidia_smi_4gpu_uuids.csv' ;;
-  --query-gpu=*) cat '{golden}/nvidia_smi_4gpu_gpus.csv' ;;
-  --query-compute-apps=*) cat '{golden}/nvidia_smi_4gpu_apps.csv' ;;
-esac
-""")
-    fake.chmod(0o755)
-    try:
-        data = ok(lab, capsys, "gpu-status")
-    finally:
-        fake.unlink()
+def test_gpu_status_parses_the_servers_nvidia_smi(lab, capsys, four_gpu_server):
+    data = ok(lab, capsys, "gpu-status")
     assert [g["index"] for g in data["gpus"]] == [0, 1, 2, 3] and data["free"] == [0]
     assert data["gpus"][1]["processes"] == [51234, 51240] and "message" not in data
 
