@@ -29,18 +29,21 @@ def already_fixed(slug: str, root: Path) -> bool:
     return Paths(slug, root).autofix.exists()
 
 
-def plan_fix(anomaly: Anomaly, config: dict, settings: Settings, has_checkpoint: bool) -> tuple[list[str], str]:
-    """(extra train.py arguments, human description of the change); resumes when a checkpoint can exist."""
+def plan_fix(anomaly: Anomaly, config: dict, settings: Settings, has_checkpoint: bool,
+             restart: bool = False) -> tuple[list[str], str]:
+    """(extra train.py arguments, human description of the change). A run stopped mid-way resumes (each seed
+    from its latest checkpoint); `restart`: a task that already ended starts again from scratch."""
     hp = config.get("hyperparameters") or {}
     factors = settings.autofix
     if anomaly.kind == "oom":
         old = int(hp.get("batch_size") or 1)
         new = max(1, int(old * factors.batch_factor))
-        args = ["--batch-size", str(new)] + (["--resume"] if has_checkpoint else [])
-        return args, f"batch_size {old} → {new}" + (", resumed from checkpoint" if has_checkpoint else ", restarted")
+        resume = has_checkpoint and not restart
+        args = ["--batch-size", str(new)] + (["--resume"] if resume else [])
+        return args, f"batch_size {old} → {new}" + (", resumed from checkpoint" if resume else ", restarted")
     old_lr = float(hp.get("learning_rate") or 0.001)
     new_lr = old_lr * factors.lr_factor
-    if not has_checkpoint:
+    if restart:
         return ["--lr", f"{new_lr:g}"], f"learning_rate {old_lr:g} → {new_lr:g}, restarted"
     return ["--resume", "--lr", f"{new_lr:g}"], f"learning_rate {old_lr:g} → {new_lr:g}, resumed from the latest checkpoint"
 
@@ -90,7 +93,7 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
     if seen.state.alive or not backend.supports_task_reruns:
         return None
     fixes = task_fix.plan(record, backend, config, settings,
-                          lambda anomaly, arm_config: plan_fix(anomaly, arm_config, settings, has_checkpoint=False))
+                          lambda anomaly, arm_config: plan_fix(anomaly, arm_config, settings, False, restart=True))
     if not fixes:
         return None
     if gate.require_current(slug, root) != record.approved_hash:
