@@ -36,39 +36,15 @@ settings is one row of a table named "a × b"), an arm changing none is a row of
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import arm_stats
+from .arm_criteria import criteria_checks, pct
+from .arm_stats import finite
+from .arm_sweeps import SweepTable, best_line, show_value, sweep_tables
 from .arms import Arm, control
 from .results import read_seed_files
-
-
-@dataclass(frozen=True)
-class SweepRow:
-    arm: str
-    value: object                       # the parameter's value (a tuple for a grid point of several settings)
-    interval: arm_stats.Interval
-    delta: arm_stats.Difference | None  # arm − control, paired by seed; None without a control
-
-
-@dataclass(frozen=True)
-class SweepTable:
-    parameter: str
-    rows: list[SweepRow]
-    best: SweepRow | None   # the best mean among rows with a counted seed
-    spread: float | None    # max − min of those rows' means: how sensitive the metric is to the parameter
-
-    @property
-    def relative_spread(self) -> float | None:
-        if self.best is None or self.spread is None or not self.best.interval.mean:
-            return None
-        return self.spread / abs(self.best.interval.mean)
-
-    @property
-    def numeric(self) -> bool:
-        return all(_number(r.value) for r in self.rows)
 
 
 @dataclass
@@ -99,12 +75,12 @@ def read_metrics(results_dir: Path, arms: list[Arm], seeds: list, run_id: str, a
         counted, rejected = set(), dict(found.rejected)
         for record in found.records:
             seed, metrics = int(record["seed"]), record.get("metrics") or {}
-            if not _finite(metrics.get(primary)):
+            if not finite(metrics.get(primary)):
                 rejected[seed] = f"{primary} is {metrics.get(primary)!r}"
                 continue
             counted.add(seed)
             for name, value in metrics.items():
-                if _finite(value):
+                if finite(value):
                     by_metric.setdefault(str(name), {}).setdefault(arm.name, {})[seed] = float(value)
         not_counted[arm.name] = rejected | {int(s): "no result file" for s in seeds
                                             if int(s) not in counted and int(s) not in rejected}
@@ -118,14 +94,6 @@ def read(results_dir: Path, arms: list[Arm], seeds: list, run_id: str, approved_
     """The primary metric only: arm → seed → value, and what was not counted (see read_metrics)."""
     by_metric, not_counted = read_metrics(results_dir, arms, seeds, run_id, approved_hash, primary)
     return by_metric[primary], not_counted
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def summarize(arms: list[Arm], values: dict, not_counted: dict, config: dict, essential_pct: float = 10.0,
@@ -206,195 +174,6 @@ def decide(summary: ArmsSummary, criteria: list[dict], essential_pct: float,
     if found:
         return "inconclusive", found + ["a sweep's verdict is for /exp-eval"]
     return "inconclusive", ["no arm to compare with"]
-
-
-# --------------------------------------------------------------------------- success criteria vs baselines
-
-
-def criteria_checks(summary: ArmsSummary, criteria: list[dict]) -> list[dict]:
-    """Every criterion's check (a Δ criterion once per baseline arm), each with its verdict and its words."""
-    ref = control(summary.arms)
-    baselines = [a.name for a in summary.arms if a.role == "baseline"]
-    checks = []
-    for index, criterion in enumerate(criteria or [{"metric": summary.primary, "min_delta": 0.0}]):
-        metric = str(criterion.get("metric") or summary.primary)
-        base = {"criterion": index + 1, "metric": metric, "arm": ref.name if ref else "", "reference": "",
-                "kind": "threshold" if "threshold" in criterion else "delta", "verdict": "unknown", "n": 0,
-                "level": None, "need": None, "mean": None, "ci_low": None, "ci_high": None, "relative": None}
-        try:
-            fields = _fields(criterion)
-        except ValueError as exc:
-            checks.append({**base, "text": f"criterion {index + 1} ({metric}): {exc}; not judged"})
-            continue
-        higher = _higher(criterion, metric, summary)
-        if ref is None:
-            checks.append({**base, "text": f"criterion {index + 1} ({metric}): no control arm"})
-        elif "threshold" in criterion:
-            checks.append({**base, **_threshold_check(summary, ref.name, metric, higher, fields)})
-        else:
-            checks += [{**base, **_delta_check(summary, ref.name, name, metric, higher, fields)} for name in baselines]
-    return checks
-
-
-def _fields(criterion: dict) -> dict:
-    """The criterion's numbers; ValueError naming the field that is not one."""
-    found = {}
-    for key in ("min_delta", "min_relative", "threshold", "significance"):
-        if key in criterion:
-            value = criterion[key]
-            if not _finite(value) and not (isinstance(value, str) and _parses(value)):
-                raise ValueError(f"{key} {value!r} is not a number")
-            found[key] = float(value)
-    alpha = found.get("significance")
-    if alpha is not None and not 0 < alpha < 1:
-        raise ValueError(f"significance {criterion['significance']!r} must lie between 0 and 1")
-    found["level"] = 1 - alpha if alpha is not None else arm_stats.LEVEL
-    return found
-
-
-def _parses(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
-def _higher(criterion: dict, metric: str, summary: ArmsSummary) -> bool:
-    given = str(criterion.get("direction") or "").lower()
-    return given == "higher" if given in ("higher", "lower") else summary.directions.get(metric, True)
-
-
-def _pct(level: float) -> str:
-    return f"{level * 100:g} %"
-
-
-def _threshold_check(summary: ArmsSummary, ref: str, metric: str, higher: bool, fields: dict) -> dict:
-    values = list(summary.metric_values.get(metric, {}).get(ref, {}).values())
-    i = arm_stats.interval(values, fields["level"])
-    threshold, level = fields["threshold"], fields["level"]
-    out = {"n": i.n, "level": level, "need": threshold, "ci_low": i.low, "ci_high": i.high}
-    if not i.n:
-        return {**out, "text": f"{ref} {metric}: no value to compare with the threshold {threshold:g}"}
-    ok = (i.mean - threshold) * (1 if higher else -1) >= 0
-    ci = f"{_pct(level)} CI [{i.low:.4f}, {i.high:.4f}]" if i.low is not None else "no CI from one seed"
-    text = (f"{ref} {metric} mean {i.mean:.4f} ({ci}, {i.n} seeds) {'≥' if higher else '≤'} {threshold:g}: "
-            f"{'yes' if ok else 'no'}")
-    return {**out, "mean": i.mean, "verdict": "holds" if ok else "fails", "text": text}
-
-
-def _delta_check(summary: ArmsSummary, ref: str, baseline: str, metric: str, higher: bool, fields: dict) -> dict:
-    """Δ = control − baseline on the criterion's metric, paired by seed, its interval at the criterion's level."""
-    per_arm = summary.metric_values.get(metric, {})
-    level, sign, significance = fields["level"], 1 if higher else -1, "significance" in fields
-    d = arm_stats.paired(ref, per_arm.get(ref, {}), baseline, per_arm.get(baseline, {}), level)
-    head = f"{ref} vs {baseline}: "
-    out = {"reference": baseline, "n": d.delta.n, "level": level, "ci_low": d.delta.low, "ci_high": d.delta.high}
-    if d.delta.n < 2:
-        return {**out, "text": head + f"{metric} in {d.delta.n} paired seed(s) (need at least 2); not judged"}
-    needs = [fields["min_delta"]] if "min_delta" in fields else []
-    if "min_relative" in fields:
-        if d.relative is None:
-            return {**out, "text": head + f"{metric}: the baseline's mean is 0, no relative Δ; not judged"}
-        needs.append(fields["min_relative"] * abs(d.reference_mean))
-    need = max(needs) if needs else 0.0
-    need = max(need, 0.0) if significance else need
-    mean = sign * d.delta.mean
-    low, high = sorted((sign * d.delta.low, sign * d.delta.high))
-    relative = f" ({d.relative:+.2%})" if d.relative is not None else ""
-    asks = (("Δ > 0" if higher else "Δ < 0") if need == 0 else f"Δ {'≥' if higher else '≤'} {sign * need:+.4f}")
-    if "min_relative" in fields:
-        asks += f", {fields['min_relative']:.2%} of {baseline}'s mean {d.reference_mean:.4f}"
-    if significance:
-        asks += f"; the {_pct(level)} CI {'above' if higher else 'below'} 0"
-    text = (head + f"Δ {d.delta.mean:+.4f} {metric}{relative}, {_pct(level)} CI [{d.delta.low:+.4f}, "
-            f"{d.delta.high:+.4f}] over {d.delta.n} seeds (needs {asks})")
-    out = {**out, "need": sign * need, "mean": d.delta.mean, "relative": d.relative}
-    if low <= 0 <= high and low <= need <= high:
-        return {**out, "verdict": "wide", "text": text + ": the interval spans 0 and the criterion"}
-    if significance and not low > 0:
-        return {**out, "verdict": "fails", "text": text + ": no, the interval is not wholly on the better side of 0"}
-    ok = mean > 0 if need == 0 else mean >= need
-    return {**out, "verdict": "holds" if ok else "fails", "text": text + (": yes" if ok else ": no")}
-
-
-# --------------------------------------------------------------------------- sweeps
-
-
-def swept(arm: Arm) -> dict[str, object]:
-    """The settings an arm's overrides change, as dotted path → value (a list value is one value)."""
-    found: dict[str, object] = {}
-
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, dict) and value:
-            for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
-        elif prefix:
-            found[prefix] = value
-
-    walk("", arm.overrides)
-    return found
-
-
-def sweep_tables(summary: ArmsSummary) -> list[SweepTable]:
-    """One table per swept parameter: its values' numbers (numeric values in order), the best, the spread."""
-    ref = control(summary.arms)
-    deltas = {d.arm: d for d in summary.differences if ref is not None and d.reference == ref.name}
-    groups: dict[frozenset, tuple[list[str], list[tuple[Arm, object]]]] = {}
-    for arm in summary.arms:
-        if arm.role != "sweep":
-            continue
-        point = swept(arm)
-        keys, members = groups.setdefault(frozenset(point), (list(point), []))
-        value = point[keys[0]] if len(keys) == 1 else tuple(point[k] for k in keys) if keys else arm.name
-        members.append((arm, value))
-    short = {k: k.rsplit(".", 1)[-1] for keys, _ in groups.values() for k in keys}
-    clash = len(set(short.values())) < len(short)
-    tables = []
-    for keys, members in groups.values():
-        label = " × ".join(k if clash else short[k] for k in keys) or "setting"
-        rows = [SweepRow(a.name, value, summary.intervals[a.name], deltas.get(a.name)) for a, value in members]
-        if all(_number(r.value) for r in rows):
-            rows.sort(key=lambda r: r.value)
-        counted = [r for r in rows if r.interval.n]
-        pick = max if summary.higher_is_better else min
-        best = pick(counted, key=lambda r: r.interval.mean) if counted else None
-        means = [r.interval.mean for r in counted]
-        tables.append(SweepTable(label, rows, best, max(means) - min(means) if means else None))
-    return tables
-
-
-def show_value(value) -> str:
-    if isinstance(value, tuple):
-        return ", ".join(show_value(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def best_line(table: SweepTable, primary: str) -> str:
-    """The best value with its interval and the sensitivity, in one sentence."""
-    i = table.best.interval
-    ci = f"95 % CI [{i.low:.4f}, {i.high:.4f}]" if i.low is not None else "no CI from one seed"
-    relative = f" ({table.relative_spread:.1%} of the best)" if table.relative_spread is not None else ""
-    return (f"best {table.parameter} = {show_value(table.best.value)}: {primary} {i.mean:.4f} ({ci}, {i.n} seeds); "
-            f"sensitivity: the mean moves by {table.spread:.4f}{relative} across {len(table.rows)} value(s)")
-
-
-def sweep_data(summary: ArmsSummary) -> list[dict]:
-    """The sweep tables for the JSON report: per parameter its rows, the best and the sensitivity."""
-    def row(r: SweepRow) -> dict:
-        i = r.interval
-        delta = None if r.delta is None else {"reference": r.delta.reference, "seeds": r.delta.seeds,
-                                              "relative": r.delta.relative, **interval_data(r.delta.delta)}
-        return {"arm": r.arm, "value": list(r.value) if isinstance(r.value, tuple) else r.value,
-                **interval_data(i), "delta_vs_control": delta}
-
-    return [{"parameter": t.parameter, "numeric": t.numeric, "rows": [row(r) for r in t.rows],
-             "best": row(t.best) if t.best else None,
-             "sensitivity": {"spread": t.spread, "relative_to_best": t.relative_spread}} for t in summary.sweeps]
-
-
-def interval_data(i: arm_stats.Interval) -> dict:
-    return {"n": i.n, "mean": None if math.isnan(i.mean) else i.mean, "std": None if math.isnan(i.std) else i.std,
-            "ci_low": i.low, "ci_high": i.high}
 
 
 # --------------------------------------------------------------------------- the page's words
@@ -486,7 +265,7 @@ def _check_words(c: dict) -> str:
     if c["mean"] is None:
         return f"criterion {c['criterion']} ({c['metric']}{' vs ' + c['reference'] if c['reference'] else ''}): {verdict}"
     sign = "" if c["kind"] == "threshold" else "+"
-    ci = f" {_pct(c['level'])} CI [{c['ci_low']:{sign}.4f}, {c['ci_high']:{sign}.4f}]" if c["ci_low"] is not None else ""
+    ci = f" {pct(c['level'])} CI [{c['ci_low']:{sign}.4f}, {c['ci_high']:{sign}.4f}]" if c["ci_low"] is not None else ""
     if c["kind"] == "threshold":
         return f"{c['metric']} mean {c['mean']:.4f}{ci} vs threshold {c['need']:g}: {verdict}"
     return f"vs {c['reference']} {c['metric']} Δ {c['mean']:+.4f}{ci}: {verdict}"

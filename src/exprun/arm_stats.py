@@ -94,3 +94,14 @@ def classify(difference: Difference, higher_is_better: bool, essential_pct: floa
     if drop_pct >= contributing_pct:
         return CONTRIBUTING
     return MARGINAL
+
+
+def finite(value) -> bool:
+    """A number a statistic can use: int or float (not bool), neither NaN nor infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def interval_json(i: Interval) -> dict:
+    """An interval for the JSON reports (NaN, which JSON lacks, as null)."""
+    return {"n": i.n, "mean": None if math.isnan(i.mean) else i.mean, "std": None if math.isnan(i.std) else i.std,
+            "ci_low": i.low, "ci_high": i.high}

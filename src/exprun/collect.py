@@ -6,14 +6,13 @@ Results and Analysis, completes the page and appends to the wiki log.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import analysis_note, arm_results, arm_stats, arms, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, runlog, wikilog
+from . import analysis_note, arm_results, arm_stats, arm_sweeps, arms, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, runlog, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
@@ -263,13 +262,13 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
             "key_result": key, "crash": crash, "page": str(paths.page), "env": seen.record.backend.env_label,
             "primary_metric": primary, "method": arm_stats.METHOD, "reasons": summary.reasons,
-            "arms": [{"name": a.name, "role": a.role, "factor": a.factor, **_interval(summary.intervals[a.name]),
+            "arms": [{"name": a.name, "role": a.role, "factor": a.factor, **arm_stats.interval_json(summary.intervals[a.name]),
                       "values": {str(k): v for k, v in summary.values[a.name].items()},
                       "not_counted": {str(k): v for k, v in summary.not_counted[a.name].items()},
                       "class": summary.classes.get(a.name)} for a in arm_list],
             "differences": [{"arm": d.arm, "reference": d.reference, "seeds": d.seeds, "relative": d.relative,
-                             **_interval(d.delta)} for d in summary.differences],
-            "criteria": summary.checks, "sweeps": arm_results.sweep_data(summary),
+                             **arm_stats.interval_json(d.delta)} for d in summary.differences],
+            "criteria": summary.checks, "sweeps": arm_sweeps.sweep_data(summary),
             "analysis_llm": note_failed or ("added" if note else ""),
             "run_id": seen.record.run_id, "attempt": seen.record.attempt, "task_logs": task_logs,
             "autofix": seen.record.autofix or None, "rerun_tasks": rerun,
@@ -283,11 +282,6 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
 
 def primary_of(config: dict) -> str:
     return config.get("primary_metric") or (config.get("metrics") or ["metric"])[0]
-
-
-def _interval(i) -> dict:
-    return {"n": i.n, "mean": None if math.isnan(i.mean) else i.mean, "std": None if math.isnan(i.std) else i.std,
-            "ci_low": i.low, "ci_high": i.high}
 
 
 def complete_page(paths: Paths, record: RunRecord, results_text: str, analysis: str, outcome: str, key: str) -> None:

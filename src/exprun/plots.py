@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from .arm_results import show_value
+from .arm_sweeps import show_value
 from .files import atomic_write_bytes
 from .results import Summary
 

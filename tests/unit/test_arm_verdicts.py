@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from exprun import analysis_note, arm_results, arms, plots
+from exprun import analysis_note, arm_results, arm_sweeps, arms, plots
 
 CONFIG = {"seeds": [0, 1, 2], "metrics": ["accuracy", "f1_macro"], "primary_metric": "accuracy",
           "higher_is_better": {"accuracy": True, "f1_macro": True}}
@@ -76,7 +76,7 @@ def test_the_best_value_comes_with_its_interval_and_the_sensitivity():
     assert f"sensitivity: the mean moves by {table.spread:.4f} ({table.spread / 0.94:.1%} of the best)" in s.reasons[0]
     assert "Best learning_rate = 0.01" in arm_results.results_section(s)
     assert "best learning_rate = 0.01 (accuracy 0.9400" in arm_results.key_result(s)
-    data = json.loads(json.dumps(arm_results.sweep_data(s)))  # what collected.json carries
+    data = json.loads(json.dumps(arm_sweeps.sweep_data(s)))  # what collected.json carries
     assert data[0]["parameter"] == "learning_rate" and [r["value"] for r in data[0]["rows"]] == [0.001, 0.01, 0.1]
     assert data[0]["best"]["value"] == 0.01 and data[0]["best"]["ci_low"] == pytest.approx(low)
     assert data[0]["sensitivity"] == pytest.approx({"spread": table.spread, "relative_to_best": table.spread / 0.94})
