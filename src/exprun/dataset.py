@@ -184,11 +184,11 @@ def fetch_command(slug: str, root: Path, settings: Settings) -> str:
     command = f"exprun fetch-data {slug}"
     if Path(root).resolve() != Path.cwd().resolve():
         command += f" --root {shlex.quote(str(Path(root).resolve()))}"
-    wanted = dataset_target.on_server(settings)
+    wanted = settings.on_server
     candidates = [(os.environ.get("EXPRUN_PROFILE"), ""), (settings.env, f" --profile {settings.env}")]
     for profile, flag in candidates:
         try:
-            if dataset_target.on_server(config_mod.load(Path(root), profile or None)) == wanted:
+            if config_mod.load(Path(root), profile or None).on_server == wanted:
                 return command + flag
         except ExprunError:
             continue

@@ -28,11 +28,6 @@ COMMAND_NOT_FOUND = 127
 Write = Callable[[bytes], None]
 
 
-def on_server(settings: Settings) -> bool:
-    """True when the run (and so the dataset) is on the server of config/server.yaml, not on this machine."""
-    return settings.env == "remote" or (settings.env == "slurm" and settings.slurm.submit == "ssh")
-
-
 class Target:
     """One machine's view: `where` (for records and messages), `base` (what relative paths are under)."""
 
@@ -129,13 +124,13 @@ class RemoteTarget(Target):
 @contextlib.contextmanager
 def open_target(settings: Settings, root: Path = Path(".")) -> Iterator[Target]:
     """The target of settings.env, held open for every call inside the block (one SSH connection)."""
-    if not on_server(settings):
+    if not settings.on_server:
         where = "local" if settings.env != "slurm" else f"slurm login node {socket.gethostname()} (this machine, shared filesystem)"
         yield LocalTarget(root, where)
         return
     from .remote import server_config  # noqa: PLC0415 - paramiko only for remote targets
     from .remote.session import RemoteSession  # noqa: PLC0415
 
-    server = server_config.load(server_config.config_path(root, None), root)
+    server = server_config.of_wiki(root)
     with RemoteSession(server) as session:
         yield RemoteTarget(session, server, "remote" if settings.env == "remote" else "slurm login node")

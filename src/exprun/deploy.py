@@ -19,7 +19,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import arms, attempts, gate, lifecycle, pages, runlog, wikilog
+from . import attempts, gate, lifecycle, pages, runlog, wikilog
 from .estimate import estimate_hours
 from .experiment_config import load_experiment_config
 from .errors import GateError, LaunchError, PageError

@@ -246,23 +246,18 @@ def check_remote(needs: list[EnvNeed], session, server) -> EnvCheck:
     return EnvCheck(server.host, needs, frozenset(line.strip() for line in out.splitlines()) & set(names))
 
 
-def runs_remotely(settings) -> bool:
-    """Whether a deploy with these settings starts the run on the server of config/server.yaml."""
-    return settings.env == "remote" or (settings.env == "slurm" and settings.slurm.submit == "ssh")
-
-
 def check_for_deploy(code_dir: Path, config: dict, settings, root: Path) -> EnvCheck:
     """The gate's view: each name checked where a deploy with these settings would start the run (one SSH
     connection for a remote one, only when the code needs any name; unreachable: said, not fatal)."""
     needs = scan(code_dir, config)
-    if not needs or not runs_remotely(settings):
+    if not needs or not settings.on_server:
         return check_local(needs)
     from .errors import ExprunError  # noqa: PLC0415
     from .remote import server_config  # noqa: PLC0415 - paramiko only for remote runs
     from .remote.session import RemoteSession  # noqa: PLC0415
 
     try:
-        server = server_config.load(server_config.config_path(root, None), root)
+        server = server_config.of_wiki(root)
         with RemoteSession(server) as session:
             return check_remote(needs, session, server)
     except (ExprunError, OSError) as exc:

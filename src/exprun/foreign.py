@@ -54,7 +54,7 @@ def _iso(started: str) -> str:
 def _require_same_server(server: str, root: Path, slug: str) -> None:
     from .remote import server_config  # noqa: PLC0415 - paramiko only for remote runs
 
-    configured = server_config.load(server_config.config_path(root, None), root)
+    configured = server_config.of_wiki(root)
     if server != configured.host:
         raise ConfigError(f"{slug}: the page says it runs on '{server}' but config/server.yaml is for "
                           f"'{configured.host}'; point config/server.yaml at {server} to collect it")

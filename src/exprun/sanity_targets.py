@@ -187,13 +187,13 @@ def open_target(root: Path, settings: Settings, slug: str, plan):
     if settings.env == "local" or (settings.env == "slurm" and inside_slurm_job):
         yield LocalTarget(root, settings)
         return
-    if settings.env == "slurm" and settings.slurm.submit == "local":
+    if not settings.on_server:  # SLURM submitted from this login node
         yield SlurmTarget(root, settings, slug, plan)
         return
     from .remote import server_config  # noqa: PLC0415 - paramiko only for remote runs
     from .remote.session import RemoteSession  # noqa: PLC0415
 
-    server = server_config.load(server_config.config_path(root, None), root)
+    server = server_config.of_wiki(root)
     with RemoteSession(server) as session:
         remote = RemoteTarget(root, settings, session, server)
         yield SlurmTarget(root, settings, slug, plan, remote) if settings.env == "slurm" else remote

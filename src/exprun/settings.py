@@ -127,6 +127,12 @@ class Settings:
     ablation: Ablation = field(default_factory=Ablation)
     slurm: Slurm = field(default_factory=Slurm)
 
+    @property
+    def on_server(self) -> bool:
+        """The run — its data, its sanity run, its environment — lives on the server of config/server.yaml
+        (profiles/remote, or SLURM submitted there over SSH), not on this machine."""
+        return self.env == "remote" or (self.env == "slurm" and self.slurm.submit == "ssh")
+
     def as_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["codegen"]["command"] = list(self.codegen.command)

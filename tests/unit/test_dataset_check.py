@@ -99,10 +99,10 @@ def test_the_checklist_names_the_profile_that_reaches_the_server(tmp_path, monke
 
 
 def test_where_the_check_looks_for_each_profile(tmp_path):
-    assert not dataset_target.on_server(Settings())
-    assert dataset_target.on_server(Settings(env="remote"))
-    assert not dataset_target.on_server(Settings(env="slurm", slurm=Slurm(submit="local")))
-    assert dataset_target.on_server(Settings(env="slurm", slurm=Slurm(submit="ssh")))
+    assert not Settings().on_server
+    assert Settings(env="remote").on_server
+    assert not Settings(env="slurm", slurm=Slurm(submit="local")).on_server
+    assert Settings(env="slurm", slurm=Slurm(submit="ssh")).on_server
     with dataset_target.open_target(Settings(env="slurm"), tmp_path) as target:
         assert target.where.startswith("slurm login node ") and "shared filesystem" in target.where
         assert target.resolve("data/x.csv") == str(tmp_path / "data" / "x.csv")

@@ -203,7 +203,7 @@ class BackendPool:
 
         if record.host in self._sessions:
             return self._sessions[record.host]
-        server = server_config.load(server_config.config_path(self.root, None), self.root)
+        server = server_config.of_wiki(self.root)
         if server.host != record.host:
             raise RemoteError(f"{record.slug} runs on {record.host} but {server.source} now points at {server.host}; "
                               "restore the server entry to check it")

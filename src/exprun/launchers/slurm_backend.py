@@ -45,7 +45,7 @@ class SlurmArray(Launcher):
         from ..remote import envsetup, server_config, sync  # noqa: PLC0415 - paramiko only for remote submits
         from ..remote.session import RemoteSession  # noqa: PLC0415
 
-        server = server_config.load(server_config.config_path(self.root, None), self.root)
+        server = server_config.of_wiki(self.root)
         with RemoteSession(server) as session:
             env_needs.require(env_needs.check_remote(needs, session, server), request.slug, remote=True)
             sync.upload(session, sync.plan(self.root, [request.slug], server))

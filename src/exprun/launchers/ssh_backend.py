@@ -34,7 +34,7 @@ class RemoteScreen(Launcher):
         from ..remote import envsetup, gpus, server_config, sync  # noqa: PLC0415 - paramiko only for remote runs
         from ..remote.session import RemoteSession  # noqa: PLC0415
 
-        server = server_config.load(server_config.config_path(self.root, None), self.root)
+        server = server_config.of_wiki(self.root)
         with RemoteSession(server) as session:
             gpu, slots = "", None
             code_dir = Paths(request.slug, self.root).code_dir

@@ -70,6 +70,11 @@ def config_path(root: Path, given: str | None) -> Path:
     return above if not here.exists() and above.exists() else here
 
 
+def of_wiki(root: Path) -> ServerConfig:
+    """The wiki root's server (config/server.yaml there, or in the folder above)."""
+    return load(config_path(root, None), root)
+
+
 def load(path: Path, root: Path = Path(".")) -> ServerConfig:
     """Read and check config/server.yaml; relative key/known_hosts paths are from the wiki root."""
     path = Path(path)
