@@ -12,7 +12,6 @@ fix is recorded as "not applied" with the reason instead of relaunching an uncha
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -107,17 +106,10 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
         reasons.append("the tasks need different changes and run.sh does not read EXPRUN_TASK_ARGS (regenerate it)")
     if reasons:
         return _not_applied(paths, record, fixes[0].anomaly, "; ".join(reasons))
-    kept = {task: code for task, code in failed_tasks(seen.lines).items() if task not in env["EXPRUN_TASKS"].split()}
+    kept = {task: code for task, code in task_fix.failed_tasks(record, seen.lines, paths.log).items()
+            if task not in env["EXPRUN_TASKS"].split()}
     return _relaunched(paths, record, backend, fixes[0].anomaly, task_fix.describe(fixes), args, env,
                        {"tasks": env["EXPRUN_TASKS"].split(), "kept_failed": kept})
-
-
-FAILED_TASK = re.compile(r"^task (\S+:-?\d+) failed with exit status (\d+)", re.M)
-
-
-def failed_tasks(lines: list[str]) -> dict[str, int]:
-    """run.sh's closing lines: the tasks of this attempt that failed, with their exit status."""
-    return {task: int(code) for task, code in FAILED_TASK.findall("\n".join(lines))}
 
 
 def _run_sh(paths: Paths) -> str:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import analysis_note, arm_results, arm_stats, arm_sweeps, arms, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, runlog, wikilog
+from . import analysis_note, arm_results, arm_stats, arm_sweeps, arms, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, runlog, task_fix, wikilog
 from .errors import ExprunError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text
 from .launchers.backends import Launcher, open_backend
-from .logtail import tail_text
 from .launchers.base import Backend, RunRecord, RunState
 from .results import read_seed_files, summarize
 from .state import Paths
@@ -57,16 +56,10 @@ def run_config(slug: str, root: Path, record: RunRecord) -> dict:
     return load_experiment_config(slug, root)
 
 
-def log_offset(record: RunRecord) -> int:
-    """Where the current attempt's output starts in the log (after an automatic fix, later)."""
-    launches = [h for h in record.history if h.get("event") in ("launch", "relaunch")]
-    return int(launches[-1].get("log_offset", 0)) if launches else 0
-
-
 def inspect(record: RunRecord, backend: Launcher, settings: Settings, now: float | None = None) -> Inspection:
     """Liveness, bounded log tail, progress and anomalies of the current attempt."""
     state = backend.state(record)
-    every_line = backend.tail(record, log_offset(record)).splitlines()
+    every_line = backend.tail(record, record.log_offset).splitlines()
     lines = every_line[-MONITOR_LINES:]
     idle = backend.idle_seconds(record, now or time.time())
     progress = monitor.parse_progress(lines)
@@ -203,21 +196,6 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     return data
 
 
-def failed_tasks(record: RunRecord, lines: list[str], paths: Paths) -> dict[str, int]:
-    """The tasks that failed: this attempt's (run.sh's closing lines, from its own start in the log, whatever the
-    tail shows) and, after the automatic fix reran some tasks, the earlier failures it did not rerun."""
-    current = "\n".join([*lines, *tail_text(paths.log, 1 << 16, start=log_offset(record)).splitlines()])
-    relaunches = [h for h in record.history if h.get("event") == "relaunch"]
-    kept = relaunches[-1].get("kept_failed", {}) if relaunches else {}
-    return {**{str(t): int(c) for t, c in kept.items()}, **autofix.failed_tasks(current.splitlines())}
-
-
-
-def rerun_tasks(record: RunRecord) -> list[str]:
-    """The tasks the automatic fix reran (a multi-arm run's relaunch names them)."""
-    return [str(t) for h in record.history if h.get("event") == "relaunch" for t in h.get("tasks") or []]
-
-
 def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection, arm_list: list,
                 config: dict, task_logs: list[str]) -> dict:
     """Collect a multi-arm run: per-arm intervals, paired differences, classes, outcome, page, plot, log."""
@@ -228,7 +206,7 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     summary = arm_results.summarize(arm_list, by_metric[primary], not_counted, config, settings.ablation.essential_pct,
                                     settings.ablation.contributing_pct, by_metric)
     anomaly = next((a for a in seen.anomalies if a.kind in CRASH_KINDS), None)
-    failed = failed_tasks(seen.record, seen.lines, paths)
+    failed = task_fix.failed_tasks(seen.record, seen.lines, paths.log)
     crash = None
     if anomaly or failed:
         crash = {**(anomaly.as_dict() if anomaly else {"kind": "nonzero_exit", "detail": "tasks failed",
@@ -247,7 +225,7 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     if crash:
         results_text += f"\n\nRun ended abnormally: {crash_line}"
         analysis += f"\n- crash: {crash_line}; suggested direction: {crash['suggestion']}"
-    rerun = rerun_tasks(seen.record)
+    rerun = task_fix.rerun_tasks(seen.record)
     if rerun:  # their numbers are the rerun's, with the changed setting: the table must not hide it
         results_text += (f"\n\nRerun by the automatic fix (their numbers come from the rerun, with the changed "
                          f"setting): {', '.join(rerun)} — {seen.record.autofix.get('change')}.")

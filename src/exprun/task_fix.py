@@ -11,11 +11,14 @@ other ways (a traceback) are not rerun and stay reported as failed. Still one fi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import arms, monitor
 from .launchers.backends import Launcher
 from .launchers.base import RunRecord
+from .logtail import tail_text
 from .settings import Settings
 
 
@@ -35,7 +38,7 @@ def task_anomaly(text: str, settings: Settings) -> monitor.Anomaly | None:
 
 def arm_config(config: dict, task: str) -> dict:
     """config.yaml as the task's arm sees it (its overrides merged in), so the change starts from its values."""
-    name = task.split(":", 1)[0] if ":" in task else ""
+    name, _ = arms.split_task(task)
     arm = next((a for a in arms.of(config) if a.name == name), None)
     return arms.merge(config, arm.overrides) if arm else config
 
@@ -63,3 +66,20 @@ def relaunch_env(fixes: list[TaskFix]) -> tuple[list[str], dict[str, str]]:
 
 def describe(fixes: list[TaskFix]) -> str:
     return "; ".join(f"task {f.task}: {f.change}" for f in fixes) + " (only these tasks rerun)"
+
+
+FAILED_TASK = re.compile(r"^task (\S+:-?\d+) failed with exit status (\d+)", re.M)
+
+
+def failed_tasks(record: RunRecord, lines: list[str], log: Path) -> dict[str, int]:
+    """The tasks that failed: this attempt's (run.sh's closing lines, read from the attempt's start in the log as
+    well as the tail) and, after the automatic fix reran some tasks, the earlier failures it did not rerun."""
+    current = "\n".join([*lines, tail_text(log, 1 << 16, start=record.log_offset)])
+    relaunches = [h for h in record.history if h.get("event") == "relaunch"]
+    kept = relaunches[-1].get("kept_failed", {}) if relaunches else {}
+    return {**{str(t): int(c) for t, c in kept.items()}, **{t: int(c) for t, c in FAILED_TASK.findall(current)}}
+
+
+def rerun_tasks(record: RunRecord) -> list[str]:
+    """The tasks the automatic fix reran (a multi-arm run's relaunch names them)."""
+    return [str(t) for h in record.history if h.get("event") == "relaunch" for t in h.get("tasks") or []]

@@ -139,7 +139,7 @@ def _inside(flag: str, rel: str) -> str:
 def check(session: RemoteSession, root: Path, name: str, lines: int = CHECK_LAST_LINES) -> dict:
     """running / exited / lost, with progress and anomalies from the bounded log tail (monitor); a session exprun
     did not launch is checked by its name and the log file named after it."""
-    from ..collect import MONITOR_LINES, log_offset  # noqa: PLC0415 - collect imports pandas; only check needs it
+    from ..collect import MONITOR_LINES  # noqa: PLC0415 - collect imports pandas; only check needs it
 
     settings = config.load(Path(root)).monitor
     try:
@@ -147,7 +147,7 @@ def check(session: RemoteSession, root: Path, name: str, lines: int = CHECK_LAST
     except LaunchError:
         return _check_unrecorded(session, name, settings, lines)
     run = ssh.state(record, session)
-    tail = ssh.tail(record, session, start=log_offset(record)).splitlines()[-MONITOR_LINES:]
+    tail = ssh.tail(record, session, start=record.log_offset).splitlines()[-MONITOR_LINES:]
     idle = ssh.seconds_since_write(session, PurePosixPath(record.log)) if run.alive else None
     anomalies = monitor.classify(tail, run.state, run.exit_code, idle, settings.stall_minutes * 60,
                                  settings.explode_factor)

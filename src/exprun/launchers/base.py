@@ -82,6 +82,12 @@ class RunRecord:
     version: int = RECORD_VERSION
 
     @property
+    def log_offset(self) -> int:
+        """Where the current attempt's output starts in the log (after an automatic fix, later)."""
+        launches = [h for h in self.history if h.get("event") in ("launch", "relaunch")]
+        return int(launches[-1].get("log_offset", 0)) if launches else 0
+
+    @property
     def foreign(self) -> bool:
         """Launched by someone else (the wiki's agent): no PID, exit status, approval or run id of exprun's."""
         return bool(self.details.get("foreign"))
@@ -153,6 +159,17 @@ def task_log_name(task: str) -> str:
 def task_dir(log: str) -> str:
     """logs/exp-<slug>.tasks beside logs/exp-<slug>.log, as run.sh names it."""
     return log[: -len(".log")] + ".tasks" if log.endswith(".log") else log + ".tasks"
+
+
+def task_log_paths(record: RunRecord) -> dict[str, str]:
+    """Each task's own log as run.sh writes it (logs/exp-<slug>.tasks/<arm>_seed<N>.log), by task word."""
+    folder = task_dir(record.log)
+    return {task: f"{folder}/{task_log_name(task)}.log" for task in record_tasks(record)}
+
+
+def runs_tasks_in_parallel(record: RunRecord) -> bool:
+    """Parallel tasks write only to their own logs (the run's log has just their start and end lines)."""
+    return int(record.env.get("EXPRUN_PARALLEL", "1") or 1) > 1
 
 
 def read_exit_code(path: Path) -> int | None:

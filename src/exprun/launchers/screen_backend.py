@@ -12,7 +12,7 @@ from ..logtail import seconds_since_write, tail_text, task_share, with_task_tail
 from ..state import Paths
 from . import screen
 from .backends import Backend, LaunchRequest, Launcher, parallel_tasks
-from .base import RunRecord, RunSpec, RunState, record_tasks, task_dir, task_log_name
+from .base import RunRecord, RunSpec, RunState, runs_tasks_in_parallel, task_dir, task_log_paths
 
 
 class LocalScreen(Launcher):
@@ -55,16 +55,11 @@ class LocalScreen(Launcher):
     def tail(self, record: RunRecord, start: int) -> str:
         """The run's log; with tasks running in parallel (their output is not inline), each task's own log too."""
         text = tail_text(Path(record.log), start=start)
-        if int(record.env.get("EXPRUN_PARALLEL", "1") or 1) <= 1:
-            return text
-        return with_task_tails(text, self.task_log_tails(record))
+        return with_task_tails(text, self.task_log_tails(record)) if runs_tasks_in_parallel(record) else text
 
     def task_log_tails(self, record: RunRecord) -> dict[str, str]:
-        folder = Path(task_dir(record.log))
-        tasks = record_tasks(record)
-        share = task_share(len(tasks))
-        return {task: tail_text(folder / f"{task_log_name(task)}.log", share) for task in tasks
-                if (folder / f"{task_log_name(task)}.log").exists()}
+        logs = task_log_paths(record)
+        return {task: tail_text(Path(log), task_share(len(logs))) for task, log in logs.items() if Path(log).exists()}
 
     def idle_seconds(self, record: RunRecord, now: float) -> float | None:
         """Since the newest write to the run's log or to any task's log."""

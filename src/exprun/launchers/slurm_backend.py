@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from .. import env_needs
 from ..gpu_plan import gpu_plan
-from ..logtail import TAIL_BYTES, seconds_since_write, tail_text, task_share
+from ..logtail import seconds_since_write, tail_text, task_share
 from ..state import Paths
 from . import slurm, ssh
 from .backends import Backend, LaunchRequest, Launcher
@@ -80,7 +80,7 @@ class SlurmArray(Launcher):
     def tail(self, record: RunRecord, start: int) -> str:
         """The end of every task's log (each bounded), task by task."""
         logs = self._logs(record)
-        share = max(TAIL_BYTES // max(len(logs), 1), 4096)
+        share = task_share(len(logs))
         if self.session is not None:
             return "\n".join(ssh.read_tail(self.session, PurePosixPath(log), share) for log in logs)
         return "\n".join(tail_text(Path(log), share) for log in logs)

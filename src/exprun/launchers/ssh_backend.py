@@ -16,7 +16,7 @@ from ..state import Paths
 from . import ssh
 from .backends import Backend, LaunchRequest, Launcher, parallel_tasks
 from ..logtail import task_share, with_task_tails
-from .base import RunRecord, RunSpec, RunState, record_tasks, task_dir, task_log_name
+from .base import RunRecord, RunSpec, RunState, runs_tasks_in_parallel, task_log_paths
 
 
 class RemoteScreen(Launcher):
@@ -89,16 +89,12 @@ class RemoteScreen(Launcher):
     def tail(self, record: RunRecord, start: int) -> str:
         """The run's log on the server; with tasks in parallel, each task's own log too (as LocalScreen)."""
         text = ssh.tail(record, self._held(), start=start)
-        if int(record.env.get("EXPRUN_PARALLEL", "1") or 1) <= 1:
-            return text
-        return with_task_tails(text, self.task_log_tails(record))
+        return with_task_tails(text, self.task_log_tails(record)) if runs_tasks_in_parallel(record) else text
 
     def task_log_tails(self, record: RunRecord) -> dict[str, str]:
-        session = self._held()
-        folder = PurePosixPath(ssh.on_server(session, task_dir(record.log)))
-        tasks = record_tasks(record)
-        tails = {task: ssh.read_tail(session, folder / f"{task_log_name(task)}.log", task_share(len(tasks)))
-                 for task in tasks}
+        session, logs = self._held(), task_log_paths(record)
+        tails = {task: ssh.read_tail(session, PurePosixPath(ssh.on_server(session, log)), task_share(len(logs)))
+                 for task, log in logs.items()}
         return {task: text for task, text in tails.items() if text}
 
     def idle_seconds(self, record: RunRecord, now: float) -> float | None:
