@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -133,20 +132,16 @@ def config_checks(config: dict) -> list[Check]:
 
 
 def probe_flags(code_dir: Path, root: Path, seed: int, settings: Settings, target=None) -> tuple[list[str], str]:
-    """The flags `run.sh --help` lists (it passes --help to the program of the first seed); on the sanity
-    run's target when given (the server's environment, not this machine's)."""
+    """The flags `run.sh --help` lists (it passes --help to the program of the first seed), on the sanity run's
+    target (the server's environment, not this machine's, with the remote profile); here when none is given."""
+    if target is None:
+        from .sanity_targets import LocalTarget  # noqa: PLC0415
+
+        target = LocalTarget(root, settings)
     argv = ["bash", str(Path(code_dir).relative_to(root) / "run.sh"), "--help"]
-    if target is not None:
-        code, text = target.run_quick(argv, run_env(settings, str(seed), "contract-probe", full=False), HELP_TIMEOUT_S)
-        if code is None:
-            return [], _probe_timeout()
-        return sorted(set(FLAG.findall(text))), text
-    try:
-        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=HELP_TIMEOUT_S,
-                              env=run_env(settings, str(seed), "contract-probe"))
-    except subprocess.TimeoutExpired:
+    code, text = target.run_quick(argv, run_env(settings, str(seed), "contract-probe", full=target.here), HELP_TIMEOUT_S)
+    if code is None:
         return [], _probe_timeout()
-    text = done.stdout + done.stderr
     return sorted(set(FLAG.findall(text))), text
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import arms, contract, monitor
 from .codegen import manifest
 from .gpu_plan import gpu_plan
-from .sanity_targets import LocalTarget, open_target
+from .sanity_targets import open_target
 from .errors import SanityError
 from .experiment_config import load_experiment_config
 from .files import atomic_write_json, atomic_write_text, read_json
@@ -53,10 +53,8 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     page = find_experiment(slug, root)
     plan = gpu_plan(page, paths.code_dir, settings.gpu.count)
     with open_target(root, settings, slug, plan) as target:
-        local = isinstance(target, LocalTarget)
-        if not local:
-            target.sync(slug, manifest.folder_hash(paths.code_dir))
-        found = contract.folder_checks(slug, root, settings, None if local else target)
+        target.sync(slug, manifest.folder_hash(paths.code_dir))
+        found = contract.folder_checks(slug, root, settings, target)
         contract.save(slug, root, found)
         if not found.ok:
             raise SanityError(contract_message(slug, found, paths))
@@ -66,9 +64,8 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
                 "--checkpoint-dir", str(paths.sanity_checkpoints.relative_to(root))]
         if "--log-every" in found.flags:
             argv += ["--log-every", "1"]
-        env = {**contract.run_env(settings, str(seed), f"{slug}-sanity", full=local), **target.gpu_env(plan)}
-        if not local:  # every arm of the first seed, as run.sh would run them
-            env["EXPRUN_TASKS"] = " ".join(arms.tasks(arms.of(config), [seed]))
+        env = {**contract.run_env(settings, str(seed), f"{slug}-sanity", full=target.here), **target.gpu_env(plan),
+               "EXPRUN_TASKS": " ".join(arms.tasks(arms.of(config), [seed]))}  # every arm of the first seed
         shutil.rmtree(paths.sanity_results, ignore_errors=True)  # never an earlier sanity run's result
         started = time.monotonic()
         code, output = target.run(argv, env, settings.sanity.timeout_s)

@@ -26,6 +26,8 @@ NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # a page that needs no GPU runs as its de
 
 
 class LocalTarget:
+    here = True  # this machine: its whole environment applies (run_env full)
+
     def __init__(self, root: Path, settings: Settings):
         self.root, self.settings = Path(root), settings
         self.where = f"local ({os.uname().nodename})"
@@ -38,6 +40,9 @@ class LocalTarget:
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
             return None, out + f"\n[exprun] sanity run killed after {timeout:g} s"
+
+    def sync(self, slug: str, expected_hash: str) -> None:
+        """The code is already here."""
 
     def run_quick(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
         """A short command (the contract's `--help` probe)."""
@@ -55,6 +60,8 @@ class LocalTarget:
 
 class RemoteTarget:
     """The server of config/server.yaml over one held RemoteSession: code synced and hash-checked first."""
+
+    here = False  # its own environment applies there: only what exprun adds travels
 
     def __init__(self, root: Path, settings: Settings, session, server):
         self.root, self.settings, self.session, self.server = Path(root), settings, session, server
@@ -102,6 +109,8 @@ class RemoteTarget:
 class SlurmTarget:
     """A short sbatch job with the task's resources, waited for with the deploy's state logic; through SSH
     when slurm.submit is ssh (code synced there first), else on this login node (shared filesystem)."""
+
+    here = False
 
     def __init__(self, root: Path, settings: Settings, slug: str, plan, remote: RemoteTarget | None = None):
         from .launchers import slurm  # noqa: PLC0415
