@@ -10,6 +10,7 @@ under its work_dir. Both run the same probe (exprun/dataset_probe.py): in-proces
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 import json
 import os
 import shlex
@@ -28,23 +29,24 @@ COMMAND_NOT_FOUND = 127
 Write = Callable[[bytes], None]
 
 
-class Target:
+class Target(ABC):
     """One machine's view: `where` (for records and messages), `base` (what relative paths are under)."""
 
     where = "local"
     place = "this machine"  # how a sentence names it: "runs it on <place>"
     base = ""
 
+    @abstractmethod
     def resolve(self, rel: str) -> str:
         """The absolute path of dataset.path on this target."""
-        raise NotImplementedError
 
+    @abstractmethod
     def probe(self, path: str, options: dict | None = None) -> dict:
-        raise NotImplementedError
+        """What dataset_probe finds at `path` on this target."""
 
+    @abstractmethod
     def run_download(self, command: str, path: str, write: Write, timeout: float = DOWNLOAD_TIMEOUT_S) -> int:
         """Run the person's dataset.download with EXPRUN_DATASET_PATH=path; its exit status."""
-        raise NotImplementedError
 
     def copy_hint(self, path: str) -> str:
         return f"cp -r <your copy> {shlex.quote(path)}"
