@@ -21,14 +21,19 @@ SLUG = "digits-mlp-vs-logreg"
 snakemake = with_profile("remote")
 
 
+def example_lab(lab, config: str) -> None:
+    """The bundled example wiki as the lab's wiki root, the server entering this venv, config.yaml saying `config`."""
+    shutil.copytree(REPO / "examples" / "wiki", lab.root, dirs_exist_ok=True)
+    lab.write_config(env_setup=f"source {REPO / '.venv' / 'bin' / 'activate'}")
+    (lab.root / "config" / "config.yaml").write_text(config)
+
+
 def meta(root):
     return yaml.safe_load((root / "wiki" / "experiments" / f"{SLUG}.md").read_text().split("---\n")[1])
 
 
 def test_deploy_and_collect_through_the_remote_profile(lab):
-    shutil.copytree(REPO / "examples" / "wiki", lab.root, dirs_exist_ok=True)
-    lab.write_config(env_setup=f"source {REPO / '.venv' / 'bin' / 'activate'}")
-    (lab.root / "config" / "config.yaml").write_text("collect:\n  poll_s: 1\n")
+    example_lab(lab, "collect:\n  poll_s: 1\n")
     done, out = snakemake(lab.root, f"prepare_{SLUG}")
     assert done.returncode == 0, out
     config = lab.root / "experiments" / "code" / SLUG / "config.yaml"
@@ -103,9 +108,7 @@ def test_arms_on_the_server_in_parallel_with_the_per_task_fix(lab):
     """Arms × seeds on the real sshd, 2 at a time: the monitor reads each task's log on the server, the one fix
     reruns there only the task whose loss exploded, and every arm's results come home."""
     slug = "digits-mlp-ablation"
-    shutil.copytree(REPO / "examples" / "wiki", lab.root, dirs_exist_ok=True)
-    lab.write_config(env_setup=f"source {REPO / '.venv' / 'bin' / 'activate'}")
-    (lab.root / "config" / "config.yaml").write_text("collect:\n  poll_s: 1\nparallel: 2\nautofix:\n  lr_factor: 1.0e-11\n")
+    example_lab(lab, "collect:\n  poll_s: 1\nparallel: 2\nautofix:\n  lr_factor: 1.0e-11\n")
     done, out = snakemake(lab.root, f"prepare_{slug}")
     assert done.returncode == 0, out
     path = lab.root / "experiments" / "code" / slug / "config.yaml"

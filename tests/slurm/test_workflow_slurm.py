@@ -21,22 +21,32 @@ SLUG = "digits-mlp-vs-logreg"
 snakemake = with_profile("slurm")
 
 
+def example_wiki(root: Path, config: str) -> Path:
+    """The bundled example wiki at `root`, its config/config.yaml saying `config`."""
+    shutil.copytree(REPO / "examples" / "wiki", root)
+    (root / "config").mkdir()
+    (root / "config" / "config.yaml").write_text(config)
+    return root
+
+
+def shorten_and_approve(root: Path, slug: str, epochs: str = "epochs: 20") -> None:
+    """A person's edit (2 epochs: a quick test) of the generated config, then the approval."""
+    config = root / "experiments" / "code" / slug / "config.yaml"
+    config.write_text(config.read_text().replace(epochs, "epochs: 2"))
+    approve = subprocess.run([sys.executable, "-m", "exprun", "approve", slug, "--root", str(root)],
+                             capture_output=True, text=True)
+    assert approve.returncode == 0, approve.stderr
+
+
 def meta(root):
     return yaml.safe_load((root / "wiki" / "experiments" / f"{SLUG}.md").read_text().split("---\n")[1])
 
 
 def test_array_deploy_returns_at_once_and_collect_completes_the_page(slurm_cluster, tmp_path):
-    root = tmp_path / "lab's wiki"
-    shutil.copytree(REPO / "examples" / "wiki", root)
-    (root / "config").mkdir()
-    (root / "config" / "config.yaml").write_text("slurm:\n  time: '00:10:00'\n")
+    root = example_wiki(tmp_path / "lab's wiki", "slurm:\n  time: '00:10:00'\n")
     done, out = snakemake(root, f"prepare_{SLUG}")
     assert done.returncode == 0, out
-    config = root / "experiments" / "code" / SLUG / "config.yaml"
-    config.write_text(config.read_text().replace("epochs: 20", "epochs: 2"))
-    approve = subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(root)],
-                             capture_output=True, text=True)
-    assert approve.returncode == 0, approve.stderr
+    shorten_and_approve(root, SLUG)
 
     started = time.monotonic()
     done, out = snakemake(root, f"deploy_{SLUG}")
@@ -76,11 +86,9 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
     assert started.returncode == 0, started.stderr
     info = json.loads(started.stdout)
     try:
-        root, work_dir = tmp_path / "wiki here", tmp_path / "login node work"
-        shutil.copytree(REPO / "examples" / "wiki", root)
+        root = example_wiki(tmp_path / "wiki here", "slurm:\n  time: '00:10:00'\n  submit: ssh\n")
+        work_dir = tmp_path / "login node work"
         work_dir.mkdir()
-        (root / "config").mkdir()
-        (root / "config" / "config.yaml").write_text("slurm:\n  time: '00:10:00'\n  submit: ssh\n")
         (root / "config" / "server.yaml").write_text(yaml.safe_dump({
             "host": "127.0.0.1", "port": info["port"], "user": info["user"], "work_dir": str(work_dir),
             "identity_file": info["client_key"], "known_hosts": info["known_hosts"],
@@ -90,9 +98,7 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
         sanity = json.loads((root / "experiments" / "state" / SLUG / "sanity.json").read_text())
         assert sanity["where"] == "slurm (127.0.0.1)", "the sanity job was submitted on the login node over SSH"
         assert (work_dir / "experiments" / "state" / SLUG / "sanity" / "slurm_0.log").exists()
-        config = root / "experiments" / "code" / SLUG / "config.yaml"
-        config.write_text(config.read_text().replace("epochs: 20", "epochs: 2"))
-        assert subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(root)]).returncode == 0
+        shorten_and_approve(root, SLUG)
         done, out = snakemake(root, f"deploy_{SLUG}")
         assert done.returncode == 0, out
         assert (work_dir / "experiments" / "code" / SLUG / "train.py").exists(), "code synced to the login node"
@@ -119,9 +125,7 @@ def test_full_mode_runs_each_seed_as_a_snakemake_job_through_the_executor_plugin
             "--profile", str(REPO / "profiles" / "slurm-jobs"), "--directory", str(root)]
     done = subprocess.run([*argv, f"prepare_{SLUG}"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    config = root / "experiments" / "code" / SLUG / "config.yaml"
-    config.write_text(config.read_text().replace("epochs: 20", "epochs: 2"))
-    assert subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(root)]).returncode == 0
+    shorten_and_approve(root, SLUG)
     done = subprocess.run([*argv, f"full_{SLUG}"], capture_output=True, text=True, timeout=500)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
@@ -135,15 +139,10 @@ def test_full_mode_runs_each_seed_as_a_snakemake_job_through_the_executor_plugin
 def test_arms_times_seeds_are_one_array(slurm_cluster, tmp_path):
     """The ablation page: 3 arms × 3 seeds submitted as ONE sbatch array of 9 tasks; collect gives the classes."""
     slug = "digits-mlp-ablation"
-    root = tmp_path / "arms wiki"
-    shutil.copytree(REPO / "examples" / "wiki", root)
-    (root / "config").mkdir()
-    (root / "config" / "config.yaml").write_text("slurm:\n  time: '00:10:00'\n")
+    root = example_wiki(tmp_path / "arms wiki", "slurm:\n  time: '00:10:00'\n")
     done, out = snakemake(root, f"prepare_{slug}")
     assert done.returncode == 0, out
-    config = root / "experiments" / "code" / slug / "config.yaml"
-    config.write_text(config.read_text().replace("epochs: 10", "epochs: 2"))
-    assert subprocess.run([sys.executable, "-m", "exprun", "approve", slug, "--root", str(root)]).returncode == 0
+    shorten_and_approve(root, slug, "epochs: 10")
     done, out = snakemake(root, f"deploy_{slug}")
     assert done.returncode == 0, out
     record = json.loads((root / "experiments" / "state" / slug / "run.json").read_text())
@@ -169,10 +168,7 @@ def test_arms_times_seeds_are_one_array(slurm_cluster, tmp_path):
 def test_the_sanity_run_is_a_short_job_on_the_cluster(slurm_cluster, tmp_path):
     """profiles/slurm: prepare submits the sanity run as one sbatch job with the task's resources and the
     sanity time limit, waits for it with the deploy's state logic, and checks its log and result here."""
-    root = tmp_path / "lab's wiki"
-    shutil.copytree(REPO / "examples" / "wiki", root)
-    (root / "config").mkdir()
-    (root / "config" / "config.yaml").write_text("sanity:\n  slurm_time: '00:05:00'\n")
+    root = example_wiki(tmp_path / "lab's wiki", "sanity:\n  slurm_time: '00:05:00'\n")
     done, out = snakemake(root, f"prepare_{SLUG}")
     assert done.returncode == 0, out
     sanity = json.loads((root / "experiments" / "state" / SLUG / "sanity.json").read_text())

@@ -29,6 +29,15 @@ sleep 60
 """
 
 
+def deploy_then_collect(root):
+    """Deploy the stand-in run, wait until it has started, and collect once (where the automatic fix acts)."""
+    assert snakemake(root, f"deploy_{DEMO_SLUG}").returncode == 0
+    wait_for(root / "experiments" / "state" / DEMO_SLUG / "launches")
+    first = snakemake(root, f"collect_{DEMO_SLUG}")
+    assert first.returncode == 0, output(first)
+    return first
+
+
 def launches(root):
     path = root / "experiments" / "state" / DEMO_SLUG / "launches"
     return path.read_text().count("started") if path.exists() else 0
@@ -36,10 +45,7 @@ def launches(root):
 
 def test_nan_loss_gets_exactly_one_fix_with_half_the_learning_rate(wiki_root, screen_available, cleanup_screens):
     approve_with(wiki_root, run_sh=NAN_RUN)
-    assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
-    wait_for(wiki_root / "experiments" / "state" / DEMO_SLUG / "launches")
-    first = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
-    assert first.returncode == 0, output(first)
+    first = deploy_then_collect(wiki_root)
     assert "Automatic fix applied: nan_loss → learning_rate 0.001 → 0.0005" in output(first)
     deadline = time.monotonic() + 20
     while launches(wiki_root) < 2 and time.monotonic() < deadline:
@@ -99,10 +105,7 @@ def test_the_fix_is_not_applied_when_the_program_lacks_the_flag(wiki_root, scree
     flags = json.loads((wiki_root / "experiments" / "state" / DEMO_SLUG / "contract.json").read_text())["flags"]
     assert "--resume" in flags and "--lr" not in flags
     approve_with(wiki_root, approve=True)
-    assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
-    wait_for(wiki_root / "experiments" / "state" / DEMO_SLUG / "launches")
-    first = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
-    assert first.returncode == 0, output(first)
+    first = deploy_then_collect(wiki_root)
     assert "Automatic fix not applied: nan_loss → the program does not take --lr" in output(first)
     time.sleep(0.5)
     assert launches(wiki_root) == 1, "never relaunched unchanged"
