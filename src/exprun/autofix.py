@@ -6,8 +6,9 @@ rate × `autofix.lr_factor`; OOM → restart with the batch size ×
 reported, never fixed. One fix at most, so a broken run cannot loop forever.
 
 The fix works through the run contract's flags (--lr, --batch-size, --resume). When the program does
-not list the flag it needs (its `--help` at the sanity run), or config.yaml has no value to lower, the
-fix is recorded as "not applied" with the reason instead of relaunching an unchanged run.
+not list the flag it needs (its `--help` at the sanity run), config.yaml has no value to lower, or the code
+folder is no longer this run's approved code, the fix is recorded as "not applied" with the reason instead of
+relaunching (an unchanged run, or other code than the run's).
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | No
     anomaly = next((a for a in seen.anomalies if a.fixable), None)
     if anomaly is None:
         return None
-    if gate.require_current(slug, root) != record.approved_hash:
-        raise GateError(f"{slug}: the automatic fix would relaunch other code than this run's (approved again since "
-                        f"it started); no fix applied — collect when it ends, or stop it and deploy anew")
+    unapproved = not_this_runs_code(slug, root, record)
+    if unapproved:
+        return _not_applied(paths, record, anomaly, unapproved)
     has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
     args, change = plan_fix(anomaly, config, settings, has_checkpoint)
     reason = blocked(args, anomaly, config, contract.known_flags(slug, root, record.approved_hash))
@@ -95,9 +96,9 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
                           lambda anomaly, arm_config: plan_fix(anomaly, arm_config, settings, False, restart=True))
     if not fixes:
         return None
-    if gate.require_current(slug, root) != record.approved_hash:
-        raise GateError(f"{slug}: the automatic fix would rerun tasks with other code than this run's (approved "
-                        f"again since it started); no fix applied — collect, or deploy anew")
+    unapproved = not_this_runs_code(slug, root, record)
+    if unapproved:
+        return _not_applied(paths, record, fixes[0].anomaly, unapproved)
     flags = contract.known_flags(slug, root, record.approved_hash)
     reasons = [f"task {f.task}: {why}" for f in fixes
                if (why := blocked(f.args, f.anomaly, task_fix.arm_config(config, f.task), flags))]
@@ -110,6 +111,19 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
             if task not in env["EXPRUN_TASKS"].split()}
     return _relaunched(paths, record, backend, fixes[0].anomaly, task_fix.describe(fixes), args, env,
                        {"tasks": env["EXPRUN_TASKS"].split(), "kept_failed": kept})
+
+
+def not_this_runs_code(slug: str, root: Path, record) -> str:
+    """Why a relaunch would not run this run's approved code ("" when it would). Said and recorded like any
+    other reason the fix cannot apply — never raised, or the ended run could never be collected."""
+    try:
+        current = gate.require_current(slug, root)
+    except GateError as exc:
+        return f"the code folder is not approved code now ({exc}); a relaunch would run it"
+    if current != record.approved_hash:
+        return (f"the code was approved again ({current[:12]}) since this run started ({record.approved_hash[:12]}); "
+                "a relaunch would mix two versions — collect this run, then deploy the new code")
+    return ""
 
 
 def _run_sh(paths: Paths) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from workflow_helpers import DEMO_SLUG, approve_with, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, approve_with, edit_config, exprun, output, page_meta, snakemake
 from test_deploy_collect import wait_for
 
 NAN_RUN = """#!/usr/bin/env bash
@@ -113,3 +113,22 @@ def test_the_fix_is_not_applied_when_the_program_lacks_the_flag(wiki_root, scree
     assert f"exp-run | autofix {DEMO_SLUG} | nan_loss → not applied: the program does not take --lr" in log
     second = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
     assert "No further automatic fix: one was already tried on this experiment." in output(second)
+
+
+def test_the_fix_never_relaunches_code_approved_after_the_run_started(wiki_root, screen_available, cleanup_screens):
+    """Attack: while the run goes, the code is changed and approved again; the automatic fix would relaunch the
+    new code under the old run. It is recorded as not applied (and collect still works) — never raised forever,
+    never relaunched."""
+    approve_with(wiki_root, run_sh=NAN_RUN)
+    assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
+    wait_for(wiki_root / "experiments" / "state" / DEMO_SLUG / "launches")
+    edit_config(wiki_root, DEMO_SLUG, learning_rate=0.0001)
+    approved = exprun(wiki_root, "approve", DEMO_SLUG)
+    assert approved.returncode == 0, output(approved)
+    first = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
+    assert first.returncode == 0, output(first)
+    assert "Automatic fix not applied: nan_loss → the code was approved again" in output(first)
+    time.sleep(0.5)
+    assert launches(wiki_root) == 1, "the new code never ran under the old run"
+    second = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
+    assert second.returncode == 0 and "No further automatic fix" in output(second)
