@@ -73,12 +73,12 @@ def run() -> list[Result]:
                    "arms": [{"name": "arm00", "role": "control"}] +
                            [{"name": f"arm{a:02d}", "role": "ablation"} for a in range(1, count)]}
             found = arms.of(cfg)
-            values, not_counted = arm_results.read(folder, found, seeds, "r", "", "accuracy")
+            values, not_counted = arm_results.read(folder, found, seeds, results.CountRules("r"), "accuracy")
             arm_results.results_section(arm_results.summarize(found, values, not_counted, cfg))
 
         def collect_single(folder):
             cfg = {"seeds": seeds, "metrics": ["accuracy"], "primary_metric": "accuracy"}
-            found = results.read_seed_files(folder / "arm00", seeds, "r", "")
+            found = results.read_seed_files(folder / "arm00", seeds, results.CountRules("r"))
             results.summarize(found.records, cfg)
 
         write(tmp / "many", 20)

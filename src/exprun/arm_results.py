@@ -44,7 +44,7 @@ from .arm_criteria import criteria_checks, pct
 from .arm_stats import finite
 from .arm_sweeps import SweepTable, best_line, show_value, sweep_tables
 from .arms import Arm, control
-from .results import read_seed_files
+from .results import CountRules, read_seed_files
 
 
 @dataclass
@@ -65,13 +65,15 @@ class ArmsSummary:
     sweeps: list[SweepTable] = field(default_factory=list)
 
 
-def read_metrics(results_dir: Path, arms: list[Arm], seeds: list, run_id: str, approved_hash: str, primary: str):
+def read_metrics(results_dir: Path, arms: list[Arm], seeds: list, rules: CountRules, primary: str,
+                 raw: dict[str, bytes] | None = None):
     """Each arm's counted seed files (results/<slug>/<arm>/seed_<N>.json) → metric → arm → seed → value, and
-    what was not counted. A seed counts when its primary metric is finite; its other finite metrics come along."""
+    what was not counted. A seed counts when its primary metric is finite; its other finite metrics come along.
+    `raw` (when given) receives the bytes of each counted file, by its path under results/<slug>/."""
     by_metric: dict[str, dict[str, dict[int, float]]] = {primary: {}}
     not_counted = {}
     for arm in arms:
-        found = read_seed_files(Path(results_dir) / arm.name, seeds, run_id, approved_hash)
+        found = read_seed_files(Path(results_dir) / arm.name, seeds, rules, arm.name)
         counted, rejected = set(), dict(found.rejected)
         for record in found.records:
             seed, metrics = int(record["seed"]), record.get("metrics") or {}
@@ -79,6 +81,8 @@ def read_metrics(results_dir: Path, arms: list[Arm], seeds: list, run_id: str, a
                 rejected[seed] = f"{primary} is {metrics.get(primary)!r}"
                 continue
             counted.add(seed)
+            if raw is not None:
+                raw[f"{arm.name}/seed_{seed}.json"] = found.raw[f"seed_{seed}.json"]
             for name, value in metrics.items():
                 if finite(value):
                     by_metric.setdefault(str(name), {}).setdefault(arm.name, {})[seed] = float(value)
@@ -90,9 +94,9 @@ def read_metrics(results_dir: Path, arms: list[Arm], seeds: list, run_id: str, a
     return by_metric, not_counted
 
 
-def read(results_dir: Path, arms: list[Arm], seeds: list, run_id: str, approved_hash: str, primary: str):
+def read(results_dir: Path, arms: list[Arm], seeds: list, rules: CountRules, primary: str):
     """The primary metric only: arm → seed → value, and what was not counted (see read_metrics)."""
-    by_metric, not_counted = read_metrics(results_dir, arms, seeds, run_id, approved_hash, primary)
+    by_metric, not_counted = read_metrics(results_dir, arms, seeds, rules, primary)
     return by_metric[primary], not_counted
 
 

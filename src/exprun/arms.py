@@ -72,7 +72,7 @@ def of(config: dict, where: str = "config.yaml") -> list[Arm]:
     found = []
     for index, raw in enumerate(given):
         name, role = str(raw.get("name", "")), str(raw.get("role", "control"))
-        if not ARM_NAME.match(name):
+        if not ARM_NAME.fullmatch(name):  # with match, `$` also accepts a trailing newline
             raise ConfigError(f"{where}: arms[{index}].name {name!r}: letters, digits and ._=+- only, up to 64")
         if role not in ROLES:
             raise ConfigError(f"{where}: arms[{index}].role {role!r} must be one of {', '.join(ROLES)}")

@@ -82,24 +82,38 @@ def new_run_id(slug: str, attempt: int) -> str:
     return f"{slug}-a{attempt}-{secrets.token_hex(4)}"
 
 
+class Busy(LaunchError):
+    """Another process holds this slug's deploy or collect lock."""
+
+
 @contextlib.contextmanager
-def deploy_lock(slug: str, root: Path = Path(".")) -> Iterator[None]:
-    """One deploy of a slug at a time, across snakemake and exprun processes; the second is told at once."""
-    paths = Paths(slug, root)
-    lock_path = Path(f"{paths.deploy_lock}.lock")
+def _slug_lock(slug: str, root: Path, what: str, busy: str) -> Iterator[None]:
+    """A non-blocking lock on experiments/state/<slug>/<what>.lock, across snakemake and exprun processes."""
+    lock_path = Paths(slug, root).state_dir / f"{what}.lock"
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(lock_path, "a")
     except OSError as exc:
-        raise LaunchError(f"{lock_path}: cannot create the deploy lock ({exc.strerror}); "
+        raise LaunchError(f"{lock_path}: cannot create the {what} lock ({exc.strerror}); "
                           f"make {lock_path.parent} a writable folder") from None
     with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LaunchError(f"{slug} is already being deployed by another process; "
-                              f"wait for it, then `snakemake collect_{slug}`") from None
+            raise Busy(busy) from None
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def deploy_lock(slug: str, root: Path = Path(".")) -> contextlib.AbstractContextManager[None]:
+    """One deploy of a slug at a time; the second is told at once."""
+    return _slug_lock(slug, root, "deploy", f"{slug} is already being deployed by another process; "
+                                            f"wait for it, then `snakemake collect_{slug}`")
+
+
+def collect_lock(slug: str, root: Path = Path(".")) -> contextlib.AbstractContextManager[None]:
+    """One collect of a slug at a time (its check, its one automatic fix, its page writes); the second is told."""
+    return _slug_lock(slug, root, "collect", f"{slug} is already being collected by another process; "
+                                             f"wait for it, then read wiki/experiments/{slug}.md")

@@ -5,10 +5,11 @@ rate × `autofix.lr_factor`; OOM → restart with the batch size ×
 `autofix.batch_factor` (resuming when a checkpoint exists). Anything else is
 reported, never fixed. One fix at most, so a broken run cannot loop forever.
 
-The fix works through the run contract's flags (--lr, --batch-size, --resume). When the program does
-not list the flag it needs (its `--help` at the sanity run), config.yaml has no value to lower, or the code
-folder is no longer this run's approved code, the fix is recorded as "not applied" with the reason instead of
-relaunching (an unchanged run, or other code than the run's).
+The fix works through the run contract's flags (--lr, --batch-size, --resume) and relaunches the run's own
+approved snapshot, planned from the snapshot's config.yaml: an edit or a new approval of the live code folder
+changes nothing it runs. When the program does not list the flag it needs (its `--help` at the sanity run),
+config.yaml has no value to lower, or the snapshot no longer holds the approved bytes, the fix is recorded as
+"not applied" with the reason instead of relaunching (an unchanged run, or other code than the run's).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import arms, contract, gate, task_fix, wikilog
-from .experiment_config import load_experiment_config
+from . import arms, contract, gate, snapshot, task_fix, wikilog
+from .experiment_config import load_run_config
 from .errors import GateError
 from .files import atomic_write_json
 from .monitor import Anomaly
@@ -69,13 +70,13 @@ def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | No
     if not settings.autofix.enabled or already_fixed(slug, root) or record.autofix:
         return None
     paths = Paths(slug, root)
-    config = load_experiment_config(slug, root)
+    config = load_run_config(slug, root, record.snapshot)
     if not arms.is_single(arms.of(config)):  # judged on each task's own log, not the run's combined tail
         return _fix_tasks(slug, settings, root, seen, backend, config)
     anomaly = next((a for a in seen.anomalies if a.fixable), None)
     if anomaly is None:
         return None
-    unapproved = not_this_runs_code(slug, root, record)
+    unapproved = not_this_runs_code(slug, root, record, backend)
     if unapproved:
         return _not_applied(paths, record, anomaly, unapproved)
     has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
@@ -96,14 +97,14 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
                           lambda anomaly, arm_config: plan_fix(anomaly, arm_config, settings, False, restart=True))
     if not fixes:
         return None
-    unapproved = not_this_runs_code(slug, root, record)
+    unapproved = not_this_runs_code(slug, root, record, backend)
     if unapproved:
         return _not_applied(paths, record, fixes[0].anomaly, unapproved)
     flags = contract.known_flags(slug, root, record.approved_hash)
     reasons = [f"task {f.task}: {why}" for f in fixes
                if (why := blocked(f.args, f.anomaly, task_fix.arm_config(config, f.task), flags))]
     args, env = task_fix.relaunch_env(fixes)
-    if env["EXPRUN_TASK_ARGS"] and "EXPRUN_TASK_ARGS" not in _run_sh(paths):
+    if env["EXPRUN_TASK_ARGS"] and "EXPRUN_TASK_ARGS" not in _run_sh(Path(root) / (record.snapshot or paths.code_dir)):
         reasons.append("the tasks need different changes and run.sh does not read EXPRUN_TASK_ARGS (regenerate it)")
     if reasons:
         return _not_applied(paths, record, fixes[0].anomaly, "; ".join(reasons))
@@ -113,9 +114,16 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
                        {"tasks": env["EXPRUN_TASKS"].split(), "kept_failed": kept})
 
 
-def not_this_runs_code(slug: str, root: Path, record) -> str:
+def not_this_runs_code(slug: str, root: Path, record, backend) -> str:
     """Why a relaunch would not run this run's approved code ("" when it would). Said and recorded like any
-    other reason the fix cannot apply — never raised, or the ended run could never be collected."""
+    other reason the fix cannot apply — never raised, or the ended run could never be collected.
+
+    A run from a snapshot relaunches that snapshot: whatever the live folder holds or was approved as since,
+    it is still the run's code, unless the snapshot itself changed (checked here where it lives here, and by
+    the guard wherever the relaunch starts)."""
+    if record.snapshot:
+        wrong = snapshot.problem(Path(root) / record.snapshot, record.approved_hash) if backend.code_is_here else ""
+        return f"the run's snapshot no longer holds its approved code ({wrong}); a relaunch would not run it" if wrong else ""
     try:
         current = gate.require_current(slug, root)
     except GateError as exc:
@@ -126,9 +134,9 @@ def not_this_runs_code(slug: str, root: Path, record) -> str:
     return ""
 
 
-def _run_sh(paths: Paths) -> str:
+def _run_sh(code: Path) -> str:
     try:
-        return (paths.code_dir / "run.sh").read_text(errors="replace")
+        return (code / "run.sh").read_text(errors="replace")
     except OSError:
         return ""
 

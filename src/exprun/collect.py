@@ -6,19 +6,22 @@ Results and Analysis, completes the page and appends to the wiki log.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import analysis_note, arm_results, arm_stats, arm_sweeps, arms, autofix, foreign, gate, integrity, lifecycle, monitor, pages, plots, reports, runlog, task_fix, wikilog
+from . import (analysis_note, arm_results, arm_stats, arm_sweeps, arms, attempts, autofix, evidence, foreign, gate,
+               integrity, lifecycle, monitor, pages, plots, provenance, reports, results, runlog, snapshot, task_fix,
+               wikilog)
 from .errors import ExprunError
-from .experiment_config import load_experiment_config
+from .experiment_config import load_run_config
 from .files import atomic_write_json, atomic_write_text
 from .launchers.backends import Launcher, open_backend
 from .launchers.base import Backend, RunRecord, RunState
-from .results import read_seed_files, summarize
+from .results import CountRules, read_seed_files, summarize
 from .state import Paths
 from .settings import Settings
 
@@ -50,10 +53,11 @@ def load_record(slug: str, root: Path) -> RunRecord:
 
 
 def run_config(slug: str, root: Path, record: RunRecord) -> dict:
-    """config.yaml; for a run someone else launched without exprun's code folder, what its page and files say."""
+    """The config.yaml the run executes (its snapshot's: a live edit changes neither its seeds nor its criteria);
+    for a run someone else launched without exprun's code folder, what its page and files say."""
     if record.foreign:
         return foreign.config_for(slug, root, lifecycle.find_experiment(slug, root))
-    return load_experiment_config(slug, root)
+    return load_run_config(slug, root, record.snapshot)
 
 
 def inspect(record: RunRecord, backend: Launcher, settings: Settings, now: float | None = None) -> Inspection:
@@ -72,11 +76,15 @@ def inspect(record: RunRecord, backend: Launcher, settings: Settings, now: float
     changed = code_changed(record, backend)
     if changed:
         anomalies.append(monitor.Anomaly("code_changed", changed))
+    tampered = snapshot_changed(record, backend)
+    if tampered:
+        anomalies.append(monitor.Anomaly("snapshot_changed", tampered))
     return Inspection(record, state, lines, progress, anomalies, idle)
 
 
 def code_changed(record: RunRecord, backend: Launcher) -> str:
-    """Which files of the code folder differ from what this run was launched with ("" when none, or not here)."""
+    """Which files of the live code folder differ from what this run was launched with ("" when none, or not
+    here). A run from a snapshot is unaffected, and the words say so."""
     if not record.approved_hash or not backend.code_is_here:
         return ""
     code_dir = Paths(record.slug, backend.root).code_dir
@@ -91,8 +99,31 @@ def code_changed(record: RunRecord, backend: Launcher) -> str:
     except ExprunError:
         approved = {}
     names = sorted(rel for rel in current if approved.get(rel) != current[rel]) if approved else []
-    return (f"{', '.join(names) or 'the code folder'} changed since this run was launched "
-            f"(approved {record.approved_hash[:12]})")
+    what = f"{', '.join(names) or 'the code folder'} changed since this run was launched (approved {record.approved_hash[:12]})"
+    if record.snapshot:
+        return f"{what}; the run is unaffected: it executes its approved snapshot {record.snapshot}/"
+    return what
+
+
+def snapshot_changed(record: RunRecord, backend: Launcher) -> str:
+    """Why the snapshot this run executes no longer holds the approved bytes ("" when it does, or not here)."""
+    if not record.snapshot or not backend.code_is_here:
+        return ""
+    return snapshot.problem(Path(backend.root) / record.snapshot, record.approved_hash)
+
+
+def count_rules(slug: str, root: Path, record: RunRecord, seen: "Inspection | None" = None) -> CountRules:
+    """What this run's seed files must agree with: the tasks exprun's guard started (its provenance records),
+    the tasks that failed, the run id and approved hash (cross-checks), and no change to the snapshot."""
+    if record.foreign:
+        return CountRules()
+    started = None
+    if record.guarded:
+        started = frozenset(provenance.read(root, slug, record.attempt, record.run_id, record.approved_hash).tasks)
+    failed = task_fix.failed_tasks(record, seen.lines if seen else [], Paths(slug, root).log)
+    tampered = next((a.detail for a in (seen.anomalies if seen else []) if a.kind == "snapshot_changed"), "")
+    excluded = f"the run's snapshot changed while it ran ({tampered}); no result of it counts" if tampered else ""
+    return CountRules(record.run_id, record.approved_hash, started, failed, excluded)
 
 
 def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now: datetime) -> dict:
@@ -101,12 +132,12 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
     seeds = len(config.get("seeds") or [1]) * len(arm_list)  # every task: arm × seed
     started = datetime.fromisoformat(seen.record.started_at)
     elapsed_h = (now - started).total_seconds() / 3600
+    rules = count_rules(slug, root, seen.record, seen)
     if arms.is_single(arm_list):
-        done = len(seed_files(slug, root, seen.record, config).records)
+        done = len(seed_files(slug, root, config, rules).records)
     else:
         done = sum(len(v) for v in arm_results.read(Paths(slug, root).results_dir, arm_list, config.get("seeds") or [0],
-                                                    seen.record.run_id, seen.record.approved_hash,
-                                                    primary_of(config))[0].values())
+                                                    rules, primary_of(config))[0].values())
     fraction = (min(done, seeds) + (seen.progress.fraction or 0.0)) / seeds
     if fraction > 0:
         remaining = round(elapsed_h * (1 - fraction) / fraction, 2)
@@ -140,9 +171,31 @@ def _autofix_text(record: RunRecord) -> str:
     return f"{fix['anomaly']} → {fix['change']}" if fix else ""
 
 
-def seed_files(slug: str, root: Path, record: RunRecord, config: dict):
-    """This run's seed files: the configured seeds, its run id, its approved code."""
-    return read_seed_files(Paths(slug, root).results_dir, config.get("seeds") or [0], record.run_id, record.approved_hash)
+def seed_files(slug: str, root: Path, config: dict, rules: CountRules):
+    """This run's seed files: the configured seeds, by the rules of count_rules."""
+    return read_seed_files(Paths(slug, root).results_dir, config.get("seeds") or [0], rules)
+
+
+def strays(slug: str, root: Path, record: RunRecord, limit: int = 10) -> list[str]:
+    """Seed files this run may have written outside results/<slug>/ (a program that ignored --results-dir): any
+    `seed_*.json` under the wiki root written since the launch, outside exprun's own folders. Bounded walk."""
+    try:
+        since = datetime.fromisoformat(record.started_at).timestamp() - 1
+    except (TypeError, ValueError):
+        return []
+    root, own = Path(root), Paths(slug, root).results_dir
+    skip = {".git", ".venv", "node_modules", "snapshots", "wiki", "__pycache__"}
+    found, visited = [], 0
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        dirs[:] = [d for d in dirs if d not in skip and here / d != own and here / d != root / "experiments" / "state"]
+        visited += len(files) + len(dirs)
+        for name in files:
+            if results.SEED_FILE.fullmatch(name) and (here / name).stat().st_mtime >= since:
+                found.append((here / name).relative_to(root).as_posix())
+        if visited > 50_000 or len(found) >= limit:
+            break
+    return sorted(found)[:limit]
 
 
 def crash_of(anomalies: list[monitor.Anomaly], lines: list[str], summary) -> dict | None:
@@ -166,8 +219,11 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     arm_list = arms.of(config)
     if not arms.is_single(arm_list):
         return finish_arms(slug, settings, root, page, seen, arm_list, config, task_logs or [])
-    found = seed_files(slug, root, seen.record, config)
+    found = seed_files(slug, root, config, count_rules(slug, root, seen.record, seen))
+    kept = evidence.archive(paths, seen.record.attempt, found.raw)  # the counted set is fixed before any page write
     summary = summarize(found.records, config, found.rejected, found.ignored)
+    if summary.missing_seeds and not seen.record.foreign:
+        summary.strays = strays(slug, root, seen.record)
     crash = crash_of(seen.anomalies, seen.lines, summary)
     plot_link = None
     if plots.seed_plot(summary, paths.plot, page.get("title") or slug):
@@ -189,7 +245,8 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
             "attempt": seen.record.attempt, "sanity_skipped": seen.record.sanity_skipped,
             "analysis_llm": note_failed or ("added" if note else ""),
             "launched_by_exprun": not seen.record.foreign, "task_logs": task_logs or [],
-            "log_file": Paths(slug, root).log.relative_to(root).as_posix()}
+            "log_file": Paths(slug, root).log.relative_to(root).as_posix(), "evidence": kept,
+            "snapshot": seen.record.snapshot, "approved_hash": seen.record.approved_hash, "strays": summary.strays}
     data["report"] = reports.run_report(data, summary)
     atomic_write_text(paths.run_report, data["report"])
     atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})
@@ -201,8 +258,10 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     """Collect a multi-arm run: per-arm intervals, paired differences, classes, outcome, page, plot, log."""
     paths = Paths(slug, root)
     primary = primary_of(config)
+    raw: dict[str, bytes] = {}
     by_metric, not_counted = arm_results.read_metrics(paths.results_dir, arm_list, config.get("seeds") or [0],
-                                                      seen.record.run_id, seen.record.approved_hash, primary)
+                                                      count_rules(slug, root, seen.record, seen), primary, raw)
+    kept = evidence.archive(paths, seen.record.attempt, raw)  # the counted set is fixed before any page write
     summary = arm_results.summarize(arm_list, by_metric[primary], not_counted, config, settings.ablation.essential_pct,
                                     settings.ablation.contributing_pct, by_metric)
     anomaly = next((a for a in seen.anomalies if a.kind in CRASH_KINDS), None)
@@ -222,6 +281,10 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
         results_text += (f"\n\n![sweep: {primary} against each swept value, mean and 95 % CI]"
                          f"({sweep_png.relative_to(paths.page.parent).as_posix()})")
     analysis = arm_results.analysis_section(summary)
+    missing = any(why == "no result file" for per_arm in not_counted.values() for why in per_arm.values())
+    stray = strays(slug, root, seen.record) if missing and not seen.record.foreign else []
+    if stray:
+        results_text += "\n\n" + reports.strays_line(stray, slug)
     if crash:
         results_text += f"\n\nRun ended abnormally: {crash_line}"
         analysis += f"\n- crash: {crash_line}; suggested direction: {crash['suggestion']}"
@@ -251,7 +314,8 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
             "run_id": seen.record.run_id, "attempt": seen.record.attempt, "task_logs": task_logs,
             "autofix": seen.record.autofix or None, "rerun_tasks": rerun,
             "log_file": paths.log.relative_to(root).as_posix(), "launched_by_exprun": not seen.record.foreign,
-            "plot": bool(arm_plot_written), "sweep_plot": bool(sweep_plot_written)}
+            "plot": bool(arm_plot_written), "sweep_plot": bool(sweep_plot_written), "evidence": kept,
+            "snapshot": seen.record.snapshot, "approved_hash": seen.record.approved_hash, "strays": stray}
     data["report"] = reports.arms_run_report(data, results_text, analysis)
     atomic_write_text(paths.run_report, data["report"])
     atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})
@@ -299,10 +363,12 @@ def refresh_run_log(backend: Launcher, record: RunRecord, root: Path) -> list[st
 
 
 def collect(slug: str, settings: Settings, root: Path = Path("."), now: datetime | None = None) -> dict:
-    """One check: progress data while alive (wiki untouched apart from an autofix log line), run data once ended."""
-    page = lifecycle.find_experiment(slug, root)
-    lifecycle.require_collectable(page)
-    return check_once(slug, settings, root, page, now)
+    """One check: progress data while alive (wiki untouched apart from an autofix log line), run data once ended.
+    One collect of a slug at a time: a second is told at once, and the page is read again under the lock."""
+    with attempts.collect_lock(slug, root):
+        page = lifecycle.find_experiment(slug, root)
+        lifecycle.require_collectable(page)
+        return check_once(slug, settings, root, page, now)
 
 
 def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=print) -> dict:
@@ -313,7 +379,14 @@ def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=
     started = time.monotonic()
     warned = False
     while True:
-        data = check_once(slug, settings, root, page)
+        try:
+            with attempts.collect_lock(slug, root):  # between checks, another collect may take its turn
+                page = lifecycle.find_experiment(slug, root)
+                lifecycle.require_collectable(page)
+                data = check_once(slug, settings, root, page)
+        except attempts.Busy:
+            time.sleep(settings.collect.poll_s)
+            continue
         if data["status"] == "completed":
             return data
         waited_h = (time.monotonic() - started) / 3600

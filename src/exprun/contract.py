@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from . import arms, env_needs, integrity, resources
+from . import seeds as seed_rules
 from .errors import ConfigError
 from .files import atomic_write_json, read_json
 from .state import Paths
@@ -70,7 +71,8 @@ class Report:
 def run_env(settings: Settings, seeds: str, run_id: str, full: bool = True) -> dict:
     """The environment run.sh gets for a sanity or probe run (the seeds it runs, the run id it writes);
     `full=False`: only what exprun adds (for another machine, whose own environment applies there)."""
-    env = {"PYTHONUNBUFFERED": "1", "EXPRUN_SEEDS": seeds, "EXPRUN_RUN_ID": run_id}
+    # no bytecode caches in the code folder: a cache is never approved, and a run never reads one
+    env = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "EXPRUN_SEEDS": seeds, "EXPRUN_RUN_ID": run_id}
     if full and settings.python:  # a path of this machine's
         env["EXPRUN_PYTHON"] = settings.python
     return {**os.environ, **env} if full else env
@@ -91,7 +93,7 @@ def read_config(path: Path) -> tuple[dict | None, str]:
 def config_checks(config: dict) -> list[Check]:
     """The keys of config.yaml that exprun itself reads (seeds, metrics, criteria, progress, baseline)."""
     seeds = config.get("seeds")
-    seeds_ok = isinstance(seeds, list) and bool(seeds) and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    seeds_wrong = seed_rules.problem(seeds)
     metrics = config.get("metrics")
     metrics_ok = isinstance(metrics, list) and bool(metrics) and all(isinstance(m, str) for m in metrics)
     primary = config.get("primary_metric", (metrics or [None])[0] if metrics_ok else None)
@@ -99,7 +101,7 @@ def config_checks(config: dict) -> list[Check]:
     criteria_ok = isinstance(criteria, list) and all(isinstance(c, dict) and isinstance(c.get("metric"), str) for c in criteria)
     progress = config.get("progress", "loss")
     checks = [
-        Check("config.yaml seeds", seeds_ok, f"{seeds}" if seeds_ok else "needs `seeds:` as a non-empty list of integers"),
+        Check("config.yaml seeds", not seeds_wrong, seeds_wrong or f"{seeds}"),
         Check("config.yaml metrics", metrics_ok, f"{metrics}" if metrics_ok else "needs `metrics:` as a non-empty list of names"),
         Check("config.yaml primary_metric", metrics_ok and primary in (metrics or []),
               f"{primary}" if metrics_ok and primary in metrics else f"`primary_metric: {primary}` must be one of `metrics`"),
@@ -150,9 +152,9 @@ def _probe_timeout() -> str:
             "and exit on --help instead of running")
 
 
-def folder_checks(slug: str, root: Path, settings: Settings, target=None) -> Report:
+def folder_checks(slug: str, root: Path, settings: Settings, target=None, run_dir: Path | None = None) -> Report:
     """Files, config.yaml and flags (what can be checked before anything runs); the flags from `run.sh --help`
-    on the sanity run's target when given."""
+    on the sanity run's target when given, run from `run_dir` (the sanity run's snapshot) when given."""
     code_dir = Paths(slug, root).code_dir
     report = Report()
     for name in REQUIRED_FILES:
@@ -167,7 +169,7 @@ def folder_checks(slug: str, root: Path, settings: Settings, target=None) -> Rep
     report.checks += config_checks(config)
     report.progress = str(config.get("progress", "loss"))
     seeds = config.get("seeds") if isinstance(config.get("seeds"), list) and config.get("seeds") else [0]
-    flags, text = probe_flags(code_dir, root, seeds[0], settings, target)
+    flags, text = probe_flags(run_dir or code_dir, root, seeds[0], settings, target)
     report.flags = flags
     required = dict(REQUIRED_FLAGS)
     if config.get("arms"):

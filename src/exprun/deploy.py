@@ -19,7 +19,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import attempts, gate, lifecycle, pages, runlog, wikilog
+from . import attempts, gate, lifecycle, pages, provenance, run_scope, runlog, wikilog
 from .estimate import estimate_hours
 from .experiment_config import load_experiment_config
 from .errors import GateError, LaunchError, PageError
@@ -98,8 +98,10 @@ def deploy(slug: str, settings: Settings, root: Path = Path("."), now: datetime 
         if record is None:
             require_prepared(paths, approved_hash, skip_sanity, backend)
             require_writable(paths.page, "page")
+            run_scope.require_own(slug, root, config)
             attempt = attempts.retire_attempt(slug, root)
-            request = LaunchRequest(slug, root, page, config, settings, approved_hash, attempts.new_run_id(slug, attempt))
+            request = LaunchRequest(slug, root, page, config, settings, approved_hash, attempts.new_run_id(slug, attempt),
+                                    attempt)
             record = backends.launcher_class(backend)(root).launch(request)
             record.attempt, record.page_written, record.sanity_skipped = attempt, False, skip_sanity
             record.save(paths.run)
@@ -150,8 +152,8 @@ def start_seed_jobs(slug: str, settings: Settings, root: Path = Path("."), now: 
 
 
 def run_seed_job(slug: str, seed: str, root: Path = Path("."), arm: str = "") -> list[str]:
-    """One job of full_via: jobs (a seed, or an arm × seed): the approval is checked now, by this job; the
-    guarded command to exec."""
+    """One job of full_via: jobs (a seed, or an arm × seed): the guarded command to exec, which runs the run's
+    approved snapshot (whatever the live code folder holds now) and records that this job started the task."""
     root = Path(root)
     paths = Paths(slug, root)
     page = lifecycle.find_experiment(slug, root)
@@ -159,16 +161,17 @@ def run_seed_job(slug: str, seed: str, root: Path = Path("."), arm: str = "") ->
     if page.status != lifecycle.RUNNING or record is None or record.backend != Backend.JOBS or not record.run_id:
         raise LaunchError(f"{slug}: no seed-job run was started for this page (status {page.status}); "
                           f"a seed job runs only inside `snakemake full_{slug}` with full_via: jobs")
-    approved_hash = gate.require_current(slug, root)
-    if approved_hash != record.approved_hash:
-        raise GateError(f"{slug}: the code was approved again after this run started ({approved_hash[:12]}, run "
-                        f"{record.approved_hash[:12]}); a run never mixes two versions — abandon it and plan it again")
+    if not record.snapshot:
+        raise LaunchError(f"{slug}: this seed-job run has no approved snapshot (started by an older exprun); "
+                          f"abandon it and plan it again")
     task = f"{arm}:{int(seed)}" if arm else str(int(seed))
     if task not in SeedJobs.tasks_of(record):
         raise LaunchError(f"{slug}: task {task} is not one of this run's ({' '.join(SeedJobs.tasks_of(record))}); "
                           f"run `snakemake full_{slug}` again after a change of arms or seeds")
-    os.environ.update({"EXPRUN_TASKS": task, "EXPRUN_RUN_ID": record.run_id})
-    return run_command(slug, approved_hash, python=sys.executable)
+    os.environ.update({"EXPRUN_TASKS": task, "EXPRUN_RUN_ID": record.run_id,
+                       **backends.run_folders(slug, root.resolve().as_posix())})
+    return run_command(record.snapshot, record.approved_hash, provenance.record_dir(slug, record.attempt),
+                       python=sys.executable)
 
 
 def require_remote_block(page) -> None:
@@ -192,6 +195,7 @@ def deploy_report_data(page, record: RunRecord, hours: float, basis: str, now: d
         "gpu_ids": record.gpu_ids,
         "log_file": run_log,
         "code": f"{paths.code_dir.relative_to(paths.root).as_posix()}/",
+        "snapshot": f"{record.snapshot}/" if record.snapshot else "",
         "estimated_hours": hours,
         "estimate_basis": basis,
         "expected_completion": (now + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M"),

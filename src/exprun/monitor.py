@@ -43,8 +43,10 @@ SUGGESTIONS = {
     "nonzero_exit": "the run failed without a traceback: read the log end",
     "stalled": "the log has not moved: attach with `screen -r` and look, or stop it",
     "lost": "the session ended without an exit status (killed, or the machine rebooted)",
-    "code_changed": "the code changed after launch: seeds that start now run unapproved changes and are excluded; "
-                    "undo the edit, or abandon the run and approve the new code",
+    "code_changed": "the run is unaffected (it executes its approved snapshot); to run the edit, approve it and "
+                    "deploy again once this run is collected",
+    "snapshot_changed": "the run's own snapshot was modified while it ran: none of its results will count; "
+                        "abandon it, plan it again and deploy",
     "guard_refused": "the code was not the approved code when the run started: review it, approve it, deploy again",
 }
 GUARD_REFUSED = re.compile(r"^\[exprun guard\] .*nothing was started", re.M)

@@ -156,7 +156,15 @@ def seed_status_lines(summary: Summary) -> list[str]:
         lines.append(f"- missing result files for seed(s): {', '.join(map(str, summary.missing_seeds))}")
     if summary.ignored_files:
         lines.append(f"- ignored (not a configured seed of this run): {', '.join(summary.ignored_files)}")
+    if summary.strays:
+        lines.append("- " + strays_line(summary.strays))
     return lines
+
+
+def strays_line(strays: list[str], slug: str = "<slug>") -> str:
+    """Where a program wrote seed files instead of the results folder exprun gave it."""
+    return (f"seed files written outside results/{slug}/ during this run, never counted: {', '.join(strays)} — the "
+            f"program must write where --results-dir ($EXPRUN_RESULTS_DIR) says")
 
 
 def results_section(summary: Summary, plot_link: str | None, crash: dict | None) -> str:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +58,7 @@ class Summary:
     primary: str = ""
     baseline_label: str = "baseline"
     baseline_source: str = ""
+    strays: list[str] = field(default_factory=list)  # seed files the run wrote outside its results folder
 
     def metric(self, name: str) -> MetricSummary | None:
         return next((m for m in self.metrics if m.metric == name), None)
@@ -69,23 +72,41 @@ class Summary:
 
 @dataclass
 class SeedFiles:
-    """What collect may count: the configured seeds' files written by this run, and why any other is not counted."""
+    """What collect may count: the configured seeds' files written by this run, and why any other is not counted.
+    `raw` keeps the exact bytes read for each counted file (the evidence archived at collect)."""
 
     records: list[dict] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
+    raw: dict[str, bytes] = field(default_factory=dict)
 
 
-def read_seed_files(results_dir: Path, seeds: list | None = None, run_id: str = "",
-                    approved_hash: str = "") -> SeedFiles:
-    """The seed files of this run: `seed_<N>.json` for each configured seed N, written with this run's id
-    and the approved code. Anything else is listed, never counted; a broken file is that seed's error."""
+@dataclass(frozen=True)
+class CountRules:
+    """What a seed file must agree with to count.
+
+    `started`: the tasks exprun's guard recorded starting in this attempt (provenance) — None only for runs
+    without such records (launched by an older exprun, or by someone else). `failed`: tasks that ended with a
+    non-zero status. `run_id`/`approved_hash`: cross-checks against what the file says of itself (never proof).
+    `excluded`: a reason that excludes every file (the run's snapshot changed while it ran)."""
+
+    run_id: str = ""
+    approved_hash: str = ""
+    started: frozenset[str] | None = None
+    failed: dict = field(default_factory=dict)
+    excluded: str = ""
+
+
+def read_seed_files(results_dir: Path, seeds: list | None = None, rules: CountRules = CountRules(),
+                    arm: str = "") -> SeedFiles:
+    """The seed files of this run: `seed_<N>.json` for each configured seed N (of `arm`), each read once.
+    Anything else is listed, never counted; a broken or doubtful file is that seed's reason."""
     results_dir = Path(results_dir)
     found = SeedFiles()
     names = {}
     if results_dir.is_dir():
         for path in sorted(results_dir.glob("seed_*.json")):
-            match = SEED_FILE.match(path.name)
+            match = SEED_FILE.fullmatch(path.name)
             names[path.name] = int(match.group(1)) if match else None
     wanted = [int(s) for s in seeds] if seeds is not None else sorted(v for v in names.values() if v is not None)
     expected_names = {f"seed_{seed}.json" for seed in wanted}
@@ -94,37 +115,66 @@ def read_seed_files(results_dir: Path, seeds: list | None = None, run_id: str = 
         path = results_dir / f"seed_{seed}.json"
         if not (path.exists() or path.is_symlink()):
             continue
-        data, problem = _read_one(path, run_id, approved_hash)
+        raw, data, problem = _read_one(path, seed, arm, rules)
         if problem:
             found.rejected[seed] = problem
         else:
             data["seed"] = seed
             found.records.append(data)
+            found.raw[path.name] = raw
     return found
 
 
-def _read_one(path: Path, run_id: str, approved_hash: str) -> tuple[dict, str]:
-    """(the seed file's data, "") or ({}, why it does not count)."""
-    if not path.is_file():
-        return {}, f"{path.name} is not a regular file"
+def _read_one(path: Path, seed: int, arm: str, rules: CountRules) -> tuple[bytes, dict, str]:
+    """(the bytes, the seed file's data, "") or (b"", {}, why it does not count)."""
+    name, task = path.name, f"{arm}:{seed}" if arm else str(seed)
+    nothing: tuple[bytes, dict] = (b"", {})
+    if path.is_symlink():
+        return (*nothing, f"{name} is a link (to {os.readlink(path)}): a result counts only as the file its run wrote")
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        return (*nothing, f"{name} is not a regular file")
+    if info.st_nlink > 1:
+        return (*nothing, f"{name} has another hard link: a linked copy of a result is not counted")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError) as exc:
-        return {}, f"{path.name} unreadable: {exc}"
+        return (*nothing, f"{name} unreadable: {exc}")
     if not isinstance(data, dict):
-        return {}, f"{path.name} is not a JSON object"
+        return (*nothing, f"{name} is not a JSON object")
     if not isinstance(data.get("metrics"), dict):
-        return {}, f"{path.name} has no 'metrics' object"
+        return (*nothing, f"{name} has no 'metrics' object")
     if not isinstance(data.get("baseline_metrics", {}) or {}, dict):
-        return {}, f"{path.name}: 'baseline_metrics' is not an object"
+        return (*nothing, f"{name}: 'baseline_metrics' is not an object")
+    said = data.get("seed")
+    if isinstance(said, bool) or not isinstance(said, int):
+        return (*nothing, f"{name} has no whole-number `seed` field (the run contract asks for it); not counted")
+    if said != seed:
+        return (*nothing, f"{name} says seed {said}: a copy of another seed's file is not counted")
+    if arm and data.get("arm") not in (None, arm):
+        return (*nothing, f"{name} says arm {data.get('arm')!r}, it lies in arm {arm}'s folder; not counted")
+    if rules.excluded:
+        return (*nothing, rules.excluded)
+    if rules.started is not None and task not in rules.started:
+        return (*nothing, f"{name}: exprun's guard never started task {task} in this run (no provenance record); "
+                          "not counted")
+    if rules.failed.get(task) not in (None, 0):
+        return (*nothing, f"{name}: its task failed (exit status {rules.failed[task]}), so the file is not its result")
+    return _cross_check(name, data, rules) or (raw, data, "")
+
+
+def _cross_check(name: str, data: dict, rules: CountRules) -> tuple[bytes, dict, str] | None:
+    """What the file says of itself, against the record (only ever a reason to refuse, never proof)."""
+    run_id, approved_hash = rules.run_id, rules.approved_hash
     if run_id and data.get("run_id") != run_id:
         if not data.get("run_id"):
-            return {}, f"{path.name} has no run_id, so it was not written by this run (run {run_id}); not counted"
-        return {}, f"{path.name} was written by another run ({data.get('run_id')!r}, this run is {run_id}); not counted"
+            return b"", {}, f"{name} has no run_id, so it was not written by this run (run {run_id}); not counted"
+        return b"", {}, f"{name} was written by another run ({data.get('run_id')!r}, this run is {run_id}); not counted"
     if approved_hash and data.get("code_hash") and data.get("code_hash") != approved_hash:
-        return {}, (f"{path.name} ran with changed code (hash {str(data['code_hash'])[:12]}, approved {approved_hash[:12]}): "
-                    "config.yaml or the code was edited while the run was going; excluded")
-    return data, ""
+        return b"", {}, (f"{name} ran with changed code (hash {str(data['code_hash'])[:12]}, approved "
+                         f"{approved_hash[:12]}): config.yaml or the code was edited while the run was going; excluded")
+    return None
 
 
 def _finite(value) -> bool:

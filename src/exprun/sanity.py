@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import arms, contract, monitor
+from . import arms, contract, monitor, snapshot
 from .codegen import manifest
 from .gpu_plan import gpu_plan
 from .sanity_targets import open_target
@@ -52,14 +52,18 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     config = load_experiment_config(slug, root)
     page = find_experiment(slug, root)
     plan = gpu_plan(page, paths.code_dir, settings.gpu.count)
+    code_hash = manifest.folder_hash(paths.code_dir)
+    # the sanity run executes a snapshot too: exactly the bytes its code_hash names, no bytecode cache, read-only
+    # (a deploy of the same code, once approved, reuses it)
+    ran = snapshot.take(slug, root, paths.code_dir, code_hash)
     with open_target(root, settings, slug, plan) as target:
-        target.sync(slug, manifest.folder_hash(paths.code_dir))
-        found = contract.folder_checks(slug, root, settings, target)
+        target.sync(slug, ran, code_hash)
+        found = contract.folder_checks(slug, root, settings, target, Path(root) / ran)
         contract.save(slug, root, found)
         if not found.ok:
             raise SanityError(contract_message(slug, found, paths))
         seed = int(config["seeds"][0])
-        argv = ["bash", str(paths.code_dir.relative_to(root) / "run.sh"), "--sanity",
+        argv = ["bash", f"{ran}/run.sh", "--sanity",
                 "--results-dir", str(paths.sanity_results.relative_to(root)),
                 "--checkpoint-dir", str(paths.sanity_checkpoints.relative_to(root))]
         if "--log-every" in found.flags:
@@ -87,7 +91,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     report = {
         "status": "passed" if all(c.ok for c in checks) else "failed",
         "slug": slug, "seed": seed, "command": argv, "exit_code": code, "wall_time_s": round(wall, 3),
-        "where": target.where, "checks": [asdict(c) for c in checks], "code_hash": manifest.folder_hash(paths.code_dir),
+        "where": target.where, "checks": [asdict(c) for c in checks], "code_hash": code_hash, "snapshot": ran,
         "contract": contract.VERSION, "progress": found.progress, **facts,
     }
     if report["status"] != "passed":

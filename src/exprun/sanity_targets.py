@@ -41,8 +41,8 @@ class LocalTarget:
             out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
             return None, out + f"\n[exprun] sanity run killed after {timeout:g} s"
 
-    def sync(self, slug: str, expected_hash: str) -> None:
-        """The code is already here."""
+    def sync(self, slug: str, snapshot: str, expected_hash: str) -> None:
+        """The snapshot is already here."""
 
     def run_quick(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
         """A short command (the contract's `--help` probe)."""
@@ -67,12 +67,11 @@ class RemoteTarget:
         self.root, self.settings, self.session, self.server = Path(root), settings, session, server
         self.where = f"remote {server.host}:{session.work_dir}"
 
-    def sync(self, slug: str, expected_hash: str) -> None:
+    def sync(self, slug: str, snapshot: str, expected_hash: str) -> None:
         from .remote import envsetup, sync  # noqa: PLC0415 - paramiko only for remote runs
 
-        sync.upload(self.session, sync.plan(self.root, [slug], self.server))
-        sync.verify(self.session, slug, expected_hash)
-        envsetup.setup_env(self.session, self.server, slug)
+        sync.send_snapshot(self.session, self.root, snapshot, expected_hash, self.server)
+        envsetup.setup_env(self.session, self.server, slug, requirements_file=f"{snapshot}/requirements.txt")
 
     def run(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
         from .remote import envsetup  # noqa: PLC0415
@@ -119,9 +118,9 @@ class SlurmTarget:
         self.runner = slurm.ssh_runner(remote.session) if remote else slurm.local_runner
         self.where = f"slurm ({remote.server.host if remote else os.uname().nodename})"
 
-    def sync(self, slug: str, expected_hash: str) -> None:
+    def sync(self, slug: str, snapshot: str, expected_hash: str) -> None:
         if self.remote:
-            self.remote.sync(slug, expected_hash)
+            self.remote.sync(slug, snapshot, expected_hash)
 
     def run_quick(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
         """On the login node (it shares the filesystem and the environment setup): no queue for `--help`."""

@@ -28,7 +28,6 @@ PATTERNS = {
     "sanity_checkpoints": "experiments/state/{slug}/sanity/checkpoints",
     "approval": "experiments/state/{slug}/approval.stamp",
     "approval_binding": "experiments/state/{slug}/approval.binding.json",
-    "deploy_lock": "experiments/state/{slug}/deploy",
     "approval_ok": "experiments/state/{slug}/approval.verified",
     "gate_message": "experiments/state/{slug}/GATE.md",
     "deployed": "experiments/state/{slug}/deployed.stamp",

@@ -8,12 +8,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import collect, pages, wikilog
+from . import collect, evidence, pages, wikilog
 from .errors import ExprunError, PageError
+from .files import read_json
 from .launchers.backends import BackendPool
 from .launchers.base import Backend, record_tasks
 from .lifecycle import COMPLETED, RUNNING
 from .settings import Settings
+from .state import Paths
 
 RECENT_LIMIT = 10
 
@@ -31,7 +33,7 @@ def scan(settings: Settings, root: Path = Path("."), now: datetime | None = None
     """Every experiment sorted into the dashboard's sections, as plain data."""
     now = now or datetime.now(timezone.utc)
     view = {"generated_at": now.strftime("%Y-%m-%d %H:%M"), "running": [], "anomaly": [], "pending_collect": [],
-            "recent": [], "unreadable": []}
+            "recent": [], "unreadable": [], "evidence_changed": []}
     pool = BackendPool(root)
     try:
         found = []
@@ -71,6 +73,10 @@ def _sort(page: pages.Page, settings: Settings, root: Path, now: datetime, view:
     elif page.status == COMPLETED:
         view["recent"].append({"experiment": page.slug, "outcome": page.get("outcome") or "",
                                "key_result": page.get("key_result") or "", "date": str(page.get("date_completed") or "")})
+        changed = evidence.mismatches(page.slug, root)
+        if changed:
+            archived = (read_json(Paths(page.slug, root).collected).get("evidence") or {}).get("folder", "")
+            view["evidence_changed"].append({"experiment": page.slug, "files": changed, "archive": archived})
 
 
 def _sort_running(page: pages.Page, settings: Settings, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
@@ -149,6 +155,10 @@ def render(view: dict) -> str:
                     [[r["experiment"], r["elapsed"], r["ended"], r["crash"] or "—"] for r in view["pending_collect"]])
     lines += ["", "## Recently collected"]
     lines += _table(["Experiment", "Outcome", "Key result"], [[r["experiment"], r["outcome"], r["key_result"]] for r in view["recent"]])
+    if view["evidence_changed"]:
+        lines += ["", "## Evidence changed since collect"]
+        lines += [f"- {r['experiment']}: {', '.join(r['files'])} no longer matches the collected evidence; the page "
+                  f"rests on the archived copy in {r['archive']}/" for r in view["evidence_changed"]]
     if view["unreadable"]:
         lines += ["", "## Unreadable pages"] + [f"- {r['error']}" for r in view["unreadable"]]
     lines += ["", "## Actions"] + ([f"- `{c}`" for c in view["actions"]] or ["(nothing to do)"])

@@ -30,7 +30,7 @@ def asked_slugs(slugs: Iterable[str], argv: Iterable[str]) -> list[str]:
     known = list(slugs)
     wanted = set()
     for word in argv:
-        match = TARGET.match(str(word))
+        match = TARGET.fullmatch(str(word))
         if match:
             wanted.add(match.group("slug"))
     asked = [slug for slug in known if slug in wanted]
@@ -43,7 +43,7 @@ def unknown_targets(slugs: Iterable[str], argv: Iterable[str], rule_names: Itera
     known, reserved = set(slugs), set(rule_names)
     found = []
     for word in map(str, argv):
-        match = TARGET.match(word)
+        match = TARGET.fullmatch(word)
         if match and word not in reserved and match.group("slug") not in known:
             found.append(word)
     return found
@@ -51,7 +51,7 @@ def unknown_targets(slugs: Iterable[str], argv: Iterable[str], rule_names: Itera
 
 def unknown_message(word: str, root: Path = Path(".")) -> str:
     """`deploy_typo`: no such experiment; the planned and running ones, closest names first."""
-    slug = TARGET.match(word).group("slug")
+    slug = TARGET.fullmatch(word).group("slug")
     found = []
     for path in pages.experiment_pages(root):
         status = pages.quick_status(path)

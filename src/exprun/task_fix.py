@@ -68,16 +68,19 @@ def describe(fixes: list[TaskFix]) -> str:
     return "; ".join(f"task {f.task}: {f.change}" for f in fixes) + " (only these tasks rerun)"
 
 
-FAILED_TASK = re.compile(r"^task (\S+:-?\d+) failed with exit status (\d+)", re.M)
+# run.sh's closing lines: `task arm:3 failed with exit status 2` (arms) or `seed 3 failed with exit status 2`.
+FAILED_TASK = re.compile(r"^(?:task (\S+:-?\d+)|seed (-?\d+)) failed with exit status (\d+)", re.M)
 
 
 def failed_tasks(record: RunRecord, lines: list[str], log: Path) -> dict[str, int]:
-    """The tasks that failed: this attempt's (run.sh's closing lines, read from the attempt's start in the log as
-    well as the tail) and, after the automatic fix reran some tasks, the earlier failures it did not rerun."""
+    """The tasks that failed (arm:seed words, or seeds): this attempt's (run.sh's closing lines, read from the
+    attempt's start in the log as well as the tail) and, after the automatic fix reran some tasks, the earlier
+    failures it did not rerun."""
     current = "\n".join([*lines, tail_text(log, 1 << 16, start=record.log_offset)])
     relaunches = [h for h in record.history if h.get("event") == "relaunch"]
     kept = relaunches[-1].get("kept_failed", {}) if relaunches else {}
-    return {**{str(t): int(c) for t, c in kept.items()}, **{t: int(c) for t, c in FAILED_TASK.findall(current)}}
+    found = {task or seed: int(code) for task, seed, code in FAILED_TASK.findall(current)}
+    return {**{str(t): int(c) for t, c in kept.items()}, **found}
 
 
 def rerun_tasks(record: RunRecord) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 from exprun import analysis_note, arm_results, arm_sweeps, arms, plots
+from exprun.results import CountRules
 
 CONFIG = {"seeds": [0, 1, 2], "metrics": ["accuracy", "f1_macro"], "primary_metric": "accuracy",
           "higher_is_better": {"accuracy": True, "f1_macro": True}}
@@ -178,9 +179,9 @@ def test_a_criterion_on_a_non_primary_metric_reads_that_metric_from_the_seed_fil
         write_seed(tmp_path / "full", seed, accuracy=0.95 + seed / 100, f1_macro=0.80 + seed / 100)
         write_seed(tmp_path / "lr", seed, accuracy=0.90 + seed / 100, f1_macro=0.85 + seed / 200)
     found = arms.of({**CONFIG, "arms": entries})
-    by_metric, not_counted = arm_results.read_metrics(tmp_path, found, [0, 1, 2], "", "", "accuracy")
+    by_metric, not_counted = arm_results.read_metrics(tmp_path, found, [0, 1, 2], CountRules(), "accuracy")
     assert by_metric["f1_macro"]["lr"] == pytest.approx({0: 0.85, 1: 0.855, 2: 0.86})
-    assert arm_results.read(tmp_path, found, [0, 1, 2], "", "", "accuracy")[0] == by_metric["accuracy"]  # old callers
+    assert arm_results.read(tmp_path, found, [0, 1, 2], CountRules(), "accuracy")[0] == by_metric["accuracy"]  # old callers
 
     def outcome(metric):
         config = {**CONFIG, "arms": entries, **criteria()}

@@ -41,6 +41,7 @@ def test_arms_expand_to_arm_seed_tasks_in_arm_order():
 
 @pytest.mark.parametrize("entries,phrase", [
     ([{"name": "a b"}], "letters, digits"),
+    ([{"name": "full\n"}], "letters, digits"),  # `$` alone accepts a trailing newline; names are matched whole
     ([{"name": "x", "role": "winner"}], "must be one of control"),
     ([{"name": "x"}, {"name": "x", "role": "ablation"}], "two arms are named 'x'"),
     ([{"name": "x", "role": "ablation"}], "need a control arm"),
@@ -211,7 +212,8 @@ def test_a_seed_job_runs_only_a_task_of_its_run(example_wiki):
     with mock.patch.dict(os.environ):  # a job sets its task in its own (about to exec) environment
         argv = deploy.run_seed_job(slug, "1", example_wiki, "no-weight-decay")
         assert os.environ["EXPRUN_TASKS"] == "no-weight-decay:1"
-    assert argv[-2:] == ["bash", f"experiments/code/{slug}/run.sh"]
+    assert record.snapshot == f"snapshots/{record.approved_hash[:16]}/{slug}"
+    assert argv[-2:] == ["bash", f"{record.snapshot}/run.sh"], "the job runs the approved snapshot, not the live folder"
     for arm, seed in (("ghost", "0"), ("full", "7"), ("", "0")):
         with pytest.raises(LaunchError, match="is not one of this run's"), mock.patch.dict(os.environ):
             deploy.run_seed_job(slug, seed, example_wiki, arm)

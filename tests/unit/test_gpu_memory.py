@@ -91,7 +91,8 @@ def test_the_need_comes_from_the_sanity_run_of_exactly_this_code(gpu_wiki):
 
 def launch(root, settings, code_hash, monkeypatch, view):
     monkeypatch.setattr(gpus, "query", lambda: view)
-    request = LaunchRequest(SLUG, root, find_experiment(SLUG, root), {"seeds": [0]}, settings, code_hash, "run-1")
+    request = LaunchRequest(SLUG, root, find_experiment(SLUG, root), {"seeds": [0]}, settings, code_hash, "run-1",
+                            snapshot=f"snapshots/{code_hash[:16]}/{SLUG}")
     with pytest.raises(LaunchError) as err:
         LocalScreen(root)._launch(request)
     return str(err.value)

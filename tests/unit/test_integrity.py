@@ -158,3 +158,66 @@ def test_reading_what_was_approved_never_accepts_a_bare_touch(wiki):
     approved = gate.require_current(SLUG, wiki)
     assert paths.approval_binding.exists()
     assert gate.approved_files(SLUG, wiki, approved) == integrity.file_hashes(code(wiki))
+
+
+SHADOW_HASHLIB = '''"""A stand-in hashlib whose every digest is the one an attacker passes as "approved"."""
+class _Fake:
+    def update(self, data):
+        pass
+    def hexdigest(self):
+        return "0" * 64
+def sha256(data=b""):
+    return _Fake()
+'''
+
+
+@pytest.mark.parametrize("where", ["working folder", "PYTHONPATH"])
+def test_a_shadowing_hashlib_cannot_pass_the_guard(tmp_path, where):
+    """Attack: a hashlib.py in the wiki root (the guard's working folder) or on PYTHONPATH answers every hash
+    with the hash the attacker hands over; the guard must use the real one and refuse (exit 96)."""
+    root, shadow = tmp_path / "wiki", tmp_path / "shadow"
+    folder = root / "code"
+    folder.mkdir(parents=True), shadow.mkdir()
+    (folder / "train.py").write_text("print('unapproved')\n")
+    env = dict(os.environ)
+    if where == "PYTHONPATH":
+        (shadow / "hashlib.py").write_text(SHADOW_HASHLIB)
+        env["PYTHONPATH"] = str(shadow)
+    else:
+        (root / "hashlib.py").write_text(SHADOW_HASHLIB)
+    marker = tmp_path / "ran"
+    argv = integrity.guard_command(sys.executable, "code", "0" * 64, ["touch", str(marker)])
+    refused = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=30)
+    assert refused.returncode == integrity.GUARD_EXIT, refused.stderr
+    assert not marker.exists()
+
+
+def test_the_guard_starts_the_run_without_bytecode_caches(tmp_path):
+    """Bytecode is never trusted: the command starts with PYTHONDONTWRITEBYTECODE=1 and no PYTHONPYCACHEPREFIX
+    (a cache folder an attacker could fill), and without the approved hash to copy into its results."""
+    folder = tmp_path / "code"
+    folder.mkdir()
+    (folder / "run.sh").write_text("true\n")
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path / "caches")}
+    argv = integrity.guard_command(sys.executable, str(folder), integrity.folder_hash(folder),
+                                   [sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"])
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    seen = json.loads(done.stdout)
+    assert seen["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert "PYTHONPYCACHEPREFIX" not in seen and "EXPRUN_CODE_HASH" not in seen
+
+
+def test_a_snapshot_holding_anything_beyond_the_approved_files_is_refused(tmp_path):
+    """A snapshot is exactly the approved files: a planted __pycache__ or hidden file there is refused."""
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    (folder / "model.py").write_text("X = 1\n")
+    approved = integrity.folder_hash(folder)
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"planted")
+    assert integrity.folder_hash(folder) == approved, "the live folder's hash leaves caches out"
+    marker = tmp_path / "ran"
+    argv = integrity.guard_command(sys.executable, str(folder), approved, ["touch", str(marker)], snapshot=True)
+    refused = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert refused.returncode == integrity.GUARD_EXIT and not marker.exists()
+    assert "__pycache__/model.cpython-311.pyc" in refused.stderr

@@ -20,10 +20,13 @@ RUN = "digits-mlp-vs-logreg-a2-0badf00d"
 HASH = "a" * 64
 
 
+RULES = results.CountRules(RUN, HASH)
+
+
 def seed_file(folder: Path, name: str, accuracy: float = 0.97, run_id: str = RUN, code_hash: str = HASH, **extra) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    data = {"metrics": {"accuracy": accuracy}, "baseline_metrics": {"accuracy": 0.95}, "run_id": run_id,
-            "code_hash": code_hash, **extra}
+    data = {"seed": int(name[len("seed_"):-len(".json")]), "metrics": {"accuracy": accuracy},
+            "baseline_metrics": {"accuracy": 0.95}, "run_id": run_id, "code_hash": code_hash, **extra}
     (folder / name).write_text(json.dumps(data))
 
 
@@ -34,7 +37,7 @@ def test_only_the_configured_seeds_of_this_run_count(tmp_path):
     seed_file(tmp_path, "seed_01.json", accuracy=0.01)
     seed_file(tmp_path, "seed_7.json", accuracy=0.01)
     seed_file(tmp_path, "seed_2.json", accuracy=0.01, run_id="digits-mlp-vs-logreg-a1-11111111")
-    found = results.read_seed_files(tmp_path, [0, 1, 2], RUN, HASH)
+    found = results.read_seed_files(tmp_path, [0, 1, 2], RULES)
     assert [r["seed"] for r in found.records] == [0, 1]
     assert sorted(found.ignored) == ["seed_01.json", "seed_7.json"]
     assert "another run" in found.rejected[2]
@@ -46,27 +49,27 @@ def test_only_the_configured_seeds_of_this_run_count(tmp_path):
 def test_a_seed_that_ran_edited_code_is_excluded_and_says_why(tmp_path):
     seed_file(tmp_path, "seed_0.json")
     seed_file(tmp_path, "seed_1.json", code_hash="b" * 64)
-    found = results.read_seed_files(tmp_path, [0, 1], RUN, HASH)
+    found = results.read_seed_files(tmp_path, [0, 1], RULES)
     assert [r["seed"] for r in found.records] == [0]
     assert "changed code" in found.rejected[1] and "edited while the run was going" in found.rejected[1]
 
 
 def test_a_seed_file_without_run_id_is_not_this_runs(tmp_path):
-    (tmp_path / "seed_0.json").write_text(json.dumps({"metrics": {"accuracy": 0.99}}))
-    found = results.read_seed_files(tmp_path, [0], RUN, HASH)
+    (tmp_path / "seed_0.json").write_text(json.dumps({"seed": 0, "metrics": {"accuracy": 0.99}}))
+    found = results.read_seed_files(tmp_path, [0], RULES)
     assert found.records == [] and "no run_id" in found.rejected[0]
 
 
 @pytest.mark.parametrize("content", [
-    {"metrics": {"accuracy": 0.9}, "baseline_metrics": [0.9], "run_id": RUN},
-    {"metrics": {"accuracy": {"mean": 0.9}}, "run_id": RUN},
-    {"metrics": {"accuracy": "high"}, "run_id": RUN},
+    {"seed": 1, "metrics": {"accuracy": 0.9}, "baseline_metrics": [0.9], "run_id": RUN},
+    {"seed": 1, "metrics": {"accuracy": {"mean": 0.9}}, "run_id": RUN},
+    {"seed": 1, "metrics": {"accuracy": "high"}, "run_id": RUN},
 ], ids=["baseline-list", "metric-object", "metric-string"])
 def test_a_malformed_seed_file_is_that_seeds_error_never_a_crash(tmp_path, content):
     seed_file(tmp_path, "seed_0.json")
     seed_file(tmp_path, "seed_2.json")
     (tmp_path / "seed_1.json").write_text(json.dumps(content))
-    found = results.read_seed_files(tmp_path, [0, 1, 2], RUN, HASH)
+    found = results.read_seed_files(tmp_path, [0, 1, 2], RULES)
     summary = results.summarize(found.records, {"seeds": [0, 1, 2], "metrics": ["accuracy"]}, found.rejected)
     assert 1 in summary.failed_seeds and summary.succeeded_seeds == [0, 2]
 
@@ -74,8 +77,40 @@ def test_a_malformed_seed_file_is_that_seeds_error_never_a_crash(tmp_path, conte
 def test_a_seed_file_that_is_a_folder_is_that_seeds_error(tmp_path):
     seed_file(tmp_path, "seed_0.json")
     (tmp_path / "seed_1.json").mkdir()
-    found = results.read_seed_files(tmp_path, [0, 1], RUN, HASH)
+    found = results.read_seed_files(tmp_path, [0, 1], RULES)
     assert "not a regular file" in found.rejected[1]
+
+
+def test_a_seed_file_counts_only_as_what_it_says_it_is(tmp_path):
+    """Attack: after seed 1 crashed, seed_0.json is copied, hard-linked or linked to seed_1.json; a file without
+    its seed field; one that names another arm."""
+    seed_file(tmp_path, "seed_0.json")
+    (tmp_path / "seed_1.json").write_bytes((tmp_path / "seed_0.json").read_bytes())
+    os.link(tmp_path / "seed_0.json", tmp_path / "seed_2.json")
+    (tmp_path / "seed_3.json").symlink_to("seed_0.json")
+    (tmp_path / "seed_4.json").write_text(json.dumps({"metrics": {"accuracy": 0.9}, "run_id": RUN}))
+    found = results.read_seed_files(tmp_path, [0, 1, 2, 3, 4], RULES)
+    assert [r["seed"] for r in found.records] == []  # seed_0.json itself has a second hard link now
+    assert "says seed 0" in found.rejected[1]
+    assert "another hard link" in found.rejected[2] and "another hard link" in found.rejected[0]
+    assert "is a link (to seed_0.json)" in found.rejected[3]
+    assert "no whole-number `seed` field" in found.rejected[4]
+    arm = tmp_path / "full"
+    seed_file(arm, "seed_0.json", arm="no-dropout")
+    assert "says arm 'no-dropout'" in results.read_seed_files(arm, [0], RULES, arm="full").rejected[0]
+
+
+def test_only_tasks_the_guard_started_and_that_did_not_fail_count(tmp_path):
+    """The guard's provenance says which tasks this run started; a task's file counts only then, and not when
+    the task failed (a file written before the crash is not its result)."""
+    for name in ("seed_0.json", "seed_1.json", "seed_2.json"):
+        seed_file(tmp_path, name)
+    rules = results.CountRules(RUN, HASH, started=frozenset({"0", "1"}), failed={"1": 3})
+    found = results.read_seed_files(tmp_path, [0, 1, 2], rules)
+    assert [r["seed"] for r in found.records] == [0]
+    assert "failed (exit status 3)" in found.rejected[1]
+    assert "never started task 2" in found.rejected[2]
+    assert found.raw == {"seed_0.json": (tmp_path / "seed_0.json").read_bytes()}
 
 
 def test_a_new_attempt_moves_earlier_files_aside_and_deletes_nothing(example_wiki):

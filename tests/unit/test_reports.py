@@ -115,7 +115,7 @@ def build(tmp_path: Path, name: str):
     folder = tmp_path / "results" / SLUG
     folder.mkdir(parents=True)
     for number, content in scenario["files"].items():
-        text = content if isinstance(content, str) else json.dumps(content)
+        text = content if isinstance(content, str) else json.dumps({**content, "seed": number})
         (folder / f"seed_{number}.json").write_text(text, encoding="utf-8")
     found = results.read_seed_files(folder)
     summary = results.summarize(found.records, scenario["config"], found.rejected, found.ignored)

@@ -315,14 +315,15 @@ def test_non_utf8_seed_file_is_listed_as_failed(tmp_path):
     assert [r["seed"] for r in found.records] == [0] and list(found.rejected) == [1]
 
 
-def test_read_seed_files_takes_only_seed_files_and_the_seed_from_the_name(tmp_path):
+def test_read_seed_files_takes_only_seed_files_whose_seed_matches_the_name(tmp_path):
     write_seed(tmp_path, 0, {ACC: 0.9})
-    write_raw(tmp_path, 3, json.dumps({"seed": 99, "metrics": {ACC: 0.8}}))  # name wins over content
-    for other in ("seed_x.json", "seed_1.json.tmp", ".seed_2.json.123.tmp", "summary.json", "seed_4.txt"):
+    write_raw(tmp_path, 3, json.dumps({"seed": 99, "metrics": {ACC: 0.8}}))  # a copy of another seed's file
+    for other in ("seed_x.json", "seed_1.json.tmp", ".seed_2.json.123.tmp", "summary.json", "seed_4.txt",
+                  "seed_5.json\n"):
         (tmp_path / other).write_text('{"metrics": {"accuracy": 0.1}}', encoding="utf-8")
     found = results.read_seed_files(tmp_path)
-    assert sorted(r["seed"] for r in found.records) == [0, 3]
-    assert found.rejected == {}
+    assert sorted(r["seed"] for r in found.records) == [0]
+    assert list(found.rejected) == [3] and "says seed 99" in found.rejected[3]
 
 
 def test_read_seed_files_on_missing_folder_is_empty(tmp_path):

@@ -111,7 +111,7 @@ def launch(session: RemoteSession, server: ServerConfig, root: Path, name: str, 
         raise LaunchError(f"--cmd {cmd!r} cannot be split into words: {exc}") from None
     if not argv:
         raise LaunchError("--cmd is empty; give the command to run, e.g. --cmd 'bash experiments/code/x/run.sh'")
-    if gpu and not GPU_LIST.match(gpu):
+    if gpu and not GPU_LIST.fullmatch(gpu):
         raise LaunchError(f"--gpu {gpu!r}: give GPU indices like 0 or 0,1")
     env = {"CUDA_VISIBLE_DEVICES": gpu} if gpu else {}
     # checked again by the server itself at the moment the command starts

@@ -14,6 +14,8 @@ from typing import Any
 
 from ..pages import Page
 from .. import arms
+from .. import seeds as seed_rules
+from ..errors import ConfigError
 from . import criteria
 
 SKLEARN_DATASETS = {
@@ -108,6 +110,10 @@ def _seeds(text: str, default_count: int) -> list[int]:
     if listed:
         numbers = [int(n) for n in re.findall(r"[0-9]+", listed.group(1))]
         if re.search(r"[0-9]\s*[-–]\s*[0-9]", listed.group(1)) and len(numbers) == 2:
+            count = numbers[1] - numbers[0] + 1
+            if count > seed_rules.MAX_SEEDS:  # refused before a range of a hundred million is ever built
+                raise ConfigError(f"the page's seeds {listed.group(1).strip()}: {count} seeds; at most "
+                                  f"{seed_rules.MAX_SEEDS} — name fewer seeds on the page")
             return list(range(numbers[0], numbers[1] + 1))
         return numbers
     count = _number(r"([0-9]+)\s+seeds", text, int)

@@ -10,6 +10,7 @@ RUN_SH = """#!/usr/bin/env bash
 # else every seed of config.yaml (or EXPRUN_SEEDS="0 2"); EXPRUN_PARALLEL tasks at once (default 1), each
 # on its own GPU of EXPRUN_GPUS when given. Extra arguments go to train.py (e.g. --resume --lr 0.0005);
 # EXPRUN_TASK_ARGS="arm:0 --lr 0.05;arm:1 --lr 0.005" adds arguments to single tasks (the automatic fix).
+# Results and checkpoints go where exprun says (EXPRUN_RESULTS_DIR, EXPRUN_CHECKPOINT_DIR), never elsewhere.
 # Exits non-zero when any task failed; every task leaves its log and exit status in logs/exp-{slug}.tasks/.
 set -uo pipefail
 HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
@@ -39,6 +40,9 @@ if [ "$PARALLEL" -gt 1 ] && [ -z "${{OMP_NUM_THREADS:-}}" ]; then  # share the c
   export OMP_NUM_THREADS=$(( threads > 0 ? threads : 1 ))
 fi
 read -r -a GPUS <<< "${{EXPRUN_GPUS:-}}"
+DIRS=()  # where exprun says this run writes (a sanity run passes its own folders after these)
+[ -n "${{EXPRUN_RESULTS_DIR:-}}" ] && DIRS+=(--results-dir "$EXPRUN_RESULTS_DIR")
+[ -n "${{EXPRUN_CHECKPOINT_DIR:-}}" ] && DIRS+=(--checkpoint-dir "$EXPRUN_CHECKPOINT_DIR")
 TASK_DIR="logs/exp-{slug}.tasks"
 RECORD=1  # `run.sh --help` (the run contract's probe) leaves no task status behind
 for arg in "$@"; do [ "$arg" = "--help" ] && RECORD=0; done
@@ -61,9 +65,9 @@ run_task() {{  # one task: train.py --seed N [--arm A] plus the extra arguments;
   read -r -a own <<< "$(task_args "$task")"
   [ "$RECORD" = 1 ] && rm -f "$TASK_DIR/$(name_of "$task").exit"  # never an earlier run's status
   if [ -n "$arm" ]; then
-    "$PYTHON" "$HERE/train.py" --seed "$seed" --arm "$arm" ${{own[@]+"${{own[@]}}"}} "$@"
+    "$PYTHON" "$HERE/train.py" --seed "$seed" --arm "$arm" ${{DIRS[@]+"${{DIRS[@]}}"}} ${{own[@]+"${{own[@]}}"}} "$@"
   else
-    "$PYTHON" "$HERE/train.py" --seed "$seed" ${{own[@]+"${{own[@]}}"}} "$@"
+    "$PYTHON" "$HERE/train.py" --seed "$seed" ${{DIRS[@]+"${{DIRS[@]}}"}} ${{own[@]+"${{own[@]}}"}} "$@"
   fi
   code=$?
   [ "$RECORD" = 1 ] && echo "$code" > "$TASK_DIR/$(name_of "$task").exit"

@@ -13,10 +13,10 @@ import contextlib
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Iterator
 
-from .. import integrity
+from .. import integrity, provenance
 from ..errors import GateError, LaunchError, RemoteError
 from ..state import Paths
 from .base import Backend, RunRecord, RunSpec, RunState
@@ -32,25 +32,26 @@ LAUNCHERS: dict[Backend, str] = {
 ENVIRONMENTS = {"local": Backend.SCREEN, "remote": Backend.SSH, "slurm": Backend.SLURM}
 
 
-def run_command(slug: str, approved_hash: str, python: str = "python3") -> list[str]:
-    """run.sh of the experiment, relative to the wiki root, behind the integrity guard (a relaunch appends
-    its extra arguments; the guard hands them to run.sh)."""
-    code_dir = Paths(slug).code_dir.as_posix()
-    return integrity.guard_command(python, code_dir, approved_hash, ["bash", f"{code_dir}/run.sh"])
+def run_command(snapshot_dir: str, approved_hash: str, record_dir: str, python: str = "python3") -> list[str]:
+    """run.sh of the approved snapshot, relative to the wiki root, behind the integrity guard, which checks the
+    snapshot strictly and leaves its provenance record in `record_dir` (a relaunch appends its extra arguments;
+    the guard hands them to run.sh)."""
+    return integrity.guard_command(python, snapshot_dir, approved_hash, ["bash", f"{snapshot_dir}/run.sh"],
+                                   snapshot=True, record_dir=record_dir)
 
 
-def run_spec(slug: str, root: Path, approved_hash: str, run_id: str, env: dict | None = None,
-             python: str = "python3") -> RunSpec:
-    """The guarded launch of run.sh from the wiki root, as an argument list; the run id reaches every seed file."""
-    paths = Paths(slug, root)
-    return RunSpec(slug=slug, command=run_command(slug, approved_hash, python=python), cwd=Path(root).resolve(),
-                   log=paths.log.resolve(), exit_file=paths.exit_status.resolve(),
-                   env={"EXPRUN_RUN_ID": run_id, **(env or {})})
+def run_folders(slug: str, where: str | PurePosixPath) -> dict[str, str]:
+    """Where exprun tells every task to write (EXPRUN_RESULTS_DIR, EXPRUN_CHECKPOINT_DIR): this experiment's own
+    folders under the wiki root of the machine that runs it; the program never chooses them."""
+    paths = Paths(slug, Path())
+    return {"EXPRUN_RESULTS_DIR": f"{where}/{paths.results_dir.as_posix()}",
+            "EXPRUN_CHECKPOINT_DIR": f"{where}/{paths.checkpoint_dir.as_posix()}"}
 
 
 @dataclass
 class LaunchRequest:
-    """What a deploy hands a launcher: the approved experiment, its settings and this attempt's run id."""
+    """What a deploy hands a launcher: the approved experiment, its settings, this attempt's number and run id,
+    and (set by Launcher.launch) the snapshot it runs."""
 
     slug: str
     root: Path
@@ -59,12 +60,30 @@ class LaunchRequest:
     settings: Settings
     approved_hash: str
     run_id: str
+    attempt: int = 0
+    snapshot: str = ""
+
+    @property
+    def record_dir(self) -> str:
+        """Where the guard leaves each start's provenance, relative to the wiki root (on every machine)."""
+        return provenance.record_dir(self.slug, self.attempt)
 
     def command(self, python: str) -> list[str]:
-        return run_command(self.slug, self.approved_hash, python=python)
+        if not self.snapshot:
+            raise LaunchError(f"{self.slug}: no snapshot taken; a run starts only from its approved snapshot")
+        return run_command(self.snapshot, self.approved_hash, self.record_dir, python=python)
+
+    def run_env(self, where: str | PurePosixPath) -> dict[str, str]:
+        """The run id every seed file carries and the folders exprun chose, for the machine whose wiki root is
+        `where`."""
+        return {"EXPRUN_RUN_ID": self.run_id, **run_folders(self.slug, where)}
 
     def run_spec(self, env: dict | None = None, python: str = "python3") -> RunSpec:
-        return run_spec(self.slug, self.root, self.approved_hash, self.run_id, env, python)
+        """The guarded launch of the snapshot's run.sh from the wiki root here, as an argument list."""
+        paths = Paths(self.slug, self.root)
+        cwd = Path(self.root).resolve()
+        return RunSpec(slug=self.slug, command=self.command(python), cwd=cwd, log=paths.log.resolve(),
+                       exit_file=paths.exit_status.resolve(), env={**self.run_env(cwd.as_posix()), **(env or {})})
 
     @property
     def seeds(self) -> list[str]:
@@ -97,14 +116,17 @@ class Launcher(ABC):
         self.root = Path(root)
 
     def launch(self, request: LaunchRequest) -> RunRecord:
-        """Check the approval itself (no state file stands in for it), then start the run."""
-        from .. import gate  # noqa: PLC0415
+        """Check the approval itself (no state file stands in for it), take the snapshot of exactly the approved
+        bytes, then start the run from it."""
+        from .. import gate, snapshot  # noqa: PLC0415
 
         if gate.require_current(request.slug, request.root) != request.approved_hash:
             raise GateError(f"{request.slug}: the code changed between the approval check and the launch; "
                             f"review it and run `exprun approve {request.slug}` again")
+        request.snapshot = snapshot.take(request.slug, request.root, Paths(request.slug, request.root).code_dir,
+                                         request.approved_hash)
         record = self._launch(request)
-        record.approved_hash, record.run_id = request.approved_hash, request.run_id
+        record.approved_hash, record.run_id, record.snapshot = request.approved_hash, request.run_id, request.snapshot
         return record
 
     @abstractmethod

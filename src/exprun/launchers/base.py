@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import LaunchError
 from ..files import atomic_write_json, read_json
 
-RECORD_VERSION = 2  # 1: bookkeeping in env, no attempt/run id; 2: details, attempt, run_id
+RECORD_VERSION = 3  # 1: bookkeeping in env, no attempt/run id; 2: details, attempt, run_id; 3: snapshot, provenance
 
 
 class Backend(str, Enum):
@@ -79,7 +79,14 @@ class RunRecord:
     page_written: bool = True  # False between a launch and the page saying `running`: a retry adopts the run
     sanity_skipped: bool = False  # `exprun deploy --skip-sanity`: a person's explicit override
     details: dict = field(default_factory=dict)
+    snapshot: str = ""  # the approved snapshot it runs (snapshots/<hash16>/<slug>), relative to the wiki root
     version: int = RECORD_VERSION
+
+    @property
+    def guarded(self) -> bool:
+        """Launched from a snapshot behind a guard that records what it starts (version 3 on): only tasks those
+        records name may count."""
+        return bool(self.snapshot) and not self.foreign
 
     @property
     def log_offset(self) -> int:

@@ -48,11 +48,10 @@ class SlurmArray(Launcher):
         server = server_config.of_wiki(self.root)
         with RemoteSession(server) as session:
             env_needs.require(env_needs.check_remote(needs, session, server), request.slug, remote=True)
-            sync.upload(session, sync.plan(self.root, [request.slug], server))
-            sync.verify(session, request.slug, request.approved_hash)
-            envsetup.setup_env(session, server, request.slug)
+            sync.send_snapshot(session, self.root, request.snapshot, request.approved_hash, server)
+            envsetup.setup_env(session, server, request.slug, requirements_file=f"{request.snapshot}/requirements.txt")
             command = envsetup.wrap(request.command("python3"), server, session)
-            spec = ssh.run_spec(request.slug, command, session.work_dir, {"EXPRUN_RUN_ID": request.run_id})
+            spec = ssh.run_spec(request.slug, command, session.work_dir, request.run_env(session.work_dir))
             record = slurm.launch(spec, request.tasks, resources, slurm.ssh_runner(session), host=server.host)
         record.details["via"] = "ssh"
         return record
@@ -122,13 +121,13 @@ class SlurmArray(Launcher):
         return {task: text for task, text in tails.items() if text}
 
     def fetch_results(self, record: RunRecord) -> None:
-        """On a login node the results are already here; through SSH, pull them and the task logs."""
+        """On a login node the results are already here; through SSH, pull them, the provenance and the task logs."""
         if self.session is None:
             return
         from ..remote import pull  # noqa: PLC0415
 
         paths = Paths(record.slug, self.root)
-        pull.pull_if_present(self.session, paths.results_dir.relative_to(self.root).as_posix() + "/", self.root)
+        ssh.pull_run_evidence(self.session, record, self.root)
         for log in self._logs(record):
             pull.pull(self.session, log, str(paths.log.parent / PurePosixPath(log).name), self.root)
 

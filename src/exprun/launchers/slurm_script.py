@@ -48,7 +48,7 @@ class Resources:
         """Values land on #SBATCH lines: no spaces, quotes or newlines that could change the script."""
         for name in ("gpu_type", "mem", "time", "partition", "account"):
             value = getattr(self, name)
-            if value and not _SAFE_VALUE.match(str(value)):
+            if value and not _SAFE_VALUE.fullmatch(str(value)):
                 raise ConfigError(f"slurm.{name}={value!r}: use letters, digits and _ . : + - only")
         for name in ("gpus", "cpus_per_task"):
             value = getattr(self, name)
@@ -103,7 +103,7 @@ def array_spec(tasks: Iterable[int]) -> str:
 def job_env(env: dict[str, str]) -> dict[str, str]:
     """The variables the job exports: not a GPU choice made elsewhere (SLURM sets CUDA_VISIBLE_DEVICES)."""
     kept = {k: v for k, v in env.items() if k != "CUDA_VISIBLE_DEVICES"}
-    bad = [k for k in kept if not _ENV_NAME.match(k)]
+    bad = [k for k in kept if not _ENV_NAME.fullmatch(k)]
     if bad:
         raise LaunchError(f"environment variable name(s) {bad} cannot be exported from a batch script")
     return kept

@@ -169,6 +169,15 @@ def tail(record: RunRecord, session: RemoteSession, max_bytes: int = TAIL_BYTES,
     return read_tail(session, PurePosixPath(on_server(session, record.log)), max_bytes, start)
 
 
+def pull_run_evidence(session: RemoteSession, record: RunRecord, root: Path) -> None:
+    """A run's results folder and the guard's provenance records of its attempt, each to the same path here."""
+    from .. import provenance  # noqa: PLC0415
+    from ..remote import pull  # noqa: PLC0415
+
+    pull.pull_if_present(session, Paths(record.slug, Path()).results_dir.as_posix() + "/", root)
+    pull.pull_if_present(session, provenance.record_dir(record.slug, record.attempt) + "/", root)
+
+
 def on_server(session: RemoteSession, path: str) -> str:
     """A record's path on the server: a relative one (a run someone else launched, from its page's run_log) is
     under work_dir."""

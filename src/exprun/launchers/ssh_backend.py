@@ -22,7 +22,7 @@ from .base import RunRecord, RunSpec, RunState, runs_tasks_in_parallel, task_log
 class RemoteScreen(Launcher):
     backend = Backend.SSH
     supports_task_reruns = True
-    code_is_here = False  # the server runs its own synced copy (verified by hash, and by the guard there)
+    code_is_here = False  # the server runs its synced copy of the snapshot (verified by hash, and by the guard there)
 
     def __init__(self, root: Path, session=None):
         super().__init__(root)
@@ -55,11 +55,10 @@ class RemoteScreen(Launcher):
                 chosen = [g.index for g in free[: plan.count * parallel]]
                 gpu = ",".join(map(str, chosen))
                 slots = [chosen[i * plan.count:(i + 1) * plan.count] for i in range(parallel)]
-            sync.upload(session, sync.plan(self.root, [request.slug], server))
-            sync.verify(session, request.slug, request.approved_hash)
-            envsetup.setup_env(session, server, request.slug)
+            sync.send_snapshot(session, self.root, request.snapshot, request.approved_hash, server)
+            envsetup.setup_env(session, server, request.slug, requirements_file=f"{request.snapshot}/requirements.txt")
             # a page that needs no GPU gets none: its code must not take a card nobody claimed for it
-            env = {"EXPRUN_RUN_ID": request.run_id, "CUDA_VISIBLE_DEVICES": gpu, **request.task_env(parallel, slots)}
+            env = {**request.run_env(session.work_dir), "CUDA_VISIBLE_DEVICES": gpu, **request.task_env(parallel, slots)}
             command = envsetup.wrap(request.command("python3"), server, session)
             return ssh.launch(ssh.run_spec(request.slug, command, session.work_dir, env), session,
                               gpu_ids=[int(i) for i in gpu.split(",")] if gpu else [],
@@ -114,10 +113,11 @@ class RemoteScreen(Launcher):
         return fresh, int(fresh.history[-1].get("log_offset", 0))
 
     def fetch_results(self, record: RunRecord) -> None:
-        """Bring results/<slug>/ and the log home (resumable; weights stay on the server)."""
+        """Bring results/<slug>/, the guard's provenance records and the log home (resumable; weights stay on
+        the server)."""
         from ..remote import pull  # noqa: PLC0415
 
         paths = Paths(record.slug, self.root)
-        pull.pull_if_present(self._held(), paths.results_dir.relative_to(self.root).as_posix() + "/", self.root)
+        ssh.pull_run_evidence(self._held(), record, self.root)
         log = ssh.on_server(self._held(), record.log)
         pull.pull(self._held(), log, paths.log.relative_to(self.root).as_posix(), self.root)

@@ -1,4 +1,5 @@
-"""sync-code: upload an experiment's approved code, incrementally and atomically, then prove it arrived.
+"""sync-code: upload an experiment's code (or the approved snapshot a run executes), incrementally and
+atomically, then prove it arrived.
 
 Only uploads: nothing on the server is ever deleted, and results/, logs/ and
 checkpoints/ are never written, so results not pulled yet survive any sync.
@@ -8,6 +9,7 @@ The proof is the remote copy's hash computed by integrity.folder_hash itself
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -38,12 +40,24 @@ class SyncPlan:
 def plan(root: Path, slugs: list[str], server: ServerConfig) -> SyncPlan:
     """The experiments' code files (what manifest hashes and a person approves) plus sync.include, minus sync.exclude."""
     root = Path(root)
-    chosen: dict[str, Path] = {}
+    folders = []
     for slug in slugs:
         code_dir = Paths(slug, root).code_dir
         if not code_dir.is_dir():
             raise RemoteError(f"{code_dir}: no code to sync for {slug}; run `snakemake prepare_{slug}` first")
-        for _, name in integrity.code_files(code_dir):
+        folders.append(code_dir)
+    return _plan(root, folders, server)
+
+
+def plan_snapshot(root: Path, snapshot: str, server: ServerConfig) -> SyncPlan:
+    """An approved snapshot (snapshots/<hash16>/<slug>/, to the same path under work_dir) plus sync.include."""
+    return _plan(Path(root), [Path(root) / snapshot], server)
+
+
+def _plan(root: Path, folders: list[Path], server: ServerConfig) -> SyncPlan:
+    chosen: dict[str, Path] = {}
+    for folder in folders:
+        for _, name in integrity.code_files(folder):
             path = Path(name)
             chosen[path.relative_to(root).as_posix()] = path
     for pattern in server.sync_include:
@@ -100,28 +114,33 @@ def _remote_attrs(sftp, remote: PurePosixPath, listings: dict[PurePosixPath, dic
 
 
 def remote_code_hash(session: RemoteSession, slug: str) -> str:
-    """integrity.folder_hash of the server's copy of experiments/code/<slug>/.
+    """integrity.folder_hash of the server's copy of experiments/code/<slug>/."""
+    return remote_folder_hash(session, Paths(slug, Path()).code_dir.as_posix(), f"sync-code --slug {slug}")[0]
+
+
+def remote_folder_hash(session: RemoteSession, rel: str, how: str) -> tuple[str, list[str]]:
+    """(integrity.folder_hash, files no approval covers) of a folder under the server's work_dir.
 
     The folder is streamed back over the session's SFTP channel into a temp
     folder and hashed there by the very function that hashed the approval, so
     the two cannot drift apart (same path order, same exclusions, no python
     needed on the server). The price is one read of a folder of a few KB.
     """
-    remote_dir = session.work_dir / Paths(slug, Path()).code_dir.as_posix()
+    remote_dir = session.work_dir / rel
     sftp = session.sftp()
     if transfer.stat_or_none(sftp, remote_dir) is None:
-        raise RemoteError(f"{remote_dir} does not exist on {session.label}; run `sync-code --slug {slug}` first")
+        raise RemoteError(f"{remote_dir} does not exist on {session.label}; run `{how}` first")
     with tempfile.TemporaryDirectory(prefix="exprun-remote-code-") as tmp:
         fetched = 0
-        for rel, attrs in transfer.walk_files(sftp, remote_dir):
+        for name, attrs in transfer.walk_files(sftp, remote_dir):
             fetched += attrs.st_size or 0
             if fetched > HASH_FETCH_LIMIT:
                 raise RemoteError(f"{remote_dir} on {session.label} holds over {HASH_FETCH_LIMIT // 2**20} MiB; "
                                   "keep data and checkpoints out of the code folder")
-            copy = Path(tmp) / rel
+            copy = Path(tmp) / name
             copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_bytes(transfer.read_bytes(sftp, remote_dir / rel) or b"")
-        return integrity.folder_hash(Path(tmp))
+            copy.write_bytes(transfer.read_bytes(sftp, remote_dir / name) or b"")
+        return integrity.folder_hash(Path(tmp)), integrity.beyond_approved(Path(tmp))
 
 
 def verify(session: RemoteSession, slug: str, expected: str) -> str:
@@ -132,3 +151,18 @@ def verify(session: RemoteSession, slug: str, expected: str) -> str:
                           f"hashes to {found[:12]}, approved {expected[:12]}; run `sync-code --slug {slug}` again "
                           "(and check nobody edits the code on the server)")
     return found
+
+
+def send_snapshot(session: RemoteSession, root: Path, snapshot: str, approved_hash: str, server: ServerConfig) -> None:
+    """Upload the approved snapshot (what differs) and prove the server's copy is exactly it: the approved hash
+    and nothing beyond the approved files (a planted cache there is refused, never run)."""
+    upload(session, plan_snapshot(root, snapshot, server))
+    found, extra = remote_folder_hash(session, snapshot, "snakemake deploy_<slug>")
+    where = f"{session.work_dir / snapshot} on {session.label}"
+    if extra:
+        raise RemoteError(f"{where} holds files no approval covers ({', '.join(extra[:5])}); nothing was started — "
+                          f"remove them there (rm -r {shlex.quote(str(session.work_dir / snapshot))}) and deploy again")
+    if found != approved_hash:
+        raise RemoteError(f"{where} hashes to {found[:12]}, not the approved {approved_hash[:12]}: it was edited on the "
+                          f"server; nothing was started — remove it there (rm -r "
+                          f"{shlex.quote(str(session.work_dir / snapshot))}) and deploy again")

@@ -1,0 +1,155 @@
+"""The approved snapshot: the exact bytes a person approved, copied once, read-only, and what every run executes.
+
+A deploy copies the files it hashed (links followed, as the approval hashed them) into
+`snapshots/<first 16 hex of the approved hash>/<slug>/` and launches run.sh from there — here, on the
+server (the synced copy is this folder), in every SLURM task, every seed job and the automatic fix's
+relaunch. Editing, re-approving or deleting `experiments/code/<slug>/` while a run goes changes nothing that
+runs; the next deploy takes the new approval. The copy is hashed from the very bytes written, so a snapshot
+that does not hash as approved is never made; an unchanged re-deploy finds it and reuses it.
+
+Why this place: the snapshot sits as deep under the wiki root as `experiments/code/<slug>/` and has the same
+last name, so a run.sh that does `cd "$(dirname "$0")/../../.."`, code that finds the wiki root through
+`__file__`, or a script that takes its slug from its folder's name, all work unchanged, and the working
+folder is still the wiki root (relative data paths keep working).
+
+Why no bytecode: the snapshot never holds `__pycache__` or hidden files (the guard refuses a snapshot with
+anything beyond the approved files) and runs start with PYTHONDONTWRITEBYTECODE=1, so Python compiles the
+approved source every time. Hashing caches instead would make every sanity run change the approval (the
+interpreter writes them), and a cache is only ever a copy of source a person can read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from . import integrity
+from .errors import GateError
+
+FOLDER = "snapshots"
+# Hashed, so approved, but not source a person reads: listed at the gate so nobody approves them unseen.
+NOT_SOURCE_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib", ".pth", ".egg", ".whl", ".zip", ".jar",
+                       ".exe", ".bin")
+STARTUP_HOOKS = ("sitecustomize.py", "usercustomize.py")
+
+
+def location(slug: str, approved_hash: str) -> str:
+    """snapshots/<hash16>/<slug>, relative to the wiki root (posix, as it is on every machine)."""
+    return f"{FOLDER}/{approved_hash[:16]}/{slug}"
+
+
+def problem(folder: Path, approved_hash: str) -> str:
+    """Why `folder` is not the snapshot of `approved_hash` ("" when it is)."""
+    if not folder.is_dir():
+        return f"{folder} is missing"
+    try:
+        extra = integrity.beyond_approved(folder)
+        found = integrity.folder_hash(folder)
+    except (OSError, integrity.LinkLoop) as exc:
+        return f"{folder} cannot be hashed ({exc})"
+    if extra:
+        return f"{folder} holds files no approval covers: {', '.join(extra[:5])}"
+    if found != approved_hash:
+        return f"{folder} hashes to {found[:12]}, not the approved {approved_hash[:12]}"
+    return ""
+
+
+def take(slug: str, root: Path, code_dir: Path, approved_hash: str) -> str:
+    """The snapshot of the approved code (made, or reused when it is already exactly that); its relative path.
+
+    GateError when the code folder no longer hashes as approved: what was copied is then not what a person
+    approved, and nothing is kept."""
+    rel = location(slug, approved_hash)
+    target = Path(root) / rel
+    if target.is_dir():
+        if not problem(target, approved_hash):
+            return rel
+        _set_aside(target)  # damaged (edited, planted into): kept for a look, never run
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = target.with_name(f".{slug}.building-{os.getpid()}")
+    _remove(building)
+    try:
+        found = _copy(Path(code_dir), building)
+        if found != approved_hash:
+            raise GateError(f"{slug}: the code changed between the approval check and the launch (it now hashes to "
+                            f"{found[:12]}, approved {approved_hash[:12]}); review it and run `exprun approve {slug}` again")
+        _read_only(building)
+        os.replace(building, target)
+    finally:
+        _remove(building)
+    return rel
+
+
+def _copy(source: Path, dest: Path) -> str:
+    """Copy every hashed file (links resolved to their bytes, a dangling link kept as a link) and return the
+    hash of exactly the bytes written."""
+    hashes = []
+    for rel, path in integrity.code_files(source):
+        out = dest / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:  # a dangling link: nothing to read, counted by its text
+            link = os.readlink(path)
+            os.symlink(link, out)
+            hashes.append((rel, integrity.link_hash(link)))
+            continue
+        with open(out, "wb") as handle:
+            handle.write(data)
+        os.chmod(out, 0o444 | (os.stat(path).st_mode & 0o111))
+        hashes.append((rel, hashlib.sha256(data).hexdigest()))
+    return integrity.combine(hashes)
+
+
+def _read_only(folder: Path) -> None:
+    for current, dirs, _ in os.walk(folder, topdown=False):
+        for name in dirs:
+            os.chmod(os.path.join(current, name), 0o555)
+    os.chmod(folder, 0o555)
+
+
+def _writable(folder: Path) -> None:
+    for current, dirs, files in os.walk(folder):
+        os.chmod(current, 0o755)
+        for name in files:
+            path = os.path.join(current, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o644)
+
+
+def _remove(folder: Path) -> None:
+    if folder.exists() or folder.is_symlink():
+        _writable(folder)
+        shutil.rmtree(folder)
+
+
+def _set_aside(target: Path) -> None:
+    n = 1
+    while target.with_name(f"{target.name}.damaged-{n}").exists():
+        n += 1
+    os.replace(target, target.with_name(f"{target.name}.damaged-{n}"))
+
+
+def not_plain_source(code_dir: Path) -> tuple[list[str], list[str]]:
+    """(hashed files that are not source a person reads — bytecode, native libraries, .pth, startup hooks,
+    binaries —, files that no approval covers and no run sees — caches, hidden files)."""
+    code_dir = Path(code_dir)
+    unusual = []
+    for rel, path in integrity.code_files(code_dir):
+        name = rel.rsplit("/", 1)[-1]
+        if name.endswith(NOT_SOURCE_SUFFIXES) or name in STARTUP_HOOKS or _binary(path):
+            unusual.append(rel)
+    ignored = [rel for rel in integrity.beyond_approved(code_dir)
+               if rel.rsplit("/", 1)[-1] not in integrity.NOT_HASHED or "/" in rel]
+    return unusual, ignored
+
+
+def _binary(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return b"\0" in handle.read(8192)
+    except OSError:
+        return False
