@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import integrity
+from . import integrity, run_scope, snapshot
 from .codegen import manifest
 from .errors import GateError
 from .files import atomic_write_json, atomic_write_text, read_json
@@ -222,13 +222,13 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     key_env = settings.review_llm.api_key_env
     gpu_line, gpu_checks = _gpu_plan(slug, root, settings, sanity)
     env_lines, env_checks = _env_needs(code, config, settings, root)
-    checks = gpu_checks + env_checks + _scope_checks(slug, root, config)
+    checks = gpu_checks + env_checks + run_scope.check_lines(slug, root, config)
     lines = [
         headline, "",
         *[f"!! CHECK  {text}" for text in checks], *([""] if checks else []),
         "Review before approving:",
         f"  1. Code        {code}/  ({files})" + (f"\n                 edited by a person: {', '.join(changed_by_person)}" if changed_by_person else "") + linked,
-        *_not_source_lines(code),
+        *snapshot.gate_lines(code),
         "                 runs as approved: deploy copies exactly these bytes into snapshots/<hash>/ (read-only) and runs that",
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
         f"  3. Settings    {code}/config.yaml: lr={hp.get('learning_rate')}, batch_size={hp.get('batch_size')}, "
@@ -295,28 +295,6 @@ def _env_needs(code: Path, config: dict, settings: Settings, root: Path) -> tupl
         checks.append(f"Environment: {', '.join(unchecked)} not checked on {found.target} ({found.error}); "
                       f"{'deploy refuses' if refuses else 'the run fails'} if any is not set there")
     return lines, checks
-
-
-def _scope_checks(slug: str, root: Path, config: dict) -> list[str]:
-    """A CHECK line when config.yaml or the code names another experiment's folders: deploy refuses."""
-    from . import run_scope  # noqa: PLC0415
-
-    found = run_scope.foreign_names(slug, root, config)
-    return [f"Results: {run_scope.describe(slug, root, found)}; deploy refuses until then"] if found else []
-
-
-def _not_source_lines(code: Path) -> list[str]:
-    """What a person could miss reading the source: hashed files that are not source, and files no run sees."""
-    from . import snapshot  # noqa: PLC0415
-
-    unusual, ignored = snapshot.not_plain_source(code)
-    lines = []
-    if unusual:
-        lines.append(f"                 not plain source (approved with the rest — read them): {', '.join(unusual)}")
-    if ignored:
-        shown = ", ".join(ignored[:8]) + (f", … {len(ignored) - 8} more" if len(ignored) > 8 else "")
-        lines.append(f"                 not hashed, never copied, never run (caches, hidden files): {shown}")
-    return lines
 
 
 def _sanity_line(sanity: dict) -> str:

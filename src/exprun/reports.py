@@ -24,7 +24,7 @@ def deploy_report(data: dict) -> str:
         f"- Environment: {data['environment']}\n"
         f"- Log file: {data['log_file']}\n"
         f"{_task_logs_line(data)}"
-        f"- Code: {data['code']}\n"
+        f"- Code: {data['code']}" + (f" (runs as approved from {data['snapshot']})" if data.get("snapshot") else "") + "\n"
         f"- Estimated: ~{data['estimated_hours']}h (expected completion: {data['expected_completion']})\n"
         f"{review}"
         f"{skipped}"

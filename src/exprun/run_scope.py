@@ -86,6 +86,12 @@ def describe(slug: str, root: Path, found: list[str]) -> str:
             f"({slug}) and approve again")
 
 
+def check_lines(slug: str, root: Path, config: dict) -> list[str]:
+    """The gate's CHECK line when config.yaml or the code names another experiment's folders."""
+    found = foreign_names(slug, root, config)
+    return [f"Results: {describe(slug, root, found)}; deploy refuses until then"] if found else []
+
+
 def require_own(slug: str, root: Path, config: dict) -> None:
     """Deploy's refusal: one line naming the files and values."""
     found = foreign_names(slug, root, config)

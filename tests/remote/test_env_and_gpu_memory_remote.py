@@ -97,7 +97,7 @@ def test_a_remote_deploy_refuses_before_anything_is_copied(secret_server, output
     assert str(err.value).startswith(f"{SLUG}: the code needs environment variable(s) NOT SET on 127.0.0.1: "
                                      "LAB_ABSENT (config.yaml requires_env); export them in env_setup of "
                                      "config/server.yaml")
-    assert not lab.remote_code.exists(), "refused before the sync"
+    assert not lab.remote_code.exists() and not (lab.work_dir / "snapshots").exists(), "refused before the sync"
     assert SECRET not in str(err.value) and not [o for o in outputs if SECRET in o]
 
 

@@ -33,7 +33,7 @@ def test_the_sanity_run_happens_on_the_server(lab):
     sanity = json.loads((lab.root / "experiments" / "state" / SLUG / "sanity.json").read_text())
     assert sanity["status"] == "passed" and sanity["where"] == f"remote 127.0.0.1:{lab.work_dir}"
     # the code was synced and ran there; its result came back for the checks here
-    assert (lab.work_dir / "experiments" / "code" / SLUG / "train.py").exists()
+    assert (lab.work_dir / sanity["snapshot"] / "train.py").exists(), "it ran a snapshot of exactly the hashed code"
     assert (lab.work_dir / "experiments" / "state" / SLUG / "sanity" / "results" / "seed_0.json").exists()
     assert (lab.root / "experiments" / "state" / SLUG / "sanity" / "results" / "seed_0.json").exists()
     assert sanity["seconds_per_step"] > 0  # the server's measured throughput feeds the estimate

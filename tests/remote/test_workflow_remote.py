@@ -49,7 +49,8 @@ def test_deploy_and_collect_through_the_remote_profile(lab):
     assert page["status"] == "running"
     assert page["remote"]["server"] == "127.0.0.1" and page["remote"]["session"] == f"exp-{SLUG}"
     assert page["remote"]["started"] and page["remote"]["completed"] == ""
-    assert (lab.work_dir / "experiments" / "code" / SLUG / "train.py").exists()
+    record = json.loads((lab.root / "experiments" / "state" / SLUG / "run.json").read_text())
+    assert (lab.work_dir / record["snapshot"] / "train.py").exists(), "the server holds the approved snapshot"
     log = (lab.root / "wiki" / "log.md").read_text()
     assert f"exp-run | deployed {SLUG} | env: remote | server: 127.0.0.1 | gpu: none | eta:" in log
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from exprun import integrity
+from exprun import integrity, provenance, snapshot
 from exprun.launchers import backends, slurm, slurm_script
 from exprun.launchers.base import RunRecord
 from exprun.state import Paths
@@ -15,10 +15,19 @@ from exprun.state import Paths
 pytestmark = [pytest.mark.service("slurm"), pytest.mark.usefixtures("slurm_cluster")]
 
 
-def run_spec(slug, root, env=None, approved_hash=None):
-    """The guarded launch deploy builds, for the code as it is now (or the hash given)."""
-    approved = approved_hash or integrity.folder_hash(Paths(slug, root).code_dir)
-    return backends.run_spec(slug, root, approved, f"{slug}-a1-test", env=env)
+def run_spec(slug, root, env=None):
+    """The guarded launch deploy builds: the snapshot of the code as it is now, behind the guard."""
+    code = Paths(slug, root).code_dir
+    approved = integrity.folder_hash(code)
+    place = snapshot.take(slug, root, code, approved)
+    request = backends.LaunchRequest(slug, root, None, {}, None, approved, f"{slug}-a1-test", attempt=1, snapshot=place)
+    return request.run_spec(env=env)
+
+
+def writable(folder):
+    """A snapshot is read-only; an attacker (or root) can still write into it."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def results(root, slug) -> dict[str, dict]:
@@ -108,13 +117,40 @@ def test_stop_cancels_every_task(wiki_root, slug, runner, wait_ended):
     slurm.stop(record, runner)  # stopping a finished run is not an error
 
 
-def test_a_task_whose_code_changed_after_submission_runs_nothing(wiki_root, slug, runner, wait_ended):
-    """Queued tasks start later: each checks the approved hash itself when the node starts it."""
-    approved = integrity.folder_hash(Paths(slug, wiki_root).code_dir)
-    run_sh = Paths(slug, wiki_root).code_dir / "run.sh"
-    run_sh.write_text(run_sh.read_text() + "\n# edited while queued\n")
-    record = slurm.launch(run_spec(slug, wiki_root, approved_hash=approved), [0, 1], slurm_script.Resources(), runner)
+def test_a_task_whose_snapshot_changed_after_submission_runs_nothing(wiki_root, slug, runner, wait_ended):
+    """Queued tasks start later: each checks the approved snapshot itself when the node starts it."""
+    spec = run_spec(slug, wiki_root)
+    folder = wiki_root / spec.command[spec.command.index("--record-dir") + 2]
+    writable(folder)
+    (folder / "run.sh").write_text((folder / "run.sh").read_text() + "\n# edited while queued\n")
+    record = slurm.launch(spec, [0, 1], slurm_script.Resources(), runner)
     ended = wait_ended(record, runner)
     assert (ended.state, ended.exit_code) == ("exited", integrity.GUARD_EXIT), ended.detail
     assert results(wiki_root, slug) == {}
     assert "not the approved code" in open(slurm_script.task_log(record, 0)).read()
+
+
+def test_a_cache_planted_in_the_snapshot_is_refused_by_every_task(wiki_root, slug, runner, wait_ended):
+    """Attack: a __pycache__ entry planted in the synced snapshot (the cluster's shared copy) after approval."""
+    spec = run_spec(slug, wiki_root)
+    folder = wiki_root / spec.command[spec.command.index("--record-dir") + 2]
+    writable(folder)
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"planted")
+    record = slurm.launch(spec, [0, 1], slurm_script.Resources(), runner)
+    ended = wait_ended(record, runner)
+    assert (ended.state, ended.exit_code) == ("exited", integrity.GUARD_EXIT), ended.detail
+    assert results(wiki_root, slug) == {}
+    assert "no approval covers (__pycache__/train.cpython-311.pyc)" in open(slurm_script.task_log(record, 0)).read()
+    assert not (wiki_root / provenance.record_dir(slug, 1)).exists(), "nothing started, nothing recorded"
+
+
+def test_each_array_task_runs_the_snapshot_and_records_its_start(wiki_root, slug, runner, wait_ended):
+    spec = run_spec(slug, wiki_root)
+    record = slurm.launch(spec, [0, 1], slurm_script.Resources(), runner)
+    ended = wait_ended(record, runner)
+    assert (ended.state, ended.exit_code) == ("exited", 0), ended.detail
+    started = [json.loads(p.read_text()) for p in (wiki_root / provenance.record_dir(slug, 1)).glob("*.json")]
+    assert sorted(r["tasks"][0] for r in started) == ["0", "1"] and all(len(r["tasks"]) == 1 for r in started)
+    assert {r["slurm_job"] for r in started} == {f"{record.session}_0", f"{record.session}_1"}
+    assert {r["code_dir"] for r in started} == {f"snapshots/{integrity.folder_hash(Paths(slug, wiki_root).code_dir)[:16]}/{slug}"}

@@ -150,7 +150,8 @@ def test_page_sections_and_run_report(tmp_path, name):
 DEPLOY = {
     "status": "deployed", "slug": SLUG, "title": TITLE, "session": f"exp-{SLUG}", "pid": 4242,
     "environment": "local (gpu-box-01 GPU 1)", "gpu_ids": [1], "log_file": f"logs/exp-{SLUG}.log",
-    "code": f"experiments/code/{SLUG}/", "estimated_hours": 1.5, "estimate_basis": "rule of thumb",
+    "code": f"experiments/code/{SLUG}/", "snapshot": f"snapshots/0f3a9c1d2e4b5a6c/{SLUG}/",
+    "estimated_hours": 1.5, "estimate_basis": "rule of thumb",
     "expected_completion": "2026-11-21 11:30", "review": "reviewed", "review_reason": "",
 }
 DEPLOY_CASES = {

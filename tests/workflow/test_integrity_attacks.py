@@ -25,8 +25,8 @@ cd "$(dirname "$0")/../../.."
 mkdir -p results/{slug}
 for seed in ${{EXPRUN_SEEDS:-0 1 2}}; do
   echo "step=1/1 epoch=1 loss=0.5 lr=0.001"
-  printf '{{"metrics": {{"accuracy": 0.9%s}}, "baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s", "code_hash": "%s"}}\\n' \\
-    "$seed" "$EXPRUN_RUN_ID" "$EXPRUN_CODE_HASH" > results/{slug}/seed_$seed.json
+  printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, "baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' \\
+    "$seed" "$seed" "$EXPRUN_RUN_ID" > results/{slug}/seed_$seed.json
 done
 """
 
@@ -62,21 +62,25 @@ def test_hand_written_jobs_stamp_runs_no_code(wiki_root):
     assert "no seed-job run was started" in log and "Traceback" not in log
 
 
-def test_leftover_jobs_stamp_cannot_run_code_that_became_stale(wiki_root):
-    """Attack: seed jobs started, then config.yaml edited; the next full_<slug> must not run the edit."""
-    approve_with(wiki_root)
+def test_seed_jobs_run_the_snapshot_whatever_the_live_folder_holds(wiki_root):
+    """Attack: seed jobs started, then config.yaml edited (keeping its mtime, so Snakemake sees nothing new); the
+    next full_<slug> must run the approved snapshot, never the edit."""
+    approve_with(wiki_root, epochs=2)
     started = snakemake(wiki_root, f"{STATE}/jobs.stamp", "--config", "full_via=jobs")
     assert started.returncode == 0, output(started)
     assert page_meta(wiki_root)["status"] == "running"
+    record = json.loads((wiki_root / STATE / "run.json").read_text())
     config_file = wiki_root / CODE / "config.yaml"
     old = config_file.stat()
     edit_config(wiki_root, DEMO_SLUG, learning_rate=5.0)
-    os.utime(config_file, ns=(old.st_atime_ns, old.st_mtime_ns))  # Snakemake sees nothing new upstream
+    os.utime(config_file, ns=(old.st_atime_ns, old.st_mtime_ns))
     done = snakemake(wiki_root, f"full_{DEMO_SLUG}", "--config", "full_via=jobs")
-    assert done.returncode != 0
-    assert not list((wiki_root / "results").glob(f"{DEMO_SLUG}/seed_*.json"))
-    log = seed_job_log(wiki_root)
-    assert "approval is stale" in log and "config.yaml" in log
+    assert done.returncode == 0, output(done)
+    for seed in (0, 1, 2):
+        data = json.loads((wiki_root / "results" / DEMO_SLUG / f"seed_{seed}.json").read_text())
+        assert data["code_hash"] == record["approved_hash"], "the job ran the approved snapshot"
+        assert data["overrides"] == {} and data["metrics"]["accuracy"] > 0.5
+    assert page_meta(wiki_root)["status"] == "completed"
 
 
 def test_replanned_experiment_deploys_again_and_old_seeds_never_count(wiki_root, screen_available, cleanup_screens):
@@ -117,29 +121,6 @@ def test_foreign_seed_files_are_listed_never_counted(wiki_root, screen_available
     report = (wiki_root / STATE / "RUN_REPORT.md").read_text()
     assert "ignored (not a configured seed of this run): seed_01.json, seed_7.json" in report
     assert "0.9100±" in report, "mean of seeds 0-2 only (0.90, 0.91, 0.92)"
-
-
-def test_config_edit_during_the_run_excludes_the_seeds_that_ran_it(wiki_root, screen_available, cleanup_screens):
-    approve_with(wiki_root, epochs=300)  # seconds per seed: the edit and the check land while seeds 1 and 2 run
-    assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
-    first = wiki_root / "results" / DEMO_SLUG / "seed_0.json"
-    deadline = time.monotonic() + 120
-    while not first.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    config_file = wiki_root / CODE / "config.yaml"
-    config_file.write_text(config_file.read_text() + "# a person tweaks while it runs\n")
-    progress = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
-    assert "RUNNING" in output(progress), output(progress)
-    assert "code_changed: config.yaml changed since this run was launched" in output(progress)
-    status = json.loads(exprun(wiki_root, "status", "--json").stdout)
-    assert [row["issue"].split(":")[0] for row in status["anomaly"]] == ["code_changed"]
-    wait_for_exit(wiki_root, timeout=300)
-    done = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
-    assert done.returncode == 0, output(done)
-    report = (wiki_root / STATE / "RUN_REPORT.md").read_text()
-    assert "seed 2: not counted — seed_2.json ran with changed code" in report
-    assert "seed 0: not counted" not in report
-    assert page_meta(wiki_root)["outcome"] == "inconclusive"
 
 
 def test_a_linked_folder_edited_after_approval_is_stale(wiki_root, tmp_path):

@@ -115,10 +115,9 @@ def test_the_fix_is_not_applied_when_the_program_lacks_the_flag(wiki_root, scree
     assert "No further automatic fix: one was already tried on this experiment." in output(second)
 
 
-def test_the_fix_never_relaunches_code_approved_after_the_run_started(wiki_root, screen_available, cleanup_screens):
-    """Attack: while the run goes, the code is changed and approved again; the automatic fix would relaunch the
-    new code under the old run. It is recorded as not applied (and collect still works) — never raised forever,
-    never relaunched."""
+def test_the_fix_relaunches_the_run_s_snapshot_whatever_was_approved_since(wiki_root, screen_available, cleanup_screens):
+    """Attack: while the run goes, the code is changed and approved again; the automatic fix must relaunch the
+    run's own snapshot, planned from the snapshot's config.yaml — the new code never runs under the old run."""
     approve_with(wiki_root, run_sh=NAN_RUN)
     assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
     wait_for(wiki_root / "experiments" / "state" / DEMO_SLUG / "launches")
@@ -127,8 +126,12 @@ def test_the_fix_never_relaunches_code_approved_after_the_run_started(wiki_root,
     assert approved.returncode == 0, output(approved)
     first = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
     assert first.returncode == 0, output(first)
-    assert "Automatic fix not applied: nan_loss → the code was approved again" in output(first)
-    time.sleep(0.5)
-    assert launches(wiki_root) == 1, "the new code never ran under the old run"
+    assert "Automatic fix applied: nan_loss → learning_rate 0.001 → 0.0005" in output(first), "planned from the snapshot"
+    deadline = time.monotonic() + 20
+    while launches(wiki_root) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert launches(wiki_root) == 2
+    record = json.loads((wiki_root / "experiments" / "state" / DEMO_SLUG / "run.json").read_text())
+    assert f"{record['snapshot']}/run.sh" in record["command"], "the relaunch runs the snapshot, not the live folder"
     second = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
     assert second.returncode == 0 and "No further automatic fix" in output(second)
