@@ -239,7 +239,7 @@ def test_check_of_an_unknown_run_and_bad_arguments(lab, capsys):
 
 def test_the_server_checks_the_code_itself_when_the_run_starts(lab, capsys):
     """Someone edits run.sh on the server after the sync: the guard in front of it starts nothing."""
-    from exprun.launchers import backends
+    from exprun import integrity
     from exprun.remote import server_config
 
     ok(lab, capsys, "sync-code", "--slug", SLUG)
@@ -248,9 +248,11 @@ def test_the_server_checks_the_code_itself_when_the_run_starts(lab, capsys):
     remote_run.write_text("touch \"$(dirname \"$0\")/ran-unapproved\"\n")
     server = server_config.load(server_config.config_path(lab.root, None), lab.root)
     with RemoteSession(server) as session:
-        record = ssh.launch(ssh.run_spec(SLUG, backends.run_command(SLUG, approved), session.work_dir), session)
+        code = f"experiments/code/{SLUG}"
+        guarded = integrity.guard_command("python3", code, approved, ["bash", f"{code}/run.sh"])
+        record = ssh.launch(ssh.run_spec(SLUG, guarded, session.work_dir), session)
     done = wait_state(lab, capsys, "exited")
-    assert done["exit_code"] == 96 and record.command[:2] == ["python3", "-c"]
+    assert done["exit_code"] == 96 and record.command[:3] == ["python3", "-I", "-c"]
     assert not (remote_run.parent / "ran-unapproved").exists()
     assert any("not the approved code" in line for line in done["tail"])
     assert [a["kind"] for a in done["anomalies"]] == ["guard_refused"]

@@ -101,7 +101,9 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
         shorten_and_approve(root, SLUG)
         done, out = snakemake(root, f"deploy_{SLUG}")
         assert done.returncode == 0, out
-        assert (work_dir / "experiments" / "code" / SLUG / "train.py").exists(), "code synced to the login node"
+        record = json.loads((root / "experiments" / "state" / SLUG / "run.json").read_text())
+        assert (work_dir / record["snapshot"] / "train.py").exists(), "the snapshot synced to the login node"
+        assert not (work_dir / "experiments" / "code" / SLUG).exists(), "the live folder is not what runs"
         assert meta(root)["status"] == "running"
         deadline = time.monotonic() + 180
         while meta(root)["status"] == "running" and time.monotonic() < deadline:
@@ -113,6 +115,8 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
         assert len(list((root / "logs").glob(f"exp-{SLUG}_*.log"))) == 3
         combined = (root / "logs" / f"exp-{SLUG}.log").read_text()
         assert combined.count("=== logs/") == 3 and "not here yet" not in combined, "fetched copies combined"
+        provenance = list((root / "experiments" / "state" / SLUG / "attempts" / "1" / "provenance").glob("*.json"))
+        assert len(provenance) == 3, "each array task's guard record came home from the login node"
     finally:
         subprocess.run([sys.executable, str(REPO / "scripts" / "test_sshd.py"), "stop", str(sshd_dir)], timeout=30)
 
