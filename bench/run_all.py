@@ -20,13 +20,15 @@ import bench_deploy_collect  # noqa: E402
 import bench_pages  # noqa: E402
 import bench_remote  # noqa: E402
 import bench_slurm  # noqa: E402
+import bench_snapshot  # noqa: E402
 import bench_startup  # noqa: E402
 import bench_status  # noqa: E402
 from common import Result, fmt_s  # noqa: E402
 
 BENCHMARKS = (("pages", bench_pages), ("workflow start-up", bench_startup), ("deploy / collect / log tail", bench_deploy_collect), ("status / anomaly scan", bench_status),
               ("remote over sshd", bench_remote), ("slurm array vs executor plugin", bench_slurm),
-              ("code for any research page", bench_codegen), ("arms × seeds", bench_arms))
+              ("code for any research page", bench_codegen), ("arms × seeds", bench_arms),
+              ("approved snapshot", bench_snapshot))
 
 
 def table(results: list[Result]) -> str:
