@@ -6,7 +6,6 @@ Results and Analysis, completes the page and appends to the wiki log.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import (analysis_note, arm_results, arm_stats, arm_sweeps, arms, attempts, autofix, evidence, foreign, gate,
-               integrity, lifecycle, monitor, pages, plots, provenance, reports, results, runlog, snapshot, task_fix,
+               integrity, lifecycle, monitor, pages, plots, provenance, reports, run_scope, runlog, snapshot, task_fix,
                wikilog)
 from .errors import ExprunError
 from .experiment_config import load_run_config
@@ -176,28 +175,6 @@ def seed_files(slug: str, root: Path, config: dict, rules: CountRules):
     return read_seed_files(Paths(slug, root).results_dir, config.get("seeds") or [0], rules)
 
 
-def strays(slug: str, root: Path, record: RunRecord, limit: int = 10) -> list[str]:
-    """Seed files this run may have written outside results/<slug>/ (a program that ignored --results-dir): any
-    `seed_*.json` under the wiki root written since the launch, outside exprun's own folders. Bounded walk."""
-    try:
-        since = datetime.fromisoformat(record.started_at).timestamp() - 1
-    except (TypeError, ValueError):
-        return []
-    root, own = Path(root), Paths(slug, root).results_dir
-    skip = {".git", ".venv", "node_modules", "snapshots", "wiki", "__pycache__"}
-    found, visited = [], 0
-    for current, dirs, files in os.walk(root):
-        here = Path(current)
-        dirs[:] = [d for d in dirs if d not in skip and here / d != own and here / d != root / "experiments" / "state"]
-        visited += len(files) + len(dirs)
-        for name in files:
-            if results.SEED_FILE.fullmatch(name) and (here / name).stat().st_mtime >= since:
-                found.append((here / name).relative_to(root).as_posix())
-        if visited > 50_000 or len(found) >= limit:
-            break
-    return sorted(found)[:limit]
-
-
 def crash_of(anomalies: list[monitor.Anomaly], lines: list[str], summary) -> dict | None:
     """The run's abnormal end, naming the seeds it cost; None when it ended cleanly."""
     anomaly = next((a for a in anomalies if a.kind in CRASH_KINDS), None)
@@ -223,7 +200,7 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     kept = evidence.archive(paths, seen.record.attempt, found.raw)  # the counted set is fixed before any page write
     summary = summarize(found.records, config, found.rejected, found.ignored)
     if summary.missing_seeds and not seen.record.foreign:
-        summary.strays = strays(slug, root, seen.record)
+        summary.strays = run_scope.strays(slug, root, seen.record.started_at)
     crash = crash_of(seen.anomalies, seen.lines, summary)
     plot_link = None
     if plots.seed_plot(summary, paths.plot, page.get("title") or slug):
@@ -282,7 +259,7 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
                          f"({sweep_png.relative_to(paths.page.parent).as_posix()})")
     analysis = arm_results.analysis_section(summary)
     missing = any(why == "no result file" for per_arm in not_counted.values() for why in per_arm.values())
-    stray = strays(slug, root, seen.record) if missing and not seen.record.foreign else []
+    stray = run_scope.strays(slug, root, seen.record.started_at) if missing and not seen.record.foreign else []
     if stray:
         results_text += "\n\n" + reports.strays_line(stray, slug)
     if crash:

@@ -9,12 +9,17 @@ folder (`results/<other-slug>`, …), or a config value is exactly another exper
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import datetime
 from pathlib import Path
 
 from . import integrity
 from .errors import GateError
 from .state import Paths
+
+STRAY_WALK_LIMIT = 50_000  # entries: a wiki root with data in it must not make collect slow
+STRAY_SKIP = {".git", ".venv", "node_modules", "snapshots", "wiki", "__pycache__"}
 
 FOLDERS = r"(?:results|checkpoints|experiments/code|logs/exp-)"
 TEXT_LIMIT = 1 << 20  # a bigger file is data, not code that names folders
@@ -97,3 +102,29 @@ def require_own(slug: str, root: Path, config: dict) -> None:
     found = foreign_names(slug, root, config)
     if found:
         raise GateError(f"{slug}: {describe(slug, root, found)}")
+
+
+def strays(slug: str, root: Path, started_at: str, limit: int = 10) -> list[str]:
+    """Seed files a run may have written outside results/<slug>/ (a program that ignored --results-dir): every
+    `seed_<N>.json` under the wiki root written since the launch, outside exprun's own folders; bounded."""
+    from .results import SEED_FILE  # noqa: PLC0415 - pandas, only at collect
+    try:
+        since = datetime.fromisoformat(started_at).timestamp() - 1
+    except (TypeError, ValueError):
+        return []
+    root = Path(root)
+    own = {Paths(slug, root).results_dir, root / "experiments" / "state"}
+    found, visited = [], 0
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        dirs[:] = [d for d in dirs if d not in STRAY_SKIP and here / d not in own]
+        visited += len(files) + len(dirs)
+        for name in files:
+            try:
+                if SEED_FILE.fullmatch(name) and (here / name).stat().st_mtime >= since:
+                    found.append((here / name).relative_to(root).as_posix())
+            except OSError:  # gone, or a dangling link: not a file the run left
+                continue
+        if visited > STRAY_WALK_LIMIT or len(found) >= limit:
+            break
+    return sorted(found)[:limit]
