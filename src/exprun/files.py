@@ -93,20 +93,33 @@ def read_json(path: Path) -> dict:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock tied to path (a hidden `.lock` sidecar file).
+    """Hold an exclusive lock tied to path (a `.lock` file of its own, see lock_file).
 
     The lock lives on a sidecar, not on the file itself, because os.replace
     swaps the inode and a lock on the old inode would protect nothing.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = path.parent / f".{path.name}.lock"
+    lock_path = lock_file(path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def lock_file(path: Path) -> Path:
+    """Where the lock of `path` lives. A file of a wiki (under a `wiki/` folder) is locked from the wiki root's
+    `experiments/state/.locks/`, never beside it: people and the wiki's own tools read wiki/. Anything else
+    gets a hidden sidecar in its own folder."""
+    path = Path(os.path.abspath(path))
+    for parent in path.parents:
+        if parent.name == "wiki":
+            name = path.relative_to(parent.parent).as_posix().replace("/", "__")
+            return parent.parent / "experiments" / "state" / ".locks" / f"{name}.lock"
+    return path.parent / f".{path.name}.lock"
 
 
 def require_writable(path: Path, what: str = "file") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,13 +99,15 @@ def experiment_pages(root: Path = Path(".")) -> list[Path]:
 
 
 def update_page(path: Path, edit) -> tuple[str, str]:
-    """Apply edit(text) -> text under the page lock and write atomically; returns (old, new)."""
+    """Apply edit(text) -> text under the page lock and write atomically; returns (old, new).
+
+    A page that is a link is edited through it: the file it points to is replaced, the link stays."""
     path = Path(path)
     with locked(path):
         old = read_text(path)
         new = edit(old)
         if new != old:
-            atomic_write_text(path, new)
+            atomic_write_text(Path(os.path.realpath(path)), new)
     return old, new
 
 

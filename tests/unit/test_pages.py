@@ -323,3 +323,31 @@ def test_edit_through_symlinked_folder(tmp_path):
     pages.set_field(link / "page.md", "status", "running")
     assert pages.load_page(real / "page.md").status == "running"
     shutil.rmtree(real)
+
+
+# --------------------------------------------------------------------------- links and lock files
+
+
+def test_a_page_that_is_a_link_is_edited_through_it(tmp_path):
+    """A page kept elsewhere and linked into wiki/experiments/: every edit reaches the target, the link stays."""
+    target = write(tmp_path / "shared-pages" / "x.md", "---\ntitle: t\nstatus: planned\nnote: keep  # mine\n---\n\nbody\n")
+    link = tmp_path / "root" / "wiki" / "experiments" / "x.md"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    pages.set_field(link, "status", "running")
+    pages.replace_sections(link, {"Results": "r"})
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    text = target.read_text()
+    assert "status: running" in text and "note: keep  # mine" in text and "## Results\n\nr\n" in text
+
+
+def test_locks_live_under_experiments_state_never_in_wiki(tmp_path):
+    from exprun import wikilog
+
+    page = write(tmp_path / "root" / "wiki" / "experiments" / "x.md", "---\ntitle: t\nstatus: planned\n---\n")
+    pages.set_field(page, "status", "running")
+    wikilog.append_log(tmp_path / "root" / "wiki", "exp-run | deployed x")
+    inside = [p.relative_to(tmp_path).as_posix() for p in (tmp_path / "root" / "wiki").rglob("*") if p.is_file()]
+    assert sorted(inside) == ["root/wiki/experiments/x.md", "root/wiki/log.md"]
+    locks = sorted(p.name for p in (tmp_path / "root" / "experiments" / "state" / ".locks").iterdir())
+    assert locks == ["wiki__experiments__x.md.lock", "wiki__log.md.lock"]
