@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from . import resources
+from . import resources, yamlread
 from .settings import Settings
 from .settings import from_dict as settings_from_dict
 from .errors import ConfigError
@@ -80,9 +80,10 @@ def validate(settings: dict, source: str = "config") -> dict:
 
 def read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = yamlread.load(Path(path).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        line, problem = yamlread.error_line(exc)
+        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of settings")
     return data

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from . import arms, env_needs, integrity, resources
+from . import arms, env_needs, integrity, resources, yamlread
 from . import seeds as seed_rules
 from .errors import ConfigError
 from .files import atomic_write_json, read_json
@@ -80,11 +80,12 @@ def run_env(settings: Settings, seeds: str, run_id: str, full: bool = True) -> d
 
 def read_config(path: Path) -> tuple[dict | None, str]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlread.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         return None, f"cannot read {path.name}: {exc.strerror or exc}"
     except yaml.YAMLError as exc:
-        return None, f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}"
+        line, problem = yamlread.error_line(exc)
+        return None, f"{path.name}{line} is not valid YAML: {problem}"
     if not isinstance(data, dict):
         return None, f"{path.name} must be a mapping of settings"
     return data, ""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from . import seeds
+from . import seeds, yamlread
 from .errors import ConfigError
 from .state import Paths
 
@@ -19,11 +19,12 @@ from .state import Paths
 def read_config_file(path: Path, slug: str) -> dict:
     """config.yaml at `path` as a mapping, its seeds checked (distinct whole numbers within bounds)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlread.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: missing; generate the code first: `snakemake prepare_{slug}`") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        line, problem = yamlread.error_line(exc)
+        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of settings")
     if "seeds" in data:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import integrity, run_scope, snapshot
+from . import integrity, run_scope, snapshot, yamlread
 from .codegen import manifest
 from .errors import GateError
 from .files import atomic_write_json, atomic_write_text, read_json
@@ -259,7 +259,7 @@ def _yaml(path: Path) -> dict:
     import yaml  # noqa: PLC0415
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yamlread.load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return {}
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from . import yamlread
 from .errors import PageError
-from .yamlemit import LOADER as _LOADER
 from .yamlemit import emit_scalar
 
 KEY_LINE = re.compile(r"^(?P<indent>[ ]*)(?P<q>[\"']?)(?P<key>[A-Za-z0-9_][A-Za-z0-9_.\- ]*?)(?P=q)[ \t]*:(?=[ \t]|$)")
@@ -77,7 +77,7 @@ def split_frontmatter(text: str, where: str = "page") -> Frontmatter:
 def parse_yaml(yaml_text: str, where: str = "page") -> dict:
     """Load frontmatter YAML; errors name the file line (the opening '---' is line 1)."""
     try:
-        data = yaml.load(yaml_text, Loader=_LOADER)
+        data = yamlread.load(yaml_text, first_line=2)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if exc.context_mark is not None and mark is not None and mark.index >= len(yaml_text):

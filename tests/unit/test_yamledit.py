@@ -534,10 +534,44 @@ def test_dots_close_frontmatter_too():
 
 
 def test_failed_verification_leaves_text_untouched_and_says_why():
-    # a duplicate key: the editor sees the first, YAML keeps the last -> refuse, never corrupt
+    # a duplicate key: the editor sees the first, YAML would keep the last -> refuse, naming both lines
     page = "---\ntitle: t\nstatus: planned\nstatus: running\n---\n"
-    with pytest.raises(PageError, match="page left unchanged"):
+    with pytest.raises(PageError, match=r"page:4: .*key 'status' is given twice \(first on line 3\)"):
         yamledit.set_value(page, "status", "completed")
+
+
+BILLION_LAUGHS = "---\ntitle: t\nstatus: planned\n" + "".join(
+    f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else 'lol'}]\n" for i in range(10)) + "---\n"
+
+
+def test_anchors_and_aliases_are_refused_in_one_line_with_bounded_memory(tmp_path):
+    """Attack: a 2 KB page whose nested aliases stand for 9**9 values; reading it must be a one-line refusal,
+    under a 512 MiB address-space limit (it took all memory when anything walked the values)."""
+    import subprocess
+    import sys
+
+    assert len(BILLION_LAUGHS) < 2048
+    page = tmp_path / "x.md"
+    page.write_text(BILLION_LAUGHS)
+    code = ("import resource, sys, json\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
+            "from exprun import pages\n"
+            "from exprun.errors import PageError\n"
+            "try:\n    page = pages.load_page(sys.argv[1]); print(len(json.dumps(page.meta)))\n"
+            "except PageError as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(page)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{page}:4: invalid YAML in frontmatter: anchors and aliases (&l0) are not allowed: write the value out"
+
+
+def test_a_key_given_twice_in_config_yaml_is_refused(tmp_path):
+    from exprun.errors import ConfigError
+    from exprun.experiment_config import read_config_file
+
+    path = tmp_path / "config.yaml"
+    path.write_text("seeds: [0, 1]\nhyperparameters:\n  learning_rate: 0.1\n  learning_rate: 10\n")
+    with pytest.raises(ConfigError, match=r"config.yaml:4: invalid YAML: key 'learning_rate' is given twice \(first on line 3\)"):
+        read_config_file(path, "x")
 
 
 def test_crlf_page_with_bare_block_keys():
