@@ -17,9 +17,9 @@ from . import (analysis_note, arm_results, arm_stats, arm_sweeps, arms, attempts
                wikilog)
 from .errors import ExprunError
 from .experiment_config import load_run_config
-from .files import atomic_write_json, atomic_write_text
+from .files import atomic_write_json, atomic_write_text, read_json
 from .launchers.backends import Launcher, open_backend
-from .launchers.base import Backend, RunRecord, RunState
+from .launchers.base import Backend, RunRecord, RunState, latest_copy
 from .results import CountRules, read_seed_files, summarize
 from .state import Paths
 from .settings import Settings
@@ -40,14 +40,45 @@ class Inspection:
 
 
 def load_record(slug: str, root: Path) -> RunRecord:
-    """exprun's run record; for a running page without one (deployed by the wiki's agent), a stand-in."""
+    """exprun's run record; for a running page without one (deployed by the wiki's agent), a stand-in.
+
+    A run exprun launched never passes for someone else's: when its run.json is gone but its marks are there
+    (deployed.stamp / jobs.stamp), the record is restored from the copy kept in its attempt's folder, or
+    refused in one line saying how to restore it."""
     paths = Paths(slug, root)
     record = RunRecord.load(paths.run)
     if record is None:
+        launched = _launch_mark(paths)
+        if launched is not None:
+            return _restored(paths, str(launched.get("run_id") or ""))
         page = lifecycle.find_experiment(slug, root)
         if page.status == lifecycle.RUNNING:
             return foreign.record_for(page, root)
         raise ExprunError(f"{slug}: no run record at {paths.run}; was it deployed with `snakemake deploy_{slug}`?")
+    return record
+
+
+def _launch_mark(paths: Paths) -> dict | None:
+    """What deploy's marker says of the launch (its run id), {} when unreadable, None when there is none."""
+    for mark in (paths.deployed, paths.jobs_started):
+        if mark.exists():
+            try:
+                found = read_json(mark)
+            except (ValueError, OSError):
+                return {}
+            return found if isinstance(found, dict) else {}
+    return None
+
+
+def _restored(paths: Paths, run_id: str) -> RunRecord:
+    """run.json of an exprun launch, back from its attempt copy (the copy of this very run, by its run id)."""
+    copy = latest_copy(paths.run)
+    record = RunRecord.load(copy) if copy is not None else None
+    if record is None or not run_id or record.run_id != run_id:
+        raise ExprunError(f"{paths.run} is missing, but exprun launched this run ({paths.deployed.name} says run "
+                          f"{run_id or '?'}) and no copy of its record is left; it is never counted as someone "
+                          f"else's run — restore run.json from a backup, or abandon the run and plan it again")
+    record.save(paths.run)
     return record
 
 

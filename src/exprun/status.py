@@ -12,7 +12,7 @@ from . import collect, evidence, pages, wikilog
 from .errors import ExprunError, PageError
 from .files import read_json
 from .launchers.backends import BackendPool
-from .launchers.base import Backend, record_tasks
+from .launchers.base import Backend, RecordError, record_tasks
 from .lifecycle import COMPLETED, RUNNING
 from .settings import Settings
 from .state import Paths
@@ -85,6 +85,9 @@ def _sort_running(page: pages.Page, settings: Settings, root: Path, now: datetim
     try:
         record = collect.load_record(slug, root)
         seen = collect.inspect(record, pool.get(record), settings, now.timestamp())
+    except RecordError as exc:  # this experiment only: the scan goes on with the others
+        view["unreadable"].append({"page": str(page.path), "error": str(exc)})
+        return
     except ExprunError as exc:
         view["anomaly"].append({"experiment": slug, "elapsed": elapsed, "issue": str(exc),
                                 "action": f"check how it was deployed; `snakemake collect_{slug}` needs a run record"})

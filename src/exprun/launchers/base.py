@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import socket
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -106,9 +107,13 @@ class RunRecord:
             raise LaunchError(f"run record backend '{self.backend}' is not known to this version of exprun") from None
 
     def save(self, path: Path) -> None:
+        """Write the record; the state folder's run.json also gets a copy in its attempt's folder
+        (attempts/<n>/run.record.json), from which a lost or damaged run.json is restored."""
         data = asdict(self)
         data["backend"] = self.backend.value
         atomic_write_json(path, data)
+        if Path(path).name == "run.json" and self.attempt:
+            atomic_write_json(copy_path(Path(path), self.attempt), data)
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunRecord":
@@ -123,8 +128,38 @@ class RunRecord:
 
     @classmethod
     def load(cls, path: Path) -> "RunRecord | None":
-        data = read_json(path)
-        return cls.from_dict(data) if data else None
+        """The record at path; None when there is none; RecordError (one line: the file and the way back)
+        when it cannot be read."""
+        try:
+            data = read_json(path)
+            if data and not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            return cls.from_dict(data) if data else None
+        except (ValueError, TypeError, OSError, UnicodeDecodeError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise RecordError(f"{path}: the run record cannot be read ({why}); {restore_hint(Path(path))}") from None
+
+
+class RecordError(LaunchError):
+    """A run record that exists but cannot be read."""
+
+
+def copy_path(run_json: Path, attempt: int) -> Path:
+    """The copy of a state folder's run.json kept in its attempt's folder."""
+    return Path(run_json).parent / "attempts" / str(int(attempt)) / "run.record.json"
+
+
+def latest_copy(run_json: Path) -> Path | None:
+    """The newest attempt's copy of run.json, if any."""
+    copies = [p for p in (Path(run_json).parent / "attempts").glob("*/run.record.json") if p.parent.name.isdigit()]
+    return max(copies, key=lambda p: int(p.parent.name), default=None)
+
+
+def restore_hint(run_json: Path) -> str:
+    copy = latest_copy(run_json)
+    if copy is not None:
+        return f"a copy made at launch is {copy}: `cp {shlex.quote(str(copy))} {shlex.quote(str(run_json))}` restores it"
+    return "no copy of it was kept: restore it from a backup, or abandon the run and plan it again"
 
 
 @dataclass

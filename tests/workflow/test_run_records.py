@@ -1,0 +1,74 @@
+"""Run records under an unlucky user's hands: corrupted, deleted — never a traceback, never someone else's run."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from workflow_helpers import DEMO_SLUG, approve_with, exprun, output, page_meta, snakemake
+
+STATE = f"experiments/state/{DEMO_SLUG}"
+
+SEEDS_RUN = """#!/usr/bin/env bash
+cd "$(dirname "$0")/../../.."
+out="${{EXPRUN_RESULTS_DIR:-results/{slug}}}"
+mkdir -p "$out"
+for seed in ${{EXPRUN_TASKS:-0 1 2}}; do
+  echo "=== seed $seed ==="
+  echo "step=1/1 epoch=1 loss=0.5 lr=0.001"
+  printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, "baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' \\
+    "$seed" "$seed" "$EXPRUN_RUN_ID" > "$out/seed_$seed.json"
+done
+"""
+
+
+def deployed_and_ended(root) -> dict:
+    approve_with(root, run_sh=SEEDS_RUN)
+    done = snakemake(root, f"deploy_{DEMO_SLUG}")
+    assert done.returncode == 0, output(done)
+    deadline = time.monotonic() + 120
+    while not (root / STATE / "exit_status").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return json.loads((root / STATE / "run.json").read_text())
+
+
+def test_a_corrupt_run_record_is_one_line_and_status_goes_on(wiki_root, screen_available, cleanup_screens):
+    record = deployed_and_ended(wiki_root)
+    (wiki_root / STATE / "run.json").write_text('{"slug": "digits-mlp-vs-logreg", "backend": ')
+    done = exprun(wiki_root, "collect", DEMO_SLUG)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "run.json: the run record cannot be read" in done.stderr
+    assert f"attempts/{record['attempt']}/run.record.json" in done.stderr and "restores it" in done.stderr
+    status = exprun(wiki_root, "status")
+    assert status.returncode == 0 and "Traceback" not in output(status), output(status)
+    assert "## Unreadable pages" in status.stdout and "the run record cannot be read" in status.stdout
+    copy = wiki_root / STATE / "attempts" / str(record["attempt"]) / "run.record.json"
+    (wiki_root / STATE / "run.json").write_bytes(copy.read_bytes())  # the command the message gives
+    assert exprun(wiki_root, "collect", DEMO_SLUG).returncode == 0
+    assert page_meta(wiki_root)["status"] == "completed"
+
+
+def test_a_deleted_run_record_is_restored_never_taken_for_someone_elses_run(wiki_root, screen_available, cleanup_screens):
+    """Attack: delete run.json, then forge seed_1.json without a run id: a run someone else launched would count
+    every file; exprun's own run is restored from its attempt copy and counts only what its guard started."""
+    deployed_and_ended(wiki_root)
+    (wiki_root / STATE / "run.json").unlink()
+    forged = wiki_root / "results" / DEMO_SLUG / "seed_1.json"
+    forged.write_text(json.dumps({"seed": 1, "metrics": {"accuracy": 1.0}, "baseline_metrics": {"accuracy": 0.5}}))
+    done = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
+    assert done.returncode == 0, output(done)
+    report = (wiki_root / STATE / "RUN_REPORT.md").read_text()
+    assert "not launched by exprun" not in report
+    assert "seed 1: not counted — seed_1.json has no run_id" in report
+    assert (wiki_root / STATE / "run.json").exists(), "restored from the attempt's copy"
+
+
+def test_a_deleted_run_record_without_a_copy_is_refused_in_one_line(wiki_root, screen_available, cleanup_screens):
+    record = deployed_and_ended(wiki_root)
+    (wiki_root / STATE / "run.json").unlink()
+    (wiki_root / STATE / "attempts" / str(record["attempt"]) / "run.record.json").unlink()
+    done = exprun(wiki_root, "collect", DEMO_SLUG)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "exprun launched this run" in done.stderr and "never counted as someone else's run" in done.stderr
+    assert page_meta(wiki_root)["status"] == "running"
