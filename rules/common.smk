@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from exprun import config as exprun_config
-from exprun import attempts, lifecycle, pages, targets
+from exprun import attempts, completion, lifecycle, pages, targets
 from exprun.errors import ExprunError
 from exprun.arms import ARM_NAME
 from exprun.slugs import SLUG_PATTERN
@@ -77,14 +77,17 @@ def _deployed_or_deployable(slug):
     """full_<slug> waits for a run it deployed earlier (running, stamp there), or deploys a planned page."""
     stamp = Paths(slug).deployed
     page = _page_or_fail(slug)
-    if not (page.status == lifecycle.RUNNING and stamp.exists()):
+    resuming = page.status == lifecycle.COMPLETED and completion.resumable(slug, Path("."))  # a collect cut short
+    if not (page.status == lifecycle.RUNNING and stamp.exists()) and not resuming:
         _require_deployable(page)
     return str(stamp)
 
 
 def get_collect_page(slug, wildcards=None):
-    """The page, after checking that the status allows a collect."""
+    """The page, after checking that the status allows a collect (or that a collect stopped half-way)."""
     page = _page_or_fail(slug)
+    if page.status == lifecycle.COMPLETED and completion.resumable(slug, Path(".")):
+        return str(page.path)
     try:
         lifecycle.require_collectable(page)
     except ExprunError as exc:

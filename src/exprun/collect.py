@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import (analysis_note, arm_results, arm_stats, arm_sweeps, arms, attempts, autofix, evidence, foreign, gate,
-               integrity, lifecycle, monitor, pages, plots, provenance, reports, run_scope, runlog, snapshot, task_fix,
-               wikilog)
+from . import (analysis_note, arm_results, arm_stats, arm_sweeps, arms, attempts, autofix, completion, evidence,
+               foreign, gate, integrity, lifecycle, monitor, pages, plots, provenance, reports, run_scope, runlog,
+               snapshot, task_fix)
 from .errors import ExprunError
 from .experiment_config import load_run_config
-from .files import atomic_write_json, atomic_write_text, read_json
+from .files import read_json
 from .launchers.backends import Launcher, open_backend
 from .launchers.base import Backend, RunRecord, RunState, latest_copy
 from .results import CountRules, read_seed_files, summarize
@@ -242,7 +242,6 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
     if seen.record.foreign:
         analysis += f"\n- This run was {foreign.NOTE}."
     note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), results_text, analysis)
-    complete_page(paths, seen.record, results_text, analysis + note, summary.outcome, key)
     data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
             "key_result": key, "crash": crash, "page": str(paths.page), "env": seen.record.backend.env_label,
             "metrics": [{"metric": m.metric, "mean": m.mean, "std": m.std, "n": m.n, "baseline": m.baseline,
@@ -256,9 +255,8 @@ def finish(slug: str, settings: Settings, root: Path, page: pages.Page, seen: In
             "log_file": Paths(slug, root).log.relative_to(root).as_posix(), "evidence": kept,
             "snapshot": seen.record.snapshot, "approved_hash": seen.record.approved_hash, "strays": summary.strays}
     data["report"] = reports.run_report(data, summary)
-    atomic_write_text(paths.run_report, data["report"])
-    atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})
-    return data
+    return completion.complete(paths, seen.record, {"Results": results_text, "Analysis": analysis + note},
+                               summary.outcome, key, data)
 
 
 def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection, arm_list: list,
@@ -307,7 +305,6 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
     key = arm_results.key_result(summary) + (f" {crash_line}." if crash else "")
     note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), results_text, analysis)
     analysis += note
-    complete_page(paths, seen.record, results_text, analysis, summary.outcome, key)
     data = {"slug": slug, "status": "completed", "title": page.get("title") or slug, "outcome": summary.outcome,
             "key_result": key, "crash": crash, "page": str(paths.page), "env": seen.record.backend.env_label,
             "primary_metric": primary, "method": arm_stats.METHOD, "reasons": summary.reasons,
@@ -325,24 +322,12 @@ def finish_arms(slug: str, settings: Settings, root: Path, page: pages.Page, see
             "plot": bool(arm_plot_written), "sweep_plot": bool(sweep_plot_written), "evidence": kept,
             "snapshot": seen.record.snapshot, "approved_hash": seen.record.approved_hash, "strays": stray}
     data["report"] = reports.arms_run_report(data, results_text, analysis)
-    atomic_write_text(paths.run_report, data["report"])
-    atomic_write_json(paths.collected, {k: v for k, v in data.items() if k != "report"})
-    return data
+    return completion.complete(paths, seen.record, {"Results": results_text, "Analysis": analysis},
+                               summary.outcome, key, data)
 
 
 def primary_of(config: dict) -> str:
     return config.get("primary_metric") or (config.get("metrics") or ["metric"])[0]
-
-
-def complete_page(paths: Paths, record: RunRecord, results_text: str, analysis: str, outcome: str, key: str) -> None:
-    """The page's Results and Analysis, its completion (outcome, key result, the remote block) and the log line."""
-    pages.replace_sections(paths.page, {"Results": results_text, "Analysis": analysis})
-    now = datetime.now(timezone.utc)
-    fields = {"outcome": outcome, "key_result": key}
-    if record.backend == Backend.SSH:
-        fields["remote.completed"] = now.strftime("%Y-%m-%dT%H:%M")
-    lifecycle.transition(paths.page, lifecycle.COMPLETED, fields, today=now.strftime("%Y-%m-%d"))
-    wikilog.append_log(paths.root / "wiki", f"exp-run | completed {paths.slug} | outcome: {outcome} | key: {key}")
 
 
 def check_once(slug: str, settings: Settings, root: Path, page: pages.Page, now: datetime | None = None) -> dict:
@@ -375,6 +360,8 @@ def collect(slug: str, settings: Settings, root: Path = Path("."), now: datetime
     One collect of a slug at a time: a second is told at once, and the page is read again under the lock."""
     with attempts.collect_lock(slug, root):
         page = lifecycle.find_experiment(slug, root)
+        if completion.resumable(slug, root):  # a collect that stopped half-way: finish it, write nothing twice
+            return completion.finish(Paths(slug, root))
         lifecycle.require_collectable(page)
         return check_once(slug, settings, root, page, now)
 
@@ -390,6 +377,8 @@ def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=
         try:
             with attempts.collect_lock(slug, root):  # between checks, another collect may take its turn
                 page = lifecycle.find_experiment(slug, root)
+                if completion.resumable(slug, root):
+                    return completion.finish(Paths(slug, root))
                 lifecycle.require_collectable(page)
                 data = check_once(slug, settings, root, page)
         except attempts.Busy:

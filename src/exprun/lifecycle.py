@@ -94,8 +94,10 @@ def check_transition(page: pages.Page, target: str) -> None:
         raise LifecycleError(f"{page.path}: field 'key_result' is empty; write the one-sentence result before completing")
 
 
-def transition(path: Path, target: str, extra: dict | None = None, today: str | None = None) -> str:
-    """Move a page to target status (with extra fields) in one locked write; returns the old status.
+def transition(path: Path, target: str, extra: dict | None = None, today: str | None = None,
+               blocks: dict[str, str] | None = None) -> str:
+    """Move a page to target status (with extra fields, and exprun's blocks in the body) in one locked write;
+    returns the old status.
 
     The check runs on the text read under the lock, so two racing transitions cannot both pass.
     """
@@ -115,7 +117,7 @@ def transition(path: Path, target: str, extra: dict | None = None, today: str | 
             values.setdefault("date_completed", today or datetime.now(timezone.utc).strftime("%Y-%m-%d"))
         for name, value in values.items():  # pages that predate the template gain the fields
             text, _ = yamledit.set_value(text, name, value, create=True, where=str(path))
-        return text
+        return pages.with_blocks(text, Path(path), blocks) if blocks else text
 
     pages.update_page(Path(path), edit)
     return old_status["status"]

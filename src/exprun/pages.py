@@ -143,12 +143,22 @@ def append_to_field(path: Path, name: str, item: Any) -> Any:
 
 def replace_sections(path: Path, contents: dict[str, str]) -> None:
     """Replace (or create) body sections, all in one locked, atomic write."""
+    update_page(path, lambda text: _with_body(text, path, contents, sections.replace_section))
 
-    def edit(text: str) -> str:
-        fm = yamledit.split_frontmatter(text, str(path))
-        closing, _, body = fm.tail.partition("\n")
-        for title, content in contents.items():
-            body = sections.replace_section(body, title, content)
-        return fm.head + fm.yaml_text + closing + "\n" + body
 
-    update_page(path, edit)
+def write_blocks(path: Path, blocks: dict[str, str]) -> None:
+    """exprun's blocks in these sections (sections.write_block), in one locked, atomic write."""
+    update_page(path, lambda text: with_blocks(text, path, blocks))
+
+
+def with_blocks(text: str, path: Path, blocks: dict[str, str]) -> str:
+    """Page text with exprun's blocks written; every line outside them kept."""
+    return _with_body(text, path, blocks, sections.write_block)
+
+
+def _with_body(text: str, path: Path, contents: dict[str, str], write) -> str:
+    fm = yamledit.split_frontmatter(text, str(path))
+    closing, _, body = fm.tail.partition("\n")
+    for title, content in contents.items():
+        body = write(body, title, content)
+    return fm.head + fm.yaml_text + closing + "\n" + body

@@ -1,4 +1,10 @@
-"""Replace the content of one `## Section` of a page body, leaving the rest intact."""
+"""Sections of a page body: read them, replace one, or write exprun's block inside one.
+
+A page is the person's except exprun's blocks. exprun writes its Results and Analysis between two HTML
+comments (invisible when the page renders) and later replaces only what lies between them; every other
+line of the section stays, in order. The template's placeholder ("(to be filled after /exp-run)", "Not yet
+run.") is the one thing a first block replaces.
+"""
 
 from __future__ import annotations
 
@@ -95,3 +101,45 @@ def _insert_position(lines: list[str], title: str) -> int:
         if level == 2 and name.lower() in later:
             return index
     return len(lines)
+
+
+BLOCK_BEGIN = "<!-- exprun:begin {key} (written by exprun; text outside these markers is yours) -->"
+BLOCK_END = "<!-- exprun:end {key} -->"
+_BEGIN = re.compile(r"^<!-- exprun:begin (?P<key>[a-z0-9-]+)\b.*-->\s*$")
+_END = re.compile(r"^<!-- exprun:end (?P<key>[a-z0-9-]+) -->\s*$")
+PLACEHOLDER = re.compile(r"^[\s_*(]*(to be filled( after /?exp-run)?|not yet run|tbd|pending|results? pending)[\s_*.)]*$",
+                         re.I)
+
+
+def block_key(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def write_block(body: str, title: str, content: str) -> str:
+    """Body with exprun's block in section `title` holding exactly content: between its markers when they are
+    there; else below the section's own text (a lone template placeholder goes); the section is created in
+    template order when missing. Every other line of the page is kept as it was."""
+    newline = "\r\n" if "\r\n" in body else "\n"
+    key = block_key(title)
+    block = [BLOCK_BEGIN.format(key=key), content.strip("\r\n").replace("\r\n", "\n"), BLOCK_END.format(key=key)]
+    block_text = newline.join(line.replace("\n", newline) for line in block)
+    bounds = section_bounds(body, title)
+    if bounds is None:
+        return replace_section(body, title, block_text)
+    lines = body.splitlines(keepends=True)
+    start, end = bounds
+    inside = [line.rstrip("\r\n") for line in lines[start:end]]
+    begin = next((i for i, text in enumerate(inside) if (m := _BEGIN.match(text)) and m.group("key") == key), None)
+    close = next((i for i, text in enumerate(inside) if begin is not None and i > begin
+                  and (m := _END.match(text)) and m.group("key") == key), None)
+    if begin is not None and close is not None:
+        new = [block_text + newline]
+        return "".join(lines[: start + begin] + new + lines[start + close + 1:])
+    kept = [line for line in lines[start:end] if not PLACEHOLDER.match(line.rstrip("\r\n"))]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    own = "".join(kept).lstrip("\r\n")
+    if own and not own.endswith(("\n", "\r")):
+        own += newline
+    section = [newline, own, newline if own else "", block_text + newline, newline if end < len(lines) else ""]
+    return "".join(lines[:start] + [part for part in section if part] + lines[end:])

@@ -38,6 +38,7 @@ PATTERNS = {
     "exit_status": "experiments/state/{slug}/exit_status",
     "autofix": "experiments/state/{slug}/autofix.json",
     "collected": "experiments/state/{slug}/collected.json",
+    "collect_pending": "experiments/state/{slug}/collect.pending.json",
     "run_report": "experiments/state/{slug}/RUN_REPORT.md",
     "rule_logs": "experiments/state/{slug}/logs",
     "log": "logs/exp-{slug}.log",

@@ -227,3 +227,69 @@ def test_replace_sections_on_every_corpus_page(corpus_page, tmp_path):
     for name, section in before.items():
         if name.lower() not in ("results", "analysis"):
             assert after[name] == section, name
+
+
+# --------------------------------------------------------------------------- exprun's blocks: the rest is the person's
+
+
+def kept_in_order(before: list[str], after: list[str]) -> list[str]:
+    """The lines of `before` (placeholders aside) missing from `after` in the same order ([] when all kept)."""
+    missing, position = [], 0
+    for line in before:
+        if sections.PLACEHOLDER.match(line):
+            continue
+        try:
+            position = after.index(line, position) + 1
+        except ValueError:
+            missing.append(line)
+    return missing
+
+
+def test_exprun_blocks_keep_every_line_of_every_corpus_page(corpus_page, tmp_path):
+    """Collect's page write on each real page: every line the person wrote (pre-registered targets, decision
+    logic in Results/Analysis …) survives, in order; only a lone template placeholder gives way."""
+    path = tmp_path / corpus_page.name
+    shutil.copyfile(corpus_page, path)
+    text = path.read_text(encoding="utf-8")
+    blocks = {"Results": "| metric | mean |\n|---|---|\n| auroc | 0.81 |", "Analysis": "Outcome: **succeeded**"}
+    pages.write_blocks(path, blocks)
+    new = path.read_text(encoding="utf-8")
+    assert kept_in_order(text.splitlines(), new.splitlines()) == []
+    assert yamledit.split_frontmatter(new).yaml_text == yamledit.split_frontmatter(text).yaml_text
+    body = pages.parse_page(new, path).body
+    for title, content in blocks.items():
+        assert content in sections.read_section(body, title)
+    pages.write_blocks(path, {"Results": "second", "Analysis": "again"})  # a second write replaces only the blocks
+    again = path.read_text(encoding="utf-8")
+    assert kept_in_order(text.splitlines(), again.splitlines()) == []
+    assert "auroc | 0.81" not in again and again.count("<!-- exprun:begin results") == 1
+
+
+def test_a_corpus_page_completes_with_the_persons_text_kept(corpus_page, tmp_path):
+    """The completion itself (status, fields and blocks in one write) on every real page, each taken to
+    `running` first (the planned ones as a deploy does; the others as if they had been)."""
+    from exprun import lifecycle
+
+    path = tmp_path / corpus_page.name
+    shutil.copyfile(corpus_page, path)
+    if pages.load_page(path).status == "planned":
+        lifecycle.transition(path, "running")
+    else:
+        pages.set_field(path, "status", "running")
+    running = path.read_text(encoding="utf-8")
+    lifecycle.transition(path, "completed", {"outcome": "succeeded", "key_result": "auroc 0.81 over 3 seeds"},
+                         today="2026-12-04", blocks={"Results": "table", "Analysis": "words"})
+    done = pages.load_page(path)
+    assert done.status == "completed" and done.get("outcome") == "succeeded"
+    body_before = pages.parse_page(running, path).body.splitlines()
+    assert kept_in_order(body_before, done.body.splitlines()) == []
+
+
+def test_the_persons_text_in_analysis_stays_above_the_block():
+    body = "\n## Results\n\n(to be filled after /exp-run)\n\n## Analysis\n\nSucceed if AUROC >= 0.8.\n\n## Follow-up\n\nx\n"
+    new = sections.write_block(body, "Analysis", "Outcome: failed")
+    analysis = sections.read_section(new, "Analysis")
+    assert analysis.startswith("Succeed if AUROC >= 0.8.\n\n<!-- exprun:begin analysis")
+    assert analysis.endswith("Outcome: failed\n<!-- exprun:end analysis -->")
+    results = sections.write_block(new, "Results", "table")
+    assert "(to be filled after /exp-run)" not in results and sections.read_section(results, "Follow-up") == "x"
