@@ -14,6 +14,7 @@ that run instead of starting a second one.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from datetime import datetime, timedelta, timezone
@@ -119,7 +120,10 @@ def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime
     if task_logs:
         runlog.combine(paths.log, task_logs, root)
     started = now.strftime("%Y-%m-%dT%H:%M")
-    fields = {"status": lifecycle.RUNNING, "run_log": run_log, "started": started, "estimated_hours": hours}
+    # the wiki's schema types estimated_hours as whole hours: rounded up on the page, the figure itself in the record
+    fields = {"status": lifecycle.RUNNING, "run_log": run_log, "started": started,
+              "estimated_hours": max(1, math.ceil(hours))}
+    record.details["estimated_hours"] = hours
     gpu = ",".join(map(str, record.gpu_ids))
     if record.backend == Backend.SSH:
         fields.update({"remote.server": record.host, "remote.gpu": gpu, "remote.session": record.session,

@@ -2,7 +2,9 @@
 
 planned → running → completed | abandoned. An abandoned experiment may be
 re-planned (a person decides to try again); a completed one is final — a new
-attempt is a new experiment page, so results are never overwritten.
+attempt is a new experiment page, so results are never overwritten. The one
+exception is `exprun retry` (reopen): a run that crashed before any seed
+counted has no result to keep final.
 """
 
 from __future__ import annotations
@@ -121,3 +123,21 @@ def transition(path: Path, target: str, extra: dict | None = None, today: str | 
 
     pages.update_page(Path(path), edit)
     return old_status["status"]
+
+
+def reopen(path: Path, blocks: dict[str, str]) -> None:
+    """completed → planned for `exprun retry` only: outcome, key result and the run's fields cleared, exprun's
+    blocks replaced by `blocks`, in one locked write (the caller has checked that no seed counted)."""
+    from . import yamledit  # noqa: PLC0415
+
+    def edit(text: str) -> str:
+        page = pages.parse_page(text, Path(path))
+        if page.status != COMPLETED:
+            raise LifecycleError(f"{path}: status is '{page.status}', not completed; nothing to retry")
+        for name in ("outcome", "key_result", "date_completed", "started", "run_log"):
+            if name in page.meta:
+                text, _ = yamledit.set_value(text, name, "", where=str(path))
+        text, _ = yamledit.set_value(text, "status", PLANNED, where=str(path))
+        return pages.with_blocks(text, Path(path), blocks)
+
+    pages.update_page(Path(path), edit)

@@ -37,7 +37,7 @@ SUGGESTIONS = {
     "inf_loss": "lower the learning rate, check the loss for log(0) or division by zero",
     "exploding_loss": "lower the learning rate or add gradient clipping",
     "oom": "lower batch_size (or use gradient accumulation / mixed precision)",
-    "traceback": "fix the error in the experiment code, then re-plan and deploy again",
+    "traceback": "fix the error in the experiment code (when no seed counted, `exprun retry <slug>` plans it again)",
     "killed": "the process was killed: check host memory (dmesg) and lower batch_size or data in memory",
     "command_not_found": "a command in run.sh is missing: check env_activate and the PATH",
     "nonzero_exit": "the run failed without a traceback: read the log end",

@@ -223,7 +223,10 @@ def run_report(data: dict, summary: Summary) -> str:
     if str(data.get("analysis_llm", "")).startswith("analysis_llm:"):
         lines += ["", f"No LLM note in the Analysis: {data['analysis_llm']}"]
     lines += ["", "## Key Finding", data["key_result"], "", "## Next Steps"]
-    if crashed:
+    if crashed and not summary.succeeded_seeds:
+        lines.append(f"- The run crashed before any seed counted: {data['crash']['suggestion']}; then `exprun retry {slug}` "
+                     f"(planned again, this attempt kept aside), approve the fix and `snakemake deploy_{slug}`")
+    elif crashed:
         lines.append(f"- The run crashed: read the log ({data['crash']['suggestion']}); the verdict rests on the seeds that finished")
     lines.append(f"- Run `/exp-eval {slug}` to update the linked idea in wiki")
     if summary.outcome == "succeeded":

@@ -72,3 +72,52 @@ def test_a_deleted_run_record_without_a_copy_is_refused_in_one_line(wiki_root, s
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "exprun launched this run" in done.stderr and "never counted as someone else's run" in done.stderr
     assert page_meta(wiki_root)["status"] == "running"
+
+
+CRASH_RUN = """#!/usr/bin/env bash
+cd "$(dirname "$0")/../../.."
+status=0
+for seed in ${{EXPRUN_TASKS:-0 1 2}}; do
+  echo "=== seed $seed ==="
+  echo "Traceback (most recent call last):"
+  echo "ValueError: Input contains NaN"
+  echo "seed $seed failed with exit status 1"
+  status=1
+done
+exit $status
+"""
+
+
+def test_a_run_that_crashed_before_any_seed_counted_can_be_retried(wiki_root, screen_available, cleanup_screens):
+    """The crash report's advice must be a command that works: retry plans the page again with the crash kept,
+    and deploy runs a new attempt; estimated_hours is whole hours on the page, the figure in the record."""
+    approve_with(wiki_root, run_sh=CRASH_RUN)
+    assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
+    assert isinstance(page_meta(wiki_root)["estimated_hours"], int) and page_meta(wiki_root)["estimated_hours"] >= 1
+    assert json.loads((wiki_root / STATE / "run.json").read_text())["details"]["estimated_hours"] > 0
+    deadline = time.monotonic() + 60
+    while not (wiki_root / STATE / "exit_status").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    done = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
+    assert done.returncode == 0, output(done)
+    report = (wiki_root / STATE / "RUN_REPORT.md").read_text()
+    assert f"`exprun retry {DEMO_SLUG}`" in report, report
+    assert page_meta(wiki_root)["status"] == "completed"
+
+    retried = exprun(wiki_root, "retry", DEMO_SLUG)
+    assert retried.returncode == 0, output(retried)
+    meta = page_meta(wiki_root)
+    assert meta["status"] == "planned" and meta["outcome"] == "" and meta["key_result"] == ""
+    page = (wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md").read_text()
+    assert "Attempt 1 (run " in page and "crashed before any seed counted" in page and "traceback" in page
+    assert f"exp-run | retry {DEMO_SLUG} | attempt 1 crashed (traceback), no seed counted; planned again" in \
+        (wiki_root / "wiki" / "log.md").read_text()
+    assert (wiki_root / STATE / "attempts" / "1" / "collected.json").exists(), "the crashed attempt is kept aside"
+
+    approve_with(wiki_root, run_sh=SEEDS_RUN)  # the fix, approved
+    again = snakemake(wiki_root, f"full_{DEMO_SLUG}")
+    assert again.returncode == 0, output(again)
+    assert json.loads((wiki_root / STATE / "run.json").read_text())["attempt"] == 2
+    assert page_meta(wiki_root)["status"] == "completed"
+    refused = exprun(wiki_root, "retry", DEMO_SLUG)
+    assert refused.returncode == 1 and "3 seed result(s) counted, so the result stands" in refused.stderr

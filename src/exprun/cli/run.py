@@ -55,6 +55,13 @@ def _targets(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _retry(args: argparse.Namespace, settings: Settings) -> int:
+    from .. import retry  # noqa: PLC0415
+
+    data = retry.retry(validate_slug(args.slug), Path(args.root))
+    return _show(args, settings, data, lambda: data["report"])
+
+
 def _collect_ready(args: argparse.Namespace, settings: Settings) -> int:
     from .. import status  # noqa: PLC0415
 
@@ -67,6 +74,7 @@ VERBS = (
     ("collect", _collect, True, "check a running experiment; collect its results once it ended"),
     ("status", _status, False, "every experiment: running, anomalies, pending collect, recent results (read-only)"),
     ("collect-ready", _collect_ready, False, "collect every experiment whose run has ended"),
+    ("retry", _retry, True, "plan a collected run that crashed before any seed counted again (its attempt kept aside)"),
     ("targets", _targets, False, "every experiment, its status and the command that moves it on"),
 )
 
