@@ -59,8 +59,11 @@ def load_record(slug: str, root: Path) -> RunRecord:
 
 
 def _launch_mark(paths: Paths) -> dict | None:
-    """What deploy's marker says of the launch (its run id), {} when unreadable, None when there is none."""
-    for mark in (paths.deployed, paths.jobs_started):
+    """What says exprun launched the current run (its run id): deploy's marker, else a copy of the record in an
+    attempt folder that was never retired; {} when unreadable, None when nothing does."""
+    copy = latest_copy(paths.run)
+    marks = [paths.deployed, paths.jobs_started] + ([copy] if copy and not (copy.parent / "run.json").exists() else [])
+    for mark in marks:
         if mark.exists():
             try:
                 found = read_json(mark)

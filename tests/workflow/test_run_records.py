@@ -54,6 +54,7 @@ def test_a_deleted_run_record_is_restored_never_taken_for_someone_elses_run(wiki
     every file; exprun's own run is restored from its attempt copy and counts only what its guard started."""
     deployed_and_ended(wiki_root)
     (wiki_root / STATE / "run.json").unlink()
+    (wiki_root / STATE / "deployed.stamp").unlink()  # the marker too: the attempt's copy still says whose run it is
     forged = wiki_root / "results" / DEMO_SLUG / "seed_1.json"
     forged.write_text(json.dumps({"seed": 1, "metrics": {"accuracy": 1.0}, "baseline_metrics": {"accuracy": 0.5}}))
     done = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
