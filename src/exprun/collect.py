@@ -19,7 +19,7 @@ from .errors import ExprunError
 from .experiment_config import load_run_config
 from .files import read_json
 from .launchers.backends import Launcher, open_backend
-from .launchers.base import Backend, RunRecord, RunState, latest_copy
+from .launchers.base import RunRecord, RunState, latest_copy
 from .results import CountRules, read_seed_files, summarize
 from .state import Paths
 from .settings import Settings

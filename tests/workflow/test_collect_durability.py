@@ -11,24 +11,12 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
-from workflow_helpers import DEMO_SLUG, REPO, approve_with, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, REPO, deployed_and_ended, exprun, output, page_meta
 
 STATE = f"experiments/state/{DEMO_SLUG}"
-SEEDS_RUN = """#!/usr/bin/env bash
-cd "$(dirname "$0")/../../.."
-out="${{EXPRUN_RESULTS_DIR:-results/{slug}}}"
-mkdir -p "$out"
-for seed in ${{EXPRUN_TASKS:-0 1 2}}; do
-  echo "=== seed $seed ==="
-  echo "step=1/1 epoch=1 loss=0.5 lr=0.001"
-  printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, "baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' \\
-    "$seed" "$seed" "$EXPRUN_RUN_ID" > "$out/seed_$seed.json"
-done
-"""
 CHILD = """
 import errno, os, signal, sys
 from pathlib import Path
@@ -67,12 +55,7 @@ def ended_run(tmp_path_factory):
     require_service("GNU screen", shutil.which("screen") is not None, "apt-get install screen")
     root = tmp_path_factory.mktemp("ended") / "wiki root"
     shutil.copytree(REPO / "examples" / "wiki", root)
-    approve_with(root, run_sh=SEEDS_RUN)
-    done = snakemake(root, f"deploy_{DEMO_SLUG}")
-    assert done.returncode == 0, output(done)
-    deadline = time.monotonic() + 120
-    while not (root / STATE / "exit_status").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    deployed_and_ended(root)
     assert (root / STATE / "exit_status").read_text().strip() == "0"
     return root
 

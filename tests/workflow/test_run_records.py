@@ -5,31 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-from workflow_helpers import DEMO_SLUG, approve_with, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, SEEDS_RUN, approve_with, deployed_and_ended, exprun, output, page_meta, snakemake
 
 STATE = f"experiments/state/{DEMO_SLUG}"
-
-SEEDS_RUN = """#!/usr/bin/env bash
-cd "$(dirname "$0")/../../.."
-out="${{EXPRUN_RESULTS_DIR:-results/{slug}}}"
-mkdir -p "$out"
-for seed in ${{EXPRUN_TASKS:-0 1 2}}; do
-  echo "=== seed $seed ==="
-  echo "step=1/1 epoch=1 loss=0.5 lr=0.001"
-  printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, "baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' \\
-    "$seed" "$seed" "$EXPRUN_RUN_ID" > "$out/seed_$seed.json"
-done
-"""
-
-
-def deployed_and_ended(root) -> dict:
-    approve_with(root, run_sh=SEEDS_RUN)
-    done = snakemake(root, f"deploy_{DEMO_SLUG}")
-    assert done.returncode == 0, output(done)
-    deadline = time.monotonic() + 120
-    while not (root / STATE / "exit_status").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return json.loads((root / STATE / "run.json").read_text())
 
 
 def test_a_corrupt_run_record_is_one_line_and_status_goes_on(wiki_root, screen_available, cleanup_screens):

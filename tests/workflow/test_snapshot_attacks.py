@@ -15,29 +15,11 @@ import time
 
 import yaml
 
-from workflow_helpers import DEMO_SLUG, approve_with, edit_config, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, SEEDS_RUN, approve_with, exprun, output, page_meta, snakemake
 
 CODE = f"experiments/code/{DEMO_SLUG}"
 STATE = f"experiments/state/{DEMO_SLUG}"
 OTHER = "digits-mlp-ablation"  # another experiment of the example wiki
-
-# A stand-in run.sh: every seed writes its result at once; seed $STANDIN_FAIL (if set) crashes instead.
-SEEDS_RUN = """#!/usr/bin/env bash
-cd "$(dirname "$0")/../../.."
-out="${{EXPRUN_RESULTS_DIR:-results/{slug}}}"
-mkdir -p "$out"
-status=0
-for seed in ${{EXPRUN_TASKS:-0 1 2}}; do
-  echo "=== seed $seed ==="
-  echo "step=1/1 epoch=1 loss=0.5 lr=0.001"
-  if [ "$seed" = "1" ] && [ -n "${{STANDIN_CRASH:-}}" ]; then
-    echo "seed $seed failed with exit status 3"; status=3; continue
-  fi
-  printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, "baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' \\
-    "$seed" "$seed" "$EXPRUN_RUN_ID" > "$out/seed_$seed.json"
-done
-exit $status
-"""
 
 
 def wait_for(path, timeout=180):

@@ -41,6 +41,26 @@ def edit_config(root: Path, slug: str, **hyperparameters) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+# A stand-in run.sh (approve_with(run_sh=SEEDS_RUN)): every seed writes its result at once into the folder exprun
+# names; replace the word `${{STANDIN_CRASH:-}}` with a non-empty one and seed 1 crashes instead.
+SEEDS_RUN = """#!/usr/bin/env bash
+cd "$(dirname "$0")/../../.."
+out="${{EXPRUN_RESULTS_DIR:-results/{slug}}}"
+mkdir -p "$out"
+status=0
+for seed in ${{EXPRUN_TASKS:-0 1 2}}; do
+  echo "=== seed $seed ==="
+  echo "step=1/1 epoch=1 loss=0.5 lr=0.001"
+  if [ "$seed" = "1" ] && [ -n "${{STANDIN_CRASH:-}}" ]; then
+    echo "seed $seed failed with exit status 3"; status=3; continue
+  fi
+  printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, "baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' \\
+    "$seed" "$seed" "$EXPRUN_RUN_ID" > "$out/seed_$seed.json"
+done
+exit $status
+"""
+
+
 # The sanity run goes through run.sh: a person's stand-in run.sh hands `--sanity` (and, unless it answers
 # it itself, the run contract's `--help` probe) to the generated one.
 SANITY_PASSTHROUGH = 'case " $* " in *" --sanity "*{help}) exec bash "$(dirname "$0")/generated_run.sh" "$@";; esac\n'
@@ -67,3 +87,19 @@ def approve_with(root: Path, slug: str = DEMO_SLUG, run_sh: str | None = None, a
     if approve:
         done = exprun(root, "approve", slug)
         assert done.returncode == 0, output(done)
+
+
+def deployed_and_ended(root: Path, run_sh: str = SEEDS_RUN, slug: str = DEMO_SLUG) -> dict:
+    """Prepare, approve a stand-in run.sh, deploy under screen and wait for the run to end; its run record."""
+    import json
+    import time
+
+    approve_with(root, slug, run_sh=run_sh)
+    done = snakemake(root, f"deploy_{slug}")
+    assert done.returncode == 0, output(done)
+    exit_file = root / "experiments" / "state" / slug / "exit_status"
+    deadline = time.monotonic() + 120
+    while not exit_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert exit_file.exists(), "the run never ended"
+    return json.loads((root / "experiments" / "state" / slug / "run.json").read_text())
