@@ -71,20 +71,21 @@ def take(slug: str, root: Path, code_dir: Path, approved_hash: str) -> str:
     building = target.with_name(f".{slug}.building-{os.getpid()}")
     _remove(building)
     try:
-        found = _copy(Path(code_dir), building)
+        found, folders = _copy(Path(code_dir), building)
         if found != approved_hash:
             raise GateError(f"{slug}: the code changed between the approval check and the launch (it now hashes to "
                             f"{found[:12]}, approved {approved_hash[:12]}); review it and run `exprun approve {slug}` again")
-        _read_only(building)
+        for folder in sorted(folders, key=len, reverse=True):  # read-only, deepest first; the top one last
+            os.chmod(f"{building}/{folder}" if folder else building, 0o555)
         os.replace(building, target)
     finally:
         _remove(building)
     return rel
 
 
-def _copy(source: Path, dest: Path) -> str:
+def _copy(source: Path, dest: Path) -> tuple[str, set[str]]:
     """Copy every hashed file (links resolved to their bytes, a dangling link kept as a link) and return the
-    hash of exactly the bytes written. Low-level calls on purpose: a launch pays for this on every file, so each
+    hash of exactly the bytes written, and the folders made (relative). Low-level calls on purpose: a launch pays for this on every file, so each
     costs one open, fstat and read, one create (read-only from the start) and one write."""
     hashes, made, top = [], {""}, os.fspath(dest)
     os.makedirs(top)
@@ -115,7 +116,7 @@ def _copy(source: Path, dest: Path) -> str:
         finally:
             os.close(fd)
         hashes.append((rel, hashlib.sha256(data).hexdigest()))
-    return integrity.combine(hashes)
+    return integrity.combine(hashes), made
 
 
 def _read_all(fd: int, size: int) -> bytes:
@@ -132,13 +133,6 @@ def _write_rest(fd: int, data: bytes, written: int) -> None:
     view = memoryview(data)[written:]
     while view:
         view = view[os.write(fd, view):]
-
-
-def _read_only(folder: Path) -> None:
-    for current, dirs, _ in os.walk(folder, topdown=False):
-        for name in dirs:
-            os.chmod(os.path.join(current, name), 0o555)
-    os.chmod(folder, 0o555)
 
 
 def _writable(folder: Path) -> None:
