@@ -142,11 +142,17 @@ def test_submit_script_resubmission_and_options():
         slurm_script.submit_script(hostile_spec(), [0, 1], slurm_script.Resources(), [2])
 
 
-@pytest.mark.parametrize("bad", [{"partition": "gpu\n#SBATCH --x"}, {"mem": "8 G"}, {"time": "1\"h"},
+@pytest.mark.parametrize("bad", [{"partition": "gpu\n#SBATCH --x"}, {"partition": "gpu\n"}, {"mem": "8 G"}, {"time": "1\"h"},
                                  {"gpus": -1}, {"walltime": "1:00:00"}])
 def test_resources_refuse_values_that_could_change_the_script(bad):
     with pytest.raises(ConfigError):
         slurm_script.Resources.from_dict(bad)
+
+
+def test_an_environment_name_with_a_trailing_newline_is_refused():
+    """`$` alone matches before a final newline: names that reach the batch script are matched whole."""
+    with pytest.raises(LaunchError, match="cannot be exported"):
+        slurm_script.job_env({"EXPRUN_RUN_ID\n": "x"})
 
 
 def test_backslash_in_log_path_refused():
