@@ -4,7 +4,7 @@
 # Run from a wiki root (the folder holding wiki/), or pass --directory <wiki-root>.
 from snakemake.utils import min_version
 
-from exprun.config import REPO_CONFIG
+from exprun.core.config import REPO_CONFIG
 
 min_version("9.0")
 

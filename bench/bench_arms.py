@@ -21,8 +21,10 @@ SLUG = "digits-mlp-vs-logreg"
 
 
 def run() -> list[Result]:
-    from exprun import arm_results, arms, config, results
-    from exprun.codegen import generate
+    from exprun.core import config
+    from exprun.experiment import arms
+    from exprun.prepare.codegen import generate
+    from exprun.verdict import arm_results, results
 
     results_list = []
     header("arms: 4 arms × 5 seeds, run.sh with 2 tasks at a time vs 1")
@@ -33,10 +35,12 @@ def run() -> list[Result]:
         cfg = yaml.safe_load(path.read_text())
         cfg["hyperparameters"]["epochs"] = 2
         cfg["seeds"] = [0, 1, 2, 3, 4]
-        cfg["arms"] = [{"name": "full", "role": "control"},
-                       {"name": "no-hidden", "role": "ablation", "overrides": {"model": {"hidden_sizes": []}}},
-                       {"name": "wide", "role": "sweep", "overrides": {"model": {"hidden_sizes": [128]}}},
-                       {"name": "no-wd", "role": "ablation", "overrides": {"hyperparameters": {"weight_decay": 0.0}}}]
+        cfg["arms"] = [
+            {"name": "full", "role": "control"},
+            {"name": "no-hidden", "role": "ablation", "overrides": {"model": {"hidden_sizes": []}}},
+            {"name": "wide", "role": "sweep", "overrides": {"model": {"hidden_sizes": [128]}}},
+            {"name": "no-wd", "role": "ablation", "overrides": {"hyperparameters": {"weight_decay": 0.0}}},
+        ]
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         tasks = " ".join(arms.tasks(arms.of(cfg), cfg["seeds"]))
 
@@ -44,8 +48,14 @@ def run() -> list[Result]:
             env = {**os.environ, "EXPRUN_TASKS": tasks, "EXPRUN_PARALLEL": str(parallel), "EXPRUN_RUN_ID": "bench"}
             env.pop("OMP_NUM_THREADS", None)
             started = time.perf_counter()
-            done = subprocess.run(["bash", f"experiments/code/{SLUG}/run.sh"], cwd=root, env=env,
-                                  capture_output=True, text=True, timeout=900)
+            done = subprocess.run(
+                ["bash", f"experiments/code/{SLUG}/run.sh"],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
             return time.perf_counter() - started
 
@@ -53,8 +63,21 @@ def run() -> list[Result]:
         for _ in range(2):  # interleaved: the machine's state weighs on both alike
             one.append(run_tasks(1))
             two.append(run_tasks(2))
-        results_list.append(report(Result("20 tasks, parallel 1 vs parallel 2 (speed-up = A/B)", best(one), best(two),
-                                          kind="speedup", target=1.7, a_label="parallel 1", b_label="parallel 2"), one, two))
+        results_list.append(
+            report(
+                Result(
+                    "20 tasks, parallel 1 vs parallel 2 (speed-up = A/B)",
+                    best(one),
+                    best(two),
+                    kind="speedup",
+                    target=1.7,
+                    a_label="parallel 1",
+                    b_label="parallel 2",
+                ),
+                one,
+                two,
+            )
+        )
 
     header("arms: collect's reading and statistics, 20 arms × 50 seeds vs 1 arm × 50 seeds")
     with temp_dir("arms-collect") as tmp:
@@ -65,13 +88,20 @@ def run() -> list[Result]:
                 target = folder / f"arm{a:02d}"
                 target.mkdir(parents=True)
                 for s in seeds:
-                    (target / f"seed_{s}.json").write_text(json.dumps(
-                        {"seed": s, "metrics": {"accuracy": 0.9 + 0.001 * ((s * 7 + a) % 13)}, "run_id": "r"}))
+                    (target / f"seed_{s}.json").write_text(
+                        json.dumps(
+                            {"seed": s, "metrics": {"accuracy": 0.9 + 0.001 * ((s * 7 + a) % 13)}, "run_id": "r"}
+                        )
+                    )
 
         def collect_arms(folder, count):
-            cfg = {"seeds": seeds, "metrics": ["accuracy"], "primary_metric": "accuracy",
-                   "arms": [{"name": "arm00", "role": "control"}] +
-                           [{"name": f"arm{a:02d}", "role": "ablation"} for a in range(1, count)]}
+            cfg = {
+                "seeds": seeds,
+                "metrics": ["accuracy"],
+                "primary_metric": "accuracy",
+                "arms": [{"name": "arm00", "role": "control"}]
+                + [{"name": f"arm{a:02d}", "role": "ablation"} for a in range(1, count)],
+            }
             found = arms.of(cfg)
             values, not_counted = arm_results.read(folder, found, seeds, results.CountRules("r"), "accuracy")
             arm_results.results_section(arm_results.summarize(found, values, not_counted, cfg))
@@ -85,7 +115,19 @@ def run() -> list[Result]:
         write(tmp / "one", 1)
         many = [timed(lambda: collect_arms(tmp / "many", 20)) for _ in range(5)]
         single = [timed(lambda: collect_single(tmp / "one")) for _ in range(5)]
-        results_list.append(report(Result("collect, 20 arms × 50 seeds vs 1 arm × 50 seeds", best(many), best(single),
-                                          kind="diff", target=0.5, a_label="20 arms", b_label="1 arm"), many, single))
+        results_list.append(
+            report(
+                Result(
+                    "collect, 20 arms × 50 seeds vs 1 arm × 50 seeds",
+                    best(many),
+                    best(single),
+                    kind="diff",
+                    target=0.5,
+                    a_label="20 arms",
+                    b_label="1 arm",
+                ),
+                many,
+                single,
+            )
+        )
     return results_list
-

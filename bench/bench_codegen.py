@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from common import (TAG, Result, best, copy_wiki, header, interleaved, report, temp_dir, write_pages)
+from common import TAG, Result, best, copy_wiki, header, interleaved, report, temp_dir, write_pages
 
 PAGES = 1000
 SAME_IDEA = 5
@@ -22,8 +22,10 @@ REPEAT = 5
 
 
 def run() -> list[Result]:
-    from exprun import config, contract, lifecycle, sanity
-    from exprun.codegen import generate, prompt
+    from exprun.core import config
+    from exprun.prepare import contract, sanity
+    from exprun.prepare.codegen import generate, prompt
+    from exprun.wiki import lifecycle
 
     results = []
     settings = config.parse({})
@@ -40,12 +42,28 @@ def run() -> list[Result]:
             def go() -> None:
                 page = lifecycle.find_experiment(target, root)
                 files, _, context = generate.render(page, settings, root)
-                prompt.build("generate", page.path.read_text(), context, context["dataset_report"], files["config.yaml"])
+                prompt.build(
+                    "generate", page.path.read_text(), context, context["dataset_report"], files["config.yaml"]
+                )
+
             return go
 
         a, b = interleaved(build(big), build(one), repeat=REPEAT)
-        results.append(report(Result(f"prompt, 1 page among {PAGES} vs alone", best(a), best(b), kind="diff", target=0.1,
-                                     a_label=f"{PAGES} pages", b_label="1 page"), a, b))
+        results.append(
+            report(
+                Result(
+                    f"prompt, 1 page among {PAGES} vs alone",
+                    best(a),
+                    best(b),
+                    kind="diff",
+                    target=0.1,
+                    a_label=f"{PAGES} pages",
+                    b_label="1 page",
+                ),
+                a,
+                b,
+            )
+        )
 
     header("codegen: the run-contract check vs the sanity run of the demo recipe")
     with temp_dir("codegen-sanity") as tmp:
@@ -62,7 +80,19 @@ def run() -> list[Result]:
             started = time.perf_counter()
             sanity.run_sanity(slug, settings, root)
             runs.append(time.perf_counter() - started - checks[-1])  # run_sanity includes one check
-        results.append(report(Result("contract check added to the sanity step", best(checks) + best(runs), best(runs),
-                                     kind="diff", target=1.0, a_label="sanity with the check",
-                                     b_label="sanity run alone"), None, None))
+        results.append(
+            report(
+                Result(
+                    "contract check added to the sanity step",
+                    best(checks) + best(runs),
+                    best(runs),
+                    kind="diff",
+                    target=1.0,
+                    a_label="sanity with the check",
+                    b_label="sanity run alone",
+                ),
+                None,
+                None,
+            )
+        )
     return results

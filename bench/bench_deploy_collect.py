@@ -21,21 +21,40 @@ from pathlib import Path
 
 import yaml
 
-from common import (GIB, MIB, TAG, Result, best, compare_tail_scan, copy_wiki, header, interleaved, make_log, progress_block,
-                    report, snakemake, stop_runs, temp_dir, timed_snakemake, write_pages)
+from common import (
+    GIB,
+    MIB,
+    TAG,
+    Result,
+    best,
+    compare_tail_scan,
+    copy_wiki,
+    header,
+    interleaved,
+    make_log,
+    progress_block,
+    report,
+    snakemake,
+    stop_runs,
+    temp_dir,
+    timed_snakemake,
+    write_pages,
+)
 
 N = 3  # repetitions of deploy and of collect: one prepared experiment each
 SEEDS = 1000
 # Benchmark stand-in: the run ends at once; the sanity run (which goes through run.sh) gets the generated one.
-INSTANT_RUN = ("#!/usr/bin/env bash\n"
-               'case " $* " in *" --sanity "*|*" --help "*) exec bash "$(dirname "$0")/generated_run.sh" "$@";; esac\n'
-               "exit 0\n")
+INSTANT_RUN = (
+    "#!/usr/bin/env bash\n"
+    'case " $* " in *" --sanity "*|*" --help "*) exec bash "$(dirname "$0")/generated_run.sh" "$@";; esac\n'
+    "exit 0\n"
+)
 
 
 def prepare(root: Path, slugs: list[str]) -> None:
     """Generate the code, swap run.sh for one that exits at once, run the sanity checks, approve (not timed)."""
-    from exprun import gate
-    from exprun.state import Paths
+    from exprun.core.paths import Paths
+    from exprun.gate import approval as gate
 
     snakemake(root, *[str(Paths(s).manifest) for s in slugs])
     for slug in slugs:
@@ -56,20 +75,31 @@ def wait_for(path: Path, timeout: float = 30) -> None:
 
 
 def bench_deploy(root: Path, slugs: list[str]) -> Result:
-    from exprun.state import Paths
+    from exprun.core.paths import Paths
 
     deploys, noops = [], []
     for slug in slugs:
         deploys.append(timed_snakemake(root, f"deploy_{slug}", expect="Finished jobid"))
         wait_for(Paths(slug, root).exit_status)  # the instant run has ended
         noops.append(timed_snakemake(root, f"prepare_{slug}", expect="Nothing to be done"))
-    return report(Result("deploy (a): snakemake deploy_<slug> vs no-op", best(deploys), best(noops), "diff", 0.3,
-                         "deploy_<slug> (gate + launch)", "prepare_<slug> of it (nothing to be done)"), deploys, noops)
+    return report(
+        Result(
+            "deploy (a): snakemake deploy_<slug> vs no-op",
+            best(deploys),
+            best(noops),
+            "diff",
+            0.3,
+            "deploy_<slug> (gate + launch)",
+            "prepare_<slug> of it (nothing to be done)",
+        ),
+        deploys,
+        noops,
+    )
 
 
 def write_seed_results(root: Path, slug: str, count: int) -> None:
     """count seed files as train.py writes them, and config.yaml listing those seeds (not timed)."""
-    from exprun.state import Paths
+    from exprun.core.paths import Paths
 
     paths = Paths(slug, root)
     run = json.loads(paths.run.read_text())  # seed files of this run carry its run id and approved code hash
@@ -79,17 +109,25 @@ def write_seed_results(root: Path, slug: str, count: int) -> None:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     paths.results_dir.mkdir(parents=True, exist_ok=True)
     for seed in range(count):
-        record = {"slug": slug, "seed": seed,
-                  "metrics": {"accuracy": 0.97 + (seed % 7) * 0.001, "f1_macro": 0.969 + (seed % 5) * 0.001},
-                  "baseline_metrics": {"accuracy": 0.9667, "f1_macro": 0.9667},
-                  "steps": 460, "wall_time_s": 3.1, "config_hash": "0" * 64, "sanity": False, "overrides": {},
-                  "run_id": run["run_id"], "code_hash": run["approved_hash"]}
+        record = {
+            "slug": slug,
+            "seed": seed,
+            "metrics": {"accuracy": 0.97 + (seed % 7) * 0.001, "f1_macro": 0.969 + (seed % 5) * 0.001},
+            "baseline_metrics": {"accuracy": 0.9667, "f1_macro": 0.9667},
+            "steps": 460,
+            "wall_time_s": 3.1,
+            "config_hash": "0" * 64,
+            "sanity": False,
+            "overrides": {},
+            "run_id": run["run_id"],
+            "code_hash": run["approved_hash"],
+        }
         (paths.results_dir / f"seed_{seed}.json").write_text(json.dumps(record))
 
 
 def bench_collect(root: Path, slugs: list[str]) -> Result:
-    from exprun import pages
-    from exprun.state import Paths
+    from exprun.core.paths import Paths
+    from exprun.wiki import pages
 
     for slug in slugs:
         write_seed_results(root, slug, SEEDS)
@@ -101,8 +139,19 @@ def bench_collect(root: Path, slugs: list[str]) -> Result:
         collected = json.loads(paths.collected.read_text())
         assert collected["status"] == "completed" and len(collected["succeeded_seeds"]) == SEEDS, collected
         assert pages.load_page(paths.page).status == "completed"
-    return report(Result(f"collect (b): snakemake collect_<slug> of {SEEDS} seeds vs no-op", best(collects), best(noops), "diff", 0.5,
-                         f"collect_<slug> ({SEEDS} seed files)", "-n collect_<slug> (dry run)"), collects, noops)
+    return report(
+        Result(
+            f"collect (b): snakemake collect_<slug> of {SEEDS} seeds vs no-op",
+            best(collects),
+            best(noops),
+            "diff",
+            0.5,
+            f"collect_<slug> ({SEEDS} seed files)",
+            "-n collect_<slug> (dry run)",
+        ),
+        collects,
+        noops,
+    )
 
 
 TRIVIAL_SNAKEFILE = """\
@@ -125,7 +174,17 @@ def bench_snakemake_floor(folder: Path) -> Result:
     """Diagnostic, no target: what 2 trivial shell jobs (as many as deploy runs) cost Snakemake itself."""
     folder.mkdir()
     (folder / "Snakefile").write_text(TRIVIAL_SNAKEFILE)
-    argv = [sys.executable, "-m", "snakemake", "--cores", "1", "--directory", str(folder), "--snakefile", str(folder / "Snakefile")]
+    argv = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "1",
+        "--directory",
+        str(folder),
+        "--snakefile",
+        str(folder / "Snakefile"),
+    ]
 
     def two_jobs() -> None:
         for name in ("a", "b"):
@@ -136,8 +195,19 @@ def bench_snakemake_floor(folder: Path) -> Result:
         subprocess.run(argv, check=True, capture_output=True)
 
     jobs, noops = interleaved(two_jobs, nothing, repeat=3)
-    return report(Result("  snakemake floor: 2 trivial `touch` jobs vs nothing to do (another Snakefile)", best(jobs), best(noops), "info",
-                         None, "2 touch jobs", "nothing to do"), jobs, noops)
+    return report(
+        Result(
+            "  snakemake floor: 2 trivial `touch` jobs vs nothing to do (another Snakefile)",
+            best(jobs),
+            best(noops),
+            "info",
+            None,
+            "2 touch jobs",
+            "nothing to do",
+        ),
+        jobs,
+        noops,
+    )
 
 
 def bench_tail(folder: Path) -> Result:
@@ -160,7 +230,10 @@ def run() -> list[Result]:
         try:
             started = time.perf_counter()
             prepare(root, slugs)
-            print(f"    (setup: generate + sanity run + approve of {N} experiments took {time.perf_counter() - started:.1f} s, not timed)")
+            print(
+                f"    (setup: generate + sanity run + approve of {N} experiments took "
+                f"{time.perf_counter() - started:.1f} s, not timed)"
+            )
             results.append(bench_deploy(root, slugs))
             results.append(bench_snakemake_floor(tmp / "floor"))
             results.append(bench_collect(root, slugs))

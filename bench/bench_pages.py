@@ -8,14 +8,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from common import TAG, Result, best, fmt_s, header, report, repeat_timed, temp_dir, write_pages
+from common import TAG, Result, best, fmt_s, header, repeat_timed, report, temp_dir, write_pages
 
 COUNT = 1000
 REPEAT = 3
 
 
 def run() -> list[Result]:
-    from exprun import pages
+    from exprun.wiki import pages
 
     header(f"pages: {COUNT} copies of the example page")
     results = []
@@ -47,12 +47,41 @@ def run() -> list[Result]:
         assert check.meta["key_result"] == f"round {REPEAT - 1} page {COUNT - 1}", check.meta["key_result"]
         assert check.slug == f"{TAG}-page-{COUNT - 1:04d}"
 
-        results.append(report(Result(f"parse {COUNT} pages (load_page)", best(parsed), best(raw), "info", None,
-                                     f"parse {COUNT}", f"raw read {COUNT}"), parsed, raw))
+        results.append(
+            report(
+                Result(
+                    f"parse {COUNT} pages (load_page)",
+                    best(parsed),
+                    best(raw),
+                    "info",
+                    None,
+                    f"parse {COUNT}",
+                    f"raw read {COUNT}",
+                ),
+                parsed,
+                raw,
+            )
+        )
         print(f"    per page: parse {fmt_s(best(parsed) / COUNT)}, raw read {fmt_s(best(raw) / COUNT)}")
-        results.append(report(Result(f"{COUNT} set_field edits", best(edited), best(raw), "info", None,
-                                     f"{COUNT} edits", f"raw read {COUNT}"), edited, raw))
-        print(f"    per edit: {fmt_s(best(edited) / COUNT)} (lock, read, 2 YAML parses, atomic write with fsync of file and folder)")
+        results.append(
+            report(
+                Result(
+                    f"{COUNT} set_field edits",
+                    best(edited),
+                    best(raw),
+                    "info",
+                    None,
+                    f"{COUNT} edits",
+                    f"raw read {COUNT}",
+                ),
+                edited,
+                raw,
+            )
+        )
+        print(
+            f"    per edit: {fmt_s(best(edited) / COUNT)} "
+            "(lock, read, 2 YAML parses, atomic write with fsync of file and folder)"
+        )
     return results
 
 

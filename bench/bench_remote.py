@@ -29,26 +29,35 @@ def start_sshd(folder: Path) -> dict:
 def server_for(info: dict, work_dir: Path):
     from exprun.remote.server_config import ServerConfig
 
-    return ServerConfig(source="bench", host="127.0.0.1", user=info["user"], work_dir=str(work_dir), port=info["port"],
-                        identity_file=Path(info["client_key"]), known_hosts=Path(info["known_hosts"]))
+    return ServerConfig(
+        source="bench",
+        host="127.0.0.1",
+        user=info["user"],
+        work_dir=str(work_dir),
+        port=info["port"],
+        identity_file=Path(info["client_key"]),
+        known_hosts=Path(info["known_hosts"]),
+    )
 
 
 def launch_runs(server, slugs: list[str]) -> list:
-    from exprun.launchers import ssh
+    from exprun.machines.launchers import ssh
     from exprun.remote.session import RemoteSession
 
     records = []
     with RemoteSession(server) as session:
         for slug in slugs:
-            spec = ssh.run_spec(slug, ["bash", "-c", "echo 'step=1/9 epoch=1 loss=0.5 lr=0.1'; sleep 300"], session.work_dir)
+            spec = ssh.run_spec(
+                slug, ["bash", "-c", "echo 'step=1/9 epoch=1 loss=0.5 lr=0.1'; sleep 300"], session.work_dir
+            )
             records.append(ssh.launch(spec, session))
     return records
 
 
 def check(server, records: list) -> None:
     """What status does for each running remote experiment, over one connection."""
-    from exprun.launchers.ssh_backend import RemoteScreen
     from exprun.remote.session import RemoteSession
+    from exprun.run.ssh_backend import RemoteScreen
 
     with RemoteSession(server) as session:
         backend = RemoteScreen(Path("."), session)
@@ -61,15 +70,27 @@ def check(server, records: list) -> None:
 
 
 def bench_checks(server) -> Result:
-    from exprun.launchers import ssh
+    from exprun.machines.launchers import ssh
     from exprun.remote.session import RemoteSession
 
     slugs = [f"{TAG}-r{i}" for i in range(RUNNING)]
     records = launch_runs(server, slugs)
     try:
         many, one = interleaved(lambda: check(server, records), lambda: check(server, records[:1]), repeat=5)
-        return report(Result(f"remote check of {RUNNING} running experiments over one connection vs one",
-                             median(many), median(one), "ratio", 2.0, f"{RUNNING} checks", "1 check", stat="median"), many, one)
+        return report(
+            Result(
+                f"remote check of {RUNNING} running experiments over one connection vs one",
+                median(many),
+                median(one),
+                "ratio",
+                2.0,
+                f"{RUNNING} checks",
+                "1 check",
+                stat="median",
+            ),
+            many,
+            one,
+        )
     finally:
         with RemoteSession(server) as session:
             for record in records:
@@ -91,8 +112,20 @@ def bench_resync(server, root: Path) -> Result:
         plan = sync.plan(root, [slug], server)
         first = timed(lambda: sync.upload(session, plan))
         again = [timed(lambda: sync.upload(session, sync.plan(root, [slug], server))) for _ in range(3)]
-    return report(Result(f"unchanged re-sync of a {FILES}-file tree vs first sync", median(again), first, "ratio", 0.10,
-                         "re-sync (nothing changed)", "first sync", stat="median"), again, [first])
+    return report(
+        Result(
+            f"unchanged re-sync of a {FILES}-file tree vs first sync",
+            median(again),
+            first,
+            "ratio",
+            0.10,
+            "re-sync (nothing changed)",
+            "first sync",
+            stat="median",
+        ),
+        again,
+        [first],
+    )
 
 
 def run() -> list[Result]:

@@ -20,8 +20,8 @@ TASK = "#!/usr/bin/env bash\nsleep 1\necho done\n"
 
 
 def array_run(root: Path) -> tuple[float, int]:
-    from exprun.launchers import slurm
-    from exprun.launchers.base import RunSpec
+    from exprun.machines.launchers import slurm
+    from exprun.machines.launchers.base import RunSpec
 
     calls = []
 
@@ -31,7 +31,9 @@ def array_run(root: Path) -> tuple[float, int]:
 
     script = root / "task.sh"
     script.write_text(TASK)
-    spec = RunSpec(f"{TAG}-array", ["bash", str(script)], root, root / "logs" / "exp-array.log", root / "state" / "exit_status")
+    spec = RunSpec(
+        f"{TAG}-array", ["bash", str(script)], root, root / "logs" / "exp-array.log", root / "state" / "exit_status"
+    )
     started = time.perf_counter()
     record = slurm.launch(spec, list(range(SEEDS)), {"time": "00:05:00"}, counting)
     while slurm.state(record).state == "running":
@@ -43,11 +45,30 @@ def plugin_run(root: Path) -> float:
     (root / "Snakefile").write_text(
         f"rule all:\n    input: expand('out/{{i}}.txt', i=range({SEEDS}))\n\n"
         "rule seed:\n    output: 'out/{i}.txt'\n    resources: runtime=5, mem_mb=100\n"
-        "    shell: 'sleep 1; echo done > {output}'\n")
+        "    shell: 'sleep 1; echo done > {output}'\n"
+    )
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "--executor", "slurm", "--jobs", str(SEEDS),
-                    "--slurm-status-command", "squeue", "--directory", str(root), "--snakefile", str(root / "Snakefile")],
-                   capture_output=True, text=True, timeout=900, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--executor",
+            "slurm",
+            "--jobs",
+            str(SEEDS),
+            "--slurm-status-command",
+            "squeue",
+            "--directory",
+            str(root),
+            "--snakefile",
+            str(root / "Snakefile"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
     return time.perf_counter() - started
 
 
@@ -63,8 +84,21 @@ def run() -> list[Result]:
         array_s, sbatch_calls = array_run(tmp / "array")
         print(f"    sbatch calls for {SEEDS} seeds: {sbatch_calls}")
         plugin_s = plugin_run(tmp / "plugin")
-    return [report(Result(f"{SEEDS} seeds: sbatch array ({sbatch_calls} sbatch call) vs executor plugin, deploy to all done",
-                          array_s, plugin_s, "info", None, "array", "executor plugin"), [array_s], [plugin_s])]
+    return [
+        report(
+            Result(
+                f"{SEEDS} seeds: sbatch array ({sbatch_calls} sbatch call) vs executor plugin, deploy to all done",
+                array_s,
+                plugin_s,
+                "info",
+                None,
+                "array",
+                "executor plugin",
+            ),
+            [array_s],
+            [plugin_s],
+        )
+    ]
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def _create_vs_read(folder) -> tuple[float, float]:
 
 
 def run() -> list[Result]:
-    from exprun import integrity, snapshot
+    from exprun.trust import integrity, snapshot
 
     header("snapshot: copy + hash of a 1,000-file code folder vs the hash alone")
     found = []
@@ -65,17 +65,50 @@ def run() -> list[Result]:
 
         takes, hashes = interleaved(fresh, lambda: integrity.folder_hash(code), repeat=7)
         snapshot.take(SLUG, root, code, approved)
-        found.append(report(Result("snapshot.take (copy + hash) vs folder_hash, 1,000 files", best(takes), best(hashes),
-                                   target=2.0, a_label="take", b_label="hash"), takes, hashes))
+        found.append(
+            report(
+                Result(
+                    "snapshot.take (copy + hash) vs folder_hash, 1,000 files",
+                    best(takes),
+                    best(hashes),
+                    target=2.0,
+                    a_label="take",
+                    b_label="hash",
+                ),
+                takes,
+                hashes,
+            )
+        )
         inode = os.stat(place).st_ino
-        again, hashes = interleaved(lambda: snapshot.take(SLUG, root, code, approved),
-                                    lambda: integrity.folder_hash(code), repeat=7)
+        again, hashes = interleaved(
+            lambda: snapshot.take(SLUG, root, code, approved), lambda: integrity.folder_hash(code), repeat=7
+        )
         reused = os.stat(place).st_ino == inode
-        found.append(report(Result(f"unchanged re-deploy: take again ({'reused' if reused else 'COPIED AGAIN'}) vs "
-                                   "folder_hash", best(again), best(hashes), target=2.0, a_label="reuse",
-                                   b_label="hash"), again, hashes))
-        found.append(report(Result("for scale: create 1,000 small files vs read them", *_create_vs_read(tmp / "scale"),
-                                   kind="info", a_label="create", b_label="read")))
+        found.append(
+            report(
+                Result(
+                    f"unchanged re-deploy: take again ({'reused' if reused else 'COPIED AGAIN'}) vs folder_hash",
+                    best(again),
+                    best(hashes),
+                    target=2.0,
+                    a_label="reuse",
+                    b_label="hash",
+                ),
+                again,
+                hashes,
+            )
+        )
+        found.append(
+            report(
+                Result(
+                    "for scale: create 1,000 small files vs read them",
+                    *_create_vs_read(tmp / "scale"),
+                    kind="info",
+                    a_label="create",
+                    b_label="read",
+                )
+            )
+        )
         snapshot._remove(root / "snapshots")
         shutil.rmtree(code)
     return found

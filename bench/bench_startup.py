@@ -30,8 +30,21 @@ def run() -> list[Result]:
         dry(small)()
         dry(large)()  # warm imports and the file cache
         many, one = interleaved(dry(large), dry(small), REPEAT)
-        return [report(Result(f"dry run prepare_<slug>, {COUNT} pages vs 1", best(many), best(one), "ratio", TARGET,
-                              f"{COUNT} pages", "1 page"), many, one)]
+        return [
+            report(
+                Result(
+                    f"dry run prepare_<slug>, {COUNT} pages vs 1",
+                    best(many),
+                    best(one),
+                    "ratio",
+                    TARGET,
+                    f"{COUNT} pages",
+                    "1 page",
+                ),
+                many,
+                one,
+            )
+        ]
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`snakemake status` over 1,000 pages with 50 real running sessions, against the same over 1 page.
 
 The 1,000 pages: 50 running (real screen sessions running `sleep 300`, launched through
-exprun.launchers.screen.launch, with run records and progress logs written as deploy does),
+exprun.machines.launchers.screen.launch, with run records and progress logs written as deploy does),
 50 completed, 900 planned. The reference: a wiki with a single planned page. Target: ≤ 1.5x.
 
 Then the anomaly scan of a running experiment (collect.inspect: liveness, bounded log tail,
@@ -21,8 +21,26 @@ from pathlib import Path
 
 import yaml
 
-from common import (GIB, MIB, TAG, Result, best, compare_tail_scan, copy_wiki, header, interleaved, make_log, median,
-                    progress_block, report, repeat_timed, stop_runs, temp_dir, timed_snakemake, write_pages)
+from common import (
+    GIB,
+    MIB,
+    TAG,
+    Result,
+    best,
+    compare_tail_scan,
+    copy_wiki,
+    header,
+    interleaved,
+    make_log,
+    median,
+    progress_block,
+    repeat_timed,
+    report,
+    stop_runs,
+    temp_dir,
+    timed_snakemake,
+    write_pages,
+)
 
 PAGES = 1000
 RUNNING = 50
@@ -38,20 +56,28 @@ def slug_of(index: int) -> str:
 def fields_of(index: int, slug: str) -> dict:
     now = datetime.now(timezone.utc)
     if index < RUNNING:
-        return {"status": "running", "run_log": f"logs/exp-{slug}.log",
-                "started": (now - timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M"), "estimated_hours": 3}
+        return {
+            "status": "running",
+            "run_log": f"logs/exp-{slug}.log",
+            "started": (now - timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M"),
+            "estimated_hours": 3,
+        }
     if index < RUNNING + COMPLETED:
-        return {"status": "completed", "outcome": "succeeded", "key_result": f"accuracy 0.97{index % 10} ± 0.002 over 3 seed(s)",
-                "date_completed": f"2026-11-{1 + index % 28:02d}"}
+        return {
+            "status": "completed",
+            "outcome": "succeeded",
+            "key_result": f"accuracy 0.97{index % 10} ± 0.002 over 3 seed(s)",
+            "date_completed": f"2026-11-{1 + index % 28:02d}",
+        }
     return {}
 
 
 def start_runs(root: Path) -> list[str]:
     """Launch RUNNING sessions the way deploy does (run record with a launch event) and give them logs."""
-    from exprun import integrity
-    from exprun.launchers import backends
-    from exprun.launchers import screen
-    from exprun.state import Paths
+    from exprun.core.paths import Paths
+    from exprun.machines.launchers import screen
+    from exprun.run import backends
+    from exprun.trust import integrity
 
     slugs = []
     for index in range(RUNNING):
@@ -75,7 +101,8 @@ def status_rows(root: Path) -> str:
 
 
 def run() -> list[Result]:
-    from exprun import collect, config, status
+    from exprun.core import config
+    from exprun.finish import collect, status
 
     results = []
     header(f"status: {PAGES} pages ({RUNNING} running under real screen, {COMPLETED} completed) vs 1 page")
@@ -87,7 +114,10 @@ def run() -> list[Result]:
         try:
             started = time.perf_counter()
             running = start_runs(big)
-            print(f"    (setup: {PAGES} pages and {RUNNING} screen sessions took {time.perf_counter() - started:.1f} s, not timed)")
+            print(
+                f"    (setup: {PAGES} pages and {RUNNING} screen sessions took "
+                f"{time.perf_counter() - started:.1f} s, not timed)"
+            )
 
             # Warm-up (writes the settings file, fills the page cache), then check what status saw.
             timed_snakemake(big, "status")
@@ -100,31 +130,70 @@ def run() -> list[Result]:
             for _ in range(REPEAT):
                 many.append(timed_snakemake(big, "status", expect="Finished jobid"))
                 one.append(timed_snakemake(small, "status", expect="Finished jobid"))
-            results.append(report(Result(f"status: snakemake status, {PAGES} pages / {RUNNING} running vs 1 page", best(many), best(one),
-                                         "ratio", 1.5, f"{PAGES} pages", "1 page"), many, one))
+            results.append(
+                report(
+                    Result(
+                        f"status: snakemake status, {PAGES} pages / {RUNNING} running vs 1 page",
+                        best(many),
+                        best(one),
+                        "ratio",
+                        1.5,
+                        f"{PAGES} pages",
+                        "1 page",
+                    ),
+                    many,
+                    one,
+                )
+            )
 
             print("  diagnostics (no target):")
             dry_many, dry_one = [], []
             for _ in range(3):
                 dry_many.append(timed_snakemake(big, "-n", "status", expect="dry-run"))
                 dry_one.append(timed_snakemake(small, "-n", "status", expect="dry-run"))
-            results.append(report(Result(f"  workflow only: snakemake -n status, {PAGES} pages vs 1 page", best(dry_many), best(dry_one),
-                                         "info", None, f"{PAGES} pages", "1 page"), dry_many, dry_one))
+            results.append(
+                report(
+                    Result(
+                        f"  workflow only: snakemake -n status, {PAGES} pages vs 1 page",
+                        best(dry_many),
+                        best(dry_one),
+                        "info",
+                        None,
+                        f"{PAGES} pages",
+                        "1 page",
+                    ),
+                    dry_many,
+                    dry_one,
+                )
+            )
             settings_big, settings_small = config.load(big), config.load(small)
             scan_many = repeat_timed(lambda: status.scan(settings_big, big), 3)
             scan_one = repeat_timed(lambda: status.scan(settings_small, small), 3)
-            results.append(report(Result(f"  scan only: status.scan in-process, {PAGES} pages vs 1 page", best(scan_many), best(scan_one),
-                                         "info", None, f"{PAGES} pages", "1 page"), scan_many, scan_one))
+            results.append(
+                report(
+                    Result(
+                        f"  scan only: status.scan in-process, {PAGES} pages vs 1 page",
+                        best(scan_many),
+                        best(scan_one),
+                        "info",
+                        None,
+                        f"{PAGES} pages",
+                        "1 page",
+                    ),
+                    scan_many,
+                    scan_one,
+                )
+            )
 
             header("anomaly scan of a running experiment: 1 GiB log vs 1 MiB log")
-            from exprun.launchers.base import RunRecord
-            from exprun.state import Paths
+            from exprun.core.paths import Paths
+            from exprun.machines.launchers.base import RunRecord
 
             small_slug, large_slug = running[0], running[1]
             block = progress_block(MIB)
             small_log = make_log(Path(RunRecord.load(Paths(small_slug, big).run).log), MIB, block)
             large_log = make_log(Path(RunRecord.load(Paths(large_slug, big).run).log), GIB, block)
-            from exprun.launchers.screen_backend import LocalScreen
+            from exprun.run.screen_backend import LocalScreen
 
             backend = LocalScreen(big)
 
@@ -136,11 +205,30 @@ def run() -> list[Result]:
                 seen_large = inspect(large_slug)
                 assert seen_small.state.alive and seen_large.state.alive
                 assert seen_small.anomalies == seen_large.anomalies == [], (seen_small.anomalies, seen_large.anomalies)
-                large_s, small_s = interleaved(lambda: inspect(large_slug), lambda: inspect(small_slug), repeat=15, number=3)
-                results.append(report(Result("anomaly scan: collect.inspect (screen state + tail + classify) 1 GiB vs 1 MiB log",
-                                             median(large_s), median(small_s), "ratio", 1.2,
-                                             "1 GiB log, per inspect", "1 MiB log, per inspect", stat="median"), large_s, small_s))
-                results.append(compare_tail_scan(small_log, large_log, "anomaly scan: tail scan (bench 3c) on the same logs 1 GiB vs 1 MiB"))
+                large_s, small_s = interleaved(
+                    lambda: inspect(large_slug), lambda: inspect(small_slug), repeat=15, number=3
+                )
+                results.append(
+                    report(
+                        Result(
+                            "anomaly scan: collect.inspect (screen state + tail + classify) 1 GiB vs 1 MiB log",
+                            median(large_s),
+                            median(small_s),
+                            "ratio",
+                            1.2,
+                            "1 GiB log, per inspect",
+                            "1 MiB log, per inspect",
+                            stat="median",
+                        ),
+                        large_s,
+                        small_s,
+                    )
+                )
+                results.append(
+                    compare_tail_scan(
+                        small_log, large_log, "anomaly scan: tail scan (bench 3c) on the same logs 1 GiB vs 1 MiB"
+                    )
+                )
             finally:
                 large_log.unlink()
         finally:

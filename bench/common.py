@@ -17,9 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_WIKI = REPO / "examples" / "wiki"
@@ -55,7 +55,9 @@ def repeat_timed(fn: Callable[[], object], repeat: int = 5, number: int = 1) -> 
     return samples
 
 
-def interleaved(fa: Callable[[], object], fb: Callable[[], object], repeat: int = 5, number: int = 1) -> tuple[list[float], list[float]]:
+def interleaved(
+    fa: Callable[[], object], fb: Callable[[], object], repeat: int = 5, number: int = 1
+) -> tuple[list[float], list[float]]:
     """Sample A and B alternately (A, B, A, B, ...) so drift on the machine hits both alike."""
     a, b = [], []
     for _ in range(repeat):
@@ -188,7 +190,7 @@ def template_text() -> str:
 
 def page_text(slug: str, fields: dict | None = None, template: str | None = None) -> str:
     """The example page under another slug, with some frontmatter fields set (surgically, in memory)."""
-    from exprun import yamledit
+    from exprun.wiki import yamledit
 
     text = (template or template_text()).replace(f'slug: "{TEMPLATE_SLUG}"', f'slug: "{slug}"', 1)
     for name, value in (fields or {}).items():
@@ -215,14 +217,26 @@ def write_pages(root: Path, slugs: list[str], fields: dict | Callable[[int, str]
 
 def snakemake_argv(root: Path, *args: str) -> list[str]:
     """The same command line tests/workflow/conftest.py uses."""
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-            "--profile", str(REPO / "profiles" / "local"), "--directory", str(root), *args]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--profile",
+        str(REPO / "profiles" / "local"),
+        "--directory",
+        str(root),
+        *args,
+    ]
 
 
 def snakemake(root: Path, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(snakemake_argv(root, *args), capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
-        raise RuntimeError(f"snakemake {' '.join(args)} failed (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"snakemake {' '.join(args)} failed (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
     return done
 
 
@@ -232,12 +246,16 @@ def timed_snakemake(root: Path, *args: str, expect: str | None = None, timeout: 
     done = snakemake(root, *args, timeout=timeout)
     seconds = time.perf_counter() - start
     if expect is not None and expect not in done.stdout + done.stderr:
-        raise RuntimeError(f"snakemake {' '.join(args)}: expected {expect!r} in its output:\n{(done.stdout + done.stderr)[-3000:]}")
+        raise RuntimeError(
+            f"snakemake {' '.join(args)}: expected {expect!r} in its output:\n{(done.stdout + done.stderr)[-3000:]}"
+        )
     return seconds
 
 
 def exprun(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "exprun", *args, "--root", str(root)], capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "exprun", *args, "--root", str(root)], capture_output=True, text=True, timeout=timeout
+    )
     if done.returncode != 0:
         raise RuntimeError(f"exprun {' '.join(args)} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
@@ -252,7 +270,9 @@ def progress_block(size: int = MIB, start_step: int = 0) -> bytes:
     """About `size` bytes of training-log lines, ending on a newline."""
     lines, total, step = [], 0, start_step
     while total < size:
-        line = PROGRESS_LINE.format(step=step, epoch=step // 1000, loss=1.0 / (1 + step % 997), acc=0.5 + (step % 500) / 1000)
+        line = PROGRESS_LINE.format(
+            step=step, epoch=step // 1000, loss=1.0 / (1 + step % 997), acc=0.5 + (step % 500) / 1000
+        )
         lines.append(line)
         total += len(line)
         step += 1
@@ -276,23 +296,35 @@ def make_log(path: Path, size: int, block: bytes | None = None) -> Path:
 
 def tail_scan(path: Path):
     """What a check does with a log: bounded tail -> last lines -> anomalies (as collect.inspect does)."""
-    from exprun import monitor
-    from exprun.logtail import tail_text
+    from exprun.logs import monitor
+    from exprun.logs.logtail import tail_text
 
     lines = tail_text(Path(path)).splitlines()[-MONITOR_LINES:]
     return monitor.classify(lines, "running", None, 1.0)
 
 
-def compare_tail_scan(small: Path, large: Path, name: str, target: float = 1.2, number: int = 30, repeat: int = 15) -> Result:
+def compare_tail_scan(
+    small: Path, large: Path, name: str, target: float = 1.2, number: int = 30, repeat: int = 15
+) -> Result:
     """tail_scan on the large log vs the small one: best of `repeat` interleaved rounds of `number` calls."""
     assert tail_scan(small) == tail_scan(large) == [], "the generated logs should look healthy"
     for _ in range(20):  # warm-up: imports, regex caches
         tail_scan(small)
         tail_scan(large)
     big, little = interleaved(lambda: tail_scan(large), lambda: tail_scan(small), repeat=repeat, number=number)
-    return report(Result(name, best(big), best(little), "ratio", target,
-                         f"{large.stat().st_size / MIB:.0f} MiB log, per scan", f"{small.stat().st_size / MIB:.0f} MiB log, per scan"),
-                  big, little)
+    return report(
+        Result(
+            name,
+            best(big),
+            best(little),
+            "ratio",
+            target,
+            f"{large.stat().st_size / MIB:.0f} MiB log, per scan",
+            f"{small.stat().st_size / MIB:.0f} MiB log, per scan",
+        ),
+        big,
+        little,
+    )
 
 
 # --------------------------------------------------------------------------- screen sessions
@@ -304,12 +336,15 @@ def stop_runs(root: Path, timeout: float = 20) -> None:
     All sessions are told to quit first and then waited for together (screen.stop does one at a time,
     and a `bash -c` wrapper takes about 2 s to die after its session quits).
     """
-    from exprun.launchers import screen
-    from exprun.files import pid_alive
-    from exprun.launchers.base import RunRecord
+    from exprun.core.files import pid_alive
+    from exprun.machines.launchers import screen
+    from exprun.machines.launchers.base import RunRecord
 
-    records = [r for r in (RunRecord.load(f) for f in (Path(root) / "experiments" / "state").glob("*/run.json"))
-               if r is not None and TAG in r.session]
+    records = [
+        r
+        for r in (RunRecord.load(f) for f in (Path(root) / "experiments" / "state").glob("*/run.json"))
+        if r is not None and TAG in r.session
+    ]
     if not records:
         return
     live = screen.sessions()

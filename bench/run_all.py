@@ -14,28 +14,44 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_arms  # noqa: E402
-import bench_codegen  # noqa: E402
-import bench_deploy_collect  # noqa: E402
-import bench_pages  # noqa: E402
-import bench_remote  # noqa: E402
-import bench_slurm  # noqa: E402
-import bench_snapshot  # noqa: E402
-import bench_startup  # noqa: E402
-import bench_status  # noqa: E402
-from common import Result, fmt_s  # noqa: E402
+import bench_arms
+import bench_codegen
+import bench_deploy_collect
+import bench_pages
+import bench_remote
+import bench_slurm
+import bench_snapshot
+import bench_startup
+import bench_status
+from common import Result, fmt_s
 
-BENCHMARKS = (("pages", bench_pages), ("workflow start-up", bench_startup), ("deploy / collect / log tail", bench_deploy_collect), ("status / anomaly scan", bench_status),
-              ("remote over sshd", bench_remote), ("slurm array vs executor plugin", bench_slurm),
-              ("code for any research page", bench_codegen), ("arms × seeds", bench_arms),
-              ("approved snapshot", bench_snapshot))
+BENCHMARKS = (
+    ("pages", bench_pages),
+    ("workflow start-up", bench_startup),
+    ("deploy / collect / log tail", bench_deploy_collect),
+    ("status / anomaly scan", bench_status),
+    ("remote over sshd", bench_remote),
+    ("slurm array vs executor plugin", bench_slurm),
+    ("code for any research page", bench_codegen),
+    ("arms × seeds", bench_arms),
+    ("approved snapshot", bench_snapshot),
+)
 
 
 def table(results: list[Result]) -> str:
     rows = [("benchmark", "measured (A)", "reference (B)", "A/B", "A−B", "target", "met")]
     for r in results:
-        rows.append((r.name.strip(), fmt_s(r.a), fmt_s(r.b), f"{r.ratio:.2f}x", f"{r.diff:+.3f} s" if r.kind == "diff" else "",
-                     r.target_text, r.verdict))
+        rows.append(
+            (
+                r.name.strip(),
+                fmt_s(r.a),
+                fmt_s(r.b),
+                f"{r.ratio:.2f}x",
+                f"{r.diff:+.3f} s" if r.kind == "diff" else "",
+                r.target_text,
+                r.verdict,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for index, row in enumerate(rows):
@@ -57,14 +73,18 @@ def main() -> int:
             failed.append(title)
             print(f"\n!!! benchmark '{title}' could not run:", file=sys.stderr)
             traceback.print_exc()
-    print("\n=== summary (best of the repetitions unless the line says median; ratios measured side by side in this run)")
+    print(
+        "\n=== summary (best of the repetitions unless the line says median; ratios measured side by side in this run)"
+    )
     print(table(results))
     targeted = [r for r in results if r.met is not None]
     missed = [r for r in targeted if not r.met]
-    print(f"\n{len(targeted) - len(missed)} of {len(targeted)} targets met"
-          + (f"; NOT met: {', '.join(r.name.split(':')[0].strip() for r in missed)}" if missed else "")
-          + (f"; could not run: {', '.join(failed)}" if failed else "")
-          + f". Total {time.perf_counter() - started:.0f} s.")
+    print(
+        f"\n{len(targeted) - len(missed)} of {len(targeted)} targets met"
+        + (f"; NOT met: {', '.join(r.name.split(':')[0].strip() for r in missed)}" if missed else "")
+        + (f"; could not run: {', '.join(failed)}" if failed else "")
+        + f". Total {time.perf_counter() - started:.0f} s."
+    )
     return 1 if failed else 0
 
 

@@ -8,12 +8,15 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from exprun import config as exprun_config
-from exprun import attempts, completion, lifecycle, pages, targets
-from exprun.errors import ExprunError
-from exprun.arms import ARM_NAME
-from exprun.slugs import SLUG_PATTERN
-from exprun.state import PATTERNS, Paths
+from exprun.core import config as exprun_config
+from exprun.run import attempts
+from exprun.finish import completion
+from exprun.wiki import lifecycle, pages
+from exprun.workflow import targets
+from exprun.core.errors import ExprunError
+from exprun.experiment.arms import ARM_NAME
+from exprun.core.slugs import SLUG_PATTERN
+from exprun.core.paths import PATTERNS, Paths
 
 WIKI_CONFIG = Path("config/config.yaml")
 if WIKI_CONFIG.exists() and not WIKI_CONFIG.resolve().samefile(exprun_config.REPO_CONFIG):
@@ -46,7 +49,7 @@ wildcard_constraints:
 
 def get_code_files(wildcards):
     """The experiment's current code files, so a person's edit reruns the sanity check."""
-    from exprun.codegen.manifest import code_files
+    from exprun.prepare.codegen.manifest import code_files
 
     return [str(p) for p in code_files(Paths(wildcards.slug).code_dir)]
 
@@ -109,10 +112,10 @@ def get_full_target(slug, wildcards=None):
 def get_seed_results(wildcards):
     """One result file per task: per seed of config.yaml (the page's seeds before generation), per arm when
     it has arms (results/<slug>/<arm>/seed_<N>.json)."""
-    from exprun import arms
-    from exprun.codegen.spec import build_spec
-    from exprun.errors import ConfigError
-    from exprun.experiment_config import load_experiment_config
+    from exprun.experiment import arms
+    from exprun.prepare.codegen.spec import build_spec
+    from exprun.core.errors import ConfigError
+    from exprun.experiment.experiment_config import load_experiment_config
 
     try:
         experiment = load_experiment_config(wildcards.slug)
@@ -126,8 +129,8 @@ def get_seed_results(wildcards):
 
 
 def get_seed_gpus(wildcards):
-    """GPUs a seed job asks the executor for: exprun.gpu_plan decides whether it needs any."""
-    from exprun.gpu_plan import gpu_plan
+    """GPUs a seed job asks the executor for: exprun.prepare.gpu_plan decides whether it needs any."""
+    from exprun.prepare.gpu_plan import gpu_plan
 
     plan = gpu_plan(_page_or_fail(wildcards.slug), Paths(wildcards.slug).code_dir, config["gpu"]["count"])
     return (config["slurm"]["gpus"] or plan.count) if plan.needed else 0

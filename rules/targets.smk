@@ -7,7 +7,7 @@ _unknown = targets.unknown_targets(EXPERIMENT_SLUGS, sys.argv, [r.name for r in 
 if _unknown:
     raise WorkflowError(targets.unknown_message(_unknown[0]))
 
-# Only the experiments the command line names get their rules (see exprun.targets); all when it names none.
+# Only the experiments the command line names get their rules (see exprun.workflow.targets); all when it names none.
 for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
 
     rule:

@@ -26,7 +26,7 @@ step() { echo; echo "== $*"; }
 exprun() { python3 -m exprun "$@" --root "$W"; }
 
 step "nvidia-smi"; nvidia-smi --query-gpu=index,name,memory.used,memory.total,utilization.gpu --format=csv
-step "exprun.gpus.query"; python3 -c "from exprun import gpus; print(gpus.query().describe())"
+step "exprun.machines.gpus.query"; python3 -c "from exprun.machines import gpus; print(gpus.query().describe())"
 for s in generate dataset review sanity; do step "rule $s"; exprun rule "$s" "$SLUG" || exit 1; done
 grep -m1 '^device=' "$W/experiments/state/$SLUG/sanity.log"
 step "gate without approval (must refuse)"; exprun rule gate "$SLUG" && { echo "gpu_check: UNEXPECTED gate pass without approval"; exit 1; }
@@ -36,8 +36,8 @@ step "second claim while the card is taken (must refuse, listing usage)"
 python3 - "$W" <<'PY'
 import sys, time, subprocess
 from pathlib import Path
-from exprun import gpus
-from exprun.errors import LaunchError
+from exprun.machines import gpus
+from exprun.core.errors import LaunchError
 holder = subprocess.Popen([sys.executable, "-c", "import torch,time; x=torch.empty(2**30, device='cuda'); print('holding', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
 holder.stdout.readline()
 try:

@@ -47,11 +47,22 @@ def free_port() -> int:
 
 def write_config(folder: Path, port: int, path_env: str | None, penalties: bool) -> Path:
     lines = [
-        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {folder / 'host_ed25519'}",
-        f"PidFile {folder / 'sshd.pid'}", f"AuthorizedKeysFile {folder / 'authorized_keys'}",
-        "StrictModes no", "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-        "PubkeyAuthentication yes", "PermitRootLogin prohibit-password", "AllowTcpForwarding yes",
-        "Subsystem sftp internal-sftp", "LogLevel VERBOSE", "MaxStartups 50", "MaxSessions 50",
+        f"Port {port}",
+        "ListenAddress 127.0.0.1",
+        f"HostKey {folder / 'host_ed25519'}",
+        f"PidFile {folder / 'sshd.pid'}",
+        f"AuthorizedKeysFile {folder / 'authorized_keys'}",
+        "StrictModes no",
+        "UsePAM no",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PubkeyAuthentication yes",
+        "PermitRootLogin prohibit-password",
+        "AllowTcpForwarding yes",
+        "Subsystem sftp internal-sftp",
+        "LogLevel VERBOSE",
+        "MaxStartups 50",
+        "MaxSessions 50",
     ]
     if penalties:
         lines.append("PerSourcePenalties no")  # OpenSSH >= 9.8 would slow us down after the failing-auth tests
@@ -81,15 +92,21 @@ def start(folder: Path, path_env: str | None) -> dict:
     host_pub = keygen(folder / "host_ed25519", "exprun-test-host")
     client_pub = keygen(folder / "client_ed25519", "exprun-test-client")
     (folder / "authorized_keys").write_text(client_pub + "\n")
-    probe = subprocess.run([sshd, "-t", "-f", str(write_config(folder, 22, path_env, True))],
-                           capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        [sshd, "-t", "-f", str(write_config(folder, 22, path_env, True))], capture_output=True, text=True, check=False
+    )
     penalties = "PerSourcePenalties" not in probe.stderr  # an older sshd does not know the option
     for _ in range(3):
         port = free_port()
         config = write_config(folder, port, path_env, penalties)
         with open(folder / "sshd.log", "ab") as log:
-            process = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(
+                [sshd, "-D", "-e", "-f", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + START_WAIT_S
         while time.monotonic() < deadline and process.poll() is None and not greeted(port):
             time.sleep(0.05)
@@ -100,9 +117,16 @@ def start(folder: Path, path_env: str | None) -> dict:
         sys.exit(f"sshd did not start; see {folder / 'sshd.log'}:\n{(folder / 'sshd.log').read_text()[-2000:]}")
     known = folder / "known_hosts"
     known.write_text(f"[127.0.0.1]:{port} {' '.join(host_pub.split()[:2])}\n")
-    info = {"port": port, "pid": process.pid, "dir": str(folder), "client_key": str(folder / "client_ed25519"),
-            "host_key_pub": host_pub, "known_hosts": str(known), "log": str(folder / "sshd.log"),
-            "user": getpass.getuser()}
+    info = {
+        "port": port,
+        "pid": process.pid,
+        "dir": str(folder),
+        "client_key": str(folder / "client_ed25519"),
+        "host_key_pub": host_pub,
+        "known_hosts": str(known),
+        "log": str(folder / "sshd.log"),
+        "user": getpass.getuser(),
+    }
     (folder / "sshd.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
 

@@ -54,7 +54,7 @@ def example_wiki(tmp_path: Path) -> Path:
 @pytest.fixture
 def llm():
     """A scripted OpenAI-compatible endpoint on loopback (tests/fake_llm.py)."""
-    import fake_llm  # noqa: PLC0415
+    import fake_llm
 
     state = fake_llm.FakeLLM()
     server = fake_llm.start(state)

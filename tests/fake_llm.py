@@ -13,8 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def chat_reply(content) -> bytes:
-    return json.dumps({"id": "x", "object": "chat.completion",
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}).encode()
+    return json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+        }
+    ).encode()
 
 
 def files_reply(files: dict[str, str], notes: str = "", fenced: bool = False) -> bytes:
@@ -52,10 +57,11 @@ class _Server(ThreadingHTTPServer):
 
 def start(state: FakeLLM) -> _Server:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            state.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                   "body": raw})
+            state.requests.append(
+                {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": raw}
+            )
             status, body, extra = state.next_reply()
             if state.delay_s:
                 time.sleep(state.delay_s)

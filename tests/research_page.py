@@ -17,7 +17,8 @@ PAGE = f"""---
 title: "Softmax regression vs the majority class on blobs"
 slug: "{SLUG}"
 status: planned
-hypothesis: "Softmax regression trained by full-batch gradient descent beats the majority-class predictor on accuracy by at least 10 points."
+hypothesis: "Softmax regression trained by full-batch gradient descent beats the majority-class predictor
+  on accuracy by at least 10 points."
 setup:
   model: "softmax regression, full-batch gradient descent, written in numpy"
   dataset: "data/blobs.csv"
@@ -156,7 +157,8 @@ def add_page(root: Path) -> Path:
     labels = np.array([0] * 150 + [1] * 100 + [2] * 50)
     points = centres[labels] + rng.normal(0, 0.8, (len(labels), 4))
     (root / "data").mkdir()
-    rows = ["x1,x2,x3,x4,label"] + [",".join(f"{v:.4f}" for v in p) + f",{l}" for p, l in zip(points, labels)]
+    rows = ["x1,x2,x3,x4,label"]
+    rows += [",".join(f"{v:.4f}" for v in point) + f",{label}" for point, label in zip(points, labels, strict=True)]
     (root / "data" / "blobs.csv").write_text("\n".join(rows) + "\n")
     return root
 

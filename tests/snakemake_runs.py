@@ -11,8 +11,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(profile: str, root: Path, *args: str, timeout: float = 400) -> tuple[subprocess.CompletedProcess, str]:
     """The finished process and its whole output (stdout then stderr)."""
-    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-            "--profile", str(REPO / "profiles" / profile), "--directory", str(root), *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--profile",
+        str(REPO / "profiles" / profile),
+        "--directory",
+        str(root),
+        *args,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     return done, done.stdout + done.stderr
 

@@ -12,10 +12,14 @@ REQUIRED = {
     "papers": ("title", "slug", "tags", "importance"),
 }
 ENUMS = {
-    "experiments": {"status": {"planned", "running", "completed", "abandoned"},
-                    "outcome": {"succeeded", "failed", "inconclusive", ""}},
-    "ideas": {"status": {"proposed", "in_progress", "tested", "validated", "failed"},
-              "priority": {"1", "2", "3", "4", "5"}},
+    "experiments": {
+        "status": {"planned", "running", "completed", "abandoned"},
+        "outcome": {"succeeded", "failed", "inconclusive", ""},
+    },
+    "ideas": {
+        "status": {"proposed", "in_progress", "tested", "validated", "failed"},
+        "priority": {"1", "2", "3", "4", "5"},
+    },
     "papers": {"importance": {"1", "2", "3", "4", "5"}},
 }
 
@@ -44,4 +48,6 @@ def problems(path: Path) -> list[str]:
 
 
 def wiki_problems(root: Path) -> list[str]:
-    return [p for kind in REQUIRED for page in sorted((Path(root) / "wiki" / kind).glob("*.md")) for p in problems(page)]
+    return [
+        p for kind in REQUIRED for page in sorted((Path(root) / "wiki" / kind).glob("*.md")) for p in problems(page)
+    ]

@@ -9,12 +9,13 @@ import sys
 import pytest
 
 import research_page as rp
-from exprun import code_fixes, config
-from exprun.codegen import generate, manifest, rounds
-from exprun.errors import ExprunError, SanityError
-from exprun.state import Paths
+from exprun.core import config
+from exprun.core.errors import ExprunError, SanityError
+from exprun.core.paths import Paths
+from exprun.prepare import code_fixes
+from exprun.prepare.codegen import generate, manifest, rounds
 
-AGENT = r'''
+AGENT = r"""
 import json, os, pathlib, sys
 prompt, context, target, round_name, plan = sys.argv[1:6]
 target, plan = pathlib.Path(target), json.loads(pathlib.Path(plan).read_text())
@@ -35,7 +36,7 @@ if step.get("outside"):
 if step.get("link"):
     (target / "data_link").symlink_to("/etc")
 print("agent notes: " + step.get("notes", "done"))
-'''
+"""
 
 
 @pytest.fixture
@@ -50,8 +51,13 @@ def agent(tmp_path):
     script.parent.mkdir()
     script.write_text(AGENT)
     plan = script.with_name("plan.json")
-    settings = config.parse({"codegen": {"command": [sys.executable, str(script), "{prompt}", "{context}",
-                                                     "{target}", "{round}", str(plan)]}})
+    settings = config.parse(
+        {
+            "codegen": {
+                "command": [sys.executable, str(script), "{prompt}", "{context}", "{target}", "{round}", str(plan)]
+            }
+        }
+    )
 
     def set_plan(**rounds_plan):
         plan.write_text(json.dumps({k.replace("_", "-"): v for k, v in rounds_plan.items()}))
@@ -99,14 +105,19 @@ def test_an_agent_fix_that_still_crashes_stops_with_both_failures(agent, wiki):
 
 def test_a_review_goes_to_the_agent_for_one_fix_round(agent, wiki, llm):
     settings, set_plan, calls = agent
-    settings = settings.replace(review=True, review_llm=config.parse(
-        {"review_llm": {"base_url": llm.base_url, "model": "reviewer"}}).review_llm)
-    from fake_llm import chat_reply  # noqa: PLC0415
+    settings = settings.replace(
+        review=True, review_llm=config.parse({"review_llm": {"base_url": llm.base_url, "model": "reviewer"}}).review_llm
+    )
+    from fake_llm import chat_reply
 
     llm.script(chat_reply("VERDICT: issues\n- train.py: no docstring on main()."))
-    set_plan(generate={"files": rp.files()},
-             fix_review={"files": {"train.py": rp.WORKING.replace("def main():", 'def main():\n    """Train, evaluate, write."""')},
-                         "notes": "added the docstring"})
+    set_plan(
+        generate={"files": rp.files()},
+        fix_review={
+            "files": {"train.py": rp.WORKING.replace("def main():", 'def main():\n    """Train, evaluate, write."""')},
+            "notes": "added the docstring",
+        },
+    )
     generate.generate(rp.SLUG, settings, wiki)
     record = code_fixes.review_and_fix(rp.SLUG, settings, wiki)
     assert record["fix"].startswith(f"fix-review ({sys.executable}): wrote train.py")
@@ -140,7 +151,9 @@ def test_agent_failures_are_clear(agent, wiki, tmp_path):
     missing = config.parse({"codegen": {"command": ["no-such-agent-xyz", "{prompt}"]}})
     with pytest.raises(ExprunError, match="'no-such-agent-xyz' not found"):
         generate.generate(rp.SLUG, missing, wiki)
-    slow = config.parse({"codegen": {"command": [sys.executable, "-c", "import time; time.sleep(5)"], "timeout_s": 0.5}})
+    slow = config.parse(
+        {"codegen": {"command": [sys.executable, "-c", "import time; time.sleep(5)"], "timeout_s": 0.5}}
+    )
     with pytest.raises(ExprunError, match="no answer within codegen.timeout_s=0.5 s"):
         generate.generate(rp.SLUG, slow, wiki)
 
@@ -160,10 +173,12 @@ def test_a_person_s_edit_survives_an_agent_regeneration(agent, wiki):
 def test_only_the_four_placeholders_are_filled(agent, wiki, tmp_path):
     """Other braces in the command (a shell `${HOME}`, JSON) reach the agent as written."""
     script = tmp_path / "echo_args.py"
-    script.write_text("import json, pathlib, sys\n"
-                      "pathlib.Path(sys.argv[1], 'train.py').write_text(json.dumps(sys.argv[2:]))\n")
-    settings = config.parse({"codegen": {"command": [sys.executable, str(script), "{target}", "${HOME}", '{"a": 1}',
-                                                     "{round}"]}})
+    script.write_text(
+        "import json, pathlib, sys\npathlib.Path(sys.argv[1], 'train.py').write_text(json.dumps(sys.argv[2:]))\n"
+    )
+    settings = config.parse(
+        {"codegen": {"command": [sys.executable, str(script), "{target}", "${HOME}", '{"a": 1}', "{round}"]}}
+    )
     generate.generate(rp.SLUG, settings, wiki)
     written = json.loads((Paths(rp.SLUG, wiki).code_dir / "train.py").read_text())
     assert written == ["${HOME}", '{"a": 1}', "generate"]

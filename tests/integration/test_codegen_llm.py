@@ -8,10 +8,12 @@ import json
 import pytest
 
 import research_page as rp
-from exprun import code_fixes, config, gate
-from exprun.codegen import generate, manifest, rounds
-from exprun.errors import ExprunError, SanityError
-from exprun.state import Paths
+from exprun.core import config
+from exprun.core.errors import ExprunError, SanityError
+from exprun.core.paths import Paths
+from exprun.gate import approval as gate
+from exprun.prepare import code_fixes
+from exprun.prepare.codegen import generate, manifest, rounds
 from fake_llm import chat_reply, files_reply
 
 KEY_ENV = "EXPRUN_TEST_CODEGEN_KEY"
@@ -26,9 +28,16 @@ def wiki(tmp_path, example_wiki, monkeypatch):
 
 def settings_for(llm, review=False, **codegen):
     endpoint = {"base_url": llm.base_url, "model": "coder-32b", "api_key_env": KEY_ENV, "timeout_s": 5}
-    return config.parse({"codegen": {"llm": endpoint, **codegen}, "review": review,
-                         "review_llm": {**{k: endpoint[k] for k in ("base_url", "api_key_env", "timeout_s")},
-                                        "model": "reviewer-7b"}})
+    return config.parse(
+        {
+            "codegen": {"llm": endpoint, **codegen},
+            "review": review,
+            "review_llm": {
+                **{k: endpoint[k] for k in ("base_url", "api_key_env", "timeout_s")},
+                "model": "reviewer-7b",
+            },
+        }
+    )
 
 
 def code(wiki):
@@ -56,10 +65,19 @@ def test_generated_code_for_a_page_outside_the_recipes_passes_sanity(llm, wiki, 
     assert body["response_format"] == {"type": "json_object"} and body["max_tokens"] == 16000
     assert request["headers"]["authorization"] == f"Bearer {KEY}"
     prompt = body["messages"][1]["content"]
-    for part in ("# Round: generate", rp.BASELINE, "data/blobs.csv", "x1,x2,x3,x4,label", "The run contract",
-                 "`--sanity`", "Run the page's baseline", "Learning representations by back-propagating errors",
-                 "Multi-layer networks trained by gradient descent", "### Sibling experiment digits-mlp-vs-logreg",
-                 "### Sibling experiment digits-cnn-gpu"):
+    for part in (
+        "# Round: generate",
+        rp.BASELINE,
+        "data/blobs.csv",
+        "x1,x2,x3,x4,label",
+        "The run contract",
+        "`--sanity`",
+        "Run the page's baseline",
+        "Learning representations by back-propagating errors",
+        "Multi-layer networks trained by gradient descent",
+        "### Sibling experiment digits-mlp-vs-logreg",
+        "### Sibling experiment digits-cnn-gpu",
+    ):
         assert part in prompt, part
 
     report = code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)
@@ -83,8 +101,10 @@ def test_a_crash_goes_back_with_its_traceback_and_the_fixed_code_passes(llm, wik
     assert rp.CRASHING in fix_prompt, "the current files go with the fix request"
     assert (code(wiki) / "train.py").read_text() == rp.WORKING
     history = rounds.history(rp.SLUG, wiki)
-    assert [(r["round"], r["written"]) for r in history] == [("generate", ["config.yaml", "train.py"]),
-                                                            ("fix-sanity", ["train.py"])]
+    assert [(r["round"], r["written"]) for r in history] == [
+        ("generate", ["config.yaml", "train.py"]),
+        ("fix-sanity", ["train.py"]),
+    ]
     assert history[1]["outcome"] == "sanity passed after it"
     diff = (wiki / history[1]["diff"]).read_text()
     assert "-    scale = len(data) // 0" in diff
@@ -125,8 +145,18 @@ def test_a_fix_round_never_touches_a_file_a_person_changed(llm, wiki):
 
 
 def test_review_then_one_fix_round_recorded_in_review_md(llm, wiki):
-    review = "VERDICT: issues\n- train.py: the majority class should come from the training split only (it does; fine).\n- log every step in sanity."
-    llm.script(files_reply(rp.files()), chat_reply(review), files_reply({"train.py": rp.WORKING.replace("every = 1", "every = 1  # every step")}, notes="kept the split; commented the logging"))
+    review = (
+        "VERDICT: issues\n- train.py: the majority class should come from the training split only (it does; fine).\n"
+        "- log every step in sanity."
+    )
+    llm.script(
+        files_reply(rp.files()),
+        chat_reply(review),
+        files_reply(
+            {"train.py": rp.WORKING.replace("every = 1", "every = 1  # every step")},
+            notes="kept the split; commented the logging",
+        ),
+    )
     settings = settings_for(llm, review=True)
     generate.generate(rp.SLUG, settings, wiki)
 
@@ -152,7 +182,7 @@ def test_an_ok_review_asks_for_no_fix(llm, wiki):
 
 
 BAD_REPLIES = [
-    ("not-json", chat_reply("Sure! Here is a plan: first load the data, then..."), "not a JSON object with \"files\""),
+    ("not-json", chat_reply("Sure! Here is a plan: first load the data, then..."), 'not a JSON object with "files"'),
     ("files-not-a-map", chat_reply(json.dumps({"files": ["train.py"]})), "must map relative paths"),
     ("climbs-out", files_reply({"train.py": "x", "../../escape.py": "import os"}), "climbs out with '..'"),
     ("absolute", files_reply({"/tmp/exprun-abs-attack.py": "x"}), "is absolute"),
@@ -192,8 +222,9 @@ def test_a_link_inside_the_folder_is_not_followed(llm, wiki, tmp_path):
 def test_endpoint_failures_are_one_line_naming_the_endpoint(llm, wiki, tmp_path, status, phrase):
     if status is None:
         llm.delay_s = 1.0
-        settings = config.parse({"codegen": {"llm": {"base_url": llm.base_url, "model": "m", "api_key_env": KEY_ENV,
-                                                     "timeout_s": 0.3}}})
+        settings = config.parse(
+            {"codegen": {"llm": {"base_url": llm.base_url, "model": "m", "api_key_env": KEY_ENV, "timeout_s": 0.3}}}
+        )
     else:
         llm.script((status, b'{"error": "nope"}'))
         settings = settings_for(llm)
@@ -215,7 +246,7 @@ def test_the_built_in_recipes_stop_at_once_on_a_failed_sanity_run(example_wiki):
 
 
 def test_a_failing_analysis_endpoint_leaves_the_computed_analysis_alone(llm):
-    from exprun import analysis_note  # noqa: PLC0415
+    from exprun.verdict import analysis_note
 
     off = config.parse({})
     assert analysis_note.paragraph(off, "h", "r", "a") == ("", "")
@@ -226,7 +257,7 @@ def test_a_failing_analysis_endpoint_leaves_the_computed_analysis_alone(llm):
 
 
 def test_a_redirect_is_refused_so_the_key_never_follows_it(llm, wiki):
-    import fake_llm  # noqa: PLC0415
+    import fake_llm
 
     other = fake_llm.FakeLLM()
     server = fake_llm.start(other)
@@ -242,8 +273,8 @@ def test_a_redirect_is_refused_so_the_key_never_follows_it(llm, wiki):
 
 
 def test_a_server_that_does_not_speak_http_is_one_line(wiki, tmp_path):
-    import socket  # noqa: PLC0415
-    import threading  # noqa: PLC0415
+    import socket
+    import threading
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

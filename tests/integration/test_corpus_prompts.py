@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import shutil
 
-from exprun import config, lifecycle
-from exprun.codegen import context as context_mod
-from exprun.codegen import generate, prompt
+from exprun.core import config
+from exprun.prepare.codegen import context as context_mod
+from exprun.prepare.codegen import generate, prompt
+from exprun.wiki import lifecycle
 
 
 def test_every_real_page_yields_a_prompt(corpus_page, example_wiki):
@@ -17,8 +18,9 @@ def test_every_real_page_yields_a_prompt(corpus_page, example_wiki):
     page = lifecycle.find_experiment(slug, example_wiki)
 
     files, notes, context = generate.render(page, config.parse({}), example_wiki)
-    text = prompt.build("generate", target.read_text(encoding="utf-8"), context, context["dataset_report"],
-                        files["config.yaml"])
+    text = prompt.build(
+        "generate", target.read_text(encoding="utf-8"), context, context["dataset_report"], files["config.yaml"]
+    )
 
     assert corpus_page.read_bytes() == target.read_bytes()
     assert target.read_text(encoding="utf-8") in text or len(text) >= prompt.MAX_PROMPT_CHARS
@@ -31,7 +33,7 @@ def test_every_real_page_yields_a_prompt(corpus_page, example_wiki):
 
 
 def test_the_gate_says_what_the_built_in_recipe_could_not_map_on_a_real_page(corpus_pages, example_wiki):
-    from exprun import gate  # noqa: PLC0415
+    from exprun.gate import approval as gate
 
     source = next(p for p in corpus_pages if p.name.endswith("__ablation-deepternary-vs-protac-stan-scorer.md"))
     slug = "ablation-deepternary-vs-protac-stan-scorer"

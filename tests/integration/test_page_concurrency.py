@@ -11,7 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from exprun import pages
+from exprun.wiki import pages
 
 HEADER = '---\ntitle: "big page"\nstatus: running\ncounter: {n}\n---\n'
 
@@ -42,8 +42,8 @@ KILLED_WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from exprun import pages
-    from exprun.files import atomic_write_text
+    from exprun.wiki import pages
+    from exprun.core.files import atomic_write_text
 
     path = Path(sys.argv[1])
     text = path.read_text(encoding="utf-8")
@@ -100,7 +100,7 @@ CONCURRENT_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from exprun import pages
+    from exprun.wiki import pages
 
     path, name, sync = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     (sync / f"ready-{name}").touch()
@@ -141,7 +141,7 @@ def test_two_processes_setting_different_fields_lose_nothing(tmp_path):
     for n in "ab":
         mine = [key for key in order if key.startswith(f"field_{n}_")]
         assert mine == sorted(mine)
-    switches = sum(1 for x, y in zip(order, order[1:]) if x[6] != y[6])
+    switches = sum(1 for x, y in zip(order, order[1:], strict=False) if x[6] != y[6])
     assert switches >= 2, "the writers never overlapped, so this run proved nothing about locking"
     temps, others = leftovers(path.parent, path.name)
     assert temps == [] and others == []

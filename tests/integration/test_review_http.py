@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from exprun import config, review
-from exprun.codegen import manifest
-from exprun.codegen.generate import generate
-from exprun.state import Paths
+from exprun.core import config
+from exprun.core.paths import Paths
+from exprun.prepare import review
+from exprun.prepare.codegen import manifest
+from exprun.prepare.codegen.generate import generate
 from fake_llm import chat_reply
 
 EXAMPLE_WIKI = Path(__file__).resolve().parents[2] / "examples" / "wiki"
@@ -41,8 +42,12 @@ def wiki_root(tmp_path):
 
 
 def settings_for(base_url: str, enabled: bool = True, timeout_s: float = 5, model: str = "reviewer-7b"):
-    return config.parse({"review": enabled, "review_llm": {"base_url": base_url, "model": model,
-                                                              "api_key_env": KEY_ENV, "timeout_s": timeout_s}})
+    return config.parse(
+        {
+            "review": enabled,
+            "review_llm": {"base_url": base_url, "model": model, "api_key_env": KEY_ENV, "timeout_s": timeout_s},
+        }
+    )
 
 
 def closed_port_url() -> str:
@@ -97,8 +102,10 @@ def test_review_writes_review_md_and_record_and_sends_the_code(llm, wiki_root, t
     assert files_containing(tmp_path, KEY) == []
 
 
-@pytest.mark.parametrize("reply,verdict", [("VERDICT: ok\nNothing to add.", "ok"), ("verdict: OK", "ok"),
-                                           ("The code looks mostly fine.", "see REVIEW.md")])
+@pytest.mark.parametrize(
+    "reply,verdict",
+    [("VERDICT: ok\nNothing to add.", "ok"), ("verdict: OK", "ok"), ("The code looks mostly fine.", "see REVIEW.md")],
+)
 def test_verdict_is_read_from_the_reply(llm, wiki_root, monkeypatch, reply, verdict):
     monkeypatch.setenv(KEY_ENV, KEY)
     llm.body = chat_reply(reply)
@@ -197,7 +204,9 @@ def test_review_disabled_is_unreviewed_and_sends_nothing(llm, wiki_root, tmp_pat
     assert files_containing(tmp_path, KEY) == []
 
 
-@pytest.mark.parametrize("base_url,model", [("", "reviewer-7b"), ("http://127.0.0.1:9/v1", "")], ids=["no-url", "no-model"])
+@pytest.mark.parametrize(
+    "base_url,model", [("", "reviewer-7b"), ("http://127.0.0.1:9/v1", "")], ids=["no-url", "no-model"]
+)
 def test_review_enabled_but_not_configured_is_unreviewed(wiki_root, base_url, model):
     settings = settings_for(base_url, model=model)
     generate(SLUG, settings, wiki_root)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from exprun.errors import LaunchError
-from exprun.launchers import screen
-from exprun.launchers.base import RunSpec
+from exprun.core.errors import LaunchError
+from exprun.machines.launchers import screen
+from exprun.machines.launchers.base import RunSpec
 
 pytestmark = pytest.mark.skipif(
     shutil.which("screen") is None and not os.environ.get("EXPRUN_REQUIRE_SERVICES"),
@@ -33,10 +33,15 @@ def slug(request):
 def spec(tmp_path: Path, slug: str, script: str) -> RunSpec:
     folder = tmp_path / "it's a dir with spaces"
     folder.mkdir(exist_ok=True)
-    program = folder / "my \"script\".sh"
+    program = folder / 'my "script".sh'
     program.write_text(script)
-    return RunSpec(slug=slug, command=["bash", str(program), "arg with space", "it's"], cwd=folder,
-                   log=folder / "logs" / "run log.txt", exit_file=folder / "state" / "exit_status")
+    return RunSpec(
+        slug=slug,
+        command=["bash", str(program), "arg with space", "it's"],
+        cwd=folder,
+        log=folder / "logs" / "run log.txt",
+        exit_file=folder / "state" / "exit_status",
+    )
 
 
 def wait_until(predicate, timeout=20.0):
@@ -71,7 +76,7 @@ def test_exit_status_survives_tee_and_alive_while_running(tmp_path, slug):
 
 
 def test_child_killed_by_sigkill_reports_137(tmp_path, slug):
-    run = spec(tmp_path, slug, "sleep 30 & echo $! > \"$(dirname \"$0\")/child.pid\"; wait $!\n")
+    run = spec(tmp_path, slug, 'sleep 30 & echo $! > "$(dirname "$0")/child.pid"; wait $!\n')
     record = screen.launch(run)
     child = run.cwd / "child.pid"
     assert wait_until(lambda: child.exists() and child.read_text().strip())  # written, not just created

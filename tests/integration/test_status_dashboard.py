@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exprun import config, status
-from exprun.launchers import screen
-from exprun.launchers.base import RunSpec
+from exprun.core import config
+from exprun.finish import status
+from exprun.machines.launchers import screen
+from exprun.machines.launchers.base import RunSpec
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "status.md"
@@ -58,8 +59,14 @@ def wiki(tmp_path):
     add_page(root, "status-golden-running", **started)
     add_page(root, "status-golden-anomaly", **started)
     add_page(root, "status-golden-pending", **started)
-    add_page(root, "status-golden-done", status="completed", outcome="succeeded", date_completed="2026-11-24",
-             key_result="accuracy 0.9800 ± 0.0010 over 3 seed(s)")
+    add_page(
+        root,
+        "status-golden-done",
+        status="completed",
+        outcome="succeeded",
+        date_completed="2026-11-24",
+        key_result="accuracy 0.9800 ± 0.0010 over 3 seed(s)",
+    )
     progress = ["step=50/100 epoch=1 loss=0.4000 lr=0.001", "eval epoch=1 accuracy=0.9100"]
     start_run(root, "status-golden-running", progress, "sleep 60")
     start_run(root, "status-golden-anomaly", progress + ["step=60/100 epoch=1 loss=nan lr=0.001"], "sleep 60")
@@ -90,8 +97,12 @@ def test_dashboard_matches_golden_and_writes_nothing(wiki):
 
 
 def test_status_json_for_agents(wiki):
-    done = subprocess.run([sys.executable, "-m", "exprun", "status", "--json", "--root", str(wiki)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "exprun", "status", "--json", "--root", str(wiki)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     view = json.loads(done.stdout)
     assert set(view) >= {"generated_at", "running", "anomaly", "pending_collect", "recent", "actions"}

@@ -25,9 +25,26 @@ def run(argv, **kwargs) -> subprocess.CompletedProcess:
 
 def test_wheel_in_a_fresh_venv_inits_a_wiki_and_prepares_an_experiment(tmp_path):
     build = tmp_path / "build-src"
-    shutil.copytree(REPO, build, symlinks=True, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info",
-                                                                              ".pytest_cache", "__pycache__"))
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist", build])
+    shutil.copytree(
+        REPO,
+        build,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", ".pytest_cache", "__pycache__"),
+    )
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            tmp_path / "dist",
+            build,
+        ]
+    )
     wheel = next((tmp_path / "dist").glob("exprun-*.whl"))
 
     venv = tmp_path / "fresh venv"
@@ -50,6 +67,12 @@ def test_wheel_in_a_fresh_venv_inits_a_wiki_and_prepares_an_experiment(tmp_path)
     sanity = json.loads((wiki / "experiments" / "state" / SLUG / "sanity.json").read_text())
     assert sanity["status"] == "passed"
     assert sanity["checks"][-1]["detail"].endswith("conforms to the result schema")  # the schema ships
-    run([python, "-c", "from exprun.codegen import prompt; assert '# The run contract' in prompt.contract_text()"])
+    run(
+        [
+            python,
+            "-c",
+            "from exprun.prepare.codegen import prompt; assert '# The run contract' in prompt.contract_text()",
+        ]
+    )
     listed = run([python, "-m", "snakemake", "--profile", profile, "-c1"], cwd=wiki)
     assert f"{SLUG}  planned" in listed.stdout + listed.stderr

@@ -89,10 +89,15 @@ UNICODE_PAGE = ("wiki/experiments/unicode.md", '---\ntitle: "ΔpTernary ≈ 5× 
 HOSTILE_TEXT = 'Acc 0.97: +1.2 pts over "LR" # best'
 IDEA = "wiki/ideas/small-mlp-beats-linear-on-digits.md"
 # A person's comments on the edited lines are kept by every edit.
-COMMENTED_PAGE = ("wiki/experiments/commented.md",
-                  '---\ntitle: "t"\nstatus: planned   # planned | running\noutcome: ""   # the verdict\n---\n')
+COMMENTED_PAGE = (
+    "wiki/experiments/commented.md",
+    '---\ntitle: "t"\nstatus: planned   # planned | running\noutcome: ""   # the verdict\n---\n',
+)
 # The wiki's own research_wiki.py (a stand-in that says what it was asked): verbs exprun lacks go there.
-WIKI_TOOL = ("tools/research_wiki.py", "import json, sys\nprint(json.dumps({'status': 'ok', 'wiki_tool': sys.argv[1:]}))\n")
+WIKI_TOOL = (
+    "tools/research_wiki.py",
+    "import json, sys\nprint(json.dumps({'status': 'ok', 'wiki_tool': sys.argv[1:]}))\n",
+)
 
 # Run through both entry points.
 CORE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, ...]]]] = {
@@ -243,8 +248,13 @@ def test_a_python3_without_exprun_still_gets_an_answer_through_the_venv():
     """An agent runs the shim with whatever python3 is first on PATH: the shim must re-execute under .venv."""
     if not system_python_lacks_exprun():
         pytest.skip("the system python3 can import exprun here; the shim's re-exec path is not exercised")
-    proc = subprocess.run(["/usr/bin/env", "python3", str(SHIM), "slug", "Small CNN on digits"],
-                          env=system_env(), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["/usr/bin/env", "python3", str(SHIM), "slug", "Small CNN on digits"],
+        env=system_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "small-cnn-digits\n", "")
 
 
@@ -263,7 +273,11 @@ def test_shim_without_venv_says_how_to_install(tmp_path):
     lonely = tmp_path / "tools" / "research_wiki.py"
     shutil.copytree(SHIM.parent, lonely.parent)  # the tools folder as shipped, without a .venv beside it
     proc = subprocess.run(
-        ["/usr/bin/env", "python3", str(lonely), "slug", "x"], cwd=tmp_path, env=system_env(), capture_output=True, text=True
+        ["/usr/bin/env", "python3", str(lonely), "slug", "x"],
+        cwd=tmp_path,
+        env=system_env(),
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1
     assert json.loads(proc.stdout) == {
@@ -285,20 +299,34 @@ def test_both_entry_points_answer_alike(cli):
 
 def test_set_meta_reports_old_and_new_and_edits_one_line(cli, runner):
     (status,) = cli(runner, "set-status")
-    assert status.ok() == {"status": "ok", "field": "status", "old": "planned", "new": "running", "action": "set",
-                           "old_value": "planned", "value": "running"}
+    assert status.ok() == {
+        "status": "ok",
+        "field": "status",
+        "old": "planned",
+        "new": "running",
+        "action": "set",
+        "old_value": "planned",
+        "value": "running",
+    }
     before = (EXAMPLE_WIKI / CNN).read_text().splitlines(keepends=True)
     after = (cli.root(runner, "set-status") / CNN).read_text().splitlines(keepends=True)
     assert len(after) == len(before)
-    assert [(a, b) for a, b in zip(before, after) if a != b] == [
+    assert [(a, b) for a, b in zip(before, after, strict=False) if a != b] == [
         (STATUS_LINE.format("planned"), STATUS_LINE.format("running"))
     ]
 
 
 def test_set_meta_nested_field_edits_one_line(cli):
     server = cli(DIRECT, "typing-more")[0]
-    assert server.ok() == {"status": "ok", "field": "remote.server", "old": "", "new": "gpu-01.lab", "action": "set",
-                           "old_value": "", "value": "gpu-01.lab"}
+    assert server.ok() == {
+        "status": "ok",
+        "field": "remote.server",
+        "old": "",
+        "new": "gpu-01.lab",
+        "action": "set",
+        "old_value": "",
+        "value": "gpu-01.lab",
+    }
     assert '  server: "gpu-01.lab"\n' in (cli.root(DIRECT, "typing-more") / CNN).read_text()
 
 
@@ -324,8 +352,15 @@ def test_set_meta_more_errors(cli):
 def test_set_meta_typing(cli, runner):
     hours, outcome, gpu, append = (run.ok() for run in cli(runner, "typing"))
     # the wiki tool's keys: old and new as text (new as given; JSON for lists), plus the typed values written
-    assert hours == {"status": "ok", "field": "estimated_hours", "old": "0", "new": "5", "action": "set",
-                     "old_value": 0, "value": 5}
+    assert hours == {
+        "status": "ok",
+        "field": "estimated_hours",
+        "old": "0",
+        "new": "5",
+        "action": "set",
+        "old_value": 0,
+        "value": 5,
+    }
     assert (outcome["old"], outcome["new"], outcome["value"]) == ("", "no", "no")
     assert (gpu["old"], gpu["new"], gpu["value"]) == ("", "007", "007")
     assert append == {
@@ -351,14 +386,25 @@ def test_set_meta_typing(cli, runner):
 def test_set_meta_more_typing(cli):
     _, idea, run_id, lr, amp, key_result, again = (run.ok() for run in cli(DIRECT, "typing-more"))
     assert idea["new"] == "yes"
-    assert run_id == {"status": "ok", "field": "run_id", "old": "", "new": "007", "action": "create",
-                      "old_value": None, "value": "007"}  # created, zeros kept
+    assert run_id == {
+        "status": "ok",
+        "field": "run_id",
+        "old": "",
+        "new": "007",
+        "action": "create",
+        "old_value": None,
+        "value": "007",
+    }  # created, zeros kept
     assert (lr["new"], lr["value"]) == ("0.001", 0.001) and (amp["new"], amp["value"]) == ("true", True)
     assert key_result["new"] == HOSTILE_TEXT
     assert again["action"] == "unchanged" and again["value"] == ["classification", "gpu", "pytorch"]  # --append dedups
     meta = frontmatter(cli.root(DIRECT, "typing-more") / CNN)
     assert (meta["linked_idea"], meta["run_id"], meta["learning_rate"], meta["use_amp"], meta["key_result"]) == (
-        "yes", "007", 0.001, True, HOSTILE_TEXT
+        "yes",
+        "007",
+        0.001,
+        True,
+        HOSTILE_TEXT,
     )
 
 
@@ -395,7 +441,7 @@ def test_log_appends_a_dated_line_and_prints_nothing_like_the_wiki_tool(cli, run
     done = cli(runner, "log-slug")[0]
     assert (done.rc, done.stdout, done.stderr) == (0, "", "")
     log = cli.root(runner, "log-slug") / "wiki" / "log.md"
-    added = log.read_text()[len((EXAMPLE_WIKI / "wiki" / "log.md").read_text()):]
+    added = log.read_text()[len((EXAMPLE_WIKI / "wiki" / "log.md").read_text()) :]
     assert added in {f"## [{d}] exp-run | digits-cnn-gpu deployed on gpu-01\n" for d in recent_days()}
 
 
@@ -413,8 +459,15 @@ def test_slug(cli, runner):
 
 def test_transition(cli, runner):
     (to_running,) = cli(runner, "transition")
-    assert to_running.ok() == {"status": "ok", "entity": "experiments/digits-cnn-gpu", "old_status": "planned",
-                               "new_status": "running", "field": "status", "old": "planned", "new": "running"}
+    assert to_running.ok() == {
+        "status": "ok",
+        "entity": "experiments/digits-cnn-gpu",
+        "old_status": "planned",
+        "new_status": "running",
+        "field": "status",
+        "old": "planned",
+        "new": "running",
+    }
     assert frontmatter(cli.root(runner, "transition") / CNN)["status"] == "running"
 
 
@@ -423,9 +476,16 @@ def test_transition_chain(cli):
     to_running.ok()
     assert "'key_result' is empty" in early_complete.error()["message"]
     set_key.ok()
-    assert to_completed.ok() == {"status": "ok", "entity": "experiments/digits-cnn-gpu", "old_status": "running",
-                                 "new_status": "completed", "field": "status", "old": "running", "new": "completed",
-                                 "auto_set": ["date_completed"]}
+    assert to_completed.ok() == {
+        "status": "ok",
+        "entity": "experiments/digits-cnn-gpu",
+        "old_status": "running",
+        "new_status": "completed",
+        "field": "status",
+        "old": "running",
+        "new": "completed",
+        "auto_set": ["date_completed"],
+    }
     assert "cannot go from 'completed' to 'running'" in back.error()["message"]
     assert bogus.rc == 2 and "invalid choice: 'finished'" in bogus.stderr and bogus.stdout == ""
     meta = frontmatter(cli.root(DIRECT, "transition-chain") / CNN)
@@ -446,7 +506,9 @@ def test_verbs_exprun_lacks_go_to_the_wiki_s_own_tool(cli):
 
 def test_without_the_wiki_s_tool_they_are_refused_in_one_line(cli):
     edge, idea = cli(DIRECT, "no-wiki-tool")
-    assert edge.error()["message"].startswith("'add-edge' is for the wiki's own tools/research_wiki.py, which is not in")
+    assert edge.error()["message"].startswith(
+        "'add-edge' is for the wiki's own tools/research_wiki.py, which is not in"
+    )
     assert "'transition' of this page" in idea.error()["message"]
 
 
@@ -454,4 +516,5 @@ def test_a_person_s_comments_on_edited_lines_are_kept(cli):
     status, outcome = (run.ok() for run in cli(DIRECT, "comments-kept"))
     assert (status["new"], outcome["new"]) == ("running", "no")
     assert (cli.root(DIRECT, "comments-kept") / COMMENTED_PAGE[0]).read_text() == (
-        '---\ntitle: "t"\nstatus: running   # planned | running\noutcome: "no" # the verdict\n---\n')  # column kept
+        '---\ntitle: "t"\nstatus: running   # planned | running\noutcome: "no" # the verdict\n---\n'
+    )  # column kept

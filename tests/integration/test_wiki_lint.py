@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from exprun.wiki import lifecycle
 from wiki_lint import literal_fields, problems, wiki_problems
-
-from exprun import lifecycle
 
 
 def test_the_example_wiki_passes_the_wiki_s_lint(example_wiki):
@@ -14,11 +13,15 @@ def test_the_example_wiki_passes_the_wiki_s_lint(example_wiki):
 def test_the_checker_reads_a_trailing_comment_as_the_wiki_does(tmp_path):
     page = tmp_path / "experiments" / "x.md"
     page.parent.mkdir()
-    page.write_text('---\ntitle: "t"\nslug: "x"\nstatus: planned   # planned | running\nlinked_idea: "i"\n'
-                    'hypothesis: "h"\ntags: [a]\noutcome: ""\n---\n')
+    page.write_text(
+        '---\ntitle: "t"\nslug: "x"\nstatus: planned   # planned | running\nlinked_idea: "i"\n'
+        'hypothesis: "h"\ntags: [a]\noutcome: ""\n---\n'
+    )
     assert literal_fields(page.read_text())["status"] == "planned   # planned | running"
-    assert problems(page) == ["x.md: status is 'planned   # planned | running' as the wiki reads it (allowed: "
-                              "['abandoned', 'completed', 'planned', 'running'])"]
+    assert problems(page) == [
+        "x.md: status is 'planned   # planned | running' as the wiki reads it (allowed: "
+        "['abandoned', 'completed', 'planned', 'running'])"
+    ]
 
 
 def test_pages_exprun_moves_along_the_lifecycle_stay_lint_clean(example_wiki):

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from services import require_service
 import yaml
 
-from exprun.launchers import screen
+from exprun.machines.launchers import screen
+from services import require_service
 
 REPO = Path(__file__).resolve().parents[2]
 SSHD_SCRIPT = REPO / "scripts" / "test_sshd.py"
@@ -66,13 +66,20 @@ esac
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory, fakebin) -> dict:
     """One real sshd for the whole session, stopped by its PID at the end."""
-    require_service("OpenSSH sshd", shutil.which("sshd") is not None or Path("/usr/sbin/sshd").exists(),
-                    "apt-get install openssh-server")
+    require_service(
+        "OpenSSH sshd",
+        shutil.which("sshd") is not None or Path("/usr/sbin/sshd").exists(),
+        "apt-get install openssh-server",
+    )
     require_service("GNU screen", shutil.which("screen") is not None, "apt-get install screen")
     folder = tmp_path_factory.mktemp("sshd")
     path = f"{fakebin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    done = subprocess.run([sys.executable, str(SSHD_SCRIPT), "start", str(folder), "--path", path],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(SSHD_SCRIPT), "start", str(folder), "--path", path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if done.returncode == NOT_INSTALLED:
         require_service("OpenSSH sshd", False, done.stderr.strip())
     assert done.returncode == 0, done.stdout + done.stderr
@@ -95,10 +102,16 @@ class Lab:
         return self.root / "config" / "server.yaml"
 
     def settings(self, **changes) -> dict:
-        base = {"host": "127.0.0.1", "port": self.sshd["port"], "user": self.sshd["user"],
-                "work_dir": str(self.work_dir), "identity_file": self.sshd["client_key"],
-                "known_hosts": self.sshd["known_hosts"], "env_setup": "export EXPRUN_TEST_ENV=on",
-                "ssh_options": {"ConnectTimeout": 5}}
+        base = {
+            "host": "127.0.0.1",
+            "port": self.sshd["port"],
+            "user": self.sshd["user"],
+            "work_dir": str(self.work_dir),
+            "identity_file": self.sshd["client_key"],
+            "known_hosts": self.sshd["known_hosts"],
+            "env_setup": "export EXPRUN_TEST_ENV=on",
+            "ssh_options": {"ConnectTimeout": 5},
+        }
         base.update(changes)
         return {k: v for k, v in base.items() if v is not None}
 
@@ -129,7 +142,7 @@ def write_code(code: Path) -> None:
     (code / "train.py").write_text("print('train')\n")
     (code / "config.yaml").write_text("seeds: [0]\nlr: 0.01\n")
     (code / "requirements.txt").write_text("numpy\n")
-    (code / "my \"odd\" file's name.txt").write_text("quoted\n")
+    (code / 'my "odd" file\'s name.txt').write_text("quoted\n")
     (code / "sub dir" / "helper.py").write_text("X = 1\n")
     (code / "CONTEXT.md").write_text("not hashed\n")
     (code / ".hidden").write_text("not hashed\n")
@@ -141,7 +154,7 @@ def lab(tmp_path, sshd, monkeypatch) -> Lab:
     (home / ".ssh").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    root = tmp_path / "lab's \"wiki\" root"
+    root = tmp_path / 'lab\'s "wiki" root'
     work_dir = tmp_path / "remote work 'dir"
     write_code(root / "experiments" / "code" / SLUG)
     work_dir.mkdir()

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from exprun.cli import remote as cli
+from exprun.conftest import REPO
 from exprun.remote.session import RemoteSession
-
-from .conftest import REPO
 
 
 def answer(lab, capsys, *argv: str) -> tuple[int, dict]:
@@ -26,8 +25,12 @@ def answer(lab, capsys, *argv: str) -> tuple[int, dict]:
 
 
 def host_fingerprint(sshd: dict) -> str:
-    done = subprocess.run(["ssh-keygen", "-l", "-f", str(Path(sshd["dir"]) / "host_ed25519.pub")],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(Path(sshd["dir"]) / "host_ed25519.pub")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.split()[1]
 
 
@@ -110,7 +113,8 @@ def test_silent_server_times_out(lab, capsys):
 
 def test_ssh_config_alias_and_its_identity_file(lab, capsys):
     (lab.home / ".ssh" / "config").write_text(
-        f"Host gpubox\n  HostName 127.0.0.1\n  Port {lab.sshd['port']}\n  IdentityFile {lab.sshd['client_key']}\n")
+        f"Host gpubox\n  HostName 127.0.0.1\n  Port {lab.sshd['port']}\n  IdentityFile {lab.sshd['client_key']}\n"
+    )
     lab.write_config(host="gpubox", port=None, identity_file=None)
     code, data = answer(lab, capsys, "status")
     assert code == 0, data
@@ -146,8 +150,21 @@ def test_proxy_jump_through_a_jump_host(lab, capsys):
 def test_shim_reports_an_unreachable_server_like_the_wiki_tool(lab, tmp_path):
     lab.write_config(host="no-such-host.invalid")
     env = {**os.environ, "HOME": str(lab.home)}
-    done = subprocess.run([sys.executable, str(REPO / "tools" / "remote.py"), "--config", str(lab.config), "status",
-                           "--root", str(lab.root)], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "remote.py"),
+            "--config",
+            str(lab.config),
+            "status",
+            "--root",
+            str(lab.root),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     data = json.loads(done.stdout)
     assert done.returncode == 0 and (data["status"], data["reachable"]) == ("ok", False)
     assert "cannot resolve host name 'no-such-host.invalid'" in data["error"]

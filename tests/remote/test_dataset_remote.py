@@ -15,11 +15,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import snakemake_runs
 import yaml
 
-from exprun import config, steps
+import snakemake_runs
+from exprun.core import config
 from exprun.remote.session import RemoteSession
+from exprun.workflow import steps
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = "digits-mlp-vs-logreg"
@@ -37,8 +38,9 @@ def add_page(lab, data_path: str) -> Path:
 
 
 def exprun(lab, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "exprun", *args, "--root", str(lab.root)],
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "exprun", *args, "--root", str(lab.root)], capture_output=True, text=True, timeout=180
+    )
 
 
 def snakemake(lab, *args: str) -> tuple[subprocess.CompletedProcess, str]:
@@ -124,7 +126,10 @@ def test_the_missing_record_says_where_and_present_false(lab):
 
 def test_fetch_data_downloads_on_the_server_only_when_asked(lab):
     add_page(lab, "data/fetched.csv")
-    edit_dataset(generate(lab), download='echo "env=$EXPRUN_TEST_ENV in $PWD"; printf "a,target\\n1,0\\n2,1\\n" > "$EXPRUN_DATASET_PATH"')
+    edit_dataset(
+        generate(lab),
+        download='echo "env=$EXPRUN_TEST_ENV in $PWD"; printf "a,target\\n1,0\\n2,1\\n" > "$EXPRUN_DATASET_PATH"',
+    )
     on_server, here = lab.work_dir / "data" / "fetched.csv", lab.root / "data" / "fetched.csv"
 
     done, out = snakemake(lab, f"prepare_{SLUG}")

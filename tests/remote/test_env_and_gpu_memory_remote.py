@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from exprun import config, env_needs
-from exprun.errors import LaunchError
-from exprun.files import atomic_write_json
-from exprun.launchers.backends import LaunchRequest
-from exprun.launchers.ssh_backend import RemoteScreen
+from exprun.conftest import SLUG
+from exprun.core import config
+from exprun.core.errors import LaunchError
+from exprun.core.files import atomic_write_json
+from exprun.core.paths import Paths
+from exprun.machines import env_needs
 from exprun.remote import server_config
 from exprun.remote.session import RemoteSession
-from exprun.state import Paths
-
-from .conftest import SLUG
+from exprun.run.backends import LaunchRequest
+from exprun.run.ssh_backend import RemoteScreen
 
 SECRET = "sk-lab-s3cr3t-never-shown"
 
@@ -73,30 +73,43 @@ def test_the_server_answers_only_which_names_are_set(secret_server, outputs):
 
 def test_the_gate_checks_on_the_server_of_the_remote_profile(secret_server, outputs):
     lab = secret_server
-    found = env_needs.check_for_deploy(lab.code, {"requires_env": ["LAB_LLM_KEY", "LAB_ABSENT"]},
-                                       config.parse({"env": "remote"}), lab.root)
-    assert found.lines() == ["needs $LAB_LLM_KEY: set on 127.0.0.1 (config.yaml requires_env)",
-                             "needs $LAB_ABSENT: NOT SET on 127.0.0.1 (config.yaml requires_env)"]
+    found = env_needs.check_for_deploy(
+        lab.code, {"requires_env": ["LAB_LLM_KEY", "LAB_ABSENT"]}, config.parse({"env": "remote"}), lab.root
+    )
+    assert found.lines() == [
+        "needs $LAB_LLM_KEY: set on 127.0.0.1 (config.yaml requires_env)",
+        "needs $LAB_ABSENT: NOT SET on 127.0.0.1 (config.yaml requires_env)",
+    ]
     assert not [o for o in outputs if SECRET in o]
 
 
 def test_the_gate_says_when_the_server_could_not_be_asked(lab, tmp_path):
     lab.write_config(port=1)  # nothing listens there
-    found = env_needs.check_for_deploy(lab.code, {"requires_env": ["LAB_LLM_KEY"]}, config.parse({"env": "remote"}),
-                                       lab.root)
+    found = env_needs.check_for_deploy(
+        lab.code, {"requires_env": ["LAB_LLM_KEY"]}, config.parse({"env": "remote"}), lab.root
+    )
     assert found.set_names is None and found.missing() == []
     assert found.lines()[0].startswith("needs $LAB_LLM_KEY: not checked on the server (")
 
 
 def test_a_remote_deploy_refuses_before_anything_is_copied(secret_server, outputs):
     lab = secret_server
-    request = LaunchRequest(SLUG, lab.root, GpuPage(), {"requires_env": ["LAB_LLM_KEY", "LAB_ABSENT"]},
-                            config.parse({"env": "remote"}), "hash", "run-1")
+    request = LaunchRequest(
+        SLUG,
+        lab.root,
+        GpuPage(),
+        {"requires_env": ["LAB_LLM_KEY", "LAB_ABSENT"]},
+        config.parse({"env": "remote"}),
+        "hash",
+        "run-1",
+    )
     with pytest.raises(LaunchError) as err:
         RemoteScreen(lab.root)._launch(request)
-    assert str(err.value).startswith(f"{SLUG}: the code needs environment variable(s) NOT SET on 127.0.0.1: "
-                                     "LAB_ABSENT (config.yaml requires_env); export them in env_setup of "
-                                     "config/server.yaml")
+    assert str(err.value).startswith(
+        f"{SLUG}: the code needs environment variable(s) NOT SET on 127.0.0.1: "
+        "LAB_ABSENT (config.yaml requires_env); export them in env_setup of "
+        "config/server.yaml"
+    )
     assert not lab.remote_code.exists() and not (lab.work_dir / "snapshots").exists(), "refused before the sync"
     assert SECRET not in str(err.value) and not [o for o in outputs if SECRET in o]
 
@@ -122,4 +135,5 @@ esac
     assert str(err.value) == (
         "127.0.0.1: needs 1 GPU(s) with ≥ 9216 MiB free (sanity peak 8192 + margin 1024), < 150000 MiB used and "
         "no compute process, found 0; GPU 0: 4000 MiB free, GPU 1: 7000 MiB free; wait for one to free up, lower "
-        "batch_size and rerun the sanity step, or choose another server in config/server.yaml")
+        "batch_size and rerun the sanity step, or choose another server in config/server.yaml"
+    )

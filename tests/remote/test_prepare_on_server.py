@@ -14,7 +14,10 @@ from snakemake_runs import with_profile
 
 REPO = Path(__file__).resolve().parents[2]
 SLUG = "digits-mlp-vs-logreg"
-SERVER_ONLY = '\nimport os\nif os.environ.get("EXPRUN_TEST_ENV") == "server":\n    raise RuntimeError("this fails only in the server environment")\n'
+SERVER_ONLY = (
+    '\nimport os\nif os.environ.get("EXPRUN_TEST_ENV") == "server":\n'
+    '    raise RuntimeError("this fails only in the server environment")\n'
+)
 
 
 snakemake = with_profile("remote")
@@ -45,8 +48,9 @@ def test_a_sanity_run_failing_on_the_server_stops_with_the_server_traceback(lab)
     assert done.returncode == 0, out
     model = lab.root / "experiments" / "code" / SLUG / "model.py"
     model.write_text(model.read_text() + SERVER_ONLY)  # a person's edit that breaks only over there
-    local = subprocess.run([sys.executable, "-c", "import model"], cwd=model.parent, capture_output=True, text=True,
-                           timeout=60)
+    local = subprocess.run(
+        [sys.executable, "-c", "import model"], cwd=model.parent, capture_output=True, text=True, timeout=60
+    )
     assert local.returncode == 0, "the edit does not break this machine's environment"
     done, out = snakemake(lab.root, f"prepare_{SLUG}")
     assert done.returncode != 0
@@ -67,7 +71,7 @@ def test_a_failing_env_setup_stops_the_sanity_run_instead_of_running_outside_it(
 def test_a_gpu_page_is_prepared_and_deployed_from_a_gpu_less_machine_entirely_on_the_server(lab, four_gpu_server):
     """This machine has no GPU (pynvml finds none); the page asks for one. The sanity run takes a free GPU of the
     server (its nvidia-smi), the deploy too: nothing about the GPU is decided here."""
-    from exprun import gpus
+    from exprun.machines import gpus
 
     assert not gpus.query().visible, "the test machine must be GPU-less for this test to mean anything"
     lab_wiki(lab)
@@ -83,13 +87,15 @@ def test_a_gpu_page_is_prepared_and_deployed_from_a_gpu_less_machine_entirely_on
         assert gpu_check["ok"] and "GPU 0" in gpu_check["detail"]
         log = (lab.root / "experiments" / "state" / slug / "sanity.log").read_text()
         assert "CUDA_VISIBLE_DEVICES=0 " in log  # the server's free GPU (the others are busy)
-        approve = subprocess.run([sys.executable, "-m", "exprun", "approve", slug, "--root", str(lab.root)],
-                                 capture_output=True, text=True)
+        approve = subprocess.run(
+            [sys.executable, "-m", "exprun", "approve", slug, "--root", str(lab.root)], capture_output=True, text=True
+        )
         assert approve.returncode == 0, approve.stderr
         done, out = snakemake(lab.root, f"deploy_{slug}")
         assert done.returncode == 0, out
     finally:
-        from exprun.launchers import screen
+        from exprun.machines.launchers import screen
+
         subprocess.run(["screen", "-S", screen.session_name(slug), "-X", "quit"], capture_output=True)
     record = json.loads((lab.root / "experiments" / "state" / slug / "run.json").read_text())
     assert record["backend"] == "ssh" and record["gpu_ids"] == [0]

@@ -7,16 +7,16 @@ import shlex
 import subprocess
 import sys
 
-from exprun import integrity, provenance, snapshot
-from exprun.launchers.backends import run_command
 from exprun.remote.session import RemoteSession
-
-from .test_workflow_remote import SLUG, example_lab, meta, snakemake
+from exprun.run.backends import run_command
+from exprun.test_workflow_remote import SLUG, example_lab, meta, snakemake
+from exprun.trust import integrity, provenance, snapshot
 
 
 def approve(lab) -> None:
-    done = subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(lab.root)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(lab.root)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
 
 

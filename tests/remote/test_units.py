@@ -16,11 +16,11 @@ import paramiko
 import pytest
 import yaml
 
-from exprun.errors import ConfigError
-from exprun.gpus import GPUView
-from exprun.launchers import screen, ssh
-from exprun.remote import endpoints, envsetup, gpus, hostkeys, server_config
-from exprun.errors import RemoteError
+from exprun.core.errors import ConfigError, RemoteError
+from exprun.machines import remote_gpus as gpus
+from exprun.machines.gpus import GPUView
+from exprun.machines.launchers import screen, ssh
+from exprun.remote import endpoints, envsetup, hostkeys, server_config
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("EXPRUN_UPDATE_GOLDEN") == "1"
@@ -32,20 +32,28 @@ def golden(name: str) -> str:
 
 # -- nvidia-smi ---------------------------------------------------------------------------------
 def test_parse_real_h200_idle_and_busy():
-    idle = gpus.parse(golden("nvidia_smi_h200_gpus_idle.csv"), golden("nvidia_smi_h200_uuids.csv"),
-                      golden("nvidia_smi_h200_apps_idle.csv"))
+    idle = gpus.parse(
+        golden("nvidia_smi_h200_gpus_idle.csv"),
+        golden("nvidia_smi_h200_uuids.csv"),
+        golden("nvidia_smi_h200_apps_idle.csv"),
+    )
     assert [(g.index, g.name, g.memory_used_mib, g.memory_total_mib, g.processes) for g in idle] == [
-        (0, "NVIDIA H200", 0, 143771, [])]
+        (0, "NVIDIA H200", 0, 143771, [])
+    ]
     assert idle[0].is_free(500)
-    busy = gpus.parse(golden("nvidia_smi_h200_gpus_busy.csv"), golden("nvidia_smi_h200_uuids.csv"),
-                      golden("nvidia_smi_h200_apps_busy.csv"))
+    busy = gpus.parse(
+        golden("nvidia_smi_h200_gpus_busy.csv"),
+        golden("nvidia_smi_h200_uuids.csv"),
+        golden("nvidia_smi_h200_apps_busy.csv"),
+    )
     assert busy[0].memory_used_mib == 2667 and busy[0].processes == [444]
     assert not busy[0].is_free(500)
 
 
 def test_parse_several_gpus_processes_by_uuid_and_not_available_values():
-    found = gpus.parse(golden("nvidia_smi_4gpu_gpus.csv"), golden("nvidia_smi_4gpu_uuids.csv"),
-                       golden("nvidia_smi_4gpu_apps.csv"))
+    found = gpus.parse(
+        golden("nvidia_smi_4gpu_gpus.csv"), golden("nvidia_smi_4gpu_uuids.csv"), golden("nvidia_smi_4gpu_apps.csv")
+    )
     assert [g.index for g in found] == [0, 1, 2, 3]
     assert found[1].processes == [51234, 51240] and found[1].utilization_pct == 97
     assert found[3].memory_used_mib == 0 and found[3].processes == [7001]  # [N/A] memory, but a process
@@ -82,16 +90,19 @@ def test_defaults_filled_and_paths_from_the_wiki_root(tmp_path):
     assert server.connect_timeout == 10
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"host": None}, ["'host' is a required property"]),
-    ({"port": "22"}, ["field 'port'", "is not of type 'integer'"]),
-    ({"hots": "x"}, ["'hots' was unexpected"]),
-    ({"conda": {"path": "~/c"}}, ["field 'conda'", "'env' is a required property"]),
-    ({"conda": {"path": "~/c", "env": "e"}}, ["at most one of 'conda'", "found both"]),
-    ({"sync": {"include": ["../secrets/*"]}}, ["field 'sync.include'", "inside the wiki root"]),
-    ({"ssh_options": {"ConnectTimeout": "soon"}}, ["field 'ssh_options.ConnectTimeout'"]),
-    ({"ssh_options": {"Compression": "maybe"}}, ["field 'ssh_options.Compression'"]),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"host": None}, ["'host' is a required property"]),
+        ({"port": "22"}, ["field 'port'", "is not of type 'integer'"]),
+        ({"hots": "x"}, ["'hots' was unexpected"]),
+        ({"conda": {"path": "~/c"}}, ["field 'conda'", "'env' is a required property"]),
+        ({"conda": {"path": "~/c", "env": "e"}}, ["at most one of 'conda'", "found both"]),
+        ({"sync": {"include": ["../secrets/*"]}}, ["field 'sync.include'", "inside the wiki root"]),
+        ({"ssh_options": {"ConnectTimeout": "soon"}}, ["field 'ssh_options.ConnectTimeout'"]),
+        ({"ssh_options": {"Compression": "maybe"}}, ["field 'ssh_options.Compression'"]),
+    ],
+)
 def test_invalid_settings_name_file_and_field(tmp_path, change, words):
     data = {k: v for k, v in {**BASE, **change}.items() if v is not None}
     path = write(tmp_path, data)
@@ -107,8 +118,13 @@ def test_the_wiki_tools_own_server_yaml_loads_as_it_is(tmp_path):
     """No conda/env_setup (the server's default python), string ssh_options: read, typed, host keys still checked."""
     from exprun.remote import envsetup
 
-    data = {"host": "gpu", "user": "me", "work_dir": "~/w", "gpus": "4x A100",
-            "ssh_options": {"ConnectTimeout": "5", "Compression": "yes", "StrictHostKeyChecking": "no"}}
+    data = {
+        "host": "gpu",
+        "user": "me",
+        "work_dir": "~/w",
+        "gpus": "4x A100",
+        "ssh_options": {"ConnectTimeout": "5", "Compression": "yes", "StrictHostKeyChecking": "no"},
+    }
     server = server_config.load(write(tmp_path, data), tmp_path)
     assert server.connect_timeout == 5.0 and server.ssh_options["Compression"] is True
     assert server.conda is None and server.env_setup is None
@@ -149,7 +165,8 @@ def home(tmp_path, monkeypatch) -> Path:
 def test_ssh_config_fills_what_server_yaml_leaves_out(tmp_path, home):
     (home / ".ssh" / "config").write_text(
         "Host gpu\n  HostName 10.1.2.3\n  Port 2222\n  User ignored\n  IdentityFile ~/.ssh/lab_key\n"
-        "  ProxyJump bastion\nHost bastion\n  HostName b.example.org\n  User jumper\n  Port 2200\n")
+        "  ProxyJump bastion\nHost bastion\n  HostName b.example.org\n  User jumper\n  Port 2200\n"
+    )
     hops = endpoints.hops(server_config.load(write(tmp_path, BASE), tmp_path))
     assert [(h.hostname, h.port, h.user) for h in hops] == [("b.example.org", 2200, "jumper"), ("10.1.2.3", 2222, "me")]
     assert hops[1].identity_files == (home / ".ssh" / "lab_key",)
@@ -161,8 +178,12 @@ def test_server_yaml_wins_and_proxy_jump_forms(tmp_path, home):
     (home / ".ssh" / "id_ed25519").write_text("")
     data = {**BASE, "port": 22, "proxy_jump": "a@j1:2201,[::1]:2202,j3"}
     hops = endpoints.hops(server_config.load(write(tmp_path, data), tmp_path))
-    assert [(h.user, h.hostname, h.port) for h in hops] == [("a", "j1", 2201), ("me", "::1", 2202), ("me", "j3", 22),
-                                                            ("me", "gpu", 22)]
+    assert [(h.user, h.hostname, h.port) for h in hops] == [
+        ("a", "j1", 2201),
+        ("me", "::1", 2202),
+        ("me", "j3", 22),
+        ("me", "gpu", 22),
+    ]
     assert hops[-1].identity_files == (home / ".ssh" / "id_ed25519",) and hops[-1].known_hosts_name == "gpu"
 
 
@@ -176,7 +197,9 @@ def test_proxy_command_is_refused_with_the_alternative(tmp_path, home):
 def test_fingerprint_is_openssh_sha256(tmp_path):
     key = tmp_path / "k"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    expected = subprocess.run(["ssh-keygen", "-l", "-f", f"{key}.pub"], capture_output=True, text=True).stdout.split()[1]
+    expected = subprocess.run(["ssh-keygen", "-l", "-f", f"{key}.pub"], capture_output=True, text=True).stdout.split()[
+        1
+    ]
     assert paramiko.PKey.from_path(key).fingerprint == expected
 
 
@@ -205,8 +228,9 @@ def test_env_wrapper_hides_arguments_from_activate_and_runs_them_intact(tmp_path
     activate = tmp_path / "activate"
     activate.write_text('echo "activate saw $# args"; export ENTERED=yes\n')
     server = SimpleNamespace(conda=None, env_setup=f"source {shlex.quote(str(activate))}")
-    argv = envsetup.wrap(["python3", "-c", "import os,sys; print(os.environ['ENTERED'], sys.argv[1:])", "a b", "it's"],
-                         server, None)
+    argv = envsetup.wrap(
+        ["python3", "-c", "import os,sys; print(os.environ['ENTERED'], sys.argv[1:])", "a b", "it's"], server, None
+    )
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["activate saw 0 args", "yes ['a b', \"it's\"]"]
 
@@ -219,12 +243,14 @@ def test_conda_activation_uses_the_remote_home():
 
 
 def test_session_lines_parse_exact_names():
-    text = ("There are screens on:\n\t123.exp-foo\t(Detached)\n\t456.exp-foo-ablation\t(Detached)\n"
-            "2 Sockets in /run/screen/S-me.\n")
+    text = (
+        "There are screens on:\n\t123.exp-foo\t(Detached)\n\t456.exp-foo-ablation\t(Detached)\n"
+        "2 Sockets in /run/screen/S-me.\n"
+    )
     assert screen.parse_sessions(text) == {"exp-foo": 123, "exp-foo-ablation": 456}
 
 
 def test_remote_error_is_an_exprun_error():
-    from exprun.errors import ExprunError
+    from exprun.core.errors import ExprunError
 
     assert issubclass(RemoteError, ExprunError)

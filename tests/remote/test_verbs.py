@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 
 from exprun.cli import remote as cli
-from exprun.codegen import manifest
-from exprun.launchers import ssh
 from exprun.cli import remote_verbs as verbs
+from exprun.conftest import SLUG
+from exprun.core.errors import RemoteError
+from exprun.machines.launchers import ssh
+from exprun.prepare.codegen import manifest
 from exprun.remote import sync
-from exprun.errors import RemoteError
 from exprun.remote.session import RemoteSession
-
-from .conftest import SLUG
 
 NAME = f"exp-{SLUG}"
 
@@ -67,8 +66,15 @@ def test_sync_uploads_code_only_incrementally_and_the_remote_hash_matches(lab, c
     local_hash = manifest.folder_hash(lab.code)
     assert data["hashes"] == {SLUG: local_hash}
     uploaded = {Path(p).name for p in data["uploaded"]}
-    assert uploaded == {"run.sh", "train.py", "config.yaml", "requirements.txt", "my \"odd\" file's name.txt", "helper.py"}
-    assert (lab.remote_code / "my \"odd\" file's name.txt").read_text() == "quoted\n"
+    assert uploaded == {
+        "run.sh",
+        "train.py",
+        "config.yaml",
+        "requirements.txt",
+        'my "odd" file\'s name.txt',
+        "helper.py",
+    }
+    assert (lab.remote_code / 'my "odd" file\'s name.txt').read_text() == "quoted\n"
     local, remote = lab.code / "train.py", lab.remote_code / "train.py"
     assert int(remote.stat().st_mtime) == int(local.stat().st_mtime)
     assert ok(lab, capsys, "sync-code", "--slug", SLUG)["uploaded"] == []
@@ -123,9 +129,13 @@ def test_unpulled_results_survive_sync_and_protected_folders_are_never_written(l
     lab.write_config(sync={"include": ["shared lib/*", "results/**/*.json"], "exclude": ["*.tmp"]})
     first = ok(lab, capsys, "sync-code", "--slug", SLUG)
     second = ok(lab, capsys, "sync-code", "--slug", SLUG)
-    assert first["protected_skipped"] == [f"results/{SLUG}/seed_0.json"] and first["excluded"] == ["shared lib/scratch.tmp"]
+    assert first["protected_skipped"] == [f"results/{SLUG}/seed_0.json"] and first["excluded"] == [
+        "shared lib/scratch.tmp"
+    ]
     assert "shared lib/util's.py" in first["uploaded"] and second["uploaded"] == []
-    assert (lab.work_dir / "shared lib" / "util's.py").exists() and not (lab.work_dir / "shared lib" / "scratch.tmp").exists()
+    assert (lab.work_dir / "shared lib" / "util's.py").exists() and not (
+        lab.work_dir / "shared lib" / "scratch.tmp"
+    ).exists()
     for rel in (f"results/{SLUG}/seed_0.json", f"logs/exp-{SLUG}.log", f"checkpoints/{SLUG}/last.pt"):
         assert (lab.work_dir / rel).read_text() == "remote only\n"
 
@@ -170,8 +180,9 @@ def test_setup_env_failure_reports_the_tail_and_remembers_nothing(lab, capsys):
 def test_launch_check_and_pull_end_to_end(lab, capsys):
     ok(lab, capsys, "sync-code", "--slug", SLUG)
     before = RemoteSession.transports_opened
-    launched = ok(lab, capsys, "launch", "--name", NAME, "--cmd", f"bash experiments/code/{SLUG}/run.sh 'two words'",
-                  "--gpu", "0")
+    launched = ok(
+        lab, capsys, "launch", "--name", NAME, "--cmd", f"bash experiments/code/{SLUG}/run.sh 'two words'", "--gpu", "0"
+    )
     assert RemoteSession.transports_opened - before == 1  # verify + launch on one connection
     assert launched["command"] == ["bash", f"experiments/code/{SLUG}/run.sh", "two words"] and launched["guarded"]
     assert launched["code_hash"] == manifest.folder_hash(lab.code) and launched["session"] == NAME
@@ -189,8 +200,16 @@ def test_launch_check_and_pull_end_to_end(lab, capsys):
     seed = lab.root / "results" / SLUG / "seed_0.json"
     assert json.loads(seed.read_text())["metrics"] == {"accuracy": 0.93}
     assert int(seed.stat().st_mtime) == int((lab.work_dir / "results" / SLUG / "seed_0.json").stat().st_mtime)
-    again = ok(lab, capsys, "pull-results", "--remote-path", f"results/{SLUG}/", "--local-path", f"./results/{SLUG}/",
-               "--include-weights")
+    again = ok(
+        lab,
+        capsys,
+        "pull-results",
+        "--remote-path",
+        f"results/{SLUG}/",
+        "--local-path",
+        f"./results/{SLUG}/",
+        "--include-weights",
+    )
     assert again["unchanged"] == ["seed_0.json"] and again["downloaded"] == ["model.pt"]
     log = ok(lab, capsys, "pull-results", "--remote-path", f"logs/exp-{SLUG}.log", "--local-path", "./logs/")
     assert log["downloaded"] == [f"exp-{SLUG}.log"]
@@ -218,7 +237,8 @@ def test_duplicate_launch_refused_and_a_killed_run_is_lost(lab, capsys):
 def test_failing_run_reports_exit_status_and_traceback(lab, capsys):
     (lab.code / "run.sh").write_text(
         "echo 'step 1/5 loss=0.5'\necho 'Traceback (most recent call last):'\necho '  File \"train.py\"'\n"
-        "echo 'ValueError: bad shape'\nexit 3\n")
+        "echo 'ValueError: bad shape'\nexit 3\n"
+    )
     ok(lab, capsys, "sync-code", "--slug", SLUG)
     ok(lab, capsys, "launch", "--name", NAME, "--cmd", f"bash experiments/code/{SLUG}/run.sh")
     done = wait_state(lab, capsys, "exited")
@@ -228,7 +248,11 @@ def test_failing_run_reports_exit_status_and_traceback(lab, capsys):
 
 def test_check_of_an_unknown_run_and_bad_arguments(lab, capsys):
     code, data = answer(lab, capsys, "check", "--name", "exp-never-launched")
-    assert code == 1 and "no session exp-never-launched on" in data["message"] and "was it launched there?" in data["message"]
+    assert (
+        code == 1
+        and "no session exp-never-launched on" in data["message"]
+        and "was it launched there?" in data["message"]
+    )
     code, data = answer(lab, capsys, "launch", "--name", "exp-Bad Name", "--cmd", "true")
     assert code == 1 and "invalid slug" in data["message"]
     code, data = answer(lab, capsys, "launch", "--name", "exp-other", "--cmd", "echo 'unclosed")
@@ -239,13 +263,13 @@ def test_check_of_an_unknown_run_and_bad_arguments(lab, capsys):
 
 def test_the_server_checks_the_code_itself_when_the_run_starts(lab, capsys):
     """Someone edits run.sh on the server after the sync: the guard in front of it starts nothing."""
-    from exprun import integrity
     from exprun.remote import server_config
+    from exprun.trust import integrity
 
     ok(lab, capsys, "sync-code", "--slug", SLUG)
     approved = manifest.folder_hash(lab.code)
     remote_run = lab.work_dir / "experiments" / "code" / SLUG / "run.sh"
-    remote_run.write_text("touch \"$(dirname \"$0\")/ran-unapproved\"\n")
+    remote_run.write_text('touch "$(dirname "$0")/ran-unapproved"\n')
     server = server_config.load(server_config.config_path(lab.root, None), lab.root)
     with RemoteSession(server) as session:
         code = f"experiments/code/{SLUG}"
@@ -275,8 +299,16 @@ esac
     finally:
         fake.unlink()
     first = gpus["gpus"][0]
-    assert {"index", "name", "memory_used_mib", "memory_total_mib", "free_memory_mib", "utilization",
-            "temperature_c", "free"} <= set(first) and first["temperature_c"] == 41
+    assert {
+        "index",
+        "name",
+        "memory_used_mib",
+        "memory_total_mib",
+        "free_memory_mib",
+        "utilization",
+        "temperature_c",
+        "free",
+    } <= set(first) and first["temperature_c"] == 41
     assert first["free_memory_mib"] == first["memory_total_mib"] - first["memory_used_mib"]
     assert gpus["free_gpus"] == [0] and gpus["total_free_memory_mib"] == first["free_memory_mib"]
 
@@ -292,8 +324,17 @@ esac
     assert env["requirements"] == "reqs/extra.txt" and isinstance(env["pip_output_tail"], list)
     assert (lab.work_dir / "reqs" / "extra.txt").read_text() == "# nothing to install\n"
 
-    launched = ok(lab, capsys, "launch", "--name", NAME, "--cmd", f"bash experiments/code/{SLUG}/run.sh",
-                  "--log-file", "logs/custom.log")
+    launched = ok(
+        lab,
+        capsys,
+        "launch",
+        "--name",
+        NAME,
+        "--cmd",
+        f"bash experiments/code/{SLUG}/run.sh",
+        "--log-file",
+        "logs/custom.log",
+    )
     assert (launched["session"], launched["gpu"], launched["log_file"]) == (NAME, "all", "logs/custom.log")
     assert launched["verified"] is True and "run.sh" in launched["remote_cmd"]
     done = wait_state(lab, capsys, "exited")
@@ -312,8 +353,10 @@ def test_a_session_exprun_did_not_launch_is_checked_by_name_and_log(lab, capsys)
 
     (lab.work_dir / "logs").mkdir()
     log = lab.work_dir / "logs" / f"{NAME}.log"
-    script = ("echo 'step 1/9 loss=0.7'; echo 'step 2/9 loss=nan'; echo 'Traceback (most recent call last):';"
-              " echo '  File \"train.py\", line 3'; echo 'RuntimeError: CUDA out of memory'; sleep 30")
+    script = (
+        "echo 'step 1/9 loss=0.7'; echo 'step 2/9 loss=nan'; echo 'Traceback (most recent call last):';"
+        " echo '  File \"train.py\", line 3'; echo 'RuntimeError: CUDA out of memory'; sleep 30"
+    )
     subprocess.run(["screen", "-dmS", NAME, "bash", "-c", f"({script}) > {shlex.quote(str(log))} 2>&1"], check=True)
     for _ in range(100):
         if log.exists() and "CUDA" in log.read_text():

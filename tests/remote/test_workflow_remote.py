@@ -38,8 +38,9 @@ def test_deploy_and_collect_through_the_remote_profile(lab):
     assert done.returncode == 0, out
     config = lab.root / "experiments" / "code" / SLUG / "config.yaml"
     config.write_text(config.read_text().replace("epochs: 20", "epochs: 2"))
-    approve = subprocess.run([sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(lab.root)],
-                             capture_output=True, text=True)
+    approve = subprocess.run(
+        [sys.executable, "-m", "exprun", "approve", SLUG, "--root", str(lab.root)], capture_output=True, text=True
+    )
     assert approve.returncode == 0, approve.stderr
 
     done, out = snakemake(lab.root, f"deploy_{SLUG}")
@@ -61,8 +62,12 @@ def test_deploy_and_collect_through_the_remote_profile(lab):
     assert exit_file.read_text().strip() == "0"
     assert not (lab.root / "results" / SLUG).exists(), "results stay on the server until collected"
 
-    status = subprocess.run([sys.executable, "-m", "exprun", "status", "--json", "--root", str(lab.root)],
-                            capture_output=True, text=True, timeout=60)
+    status = subprocess.run(
+        [sys.executable, "-m", "exprun", "status", "--json", "--root", str(lab.root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert status.returncode == 0, status.stderr
     assert [r["experiment"] for r in json.loads(status.stdout)["pending_collect"]] == [SLUG]
 
@@ -71,7 +76,11 @@ def test_deploy_and_collect_through_the_remote_profile(lab):
     assert "# Run Report" in out
     page = meta(lab.root)
     assert page["status"] == "completed" and page["remote"]["completed"]
-    assert sorted(p.name for p in (lab.root / "results" / SLUG).glob("seed_*.json")) == ["seed_0.json", "seed_1.json", "seed_2.json"]
+    assert sorted(p.name for p in (lab.root / "results" / SLUG).glob("seed_*.json")) == [
+        "seed_0.json",
+        "seed_1.json",
+        "seed_2.json",
+    ]
     assert (lab.root / "logs" / f"exp-{SLUG}.log").read_text().count("done seed=") == 3
 
 
@@ -83,18 +92,33 @@ def test_a_run_the_wiki_s_agent_started_on_the_server_is_collected(lab):
     page = lab.root / "wiki" / "experiments" / f"{SLUG}.md"
     text = page.read_text().replace("status: planned", "status: running", 1)
     text = text.replace('run_log: ""', f'run_log: "logs/exp-{SLUG}.log"', 1)
-    text = text.replace('  server: ""', '  server: "127.0.0.1"', 1).replace('  session: ""', f'  session: "exp-{SLUG}"', 1)
+    text = text.replace('  server: ""', '  server: "127.0.0.1"', 1).replace(
+        '  session: ""', f'  session: "exp-{SLUG}"', 1
+    )
     page.write_text(text)
     (lab.work_dir / "logs").mkdir(parents=True)
     (lab.work_dir / "results" / SLUG).mkdir(parents=True)
     for seed, acc in ((0, 0.96), (1, 0.97), (2, 0.965)):
         (lab.work_dir / "results" / SLUG / f"seed_{seed}.json").write_text(
-            json.dumps({"seed": seed, "metrics": {"accuracy": acc}, "baseline_metrics": {"accuracy": 0.90}}))
+            json.dumps({"seed": seed, "metrics": {"accuracy": acc}, "baseline_metrics": {"accuracy": 0.90}})
+        )
     log = lab.work_dir / "logs" / f"exp-{SLUG}.log"
-    subprocess.run(["screen", "-dmS", f"exp-{SLUG}", "bash", "-c",
-                    f"echo 'step=5/5 epoch=2 loss=0.2 accuracy=0.97' > {shlex.quote(str(log))}"], check=True)
+    subprocess.run(
+        [
+            "screen",
+            "-dmS",
+            f"exp-{SLUG}",
+            "bash",
+            "-c",
+            f"echo 'step=5/5 epoch=2 loss=0.2 accuracy=0.97' > {shlex.quote(str(log))}",
+        ],
+        check=True,
+    )
     deadline = time.monotonic() + 10
-    while subprocess.run(["screen", "-ls", f"exp-{SLUG}"], capture_output=True).returncode == 0 and time.monotonic() < deadline:
+    while (
+        subprocess.run(["screen", "-ls", f"exp-{SLUG}"], capture_output=True).returncode == 0
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     done, out = snakemake(lab.root, f"collect_{SLUG}")
     assert done.returncode == 0, out
@@ -115,13 +139,32 @@ def test_arms_on_the_server_in_parallel_with_the_per_task_fix(lab):
     path = lab.root / "experiments" / "code" / slug / "config.yaml"
     config = yaml.safe_load(path.read_text())
     config["seeds"], config["hyperparameters"]["epochs"] = [0, 1], 4
-    config["arms"].append({"name": "hot", "role": "sweep", "factor": "learning_rate=1e8",
-                           "overrides": {"hyperparameters": {"learning_rate": 1.0e8}}})
+    config["arms"].append(
+        {
+            "name": "hot",
+            "role": "sweep",
+            "factor": "learning_rate=1e8",
+            "overrides": {"hyperparameters": {"learning_rate": 1.0e8}},
+        }
+    )
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     exprun = [sys.executable, "-m", "exprun"]
     assert subprocess.run([*exprun, "approve", slug, "--root", str(lab.root)], capture_output=True).returncode == 0
-    deployed = subprocess.run([*exprun, "deploy", slug, "--root", str(lab.root), "--profile", str(REPO / "profiles" / "remote"),
-                               "--skip-sanity"], capture_output=True, text=True, timeout=300)
+    deployed = subprocess.run(
+        [
+            *exprun,
+            "deploy",
+            slug,
+            "--root",
+            str(lab.root),
+            "--profile",
+            str(REPO / "profiles" / "remote"),
+            "--skip-sanity",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
 
     deadline = time.monotonic() + 300
@@ -138,7 +181,10 @@ def test_arms_on_the_server_in_parallel_with_the_per_task_fix(lab):
     assert "lr=0.001" in (server_tasks / "hot_seed1.log").read_text()
     assert (server_tasks / "full_seed0.exit").read_text().strip() == "0"
     for arm in ("full", "no-hidden-layer", "no-weight-decay", "hot"):
-        assert sorted(p.name for p in (lab.root / "results" / slug / arm).glob("seed_*.json")) == ["seed_0.json", "seed_1.json"]
+        assert sorted(p.name for p in (lab.root / "results" / slug / arm).glob("seed_*.json")) == [
+            "seed_0.json",
+            "seed_1.json",
+        ]
     page = meta_of(lab.root, slug)
     assert page["remote"]["completed"] and "without hidden layer" in page["key_result"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from exprun.launchers import slurm
+from exprun.machines.launchers import slurm
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SCRIPT = REPO / "scripts" / "slurm_cluster.sh"
@@ -38,7 +38,8 @@ for seed in ${EXPRUN_SEEDS:-0 1 2}; do
     continue
   fi
   mkdir -p "results/$SLUG"
-  printf '{"seed": %s, "args": "%s", "job": "%s"}\n' "$seed" "$*" "${SLURM_ARRAY_JOB_ID:-}" > "results/$SLUG/seed_$seed.json"
+  printf '{"seed": %s, "args": "%s", "job": "%s"}\n' "$seed" "$*" "${SLURM_ARRAY_JOB_ID:-}" \
+    > "results/$SLUG/seed_$seed.json"
 done
 exit "$status"
 """
@@ -54,14 +55,18 @@ def _require_or_skip(reason: str) -> None:
 def slurm_cluster():
     """Start the cluster once; stop it at the end only if this session started it."""
     try:
-        done = subprocess.run(["bash", str(CLUSTER_SCRIPT), "start"], capture_output=True, text=True,
-                              timeout=START_TIMEOUT_S)
+        done = subprocess.run(
+            ["bash", str(CLUSTER_SCRIPT), "start"], capture_output=True, text=True, timeout=START_TIMEOUT_S
+        )
     except subprocess.TimeoutExpired:
         _require_or_skip(f"`{CLUSTER_SCRIPT} start` took over {START_TIMEOUT_S} s")
     if done.returncode != 0:
         _require_or_skip(f"`{CLUSTER_SCRIPT} start` exited {done.returncode}: {done.stderr.strip()[-600:]}")
-    env = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines()
-               if line.startswith("export ") and "=" in line)
+    env = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in done.stdout.splitlines()
+        if line.startswith("export ") and "=" in line
+    )
     started_here = "already running" not in done.stderr
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
@@ -103,7 +108,7 @@ def slug(request) -> str:
 @pytest.fixture
 def wiki_root(tmp_path: Path, slug: str) -> Path:
     """A wiki root with a hostile name holding experiments/code/<slug>/run.sh."""
-    root = tmp_path / "wiki root's \"lab\" 100%"
+    root = tmp_path / 'wiki root\'s "lab" 100%'
     code = root / "experiments" / "code" / slug
     code.mkdir(parents=True)
     (code / "run.sh").write_text(RUN_SH)

@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from exprun import integrity, provenance, snapshot
-from exprun.launchers import backends, slurm, slurm_script
-from exprun.launchers.base import RunRecord
-from exprun.state import Paths
+from exprun.core.paths import Paths
+from exprun.machines.launchers import slurm, slurm_script
+from exprun.machines.launchers.base import RunRecord
+from exprun.run import backends
+from exprun.trust import integrity, provenance, snapshot
 
 pytestmark = [pytest.mark.service("slurm"), pytest.mark.usefixtures("slurm_cluster")]
 
@@ -53,7 +54,10 @@ def test_array_submitted_once_returns_at_once_and_completes(wiki_root, slug, run
     assert sorted(results(wiki_root, slug)) == ["seed_0.json", "seed_1.json", "seed_2.json"]
     tasks = slurm.task_states(again, runner)
     assert {i: (t.state, t.exit_code, t.seed) for i, t in tasks.items()} == {
-        0: ("COMPLETED", 0, "0"), 1: ("COMPLETED", 0, "1"), 2: ("COMPLETED", 0, "2")}
+        0: ("COMPLETED", 0, "0"),
+        1: ("COMPLETED", 0, "1"),
+        2: ("COMPLETED", 0, "2"),
+    }
     for index in range(3):
         log = open(slurm_script.task_log(again, index)).read()
         assert f"=== seed {index} ===" in log and "step=3 loss=0.7" in log
@@ -153,4 +157,6 @@ def test_each_array_task_runs_the_snapshot_and_records_its_start(wiki_root, slug
     started = [json.loads(p.read_text()) for p in (wiki_root / provenance.record_dir(slug, 1)).glob("*.json")]
     assert sorted(r["tasks"][0] for r in started) == ["0", "1"] and all(len(r["tasks"]) == 1 for r in started)
     assert {r["slurm_job"] for r in started} == {f"{record.session}_0", f"{record.session}_1"}
-    assert {r["code_dir"] for r in started} == {f"snapshots/{integrity.folder_hash(Paths(slug, wiki_root).code_dir)[:16]}/{slug}"}
+    assert {r["code_dir"] for r in started} == {
+        f"snapshots/{integrity.folder_hash(Paths(slug, wiki_root).code_dir)[:16]}/{slug}"
+    }

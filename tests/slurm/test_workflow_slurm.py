@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import yaml
+
 from services import require_service
 from snakemake_runs import with_profile
 
@@ -33,8 +34,9 @@ def shorten_and_approve(root: Path, slug: str, epochs: str = "epochs: 20") -> No
     """A person's edit (2 epochs: a quick test) of the generated config, then the approval."""
     config = root / "experiments" / "code" / slug / "config.yaml"
     config.write_text(config.read_text().replace(epochs, "epochs: 2"))
-    approve = subprocess.run([sys.executable, "-m", "exprun", "approve", slug, "--root", str(root)],
-                             capture_output=True, text=True)
+    approve = subprocess.run(
+        [sys.executable, "-m", "exprun", "approve", slug, "--root", str(root)], capture_output=True, text=True
+    )
     assert approve.returncode == 0, approve.stderr
 
 
@@ -68,8 +70,14 @@ def test_array_deploy_returns_at_once_and_collect_completes_the_page(slurm_clust
     page = meta(root)
     assert page["status"] == "completed", out
     assert "over 3 seed(s)" in page["key_result"]
-    assert sorted(p.name for p in (root / "results" / SLUG).glob("seed_*.json")) == ["seed_0.json", "seed_1.json", "seed_2.json"]
-    assert sorted(p.name for p in (root / "logs").glob(f"exp-{SLUG}_*.log")) == [f"exp-{SLUG}_{i}.log" for i in range(3)]
+    assert sorted(p.name for p in (root / "results" / SLUG).glob("seed_*.json")) == [
+        "seed_0.json",
+        "seed_1.json",
+        "seed_2.json",
+    ]
+    assert sorted(p.name for p in (root / "logs").glob(f"exp-{SLUG}_*.log")) == [
+        f"exp-{SLUG}_{i}.log" for i in range(3)
+    ]
     combined = (root / "logs" / f"exp-{SLUG}.log").read_text()
     for i in range(3):  # every task's log, under its own name, with what it printed
         part = combined.split(f"=== logs/exp-{SLUG}_{i}.log ===\n", 1)[1]
@@ -80,8 +88,12 @@ def test_array_deploy_returns_at_once_and_collect_completes_the_page(slurm_clust
 def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_path):
     """slurm.submit: ssh — sync, sbatch and the checks go through one SSH connection; results come back."""
     sshd_dir = tmp_path / "sshd"
-    started = subprocess.run([sys.executable, str(REPO / "scripts" / "test_sshd.py"), "start", str(sshd_dir)],
-                             capture_output=True, text=True, timeout=60)
+    started = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "test_sshd.py"), "start", str(sshd_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     require_service("OpenSSH sshd", started.returncode != 3, started.stderr.strip() or "apt-get install openssh-server")
     assert started.returncode == 0, started.stderr
     info = json.loads(started.stdout)
@@ -89,10 +101,19 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
         root = example_wiki(tmp_path / "wiki here", "slurm:\n  time: '00:10:00'\n  submit: ssh\n")
         work_dir = tmp_path / "login node work"
         work_dir.mkdir()
-        (root / "config" / "server.yaml").write_text(yaml.safe_dump({
-            "host": "127.0.0.1", "port": info["port"], "user": info["user"], "work_dir": str(work_dir),
-            "identity_file": info["client_key"], "known_hosts": info["known_hosts"],
-            "env_setup": f"source {REPO / '.venv' / 'bin' / 'activate'}"}))
+        (root / "config" / "server.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "host": "127.0.0.1",
+                    "port": info["port"],
+                    "user": info["user"],
+                    "work_dir": str(work_dir),
+                    "identity_file": info["client_key"],
+                    "known_hosts": info["known_hosts"],
+                    "env_setup": f"source {REPO / '.venv' / 'bin' / 'activate'}",
+                }
+            )
+        )
         done, out = snakemake(root, f"prepare_{SLUG}")
         assert done.returncode == 0, out
         sanity = json.loads((root / "experiments" / "state" / SLUG / "sanity.json").read_text())
@@ -125,19 +146,32 @@ def test_full_mode_runs_each_seed_as_a_snakemake_job_through_the_executor_plugin
     """profiles/slurm-jobs: snakemake-executor-plugin-slurm places one job per seed, then collect."""
     root = tmp_path / "wiki"
     shutil.copytree(REPO / "examples" / "wiki", root)
-    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-            "--profile", str(REPO / "profiles" / "slurm-jobs"), "--directory", str(root)]
+    argv = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--profile",
+        str(REPO / "profiles" / "slurm-jobs"),
+        "--directory",
+        str(root),
+    ]
     done = subprocess.run([*argv, f"prepare_{SLUG}"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     shorten_and_approve(root, SLUG)
     done = subprocess.run([*argv, f"full_{SLUG}"], capture_output=True, text=True, timeout=500)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
-    assert out.count("rule run_seed:") == 3 and out.count("submitted with SLURM jobid") >= 3, "each seed went to SLURM as its own job"
+    assert out.count("rule run_seed:") == 3 and out.count("submitted with SLURM jobid") >= 3, (
+        "each seed went to SLURM as its own job"
+    )
     page = meta(root)
     assert page["status"] == "completed" and "over 3 seed(s)" in page["key_result"]
     assert "env: snakemake jobs | seeds: 3" in (root / "wiki" / "log.md").read_text()
-    assert sorted(p.name for p in (root / "logs").glob(f"exp-{SLUG}_seed*.log")) == [f"exp-{SLUG}_seed{i}.log" for i in range(3)]
+    assert sorted(p.name for p in (root / "logs").glob(f"exp-{SLUG}_seed*.log")) == [
+        f"exp-{SLUG}_seed{i}.log" for i in range(3)
+    ]
 
 
 def test_arms_times_seeds_are_one_array(slurm_cluster, tmp_path):
@@ -150,7 +184,7 @@ def test_arms_times_seeds_are_one_array(slurm_cluster, tmp_path):
     done, out = snakemake(root, f"deploy_{slug}")
     assert done.returncode == 0, out
     record = json.loads((root / "experiments" / "state" / slug / "run.json").read_text())
-    from exprun.launchers.slurm import SUBMIT_EVENT
+    from exprun.machines.launchers.slurm import SUBMIT_EVENT
 
     submits = [h for h in record["history"] if h.get("event") == SUBMIT_EVENT]
     assert record["details"]["array_size"] == 9 and len(submits) == 1, "one sbatch for every arm × seed"
@@ -165,8 +199,14 @@ def test_arms_times_seeds_are_one_array(slurm_cluster, tmp_path):
     assert page["status"] == "completed", out
     for arm in ("full", "no-hidden-layer", "no-weight-decay"):
         assert sorted(p.name for p in (root / "results" / slug / arm).glob("seed_*.json")) == [
-            "seed_0.json", "seed_1.json", "seed_2.json"]
-    assert "without hidden layer: ESSENTIAL" in page["key_result"] or "without hidden layer: CONTRIBUTING" in page["key_result"]
+            "seed_0.json",
+            "seed_1.json",
+            "seed_2.json",
+        ]
+    assert (
+        "without hidden layer: ESSENTIAL" in page["key_result"]
+        or "without hidden layer: CONTRIBUTING" in page["key_result"]
+    )
 
 
 def test_the_sanity_run_is_a_short_job_on_the_cluster(slurm_cluster, tmp_path):
@@ -179,7 +219,10 @@ def test_the_sanity_run_is_a_short_job_on_the_cluster(slurm_cluster, tmp_path):
     assert sanity["status"] == "passed" and sanity["where"].startswith("slurm (")
     log = (root / "experiments" / "state" / SLUG / "sanity.log").read_text()
     assert log.startswith("[exprun] sanity job ") and "exprun slurm: job " in log and "done seed=0" in log
-    accounting = subprocess.run(["sacct", "-n", "-X", "-P", "--name", f"exp-{SLUG}-sanity", "-o", "JobName,Timelimit"],
-                                capture_output=True, text=True)
+    accounting = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "--name", f"exp-{SLUG}-sanity", "-o", "JobName,Timelimit"],
+        capture_output=True,
+        text=True,
+    )
     if accounting.returncode == 0 and accounting.stdout.strip():  # the test cluster may run without accounting
         assert "00:05:00" in accounting.stdout

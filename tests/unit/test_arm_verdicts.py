@@ -13,11 +13,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from exprun import analysis_note, arm_results, arm_sweeps, arms, plots
-from exprun.results import CountRules
+from exprun.experiment import arms
+from exprun.verdict import analysis_note, arm_results, arm_sweeps, plots
+from exprun.verdict.results import CountRules
 
-CONFIG = {"seeds": [0, 1, 2], "metrics": ["accuracy", "f1_macro"], "primary_metric": "accuracy",
-          "higher_is_better": {"accuracy": True, "f1_macro": True}}
+CONFIG = {
+    "seeds": [0, 1, 2],
+    "metrics": ["accuracy", "f1_macro"],
+    "primary_metric": "accuracy",
+    "higher_is_better": {"accuracy": True, "f1_macro": True},
+}
 
 
 def t_ci(values, level=0.95):
@@ -36,10 +41,12 @@ def summarize(entries, values, metric_values=None, **extra):
 # ------------------------------------------------------------------ sweeps
 
 CONTROL = {"name": "full", "role": "control"}
-LR = {"full": {0: 0.90, 1: 0.91, 2: 0.92},
-      "learning_rate=0.1": {0: 0.70, 1: 0.71, 2: 0.75},
-      "learning_rate=0.001": {0: 0.80, 1: 0.82, 2: 0.84},
-      "learning_rate=0.01": {0: 0.93, 1: 0.95, 2: 0.94}}
+LR = {
+    "full": {0: 0.90, 1: 0.91, 2: 0.92},
+    "learning_rate=0.1": {0: 0.70, 1: 0.71, 2: 0.75},
+    "learning_rate=0.001": {0: 0.80, 1: 0.82, 2: 0.84},
+    "learning_rate=0.01": {0: 0.93, 1: 0.95, 2: 0.94},
+}
 
 
 def lr_sweep():
@@ -55,10 +62,14 @@ def test_a_learning_rate_sweep_is_one_table_in_value_order_with_intervals_and_de
     for row in table.rows:
         seeds = LR[row.arm]
         mean, std, low, high = t_ci(list(seeds.values()))
-        assert (row.interval.mean, row.interval.std, row.interval.low, row.interval.high) == pytest.approx((mean, std, low, high))
+        assert (row.interval.mean, row.interval.std, row.interval.low, row.interval.high) == pytest.approx(
+            (mean, std, low, high)
+        )
         d_mean, _, d_low, d_high = t_ci([seeds[k] - LR["full"][k] for k in (0, 1, 2)])
         assert row.delta.reference == "full"
-        assert (row.delta.delta.mean, row.delta.delta.low, row.delta.delta.high) == pytest.approx((d_mean, d_low, d_high))
+        assert (row.delta.delta.mean, row.delta.delta.low, row.delta.delta.high) == pytest.approx(
+            (d_mean, d_low, d_high)
+        )
     text = arm_results.results_section(s)
     assert "| learning_rate | mean ± std | 95 % CI | seeds | Δ vs control | 95 % CI of Δ |" in text
     mean, std, low, high = t_ci([0.93, 0.95, 0.94])
@@ -70,7 +81,7 @@ def test_the_best_value_comes_with_its_interval_and_the_sensitivity():
     table = s.sweeps[0]
     mean, _, low, high = t_ci([0.93, 0.95, 0.94])
     assert table.best.value == 0.01 and table.best.interval.low == pytest.approx(low)
-    assert table.spread == pytest.approx(0.94 - np.mean([0.70, 0.71, 0.75]))           # best − worst mean
+    assert table.spread == pytest.approx(0.94 - np.mean([0.70, 0.71, 0.75]))  # best − worst mean
     assert table.relative_spread == pytest.approx(table.spread / 0.94)
     line = f"best learning_rate = 0.01: accuracy {mean:.4f} (95 % CI [{low:.4f}, {high:.4f}], 3 seeds)"
     assert s.outcome == "inconclusive" and s.reasons[0].startswith(line)
@@ -86,19 +97,28 @@ def test_the_best_value_comes_with_its_interval_and_the_sensitivity():
 
 def test_lower_is_better_picks_the_lowest_mean():
     grid = arms.expand_sweep({"hyperparameters.learning_rate": [0.001, 0.01, 0.1]})
-    values = {"learning_rate=0.001": {0: 0.5, 1: 0.6}, "learning_rate=0.01": {0: 0.3, 1: 0.35},
-              "learning_rate=0.1": {0: 0.9, 1: 1.0}}
+    values = {
+        "learning_rate=0.001": {0: 0.5, 1: 0.6},
+        "learning_rate=0.01": {0: 0.3, 1: 0.35},
+        "learning_rate=0.1": {0: 0.9, 1: 1.0},
+    }
     s = summarize(grid, values, metrics=["loss"], primary_metric="loss", higher_is_better={"loss": False})
     assert s.sweeps[0].best.value == 0.01
     assert s.sweeps[0].relative_spread == pytest.approx((0.95 - 0.325) / 0.325)
 
 
 def test_two_swept_parameters_make_two_tables_each_with_its_own_best():
-    entries = [*arms.expand_sweep({"hyperparameters.learning_rate": [0.001, 0.01]}),
-               *arms.expand_sweep({"hyperparameters.batch_size": [64, 32, 128]})]
-    values = {"learning_rate=0.001": {0: 0.80, 1: 0.82, 2: 0.84}, "learning_rate=0.01": {0: 0.90, 1: 0.92, 2: 0.91},
-              "batch_size=64": {0: 0.88, 1: 0.89, 2: 0.90}, "batch_size=32": {0: 0.91, 1: 0.93, 2: 0.92},
-              "batch_size=128": {0: 0.85, 1: 0.86, 2: 0.84}}
+    entries = [
+        *arms.expand_sweep({"hyperparameters.learning_rate": [0.001, 0.01]}),
+        *arms.expand_sweep({"hyperparameters.batch_size": [64, 32, 128]}),
+    ]
+    values = {
+        "learning_rate=0.001": {0: 0.80, 1: 0.82, 2: 0.84},
+        "learning_rate=0.01": {0: 0.90, 1: 0.92, 2: 0.91},
+        "batch_size=64": {0: 0.88, 1: 0.89, 2: 0.90},
+        "batch_size=32": {0: 0.91, 1: 0.93, 2: 0.92},
+        "batch_size=128": {0: 0.85, 1: 0.86, 2: 0.84},
+    }
     s = summarize(entries, values)
     assert [t.parameter for t in s.sweeps] == ["learning_rate", "batch_size"]
     assert [r.value for r in s.sweeps[1].rows] == [32, 64, 128]
@@ -107,13 +127,20 @@ def test_two_swept_parameters_make_two_tables_each_with_its_own_best():
     text = arm_results.results_section(s)
     assert "| learning_rate | mean ± std | 95 % CI | seeds |\n" in text  # no control: no Δ columns
     assert "| batch_size | mean ± std | 95 % CI | seeds |\n" in text
-    assert text.index("Sweep of learning_rate") < text.index("Best learning_rate = 0.01") < text.index("Sweep of batch_size")
-    assert [r.startswith(f"best {p}") for r, p in zip(s.reasons, ("learning_rate", "batch_size"))] == [True, True]
+    assert (
+        text.index("Sweep of learning_rate")
+        < text.index("Best learning_rate = 0.01")
+        < text.index("Sweep of batch_size")
+    )
+    assert s.reasons[0].startswith("best learning_rate") and s.reasons[1].startswith("best batch_size")
 
 
 def test_grid_points_of_two_settings_are_one_table_of_points():
     entries = arms.expand_sweep({"hyperparameters.learning_rate": [0.001, 0.01], "hyperparameters.batch_size": [32]})
-    values = {"learning_rate=0.001+batch_size=32": {0: 0.8, 1: 0.82}, "learning_rate=0.01+batch_size=32": {0: 0.9, 1: 0.92}}
+    values = {
+        "learning_rate=0.001+batch_size=32": {0: 0.8, 1: 0.82},
+        "learning_rate=0.01+batch_size=32": {0: 0.9, 1: 0.92},
+    }
     s = summarize(entries, values)
     assert [t.parameter for t in s.sweeps] == ["learning_rate × batch_size"]
     assert [r.value for r in s.sweeps[0].rows] == [(0.001, 32), (0.01, 32)] and not s.sweeps[0].numeric
@@ -128,8 +155,10 @@ def test_the_sweep_plot_is_written_next_to_the_arm_plot(tmp_path):
     path = tmp_path / "assets" / "x-seeds_sweep.png"
     assert plots.sweep_plot(s, path, "lr sweep")
     assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 1000
-    narrow = summarize(arms.expand_sweep({"hyperparameters.batch_size": [32, 64]}),
-                       {"batch_size=32": {0: 0.9, 1: 0.91}, "batch_size=64": {0: 0.88, 1: 0.9}})
+    narrow = summarize(
+        arms.expand_sweep({"hyperparameters.batch_size": [32, 64]}),
+        {"batch_size=32": {0: 0.9, 1: 0.91}, "batch_size=64": {0: 0.88, 1: 0.9}},
+    )
     assert plots.sweep_axis(narrow.sweeps[0]) == "linear"
     none = summarize([CONTROL, {"name": "lr", "role": "baseline"}], {"full": {0: 0.9, 1: 0.91}, "lr": {0: 0.8, 1: 0.8}})
     assert not plots.sweep_plot(none, tmp_path / "none.png", "t") and not (tmp_path / "none.png").exists()
@@ -138,8 +167,8 @@ def test_the_sweep_plot_is_written_next_to_the_arm_plot(tmp_path):
 # ------------------------------------------------------------------ criteria against baselines
 
 OURS = {0: 0.92, 1: 0.94, 2: 0.96}
-CLOSE = {0: 0.90, 1: 0.91, 2: 0.92}   # Δ = 0.02, 0.03, 0.04: above 0 at 95 %, not at 99 %
-FAR = {0: 0.82, 1: 0.84, 2: 0.85}     # Δ = 0.10, 0.10, 0.11: above 0 at either level
+CLOSE = {0: 0.90, 1: 0.91, 2: 0.92}  # Δ = 0.02, 0.03, 0.04: above 0 at 95 %, not at 99 %
+FAR = {0: 0.82, 1: 0.84, 2: 0.85}  # Δ = 0.10, 0.10, 0.11: above 0 at either level
 TWO_BASELINES = [CONTROL, {"name": "close", "role": "baseline"}, {"name": "far", "role": "baseline"}]
 VALUES = {"full": OURS, "close": CLOSE, "far": FAR}
 
@@ -160,7 +189,10 @@ def test_significance_asks_the_interval_at_one_minus_alpha_to_clear_zero():
     assert at_01.outcome == "inconclusive" and "excessive variance" in at_01.reasons[-1]
     assert at_01.checks[0]["level"] == pytest.approx(0.99) and at_01.checks[0]["ci_low"] == pytest.approx(low99)
     assert f"99 % CI [{low99:+.4f}, {high99:+.4f}]" in at_01.reasons[0]
-    assert f"vs close accuracy Δ +0.0300 99 % CI [{low99:+.4f}, {high99:+.4f}]: excessive variance" in arm_results.key_result(at_01)
+    assert (
+        f"vs close accuracy Δ +0.0300 99 % CI [{low99:+.4f}, {high99:+.4f}]: excessive variance"
+        in arm_results.key_result(at_01)
+    )
     # the same interval lying wholly below what is asked is a confident failure, not excessive variance
     far_need = summarize(TWO_BASELINES, VALUES, **criteria(significance=0.01, min_delta=round(high99 + 0.01, 3)))
     assert far_need.checks[0]["verdict"] == "fails" and far_need.outcome == "failed"
@@ -181,7 +213,9 @@ def test_a_criterion_on_a_non_primary_metric_reads_that_metric_from_the_seed_fil
     found = arms.of({**CONFIG, "arms": entries})
     by_metric, not_counted = arm_results.read_metrics(tmp_path, found, [0, 1, 2], CountRules(), "accuracy")
     assert by_metric["f1_macro"]["lr"] == pytest.approx({0: 0.85, 1: 0.855, 2: 0.86})
-    assert arm_results.read(tmp_path, found, [0, 1, 2], CountRules(), "accuracy")[0] == by_metric["accuracy"]  # old callers
+    assert (
+        arm_results.read(tmp_path, found, [0, 1, 2], CountRules(), "accuracy")[0] == by_metric["accuracy"]
+    )  # old callers
 
     def outcome(metric):
         config = {**CONFIG, "arms": entries, **criteria()}
@@ -207,9 +241,9 @@ def test_direction_lower_flips_what_counts_as_better():
 def test_min_relative_is_relative_to_the_baseline_arm_s_mean():
     entries = [CONTROL, {"name": "lr", "role": "baseline"}]
     values = {"full": {0: 0.819, 1: 0.820, 2: 0.821}, "lr": {0: 0.80, 1: 0.80, 2: 0.80}}  # Δ 0.02 = 2.5 % of 0.80
-    holds = summarize(entries, values, **criteria(min_relative=0.02))   # needs Δ ≥ 0.016
+    holds = summarize(entries, values, **criteria(min_relative=0.02))  # needs Δ ≥ 0.016
     assert holds.outcome == "succeeded" and holds.checks[0]["need"] == pytest.approx(0.016)
-    short = summarize(entries, values, **criteria(min_relative=0.03))   # needs Δ ≥ 0.024; the CI is far from 0
+    short = summarize(entries, values, **criteria(min_relative=0.03))  # needs Δ ≥ 0.024; the CI is far from 0
     assert short.outcome == "failed" and short.checks[0]["need"] == pytest.approx(0.024)
     both = summarize(entries, values, **criteria(min_relative=0.02, min_delta=0.03))  # the larger need counts
     assert both.outcome == "failed" and both.checks[0]["need"] == pytest.approx(0.03)
@@ -217,12 +251,17 @@ def test_min_relative_is_relative_to_the_baseline_arm_s_mean():
 
 def test_a_threshold_is_judged_on_the_control_s_mean_and_reported_with_its_interval():
     entries = [CONTROL, {"name": "lr", "role": "baseline"}]
-    values = {"full": {0: 0.90, 1: 0.91, 2: 0.92}, "lr": {0: 0.99, 1: 0.99, 2: 0.99}}  # the baseline's numbers play no part
+    values = {
+        "full": {0: 0.90, 1: 0.91, 2: 0.92},
+        "lr": {0: 0.99, 1: 0.99, 2: 0.99},
+    }  # the baseline's numbers play no part
     mean, _, low, high = t_ci([0.90, 0.91, 0.92])
     met = summarize(entries, values, **criteria(threshold=0.905))
     assert met.outcome == "succeeded" and len(met.checks) == 1 and met.checks[0]["kind"] == "threshold"
     assert met.reasons[0] == f"full accuracy mean {mean:.4f} (95 % CI [{low:.4f}, {high:.4f}], 3 seeds) ≥ 0.905: yes"
-    assert summarize(entries, values, **criteria(threshold=0.915)).outcome == "failed"  # the CI spans it: the mean decides
+    assert (
+        summarize(entries, values, **criteria(threshold=0.915)).outcome == "failed"
+    )  # the CI spans it: the mean decides
     lower = summarize(entries, values, **criteria(threshold=0.915, direction="lower"))
     assert lower.outcome == "succeeded" and "≤ 0.915" in lower.reasons[0]
 
@@ -231,8 +270,9 @@ def test_every_criterion_must_hold_and_any_confident_failure_fails():
     both = {"success_criteria": [{"metric": "accuracy", "min_delta": 0.0}, {"metric": "accuracy", "threshold": 0.99}]}
     found = summarize(TWO_BASELINES, VALUES, **both)
     assert [c["verdict"] for c in found.checks] == ["holds", "holds", "fails"] and found.outcome == "failed"
-    wide_and_failing = {"success_criteria": [{"metric": "accuracy", "significance": 0.01},
-                                             {"metric": "accuracy", "threshold": 0.99}]}
+    wide_and_failing = {
+        "success_criteria": [{"metric": "accuracy", "significance": 0.01}, {"metric": "accuracy", "threshold": 0.99}]
+    }
     assert summarize(TWO_BASELINES, VALUES, **wide_and_failing).outcome == "failed"
     bad = summarize(TWO_BASELINES, VALUES, **criteria(significance=1.5))
     assert bad.outcome == "inconclusive" and "must lie between 0 and 1" in bad.reasons[0]
@@ -243,19 +283,30 @@ def test_every_criterion_must_hold_and_any_confident_failure_fails():
 
 
 def test_finish_arms_links_the_sweep_plot_carries_the_sweep_and_criteria_data_and_the_llm_note(
-        example_wiki, monkeypatch):
+    example_wiki, monkeypatch
+):
     pytest.importorskip("matplotlib")
-    from exprun import collect, config
-    from exprun.launchers.base import Backend, RunRecord, RunState, RunStatus
-    from exprun.monitor import Progress
-    from exprun.state import Paths
+    from exprun.core import config
+    from exprun.core.paths import Paths
+    from exprun.finish import collect
+    from exprun.logs.monitor import Progress
+    from exprun.machines.launchers.base import Backend, RunRecord, RunState, RunStatus
 
     slug = "digits-mlp-ablation"
     paths = Paths(slug, example_wiki)
     paths.page.write_text(paths.page.read_text().replace("status: planned", "status: running", 1))
-    entries = [CONTROL, {"name": "lr", "role": "baseline"},
-               *arms.expand_sweep({"hyperparameters.learning_rate": [0.001, 0.01, 0.1]})]
-    numbers = {"full": 0.95, "lr": 0.90, "learning_rate=0.001": 0.85, "learning_rate=0.01": 0.96, "learning_rate=0.1": 0.70}
+    entries = [
+        CONTROL,
+        {"name": "lr", "role": "baseline"},
+        *arms.expand_sweep({"hyperparameters.learning_rate": [0.001, 0.01, 0.1]}),
+    ]
+    numbers = {
+        "full": 0.95,
+        "lr": 0.90,
+        "learning_rate=0.001": 0.85,
+        "learning_rate=0.01": 0.96,
+        "learning_rate=0.1": 0.70,
+    }
     for arm, base in numbers.items():
         for seed in (0, 1, 2):
             write_seed(paths.results_dir / arm, seed, accuracy=base + seed / 100, f1_macro=base - 0.1 + seed / 100)
@@ -267,11 +318,30 @@ def test_finish_arms_links_the_sweep_plot_carries_the_sweep_and_criteria_data_an
         return "\n\n*LLM-written note (m):* the method wins.", ""
 
     monkeypatch.setattr(analysis_note, "paragraph", paragraph)
-    record = RunRecord(slug, Backend.SCREEN, f"exp-{slug}", 0, "2026-01-01T00:00:00+00:00", "here", "", [], ".",
-                       str(paths.log), str(paths.exit_status))
+    record = RunRecord(
+        slug,
+        Backend.SCREEN,
+        f"exp-{slug}",
+        0,
+        "2026-01-01T00:00:00+00:00",
+        "here",
+        "",
+        [],
+        ".",
+        str(paths.log),
+        str(paths.exit_status),
+    )
     seen = collect.Inspection(record, RunState(RunStatus.EXITED, 0), [], Progress(), [], None)
-    data = collect.finish_arms(slug, config.parse({}), example_wiki, collect.pages.parse_page(
-        paths.page.read_text(), paths.page), seen, arms.of(cfg), cfg, [])
+    data = collect.finish_arms(
+        slug,
+        config.parse({}),
+        example_wiki,
+        collect.pages.parse_page(paths.page.read_text(), paths.page),
+        seen,
+        arms.of(cfg),
+        cfg,
+        [],
+    )
     sweep_png = paths.plot.with_name(f"{paths.plot.stem}_sweep.png")
     assert sweep_png.read_bytes().startswith(b"\x89PNG") and data["sweep_plot"] is True
     page = paths.page.read_text()

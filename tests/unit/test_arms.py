@@ -13,13 +13,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from exprun import arm_results, arm_stats, arms
-from exprun.codegen.spec import build_spec
-from exprun.errors import ConfigError
-from exprun.pages import parse_page
+from exprun.core.errors import ConfigError
+from exprun.experiment import arms
+from exprun.prepare.codegen.spec import build_spec
+from exprun.verdict import arm_results, arm_stats
+from exprun.wiki.pages import parse_page
 
-CONFIG = {"seeds": [0, 1, 2], "metrics": ["accuracy"], "primary_metric": "accuracy",
-          "higher_is_better": {"accuracy": True}}
+CONFIG = {
+    "seeds": [0, 1, 2],
+    "metrics": ["accuracy"],
+    "primary_metric": "accuracy",
+    "higher_is_better": {"accuracy": True},
+}
 
 
 def config_with(*entries, **extra) -> dict:
@@ -39,15 +44,18 @@ def test_arms_expand_to_arm_seed_tasks_in_arm_order():
     assert arms.tasks(found, [0, 1]) == ["full:0", "full:1", "no-wd:0", "no-wd:1"]
 
 
-@pytest.mark.parametrize("entries,phrase", [
-    ([{"name": "a b"}], "letters, digits"),
-    ([{"name": "full\n"}], "letters, digits"),  # `$` alone accepts a trailing newline; names are matched whole
-    ([{"name": "x", "role": "winner"}], "must be one of control"),
-    ([{"name": "x"}, {"name": "x", "role": "ablation"}], "two arms are named 'x'"),
-    ([{"name": "x", "role": "ablation"}], "need a control arm"),
-    ([{"name": "c"}, {"name": "d"}], "more than one arm has role control"),
-    ([{"name": "c"}, {"name": "a", "role": "ablation", "expect": "vital"}], "must be one of ESSENTIAL"),
-])
+@pytest.mark.parametrize(
+    "entries,phrase",
+    [
+        ([{"name": "a b"}], "letters, digits"),
+        ([{"name": "full\n"}], "letters, digits"),  # `$` alone accepts a trailing newline; names are matched whole
+        ([{"name": "x", "role": "winner"}], "must be one of control"),
+        ([{"name": "x"}, {"name": "x", "role": "ablation"}], "two arms are named 'x'"),
+        ([{"name": "x", "role": "ablation"}], "need a control arm"),
+        ([{"name": "c"}, {"name": "d"}], "more than one arm has role control"),
+        ([{"name": "c"}, {"name": "a", "role": "ablation", "expect": "vital"}], "must be one of ESSENTIAL"),
+    ],
+)
 def test_bad_arms_are_one_line_naming_the_field(entries, phrase):
     with pytest.raises(ConfigError, match=phrase) as caught:
         arms.of(config_with(*entries))
@@ -69,12 +77,18 @@ def test_the_page_s_ablation_and_sweep_lines_become_arms(tmp_path):
         - Ablation: without dropout
         - Sweep: learning_rate in [0.0003, 0.001]
         """)
-    text = ('---\ntitle: "t"\nslug: "t"\nstatus: planned\nsetup: {framework: sklearn, dataset: digits, hardware: cpu}\n'
-            'metrics: [accuracy]\nbaseline: "the full model"\n---\n\n' + body)
+    text = (
+        '---\ntitle: "t"\nslug: "t"\nstatus: planned\nsetup: {framework: sklearn, dataset: digits, hardware: cpu}\n'
+        'metrics: [accuracy]\nbaseline: "the full model"\n---\n\n' + body
+    )
     spec = build_spec(parse_page(text, Path("wiki/experiments/t.md")))
     declared = spec.config["arms"]
     assert [(a["name"], a["role"]) for a in declared] == [
-        ("full", "control"), ("no-hidden-layer", "ablation"), ("learning_rate=0.0003", "sweep"), ("learning_rate=0.001", "sweep")]
+        ("full", "control"),
+        ("no-hidden-layer", "ablation"),
+        ("learning_rate=0.0003", "sweep"),
+        ("learning_rate=0.001", "sweep"),
+    ]
     assert declared[1]["expect"] == ["ESSENTIAL", "CONTRIBUTING"]
     assert declared[1]["overrides"] == {"model": {"hidden_sizes": []}}
     assert any("ablation 'dropout' has no override in the built-in recipe" in n for n in spec.notes)
@@ -114,13 +128,16 @@ def test_paired_difference_uses_the_shared_seeds_only():
     assert found.relative == pytest.approx(mean / np.mean([0.90, 0.91, 0.93]))
 
 
-@pytest.mark.parametrize("ablated,expected", [
-    ([0.80, 0.81, 0.79], "ESSENTIAL"),       # −11 % of the control
-    ([0.85, 0.86, 0.84], "CONTRIBUTING"),    # −5.6 %
-    ([0.895, 0.905, 0.89], "MARGINAL"),      # −0.6 %
-    ([0.93, 0.94, 0.935], "HARMFUL"),        # better without it, interval above 0
-    ([0.91, 0.89, 0.905], "MARGINAL"),       # better on average but the interval spans 0
-])
+@pytest.mark.parametrize(
+    "ablated,expected",
+    [
+        ([0.80, 0.81, 0.79], "ESSENTIAL"),  # −11 % of the control
+        ([0.85, 0.86, 0.84], "CONTRIBUTING"),  # −5.6 %
+        ([0.895, 0.905, 0.89], "MARGINAL"),  # −0.6 %
+        ([0.93, 0.94, 0.935], "HARMFUL"),  # better without it, interval above 0
+        ([0.91, 0.89, 0.905], "MARGINAL"),  # better on average but the interval spans 0
+    ],
+)
 def test_a_known_ablation_classifies_as_the_page_expects(ablated, expected):
     control = {0: 0.90, 1: 0.90, 2: 0.90}
     diff = arm_stats.paired("x", dict(enumerate(ablated)), "full", control)
@@ -183,10 +200,14 @@ def test_the_results_section_carries_the_arm_table_and_the_classes():
 
 
 def test_factor_names_keep_their_first_letters_and_a_repeated_line_is_one_arm():
-    body = ("## Setup\n\n- Ablation: nonlinearity (expect essential)\n- Ablation: without weight decay\n\n"
-            "## Procedure\n\n- Ablation: without weight decay\n")
-    text = ('---\ntitle: "t"\nslug: "t"\nstatus: planned\nsetup: {framework: sklearn, dataset: digits, hardware: cpu}\n'
-            'metrics: [accuracy]\nbaseline: "the full model"\n---\n\n' + body)
+    body = (
+        "## Setup\n\n- Ablation: nonlinearity (expect essential)\n- Ablation: without weight decay\n\n"
+        "## Procedure\n\n- Ablation: without weight decay\n"
+    )
+    text = (
+        '---\ntitle: "t"\nslug: "t"\nstatus: planned\nsetup: {framework: sklearn, dataset: digits, hardware: cpu}\n'
+        'metrics: [accuracy]\nbaseline: "the full model"\n---\n\n' + body
+    )
     spec = build_spec(parse_page(text, Path("wiki/experiments/t.md")))
     assert [a["name"] for a in spec.config["arms"]] == ["full", "no-nonlinearity", "no-weight-decay"]
     assert spec.config["arms"][1]["factor"] == "nonlinearity"
@@ -195,20 +216,23 @@ def test_factor_names_keep_their_first_letters_and_a_repeated_line_is_one_arm():
 def test_a_seed_job_runs_only_a_task_of_its_run(example_wiki):
     """Attack: full_via: jobs, then a job for an arm (or seed) the approved run does not have — a hand-typed
     `exprun rule run-seed --arm ghost` — must not start anything."""
-    from exprun import config, deploy, gate
-    from exprun.codegen import generate
-    from exprun.errors import LaunchError
-    from exprun.launchers.base import Backend, RunRecord
-    from exprun.launchers.jobs_backend import SeedJobs
-    from exprun.state import Paths
+    from exprun.core import config
+    from exprun.core.errors import LaunchError
+    from exprun.core.paths import Paths
+    from exprun.gate import approval as gate
+    from exprun.machines.launchers.base import Backend, RunRecord
+    from exprun.prepare.codegen import generate
+    from exprun.run import deploy
+    from exprun.run.jobs_backend import SeedJobs
 
     slug = "digits-mlp-ablation"
     generate.generate(slug, config.parse({}), example_wiki)
     gate.approve(slug, example_wiki)
     deploy.deploy(slug, config.parse({}), example_wiki, backend=Backend.JOBS, skip_sanity=True)
     record = RunRecord.load(Paths(slug, example_wiki).run)
-    assert SeedJobs.tasks_of(record) == [f"{arm}:{seed}" for arm in ("full", "no-hidden-layer", "no-weight-decay")
-                                         for seed in (0, 1, 2)]
+    assert SeedJobs.tasks_of(record) == [
+        f"{arm}:{seed}" for arm in ("full", "no-hidden-layer", "no-weight-decay") for seed in (0, 1, 2)
+    ]
     with mock.patch.dict(os.environ):  # a job sets its task in its own (about to exec) environment
         argv = deploy.run_seed_job(slug, "1", example_wiki, "no-weight-decay")
         assert os.environ["EXPRUN_TASKS"] == "no-weight-decay:1"

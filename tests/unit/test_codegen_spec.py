@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from exprun.codegen import manifest
-from exprun.codegen.spec import build_spec, map_metric
-from exprun.pages import load_page
+from exprun.prepare.codegen import manifest
+from exprun.prepare.codegen.spec import build_spec, map_metric
+from exprun.wiki.pages import load_page
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "wiki" / "wiki" / "experiments"
 MLP = "digits-mlp-vs-logreg"
@@ -21,10 +21,21 @@ def example(slug: str):
     return build_spec(load_page(EXAMPLES / f"{slug}.md"))
 
 
-def write_page(folder: Path, slug: str = "some-experiment", *, framework="pytorch", dataset="sklearn digits",
-               hardware="cpu", model="MLP", metrics="[accuracy]", extra_meta="", body="## Setup\n\n- Seeds: 0, 1, 2.\n"):
+def write_page(
+    folder: Path,
+    slug: str = "some-experiment",
+    *,
+    framework="pytorch",
+    dataset="sklearn digits",
+    hardware="cpu",
+    model="MLP",
+    metrics="[accuracy]",
+    extra_meta="",
+    body="## Setup\n\n- Seeds: 0, 1, 2.\n",
+):
     path = folder / f"{slug}.md"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         ---
         title: "A test experiment"
         slug: "{slug}"
@@ -36,7 +47,12 @@ def write_page(folder: Path, slug: str = "some-experiment", *, framework="pytorc
           framework: "{framework}"
         metrics: {metrics}
         baseline: "logistic regression"
-        """) + extra_meta + "---\n\n" + body, encoding="utf-8")
+        """)
+        + extra_meta
+        + "---\n\n"
+        + body,
+        encoding="utf-8",
+    )
     return load_page(path)
 
 
@@ -45,12 +61,21 @@ def write_page(folder: Path, slug: str = "some-experiment", *, framework="pytorc
 EXAMPLE_FIELDS = [
     # slug, framework, model name, needs_gpu, seeds, success criteria (the page's field, or read from its prose), epochs
     (MLP, "sklearn", "mlp", False, [0, 1, 2], [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.005}], 20),
-    (CNN, "pytorch", "cnn", True, [0, 1, 2], [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.0,
-                                               "source": "page prose; confirm at the gate"}], 15),
+    (
+        CNN,
+        "pytorch",
+        "cnn",
+        True,
+        [0, 1, 2],
+        [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.0, "source": "page prose; confirm at the gate"}],
+        15,
+    ),
 ]
 
 
-@pytest.mark.parametrize("slug,framework,model,gpu,seeds,criteria,epochs", EXAMPLE_FIELDS, ids=[e[0] for e in EXAMPLE_FIELDS])
+@pytest.mark.parametrize(
+    "slug,framework,model,gpu,seeds,criteria,epochs", EXAMPLE_FIELDS, ids=[e[0] for e in EXAMPLE_FIELDS]
+)
 def test_example_pages(slug, framework, model, gpu, seeds, criteria, epochs):
     spec = example(slug)
     cfg = spec.config
@@ -125,18 +150,37 @@ def test_regression_dataset_and_lower_is_better_metrics(tmp_path):
 
 
 def test_page_success_criteria_are_used_as_written(tmp_path):
-    criteria = "success_criteria:\n  - {metric: f1_macro, threshold: 0.9}\n  - {metric: accuracy, vs: baseline, min_delta: 0.01}\n"
+    criteria = (
+        "success_criteria:\n  - {metric: f1_macro, threshold: 0.9}\n"
+        "  - {metric: accuracy, vs: baseline, min_delta: 0.01}\n"
+    )
     spec = build_spec(write_page(tmp_path, metrics="[accuracy, macro F1]", extra_meta=criteria))
-    assert spec.config["success_criteria"] == [{"metric": "f1_macro", "threshold": 0.9},
-                                               {"metric": "accuracy", "vs": "baseline", "min_delta": 0.01}]
+    assert spec.config["success_criteria"] == [
+        {"metric": "f1_macro", "threshold": 0.9},
+        {"metric": "accuracy", "vs": "baseline", "min_delta": 0.01},
+    ]
 
 
 METRIC_WORDING = [
-    ("macro F1", "f1_macro"), ("F1-score", "f1_macro"), ("accuracy", "accuracy"), ("top-1 acc", "accuracy"),
-    ("precision", "precision_macro"), ("recall", "recall_macro"), ("ROC AUC", "roc_auc"), ("AUROC", "roc_auc"),
-    ("log loss", "log_loss"), ("cross-entropy", "log_loss"), ("RMSE", "rmse"), ("MSE", "mse"),
-    ("mean squared error", "mse"), ("MAE", "mae"), ("mean absolute error", "mae"), ("R²", "r2"),
-    ("coefficient of determination", "r2"), ("BLEU", None), ("perplexity", None),
+    ("macro F1", "f1_macro"),
+    ("F1-score", "f1_macro"),
+    ("accuracy", "accuracy"),
+    ("top-1 acc", "accuracy"),
+    ("precision", "precision_macro"),
+    ("recall", "recall_macro"),
+    ("ROC AUC", "roc_auc"),
+    ("AUROC", "roc_auc"),
+    ("log loss", "log_loss"),
+    ("cross-entropy", "log_loss"),
+    ("RMSE", "rmse"),
+    ("MSE", "mse"),
+    ("mean squared error", "mse"),
+    ("MAE", "mae"),
+    ("mean absolute error", "mae"),
+    ("R²", "r2"),
+    ("coefficient of determination", "r2"),
+    ("BLEU", None),
+    ("perplexity", None),
 ]
 
 
@@ -172,8 +216,15 @@ def test_default_seed_count_is_configurable(tmp_path):
 
 
 HARDWARE = [
-    ("cpu", False), ("CPU", False), ("", False), ("none", False), ("n/a", False),
-    ("1x GPU (any CUDA card, < 1 GiB memory)", True), ("8x A100", True), ("one H100", True), ("RTX 4090", True),
+    ("cpu", False),
+    ("CPU", False),
+    ("", False),
+    ("none", False),
+    ("n/a", False),
+    ("1x GPU (any CUDA card, < 1 GiB memory)", True),
+    ("8x A100", True),
+    ("one H100", True),
+    ("RTX 4090", True),
     ("laptop", False),
 ]
 
@@ -211,8 +262,13 @@ def test_learning_rate_of(tmp_path):
 
 
 def make_code(folder: Path) -> dict[str, str]:
-    files = {"train.py": "print('train')\n", "model.py": "MODEL = 1\n", "config.yaml": "seeds: [0, 1, 2]\n",
-             "run.sh": "#!/usr/bin/env bash\n", "lib/helpers.py": "X = 2\n"}
+    files = {
+        "train.py": "print('train')\n",
+        "model.py": "MODEL = 1\n",
+        "config.yaml": "seeds: [0, 1, 2]\n",
+        "run.sh": "#!/usr/bin/env bash\n",
+        "lib/helpers.py": "X = 2\n",
+    }
     for rel, text in files.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_text(text, encoding="utf-8")
@@ -229,7 +285,14 @@ def stamp_manifest(folder: Path) -> None:
 def test_without_a_manifest_every_file_is_a_persons(tmp_path):
     make_code(tmp_path)
     (tmp_path / "CONTEXT.md").write_text("notes\n", encoding="utf-8")
-    assert manifest.human_changes(tmp_path) == ["CONTEXT.md", "config.yaml", "lib/helpers.py", "model.py", "run.sh", "train.py"]
+    assert manifest.human_changes(tmp_path) == [
+        "CONTEXT.md",
+        "config.yaml",
+        "lib/helpers.py",
+        "model.py",
+        "run.sh",
+        "train.py",
+    ]
 
 
 def test_human_changes_lists_edited_and_added_files_only(tmp_path):
@@ -283,8 +346,10 @@ def test_folder_hash_changes_with_the_code(tmp_path, change):
     assert manifest.folder_hash(tmp_path) != before
 
 
-@pytest.mark.parametrize("name", ["REVIEW.md", "CONTEXT.md", "context.json", manifest.MANIFEST_NAME, ".hidden",
-                                  "__pycache__/model.cpython-311.pyc"])
+@pytest.mark.parametrize(
+    "name",
+    ["REVIEW.md", "CONTEXT.md", "context.json", manifest.MANIFEST_NAME, ".hidden", "__pycache__/model.cpython-311.pyc"],
+)
 def test_folder_hash_ignores_what_does_not_run(tmp_path, name):
     make_code(tmp_path)
     before = manifest.folder_hash(tmp_path)

@@ -6,32 +6,41 @@ import textwrap
 
 import pytest
 
-from exprun import results
-from exprun.codegen import criteria
-from exprun.pages import parse_page
+from exprun.prepare.codegen import criteria
+from exprun.verdict import results
+from exprun.wiki.pages import parse_page
 
 
 def page(hypothesis: str = "", procedure: str = "", extra: str = "", baseline: str = "logistic regression"):
-    text = textwrap.dedent(f"""\
+    text = (
+        textwrap.dedent(f"""\
         ---
         title: "t"
         status: planned
         hypothesis: "{hypothesis}"
         baseline: "{baseline}"
-        """) + extra + "---\n\n## Procedure\n\n" + procedure + "\n"
+        """)
+        + extra
+        + "---\n\n## Procedure\n\n"
+        + procedure
+        + "\n"
+    )
     return parse_page(text, path=__import__("pathlib").Path("wiki/experiments/t.md"))
 
 
-@pytest.mark.parametrize("hypothesis,procedure,expected", [
-    ("The MLP beats logistic regression by at least 0.5 points of accuracy.", "", {"min_delta": 0.005}),
-    ("", "Success: accuracy improves by ≥ 2 % relative over the baseline.", {"min_relative": 0.02}),
-    ("", "Train 3 seeds. Lower is better for this metric.", {"direction": "lower"}),
-    ("", "The gain must be statistically significant across seeds.", {"significance": 0.05}),
-    ("", "Report p < 0.01 for the paired difference.", {"significance": 0.01}),
-    ("Beats the baseline by at least 1.5 on accuracy.", "", {"min_delta": 1.5}),
-    ("The method beats the baseline by at least 2%.", "", {"min_delta": 0.02}),  # the full stop ends the sentence
-    ("", "Accuracy improves by 1.5 pp.", {"min_delta": 0.015}),
-])
+@pytest.mark.parametrize(
+    "hypothesis,procedure,expected",
+    [
+        ("The MLP beats logistic regression by at least 0.5 points of accuracy.", "", {"min_delta": 0.005}),
+        ("", "Success: accuracy improves by ≥ 2 % relative over the baseline.", {"min_relative": 0.02}),
+        ("", "Train 3 seeds. Lower is better for this metric.", {"direction": "lower"}),
+        ("", "The gain must be statistically significant across seeds.", {"significance": 0.05}),
+        ("", "Report p < 0.01 for the paired difference.", {"significance": 0.01}),
+        ("Beats the baseline by at least 1.5 on accuracy.", "", {"min_delta": 1.5}),
+        ("The method beats the baseline by at least 2%.", "", {"min_delta": 0.02}),  # the full stop ends the sentence
+        ("", "Accuracy improves by 1.5 pp.", {"min_delta": 0.015}),
+    ],
+)
 def test_prose_becomes_criteria_with_the_sentence_quoted(hypothesis, procedure, expected):
     found, notes = criteria.from_page(page(hypothesis, procedure), "accuracy")
     (criterion,) = found
@@ -43,7 +52,7 @@ def test_prose_becomes_criteria_with_the_sentence_quoted(hypothesis, procedure, 
 
 
 def test_the_field_wins_over_prose():
-    given = 'success_criteria:\n  - {metric: f1_macro, vs: baseline, min_delta: 0.01}\n'
+    given = "success_criteria:\n  - {metric: f1_macro, vs: baseline, min_delta: 0.01}\n"
     found, notes = criteria.from_page(page("Beats it by at least 5 points.", extra=given), "accuracy")
     assert found == [{"metric": "f1_macro", "vs": "baseline", "min_delta": 0.01}] and notes == []
 
@@ -54,8 +63,13 @@ def test_no_criterion_in_prose_says_so_and_uses_the_default():
     assert "states no success criterion" in notes[0] and "falls below" in notes[0]
 
 
-@pytest.mark.parametrize("text", ["top-K=20 AUC within 0.05 of the DeepTernary AUC, the headline is scorer-specific.",
-                                  "The CV of the barrier is at least 2x smaller for OPES than for WT-MetaD."])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "top-K=20 AUC within 0.05 of the DeepTernary AUC, the headline is scorer-specific.",
+        "The CV of the barrier is at least 2x smaller for OPES than for WT-MetaD.",
+    ],
+)
 def test_criteria_it_cannot_read_are_listed_not_dropped(text):
     found, notes = criteria.from_page(page(text), "roc_auc")
     assert found == [{"metric": "roc_auc", "vs": "baseline", "min_delta": 0.0}], "a ratio is not an absolute Δ"
@@ -63,13 +77,16 @@ def test_criteria_it_cannot_read_are_listed_not_dropped(text):
     assert any(text[:40] in n for n in notes)
 
 
-@pytest.mark.parametrize("text,framework,name", [
-    ("multinomial logistic regression", "sklearn", "logistic_regression"),
-    ("ridge regression on the raw features", "pytorch", "logistic_regression"),
-    ("ResNet-50 fine-tuned with full FT", "pytorch", "not_implemented"),
-    ("logistic regression", "generic", "not_implemented"),
-    ("", "sklearn", "none"),
-])
+@pytest.mark.parametrize(
+    "text,framework,name",
+    [
+        ("multinomial logistic regression", "sklearn", "logistic_regression"),
+        ("ridge regression on the raw features", "pytorch", "logistic_regression"),
+        ("ResNet-50 fine-tuned with full FT", "pytorch", "not_implemented"),
+        ("logistic regression", "generic", "not_implemented"),
+        ("", "sklearn", "none"),
+    ],
+)
 def test_the_built_in_recipe_runs_its_linear_model_only_when_the_page_asks_for_it(text, framework, name):
     found, notes = criteria.baseline(page(baseline=text), framework, "classification")
     assert found == {"name": name, "description": text}
@@ -80,11 +97,17 @@ def test_the_built_in_recipe_runs_its_linear_model_only_when_the_page_asks_for_i
 
 
 def summary(values, baselines, **criterion):
-    records = [{"seed": i, "metrics": {"accuracy": v}, "baseline_metrics": {"accuracy": b}}
-               for i, (v, b) in enumerate(zip(values, baselines))]
-    config = {"seeds": list(range(len(values))), "metrics": ["accuracy"], "primary_metric": "accuracy",
-              "baseline": {"name": "x", "description": "the page's baseline"},
-              "success_criteria": [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.0, **criterion}]}
+    records = [
+        {"seed": i, "metrics": {"accuracy": v}, "baseline_metrics": {"accuracy": b}}
+        for i, (v, b) in enumerate(zip(values, baselines, strict=False))
+    ]
+    config = {
+        "seeds": list(range(len(values))),
+        "metrics": ["accuracy"],
+        "primary_metric": "accuracy",
+        "baseline": {"name": "x", "description": "the page's baseline"},
+        "success_criteria": [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.0, **criterion}],
+    }
     return results.summarize(records, config)
 
 
@@ -103,8 +126,12 @@ def test_significance_criterion_is_a_paired_test_over_seeds():
 
 def test_baseline_results_with_their_source_stand_in_for_a_baseline_not_run():
     records = [{"seed": i, "metrics": {"accuracy": v}} for i, v in enumerate([0.90, 0.91, 0.92])]
-    config = {"seeds": [0, 1, 2], "metrics": ["accuracy"], "baseline": {"name": "not_implemented", "description": "ResNet-50"},
-              "baseline_results": {"source": "He et al. 2016, Table 3", "metrics": {"accuracy": 0.85}}}
+    config = {
+        "seeds": [0, 1, 2],
+        "metrics": ["accuracy"],
+        "baseline": {"name": "not_implemented", "description": "ResNet-50"},
+        "baseline_results": {"source": "He et al. 2016, Table 3", "metrics": {"accuracy": 0.85}},
+    }
     found = results.summarize(records, config)
     assert found.metric("accuracy").baseline == 0.85 and found.outcome == "succeeded"
     assert found.baseline_label == "ResNet-50"

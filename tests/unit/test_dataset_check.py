@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
-from exprun import dataset, dataset_target
-from exprun.errors import ConfigError, DatasetError
-from exprun.settings import Settings, Slurm
-from exprun.state import Paths
+from exprun.core.errors import ConfigError, DatasetError
+from exprun.core.paths import Paths
+from exprun.core.settings import Settings, Slurm
+from exprun.machines import dataset_target
+from exprun.prepare import dataset
 
 REPO = Path(__file__).resolve().parents[2]
 SLUG = "data-check"
@@ -27,8 +28,11 @@ def make_wiki(root: Path, framework: str = "sklearn", generator: str = "built-in
     """An experiment's config.yaml and manifest, as the built-in generator leaves them."""
     code = root / "experiments" / "code" / SLUG
     code.mkdir(parents=True)
-    config = {"slug": SLUG, "framework": framework,
-              "dataset": {"name": "", "path": "", "target_column": "target", "test_size": 0.2, **fields}}
+    config = {
+        "slug": SLUG,
+        "framework": framework,
+        "dataset": {"name": "", "path": "", "target_column": "target", "test_size": 0.2, **fields},
+    }
     (code / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (code / ".exprun-manifest.json").write_text(json.dumps({"generator": generator, "files": {}}))
     return code / "config.yaml"
@@ -50,15 +54,20 @@ def test_a_csv_here_is_recorded_with_where_and_its_structure(tmp_path):
     assert saved["summary"] == f"{tmp_path / 'data' / 'table.csv'} (local, 23 B): CSV 2 rows × 3 columns"
 
 
-def test_a_missing_dataset_fails_with_the_checklist_in_gate_md_and_a_record_snakemake_will_not_trust(tmp_path, monkeypatch):
+def test_a_missing_dataset_fails_with_the_checklist_in_gate_md_and_a_record_snakemake_will_not_trust(
+    tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
-    make_wiki(tmp_path, path="data/table.csv", download="curl -fL -o \"$EXPRUN_DATASET_PATH\" https://example.org/t.csv")
+    make_wiki(tmp_path, path="data/table.csv", download='curl -fL -o "$EXPRUN_DATASET_PATH" https://example.org/t.csv')
     with pytest.raises(DatasetError) as caught:
         dataset.check_dataset(SLUG, Path("."), Settings())
     text = str(caught.value)
     wanted = tmp_path / "data" / "table.csv"
     assert text.startswith(f"Dataset missing: {SLUG}: dataset not found: tried {wanted} (local).")
-    assert f"1. Install path  {wanted}" in text and f"dataset.path: data/table.csv in experiments/code/{SLUG}/config.yaml" in text
+    assert (
+        f"1. Install path  {wanted}" in text
+        and f"dataset.path: data/table.csv in experiments/code/{SLUG}/config.yaml" in text
+    )
     assert 'dataset.download: curl -fL -o "$EXPRUN_DATASET_PATH" https://example.org/t.csv' in text
     assert f"`exprun fetch-data {SLUG}` runs it on this machine, in {tmp_path}, with" in text
     assert f"EXPRUN_DATASET_PATH={wanted}" in text and f"snakemake prepare_{SLUG} checks it again" in text
@@ -85,7 +94,9 @@ def test_without_a_download_the_checklist_says_how_to_add_one_or_copy_the_data(t
 def test_the_checklist_names_the_profile_that_reaches_the_server(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("EXPRUN_PROFILE", raising=False)
-    assert dataset.fetch_command(SLUG, Path("."), Settings(env="remote")) == f"exprun fetch-data {SLUG} --profile remote"
+    assert (
+        dataset.fetch_command(SLUG, Path("."), Settings(env="remote")) == f"exprun fetch-data {SLUG} --profile remote"
+    )
     assert dataset.fetch_command(SLUG, Path("."), Settings()) == f"exprun fetch-data {SLUG}"
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text("env: remote\n")
@@ -120,8 +131,10 @@ def test_target_column_must_be_in_the_csv_header(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,target\n1,2,3\n")
     with pytest.raises(DatasetError) as caught:
         dataset.check_dataset(SLUG, tmp_path)
-    assert str(caught.value) == (f"{tmp_path / 't.csv'}: no column 'label' (columns: a, b, target); "
-                                 f"set dataset.target_column in experiments/code/{SLUG}/config.yaml")
+    assert str(caught.value) == (
+        f"{tmp_path / 't.csv'}: no column 'label' (columns: a, b, target); "
+        f"set dataset.target_column in experiments/code/{SLUG}/config.yaml"
+    )
 
 
 def test_an_npz_for_the_built_in_recipe_needs_x_and_y(tmp_path):
@@ -156,7 +169,8 @@ def test_built_in_and_generated_datasets_are_checked_here_as_before(tmp_path):
     make_wiki(tmp_path, name="iris")
     assert dataset.check_dataset(SLUG, tmp_path, Settings(env="remote"))["shape"] == [150, 4]
     (tmp_path / "experiments" / "code" / SLUG / "config.yaml").write_text(
-        yaml.safe_dump({"dataset": {"kind": "generated", "description": "a toy simulator"}}))
+        yaml.safe_dump({"dataset": {"kind": "generated", "description": "a toy simulator"}})
+    )
     report = dataset.check_dataset(SLUG, tmp_path, Settings(env="remote"))
     assert report["present"] is None and report["summary"].endswith("simulates its data: a toy simulator")
 
@@ -177,8 +191,13 @@ def test_a_passed_check_clears_its_own_checklist_but_not_the_gate_s(tmp_path):
 
 # ------------------------------------------------------------------------------- exprun fetch-data
 def exprun(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "exprun", *args, "--root", str(root)], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "exprun", *args, "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
 
 
 def test_fetch_data_runs_the_download_here_in_the_wiki_root_then_records_the_data(tmp_path):
@@ -186,7 +205,10 @@ def test_fetch_data_runs_the_download_here_in_the_wiki_root_then_records_the_dat
     make_wiki(root, path="data/t.csv", download='echo "cwd=$PWD"; printf "x,target\\n1,0\\n" > "$EXPRUN_DATASET_PATH"')
     done = exprun(root, "fetch-data", SLUG, EXPRUN_PROFILE="")
     assert done.returncode == 0, done.stderr
-    assert f"running dataset.download on this machine, in {root}, with EXPRUN_DATASET_PATH={root / 'data' / 't.csv'}" in done.stdout
+    assert (
+        f"running dataset.download on this machine, in {root}, with EXPRUN_DATASET_PATH={root / 'data' / 't.csv'}"
+        in done.stdout
+    )
     assert f"cwd={root}" in done.stdout and f"{SLUG}: dataset ok — " in done.stdout
     assert f"next: snakemake prepare_{SLUG}" in done.stdout
     assert record(root)["present"] is True and record(root)["rows"] == 1
@@ -195,12 +217,24 @@ def test_fetch_data_runs_the_download_here_in_the_wiki_root_then_records_the_dat
     assert "cwd=" not in again.stdout
 
 
-@pytest.mark.parametrize("fields,expected", [
-    ({"path": "d.csv"}, f"exprun: experiments/code/{SLUG}/config.yaml: dataset.download is not set; add the shell command"),
-    ({"download": "true"}, f"exprun: experiments/code/{SLUG}/config.yaml: dataset.path is not set; set it to where"),
-    ({"name": "iris", "download": "true"}, f"exprun: experiments/code/{SLUG}/config.yaml: dataset.name 'iris' is a "
-                                            "scikit-learn built-in: nothing to fetch"),
-])
+@pytest.mark.parametrize(
+    "fields,expected",
+    [
+        (
+            {"path": "d.csv"},
+            f"exprun: experiments/code/{SLUG}/config.yaml: dataset.download is not set; add the shell command",
+        ),
+        (
+            {"download": "true"},
+            f"exprun: experiments/code/{SLUG}/config.yaml: dataset.path is not set; set it to where",
+        ),
+        (
+            {"name": "iris", "download": "true"},
+            f"exprun: experiments/code/{SLUG}/config.yaml: dataset.name 'iris' is a "
+            "scikit-learn built-in: nothing to fetch",
+        ),
+    ],
+)
 def test_fetch_data_refuses_in_one_line(tmp_path, fields, expected):
     make_wiki(tmp_path, **fields)
     done = exprun(tmp_path, "fetch-data", SLUG)
@@ -219,7 +253,10 @@ def test_a_failing_download_says_so_and_records_the_data_still_missing(tmp_path)
 def test_a_download_that_writes_elsewhere_is_caught(tmp_path):
     make_wiki(tmp_path, path="d.csv", download="touch other.csv")
     done = exprun(tmp_path, "fetch-data", SLUG)
-    assert done.returncode == 1 and "is still missing (local); the command must write to \"$EXPRUN_DATASET_PATH\"" in done.stderr
+    assert (
+        done.returncode == 1
+        and 'is still missing (local); the command must write to "$EXPRUN_DATASET_PATH"' in done.stderr
+    )
 
 
 def test_the_other_words_of_the_download_are_quoted(tmp_path):
@@ -232,14 +269,22 @@ def test_the_other_words_of_the_download_are_quoted(tmp_path):
 
 def test_no_rule_ever_fetches_data():
     """Downloading is a person's explicit command: no rule, script or profile of the workflow calls it."""
-    files = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk")), *sorted((REPO / "scripts").rglob("*.py")),
-             *sorted((REPO / "profiles").rglob("*.yaml"))]
+    files = [
+        REPO / "Snakefile",
+        *sorted((REPO / "rules").glob("*.smk")),
+        *sorted((REPO / "scripts").rglob("*.py")),
+        *sorted((REPO / "profiles").rglob("*.yaml")),
+    ]
     assert len(files) > 5
     pattern = re.compile(r"fetch[-_]data|dataset\.download|EXPRUN_DATASET_PATH")
-    hits = [f"{f.relative_to(REPO)}:{n}" for f in files for n, line in enumerate(f.read_text().splitlines(), 1)
-            if pattern.search(line)]
+    hits = [
+        f"{f.relative_to(REPO)}:{n}"
+        for f in files
+        for n, line in enumerate(f.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert hits == []
-    steps = (REPO / "src" / "exprun" / "steps.py").read_text()
+    steps = (REPO / "src" / "exprun" / "workflow" / "steps.py").read_text()
     assert "fetch" not in steps, "the workflow's steps (exprun rule <step>) must not fetch either"
 
 
@@ -259,7 +304,7 @@ class StandInSession:
         self.calls.append(argv)
         if argv[0] == "python3" or not self.python_in_env:
             return 127, "", "bash: python3: command not found\n"
-        inner = argv[argv.index("exprun-env") + 1:]
+        inner = argv[argv.index("exprun-env") + 1 :]
         done = subprocess.run([sys.executable, *inner[1:]], input=input, capture_output=True, text=True)
         return done.returncode, done.stdout, done.stderr
 
@@ -267,7 +312,9 @@ class StandInSession:
 def test_python3_only_inside_env_setup_is_reached_through_it(tmp_path):
     from exprun.remote.server_config import ServerConfig
 
-    server = ServerConfig(source="server.yaml", host="gpu-box", user="me", work_dir="/work", env_setup="module load python")
+    server = ServerConfig(
+        source="server.yaml", host="gpu-box", user="me", work_dir="/work", env_setup="module load python"
+    )
     session = StandInSession(python_in_env=True)
     target = dataset_target.RemoteTarget(session, server, "remote")
     (tmp_path / "t.csv").write_text("target\n1\n")
@@ -277,13 +324,15 @@ def test_python3_only_inside_env_setup_is_reached_through_it(tmp_path):
 
 
 def test_no_python3_on_the_server_is_one_line_naming_the_fix(tmp_path):
-    from exprun.errors import RemoteError
+    from exprun.core.errors import RemoteError
     from exprun.remote.server_config import ServerConfig
 
     server = ServerConfig(source="server.yaml", host="gpu-box", user="me", work_dir="/work", env_setup="")
     target = dataset_target.RemoteTarget(StandInSession(python_in_env=False), server, "remote")
     with pytest.raises(RemoteError) as caught:
         target.probe("/work/data.csv")
-    assert str(caught.value) == ("the dataset probe could not run on gpu-box (bash: python3: command not found); check "
-                                 "that python3 runs there: `exprun remote status` (config/server.yaml env_setup/conda "
-                                 "enter its environment)")
+    assert str(caught.value) == (
+        "the dataset probe could not run on gpu-box (bash: python3: command not found); check "
+        "that python3 runs there: `exprun remote status` (config/server.yaml env_setup/conda "
+        "enter its environment)"
+    )

@@ -18,15 +18,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exprun import dataset_probe
-from exprun.dataset_probe import probe
+from exprun.machines import dataset_probe
+from exprun.machines.dataset_probe import probe
 
 PROBE_SOURCE = Path(dataset_probe.__file__).read_text(encoding="utf-8")
 
 
 def test_a_missing_path_says_so():
     found = probe("/nonexistent/exprun/data.csv")
-    assert found == {"path": "/nonexistent/exprun/data.csv", "exists": False, "type": "missing", "structure": "not found"}
+    assert found == {
+        "path": "/nonexistent/exprun/data.csv",
+        "exists": False,
+        "type": "missing",
+        "structure": "not found",
+    }
 
 
 def test_csv_header_first_five_rows_and_row_count(tmp_path):
@@ -150,7 +155,10 @@ def test_safetensors_tensor_names_dtypes_shapes(tmp_path):
     _safetensors(path, {"embed.weight": ("F32", [10, 4]), "head.bias": ("BF16", [3])}, {"format": "pt"})
     found = probe(str(path))
     assert found["format"] == "safetensors" and found["tensor_count"] == 2 and found["parameters"] == 43
-    assert found["tensors"] == {"embed.weight": {"dtype": "F32", "shape": [10, 4]}, "head.bias": {"dtype": "BF16", "shape": [3]}}
+    assert found["tensors"] == {
+        "embed.weight": {"dtype": "F32", "shape": [10, 4]},
+        "head.bias": {"dtype": "BF16", "shape": [3]},
+    }
     assert found["metadata"] == {"format": "pt"}
     assert found["structure"] == "safetensors 2 tensor(s), 43 values: embed.weight F32 (10, 4), head.bias BF16 (3,)"
 
@@ -209,15 +217,18 @@ def test_a_legacy_pickle_pt_is_not_opened(tmp_path):
 
 def _hf_split(folder: Path, name: str, rows: int | None) -> None:
     folder.mkdir(parents=True)
-    features = {"text": {"dtype": "string", "_type": "Value"},
-                "label": {"names": ["neg", "pos"], "_type": "ClassLabel"},
-                "tokens": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"}}
+    features = {
+        "text": {"dtype": "string", "_type": "Value"},
+        "label": {"names": ["neg", "pos"], "_type": "ClassLabel"},
+        "tokens": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"},
+    }
     info = {"dataset_name": "imdb", "features": features}
     if rows is not None:
         info["splits"] = {name: {"name": name, "num_bytes": 1000, "num_examples": rows}}
     (folder / "dataset_info.json").write_text(json.dumps(info))
-    (folder / "state.json").write_text(json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}],
-                                                   "_split": name, "_fingerprint": "abc"}))
+    (folder / "state.json").write_text(
+        json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}], "_split": name, "_fingerprint": "abc"})
+    )
     (folder / "data-00000-of-00001.arrow").write_bytes(b"\0" * 256)
 
 
@@ -230,11 +241,21 @@ def test_a_hugging_face_dataset_dict_saved_to_disk(tmp_path):
     assert found["type"] == "folder" and found["format"] == "hf_dataset" and found["hf_kind"] == "DatasetDict"
     train, test = found["splits"]["train"], found["splits"]["test"]
     assert train["num_rows"] == 25000 and test["num_rows"] is None
-    assert train["features"] == {"text": "string", "label": "ClassLabel(2 classes: neg, pos)", "tokens": "Sequence(int32)"}
+    assert train["features"] == {
+        "text": "string",
+        "label": "ClassLabel(2 classes: neg, pos)",
+        "tokens": "Sequence(int32)",
+    }
     assert train["files"] == ["data-00000-of-00001.arrow"] and train["dataset_name"] == "imdb"
-    assert found["structure"].startswith("Hugging Face DatasetDict (save_to_disk): splits train (25,000 rows), "
-                                         "test (rows not recorded); features text: string, label: ClassLabel")
-    assert found["file_count"] == 7 and [e["name"] for e in found["entries"]] == ["dataset_dict.json", "test/", "train/"]
+    assert found["structure"].startswith(
+        "Hugging Face DatasetDict (save_to_disk): splits train (25,000 rows), "
+        "test (rows not recorded); features text: string, label: ClassLabel"
+    )
+    assert found["file_count"] == 7 and [e["name"] for e in found["entries"]] == [
+        "dataset_dict.json",
+        "test/",
+        "train/",
+    ]
 
 
 def test_a_single_hugging_face_dataset_saved_to_disk(tmp_path):
@@ -251,8 +272,10 @@ def test_a_folder_lists_its_top_with_sizes(tmp_path):
     (tmp_path / "labels.csv").write_text("file,label\n")
     found = probe(str(tmp_path))
     assert found["format"] == "folder" and found["file_count"] == 3 and found["file_count_capped"] is False
-    assert found["entries"] == [{"name": "images/", "kind": "folder", "size_bytes": 500, "file_count": 2},
-                                {"name": "labels.csv", "kind": "file", "size_bytes": 11}]
+    assert found["entries"] == [
+        {"name": "images/", "kind": "folder", "size_bytes": 500, "file_count": 2},
+        {"name": "labels.csv", "kind": "file", "size_bytes": 11},
+    ]
     assert found["structure"] == "folder: 3 files, 511 B"
 
 
@@ -284,9 +307,15 @@ def test_a_link_loop_in_a_folder_is_walked_once(tmp_path):
 def test_runs_as_a_script_from_stdin_with_the_system_python(tmp_path):
     """How it runs on a server: `python3 - <path> '<options>'`, the module's text on stdin, exprun not installed."""
     np.savez(tmp_path / "d d'.npz", X=np.ones((3, 2)), y=np.zeros(3))
-    done = subprocess.run(["python3", "-", str(tmp_path / "d d'.npz"), json.dumps({"max_entries": 5})],
-                          input=PROBE_SOURCE, capture_output=True, text=True, timeout=60, env={"PATH": os.environ["PATH"]},
-                          cwd=tmp_path)
+    done = subprocess.run(
+        ["python3", "-", str(tmp_path / "d d'.npz"), json.dumps({"max_entries": 5})],
+        input=PROBE_SOURCE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"]},
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["exists"] is True and answer["arrays"] == {"X": [3, 2], "y": [3]}

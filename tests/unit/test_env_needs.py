@@ -6,12 +6,15 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from exprun import config, contract, env_needs, gate
-from exprun.codegen import generate
-from exprun.errors import LaunchError
-from exprun.launchers.backends import LaunchRequest
-from exprun.launchers.screen_backend import LocalScreen
-from exprun.state import Paths
+from exprun.core import config
+from exprun.core.errors import LaunchError
+from exprun.core.paths import Paths
+from exprun.gate import approval as gate
+from exprun.machines import env_needs
+from exprun.prepare import contract
+from exprun.prepare.codegen import generate
+from exprun.run.backends import LaunchRequest
+from exprun.run.screen_backend import LocalScreen
 
 SLUG = "digits-mlp-vs-logreg"
 SECRET = "s3cr3t-value-never-shown"
@@ -26,16 +29,25 @@ def folder(example_wiki, monkeypatch):
     generate.generate(SLUG, config.parse({}), example_wiki)
     code = Paths(SLUG, example_wiki).code_dir
     train = code / "train.py"
-    train.write_text(train.read_text().replace("def main(argv: list[str] | None = None) -> int:\n", (
-        "def main(argv: list[str] | None = None) -> int:\n"
-        '    api_key = os.environ["OPENAI_API_KEY"]  # an LLM call\n'
-        '    base_url = os.getenv("LLM_BASE_URL")\n'
-        '    level = os.getenv("LOG_LEVEL", "info")\n'
-        '    if os.environ.get("DEBUG_FLAG"):\n'
-        "        pass\n")))
+    train.write_text(
+        train.read_text().replace(
+            "def main(argv: list[str] | None = None) -> int:\n",
+            (
+                "def main(argv: list[str] | None = None) -> int:\n"
+                '    api_key = os.environ["OPENAI_API_KEY"]  # an LLM call\n'
+                '    base_url = os.getenv("LLM_BASE_URL")\n'
+                '    level = os.getenv("LOG_LEVEL", "info")\n'
+                '    if os.environ.get("DEBUG_FLAG"):\n'
+                "        pass\n"
+            ),
+        )
+    )
     run_sh = code / "run.sh"
-    run_sh.write_text(run_sh.read_text().replace('PARALLEL="${EXPRUN_PARALLEL:-1}"\n',
-                                                 'PARALLEL="${EXPRUN_PARALLEL:-1}"\necho "model=$LLM_MODEL"\n'))
+    run_sh.write_text(
+        run_sh.read_text().replace(
+            'PARALLEL="${EXPRUN_PARALLEL:-1}"\n', 'PARALLEL="${EXPRUN_PARALLEL:-1}"\necho "model=$LLM_MODEL"\n'
+        )
+    )
     cfg = yaml.safe_load((code / "config.yaml").read_text())
     cfg["requires_env"] = ["EXTRA_TOKEN"]
     (code / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -62,12 +74,18 @@ def test_local_check_says_set_or_not_set_and_never_the_value(folder, monkeypatch
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("LLM_MODEL", "")  # empty is not set: nothing to call a model with
     found = env_needs.check_local(env_needs.scan(code, cfg))
-    assert [n.name for n in found.missing()] == ["EXTRA_TOKEN", "LLM_MODEL", "LLM_BASE_URL"]  # declared, then file order
+    assert [n.name for n in found.missing()] == [
+        "EXTRA_TOKEN",
+        "LLM_MODEL",
+        "LLM_BASE_URL",
+    ]  # declared, then file order
     lines = found.lines()
     assert lines[0] == "needs $EXTRA_TOKEN: NOT SET on this machine (config.yaml requires_env)"
     assert any(line.startswith("needs $OPENAI_API_KEY: set on this machine (train.py:") for line in lines)
     assert any(line.startswith("needs $LLM_MODEL: NOT SET on this machine (run.sh:") for line in lines)
-    assert any(line.startswith("optional $LOG_LEVEL: not set on this machine (the code has a default)") for line in lines)
+    assert any(
+        line.startswith("optional $LOG_LEVEL: not set on this machine (the code has a default)") for line in lines
+    )
     assert SECRET not in repr(found)
 
 
@@ -80,8 +98,10 @@ def test_the_gate_lists_each_name_and_flags_the_unset_ones(folder, monkeypatch):
         gate.verify(SLUG, config.parse({}), root)
     text = str(err.value)
     check = next(line for line in text.splitlines() if line.startswith("!! CHECK  Environment"))
-    assert check == ("!! CHECK  Environment: EXTRA_TOKEN NOT SET on this machine (config.yaml requires_env); "
-                     "deploy refuses until it is set there")
+    assert check == (
+        "!! CHECK  Environment: EXTRA_TOKEN NOT SET on this machine (config.yaml requires_env); "
+        "deploy refuses until it is set there"
+    )
     assert "                 needs $OPENAI_API_KEY: set on this machine" in text
     assert text.index("4. Environment") < text.index("needs $OPENAI_API_KEY") < text.index("5. GPU plan")
     written = [p for p in root.rglob("*") if p.is_file() and SECRET in p.read_text(errors="replace")]
@@ -95,8 +115,10 @@ def test_deploy_refuses_while_a_required_name_is_unset_and_goes_on_once_set(fold
     with pytest.raises(LaunchError) as err:
         LocalScreen(root)._launch(request)
     message = str(err.value)
-    assert message.startswith(f"{SLUG}: the code needs environment variable(s) NOT SET on this machine: "
-                              "EXTRA_TOKEN (config.yaml requires_env), LLM_MODEL (run.sh:")
+    assert message.startswith(
+        f"{SLUG}: the code needs environment variable(s) NOT SET on this machine: "
+        "EXTRA_TOKEN (config.yaml requires_env), LLM_MODEL (run.sh:"
+    )
     assert "LLM_BASE_URL (train.py:" in message and "export them in the shell that deploys and deploy again" in message
     assert "OPENAI_API_KEY" not in message and SECRET not in message
     for name in ("LLM_BASE_URL", "LLM_MODEL", "EXTRA_TOKEN"):
@@ -104,28 +126,50 @@ def test_deploy_refuses_while_a_required_name_is_unset_and_goes_on_once_set(fold
     env_needs.require(env_needs.check_local(env_needs.scan(Paths(SLUG, root).code_dir, cfg)), SLUG, remote=False)
 
 
-@pytest.mark.parametrize("value, ok", [(["OPENAI_API_KEY", "LLM_URL"], True), ([], True), ("OPENAI_API_KEY", False),
-                                        (["OPENAI_API_KEY=sk-123"], False), ([{"name": "X"}], False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        (["OPENAI_API_KEY", "LLM_URL"], True),
+        ([], True),
+        ("OPENAI_API_KEY", False),
+        (["OPENAI_API_KEY=sk-123"], False),
+        ([{"name": "X"}], False),
+    ],
+)
 def test_the_contract_checks_the_declaration(value, ok):
-    check = next(c for c in contract.config_checks({"seeds": [0], "metrics": ["a"], "requires_env": value})
-                 if c.name == "config.yaml requires_env")
+    check = next(
+        c
+        for c in contract.config_checks({"seeds": [0], "metrics": ["a"], "requires_env": value})
+        if c.name == "config.yaml requires_env"
+    )
     assert check.ok is ok
     assert "sk-123" not in check.detail
 
 
-@pytest.mark.parametrize("source, reads", [
-    ('import os\nk = os.environ["A_KEY"]\n', [("A_KEY", 2, True)]),
-    ('from os import environ, getenv\na = environ.get("B")\nb = getenv("C", "x")\n', [("B", 2, True), ("C", 3, False)]),
-    ('import os\nif not os.getenv("D"):\n    raise SystemExit("set D")\n', [("D", 2, True)]),
-    ('import os\nx = os.getenv("E") or "fallback"\nfast = os.getenv("F") == "1"\n', [("E", 2, False), ("F", 3, False)]),
-    ('import os\nos.environ["G"] = "1"\nok = "H" in os.environ\n', [("H", 3, False)]),
-    ('def broken(:\n    os.environ["I"]\n', [("I", 2, True)]),
-])
+@pytest.mark.parametrize(
+    "source, reads",
+    [
+        ('import os\nk = os.environ["A_KEY"]\n', [("A_KEY", 2, True)]),
+        (
+            'from os import environ, getenv\na = environ.get("B")\nb = getenv("C", "x")\n',
+            [("B", 2, True), ("C", 3, False)],
+        ),
+        ('import os\nif not os.getenv("D"):\n    raise SystemExit("set D")\n', [("D", 2, True)]),
+        (
+            'import os\nx = os.getenv("E") or "fallback"\nfast = os.getenv("F") == "1"\n',
+            [("E", 2, False), ("F", 3, False)],
+        ),
+        ('import os\nos.environ["G"] = "1"\nok = "H" in os.environ\n', [("H", 3, False)]),
+        ('def broken(:\n    os.environ["I"]\n', [("I", 2, True)]),
+    ],
+)
 def test_python_reads(source, reads):
     assert env_needs.python_reads(source) == reads
 
 
 def test_shell_reads_skip_what_the_script_sets_and_single_quotes():
-    script = ("#!/bin/bash\n# uses $COMMENTED\nexport HF_HOME=\"${HF_HOME:-/tmp/hf}\"\nX=1\necho $X\n"
-              "awk '{print $NF}' f\nfor f in a b; do echo $f; done\necho \"can't: $MODEL_DIR ${KEY:?set KEY}\"\n")
+    script = (
+        '#!/bin/bash\n# uses $COMMENTED\nexport HF_HOME="${HF_HOME:-/tmp/hf}"\nX=1\necho $X\n'
+        "awk '{print $NF}' f\nfor f in a b; do echo $f; done\necho \"can't: $MODEL_DIR ${KEY:?set KEY}\"\n"
+    )
     assert env_needs.shell_reads(script) == [("HF_HOME", 3, False), ("MODEL_DIR", 8, True), ("KEY", 8, True)]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exprun import estimate, pages
+from exprun.verdict import estimate
+from exprun.wiki import pages
 
 EXAMPLE_PAGES = Path(__file__).resolve().parents[2] / "examples" / "wiki" / "wiki" / "experiments"
 
@@ -15,15 +16,24 @@ DIGITS = {"shape": [1797, 65]}  # what the dataset check reports for sklearn dig
 
 
 def run_config(epochs=20, batch_size=64, seeds=(0, 1, 2), test_size=0.2) -> dict:
-    return {"dataset": {"name": "digits", "test_size": test_size}, "seeds": list(seeds),
-            "hyperparameters": {"epochs": epochs, "batch_size": batch_size, "learning_rate": 0.001}}
+    return {
+        "dataset": {"name": "digits", "test_size": test_size},
+        "seeds": list(seeds),
+        "hyperparameters": {"epochs": epochs, "batch_size": batch_size, "learning_rate": 0.001},
+    }
 
 
 THROUGHPUT = [
     # id, seconds/step, dataset report, config → n_train expected
     ("digits-default-split", 2.0, DIGITS, run_config(), int(1797 * 0.8)),
     ("rows-report", 0.5, {"rows": 10_000}, run_config(epochs=3, batch_size=128), 8000),
-    ("arrays-report", 0.25, {"arrays": {"X": [50_000, 3, 32, 32]}}, run_config(epochs=10, batch_size=256, seeds=(0, 1, 2, 3, 4)), 40_000),
+    (
+        "arrays-report",
+        0.25,
+        {"arrays": {"X": [50_000, 3, 32, 32]}},
+        run_config(epochs=10, batch_size=256, seeds=(0, 1, 2, 3, 4)),
+        40_000,
+    ),
     ("custom-test-size", 1.0, {"rows": 1000}, run_config(epochs=5, batch_size=100, test_size=0.5), 500),
     ("batch-does-not-divide", 3.0, {"rows": 1250}, run_config(epochs=2, batch_size=96), 1000),
 ]
@@ -82,7 +92,11 @@ def test_without_throughput_falls_back_to_rule_of_thumb(sanity, report, cfg):
 
 RULES_OF_THUMB = [
     # id, setup block of the page, hours (middle of the /exp-run table's range)
-    ("single-gpu-small", {"model": "MLP", "dataset": "sklearn digits", "hardware": "1x GPU", "framework": "pytorch"}, 1.5),
+    (
+        "single-gpu-small",
+        {"model": "MLP", "dataset": "sklearn digits", "hardware": "1x GPU", "framework": "pytorch"},
+        1.5,
+    ),
     ("single-gpu-cifar", {"model": "ResNet-18", "dataset": "CIFAR-10", "hardware": "1x RTX 3090"}, 1.5),
     ("cpu-only", {"model": "logistic regression", "dataset": "iris", "hardware": "cpu"}, 1.5),
     ("empty-setup", {}, 1.5),

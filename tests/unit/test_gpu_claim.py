@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from exprun import gpus
-from exprun.errors import LaunchError
+from exprun.core.errors import LaunchError
+from exprun.machines import gpus
 
 
 def card(index: int, used: int = 10, processes=()) -> gpus.GPU:
@@ -58,10 +58,19 @@ def test_grace_runs_out(tmp_path):
 
 def test_a_card_locked_by_another_process_is_skipped(tmp_path):
     """Two deploys at the same moment: the lock another process holds makes this one take the next card."""
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
-        "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(30)"), str(tmp_path / "gpu0.lock")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+                "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(30)"
+            ),
+            str(tmp_path / "gpu0.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with gpus.claim(1, 500, tmp_path, gpus.GPUView([card(0), card(1)])) as ids:

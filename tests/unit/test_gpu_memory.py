@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from exprun import config, gpus
-from exprun.codegen import generate, manifest
-from exprun.errors import LaunchError
-from exprun.files import atomic_write_json
-from exprun.gpu_plan import memory_need
-from exprun.launchers.backends import LaunchRequest
-from exprun.launchers.screen_backend import LocalScreen
-from exprun.lifecycle import find_experiment
-from exprun.monitor import parse_progress
-from exprun.state import Paths
+from exprun.core import config
+from exprun.core.errors import LaunchError
+from exprun.core.files import atomic_write_json
+from exprun.core.paths import Paths
+from exprun.logs.monitor import parse_progress
+from exprun.machines import gpus
+from exprun.prepare.codegen import generate, manifest
+from exprun.prepare.gpu_plan import memory_need
+from exprun.run.backends import LaunchRequest
+from exprun.run.screen_backend import LocalScreen
+from exprun.wiki.lifecycle import find_experiment
 
 TOTAL = 143771  # an H200
 SHARED = 150_000  # gpu.free_memory_mib high enough to share cards: only the memory rule decides
@@ -41,7 +42,8 @@ def test_none_with_enough_says_each_cards_free_memory_and_what_is_needed(tmp_pat
     assert str(err.value) == (
         f"needs 1 GPU(s) with ≥ 9216 MiB free (sanity peak 8192 + margin 1024), < {SHARED} MiB used and no compute "
         "process, found 0; GPU 0: 4000 MiB free, GPU 1: 7000 MiB free. Wait for a GPU with that much free memory, "
-        "lower batch_size and rerun the sanity step, or deploy with the remote profile")
+        "lower batch_size and rerun the sanity step, or deploy with the remote profile"
+    )
 
 
 def test_the_message_says_why_a_roomy_card_is_not_taken():
@@ -56,14 +58,24 @@ def test_no_peak_recorded_is_todays_rule(tmp_path):
     assert [g.index for g in view.free(SHARED)] == [0, 1]
     with gpus.claim(2, SHARED, tmp_path, view) as ids:
         assert ids == [0, 1]
-    with pytest.raises(LaunchError, match=r"^needs 3 free GPU\(s\) \(< 150000 MiB used, no compute process\) but found 2: "):
+    with pytest.raises(
+        LaunchError, match=r"^needs 3 free GPU\(s\) \(< 150000 MiB used, no compute process\) but found 2: "
+    ):
         with gpus.claim(3, SHARED, tmp_path / "other", view):
             pass
 
 
 def test_the_peak_line_is_read_not_taken_for_a_metric():
-    progress = parse_progress(["=== seed 0 ===", "eval epoch=1 accuracy=0.9", "gpu_peak_mib=812",
-                               "=== seed 0 === arm b", "gpu_peak_mib=1204", "done seed=0 accuracy=0.91"])
+    progress = parse_progress(
+        [
+            "=== seed 0 ===",
+            "eval epoch=1 accuracy=0.9",
+            "gpu_peak_mib=812",
+            "=== seed 0 === arm b",
+            "gpu_peak_mib=1204",
+            "done seed=0 accuracy=0.91",
+        ]
+    )
     assert progress.gpu_peak_mib == 1204 and "gpu_peak_mib" not in progress.metrics
     assert parse_progress(["step=1/2 loss=0.5"]).gpu_peak_mib is None
 
@@ -91,8 +103,16 @@ def test_the_need_comes_from_the_sanity_run_of_exactly_this_code(gpu_wiki):
 
 def launch(root, settings, code_hash, monkeypatch, view):
     monkeypatch.setattr(gpus, "query", lambda: view)
-    request = LaunchRequest(SLUG, root, find_experiment(SLUG, root), {"seeds": [0]}, settings, code_hash, "run-1",
-                            snapshot=f"snapshots/{code_hash[:16]}/{SLUG}")
+    request = LaunchRequest(
+        SLUG,
+        root,
+        find_experiment(SLUG, root),
+        {"seeds": [0]},
+        settings,
+        code_hash,
+        "run-1",
+        snapshot=f"snapshots/{code_hash[:16]}/{SLUG}",
+    )
     with pytest.raises(LaunchError) as err:
         LocalScreen(root)._launch(request)
     return str(err.value)
@@ -104,9 +124,12 @@ def test_a_local_launch_applies_the_rule(gpu_wiki, monkeypatch):
     view = gpus.GPUView([card(0, 4000), card(1, 7000)])
     write_sanity(root, code_hash, 8192)
     assert launch(root, settings, code_hash, monkeypatch, view).startswith(
-        "needs 1 GPU(s) with ≥ 9216 MiB free (sanity peak 8192 + margin 1024)")
+        "needs 1 GPU(s) with ≥ 9216 MiB free (sanity peak 8192 + margin 1024)"
+    )
     write_sanity(root, code_hash, None)
-    monkeypatch.setattr("exprun.launchers.screen.launch", lambda spec: (_ for _ in ()).throw(LaunchError("launched")))
+    monkeypatch.setattr(
+        "exprun.machines.launchers.screen.launch", lambda spec: (_ for _ in ()).throw(LaunchError("launched"))
+    )
     assert launch(root, settings, code_hash, monkeypatch, view) == "launched", "no peak: any free card, as before"
 
 
@@ -116,9 +139,9 @@ def test_the_recipe_reports_the_peak_only_when_torch_used_cuda(monkeypatch):
     import sys
     import types
 
-    from exprun import resources
+    from exprun.prepare.codegen.generate import TEMPLATES
 
-    path = resources.package_file("codegen", "templates") / "common" / "utils.py"
+    path = TEMPLATES / "common" / "utils.py"
     spec = importlib.util.spec_from_file_location("recipe_utils", path)
     utils = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "recipe_utils", utils)  # its dataclasses look their module up
@@ -126,8 +149,9 @@ def test_the_recipe_reports_the_peak_only_when_torch_used_cuda(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     assert utils.gpu_peak_mib() is None, "torch never imported (the sklearn recipe)"
     reserved = {0: 1000 * 2**20 + 1, 1: 3000 * 2**20}
-    cuda = types.SimpleNamespace(is_initialized=lambda: False, device_count=lambda: 2,
-                                 max_memory_reserved=lambda index: reserved[index])
+    cuda = types.SimpleNamespace(
+        is_initialized=lambda: False, device_count=lambda: 2, max_memory_reserved=lambda index: reserved[index]
+    )
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
     assert utils.gpu_peak_mib() is None, "torch on the CPU"
     cuda.is_initialized = lambda: True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exprun import pages
-from exprun.gpu_plan import gpu_plan
+from exprun.prepare.gpu_plan import gpu_plan
+from exprun.wiki import pages
 
 
 def page_with(tmp_path, hardware: str):
@@ -15,13 +15,16 @@ def page_with(tmp_path, hardware: str):
     return pages.load_page(path)
 
 
-@pytest.mark.parametrize("hardware, code, needed", [
-    ("1x A100", "print('hi')\n", True),
-    ("cpu", "print('hi')\n", False),
-    ("", "print('hi')\n", False),
-    ("a workstation", "model.to('cuda')\n", True),
-    ("none", "x = torch.device('cuda')\n", True),  # the code's CUDA use wins, and the gate flags it
-])
+@pytest.mark.parametrize(
+    "hardware, code, needed",
+    [
+        ("1x A100", "print('hi')\n", True),
+        ("cpu", "print('hi')\n", False),
+        ("", "print('hi')\n", False),
+        ("a workstation", "model.to('cuda')\n", True),
+        ("none", "x = torch.device('cuda')\n", True),  # the code's CUDA use wins, and the gate flags it
+    ],
+)
 def test_the_rule(tmp_path, hardware, code, needed):
     folder = tmp_path / "code"
     folder.mkdir()

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from exprun import config, gate, integrity
-from exprun.codegen import generate
-from exprun.errors import GateError
-from exprun.state import Paths
+from exprun.core import config
+from exprun.core.errors import GateError
+from exprun.core.paths import Paths
+from exprun.gate import approval as gate
+from exprun.prepare.codegen import generate
+from exprun.trust import integrity
 
 SLUG = "digits-mlp-vs-logreg"
 
@@ -199,8 +201,12 @@ def test_the_guard_starts_the_run_without_bytecode_caches(tmp_path):
     folder.mkdir()
     (folder / "run.sh").write_text("true\n")
     env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path / "caches")}
-    argv = integrity.guard_command(sys.executable, str(folder), integrity.folder_hash(folder),
-                                   [sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"])
+    argv = integrity.guard_command(
+        sys.executable,
+        str(folder),
+        integrity.folder_hash(folder),
+        [sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"],
+    )
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
     seen = json.loads(done.stdout)
     assert seen["PYTHONDONTWRITEBYTECODE"] == "1"

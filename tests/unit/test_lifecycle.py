@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exprun import lifecycle, pages
-from exprun.errors import LifecycleError, SlugError
+from exprun.core.errors import LifecycleError, SlugError
+from exprun.wiki import lifecycle, pages
 
 SLUG = "digits-cnn-gpu"
 OTHER = "digits-mlp-vs-logreg"
@@ -109,11 +109,16 @@ def test_full_happy_path_planned_running_completed(example_wiki):
     path = page_file(example_wiki)
     assert lifecycle.transition(path, "running") == "planned"
     assert pages.load_page(path).status == "running"
-    old = lifecycle.transition(path, "completed", extra={"key_result": "CNN 0.98 vs 0.96", "outcome": "succeeded"}, today="2026-11-25")
+    old = lifecycle.transition(
+        path, "completed", extra={"key_result": "CNN 0.98 vs 0.96", "outcome": "succeeded"}, today="2026-11-25"
+    )
     assert old == "running"
     meta = pages.load_page(path).meta
     assert (meta["status"], meta["key_result"], meta["outcome"], meta["date_completed"]) == (
-        "completed", "CNN 0.98 vs 0.96", "succeeded", "2026-11-25"
+        "completed",
+        "CNN 0.98 vs 0.96",
+        "succeeded",
+        "2026-11-25",
     )
 
 
@@ -139,7 +144,7 @@ def test_completing_with_key_result_already_on_page_sets_today_utc(example_wiki)
 def test_completing_a_page_without_date_completed_adds_it(tmp_path):
     path = tmp_path / "wiki" / "experiments" / "old-page.md"
     path.parent.mkdir(parents=True)
-    path.write_text("---\ntitle: t\nstatus: running   # legacy page\nkey_result: \"done\"\n---\n\n## Results\n")
+    path.write_text('---\ntitle: t\nstatus: running   # legacy page\nkey_result: "done"\n---\n\n## Results\n')
     lifecycle.transition(path, "completed", today="2026-01-02")
     text = path.read_text()
     assert "status: completed # legacy page\n" in text
@@ -185,12 +190,18 @@ def test_unknown_target_status(example_wiki):
 
 def test_transition_changes_only_status_line(example_wiki):
     path = page_file(example_wiki)  # with a person's comment on the status line, which stays
-    path.write_text(path.read_text().replace("status: planned\n", "status: planned            # planned | running | completed | abandoned\n", 1))
+    path.write_text(
+        path.read_text().replace(
+            "status: planned\n", "status: planned            # planned | running | completed | abandoned\n", 1
+        )
+    )
     before = path.read_text().splitlines(keepends=True)
     lifecycle.transition(path, "running")
     after = path.read_text().splitlines(keepends=True)
-    diff = [(a, b) for a, b in zip(before, after) if a != b]
-    assert len(before) == len(after) and diff == [(
-        "status: planned            # planned | running | completed | abandoned\n",
-        "status: running            # planned | running | completed | abandoned\n",
-    )]
+    diff = [(a, b) for a, b in zip(before, after, strict=False) if a != b]
+    assert len(before) == len(after) and diff == [
+        (
+            "status: planned            # planned | running | completed | abandoned\n",
+            "status: running            # planned | running | completed | abandoned\n",
+        )
+    ]

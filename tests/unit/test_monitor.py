@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exprun import logtail, monitor
+from exprun.logs import logtail, monitor
 
 RUNNING, EXITED, LOST = "running", "exited", "lost"
 
@@ -42,7 +42,11 @@ LOSS_CASES = [
     ("loss: -inf", ["loss: -inf"], ["inf_loss"]),
     ("loss=Infinity", ["loss=Infinity"], ["inf_loss"]),
     ("nan-wins-over-inf", ["loss=inf", "loss=nan"], ["nan_loss"]),
-    ("exploding", [progress(10, "1.0"), progress(20, "0.5"), progress(30, "0.3"), progress(40, "5.0")], ["exploding_loss"]),
+    (
+        "exploding",
+        [progress(10, "1.0"), progress(20, "0.5"), progress(30, "0.3"), progress(40, "5.0")],
+        ["exploding_loss"],
+    ),
     ("spike-below-factor", [progress(10, "1.0"), progress(20, "0.5"), progress(30, "0.3"), progress(40, "2.9")], []),
     ("too-few-losses", [progress(10, "0.01"), progress(20, "5.0")], []),
     ("steadily-decreasing", [progress(i * 10, f"{1 / i:.4f}") for i in range(1, 30)], []),
@@ -61,8 +65,12 @@ def test_nan_anomaly_names_the_offending_line_and_is_fixable():
     assert anomaly.detail == progress(20, "nan")
     assert anomaly.fixable
     assert "learning rate" in anomaly.suggestion
-    assert anomaly.as_dict() == {"kind": "nan_loss", "detail": progress(20, "nan"), "fixable": True,
-                                 "suggestion": anomaly.suggestion}
+    assert anomaly.as_dict() == {
+        "kind": "nan_loss",
+        "detail": progress(20, "nan"),
+        "fixable": True,
+        "suggestion": anomaly.suggestion,
+    }
 
 
 def test_exploding_loss_reports_the_factor_over_the_best_so_far():
@@ -78,8 +86,10 @@ def test_explode_factor_is_configurable(factor, expected):
     assert kinds(monitor.classify(lines, RUNNING, None, explode_factor=factor)) == expected
 
 
-@pytest.mark.parametrize("line,kind", [("epoch=3 train_loss=nan", "nan_loss"), ("val_loss: nan", "nan_loss"),
-                                       ("epoch=3 train_loss=inf", "inf_loss")])
+@pytest.mark.parametrize(
+    "line,kind",
+    [("epoch=3 train_loss=nan", "nan_loss"), ("val_loss: nan", "nan_loss"), ("epoch=3 train_loss=inf", "inf_loss")],
+)
 def test_prefixed_loss_names_are_detected(line, kind):
     assert kinds(monitor.classify([line], RUNNING, None)) == [kind]
 
@@ -123,17 +133,55 @@ def test_words_containing_oom_are_not_oom(line):
 
 CRASH_CASES = [
     # id, lines, state, exit code, expected kinds, phrase in the last anomaly's detail
-    ("traceback-exited", [progress(10)] + TRACEBACK + ["seed 0 failed with exit status 1"], EXITED, 1, ["traceback"], "ValueError: bad shape"),
-    ("traceback-while-running-then-silent", [progress(10)] + TRACEBACK, RUNNING, None, ["traceback"], "ValueError: bad shape"),
+    (
+        "traceback-exited",
+        [progress(10)] + TRACEBACK + ["seed 0 failed with exit status 1"],
+        EXITED,
+        1,
+        ["traceback"],
+        "ValueError: bad shape",
+    ),
+    (
+        "traceback-while-running-then-silent",
+        [progress(10)] + TRACEBACK,
+        RUNNING,
+        None,
+        ["traceback"],
+        "ValueError: bad shape",
+    ),
     ("traceback-lost", [progress(10)] + TRACEBACK, LOST, None, ["traceback", "lost"], "session ended"),
-    ("oom-traceback-exited", [progress(10), "Traceback (most recent call last):", '  File "train.py", line 3, in <module>',
-                              "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"], EXITED, 1,
-     ["oom", "traceback"], "torch.OutOfMemoryError: CUDA out of memory"),
+    (
+        "oom-traceback-exited",
+        [
+            progress(10),
+            "Traceback (most recent call last):",
+            '  File "train.py", line 3, in <module>',
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        ],
+        EXITED,
+        1,
+        ["oom", "traceback"],
+        "torch.OutOfMemoryError: CUDA out of memory",
+    ),
     ("killed-137", [progress(10)], EXITED, 137, ["killed"], "SIGKILL"),
     ("segfault-139", [progress(10)], EXITED, 139, ["killed"], "SIGSEGV"),
     ("sigterm-143", [progress(10)], EXITED, 143, ["killed"], "SIGTERM"),
-    ("command-not-found-127", ["run.sh: line 9: python3: command not found"], EXITED, 127, ["command_not_found"], "127"),
-    ("nonzero-without-traceback", [progress(10), "seed 0 failed with exit status 2"], EXITED, 2, ["nonzero_exit"], "exit status 2"),
+    (
+        "command-not-found-127",
+        ["run.sh: line 9: python3: command not found"],
+        EXITED,
+        127,
+        ["command_not_found"],
+        "127",
+    ),
+    (
+        "nonzero-without-traceback",
+        [progress(10), "seed 0 failed with exit status 2"],
+        EXITED,
+        2,
+        ["nonzero_exit"],
+        "exit status 2",
+    ),
     ("killed-line-exited", [progress(10), "Killed"], EXITED, 1, ["killed"], "SIGKILL"),
     ("clean-exit", [progress(3000), "done seed=2 accuracy=0.9700"], EXITED, 0, [], None),
     ("clean-exit-after-survived-traceback", TRACEBACK + [progress(10)], EXITED, 0, [], None),
@@ -142,7 +190,9 @@ CRASH_CASES = [
 ]
 
 
-@pytest.mark.parametrize("lines,state,code,expected,phrase", [c[1:] for c in CRASH_CASES], ids=[c[0] for c in CRASH_CASES])
+@pytest.mark.parametrize(
+    "lines,state,code,expected,phrase", [c[1:] for c in CRASH_CASES], ids=[c[0] for c in CRASH_CASES]
+)
 def test_crash_classification(lines, state, code, expected, phrase):
     found = monitor.classify(lines, state, code, idle_seconds=5)
     assert kinds(found) == expected
@@ -158,21 +208,32 @@ def test_traceback_reports_the_exception_line_not_the_header():
 
 
 def test_chained_traceback_reports_the_last_exception():
-    lines = ["Traceback (most recent call last):", '  File "a.py", line 1', "KeyError: 'lr'", "",
-             "During handling of the above exception, another exception occurred:", ""] + TRACEBACK
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "a.py", line 1',
+        "KeyError: 'lr'",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+    ] + TRACEBACK
     (anomaly,) = monitor.classify(lines, EXITED, 1)
     assert anomaly.detail == "ValueError: bad shape"
 
 
 def test_dotted_exception_names_are_reported():
-    lines = ["Traceback (most recent call last):", '  File "a.py", line 1, in <module>',
-             "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)"]
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "a.py", line 1, in <module>',
+        "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
+    ]
     (anomaly,) = monitor.classify(lines, EXITED, 1)
     assert anomaly.detail.startswith("json.decoder.JSONDecodeError: Expecting value")
 
 
 def test_cut_traceback_says_so():
-    (anomaly,) = monitor.classify(["Traceback (most recent call last):", '  File "a.py", line 1, in <module>'], EXITED, 1)
+    (anomaly,) = monitor.classify(
+        ["Traceback (most recent call last):", '  File "a.py", line 1, in <module>'], EXITED, 1
+    )
     assert anomaly.kind == "traceback" and "log cut" in anomaly.detail
 
 
@@ -220,7 +281,9 @@ def test_stall_detail_says_how_long():
 # ------------------------------------------------------------------ progress
 
 # The first line run.sh prints (templates_run.RUN_SH), then train.py's lines.
-RUN_SH_HEADER = "exprun run digits-mlp-vs-logreg: host=h start=2026-11-21T10:00:00Z CUDA_VISIBLE_DEVICES=<unset> seeds=0 1 2"
+RUN_SH_HEADER = (
+    "exprun run digits-mlp-vs-logreg: host=h start=2026-11-21T10:00:00Z CUDA_VISIBLE_DEVICES=<unset> seeds=0 1 2"
+)
 TRAIN_LOG = [
     "=== seed 0 ===",
     "step=10/3000 epoch=1 loss=2.1000 lr=0.001",
@@ -244,12 +307,15 @@ def test_parse_progress_keeps_the_latest_value_of_each_metric():
     assert p.metrics == {"accuracy": 0.95, "f1_macro": 0.90}
 
 
-@pytest.mark.parametrize("line,step,total,epoch,loss", [
-    ("step=120/3000 epoch=1 loss=0.5312 lr=0.001", 120, 3000, 1, 0.5312),
-    ("step: 7 epoch: 2 loss: 1.5e-3", 7, None, 2, 0.0015),
-    ("step 42/100 loss=0.25", 42, 100, None, 0.25),
-    ("epoch=4", None, None, 4, None),
-])
+@pytest.mark.parametrize(
+    "line,step,total,epoch,loss",
+    [
+        ("step=120/3000 epoch=1 loss=0.5312 lr=0.001", 120, 3000, 1, 0.5312),
+        ("step: 7 epoch: 2 loss: 1.5e-3", 7, None, 2, 0.0015),
+        ("step 42/100 loss=0.25", 42, 100, None, 0.25),
+        ("epoch=4", None, None, 4, None),
+    ],
+)
 def test_parse_progress_line_formats(line, step, total, epoch, loss):
     p = monitor.parse_progress([line])
     assert (p.step, p.total, p.epoch) == (step, total, epoch)
@@ -267,11 +333,21 @@ def test_run_sh_header_is_not_a_metric():
     assert p.metrics == {}
 
 
-@pytest.mark.parametrize("lines", [
-    ["=== seed 0 ===", "baseline accuracy=0.9611 f1_macro=0.9600", "step=10/230 epoch=1 loss=2.1 lr=0.001"],
-    TRAIN_LOG[:2] + ["eval epoch=20 accuracy=0.97 f1_macro=0.96", "done seed=0 accuracy=0.97 f1_macro=0.96",
-                     "=== seed 1 ===", "baseline accuracy=0.9611 f1_macro=0.9600", "step=10/230 epoch=1 loss=2.1 lr=0.001"],
-], ids=["first-seed", "second-seed"])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["=== seed 0 ===", "baseline accuracy=0.9611 f1_macro=0.9600", "step=10/230 epoch=1 loss=2.1 lr=0.001"],
+        TRAIN_LOG[:2]
+        + [
+            "eval epoch=20 accuracy=0.97 f1_macro=0.96",
+            "done seed=0 accuracy=0.97 f1_macro=0.96",
+            "=== seed 1 ===",
+            "baseline accuracy=0.9611 f1_macro=0.9600",
+            "step=10/230 epoch=1 loss=2.1 lr=0.001",
+        ],
+    ],
+    ids=["first-seed", "second-seed"],
+)
 def test_baseline_scores_are_not_the_latest_metric(lines):
     assert monitor.parse_progress(lines).metrics.get("accuracy") in (None, 0.97)
 
@@ -367,6 +443,11 @@ def test_next_seed_starting_high_is_not_exploding():
 
 
 def test_explosion_within_one_seed_is_still_caught():
-    lines = ["=== seed 1 ===", "step=1/9 epoch=1 loss=1.0 lr=0.1", "step=2/9 epoch=1 loss=0.5 lr=0.1",
-             "step=3/9 epoch=1 loss=0.4 lr=0.1", "step=4/9 epoch=1 loss=80.0 lr=0.1"]
+    lines = [
+        "=== seed 1 ===",
+        "step=1/9 epoch=1 loss=1.0 lr=0.1",
+        "step=2/9 epoch=1 loss=0.5 lr=0.1",
+        "step=3/9 epoch=1 loss=0.4 lr=0.1",
+        "step=4/9 epoch=1 loss=80.0 lr=0.1",
+    ]
     assert [a.kind for a in monitor.classify(lines, "running", None)] == ["exploding_loss"]

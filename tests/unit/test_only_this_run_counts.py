@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from exprun import attempts, files, lifecycle, results
-from exprun.errors import ExprunError, PageError
-from exprun.state import Paths
+from exprun.core import files
+from exprun.core.errors import ExprunError, PageError
+from exprun.core.paths import Paths
+from exprun.run import attempts
+from exprun.verdict import results
+from exprun.wiki import lifecycle
 
 SLUG = "digits-mlp-vs-logreg"
 RUN = "digits-mlp-vs-logreg-a2-0badf00d"
@@ -23,10 +26,18 @@ HASH = "a" * 64
 RULES = results.CountRules(RUN, HASH)
 
 
-def seed_file(folder: Path, name: str, accuracy: float = 0.97, run_id: str = RUN, code_hash: str = HASH, **extra) -> None:
+def seed_file(
+    folder: Path, name: str, accuracy: float = 0.97, run_id: str = RUN, code_hash: str = HASH, **extra
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    data = {"seed": int(name[len("seed_"):-len(".json")]), "metrics": {"accuracy": accuracy},
-            "baseline_metrics": {"accuracy": 0.95}, "run_id": run_id, "code_hash": code_hash, **extra}
+    data = {
+        "seed": int(name[len("seed_") : -len(".json")]),
+        "metrics": {"accuracy": accuracy},
+        "baseline_metrics": {"accuracy": 0.95},
+        "run_id": run_id,
+        "code_hash": code_hash,
+        **extra,
+    }
     (folder / name).write_text(json.dumps(data))
 
 
@@ -41,7 +52,9 @@ def test_only_the_configured_seeds_of_this_run_count(tmp_path):
     assert [r["seed"] for r in found.records] == [0, 1]
     assert sorted(found.ignored) == ["seed_01.json", "seed_7.json"]
     assert "another run" in found.rejected[2]
-    summary = results.summarize(found.records, {"seeds": [0, 1, 2], "metrics": ["accuracy"]}, found.rejected, found.ignored)
+    summary = results.summarize(
+        found.records, {"seeds": [0, 1, 2], "metrics": ["accuracy"]}, found.rejected, found.ignored
+    )
     assert summary.metric("accuracy").mean == pytest.approx(0.97)
     assert summary.ignored_files == ["seed_01.json", "seed_7.json"]
 
@@ -60,11 +73,15 @@ def test_a_seed_file_without_run_id_is_not_this_runs(tmp_path):
     assert found.records == [] and "no run_id" in found.rejected[0]
 
 
-@pytest.mark.parametrize("content", [
-    {"seed": 1, "metrics": {"accuracy": 0.9}, "baseline_metrics": [0.9], "run_id": RUN},
-    {"seed": 1, "metrics": {"accuracy": {"mean": 0.9}}, "run_id": RUN},
-    {"seed": 1, "metrics": {"accuracy": "high"}, "run_id": RUN},
-], ids=["baseline-list", "metric-object", "metric-string"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"seed": 1, "metrics": {"accuracy": 0.9}, "baseline_metrics": [0.9], "run_id": RUN},
+        {"seed": 1, "metrics": {"accuracy": {"mean": 0.9}}, "run_id": RUN},
+        {"seed": 1, "metrics": {"accuracy": "high"}, "run_id": RUN},
+    ],
+    ids=["baseline-list", "metric-object", "metric-string"],
+)
 def test_a_malformed_seed_file_is_that_seeds_error_never_a_crash(tmp_path, content):
     seed_file(tmp_path, "seed_0.json")
     seed_file(tmp_path, "seed_2.json")
@@ -152,7 +169,7 @@ def test_a_hostile_frontmatter_slug_never_becomes_a_path_or_a_command(example_wi
     page.write_text(page.read_text().replace(f'slug: "{SLUG}"', 'slug: "$(touch /tmp/pwned)/../../x"'))
     with pytest.raises(PageError):
         lifecycle.find_experiment(SLUG, example_wiki)
-    from exprun import pages
+    from exprun.wiki import pages
 
     assert pages.load_page(page).slug == SLUG
 
@@ -164,7 +181,9 @@ def wiki_cli(*args: str) -> dict:
 
 def test_set_meta_status_follows_the_lifecycle(example_wiki):
     page = example_wiki / "wiki" / "experiments" / f"{SLUG}.md"
-    text = page.read_text().replace("status: planned", "status: completed").replace('key_result: ""', 'key_result: "done"')
+    text = (
+        page.read_text().replace("status: planned", "status: completed").replace('key_result: ""', 'key_result: "done"')
+    )
     page.write_text(text)
     answer = wiki_cli("set-meta", str(page), "status", "planned")
     assert answer["status"] == "error" and "transition" in answer["message"]
@@ -177,7 +196,9 @@ def test_set_meta_status_follows_the_lifecycle(example_wiki):
 def test_orphaned_temp_files_of_an_interrupted_write_are_removed_by_the_next(tmp_path):
     target = tmp_path / "page.md"
     target.write_text("old\n")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     orphan = tmp_path / f".page.md.{dead}.abc123.tmp"
     orphan.write_text("half a pa")
     live = tmp_path / f".page.md.{os.getpid()}.zzz.tmp"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exprun import pages
-from exprun.errors import PageError, SlugError
-from exprun.files import atomic_write_text
+from exprun.core.errors import PageError, SlugError
+from exprun.core.files import atomic_write_text
+from exprun.wiki import pages
 
 FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -101,8 +101,16 @@ BAD_PAGES = {
     "tab indent": ("---\ntitle: t\nstatus: planned\nremote:\n\tserver: x\n---\n", 5, "invalid YAML"),
     "unclosed quote": ('---\ntitle: "t\nstatus: planned\nrun_log: x\n---\nbody\n', 2, "invalid YAML"),
     "control char": ("---\ntitle: t\nstatus: planned\nkey_result: a\x7fb\n---\n", 4, "invalid YAML"),
-    "control char after unicode": ('---\ntitle: "ΔΔΔΔ — ≈≈≈≈"\nstatus: planned\nkey_result: a\x85b\x7f\n---\n', 4, "invalid YAML"),
-    "unclosed quote after unicode": ('---\ntitle: "ΔΔΔΔ — ≈≈≈≈"\nstatus: planned\nkey_result: "open\nrun_log: x\n---\n', 4, "invalid YAML"),
+    "control char after unicode": (
+        '---\ntitle: "ΔΔΔΔ — ≈≈≈≈"\nstatus: planned\nkey_result: a\x85b\x7f\n---\n',
+        4,
+        "invalid YAML",
+    ),
+    "unclosed quote after unicode": (
+        '---\ntitle: "ΔΔΔΔ — ≈≈≈≈"\nstatus: planned\nkey_result: "open\nrun_log: x\n---\n',
+        4,
+        "invalid YAML",
+    ),
     "no frontmatter": ("# Just a heading\n\ntitle: t\n", None, "no YAML frontmatter"),
     "empty file": ("", None, "no YAML frontmatter"),
     "unclosed frontmatter": ("---\ntitle: t\nstatus: planned\n\n## Objective\n", None, "not closed"),
@@ -280,7 +288,8 @@ def test_corpus_page_as_crlf_stays_crlf(corpus_page, tmp_path):
 
 
 def test_corpus_planned_and_completed_versions_both_edit_cleanly(corpus_pages, tmp_path):
-    """Pages saved both planned (`@commit`) and completed: the completed page's values can be written into the planned one."""
+    """Pages saved both planned (`@commit`) and completed: the completed page's values can be written into
+    the planned one."""
     pairs = [(p, p.with_name(p.name.split("@")[0] + ".md")) for p in corpus_pages if "@" in p.name]
     if not pairs:
         pytest.skip("no before/after pairs in the corpus")
@@ -330,7 +339,9 @@ def test_edit_through_symlinked_folder(tmp_path):
 
 def test_a_page_that_is_a_link_is_edited_through_it(tmp_path):
     """A page kept elsewhere and linked into wiki/experiments/: every edit reaches the target, the link stays."""
-    target = write(tmp_path / "shared-pages" / "x.md", "---\ntitle: t\nstatus: planned\nnote: keep  # mine\n---\n\nbody\n")
+    target = write(
+        tmp_path / "shared-pages" / "x.md", "---\ntitle: t\nstatus: planned\nnote: keep  # mine\n---\n\nbody\n"
+    )
     link = tmp_path / "root" / "wiki" / "experiments" / "x.md"
     link.parent.mkdir(parents=True)
     link.symlink_to(target)
@@ -342,7 +353,7 @@ def test_a_page_that_is_a_link_is_edited_through_it(tmp_path):
 
 
 def test_locks_live_under_experiments_state_never_in_wiki(tmp_path):
-    from exprun import wikilog
+    from exprun.wiki import wikilog
 
     page = write(tmp_path / "root" / "wiki" / "experiments" / "x.md", "---\ntitle: t\nstatus: planned\n---\n")
     pages.set_field(page, "status", "running")

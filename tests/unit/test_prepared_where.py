@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from exprun.deploy import require_prepared
-from exprun.errors import GateError
-from exprun.launchers.base import Backend
-from exprun.state import Paths
+from exprun.core.errors import GateError
+from exprun.core.paths import Paths
+from exprun.machines.launchers.base import Backend
+from exprun.run.deploy import require_prepared
 
 HASH = "ab" * 32
 
@@ -24,11 +24,19 @@ def prepared(tmp_path, where: str | None, present=True) -> Paths:
     return paths
 
 
-@pytest.mark.parametrize("where, backend, refused", [
-    ("local (laptop)", Backend.SSH, True), ("local (laptop)", Backend.SLURM, True), (None, Backend.SSH, True),
-    ("remote 10.0.0.5:/srv/w", Backend.SSH, False), ("slurm (login1)", Backend.SLURM, False),
-    ("local (laptop)", Backend.SCREEN, False), ("remote 10.0.0.5:/srv/w", Backend.SCREEN, True),
-    ("local (node7)", Backend.JOBS, False)])
+@pytest.mark.parametrize(
+    "where, backend, refused",
+    [
+        ("local (laptop)", Backend.SSH, True),
+        ("local (laptop)", Backend.SLURM, True),
+        (None, Backend.SSH, True),
+        ("remote 10.0.0.5:/srv/w", Backend.SSH, False),
+        ("slurm (login1)", Backend.SLURM, False),
+        ("local (laptop)", Backend.SCREEN, False),
+        ("remote 10.0.0.5:/srv/w", Backend.SCREEN, True),
+        ("local (node7)", Backend.JOBS, False),
+    ],
+)
 def test_the_sanity_run_must_have_run_where_the_deploy_goes(tmp_path, where, backend, refused):
     paths = prepared(tmp_path, where)
     if not refused:

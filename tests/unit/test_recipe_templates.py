@@ -23,7 +23,8 @@ import pytest
 import yaml
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "exprun" / "codegen" / "templates"
+from exprun.prepare.codegen.generate import TEMPLATES
+
 SLUG = "demo-digits-mlp"
 CODE_DIR = Path("experiments", "code", SLUG)
 RESULT = Path("results", SLUG, "seed_0.json")
@@ -32,7 +33,8 @@ STEP_RE = re.compile(r"step=(\d+)/(\d+) epoch=(\d+) loss=(-?\d+\.\d{4}|nan|-?inf
 EVAL_RE = re.compile(r"eval epoch=(\d+) (.+)")
 KNOWN_LINES = re.compile(
     r"device=(cpu|cuda:\d+ \(.+\))|baseline .+|step=.+|eval .+|done seed=\d+ .+"
-    r"|gpu_peak_mib=\d+|resumed seed=\d+ from step=\d+|no checkpoint at .+|ignoring .+|not saving checkpoint: loss=(nan|inf|-inf) .+"
+    r"|gpu_peak_mib=\d+|resumed seed=\d+ from step=\d+|no checkpoint at .+|ignoring .+"
+    r"|not saving checkpoint: loss=(nan|inf|-inf) .+"
 )
 
 
@@ -70,9 +72,7 @@ def make_experiment(root: Path, framework: str, cfg: dict | None = None) -> Path
     return folder
 
 
-def run_train(
-    root: Path, *args: str, expect_rc: int = 0, env: dict | None = None
-) -> subprocess.CompletedProcess:
+def run_train(root: Path, *args: str, expect_rc: int = 0, env: dict | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, str(CODE_DIR / "train.py"), "--seed", "0", *args],
         cwd=root,
@@ -108,7 +108,18 @@ def prefixed(stdout: str, prefix: str) -> list[str]:
 def read_result(root: Path, path: Path = RESULT, *, baseline: bool = True) -> dict:
     """Load a results JSON and check the parts of its shape that every run shares."""
     result = json.loads((root / path).read_text())
-    keys = {"slug", "seed", "metrics", "steps", "wall_time_s", "config_hash", "sanity", "overrides", "run_id", "code_hash"}
+    keys = {
+        "slug",
+        "seed",
+        "metrics",
+        "steps",
+        "wall_time_s",
+        "config_hash",
+        "sanity",
+        "overrides",
+        "run_id",
+        "code_hash",
+    }
     assert set(result) == keys | ({"baseline_metrics"} if baseline else set())
     assert result["slug"] == SLUG and result["seed"] == 0
     config_bytes = (root / CODE_DIR / "config.yaml").read_bytes()
@@ -215,9 +226,7 @@ def test_sklearn_resume_continues_exactly_where_it_stopped(sklearn_two_epochs, t
 def test_sklearn_resume_applies_lr_and_batch_size_overrides(sklearn_two_epochs, tmp_path):
     root = tmp_path / "wiki"
     shutil.copytree(sklearn_two_epochs, root)
-    proc = run_train(
-        root, "--resume", "--epochs", "3", "--lr", "0.0005", "--batch-size", "32", "--log-every", "100"
-    )
+    proc = run_train(root, "--resume", "--epochs", "3", "--lr", "0.0005", "--batch-size", "32", "--log-every", "100")
     # 46 steps done, then one epoch of 1437 / 32 = 45 steps.
     assert [(step, total, epoch, lr) for step, total, epoch, _, lr in step_lines(proc.stdout)] == [
         (91, 91, 3, "0.0005")
@@ -283,9 +292,9 @@ def test_csv_dataset_with_text_labels_and_probability_metrics(tmp_path):
     assert list(result["metrics"]) == cfg["metrics"]
     assert result["baseline_metrics"]["roc_auc"] > 0.95
     assert all(math.isfinite(value) for value in result["metrics"].values())
-    assert parse_scores(
-        prefixed(proc.stdout, "eval epoch=1 ")[0].removeprefix("eval epoch=1 ")
-    ).keys() == set(cfg["metrics"])
+    assert parse_scores(prefixed(proc.stdout, "eval epoch=1 ")[0].removeprefix("eval epoch=1 ")).keys() == set(
+        cfg["metrics"]
+    )
 
 
 def test_npz_dataset_without_baseline(tmp_path):
@@ -327,9 +336,7 @@ def test_generic_sanity_fails_asking_for_load_data(tmp_path):
 
 def test_generic_asks_for_build_model_once_data_loads(tmp_path):
     folder = make_experiment(tmp_path, "generic")
-    (folder / "data.py").write_text(
-        "import utils\n\n\ndef load_data(cfg):\n    return utils.load_dataset(cfg)\n"
-    )
+    (folder / "data.py").write_text("import utils\n\n\ndef load_data(cfg):\n    return utils.load_dataset(cfg)\n")
     proc = run_train(tmp_path, "--sanity", expect_rc=1)
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(
@@ -365,7 +372,10 @@ def test_pytorch_run_stops_at_a_non_finite_loss_and_says_so(torch, tmp_path):
     assert re.fullmatch(r"device=(cpu|cuda:\d+ \(.+\))", proc.stdout.splitlines()[0])
     steps = step_lines(proc.stdout)
     assert steps and steps[-1][3] in ("nan", "inf") and all(s[3] not in ("nan", "inf") for s in steps[:-1])
-    assert f"diverged: loss={steps[-1][3]} at step {steps[-1][0]}" in proc.stderr and "lower the learning rate" in proc.stderr
+    assert (
+        f"diverged: loss={steps[-1][3]} at step {steps[-1][0]}" in proc.stderr
+        and "lower the learning rate" in proc.stderr
+    )
     assert not list((tmp_path / "results").rglob("seed_0.json")), "no result from a diverged run"
     # Non-finite weights are never checkpointed: a resume (the automatic fix) restarts from finite ones.
     assert not (tmp_path / "checkpoints" / SLUG / "seed_0.pt").exists()
@@ -394,7 +404,7 @@ def test_pytorch_cnn_learns_digits_and_resumes_with_new_lr(torch, tmp_path):
 def test_seed_file_carries_the_run_id_and_the_hash_exprun_approves(tmp_path):
     """collect counts a seed only with this run's id and the approved hash: the template must compute
     exactly integrity.folder_hash (links followed), else every seed would be excluded."""
-    from exprun import integrity
+    from exprun.trust import integrity
 
     folder = make_experiment(tmp_path, "sklearn")
     (tmp_path / "shared").mkdir()

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from exprun import collect, monitor, reports, results
+from exprun.finish import collect
+from exprun.logs import monitor
+from exprun.verdict import reports, results
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "reports"
 UPDATE = os.environ.get("EXPRUN_UPDATE_GOLDEN") == "1"
@@ -36,9 +38,13 @@ def assert_golden(name: str, text: str) -> None:
 
 # ------------------------------------------------------------------ fixed runs
 
-TRACEBACK = ["step=40/460 epoch=2 loss=0.4120 lr=0.001", "Traceback (most recent call last):",
-             '  File "experiments/code/digits-mlp-vs-logreg/train.py", line 240, in <module>',
-             "    sys.exit(main())", "ValueError: Input contains NaN"]
+TRACEBACK = [
+    "step=40/460 epoch=2 loss=0.4120 lr=0.001",
+    "Traceback (most recent call last):",
+    '  File "experiments/code/digits-mlp-vs-logreg/train.py", line 240, in <module>',
+    "    sys.exit(main())",
+    "ValueError: Input contains NaN",
+]
 
 
 def crash_from(lines: list[str], state: str, exit_code: int | None, summary) -> dict:
@@ -47,7 +53,14 @@ def crash_from(lines: list[str], state: str, exit_code: int | None, summary) -> 
 
 
 def seed(metrics, baseline=None, seed_no=0) -> dict:
-    data = {"slug": SLUG, "seed": seed_no, "metrics": metrics, "steps": 460, "wall_time_s": 3.2, "config_hash": "0f3a9c"}
+    data = {
+        "slug": SLUG,
+        "seed": seed_no,
+        "metrics": metrics,
+        "steps": 460,
+        "wall_time_s": 3.2,
+        "config_hash": "0f3a9c",
+    }
     if baseline is not None:
         data["baseline_metrics"] = baseline
     return data
@@ -55,10 +68,14 @@ def seed(metrics, baseline=None, seed_no=0) -> dict:
 
 SCENARIOS = {
     "succeeded": {
-        "config": {"seeds": [0, 1, 2], "metrics": ["accuracy", "f1_macro"], "primary_metric": "accuracy",
-                   "higher_is_better": {"accuracy": True, "f1_macro": True},
-                   "baseline": {"name": "logistic_regression", "description": "multinomial logistic regression"},
-                   "success_criteria": [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.005}]},
+        "config": {
+            "seeds": [0, 1, 2],
+            "metrics": ["accuracy", "f1_macro"],
+            "primary_metric": "accuracy",
+            "higher_is_better": {"accuracy": True, "f1_macro": True},
+            "baseline": {"name": "logistic_regression", "description": "multinomial logistic regression"},
+            "success_criteria": [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.005}],
+        },
         "files": {
             # each seed's split gives both models their numbers: the paired gains agree closely
             0: seed({"accuracy": 0.9722, "f1_macro": 0.9718}, {"accuracy": 0.9611, "f1_macro": 0.9603}),
@@ -70,9 +87,13 @@ SCENARIOS = {
         "autofix": None,
     },
     "failed-with-problems": {
-        "config": {"seeds": [0, 1, 2, 3, 4], "metrics": ["accuracy", "f1_macro"], "primary_metric": "accuracy",
-                   "higher_is_better": {"accuracy": True, "f1_macro": True},
-                   "success_criteria": [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.005}]},
+        "config": {
+            "seeds": [0, 1, 2, 3, 4],
+            "metrics": ["accuracy", "f1_macro"],
+            "primary_metric": "accuracy",
+            "higher_is_better": {"accuracy": True, "f1_macro": True},
+            "success_criteria": [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.005}],
+        },
         "files": {
             0: seed({"accuracy": 0.9000, "f1_macro": 0.8950}, {"accuracy": 0.9611, "f1_macro": 0.9603}),
             1: seed({"accuracy": 0.9100, "f1_macro": None}, {"accuracy": 0.9611, "f1_macro": 0.9603}),
@@ -85,11 +106,19 @@ SCENARIOS = {
         "autofix": {"anomaly": "nan_loss", "change": "learning_rate 0.001 → 0.0005, resumed from the last checkpoint"},
     },
     "inconclusive-regression": {
-        "config": {"seeds": [0, 1, 2], "metrics": ["mse", "r2"], "primary_metric": "mse",
-                   "higher_is_better": {"mse": False, "r2": True},
-                   "baseline": {"name": "not_implemented",
-                                "description": "ordinary least squares on the ten standardised clinical features, as in Efron et al. 2004"},
-                   "success_criteria": [{"metric": "mse", "vs": "baseline", "min_delta": 0.0}]},
+        "config": {
+            "seeds": [0, 1, 2],
+            "metrics": ["mse", "r2"],
+            "primary_metric": "mse",
+            "higher_is_better": {"mse": False, "r2": True},
+            "baseline": {
+                "name": "not_implemented",
+                "description": (
+                    "ordinary least squares on the ten standardised clinical features, as in Efron et al. 2004"
+                ),
+            },
+            "success_criteria": [{"metric": "mse", "vs": "baseline", "min_delta": 0.0}],
+        },
         "files": {
             0: seed({"mse": 2900.5, "r2": 0.47}, {"mse": 2950.0, "r2": 0.46}),
             1: seed({"mse": 3100.0, "r2": 0.43}, {"mse": 2950.0, "r2": 0.46}),
@@ -100,8 +129,12 @@ SCENARIOS = {
         "autofix": None,
     },
     "no-results": {
-        "config": {"seeds": [0, 1], "metrics": ["accuracy"], "primary_metric": "accuracy",
-                   "higher_is_better": {"accuracy": True}},
+        "config": {
+            "seeds": [0, 1],
+            "metrics": ["accuracy"],
+            "primary_metric": "accuracy",
+            "higher_is_better": {"accuracy": True},
+        },
         "files": {0: seed({"accuracy": None}), 1: seed({"accuracy": float("nan")})},
         "plot": None,
         "crash": ("killed", ["step=10/460 epoch=1 loss=2.0 lr=0.001"], "exited", 137),
@@ -128,13 +161,23 @@ def build(tmp_path: Path, name: str):
 
 def run_data(summary, crash) -> dict:
     """The RUN_REPORT data dict, built as collect.finish builds it."""
-    return {"slug": SLUG, "status": "completed", "title": TITLE, "outcome": summary.outcome,
-            "key_result": reports.key_result(summary, crash), "crash": crash,
-            "page": f"wiki/experiments/{SLUG}.md"}
+    return {
+        "slug": SLUG,
+        "status": "completed",
+        "title": TITLE,
+        "outcome": summary.outcome,
+        "key_result": reports.key_result(summary, crash),
+        "crash": crash,
+        "page": f"wiki/experiments/{SLUG}.md",
+    }
 
 
-EXPECTED_OUTCOME = {"succeeded": "succeeded", "failed-with-problems": "failed",
-                    "inconclusive-regression": "inconclusive", "no-results": "inconclusive"}
+EXPECTED_OUTCOME = {
+    "succeeded": "succeeded",
+    "failed-with-problems": "failed",
+    "inconclusive-regression": "inconclusive",
+    "no-results": "inconclusive",
+}
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -148,16 +191,30 @@ def test_page_sections_and_run_report(tmp_path, name):
 
 
 DEPLOY = {
-    "status": "deployed", "slug": SLUG, "title": TITLE, "session": f"exp-{SLUG}", "pid": 4242,
-    "environment": "local (gpu-box-01 GPU 1)", "gpu_ids": [1], "log_file": f"logs/exp-{SLUG}.log",
-    "code": f"experiments/code/{SLUG}/", "snapshot": f"snapshots/0f3a9c1d2e4b5a6c/{SLUG}/",
-    "estimated_hours": 1.5, "estimate_basis": "rule of thumb",
-    "expected_completion": "2026-11-21 11:30", "review": "reviewed", "review_reason": "",
+    "status": "deployed",
+    "slug": SLUG,
+    "title": TITLE,
+    "session": f"exp-{SLUG}",
+    "pid": 4242,
+    "environment": "local (gpu-box-01 GPU 1)",
+    "gpu_ids": [1],
+    "log_file": f"logs/exp-{SLUG}.log",
+    "code": f"experiments/code/{SLUG}/",
+    "snapshot": f"snapshots/0f3a9c1d2e4b5a6c/{SLUG}/",
+    "estimated_hours": 1.5,
+    "estimate_basis": "rule of thumb",
+    "expected_completion": "2026-11-21 11:30",
+    "review": "reviewed",
+    "review_reason": "",
 }
 DEPLOY_CASES = {
     "reviewed": {},
-    "unreviewed": {"review": "unreviewed", "review_reason": "review endpoint failed: [Errno 111] Connection refused",
-                   "estimated_hours": 0.77, "expected_completion": "2026-11-21 10:46"},
+    "unreviewed": {
+        "review": "unreviewed",
+        "review_reason": "review endpoint failed: [Errno 111] Connection refused",
+        "estimated_hours": 0.77,
+        "expected_completion": "2026-11-21 10:46",
+    },
 }
 
 
@@ -167,15 +224,26 @@ def test_deploy_report(name):
 
 
 PROGRESS = {
-    "slug": SLUG, "status": "running", "progress": "step 120 / 460, epoch 3 (seed 2 of 3)",
-    "latest_metric": {"name": "accuracy", "value": 0.9611}, "loss": 0.2134, "anomalies": [],
-    "elapsed_hours": 0.4, "remaining_hours": 0.45, "autofix": "",
+    "slug": SLUG,
+    "status": "running",
+    "progress": "step 120 / 460, epoch 3 (seed 2 of 3)",
+    "latest_metric": {"name": "accuracy", "value": 0.9611},
+    "loss": 0.2134,
+    "anomalies": [],
+    "elapsed_hours": 0.4,
+    "remaining_hours": 0.45,
+    "autofix": "",
 }
-STALL = monitor.classify(["step=120/460 epoch=3 loss=0.2134 lr=0.001"], "running", None, idle_seconds=2700, stall_limit_s=1800)
+STALL = monitor.classify(
+    ["step=120/460 epoch=3 loss=0.2134 lr=0.001"], "running", None, idle_seconds=2700, stall_limit_s=1800
+)
 PROGRESS_CASES = {
     "healthy": {},
-    "stalled-after-autofix": {"anomalies": [a.as_dict() for a in STALL], "remaining_hours": None,
-                              "autofix": "nan_loss → learning_rate 0.001 → 0.0005"},
+    "stalled-after-autofix": {
+        "anomalies": [a.as_dict() for a in STALL],
+        "remaining_hours": None,
+        "autofix": "nan_loss → learning_rate 0.001 → 0.0005",
+    },
     "no-metric-yet": {"progress": "no progress line yet (seed 1 of 3)", "latest_metric": None, "remaining_hours": 1.5},
 }
 
@@ -203,17 +271,28 @@ def test_deploy_report_has_the_exp_run_shape():
 def test_run_report_has_the_exp_run_shape(tmp_path):
     summary, crash, _ = build(tmp_path, "succeeded")
     lines = reports.run_report(run_data(summary, crash), summary).splitlines()
-    order = [f"# Run Report: {TITLE}", "## Outcome: succeeded", "## Results",
-             "| Metric | Baseline | Ours (mean±std) | Δ |", "## Key Finding", "## Next Steps",
-             f"- Run `/exp-eval {SLUG}` to update the linked idea in wiki"]
+    order = [
+        f"# Run Report: {TITLE}",
+        "## Outcome: succeeded",
+        "## Results",
+        "| Metric | Baseline | Ours (mean±std) | Δ |",
+        "## Key Finding",
+        "## Next Steps",
+        f"- Run `/exp-eval {SLUG}` to update the linked idea in wiki",
+    ]
     positions = [lines.index(line) for line in order]
     assert positions == sorted(positions)
     assert "| accuracy | 0.9648 | 0.9759±0.0043 | +0.0111 (+1.2%) |" in lines
 
 
-@pytest.mark.parametrize("name,next_step", [("succeeded", "Proceed to the next experiment"),
-                                            ("failed-with-problems", "consider an /exp-design revision"),
-                                            ("inconclusive-regression", "Add seeds")])
+@pytest.mark.parametrize(
+    "name,next_step",
+    [
+        ("succeeded", "Proceed to the next experiment"),
+        ("failed-with-problems", "consider an /exp-design revision"),
+        ("inconclusive-regression", "Add seeds"),
+    ],
+)
 def test_run_report_next_step_follows_the_outcome(tmp_path, name, next_step):
     summary, crash, _ = build(tmp_path, name)
     assert next_step in reports.run_report(run_data(summary, crash), summary)
@@ -246,8 +325,9 @@ def test_a_crash_is_said_everywhere_even_when_the_surviving_seeds_give_a_verdict
 
 def test_progress_report_names_each_anomaly_and_its_suggestion():
     # /exp-run: "Anomalies: {none | NaN detected | ...}" — the kind must be readable, not only the raw log line
-    found = monitor.classify(["step=120/460 epoch=3 loss=0.2134 lr=0.001", "step=130/460 epoch=3 loss=nan lr=0.001"],
-                             "running", None)
+    found = monitor.classify(
+        ["step=120/460 epoch=3 loss=0.2134 lr=0.001", "step=130/460 epoch=3 loss=nan lr=0.001"], "running", None
+    )
     text = reports.progress_report({**PROGRESS, "anomalies": [a.as_dict() for a in found]})
     (line,) = [line for line in text.splitlines() if line.startswith("Anomalies:")]
     assert "nan_loss" in line and "loss=nan" in line

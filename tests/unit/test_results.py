@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exprun import results
+from exprun.verdict import results
 
 SLUG = "digits-mlp-vs-logreg"
 ACC = "accuracy"
@@ -33,8 +33,13 @@ def write_raw(folder: Path, seed: int, text: str) -> Path:
 
 
 def config(metrics=(ACC, F1), seeds=(0, 1, 2), criteria=None, **extra) -> dict:
-    cfg = {"slug": SLUG, "seeds": list(seeds), "metrics": list(metrics), "primary_metric": metrics[0],
-           "higher_is_better": {m: m not in ("mse", "rmse", "mae", "log_loss") for m in metrics}}
+    cfg = {
+        "slug": SLUG,
+        "seeds": list(seeds),
+        "metrics": list(metrics),
+        "primary_metric": metrics[0],
+        "higher_is_better": {m: m not in ("mse", "rmse", "mae", "log_loss") for m in metrics},
+    }
     if criteria is not None:
         cfg["success_criteria"] = criteria
     cfg.update(extra)
@@ -65,7 +70,9 @@ def test_mean_std_and_delta_per_metric(tmp_path):
         assert m.std == pytest.approx(statistics.stdev(values))  # sample std, ddof=1
         assert m.baseline == pytest.approx(statistics.mean(base))
         assert m.delta == pytest.approx(statistics.mean(values) - statistics.mean(base))
-        assert m.relative_delta == pytest.approx((statistics.mean(values) - statistics.mean(base)) / statistics.mean(base))
+        assert m.relative_delta == pytest.approx(
+            (statistics.mean(values) - statistics.mean(base)) / statistics.mean(base)
+        )
     assert summary.succeeded_seeds == [0, 1, 2]
     assert summary.missing_seeds == [] and summary.failed_seeds == {}
     assert summary.primary == ACC
@@ -133,33 +140,102 @@ def test_metrics_default_to_those_in_the_files_when_config_names_none(tmp_path):
 BASE = {ACC: 0.95, F1: 0.94}
 OUTCOMES = [
     # id, accuracy per seed, f1 per seed, baseline, criteria, expected outcome, a phrase the reasons contain
-    ("all-criteria-hold", [0.97, 0.98, 0.975], [0.96, 0.97, 0.965], BASE,
-     [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}, {"metric": F1, "vs": "baseline", "min_delta": 0.0}],
-     "succeeded", "yes"),
-    ("default-criterion-primary-beats-baseline", [0.97, 0.98, 0.975], [0.96, 0.97, 0.965], BASE, None,
-     "succeeded", "accuracy Δ +0.0250"),
-    ("primary-clearly-worse", [0.90, 0.905, 0.91], [0.96, 0.97, 0.965], BASE,
-     [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}], "failed", "no"),
-    ("beats-baseline-but-short-of-min-delta", [0.952, 0.953, 0.954], [0.96, 0.97, 0.965], BASE,
-     [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}], "failed", "needs Δ ≥ +0.005"),
-    ("mixed-primary-holds-secondary-fails", [0.97, 0.98, 0.975], [0.90, 0.905, 0.91], BASE,
-     [{"metric": ACC, "vs": "baseline", "min_delta": 0.0}, {"metric": F1, "vs": "baseline", "min_delta": 0.0}],
-     "inconclusive", "mixed"),
-    ("delta-within-spread-though-criterion-holds", [0.91, 0.99, 0.98], [0.96, 0.97, 0.965], BASE,
-     [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}], "inconclusive", "excessive variance"),
-    ("delta-within-spread-though-worse", [0.90, 0.99, 0.93], [0.96, 0.97, 0.965], BASE,
-     [{"metric": ACC, "vs": "baseline", "min_delta": 0.0}], "inconclusive", "excessive variance"),
-    ("absolute-threshold-met", [0.97, 0.98, 0.975], [0.96, 0.97, 0.965], None,
-     [{"metric": ACC, "threshold": 0.95}], "succeeded", "≥ 0.95: yes"),
-    ("absolute-threshold-missed", [0.97, 0.98, 0.975], [0.96, 0.97, 0.965], None,
-     [{"metric": ACC, "threshold": 0.99}], "failed", "≥ 0.99: no"),
-    ("threshold-on-secondary-missed", [0.97, 0.98, 0.975], [0.96, 0.97, 0.965], BASE,
-     [{"metric": ACC, "vs": "baseline", "min_delta": 0.0}, {"metric": F1, "threshold": 0.99}],
-     "inconclusive", "mixed"),
+    (
+        "all-criteria-hold",
+        [0.97, 0.98, 0.975],
+        [0.96, 0.97, 0.965],
+        BASE,
+        [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}, {"metric": F1, "vs": "baseline", "min_delta": 0.0}],
+        "succeeded",
+        "yes",
+    ),
+    (
+        "default-criterion-primary-beats-baseline",
+        [0.97, 0.98, 0.975],
+        [0.96, 0.97, 0.965],
+        BASE,
+        None,
+        "succeeded",
+        "accuracy Δ +0.0250",
+    ),
+    (
+        "primary-clearly-worse",
+        [0.90, 0.905, 0.91],
+        [0.96, 0.97, 0.965],
+        BASE,
+        [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}],
+        "failed",
+        "no",
+    ),
+    (
+        "beats-baseline-but-short-of-min-delta",
+        [0.952, 0.953, 0.954],
+        [0.96, 0.97, 0.965],
+        BASE,
+        [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}],
+        "failed",
+        "needs Δ ≥ +0.005",
+    ),
+    (
+        "mixed-primary-holds-secondary-fails",
+        [0.97, 0.98, 0.975],
+        [0.90, 0.905, 0.91],
+        BASE,
+        [{"metric": ACC, "vs": "baseline", "min_delta": 0.0}, {"metric": F1, "vs": "baseline", "min_delta": 0.0}],
+        "inconclusive",
+        "mixed",
+    ),
+    (
+        "delta-within-spread-though-criterion-holds",
+        [0.91, 0.99, 0.98],
+        [0.96, 0.97, 0.965],
+        BASE,
+        [{"metric": ACC, "vs": "baseline", "min_delta": 0.005}],
+        "inconclusive",
+        "excessive variance",
+    ),
+    (
+        "delta-within-spread-though-worse",
+        [0.90, 0.99, 0.93],
+        [0.96, 0.97, 0.965],
+        BASE,
+        [{"metric": ACC, "vs": "baseline", "min_delta": 0.0}],
+        "inconclusive",
+        "excessive variance",
+    ),
+    (
+        "absolute-threshold-met",
+        [0.97, 0.98, 0.975],
+        [0.96, 0.97, 0.965],
+        None,
+        [{"metric": ACC, "threshold": 0.95}],
+        "succeeded",
+        "≥ 0.95: yes",
+    ),
+    (
+        "absolute-threshold-missed",
+        [0.97, 0.98, 0.975],
+        [0.96, 0.97, 0.965],
+        None,
+        [{"metric": ACC, "threshold": 0.99}],
+        "failed",
+        "≥ 0.99: no",
+    ),
+    (
+        "threshold-on-secondary-missed",
+        [0.97, 0.98, 0.975],
+        [0.96, 0.97, 0.965],
+        BASE,
+        [{"metric": ACC, "vs": "baseline", "min_delta": 0.0}, {"metric": F1, "threshold": 0.99}],
+        "inconclusive",
+        "mixed",
+    ),
 ]
 
 
-@pytest.mark.parametrize("acc,f1,baseline,criteria,expected,phrase", [o[1:] for o in OUTCOMES], ids=[o[0] for o in OUTCOMES])
+@pytest.mark.parametrize(
+    "acc,f1,baseline,criteria,expected,phrase", [o[1:] for o in OUTCOMES], ids=[o[0] for o in OUTCOMES]
+)
 def test_outcome(tmp_path, acc, f1, baseline, criteria, expected, phrase):
     for seed in range(3):
         write_seed(tmp_path, seed, {ACC: acc[seed], F1: f1[seed]}, baseline)
@@ -170,17 +246,46 @@ def test_outcome(tmp_path, acc, f1, baseline, criteria, expected, phrase):
 
 LOWER_IS_BETTER = [
     # id, mse per seed, baseline mse, criteria, higher_is_better for mse, expected
-    ("lower-mse-beats-baseline", [0.10, 0.11, 0.105], 0.15, [{"metric": "mse", "vs": "baseline", "min_delta": 0.02}], False, "succeeded"),
-    ("higher-mse-is-worse", [0.20, 0.21, 0.205], 0.15, [{"metric": "mse", "vs": "baseline", "min_delta": 0.0}], False, "failed"),
-    ("lower-but-short-of-min-delta", [0.14, 0.141, 0.142], 0.15, [{"metric": "mse", "vs": "baseline", "min_delta": 0.02}], False, "failed"),
-    ("criterion-direction-lower-overrides-default", [0.10, 0.11, 0.105], 0.15,
-     [{"metric": "mse", "vs": "baseline", "direction": "lower", "min_delta": 0.0}], True, "succeeded"),
+    (
+        "lower-mse-beats-baseline",
+        [0.10, 0.11, 0.105],
+        0.15,
+        [{"metric": "mse", "vs": "baseline", "min_delta": 0.02}],
+        False,
+        "succeeded",
+    ),
+    (
+        "higher-mse-is-worse",
+        [0.20, 0.21, 0.205],
+        0.15,
+        [{"metric": "mse", "vs": "baseline", "min_delta": 0.0}],
+        False,
+        "failed",
+    ),
+    (
+        "lower-but-short-of-min-delta",
+        [0.14, 0.141, 0.142],
+        0.15,
+        [{"metric": "mse", "vs": "baseline", "min_delta": 0.02}],
+        False,
+        "failed",
+    ),
+    (
+        "criterion-direction-lower-overrides-default",
+        [0.10, 0.11, 0.105],
+        0.15,
+        [{"metric": "mse", "vs": "baseline", "direction": "lower", "min_delta": 0.0}],
+        True,
+        "succeeded",
+    ),
     ("threshold-at-most", [0.10, 0.11, 0.105], None, [{"metric": "mse", "threshold": 0.12}], False, "succeeded"),
     ("threshold-at-most-missed", [0.10, 0.11, 0.105], None, [{"metric": "mse", "threshold": 0.1}], False, "failed"),
 ]
 
 
-@pytest.mark.parametrize("mse,base,criteria,higher,expected", [c[1:] for c in LOWER_IS_BETTER], ids=[c[0] for c in LOWER_IS_BETTER])
+@pytest.mark.parametrize(
+    "mse,base,criteria,higher,expected", [c[1:] for c in LOWER_IS_BETTER], ids=[c[0] for c in LOWER_IS_BETTER]
+)
 def test_lower_is_better_metric(tmp_path, mse, base, criteria, higher, expected):
     for seed in range(3):
         write_seed(tmp_path, seed, {"mse": mse[seed], "r2": 0.5}, None if base is None else {"mse": base, "r2": 0.4})
@@ -242,13 +347,20 @@ def test_no_seed_files_at_all(tmp_path):
     assert summary.outcome == "inconclusive"
 
 
-@pytest.mark.parametrize("primary_json", ["NaN", "null", "Infinity", "-Infinity", '"0.97"', "true"],
-                         ids=["nan", "null", "inf", "-inf", "string", "bool"])
+@pytest.mark.parametrize(
+    "primary_json",
+    ["NaN", "null", "Infinity", "-Infinity", '"0.97"', "true"],
+    ids=["nan", "null", "inf", "-inf", "string", "bool"],
+)
 def test_non_finite_primary_metric_fails_that_seed_and_is_excluded(tmp_path, primary_json):
     write_seed(tmp_path, 0, {ACC: 0.97, F1: 0.96}, BASE)
     write_seed(tmp_path, 1, {ACC: 0.98, F1: 0.97}, BASE)
-    write_raw(tmp_path, 2, '{"slug": "x", "seed": 2, "metrics": {"accuracy": %s, "f1_macro": 0.1},'
-                           ' "baseline_metrics": {"accuracy": 0.5, "f1_macro": 0.5}}' % primary_json)
+    write_raw(
+        tmp_path,
+        2,
+        f'{{"slug": "x", "seed": 2, "metrics": {{"accuracy": {primary_json}, "f1_macro": 0.1}},'
+        ' "baseline_metrics": {"accuracy": 0.5, "f1_macro": 0.5}}',
+    )
     summary = summarize_dir(tmp_path, config())
     assert list(summary.failed_seeds) == [2]
     assert ACC in summary.failed_seeds[2]
@@ -289,8 +401,11 @@ def test_nan_seeds_leaving_one_survivor_make_it_inconclusive(tmp_path):
     assert summary.outcome == "inconclusive"
 
 
-@pytest.mark.parametrize("text", ["{not json", "", "[1, 2, 3]", '{"slug": "x", "seed": 1}', '{"metrics": [0.9]}', '"just a string"'],
-                         ids=["syntax-error", "empty", "list", "no-metrics", "metrics-not-object", "string"])
+@pytest.mark.parametrize(
+    "text",
+    ["{not json", "", "[1, 2, 3]", '{"slug": "x", "seed": 1}', '{"metrics": [0.9]}', '"just a string"'],
+    ids=["syntax-error", "empty", "list", "no-metrics", "metrics-not-object", "string"],
+)
 def test_unreadable_seed_file_is_listed_as_failed(tmp_path, text):
     write_seed(tmp_path, 0, {ACC: 0.97, F1: 0.96}, BASE)
     write_seed(tmp_path, 2, {ACC: 0.98, F1: 0.97}, BASE)
@@ -318,8 +433,14 @@ def test_non_utf8_seed_file_is_listed_as_failed(tmp_path):
 def test_read_seed_files_takes_only_seed_files_whose_seed_matches_the_name(tmp_path):
     write_seed(tmp_path, 0, {ACC: 0.9})
     write_raw(tmp_path, 3, json.dumps({"seed": 99, "metrics": {ACC: 0.8}}))  # a copy of another seed's file
-    for other in ("seed_x.json", "seed_1.json.tmp", ".seed_2.json.123.tmp", "summary.json", "seed_4.txt",
-                  "seed_5.json\n"):
+    for other in (
+        "seed_x.json",
+        "seed_1.json.tmp",
+        ".seed_2.json.123.tmp",
+        "summary.json",
+        "seed_4.txt",
+        "seed_5.json\n",
+    ):
         (tmp_path / other).write_text('{"metrics": {"accuracy": 0.1}}', encoding="utf-8")
     found = results.read_seed_files(tmp_path)
     assert sorted(r["seed"] for r in found.records) == [0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exprun.sanity import likely_cause
+from exprun.prepare.sanity import likely_cause
 
 HEADER = "exprun run demo: host=lab start=2026-11-30T10:00:00Z CUDA_VISIBLE_DEVICES=<unset> tasks=full:0 parallel=1\n"
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from exprun import pages, sections, yamledit
+from exprun.wiki import pages, sections, yamledit
 
 TEMPLATE = list(sections.CANONICAL_ORDER)
 
@@ -268,7 +268,7 @@ def test_exprun_blocks_keep_every_line_of_every_corpus_page(corpus_page, tmp_pat
 def test_a_corpus_page_completes_with_the_persons_text_kept(corpus_page, tmp_path):
     """The completion itself (status, fields and blocks in one write) on every real page, each taken to
     `running` first (the planned ones as a deploy does; the others as if they had been)."""
-    from exprun import lifecycle
+    from exprun.wiki import lifecycle
 
     path = tmp_path / corpus_page.name
     shutil.copyfile(corpus_page, path)
@@ -277,8 +277,13 @@ def test_a_corpus_page_completes_with_the_persons_text_kept(corpus_page, tmp_pat
     else:
         pages.set_field(path, "status", "running")
     running = path.read_text(encoding="utf-8")
-    lifecycle.transition(path, "completed", {"outcome": "succeeded", "key_result": "auroc 0.81 over 3 seeds"},
-                         today="2026-12-04", blocks={"Results": "table", "Analysis": "words"})
+    lifecycle.transition(
+        path,
+        "completed",
+        {"outcome": "succeeded", "key_result": "auroc 0.81 over 3 seeds"},
+        today="2026-12-04",
+        blocks={"Results": "table", "Analysis": "words"},
+    )
     done = pages.load_page(path)
     assert done.status == "completed" and done.get("outcome") == "succeeded"
     body_before = pages.parse_page(running, path).body.splitlines()
@@ -286,7 +291,10 @@ def test_a_corpus_page_completes_with_the_persons_text_kept(corpus_page, tmp_pat
 
 
 def test_the_persons_text_in_analysis_stays_above_the_block():
-    body = "\n## Results\n\n(to be filled after /exp-run)\n\n## Analysis\n\nSucceed if AUROC >= 0.8.\n\n## Follow-up\n\nx\n"
+    body = (
+        "\n## Results\n\n(to be filled after /exp-run)\n\n## Analysis\n\nSucceed if AUROC >= 0.8.\n\n"
+        "## Follow-up\n\nx\n"
+    )
     new = sections.write_block(body, "Analysis", "Outcome: failed")
     analysis = sections.read_section(new, "Analysis")
     assert analysis.startswith("Succeed if AUROC >= 0.8.\n\n<!-- exprun:begin analysis")

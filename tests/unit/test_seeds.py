@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from exprun import contract, seeds
-from exprun.codegen.spec import _seeds
-from exprun.errors import ConfigError
+from exprun.core.errors import ConfigError
+from exprun.experiment import seeds
+from exprun.prepare import contract
+from exprun.prepare.codegen.spec import _seeds
 
 
-@pytest.mark.parametrize("given,phrase", [
-    ([1, 1, 2], "seed 1 appears twice"),
-    ([0, -1], "between 0 and"),
-    ([0, 2**32], "between 0 and"),
-    ([0, "1"], "whole numbers"),
-    ([0, True], "whole numbers"),
-    (list(range(seeds.MAX_SEEDS + 1)), f"at most {seeds.MAX_SEEDS}"),
-    ([], "at least one"),
-    ("0 1 2", "a list"),
-])
+@pytest.mark.parametrize(
+    "given,phrase",
+    [
+        ([1, 1, 2], "seed 1 appears twice"),
+        ([0, -1], "between 0 and"),
+        ([0, 2**32], "between 0 and"),
+        ([0, "1"], "whole numbers"),
+        ([0, True], "whole numbers"),
+        (list(range(seeds.MAX_SEEDS + 1)), f"at most {seeds.MAX_SEEDS}"),
+        ([], "at least one"),
+        ("0 1 2", "a list"),
+    ],
+)
 def test_bad_seeds_are_one_line_naming_the_field(given, phrase):
     with pytest.raises(ConfigError, match=phrase) as caught:
         seeds.check(given, "experiments/code/x/config.yaml")

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from exprun import config
-from exprun.errors import ConfigError
+from exprun.core import config
+from exprun.core.errors import ConfigError
 
 
 def test_profile_settings_are_layered_over_the_wiki_config(example_wiki):
@@ -45,8 +45,8 @@ def test_settings_travel_as_one_argument_and_come_back_whole(example_wiki):
 
 def test_exprun_deploy_uses_the_profile_it_is_given(example_wiki):
     """Without --profile the wiki's settings (local); with --profile remote the remote path is taken."""
-    from exprun import gate
-    from exprun.codegen import generate
+    from exprun.gate import approval as gate
+    from exprun.prepare.codegen import generate
 
     slug = "digits-mlp-vs-logreg"
     generate.generate(slug, config.load(example_wiki), example_wiki)
@@ -61,7 +61,7 @@ def test_the_typed_settings_match_the_schema_key_for_key():
     """The schema carries the defaults and a description of every key; the dataclasses must say the same."""
     import dataclasses
 
-    from exprun import settings as typed
+    from exprun.core import settings as typed
 
     def check(schema_node: dict, cls, where: str) -> None:
         props = schema_node["properties"]

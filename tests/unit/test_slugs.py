@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from exprun.errors import SlugError
-from exprun.slugs import MAX_SLUG_LENGTH, SLUG_PATTERN, slugify, validate_slug
+from exprun.core.errors import SlugError
+from exprun.core.slugs import MAX_SLUG_LENGTH, SLUG_PATTERN, slugify, validate_slug
 
 GOOD = ["a", "x1", "digits-cnn-gpu", "007", "a-b-c-d", "mlp-64-vs-logreg", "a" * MAX_SLUG_LENGTH]
 

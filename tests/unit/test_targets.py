@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exprun import targets
+from exprun.workflow import targets
 
 SLUGS = ["a-exp", "b-exp", "prepare-me"]
 

@@ -9,7 +9,7 @@ import textwrap
 import time
 from datetime import datetime, timedelta, timezone
 
-from exprun import wikilog
+from exprun.wiki import wikilog
 
 ENTRY = re.compile(r"^## \[\d{4}-\d{2}-\d{2}\] \S.*$")
 
@@ -17,7 +17,9 @@ ENTRY = re.compile(r"^## \[\d{4}-\d{2}-\d{2}\] \S.*$")
 def test_append_to_existing_log_keeps_earlier_entries(example_wiki):
     wiki = example_wiki / "wiki"
     before = (wiki / "log.md").read_bytes()
-    line = wikilog.append_log(wiki, "exp-run | digits-cnn-gpu deployed", now=datetime(2026, 11, 25, 12, tzinfo=timezone.utc))
+    line = wikilog.append_log(
+        wiki, "exp-run | digits-cnn-gpu deployed", now=datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+    )
     assert line == "## [2026-11-25] exp-run | digits-cnn-gpu deployed"
     after = (wiki / "log.md").read_bytes()
     assert after == before + (line + "\n").encode()
@@ -45,7 +47,10 @@ def test_empty_log_file_gets_the_header(tmp_path):
 def test_log_without_final_newline_is_not_glued(tmp_path):
     (tmp_path / "log.md").write_text("# Wiki Log\n\n## [2026-01-01] old entry")
     wikilog.append_log(tmp_path, "new entry", now=datetime(2026, 1, 2, tzinfo=timezone.utc))
-    assert (tmp_path / "log.md").read_text().splitlines()[-2:] == ["## [2026-01-01] old entry", "## [2026-01-02] new entry"]
+    assert (tmp_path / "log.md").read_text().splitlines()[-2:] == [
+        "## [2026-01-01] old entry",
+        "## [2026-01-02] new entry",
+    ]
 
 
 def test_date_is_utc(tmp_path):
@@ -63,9 +68,11 @@ def test_default_date_is_today_in_utc(tmp_path):
 
 
 def test_message_cannot_inject_extra_lines(tmp_path):
-    line = wikilog.append_log(tmp_path, "multi\nline\n## [1999-01-01] forged\r\nentry  ", now=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    line = wikilog.append_log(
+        tmp_path, "multi\nline\n## [1999-01-01] forged\r\nentry  ", now=datetime(2026, 1, 2, tzinfo=timezone.utc)
+    )
     assert line == "## [2026-01-02] multi line ## [1999-01-01] forged entry"
-    entries = [l for l in (tmp_path / "log.md").read_text().splitlines() if l.startswith("## [")]
+    entries = [row for row in (tmp_path / "log.md").read_text().splitlines() if row.startswith("## [")]
     assert entries == [line]
 
 
@@ -80,7 +87,7 @@ def test_concurrent_appends_from_two_processes_are_all_whole(tmp_path):
         """
         import sys, time
         from pathlib import Path
-        from exprun import wikilog
+        from exprun.wiki import wikilog
         wiki, name, sync = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
         (sync / f"ready-{name}").touch()
         while not (sync / "go").exists():  # start both writers at the same moment

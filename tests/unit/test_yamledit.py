@@ -10,8 +10,9 @@ from datetime import date, datetime
 import pytest
 import yaml
 
-from exprun import yamledit, yamlemit
-from exprun.errors import PageError
+from exprun.core import yamlemit
+from exprun.core.errors import PageError
+from exprun.wiki import yamledit
 
 # A hand-written page meant to trip a naive editor: comments on every field (and
 # whole-line ones), a folded block scalar, quotes, colons, '#', unicode, flow lists
@@ -108,7 +109,7 @@ def same(left, right) -> bool:
     if isinstance(left, dict) and isinstance(right, dict):
         return left.keys() == right.keys() and all(same(left[k], right[k]) for k in left)
     if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right))
+        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right, strict=False))
     return type(left) is type(right) and left == right
 
 
@@ -167,7 +168,7 @@ def line_of(text: str, prefix: str) -> str:
 def test_hostile_page_is_valid_yaml_to_start_with():
     meta = meta_of(HOSTILE)
     assert meta["title"] == "Dropout: does it help? # not a comment"
-    assert meta["linked_idea"] == "it's \"quoted\": yes"
+    assert meta["linked_idea"] == 'it\'s "quoted": yes'
     assert meta["tags"] == ["a", "b, c", "d, e"]
     assert meta["hypothesis"].startswith("A folded hypothesis: with a colon # and a hash,")
     assert meta["remote"] == {"server": "", "gpu": "", "session": "none"}
@@ -187,13 +188,13 @@ def test_edit_changes_only_the_edited_line(hostile, field, value):
 
     blocks = changed_line_blocks(hostile, new)
     assert len(blocks) == 1, blocks
-    (old_lines, new_lines), = blocks
+    ((old_lines, new_lines),) = blocks
     assert len(old_lines) == 1 and len(new_lines) == 1
     leaf = field.rsplit(".", 1)[-1]
     assert old_lines[0].lstrip().startswith(f"{leaf}:")
     # the edited line keeps its indentation, key and its own comment
     assert new_lines[0].startswith(old_lines[0][: old_lines[0].index(":") + 1])
-    comment = old_lines[0][old_lines[0].index("  #"):].strip()
+    comment = old_lines[0][old_lines[0].index("  #") :].strip()
     assert new_lines[0].rstrip("\r\n").endswith(comment)
 
     for text in COMMENTS:
@@ -245,7 +246,7 @@ def test_repeated_edits_round_trip_to_the_original_bytes():
     page = HOSTILE
     for field, value in SINGLE_LINE_EDITS:
         page, _ = yamledit.set_value(page, field, value)
-    for field, value in SINGLE_LINE_EDITS:
+    for field, _ in SINGLE_LINE_EDITS:
         page, _ = yamledit.set_value(page, field, get(meta_of(HOSTILE), field))
     assert meta_of(page) == meta_of(HOSTILE)
     for text in COMMENTS:
@@ -265,7 +266,7 @@ def test_block_scalar_itself_can_be_replaced(hostile):
     after, before = meta_of(new), meta_of(hostile)
     assert after["hypothesis"] == 'Short: "new" # hypothesis'
     assert same(without(after, "hypothesis"), without(before, "hypothesis"))
-    (old_lines, new_lines), = changed_line_blocks(hostile, new)
+    ((old_lines, new_lines),) = changed_line_blocks(hostile, new)
     assert len(old_lines) == 3 and len(new_lines) == 1  # the 2 continuation lines went with the value
     assert "# folded block scalar" in new_lines[0]
     for text in COMMENTS:
@@ -279,22 +280,22 @@ def test_editing_field_after_a_block_list_and_list_of_mappings():
         "status: planned\n"
         "metrics:\n"
         "  - accuracy   # primary\n"
-        "  - \"macro F1\"\n"
+        '  - "macro F1"\n'
         "success_criteria:          # machine-readable\n"
         "  - {metric: accuracy, vs: baseline, min_delta: 0.005}\n"
         "reproducibility:\n"
         "  dataset_versions:\n"
         "    - name: digits\n"
-        "      version: \"1.0\"  # pinned\n"
+        '      version: "1.0"  # pinned\n'
         "  seeds: [0, 1, 2]\n"
-        "outcome: \"\"\n"
+        'outcome: ""\n'
         "---\n"
     )
     for field, value in [("outcome", "failed"), ("reproducibility.seeds", [3]), ("status", "running")]:
         new, _ = yamledit.set_value(page, field, value)
         assert get(meta_of(new), field) == value
         assert same(without(meta_of(new), field), without(meta_of(page), field))
-        (old_lines, new_lines), = changed_line_blocks(page, new)
+        ((old_lines, new_lines),) = changed_line_blocks(page, new)
         assert len(old_lines) == len(new_lines) == 1
 
 
@@ -320,7 +321,7 @@ def test_missing_field_is_added_with_create(hostile):
     after = meta_of(new)
     assert after["started"] == "2026-11-25T10:00"
     assert same(without(after, "started"), meta_of(hostile))
-    (old_lines, new_lines), = changed_line_blocks(hostile, new)
+    ((old_lines, new_lines),) = changed_line_blocks(hostile, new)
     assert old_lines == [] and len(new_lines) == 1
     if "\r\n" in hostile:
         assert "\n" not in new.replace("\r\n", "")
@@ -330,7 +331,7 @@ def test_missing_nested_field_is_added_inside_its_block(hostile):
     new, _ = yamledit.set_value(hostile, "remote.port", 2222, create=True)
     after = meta_of(new)
     assert after["remote"] == {"server": "", "gpu": "", "session": "none", "port": 2222}
-    (old_lines, new_lines), = changed_line_blocks(hostile, new)
+    ((old_lines, new_lines),) = changed_line_blocks(hostile, new)
     assert old_lines == [] and new_lines[0].startswith("  port: 2222")
 
 
@@ -491,17 +492,19 @@ def test_append_to_flow_list_keeps_the_rest(hostile):
     new, old = yamledit.append_item(hostile, "tags", "f, g")
     assert old == ["a", "b, c", "d, e"]
     assert meta_of(new)["tags"] == ["a", "b, c", "d, e", "f, g"]
-    (old_lines, new_lines), = changed_line_blocks(hostile, new)
+    ((old_lines, new_lines),) = changed_line_blocks(hostile, new)
     assert new_lines[0].startswith("""tags: [a, "b, c", 'd, e', "f, g"]""")
     assert "# flow list, commas inside quotes" in new_lines[0]
 
 
 def test_append_to_block_list_adds_one_line():
-    page = "---\r\ntitle: t\r\nstatus: planned\r\nmetrics:\r\n  - accuracy  # primary\r\n  - f1\r\nbaseline: x\r\n---\r\n"
+    page = (
+        "---\r\ntitle: t\r\nstatus: planned\r\nmetrics:\r\n  - accuracy  # primary\r\n  - f1\r\nbaseline: x\r\n---\r\n"
+    )
     new, old = yamledit.append_item(page, "metrics", "top-5: acc")
     assert old == ["accuracy", "f1"]
     assert meta_of(new)["metrics"] == ["accuracy", "f1", "top-5: acc"]
-    (old_lines, new_lines), = changed_line_blocks(page, new)
+    ((old_lines, new_lines),) = changed_line_blocks(page, new)
     assert old_lines == [] and new_lines == ['  - "top-5: acc"\r\n']
 
 
@@ -540,8 +543,11 @@ def test_failed_verification_leaves_text_untouched_and_says_why():
         yamledit.set_value(page, "status", "completed")
 
 
-BILLION_LAUGHS = "---\ntitle: t\nstatus: planned\n" + "".join(
-    f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else 'lol'}]\n" for i in range(10)) + "---\n"
+BILLION_LAUGHS = (
+    "---\ntitle: t\nstatus: planned\n"
+    + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else 'lol'}]\n" for i in range(10))
+    + "---\n"
+)
 
 
 def test_anchors_and_aliases_are_refused_in_one_line_with_bounded_memory(tmp_path):
@@ -553,24 +559,31 @@ def test_anchors_and_aliases_are_refused_in_one_line_with_bounded_memory(tmp_pat
     assert len(BILLION_LAUGHS) < 2048
     page = tmp_path / "x.md"
     page.write_text(BILLION_LAUGHS)
-    code = ("import resource, sys, json\n"
-            "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
-            "from exprun import pages\n"
-            "from exprun.errors import PageError\n"
-            "try:\n    page = pages.load_page(sys.argv[1]); print(len(json.dumps(page.meta)))\n"
-            "except PageError as exc:\n    print(exc)\n")
+    code = (
+        "import resource, sys, json\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
+        "from exprun.wiki import pages\n"
+        "from exprun.core.errors import PageError\n"
+        "try:\n    page = pages.load_page(sys.argv[1]); print(len(json.dumps(page.meta)))\n"
+        "except PageError as exc:\n    print(exc)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code, str(page)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"{page}:4: invalid YAML in frontmatter: anchors and aliases (&l0) are not allowed: write the value out"
+    assert (
+        done.stdout.strip()
+        == f"{page}:4: invalid YAML in frontmatter: anchors and aliases (&l0) are not allowed: write the value out"
+    )
 
 
 def test_a_key_given_twice_in_config_yaml_is_refused(tmp_path):
-    from exprun.errors import ConfigError
-    from exprun.experiment_config import read_config_file
+    from exprun.core.errors import ConfigError
+    from exprun.experiment.experiment_config import read_config_file
 
     path = tmp_path / "config.yaml"
     path.write_text("seeds: [0, 1]\nhyperparameters:\n  learning_rate: 0.1\n  learning_rate: 10\n")
-    with pytest.raises(ConfigError, match=r"config.yaml:4: invalid YAML: key 'learning_rate' is given twice \(first on line 3\)"):
+    with pytest.raises(
+        ConfigError, match=r"config.yaml:4: invalid YAML: key 'learning_rate' is given twice \(first on line 3\)"
+    ):
         read_config_file(path, "x")
 
 

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+from workflow_helpers import REPO
 
 from services import require_service
-from workflow_helpers import REPO
 
 
 @pytest.fixture
@@ -31,8 +31,8 @@ def wiki_root(tmp_path: Path) -> Path:
 def cleanup_screens(wiki_root: Path):
     """Stop the sessions this test launched (found through its run records), and wait until gone."""
     yield
-    from exprun.launchers import screen
-    from exprun.launchers.base import RunRecord
+    from exprun.machines.launchers import screen
+    from exprun.machines.launchers.base import RunRecord
 
     for run_file in (wiki_root / "experiments" / "state").glob("*/run.json"):
         record = RunRecord.load(run_file)

@@ -7,7 +7,6 @@ import json
 import time
 
 import yaml
-
 from workflow_helpers import approve_with, exprun, output, page_meta, snakemake
 
 SLUG = "digits-mlp-ablation"
@@ -19,8 +18,14 @@ def test_tasks_run_in_parallel_with_their_own_exit_status(wiki_root, screen_avai
     path = wiki_root / "experiments" / "code" / SLUG / "config.yaml"
     config = yaml.safe_load(path.read_text())
     # passes the sanity run (which forces 1 epoch) and fails in the real run
-    config["arms"].append({"name": "broken", "role": "ablation", "factor": "a bad setting",
-                           "overrides": {"hyperparameters": {"epochs": -1}}})
+    config["arms"].append(
+        {
+            "name": "broken",
+            "role": "ablation",
+            "factor": "a bad setting",
+            "overrides": {"hyperparameters": {"epochs": -1}},
+        }
+    )
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     assert snakemake(wiki_root, f"prepare_{SLUG}").returncode == 0
     gate = snakemake(wiki_root, f"deploy_{SLUG}")
@@ -32,8 +37,11 @@ def test_tasks_run_in_parallel_with_their_own_exit_status(wiki_root, screen_avai
 
     tasks = wiki_root / "logs" / f"exp-{SLUG}.tasks"
     exits = {p.stem: p.read_text().strip() for p in tasks.glob("*.exit")}
-    assert exits == {f"{arm}_seed{s}": ("1" if arm == "broken" else "0")
-                     for arm in ("full", "no-hidden-layer", "no-weight-decay", "broken") for s in (0, 1, 2)}
+    assert exits == {
+        f"{arm}_seed{s}": ("1" if arm == "broken" else "0")
+        for arm in ("full", "no-hidden-layer", "no-weight-decay", "broken")
+        for s in (0, 1, 2)
+    }
     assert "need batch_size >= 1, log_every >= 1, epochs >= 0" in (tasks / "broken_seed1.log").read_text()
     log = (wiki_root / "logs" / f"exp-{SLUG}.log").read_text()
     assert "started (slot 1" in log and "task broken:2 failed with exit status 1" in log
@@ -45,21 +53,33 @@ def test_tasks_run_in_parallel_with_their_own_exit_status(wiki_root, screen_avai
     assert "- broken: seed 0 not counted — no result file" in page
     assert "fewer than 2 paired seeds for broken vs full" in page  # the broken arm leaves the verdict open
     assert sorted(p.name for p in (wiki_root / "results" / SLUG / "full").glob("seed_*.json")) == [
-        "seed_0.json", "seed_1.json", "seed_2.json"]
+        "seed_0.json",
+        "seed_1.json",
+        "seed_2.json",
+    ]
 
 
 def test_the_automatic_fix_reruns_only_the_diverging_tasks_each_with_its_own_rate(
-        wiki_root, screen_available, cleanup_screens):
+    wiki_root, screen_available, cleanup_screens
+):
     """Two sweep arms whose loss explodes (learning rates 1e8 and 1e9): the run ends, then the one fix reruns
     exactly their tasks, each from its own rate × lr_factor, while the healthy tasks keep their first results."""
     (wiki_root / "config" / "config.yaml").write_text(
-        "collect:\n  poll_s: 1\nparallel: 2\nautofix:\n  lr_factor: 1.0e-11\n")
+        "collect:\n  poll_s: 1\nparallel: 2\nautofix:\n  lr_factor: 1.0e-11\n"
+    )
     approve_with(wiki_root, SLUG, approve=False, epochs=4)
     path = wiki_root / "experiments" / "code" / SLUG / "config.yaml"
     config = yaml.safe_load(path.read_text())
     config["seeds"] = [0, 1]
-    config["arms"] += [{"name": f"lr={rate:g}", "role": "sweep", "factor": f"learning_rate={rate:g}",
-                        "overrides": {"hyperparameters": {"learning_rate": rate}}} for rate in (1e8, 1e9)]
+    config["arms"] += [
+        {
+            "name": f"lr={rate:g}",
+            "role": "sweep",
+            "factor": f"learning_rate={rate:g}",
+            "overrides": {"hyperparameters": {"learning_rate": rate}},
+        }
+        for rate in (1e8, 1e9)
+    ]
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     # the sanity run would catch these rates (its loss must go down): a person overrides it, as a user may
     assert exprun(wiki_root, "approve", SLUG).returncode == 0
@@ -89,7 +109,9 @@ def test_the_automatic_fix_reruns_only_the_diverging_tasks_each_with_its_own_rat
     meta = page_meta(wiki_root, SLUG)
     assert meta["status"] == "completed" and "failed" not in meta["key_result"]
     page = (wiki_root / "wiki" / "experiments" / f"{SLUG}.md").read_text()
-    assert "Rerun by the automatic fix (their numbers come from the rerun, with the changed setting): lr=1e+08:0" in page
+    assert (
+        "Rerun by the automatic fix (their numbers come from the rerun, with the changed setting): lr=1e+08:0" in page
+    )
     assert "- automatic fix applied during the run: exploding_loss → task lr=1e+08:0" in page
     for name in ("lr=1e+08", "lr=1e+09"):
         results = [json.loads(p.read_text()) for p in (wiki_root / "results" / SLUG / name).glob("seed_*.json")]

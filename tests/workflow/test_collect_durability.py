@@ -13,15 +13,15 @@ import subprocess
 import sys
 
 import pytest
-
 from workflow_helpers import DEMO_SLUG, REPO, deployed_and_ended, exprun, output, page_meta
 
 STATE = f"experiments/state/{DEMO_SLUG}"
 CHILD = """
 import errno, os, signal, sys
 from pathlib import Path
-from exprun import collect, config
-from exprun.errors import ExprunError
+from exprun.core import config
+from exprun.finish import collect
+from exprun.core.errors import ExprunError
 root, mode, at = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 count = [0]
 real_replace, real_write = os.replace, os.write
@@ -61,8 +61,9 @@ def ended_run(tmp_path_factory):
 
 
 def child(root, mode: str, at: int) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", CHILD, str(root), mode, str(at), DEMO_SLUG],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", CHILD, str(root), mode, str(at), DEMO_SLUG], capture_output=True, text=True, timeout=120
+    )
 
 
 def completed_once(root) -> None:

@@ -10,9 +10,9 @@ import sys
 import time
 
 import yaml
+from workflow_helpers import DEMO_SLUG, approve_with, output, page_meta, snakemake
 
 from wiki_lint import wiki_problems
-from workflow_helpers import DEMO_SLUG, approve_with, output, page_meta, snakemake
 
 FAKE_RUN = """#!/usr/bin/env bash
 # A person replaced run.sh: a stand-in run that logs like train.py and then waits.
@@ -53,11 +53,26 @@ def test_full_mode_end_to_end(wiki_root, screen_available, cleanup_screens):
     log = (wiki_root / "wiki" / "log.md").read_text()
     assert f"exp-run | deployed {DEMO_SLUG} | env: local | session: exp-{DEMO_SLUG} | eta:" in log
     assert f"exp-run | completed {DEMO_SLUG} | outcome: {meta['outcome']}" in log
-    assert sorted(p.name for p in (wiki_root / "results" / DEMO_SLUG).glob("seed_*.json")) == ["seed_0.json", "seed_1.json", "seed_2.json"]
+    assert sorted(p.name for p in (wiki_root / "results" / DEMO_SLUG).glob("seed_*.json")) == [
+        "seed_0.json",
+        "seed_1.json",
+        "seed_2.json",
+    ]
     assert (wiki_root / "wiki" / "ideas" / "small-mlp-beats-linear-on-digits.md").read_bytes() == idea
     assert wiki_problems(wiki_root) == [], "a page exprun completed passes the wiki's own lint"
-    read = subprocess.run([sys.executable, "-m", "exprun", "wiki", "read-meta",
-                           str(wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md"), "outcome"], capture_output=True, text=True)
+    read = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exprun",
+            "wiki",
+            "read-meta",
+            str(wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md"),
+            "outcome",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert json.loads(read.stdout) == meta["outcome"]
     again = snakemake(wiki_root, f"deploy_{DEMO_SLUG}")
     assert again.returncode != 0 and "already completed" in output(again)

@@ -22,8 +22,17 @@ def deploy_by_hand(root, script: str) -> None:
     page.write_text(text)
     (root / "logs").mkdir(exist_ok=True)
     log = root / "logs" / f"{SESSION}.log"
-    subprocess.run(["screen", "-dmS", SESSION, "bash", "-c", f"cd {shlex.quote(str(root))} && ({script}) > {shlex.quote(str(log))} 2>&1"],
-                   check=True)
+    subprocess.run(
+        [
+            "screen",
+            "-dmS",
+            SESSION,
+            "bash",
+            "-c",
+            f"cd {shlex.quote(str(root))} && ({script}) > {shlex.quote(str(log))} 2>&1",
+        ],
+        check=True,
+    )
 
 
 def seed_file(seed: int, acc: float, base: float) -> str:
@@ -33,9 +42,17 @@ def seed_file(seed: int, acc: float, base: float) -> str:
 
 def test_a_run_the_wiki_s_agent_started_is_collected(wiki_root, screen_available):
     assert not (wiki_root / "experiments" / "state" / DEMO_SLUG / "run.json").exists()
-    script = "; ".join([f"mkdir -p results/{DEMO_SLUG}", "echo 'step=1/3 epoch=1 loss=0.9'",
-                        "while [ ! -e go ]; do sleep 0.1; done", "echo 'step=3/3 epoch=1 loss=0.4'",
-                        seed_file(0, 0.97, 0.95), seed_file(1, 0.975, 0.951), seed_file(2, 0.972, 0.949)])
+    script = "; ".join(
+        [
+            f"mkdir -p results/{DEMO_SLUG}",
+            "echo 'step=1/3 epoch=1 loss=0.9'",
+            "while [ ! -e go ]; do sleep 0.1; done",
+            "echo 'step=3/3 epoch=1 loss=0.4'",
+            seed_file(0, 0.97, 0.95),
+            seed_file(1, 0.975, 0.951),
+            seed_file(2, 0.972, 0.949),
+        ]
+    )
     deploy_by_hand(wiki_root, script)
     try:
         time.sleep(0.5)
@@ -47,7 +64,10 @@ def test_a_run_the_wiki_s_agent_started_is_collected(wiki_root, screen_available
         assert status.returncode == 0 and DEMO_SLUG in status.stdout, output(status)
         (wiki_root / "go").touch()
         deadline = time.monotonic() + 20
-        while subprocess.run(["screen", "-ls", SESSION], capture_output=True).returncode == 0 and time.monotonic() < deadline:
+        while (
+            subprocess.run(["screen", "-ls", SESSION], capture_output=True).returncode == 0
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
         done = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
         assert done.returncode == 0, output(done)
@@ -64,11 +84,19 @@ def test_a_run_the_wiki_s_agent_started_is_collected(wiki_root, screen_available
 
 
 def test_a_crash_of_a_run_the_wiki_s_agent_started_is_reported(wiki_root, screen_available):
-    script = "; ".join(["echo 'step=1/3 epoch=1 loss=0.9'", "echo 'Traceback (most recent call last):'",
-                        "echo '  File \"train.py\", line 9'", "echo 'ValueError: shapes do not match'"])
+    script = "; ".join(
+        [
+            "echo 'step=1/3 epoch=1 loss=0.9'",
+            "echo 'Traceback (most recent call last):'",
+            "echo '  File \"train.py\", line 9'",
+            "echo 'ValueError: shapes do not match'",
+        ]
+    )
     deploy_by_hand(wiki_root, script)
     deadline = time.monotonic() + 10
-    while subprocess.run(["screen", "-ls", SESSION], capture_output=True).returncode == 0 and time.monotonic() < deadline:
+    while (
+        subprocess.run(["screen", "-ls", SESSION], capture_output=True).returncode == 0 and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     done = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
     assert done.returncode == 0, output(done)

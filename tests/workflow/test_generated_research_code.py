@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 
-import research_page as rp
 import yaml
-from fake_llm import chat_reply, files_reply
-
 from workflow_helpers import exprun, output, page_meta, snakemake
+
+import research_page as rp
+from fake_llm import chat_reply, files_reply
 
 KEY_ENV = "EXPRUN_TEST_CODEGEN_KEY"
 KEY = "sk-wf-71b3-never-on-disk-2c9e"
 
 
-def test_llm_written_code_runs_end_to_end_against_the_page_baseline(wiki_root, llm, monkeypatch, tmp_path,
-                                                                     screen_available, cleanup_screens):
+def test_llm_written_code_runs_end_to_end_against_the_page_baseline(
+    wiki_root, llm, monkeypatch, tmp_path, screen_available, cleanup_screens
+):
     monkeypatch.setenv(KEY_ENV, KEY)
     rp.add_page(wiki_root)
     settings = yaml.safe_load((wiki_root / "config" / "config.yaml").read_text())

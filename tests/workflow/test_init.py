@@ -12,11 +12,18 @@ def test_init_makes_the_wiki_root_runnable(wiki_root):
     done = subprocess.run([sys.executable, "-m", "exprun", "init", str(wiki_root)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert str(REPO / "src" / "exprun" / "workflow_files" / "Snakefile") in (wiki_root / "Snakefile").read_text()
-    dry = subprocess.run([sys.executable, "-m", "snakemake", "-c1", "-n", f"prepare_{DEMO_SLUG}"],
-                         cwd=wiki_root, capture_output=True, text=True, timeout=120)
+    dry = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-c1", "-n", f"prepare_{DEMO_SLUG}"],
+        cwd=wiki_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "generate_code" in dry.stdout
-    listed = subprocess.run([sys.executable, "-m", "snakemake", "-c1"], cwd=wiki_root, capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-c1"], cwd=wiki_root, capture_output=True, text=True, timeout=120
+    )
     assert f"{DEMO_SLUG}  planned     next:" in listed.stdout + listed.stderr, "bare snakemake lists the experiments"
     again = subprocess.run([sys.executable, "-m", "exprun", "init", str(wiki_root)], capture_output=True, text=True)
     assert again.returncode == 0, "init is idempotent"

@@ -13,7 +13,6 @@ import sys
 import time
 
 import pytest
-
 from workflow_helpers import DEMO_SLUG, REPO, approve_with, edit_config, exprun, output, page_meta, snakemake
 
 CODE = f"experiments/code/{DEMO_SLUG}"
@@ -25,8 +24,9 @@ cd "$(dirname "$0")/../../.."
 mkdir -p results/{slug}
 for seed in ${{EXPRUN_SEEDS:-0 1 2}}; do
   echo "step=1/1 epoch=1 loss=0.5 lr=0.001"
-  printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, "baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' \\
-    "$seed" "$seed" "$EXPRUN_RUN_ID" > results/{slug}/seed_$seed.json
+  {{ printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, ' "$seed" "$seed"
+    printf '"baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' "$EXPRUN_RUN_ID"; }} \\
+    > results/{slug}/seed_$seed.json
 done
 """
 
@@ -90,8 +90,12 @@ def test_replanned_experiment_deploys_again_and_old_seeds_never_count(wiki_root,
     first_run = json.loads((wiki_root / STATE / "run.json").read_text())["run_id"]
     page = wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md"
     for status in ("abandoned", "planned"):
-        moved = subprocess.run([sys.executable, "-m", "exprun", "wiki", "transition", str(page), "--to", status],
-                               capture_output=True, text=True, timeout=60)
+        moved = subprocess.run(
+            [sys.executable, "-m", "exprun", "wiki", "transition", str(page), "--to", status],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert moved.returncode == 0, output(moved)
     again = snakemake(wiki_root, f"deploy_{DEMO_SLUG}")
     assert again.returncode == 0, output(again)
@@ -114,8 +118,9 @@ def test_foreign_seed_files_are_listed_never_counted(wiki_root, screen_available
     wait_for_exit(wiki_root)
     run_id = json.loads((wiki_root / STATE / "run.json").read_text())["run_id"]
     for name in ("seed_7.json", "seed_01.json"):
-        (wiki_root / "results" / DEMO_SLUG / name).write_text(json.dumps(
-            {"metrics": {"accuracy": 1.0}, "run_id": run_id}))
+        (wiki_root / "results" / DEMO_SLUG / name).write_text(
+            json.dumps({"metrics": {"accuracy": 1.0}, "run_id": run_id})
+        )
     done = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
     assert done.returncode == 0, output(done)
     report = (wiki_root / STATE / "RUN_REPORT.md").read_text()
@@ -173,7 +178,7 @@ def test_exprun_deploy_needs_the_sanity_run_unless_overridden_visibly(wiki_root,
 
 
 def test_two_deploys_at_once_give_one_run(wiki_root, screen_available, cleanup_screens):
-    from exprun import attempts
+    from exprun.run import attempts
 
     approve_with(wiki_root, run_sh=QUICK_RUN.replace("done\n", "done\nsleep 30\n"))
     assert snakemake(wiki_root, f"{STATE}/approval.verified").returncode == 0
@@ -186,7 +191,7 @@ def test_two_deploys_at_once_give_one_run(wiki_root, screen_available, cleanup_s
     answers = [racer.communicate(timeout=120) for racer in racers]
     codes = [racer.returncode for racer in racers]
     assert codes.count(0) == 1, answers
-    losers = " ".join(err for (_, err), code in zip(answers, codes) if code)
+    losers = " ".join(err for (_, err), code in zip(answers, codes, strict=False) if code)
     assert "already being deployed" in losers or "already running" in losers
     assert len(deployed_lines(wiki_root)) == 1
     sessions = subprocess.run(["screen", "-ls"], capture_output=True, text=True).stdout
@@ -195,7 +200,9 @@ def test_two_deploys_at_once_give_one_run(wiki_root, screen_available, cleanup_s
 
 def test_a_retry_after_the_page_write_failed_adopts_the_run(wiki_root, screen_available, cleanup_screens, monkeypatch):
     """The launch went through, then the page could not be written: the retry must not start a second run."""
-    from exprun import config, deploy, pages
+    from exprun.core import config
+    from exprun.run import deploy
+    from exprun.wiki import pages
 
     approve_with(wiki_root, run_sh=QUICK_RUN.replace("done\n", "done\nsleep 30\n"))
     assert snakemake(wiki_root, f"{STATE}/approval.verified").returncode == 0

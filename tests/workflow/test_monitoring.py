@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from workflow_helpers import DEMO_SLUG, approve_with, edit_config, exprun, output, page_meta, snakemake
 from test_deploy_collect import wait_for
+from workflow_helpers import DEMO_SLUG, approve_with, edit_config, exprun, output, page_meta, snakemake
 
 NAN_RUN = """#!/usr/bin/env bash
 # Stand-in run: logs a NaN loss, keeps running; records the arguments it was started with.
@@ -55,7 +55,10 @@ def test_nan_loss_gets_exactly_one_fix_with_half_the_learning_rate(wiki_root, sc
     assert "args: [--resume --lr 0.0005]" in log
     record = json.loads((wiki_root / "experiments" / "state" / DEMO_SLUG / "run.json").read_text())
     assert record["autofix"]["anomaly"] == "nan_loss" and record["autofix"]["args"] == ["--resume", "--lr", "0.0005"]
-    assert f"exp-run | autofix {DEMO_SLUG} | nan_loss → learning_rate 0.001 → 0.0005" in (wiki_root / "wiki" / "log.md").read_text()
+    assert (
+        f"exp-run | autofix {DEMO_SLUG} | nan_loss → learning_rate 0.001 → 0.0005"
+        in (wiki_root / "wiki" / "log.md").read_text()
+    )
 
     second = snakemake(wiki_root, f"collect_{DEMO_SLUG}")  # the relaunched run logs NaN again
     assert second.returncode == 0, output(second)
@@ -95,7 +98,8 @@ def test_stall_shows_in_status_and_status_writes_nothing(wiki_root, screen_avail
 
 HELP_WITHOUT_LR = """#!/usr/bin/env bash
 # A person's program: it takes the contract's required flags and --resume, but no --lr.
-case " $* " in *" --help "*) echo "usage: run.sh --seed N --sanity --results-dir D --checkpoint-dir D --resume"; exit 0;; esac
+case " $* " in *" --help "*)
+  echo "usage: run.sh --seed N --sanity --results-dir D --checkpoint-dir D --resume"; exit 0;; esac
 """ + NAN_RUN.split("\n", 1)[1]
 
 
@@ -115,7 +119,9 @@ def test_the_fix_is_not_applied_when_the_program_lacks_the_flag(wiki_root, scree
     assert "No further automatic fix: one was already tried on this experiment." in output(second)
 
 
-def test_the_fix_relaunches_the_run_s_snapshot_whatever_was_approved_since(wiki_root, screen_available, cleanup_screens):
+def test_the_fix_relaunches_the_run_s_snapshot_whatever_was_approved_since(
+    wiki_root, screen_available, cleanup_screens
+):
     """Attack: while the run goes, the code is changed and approved again; the automatic fix must relaunch the
     run's own snapshot, planned from the snapshot's config.yaml — the new code never runs under the old run."""
     approve_with(wiki_root, run_sh=NAN_RUN)
@@ -126,7 +132,9 @@ def test_the_fix_relaunches_the_run_s_snapshot_whatever_was_approved_since(wiki_
     assert approved.returncode == 0, output(approved)
     first = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
     assert first.returncode == 0, output(first)
-    assert "Automatic fix applied: nan_loss → learning_rate 0.001 → 0.0005" in output(first), "planned from the snapshot"
+    assert "Automatic fix applied: nan_loss → learning_rate 0.001 → 0.0005" in output(first), (
+        "planned from the snapshot"
+    )
     deadline = time.monotonic() + 20
     while launches(wiki_root) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from workflow_helpers import DEMO_SLUG, REPO, edit_config, exprun, output, page_meta, snakemake
 
 
@@ -22,7 +21,16 @@ def test_prepare_really_trains_at_sanity_scale(wiki_root):
     done = snakemake(wiki_root, f"prepare_{DEMO_SLUG}")
     assert done.returncode == 0, output(done)
     code = wiki_root / "experiments" / "code" / DEMO_SLUG
-    for name in ("train.py", "data.py", "model.py", "utils.py", "config.yaml", "run.sh", "requirements.txt", "CONTEXT.md"):
+    for name in (
+        "train.py",
+        "data.py",
+        "model.py",
+        "utils.py",
+        "config.yaml",
+        "run.sh",
+        "requirements.txt",
+        "CONTEXT.md",
+    ):
         assert (code / name).exists(), name
     sanity = json.loads(state(wiki_root, "sanity.json").read_text())
     assert sanity["status"] == "passed"
@@ -81,7 +89,8 @@ def test_bare_touch_approves_and_later_edit_makes_it_stale(wiki_root, screen_ava
     state(wiki_root, "approval.stamp").touch()
     time.sleep(0.05)
     (wiki_root / "experiments" / "code" / DEMO_SLUG / "model.py").write_text(
-        (wiki_root / "experiments" / "code" / DEMO_SLUG / "model.py").read_text() + "\n# reviewed\n")
+        (wiki_root / "experiments" / "code" / DEMO_SLUG / "model.py").read_text() + "\n# reviewed\n"
+    )
     done = snakemake(wiki_root, f"deploy_{DEMO_SLUG}")
     assert done.returncode != 0 and "model.py" in output(done) and "stale" in output(done)
     state(wiki_root, "approval.stamp").touch()
@@ -128,7 +137,11 @@ def test_sanity_failure_stops_pipeline_with_cause(wiki_root):
 def test_missing_dataset_names_the_path_tried(wiki_root):
     page = wiki_root / "wiki" / "experiments" / "csv-exp.md"
     text = (wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md").read_text()
-    page.write_text(text.replace('"sklearn digits (load_digits), 20 % held-out test split"', '"data/missing.csv"').replace(DEMO_SLUG, "csv-exp"))
+    page.write_text(
+        text.replace('"sklearn digits (load_digits), 20 % held-out test split"', '"data/missing.csv"').replace(
+            DEMO_SLUG, "csv-exp"
+        )
+    )
     done = snakemake(wiki_root, "prepare_csv-exp")
     assert done.returncode != 0
     assert "dataset not found: tried" in output(done) and "missing.csv" in output(done)
@@ -159,8 +172,21 @@ ALLOWED_LINTS = ("Specify a conda environment or container for each rule.",)
 
 
 def test_lint_is_clean_apart_from_the_per_rule_conda_lint(wiki_root):
-    done = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--lint",
-                           "--directory", str(wiki_root)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--lint",
+            "--directory",
+            str(wiki_root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lints = [line.strip()[2:] for line in output(done).splitlines() if line.startswith("    * ")]
     assert lints, "expected at least the allow-listed lint; did --lint run?"
     assert [lint for lint in lints if not lint.startswith(ALLOWED_LINTS)] == [], output(done)
@@ -174,8 +200,12 @@ def test_bare_snakemake_lists_the_experiments_and_their_next_command(wiki_root):
 
 
 def test_sanity_runs_through_run_sh_so_env_activate_is_checked(wiki_root):
-    activate = f"source {shlex.quote(str(Path(sys.executable).parent / 'activate'))} && echo entered-the-run-environment"
-    (wiki_root / "config" / "config.yaml").write_text(yaml.safe_dump({"collect": {"poll_s": 1}, "env_activate": activate}))
+    activate = (
+        f"source {shlex.quote(str(Path(sys.executable).parent / 'activate'))} && echo entered-the-run-environment"
+    )
+    (wiki_root / "config" / "config.yaml").write_text(
+        yaml.safe_dump({"collect": {"poll_s": 1}, "env_activate": activate})
+    )
     done = snakemake(wiki_root, f"prepare_{DEMO_SLUG}")
     assert done.returncode == 0, output(done)
     log = state(wiki_root, "sanity.log").read_text()

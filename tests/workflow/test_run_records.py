@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 import time
 
-from workflow_helpers import DEMO_SLUG, SEEDS_RUN, approve_with, deployed_and_ended, exprun, output, page_meta, snakemake
+from workflow_helpers import (
+    DEMO_SLUG,
+    SEEDS_RUN,
+    approve_with,
+    deployed_and_ended,
+    exprun,
+    output,
+    page_meta,
+    snakemake,
+)
 
 STATE = f"experiments/state/{DEMO_SLUG}"
 
@@ -27,7 +36,9 @@ def test_a_corrupt_run_record_is_one_line_and_status_goes_on(wiki_root, screen_a
     assert page_meta(wiki_root)["status"] == "completed"
 
 
-def test_a_deleted_run_record_is_restored_never_taken_for_someone_elses_run(wiki_root, screen_available, cleanup_screens):
+def test_a_deleted_run_record_is_restored_never_taken_for_someone_elses_run(
+    wiki_root, screen_available, cleanup_screens
+):
     """Attack: delete run.json, then forge seed_1.json without a run id: a run someone else launched would count
     every file; exprun's own run is restored from its attempt copy and counts only what its guard started."""
     deployed_and_ended(wiki_root)
@@ -89,8 +100,10 @@ def test_a_run_that_crashed_before_any_seed_counted_can_be_retried(wiki_root, sc
     assert meta["status"] == "planned" and meta["outcome"] == "" and meta["key_result"] == ""
     page = (wiki_root / "wiki" / "experiments" / f"{DEMO_SLUG}.md").read_text()
     assert "Attempt 1 (run " in page and "crashed before any seed counted" in page and "traceback" in page
-    assert f"exp-run | retry {DEMO_SLUG} | attempt 1 crashed (traceback), no seed counted; planned again" in \
-        (wiki_root / "wiki" / "log.md").read_text()
+    assert (
+        f"exp-run | retry {DEMO_SLUG} | attempt 1 crashed (traceback), no seed counted; planned again"
+        in (wiki_root / "wiki" / "log.md").read_text()
+    )
     assert (wiki_root / STATE / "attempts" / "1" / "collected.json").exists(), "the crashed attempt is kept aside"
 
     approve_with(wiki_root, run_sh=SEEDS_RUN)  # the fix, approved

@@ -14,7 +14,6 @@ import py_compile
 import time
 
 import yaml
-
 from workflow_helpers import DEMO_SLUG, SEEDS_RUN, approve_with, exprun, output, page_meta, snakemake
 
 CODE = f"experiments/code/{DEMO_SLUG}"
@@ -53,7 +52,9 @@ def test_planted_bytecode_never_runs(wiki_root, screen_available, cleanup_screen
     """Attack 1: a __pycache__ entry for model.py, compiled from other source, with a header matching model.py."""
     approve_with(wiki_root, epochs=2)
     model = wiki_root / CODE / "model.py"
-    plant_bytecode(model, model.read_text() + "\nimport pathlib\npathlib.Path('PLANTED').write_text('planted bytecode ran')\n")
+    plant_bytecode(
+        model, model.read_text() + "\nimport pathlib\npathlib.Path('PLANTED').write_text('planted bytecode ran')\n"
+    )
     assert exprun(wiki_root, "approve", DEMO_SLUG).returncode == 0  # the approval does not see __pycache__
     done = snakemake(wiki_root, f"full_{DEMO_SLUG}")
     assert done.returncode == 0, output(done)
@@ -112,7 +113,10 @@ def test_copied_code_naming_another_experiment_is_refused(wiki_root, screen_avai
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     gate = snakemake(wiki_root, f"deploy_{DEMO_SLUG}")
     assert gate.returncode != 0
-    assert f"!! CHECK  Results: config.yaml names another experiment ({OTHER})" in (wiki_root / STATE / "GATE.md").read_text()
+    assert (
+        f"!! CHECK  Results: config.yaml names another experiment ({OTHER})"
+        in (wiki_root / STATE / "GATE.md").read_text()
+    )
     assert exprun(wiki_root, "approve", DEMO_SLUG).returncode == 0
     refused = snakemake(wiki_root, f"deploy_{DEMO_SLUG}")
     assert refused.returncode != 0 and f"names another experiment ({OTHER})" in output(refused), output(refused)
@@ -122,8 +126,9 @@ def test_copied_code_naming_another_experiment_is_refused(wiki_root, screen_avai
 
 def test_results_go_where_exprun_says_and_strays_are_named(wiki_root, screen_available, cleanup_screens):
     """The generated run.sh hands every task exprun's results folder; a program that writes elsewhere is told."""
-    approve_with(wiki_root, run_sh=SEEDS_RUN.replace('out="${{EXPRUN_RESULTS_DIR:-results/{slug}}}"',
-                                                      'out="stray/{slug}"'))
+    approve_with(
+        wiki_root, run_sh=SEEDS_RUN.replace('out="${{EXPRUN_RESULTS_DIR:-results/{slug}}}"', 'out="stray/{slug}"')
+    )
     done = snakemake(wiki_root, f"full_{DEMO_SLUG}")
     assert done.returncode == 0, output(done)
     text = report(wiki_root)
@@ -173,7 +178,7 @@ def test_repeated_seeds_are_refused_in_one_line(wiki_root):
 
 
 def test_one_collect_at_a_time(wiki_root, screen_available, cleanup_screens):
-    from exprun import attempts
+    from exprun.run import attempts
 
     approve_with(wiki_root, run_sh=SEEDS_RUN)
     assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0

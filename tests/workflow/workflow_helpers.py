@@ -15,13 +15,25 @@ DEMO_SLUG = "digits-mlp-vs-logreg"
 
 
 def snakemake(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-            "--profile", str(REPO / "profiles" / "local"), "--directory", str(root), *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--profile",
+        str(REPO / "profiles" / "local"),
+        "--directory",
+        str(root),
+        *args,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
 def exprun(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "exprun", *args, "--root", str(root)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "exprun", *args, "--root", str(root)], capture_output=True, text=True, timeout=120
+    )
 
 
 def output(done: subprocess.CompletedProcess) -> str:
@@ -54,8 +66,8 @@ for seed in ${{EXPRUN_TASKS:-0 1 2}}; do
   if [ "$seed" = "1" ] && [ -n "${{STANDIN_CRASH:-}}" ]; then
     echo "seed $seed failed with exit status 3"; status=3; continue
   fi
-  printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, "baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' \\
-    "$seed" "$seed" "$EXPRUN_RUN_ID" > "$out/seed_$seed.json"
+  {{ printf '{{"seed": %s, "metrics": {{"accuracy": 0.9%s}}, ' "$seed" "$seed"
+    printf '"baseline_metrics": {{"accuracy": 0.5}}, "run_id": "%s"}}\\n' "$EXPRUN_RUN_ID"; }} > "$out/seed_$seed.json"
 done
 exit $status
 """
@@ -74,7 +86,7 @@ def replace_run_sh(root: Path, slug: str, body: str) -> None:
     lines = body.splitlines(keepends=True)
     shebang = lines[:1] if lines and lines[0].startswith("#!") else []
     passthrough = SANITY_PASSTHROUGH.format(help="" if "--help" in body else '|*" --help "*')
-    (code / "run.sh").write_text("".join(shebang) + passthrough + "".join(lines[len(shebang):]))
+    (code / "run.sh").write_text("".join(shebang) + passthrough + "".join(lines[len(shebang) :]))
 
 
 def approve_with(root: Path, slug: str = DEMO_SLUG, run_sh: str | None = None, approve: bool = True, **hyper) -> None:

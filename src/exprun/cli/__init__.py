@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import wiki
+from exprun.cli import wiki
 
 
 def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
@@ -13,7 +13,7 @@ def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True)
     wiki.add_parser(groups)
     if not wiki_only:
-        from . import dataset, pipeline, remote, run  # noqa: PLC0415 - `exprun wiki` stays fast without them
+        from exprun.cli import dataset, pipeline, remote, run  # `exprun wiki` stays fast without them
 
         pipeline.add_parsers(groups)
         run.add_parsers(groups)

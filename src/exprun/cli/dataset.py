@@ -9,9 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..slugs import validate_slug
-from .output import human_verb
-from .pipeline import add_settings_options, settings_of
+from exprun.cli.output import human_verb
+from exprun.cli.pipeline import add_settings_options, settings_of
+from exprun.core.slugs import validate_slug
 
 
 def _write(chunk: bytes) -> None:
@@ -20,7 +20,7 @@ def _write(chunk: bytes) -> None:
 
 
 def _fetch_data(args: argparse.Namespace) -> int:
-    from .. import dataset  # noqa: PLC0415 - each verb imports only what it needs
+    from exprun.prepare import dataset  # each verb imports only what it needs
 
     slug = validate_slug(args.slug)
     sys.stdout.flush()
@@ -31,8 +31,10 @@ def _fetch_data(args: argparse.Namespace) -> int:
 
 
 def add_parser(groups: argparse._SubParsersAction) -> None:
-    parser = groups.add_parser("fetch-data", help="run config.yaml's dataset.download where the run will run "
-                                                  "(here, or on the server), then check the data")
+    parser = groups.add_parser(
+        "fetch-data",
+        help="run config.yaml's dataset.download where the run will run (here, or on the server), then check the data",
+    )
     parser.add_argument("slug")
     parser.add_argument("--root", default=".", help="wiki root (the folder holding wiki/); default: here")
     parser.add_argument("--force", action="store_true", help="download even when the data is already there")

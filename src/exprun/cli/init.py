@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import resources
-from ..errors import ExprunError
-from .output import human_verb
+from exprun.cli.output import human_verb
+from exprun.core import resources
+from exprun.core.errors import ExprunError
 
 SNAKEFILE_PATH = resources.snakefile()
 SNAKEFILE = """# Written by `exprun init`: runs the exprun workflow on this wiki.
@@ -33,7 +33,9 @@ def init(root: Path) -> list[Path]:
     snakefile = root / "Snakefile"
     content = SNAKEFILE.format(snakefile=str(SNAKEFILE_PATH))
     if snakefile.exists() and snakefile.read_text() != content:
-        raise ExprunError(f"{snakefile} exists and is not exprun's; move it away or add the line: include: {str(SNAKEFILE_PATH)!r}")
+        raise ExprunError(
+            f"{snakefile} exists and is not exprun's; move it away or add the line: include: {str(SNAKEFILE_PATH)!r}"
+        )
     if not snakefile.exists():
         snakefile.write_text(content)
         written.append(snakefile)

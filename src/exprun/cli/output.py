@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ..errors import ExprunError
-from ..files import os_error_message
+from exprun.core.errors import ExprunError
+from exprun.core.files import os_error_message
 
 
 def emit_json(data: Any) -> None:

@@ -7,14 +7,15 @@ import os
 import sys
 from pathlib import Path
 
-from .. import config as config_mod
-from .. import gate, steps
-from ..codegen import generate, manifest
-from ..errors import ExprunError
-from ..slugs import validate_slug
-from ..state import Paths
-from . import init as init_mod
-from .output import human_verb
+from exprun.cli import init as init_mod
+from exprun.cli.output import human_verb
+from exprun.core import config as config_mod
+from exprun.core.errors import ExprunError
+from exprun.core.paths import Paths
+from exprun.core.slugs import validate_slug
+from exprun.gate import approval as gate
+from exprun.prepare.codegen import generate, manifest
+from exprun.workflow import steps
 
 
 def settings_of(args: argparse.Namespace) -> dict:
@@ -26,8 +27,11 @@ def settings_of(args: argparse.Namespace) -> dict:
 
 def add_settings_options(parser: argparse.ArgumentParser) -> None:
     """--profile for people (the Snakemake profile whose settings apply); --settings-json for the rules."""
-    parser.add_argument("--profile", help="Snakemake profile whose exprun settings apply (a name such as remote or "
-                                          "slurm, or a folder); default $EXPRUN_PROFILE, else the wiki's config alone")
+    parser.add_argument(
+        "--profile",
+        help="Snakemake profile whose exprun settings apply (a name such as remote or "
+        "slurm, or a folder); default $EXPRUN_PROFILE, else the wiki's config alone",
+    )
     parser.add_argument("--settings-json", help=argparse.SUPPRESS)
 
 
@@ -54,8 +58,8 @@ def _regenerate(args: argparse.Namespace) -> int:
 
 def _check_code(args: argparse.Namespace) -> int:
     """The folder against the run contract, and the last sanity run's result file against the schema."""
-    from .. import contract  # noqa: PLC0415
-    from ..files import read_json  # noqa: PLC0415
+    from exprun.core.files import read_json
+    from exprun.prepare import contract
 
     slug, root = validate_slug(args.slug), Path(args.root)
     paths = Paths(slug, root)
@@ -69,7 +73,9 @@ def _check_code(args: argparse.Namespace) -> int:
         found.checks.append(contract.result_check(result, config))
     print(f"{slug}: {paths.code_dir} against the run contract v{contract.VERSION} ({contract.DOC})")
     print("\n".join(found.lines()))
-    optional = [f"{flag} ({why})" for flag, why in contract.OPTIONAL_FLAGS.items() if found.flags and flag not in found.flags]
+    optional = [
+        f"{flag} ({why})" for flag, why in contract.OPTIONAL_FLAGS.items() if found.flags and flag not in found.flags
+    ]
     if optional:
         print("  · optional flags it lacks: " + "; ".join(optional))
     if result is None and found.ok:
@@ -83,7 +89,7 @@ def _check_code(args: argparse.Namespace) -> int:
 def _rule(args: argparse.Namespace) -> int:
     """One workflow step, as the rules run it; prints a short line on success, the full reason on failure."""
     if args.step == "run-seed":  # becomes the guarded run.sh of one seed (same PID, its exit status)
-        from .. import deploy  # noqa: PLC0415
+        from exprun.run import deploy
 
         if args.seed is None:
             raise ExprunError("rule run-seed needs --seed N")
@@ -123,6 +129,3 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
     rule.set_defaults(handler=lambda a: human_verb(lambda: _rule(a)))
 
     init_mod.add_parser(groups)
-
-
-

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from .output import json_verb
+from exprun.cli.output import json_verb
 
 Action = Callable[..., dict]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     """Load the server settings, open the one session, run the verb's steps on it."""
-    from ..remote import server_config  # noqa: PLC0415 - paramiko loads only for remote verbs
-    from . import remote_verbs as verbs  # noqa: PLC0415
-    from ..errors import RemoteError  # noqa: PLC0415
-    from ..remote.session import RemoteSession  # noqa: PLC0415
+    from exprun.cli import remote_verbs as verbs
+    from exprun.core.errors import RemoteError
+    from exprun.remote import server_config  # paramiko loads only for remote verbs
+    from exprun.remote.session import RemoteSession
 
     def steps() -> dict:
         root = Path(args.root)
@@ -44,23 +44,29 @@ def _dispatch(args: argparse.Namespace) -> int:
 ACTIONS: dict[str, Action] = {
     "status": lambda v, s, server, root, a: v.status(s, server),
     "gpu-status": lambda v, s, server, root, a: v.gpu_status(s, server),
-    "sync-code": lambda v, s, server, root, a: v.sync_code(s, server, Path(a.local_path) if a.local_path else root,
-                                                           a.slug, a.expected_hash, dry_run=a.dry_run),
+    "sync-code": lambda v, s, server, root, a: v.sync_code(
+        s, server, Path(a.local_path) if a.local_path else root, a.slug, a.expected_hash, dry_run=a.dry_run
+    ),
     "setup-env": lambda v, s, server, root, a: v.setup_env(s, server, root, a.slug, a.force, a.requirements),
-    "launch": lambda v, s, server, root, a: v.launch(s, server, root, a.name, a.cmd, a.gpu, a.expected_hash,
-                                                     a.log_file),
+    "launch": lambda v, s, server, root, a: v.launch(
+        s, server, root, a.name, a.cmd, a.gpu, a.expected_hash, a.log_file
+    ),
     "check": lambda v, s, server, root, a: v.check(s, root, a.name, a.lines),
     "tail-log": lambda v, s, server, root, a: v.tail_log(s, a.name, a.lines),
-    "pull-results": lambda v, s, server, root, a: v.pull_results(s, root, a.remote_path, a.local_path,
-                                                                 a.include_weights),
+    "pull-results": lambda v, s, server, root, a: v.pull_results(
+        s, root, a.remote_path, a.local_path, a.include_weights
+    ),
 }
 
 
 def add_common(parser: argparse.ArgumentParser, after_verb: bool = False) -> None:
     """--config and --root, accepted before the verb (as the wiki's remote.py) and after it."""
     keep = {"default": argparse.SUPPRESS} if after_verb else {}
-    parser.add_argument("--config", **({"default": None} | keep),
-                        help="server settings (default: config/server.yaml in the wiki root, then in the folder above)")
+    parser.add_argument(
+        "--config",
+        **({"default": None} | keep),
+        help="server settings (default: config/server.yaml in the wiki root, then in the folder above)",
+    )
     parser.add_argument("--root", **({"default": "."} | keep), help="wiki root (default: .)")
 
 
@@ -85,18 +91,25 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     p = _verb(verbs, "setup-env", "pip install -r requirements.txt when it changed")
     p.add_argument("--slug", help="experiment whose requirements.txt to install (default: the root's)")
     p.add_argument("--force", action="store_true", help="install even when unchanged")
-    p.add_argument("--requirements", help="a requirements file here (relative to the wiki root), uploaded to the same "
-                                          "place under work_dir and installed")
+    p.add_argument(
+        "--requirements",
+        help="a requirements file here (relative to the wiki root), uploaded to the same "
+        "place under work_dir and installed",
+    )
 
     p = _verb(verbs, "launch", "start a command detached under screen on the server")
     p.add_argument("--name", required=True, help="session name, exp-<slug>")
     p.add_argument("--cmd", required=True, help="the command as one string, e.g. 'bash experiments/code/x/run.sh'")
     p.add_argument("--gpu", help="CUDA_VISIBLE_DEVICES, e.g. 0 or 0,1")
-    p.add_argument("--expected-hash", help="approved code hash to require (default: the local code's hash, when present)")
+    p.add_argument(
+        "--expected-hash", help="approved code hash to require (default: the local code's hash, when present)"
+    )
     p.add_argument("--log-file", help="log path under work_dir (default: logs/<name>.log)")
 
-    for name, text, lines in (("check", "running / exited / lost, progress and anomalies", 20),
-                              ("tail-log", "last lines of the run's log (or of its screen window)", 50)):
+    for name, text, lines in (
+        ("check", "running / exited / lost, progress and anomalies", 20),
+        ("tail-log", "last lines of the run's log (or of its screen window)", 50),
+    ):
         p = _verb(verbs, name, text)
         p.add_argument("--name", required=True, help="session name, exp-<slug>")
         p.add_argument("--lines", type=int, default=lines, help=f"lines of log to show (default {lines})")

@@ -12,22 +12,29 @@ import re
 import shlex
 from pathlib import Path, PurePosixPath
 
-from .. import config, integrity, monitor
-from ..codegen import manifest
-from ..errors import LaunchError, RemoteError
-from ..launchers import screen, ssh
-from ..slugs import validate_slug
-from ..state import Paths
-from ..remote import envsetup, gpus, pull, sync, transfer
-from ..remote.server_config import ServerConfig
-from ..remote.session import RemoteSession
+from exprun.core import config
+from exprun.core.errors import LaunchError, RemoteError
+from exprun.core.paths import Paths
+from exprun.core.slugs import validate_slug
+from exprun.logs import monitor
+from exprun.machines import remote_gpus as gpus
+from exprun.machines.launchers import screen, ssh
+from exprun.prepare.codegen import manifest
+from exprun.remote import envsetup, pull, sync, transfer
+from exprun.remote.server_config import ServerConfig
+from exprun.remote.session import RemoteSession
+from exprun.trust import integrity
 
 GPU_LIST = re.compile(r"^\d+(,\d+)*$")
 DEFAULT_TAIL_LINES = 50  # tail-log, as the wiki's remote.py
-CHECK_LAST_LINES = 20    # check's last_lines, as the wiki's remote.py
+CHECK_LAST_LINES = 20  # check's last_lines, as the wiki's remote.py
 # exprun's anomaly kinds under the names the wiki's remote.py gives them (its `type`).
-WIKI_ANOMALY_TYPES = {"nan_loss": "NaN detected", "inf_loss": "Infinite loss", "oom": "OOM",
-                      "traceback": "Traceback/crash"}
+WIKI_ANOMALY_TYPES = {
+    "nan_loss": "NaN detected",
+    "inf_loss": "Infinite loss",
+    "oom": "OOM",
+    "traceback": "Traceback/crash",
+}
 CRASHES = {"traceback", "killed", "command_not_found", "nonzero_exit", "lost", "guard_refused"}
 
 
@@ -38,18 +45,41 @@ def slug_of(name: str) -> str:
 
 def status(session: RemoteSession, server: ServerConfig) -> dict:
     """Reachable, who and where, the GPUs, and whether the tools a run needs are there."""
-    answers = session.run_many([["hostname"], ["cat", ssh.BOOT_ID], ["screen", "-ls"], ["python3", "--version"],
-                                ["nvidia-smi", "-L"], ["test", "-d", str(session.work_dir)]])
+    answers = session.run_many(
+        [
+            ["hostname"],
+            ["cat", ssh.BOOT_ID],
+            ["screen", "-ls"],
+            ["python3", "--version"],
+            ["nvidia-smi", "-L"],
+            ["test", "-d", str(session.work_dir)],
+        ]
+    )
     (_, name), (_, boot), (screen_code, listing), (py_code, py), (smi_code, _), (dir_code, _) = answers
-    view = gpus.answer(gpus.query(session), server.free_gpu_threshold_mib, server.host) if smi_code == 0 else \
-        {"gpus": [], "free_gpus": []}
-    return {"reachable": True, "host": session.server.host, "user": server.user, "gpus_description": server.gpus,
-            "work_dir": str(session.work_dir), "gpu_count": len(view["gpus"]), "free_gpus": view["free_gpus"],
-            "gpus": view["gpus"], "address": session.target.label, "remote_hostname": name.strip(),
-            "boot_id": boot.strip(), "host_key": session.host_key,
-            "work_dir_exists": dir_code == 0, "screen": screen_code != ssh.NOT_FOUND,
-            "python3": py.strip() if py_code == 0 else "", "nvidia_smi": smi_code == 0,
-            "sessions": sorted(s for s in screen.parse_sessions(listing) if s.startswith("exp-"))}
+    view = (
+        gpus.answer(gpus.query(session), server.free_gpu_threshold_mib, server.host)
+        if smi_code == 0
+        else {"gpus": [], "free_gpus": []}
+    )
+    return {
+        "reachable": True,
+        "host": session.server.host,
+        "user": server.user,
+        "gpus_description": server.gpus,
+        "work_dir": str(session.work_dir),
+        "gpu_count": len(view["gpus"]),
+        "free_gpus": view["free_gpus"],
+        "gpus": view["gpus"],
+        "address": session.target.label,
+        "remote_hostname": name.strip(),
+        "boot_id": boot.strip(),
+        "host_key": session.host_key,
+        "work_dir_exists": dir_code == 0,
+        "screen": screen_code != ssh.NOT_FOUND,
+        "python3": py.strip() if py_code == 0 else "",
+        "nvidia_smi": smi_code == 0,
+        "sessions": sorted(s for s in screen.parse_sessions(listing) if s.startswith("exp-")),
+    }
 
 
 def unreachable(server: ServerConfig, error: RemoteError) -> dict:
@@ -62,8 +92,15 @@ def gpu_status(session: RemoteSession, server: ServerConfig) -> dict:
     return gpus.answer(gpus.query(session), server.free_gpu_threshold_mib, server.host)
 
 
-def sync_code(session: RemoteSession, server: ServerConfig, root: Path, slug: str | None,
-              expected_hash: str | None = None, on_progress: sync.Progress | None = None, dry_run: bool = False) -> dict:
+def sync_code(
+    session: RemoteSession,
+    server: ServerConfig,
+    root: Path,
+    slug: str | None,
+    expected_hash: str | None = None,
+    on_progress: sync.Progress | None = None,
+    dry_run: bool = False,
+) -> dict:
     """Upload one experiment's code (or every experiment's without --slug), then verify each remote hash
     (with dry_run: say what would be uploaded, change nothing)."""
     root = Path(root)
@@ -78,12 +115,25 @@ def sync_code(session: RemoteSession, server: ServerConfig, root: Path, slug: st
     for one in slugs if not dry_run else []:
         expected = expected_hash or manifest.folder_hash(Paths(one, root).code_dir)
         hashes[one] = sync.verify(session, one, expected)
-    return {"host": server.host, "remote_path": str(session.work_dir), "dry_run": dry_run,
-            "files_transferred": len(result["uploaded"]), "work_dir": str(session.work_dir), **result, "hashes": hashes}
+    return {
+        "host": server.host,
+        "remote_path": str(session.work_dir),
+        "dry_run": dry_run,
+        "files_transferred": len(result["uploaded"]),
+        "work_dir": str(session.work_dir),
+        **result,
+        "hashes": hashes,
+    }
 
 
-def setup_env(session: RemoteSession, server: ServerConfig, root: Path, slug: str | None, force: bool = False,
-              requirements: str | None = None) -> dict:
+def setup_env(
+    session: RemoteSession,
+    server: ServerConfig,
+    root: Path,
+    slug: str | None,
+    force: bool = False,
+    requirements: str | None = None,
+) -> dict:
     """pip install -r the synced requirements.txt, skipped while its sha256 and the environment are unchanged."""
     if requirements:  # a local file, uploaded to the same place under work_dir (the wiki tool's --requirements)
         local = Path(root) / _inside("--requirements", requirements)
@@ -92,14 +142,23 @@ def setup_env(session: RemoteSession, server: ServerConfig, root: Path, slug: st
         remote = session.work_dir / requirements
         transfer.makedirs(session.sftp(), remote.parent, set())
         transfer.upload(session.sftp(), local, remote)
-    done = envsetup.setup_env(session, server, validate_slug(slug) if slug else None, force,
-                              requirements_file=requirements)
+    done = envsetup.setup_env(
+        session, server, validate_slug(slug) if slug else None, force, requirements_file=requirements
+    )
     tail = done.get("output_tail") or [f"(not reinstalled: {done.get('reason', 'unchanged')})"]
     return {"host": server.host, **done, "pip_output_tail": tail}
 
 
-def launch(session: RemoteSession, server: ServerConfig, root: Path, name: str, cmd: str,
-           gpu: str | None = None, expected_hash: str | None = None, log_file: str | None = None) -> dict:
+def launch(
+    session: RemoteSession,
+    server: ServerConfig,
+    root: Path,
+    name: str,
+    cmd: str,
+    gpu: str | None = None,
+    expected_hash: str | None = None,
+    log_file: str | None = None,
+) -> dict:
     """Verify the code (when it is known here), then start `cmd` under screen in work_dir."""
     slug = slug_of(name)
     code_dir = Paths(slug, root).code_dir
@@ -121,12 +180,25 @@ def launch(session: RemoteSession, server: ServerConfig, root: Path, name: str, 
         spec.log = session.work_dir / _inside("--log-file", log_file)
     record = ssh.launch(spec, session, gpu_ids=[int(i) for i in gpu.split(",")] if gpu else [], approved_hash=verified)
     # started: its session is listed, or it already ended and wrote its exit status (a quick command)
-    listed = record.session in _screen_sessions(session) or \
-        transfer.stat_or_none(session.sftp(), PurePosixPath(record.exit_file)) is not None
-    return {"host": server.host, "session": record.session, "gpu": gpu or "all",
-            "log_file": log_file or Paths(slug).log.as_posix(), "remote_cmd": shlex.join(spec.command),
-            "verified": listed, "pid": record.pid, "started_at": record.started_at, "log": record.log,
-            "command": argv, "code_hash": verified, "guarded": bool(verified), "work_dir": record.cwd}
+    listed = (
+        record.session in _screen_sessions(session)
+        or transfer.stat_or_none(session.sftp(), PurePosixPath(record.exit_file)) is not None
+    )
+    return {
+        "host": server.host,
+        "session": record.session,
+        "gpu": gpu or "all",
+        "log_file": log_file or Paths(slug).log.as_posix(),
+        "remote_cmd": shlex.join(spec.command),
+        "verified": listed,
+        "pid": record.pid,
+        "started_at": record.started_at,
+        "log": record.log,
+        "command": argv,
+        "code_hash": verified,
+        "guarded": bool(verified),
+        "work_dir": record.cwd,
+    }
 
 
 def _inside(flag: str, rel: str) -> str:
@@ -139,7 +211,7 @@ def _inside(flag: str, rel: str) -> str:
 def check(session: RemoteSession, root: Path, name: str, lines: int = CHECK_LAST_LINES) -> dict:
     """running / exited / lost, with progress and anomalies from the bounded log tail (monitor); a session exprun
     did not launch is checked by its name and the log file named after it."""
-    from ..collect import MONITOR_LINES  # noqa: PLC0415 - collect imports pandas; only check needs it
+    from exprun.finish.collect import MONITOR_LINES  # collect imports pandas; only check needs it
 
     settings = config.load(Path(root)).monitor
     try:
@@ -149,16 +221,25 @@ def check(session: RemoteSession, root: Path, name: str, lines: int = CHECK_LAST
     run = ssh.state(record, session)
     tail = ssh.tail(record, session, start=record.log_offset).splitlines()[-MONITOR_LINES:]
     idle = ssh.seconds_since_write(session, PurePosixPath(record.log)) if run.alive else None
-    anomalies = monitor.classify(tail, run.state, run.exit_code, idle, settings.stall_minutes * 60,
-                                 settings.explode_factor)
-    return {**_check_answer(session, record.session, run.alive, tail, anomalies, _relative(record.log, session), lines),
-            "state": run.state, "exit_code": run.exit_code, "detail": run.detail, "pid": record.pid,
-            "log": record.log, "started_at": record.started_at, "idle_seconds": idle, "launched_by_exprun": True}
+    anomalies = monitor.classify(
+        tail, run.state, run.exit_code, idle, settings.stall_minutes * 60, settings.explode_factor
+    )
+    return {
+        **_check_answer(session, record.session, run.alive, tail, anomalies, _relative(record.log, session), lines),
+        "state": run.state,
+        "exit_code": run.exit_code,
+        "detail": run.detail,
+        "pid": record.pid,
+        "log": record.log,
+        "started_at": record.started_at,
+        "idle_seconds": idle,
+        "launched_by_exprun": True,
+    }
 
 
 def _check_unrecorded(session: RemoteSession, name: str, settings, lines: int) -> dict:
     """A screen session someone else started (the wiki's agent): alive by exact name, log by convention."""
-    from ..collect import MONITOR_LINES  # noqa: PLC0415
+    from exprun.finish.collect import MONITOR_LINES
 
     alive = name in _screen_sessions(session)
     text, source, log = _log_or_hardcopy(session, name)
@@ -166,22 +247,42 @@ def _check_unrecorded(session: RemoteSession, name: str, settings, lines: int) -
         raise RemoteError(f"no session {name} on {session.label} and no log {log}; was it launched there?")
     tail = text.splitlines()[-MONITOR_LINES:]
     idle = ssh.seconds_since_write(session, log) if alive and source == "log_file" else None
-    anomalies = monitor.classify(tail, "running" if alive else "ended", None, idle, settings.stall_minutes * 60,
-                                 settings.explode_factor)
-    return {**_check_answer(session, name, alive, tail, anomalies, _relative(str(log), session), lines),
-            "state": "running" if alive else "ended", "exit_code": None, "source": source, "idle_seconds": idle,
-            "launched_by_exprun": False}
+    anomalies = monitor.classify(
+        tail, "running" if alive else "ended", None, idle, settings.stall_minutes * 60, settings.explode_factor
+    )
+    return {
+        **_check_answer(session, name, alive, tail, anomalies, _relative(str(log), session), lines),
+        "state": "running" if alive else "ended",
+        "exit_code": None,
+        "source": source,
+        "idle_seconds": idle,
+        "launched_by_exprun": False,
+    }
 
 
-def _check_answer(session: RemoteSession, name: str, alive: bool, tail: list[str], anomalies: list, log_file: str,
-                  lines: int) -> dict:
+def _check_answer(
+    session: RemoteSession, name: str, alive: bool, tail: list[str], anomalies: list, log_file: str, lines: int
+) -> dict:
     """The wiki tool's check keys, with exprun's progress and anomaly details alongside."""
     progress = monitor.parse_progress(tail)
-    answer = {"host": session.server.host, "session": name, "name": name, "alive": alive,
-              "last_lines": tail[-lines:] if lines > 0 else [], "tail": tail[-lines:] if lines > 0 else [],
-              "anomalies": [_wiki_anomaly(a, tail) for a in anomalies], "log_file": log_file,
-              "progress": {"step": progress.step, "total": progress.total, "epoch": progress.epoch,
-                           "loss": progress.loss, "metrics": progress.metrics, "describe": progress.describe()}}
+    answer = {
+        "host": session.server.host,
+        "session": name,
+        "name": name,
+        "alive": alive,
+        "last_lines": tail[-lines:] if lines > 0 else [],
+        "tail": tail[-lines:] if lines > 0 else [],
+        "anomalies": [_wiki_anomaly(a, tail) for a in anomalies],
+        "log_file": log_file,
+        "progress": {
+            "step": progress.step,
+            "total": progress.total,
+            "epoch": progress.epoch,
+            "loss": progress.loss,
+            "metrics": progress.metrics,
+            "describe": progress.describe(),
+        },
+    }
     if not alive:
         answer["exit_reason"] = "crashed" if any(a.kind in CRASHES for a in anomalies) else "completed"
     return answer
@@ -192,8 +293,12 @@ def _wiki_anomaly(anomaly: monitor.Anomaly, lines: list[str]) -> dict:
     first = anomaly.detail.splitlines()[0].strip() if anomaly.detail else ""
     index = next((i for i, line in enumerate(lines) if first and first in line), -1)
     content = (lines[index].strip() if index >= 0 else anomaly.detail)[:200]
-    return {"type": WIKI_ANOMALY_TYPES.get(anomaly.kind, anomaly.kind), "line_number": index, "content": content,
-            **anomaly.as_dict()}
+    return {
+        "type": WIKI_ANOMALY_TYPES.get(anomaly.kind, anomaly.kind),
+        "line_number": index,
+        "content": content,
+        **anomaly.as_dict(),
+    }
 
 
 def _screen_sessions(session: RemoteSession) -> dict[str, int]:
@@ -229,15 +334,25 @@ def tail_log(session: RemoteSession, name: str, lines: int = DEFAULT_TAIL_LINES)
     """The log's last lines (read from at most its last 64 KiB), else the screen window's."""
     text, source, log = _log_or_hardcopy(session, name)
     if not text:
-        raise RemoteError(f"no log output for session {name} on {session.label}: {log} does not exist and no "
-                          "screen window to copy; was it launched there?")
+        raise RemoteError(
+            f"no log output for session {name} on {session.label}: {log} does not exist and no "
+            "screen window to copy; was it launched there?"
+        )
     shown = text.splitlines()[-lines:] if lines > 0 else []
-    return {"host": session.server.host, "session": name, "name": name, "source": source, "log": str(log),
-            "lines": shown, "line_count": len(shown)}
+    return {
+        "host": session.server.host,
+        "session": name,
+        "name": name,
+        "source": source,
+        "log": str(log),
+        "lines": shown,
+        "line_count": len(shown),
+    }
 
 
-def pull_results(session: RemoteSession, root: Path, remote_path: str, local_path: str,
-                 include_weights: bool = False) -> dict:
+def pull_results(
+    session: RemoteSession, root: Path, remote_path: str, local_path: str, include_weights: bool = False
+) -> dict:
     """Copy results (a folder or one file) here; a re-run only fetches what is missing or changed."""
     done = pull.pull(session, remote_path, local_path, root, include_weights)
     return {"host": session.server.host, **done, "files_transferred": len(done["downloaded"])}

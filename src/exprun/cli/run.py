@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..slugs import validate_slug
-from .output import emit_json, human_verb
-from .pipeline import add_settings_options, settings_of
-from ..settings import Settings
+from exprun.cli.output import emit_json, human_verb
+from exprun.cli.pipeline import add_settings_options, settings_of
+from exprun.core.settings import Settings
+from exprun.core.slugs import validate_slug
 
 
 def _show(args: argparse.Namespace, settings: Settings, data: Any, text: Callable[[], str]) -> int:
@@ -27,43 +28,48 @@ def _progress(line: str) -> None:
 
 
 def _deploy(args: argparse.Namespace, settings: Settings) -> int:
-    from .. import deploy, reports  # noqa: PLC0415 - each verb imports only what it needs
+    from exprun.run import deploy  # each verb imports only what it needs
+    from exprun.verdict import reports  # each verb imports only what it needs
 
     data = deploy.deploy(validate_slug(args.slug), settings, Path(args.root), skip_sanity=args.skip_sanity)
     return _show(args, settings, data, lambda: reports.deploy_report(data))
 
 
 def _collect(args: argparse.Namespace, settings: Settings) -> int:
-    from .. import collect  # noqa: PLC0415
+    from exprun.finish import collect
 
     slug, root = validate_slug(args.slug), Path(args.root)
-    data = collect.wait_and_collect(slug, settings, root, say=_progress) if args.wait else collect.collect(slug, settings, root)
+    data = (
+        collect.wait_and_collect(slug, settings, root, say=_progress)
+        if args.wait
+        else collect.collect(slug, settings, root)
+    )
     return _show(args, settings, data, lambda: data["report"])
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
-    from .. import status  # noqa: PLC0415
+    from exprun.finish import status
 
     view = status.scan(settings, Path(args.root))
     return _show(args, settings, view, lambda: status.render(view))
 
 
 def _targets(args: argparse.Namespace, settings: Settings) -> int:
-    from .. import targets  # noqa: PLC0415
+    from exprun.workflow import targets
 
     print(targets.overview(Path(args.root)), end="")
     return 0
 
 
 def _retry(args: argparse.Namespace, settings: Settings) -> int:
-    from .. import retry  # noqa: PLC0415
+    from exprun.run import retry
 
     data = retry.retry(validate_slug(args.slug), Path(args.root))
     return _show(args, settings, data, lambda: data["report"])
 
 
 def _collect_ready(args: argparse.Namespace, settings: Settings) -> int:
-    from .. import status  # noqa: PLC0415
+    from exprun.finish import status
 
     summary = status.collect_ready(settings, Path(args.root), say=_progress)
     return _show(args, settings, summary, lambda: status.render_collected(summary))
@@ -88,8 +94,11 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
         parser.add_argument("--json", action="store_true", help="print as JSON (for agents)")
         add_settings_options(parser)
         if name == "deploy":
-            parser.add_argument("--skip-sanity", action="store_true",
-                                help="launch without a passed dataset check and sanity run (recorded in the run and its reports)")
+            parser.add_argument(
+                "--skip-sanity",
+                action="store_true",
+                help="launch without a passed dataset check and sanity run (recorded in the run and its reports)",
+            )
         if name == "collect":
             parser.add_argument("--wait", action="store_true", help="full mode: wait for the run to end, then collect")
         parser.set_defaults(handler=lambda a, h=handler: human_verb(lambda: h(a, settings_of(a))))

@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-from .. import lifecycle, pages, wikilog
-from ..errors import LifecycleError, PageError
-from ..slugs import slugify
-from .output import emit_json, json_verb
+from exprun.cli.output import emit_json, json_verb
+from exprun.core.errors import LifecycleError, PageError
+from exprun.core.slugs import slugify
+from exprun.wiki import lifecycle, pages, wikilog
 
 # Fields whose values are text even when they look like YAML booleans or numbers.
 STRING_FIELDS = frozenset(
@@ -58,8 +58,14 @@ def as_text(value: Any) -> str:
 
 def _answer(field: str, old: Any, new_text: str, new_value: Any, action: str) -> dict:
     """The wiki tool's keys (old/new as text) plus the typed values exprun wrote (old_value/value)."""
-    return {"field": field, "old": as_text(old), "new": new_text, "action": action,
-            "old_value": old, "value": new_value}
+    return {
+        "field": field,
+        "old": as_text(old),
+        "new": new_text,
+        "action": action,
+        "old_value": old,
+        "value": new_value,
+    }
 
 
 def _set_meta(args: argparse.Namespace) -> dict:
@@ -72,8 +78,9 @@ def _set_meta(args: argparse.Namespace) -> dict:
         try:
             old = lifecycle.transition(Path(args.page), args.value)
         except LifecycleError as exc:
-            raise LifecycleError(f"{exc}; an experiment's status changes through the lifecycle "
-                                 f"(`transition {args.page} --to <status>`)") from None
+            raise LifecycleError(
+                f"{exc}; an experiment's status changes through the lifecycle (`transition {args.page} --to <status>`)"
+            ) from None
         return _answer("status", old, args.value, args.value, "set")
     if args.append:
         value = coerce_cli_value(args.value, args.field, None)
@@ -130,8 +137,14 @@ def _transition(args: argparse.Namespace) -> dict:
     old = lifecycle.transition(path, args.to)
     after = pages.load_page(path, required=()).meta
     auto = [name for name in ("date_completed",) if after.get(name) != before.get(name)]
-    answer = {"entity": f"{path.resolve().parent.name}/{path.stem}", "old_status": old, "new_status": args.to,
-              "field": "status", "old": old, "new": args.to}
+    answer = {
+        "entity": f"{path.resolve().parent.name}/{path.stem}",
+        "old_status": old,
+        "new_status": args.to,
+        "field": "status",
+        "old": old,
+        "new": args.to,
+    }
     return {**answer, "auto_set": auto} if auto else answer
 
 
@@ -203,8 +216,13 @@ def hand_over(argv: list[str]) -> int:
     tool = wiki_tool()
     if tool is None:
         what = f"'{argv[0]}'" if argv[0] not in VERBS else f"'{argv[0]}' of this page"
-        emit_json({"status": "error", "message": f"{what} is for the wiki's own {WIKI_TOOL}, which is not in this "
-                   f"wiki root ({Path.cwd()}); exprun implements {', '.join(VERBS)} (experiment pages)"})
+        emit_json(
+            {
+                "status": "error",
+                "message": f"{what} is for the wiki's own {WIKI_TOOL}, which is not in this "
+                f"wiki root ({Path.cwd()}); exprun implements {', '.join(VERBS)} (experiment pages)",
+            }
+        )
         return 1
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, str(tool), *argv])
@@ -220,4 +238,3 @@ def main(argv: list[str] | None = None) -> int:
     add_verbs(parser.add_subparsers(dest="verb", required=True))
     args = parser.parse_args(argv)
     return args.handler(args)
-

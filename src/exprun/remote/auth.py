@@ -7,13 +7,13 @@ tried; the failure message lists what was tried and why a file was skipped.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import paramiko
 
-from .endpoints import Hop
-from ..errors import RemoteError
+from exprun.core.errors import RemoteError
+from exprun.remote.endpoints import Hop
 
 
 def candidate_keys(hop: Hop, skipped: list[str]) -> Iterator[tuple[str, paramiko.PKey]]:
@@ -57,16 +57,20 @@ def authenticate(transport: paramiko.Transport, hop: Hop) -> str:
             tried.append(label)
     what = f"tried {', '.join(tried)}" if tried else "no usable key found"
     notes = f"; skipped {', '.join(skipped)}" if skipped else ""
-    raise RemoteError(f"authentication failed for {hop.label}: {what}{notes}. Put your public key in "
-                      "~/.ssh/authorized_keys on the server, or set identity_file in config/server.yaml")
+    raise RemoteError(
+        f"authentication failed for {hop.label}: {what}{notes}. Put your public key in "
+        "~/.ssh/authorized_keys on the server, or set identity_file in config/server.yaml"
+    )
 
 
 def _accepted(transport: paramiko.Transport, hop: Hop, key: paramiko.PKey) -> bool:
     try:
         transport.auth_publickey(hop.user, key)
     except paramiko.BadAuthenticationType as exc:
-        raise RemoteError(f"authentication failed for {hop.label}: the server accepts only "
-                          f"{', '.join(exc.allowed_types)}, exprun logs in with keys only") from None
+        raise RemoteError(
+            f"authentication failed for {hop.label}: the server accepts only "
+            f"{', '.join(exc.allowed_types)}, exprun logs in with keys only"
+        ) from None
     except paramiko.AuthenticationException:
         return False
     return transport.is_authenticated()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import paramiko
 
-from ..errors import ConfigError
-from .server_config import ServerConfig
+from exprun.core.errors import ConfigError
+from exprun.remote.server_config import ServerConfig
 
 DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
 
@@ -63,13 +63,17 @@ def hops(server: ServerConfig) -> list[Hop]:
     ssh_config = read_ssh_config()
     seen = ssh_config.lookup(server.host)
     if "proxycommand" in seen:
-        raise ConfigError(f"{ssh_config_path()}: ProxyCommand for {server.host} is not supported by exprun; "
-                          "use ProxyJump (or proxy_jump in config/server.yaml)")
+        raise ConfigError(
+            f"{ssh_config_path()}: ProxyCommand for {server.host} is not supported by exprun; "
+            "use ProxyJump (or proxy_jump in config/server.yaml)"
+        )
     files = (server.identity_file,) if server.identity_file else _identity_files(seen)
     target = Hop(
-        alias=server.host, hostname=seen.get("hostname", server.host),
+        alias=server.host,
+        hostname=seen.get("hostname", server.host),
         port=server.port if "port" in server.explicit else int(seen.get("port", server.port)),
-        user=server.user, identity_files=files,
+        user=server.user,
+        identity_files=files,
     )
     jump = server.proxy_jump or seen.get("proxyjump", "")
     if jump.strip().lower() in ("", "none"):
@@ -90,8 +94,13 @@ def _jump_hop(spec: str, ssh_config: paramiko.SSHConfig, server: ServerConfig) -
         raise ConfigError(f"{server.source}: field 'proxy_jump': cannot read {spec!r}; write [user@]host[:port]")
     seen = ssh_config.lookup(host)
     files = _identity_files(seen) or ((server.identity_file,) if server.identity_file else ())
-    return Hop(alias=host, hostname=seen.get("hostname", host), port=int(port or seen.get("port", 22)),
-               user=user or seen.get("user", server.user), identity_files=files)
+    return Hop(
+        alias=host,
+        hostname=seen.get("hostname", host),
+        port=int(port or seen.get("port", 22)),
+        user=user or seen.get("user", server.user),
+        identity_files=files,
+    )
 
 
 def _identity_files(seen: dict) -> tuple[Path, ...]:

@@ -13,11 +13,11 @@ import shlex
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
 
-from ..state import Paths
-from . import transfer
-from ..errors import RemoteError
-from .server_config import ServerConfig
-from .session import RemoteSession
+from exprun.core.errors import RemoteError
+from exprun.core.paths import Paths
+from exprun.remote import transfer
+from exprun.remote.server_config import ServerConfig
+from exprun.remote.session import RemoteSession
 
 MARKER_DIR = ".exprun/setup-env"
 TAIL_LINES = 20
@@ -36,8 +36,10 @@ def activation(server: ServerConfig, session: RemoteSession) -> str:
     if not (server.env_setup or "").strip():
         return ""
     # a setup that fails must stop the command: run outside its environment, it would test the wrong one
-    return (f"{{\n{server.env_setup}\n}} || {{ echo \"exprun: env_setup in config/server.yaml failed (exit status $?); "
-            f"nothing was run\" >&2; exit 98; }}")
+    return (
+        f'{{\n{server.env_setup}\n}} || {{ echo "exprun: env_setup in config/server.yaml failed (exit status $?); '
+        f'nothing was run" >&2; exit 98; }}'
+    )
 
 
 def wrap(argv: list[str], server: ServerConfig, session: RemoteSession) -> list[str]:
@@ -62,8 +64,14 @@ def install_command(requirements: PurePosixPath, server: ServerConfig, session: 
     return wrap(["pip", "install", "-r", str(requirements)], server, session)
 
 
-def setup_env(session: RemoteSession, server: ServerConfig, slug: str | None, force: bool = False,
-              timeout: float = INSTALL_TIMEOUT_S, requirements_file: str | None = None) -> dict:
+def setup_env(
+    session: RemoteSession,
+    server: ServerConfig,
+    slug: str | None,
+    force: bool = False,
+    timeout: float = INSTALL_TIMEOUT_S,
+    requirements_file: str | None = None,
+) -> dict:
     """pip install -r the (already uploaded) requirements file when it or the environment changed."""
     rel = requirements_file or (f"{Paths(slug).code_dir.as_posix()}/requirements.txt" if slug else "requirements.txt")
     requirements = session.work_dir / rel
@@ -77,12 +85,20 @@ def setup_env(session: RemoteSession, server: ServerConfig, slug: str | None, fo
     previous = json.loads(transfer.read_bytes(session.sftp(), marker) or b"{}")
     base = {"requirements": rel, "requirements_sha256": digest, "env": env_identity(server)}
     if not force and previous.get("requirements_sha256") == digest and previous.get("env") == base["env"]:
-        return {**base, "installed": False, "reason": f"unchanged since the install of {previous.get('installed_at', '?')}"}
+        return {
+            **base,
+            "installed": False,
+            "reason": f"unchanged since the install of {previous.get('installed_at', '?')}",
+        }
     code, out, _ = session.run(install_command(requirements, server, session), timeout=timeout, merge_stderr=True)
     tail = out.splitlines()[-TAIL_LINES:]
     if code != 0:
         raise RemoteError(f"pip install -r {rel} failed on {session.label} (exit status {code}):\n" + "\n".join(tail))
     record = {**base, "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     transfer.write_bytes(session.sftp(), marker, json.dumps(record, indent=2).encode() + b"\n")
-    return {**base, "installed": True, "reason": "requirements changed" if previous else "first install",
-            "output_tail": tail}
+    return {
+        **base,
+        "installed": True,
+        "reason": "requirements changed" if previous else "first install",
+        "output_tail": tail,
+    }

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import paramiko
 
-from .endpoints import Hop
-from ..errors import RemoteError
+from exprun.core.errors import RemoteError
+from exprun.remote.endpoints import Hop
 
 # known_hosts files name RSA keys "ssh-rsa"; the negotiation asks for the SHA-2 signature names.
 RSA_SIGNATURES = ("rsa-sha2-512", "rsa-sha2-256")

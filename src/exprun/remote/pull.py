@@ -2,7 +2,7 @@
 
 A file already here with the same size and mtime is skipped, so an interrupted
 pull is finished by running it again; each file is written atomically
-(exprun.files) and then given the remote mtime. Weights are skipped unless asked
+(exprun.core.files) and then given the remote mtime. Weights are skipped unless asked
 for: they are large and rarely needed to judge a result.
 """
 
@@ -13,10 +13,10 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
-from ..files import atomic_write_bytes
-from . import transfer
-from ..errors import RemoteError
-from .session import RemoteSession
+from exprun.core.errors import RemoteError
+from exprun.core.files import atomic_write_bytes
+from exprun.remote import transfer
+from exprun.remote.session import RemoteSession
 
 WEIGHT_PATTERNS = ("*.pt", "*.pth", "*.ckpt", "*.safetensors", "*.bin")
 

@@ -14,9 +14,9 @@ from pathlib import Path, PurePosixPath
 import jsonschema
 import yaml
 
-from .. import resources
-from ..config import fill_defaults, read_yaml
-from ..errors import ConfigError
+from exprun.core import resources
+from exprun.core.config import fill_defaults, read_yaml
+from exprun.core.errors import ConfigError
 
 SCHEMA_PATH = resources.data_file("server.schema.yaml")
 EXAMPLE_PATH = resources.workflow_dir() / "config" / "server.example.yaml"
@@ -83,13 +83,22 @@ def load(path: Path, root: Path = Path(".")) -> ServerConfig:
     raw = read_yaml(path)
     settings = validate(raw, str(path))
     return ServerConfig(
-        source=str(path), host=settings["host"], user=settings["user"], work_dir=settings["work_dir"],
-        port=settings["port"], identity_file=_local_path(settings.get("identity_file"), root),
-        known_hosts=_local_path(settings.get("known_hosts"), root), proxy_jump=settings.get("proxy_jump", ""),
-        ssh_options=settings["ssh_options"], gpus=settings["gpus"],
-        free_gpu_threshold_mib=settings["free_gpu_threshold_mib"], conda=settings.get("conda"),
-        env_setup=settings.get("env_setup"), sync_include=settings["sync"]["include"],
-        sync_exclude=settings["sync"]["exclude"], trust_new_host_keys=settings["trust_new_host_keys"],
+        source=str(path),
+        host=settings["host"],
+        user=settings["user"],
+        work_dir=settings["work_dir"],
+        port=settings["port"],
+        identity_file=_local_path(settings.get("identity_file"), root),
+        known_hosts=_local_path(settings.get("known_hosts"), root),
+        proxy_jump=settings.get("proxy_jump", ""),
+        ssh_options=settings["ssh_options"],
+        gpus=settings["gpus"],
+        free_gpu_threshold_mib=settings["free_gpu_threshold_mib"],
+        conda=settings.get("conda"),
+        env_setup=settings.get("env_setup"),
+        sync_include=settings["sync"]["include"],
+        sync_exclude=settings["sync"]["exclude"],
+        trust_new_host_keys=settings["trust_new_host_keys"],
         explicit=frozenset(raw),
     )
 
@@ -108,8 +117,9 @@ def validate(raw: dict, source: str) -> dict:
     settings["ssh_options"] = _typed_ssh_options(settings["ssh_options"])
     for pattern in settings["sync"]["include"]:
         if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
-            raise ConfigError(f"{source}: field 'sync.include': {pattern!r} must stay inside the wiki root "
-                              "(relative, no '..')")
+            raise ConfigError(
+                f"{source}: field 'sync.include': {pattern!r} must stay inside the wiki root (relative, no '..')"
+            )
     return settings
 
 

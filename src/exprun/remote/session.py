@@ -13,15 +13,15 @@ import secrets
 import shlex
 import socket
 import time
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
-from typing import Callable, Sequence
 
 import paramiko
 
-from . import auth, hostkeys
-from .endpoints import Hop, hops
-from ..errors import RemoteError
-from .server_config import ServerConfig
+from exprun.core.errors import RemoteError
+from exprun.remote import auth, hostkeys
+from exprun.remote.endpoints import Hop, hops
+from exprun.remote.server_config import ServerConfig
 
 Command = Sequence[str] | str
 POLL_S = 0.005
@@ -47,16 +47,19 @@ class RemoteSession:
         self.host_key = ""
 
     # -- connection -------------------------------------------------------------------------
-    def __enter__(self) -> "RemoteSession":
+    def __enter__(self) -> RemoteSession:
         self.open()
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:
         dropped = isinstance(exc, (paramiko.SSHException, EOFError, socket.timeout)) or (
-            isinstance(exc, OSError) and not self.alive)
+            isinstance(exc, OSError) and not self.alive
+        )
         self.close()
         if dropped:
-            raise RemoteError(f"connection to {self.label} lost: {exc or kind.__name__}; run the command again") from exc
+            raise RemoteError(
+                f"connection to {self.label} lost: {exc or kind.__name__}; run the command again"
+            ) from exc
         return False
 
     @property
@@ -112,8 +115,9 @@ class RemoteSession:
                 raise RemoteError(f"cannot reach {hop.label}: SSH handshake failed ({_reason(exc, timeout)})") from None
             if not (transport.is_active() and transport.initial_kex_done):  # start_client returns quietly on timeout
                 raise RemoteError(f"cannot reach {hop.label}: {_silent(timeout)}")
-            self.host_key = hostkeys.check(transport.get_remote_server_key(), hop, known,
-                                           self.server.trust_new_host_keys, self.server.known_hosts)
+            self.host_key = hostkeys.check(
+                transport.get_remote_server_key(), hop, known, self.server.trust_new_host_keys, self.server.known_hosts
+            )
             auth.authenticate(transport, hop)
         except BaseException:
             transport.close()
@@ -123,14 +127,16 @@ class RemoteSession:
 
     def _tunnel(self, transport: paramiko.Transport, jump: Hop, nxt: Hop) -> paramiko.Channel:
         try:
-            return transport.open_channel("direct-tcpip", (nxt.hostname, nxt.port), ("127.0.0.1", 0),
-                                          timeout=self.server.connect_timeout)
+            return transport.open_channel(
+                "direct-tcpip", (nxt.hostname, nxt.port), ("127.0.0.1", 0), timeout=self.server.connect_timeout
+            )
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise RemoteError(f"cannot reach {nxt.label} through jump host {jump.label}: {exc}") from None
 
     # -- commands ---------------------------------------------------------------------------
-    def run(self, command: Command, timeout: float = 60, merge_stderr: bool = False,
-            input: str | None = None) -> tuple[int, str, str]:
+    def run(
+        self, command: Command, timeout: float = 60, merge_stderr: bool = False, input: str | None = None
+    ) -> tuple[int, str, str]:
         """Run one command (an argument list, or a ready shell string) and wait for it.
 
         `input` goes to its stdin (sbatch reads the batch script there). Both streams are
@@ -166,7 +172,11 @@ class RemoteSession:
                 while channel.recv_ready():
                     write(channel.recv(65536))
                     got = True
-                if (channel.eof_received or channel.closed) and not channel.recv_ready() and channel.exit_status_ready():
+                if (
+                    (channel.eof_received or channel.closed)
+                    and not channel.recv_ready()
+                    and channel.exit_status_ready()
+                ):
                     return channel.recv_exit_status()
                 if channel.closed and not got:
                     raise EOFError(f"channel closed before `{text[:80]}` finished")
@@ -198,7 +208,9 @@ class RemoteSession:
             try:
                 self._sftp = paramiko.SFTPClient.from_transport(self.transport)
             except paramiko.SSHException as exc:
-                raise RemoteError(f"{self.label} refused SFTP ({exc}); enable `Subsystem sftp` in its sshd_config") from None
+                raise RemoteError(
+                    f"{self.label} refused SFTP ({exc}); enable `Subsystem sftp` in its sshd_config"
+                ) from None
         return self._sftp
 
     @property
@@ -228,9 +240,13 @@ def _tcp_connect(hop: Hop, timeout: float) -> socket.socket:
     try:
         return socket.create_connection((hop.hostname, hop.port), timeout=timeout)
     except socket.gaierror as exc:
-        raise RemoteError(f"cannot reach {hop.label}: cannot resolve host name {hop.hostname!r} ({exc.strerror})") from None
+        raise RemoteError(
+            f"cannot reach {hop.label}: cannot resolve host name {hop.hostname!r} ({exc.strerror})"
+        ) from None
     except ConnectionRefusedError:
-        raise RemoteError(f"cannot reach {hop.label}: connection refused (is sshd running there, on port {hop.port}?)") from None
+        raise RemoteError(
+            f"cannot reach {hop.label}: connection refused (is sshd running there, on port {hop.port}?)"
+        ) from None
     except TimeoutError:
         raise RemoteError(f"cannot reach {hop.label}: connection timed out after {timeout:g} s") from None
     except OSError as exc:
@@ -257,7 +273,9 @@ def _drain(channel: paramiko.Channel, deadline: float, text: str, label: str) ->
         while channel.recv_stderr_ready():
             err += channel.recv_stderr(65536)
             got = True
-        drained = (channel.eof_received or channel.closed) and not channel.recv_ready() and not channel.recv_stderr_ready()
+        drained = (
+            (channel.eof_received or channel.closed) and not channel.recv_ready() and not channel.recv_stderr_ready()
+        )
         if drained and channel.exit_status_ready():
             return bytes(out), bytes(err)
         if channel.closed and not got:

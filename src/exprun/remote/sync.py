@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import shlex
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
-from .. import integrity
-from ..state import Paths
-from . import transfer
-from ..errors import RemoteError
-from .server_config import ServerConfig
-from .session import RemoteSession
+from exprun.core.errors import RemoteError
+from exprun.core.paths import Paths
+from exprun.remote import transfer
+from exprun.remote.server_config import ServerConfig
+from exprun.remote.session import RemoteSession
+from exprun.trust import integrity
 
 PROTECTED = ("results", "logs", "checkpoints")
 # The code folder is small text; a bigger one means data crept in, which the hash check should not fetch.
@@ -38,7 +38,8 @@ class SyncPlan:
 
 
 def plan(root: Path, slugs: list[str], server: ServerConfig) -> SyncPlan:
-    """The experiments' code files (what manifest hashes and a person approves) plus sync.include, minus sync.exclude."""
+    """The experiments' code files (what manifest hashes and a person approves) plus sync.include,
+    minus sync.exclude."""
     root = Path(root)
     folders = []
     for slug in slugs:
@@ -75,8 +76,9 @@ def _plan(root: Path, folders: list[Path], server: ServerConfig) -> SyncPlan:
     return result
 
 
-def upload(session: RemoteSession, sync_plan: SyncPlan, on_progress: Progress | None = None,
-           dry_run: bool = False) -> dict:
+def upload(
+    session: RemoteSession, sync_plan: SyncPlan, on_progress: Progress | None = None, dry_run: bool = False
+) -> dict:
     """Upload what differs in size or mtime; each file lands under its name only when complete (with dry_run:
     only say which files would go)."""
     sftp = session.sftp()
@@ -97,8 +99,12 @@ def upload(session: RemoteSession, sync_plan: SyncPlan, on_progress: Progress | 
         callback = (lambda done, total, rel=rel: on_progress(rel, done, total)) if on_progress else None
         transfer.upload(sftp, local, remote, callback)
         uploaded.append(rel)
-    return {"uploaded": uploaded, "unchanged": len(unchanged), "protected_skipped": sync_plan.protected,
-            "excluded": sync_plan.excluded}
+    return {
+        "uploaded": uploaded,
+        "unchanged": len(unchanged),
+        "protected_skipped": sync_plan.protected,
+        "excluded": sync_plan.excluded,
+    }
 
 
 def _remote_attrs(sftp, remote: PurePosixPath, listings: dict[PurePosixPath, dict]):
@@ -135,8 +141,10 @@ def remote_folder_hash(session: RemoteSession, rel: str, how: str) -> tuple[str,
         for name, attrs in transfer.walk_files(sftp, remote_dir):
             fetched += attrs.st_size or 0
             if fetched > HASH_FETCH_LIMIT:
-                raise RemoteError(f"{remote_dir} on {session.label} holds over {HASH_FETCH_LIMIT // 2**20} MiB; "
-                                  "keep data and checkpoints out of the code folder")
+                raise RemoteError(
+                    f"{remote_dir} on {session.label} holds over {HASH_FETCH_LIMIT // 2**20} MiB; "
+                    "keep data and checkpoints out of the code folder"
+                )
             copy = Path(tmp) / name
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_bytes(transfer.read_bytes(sftp, remote_dir / name) or b"")
@@ -147,9 +155,11 @@ def verify(session: RemoteSession, slug: str, expected: str) -> str:
     """The remote hash when it equals the approved one; else RemoteError (nothing may launch)."""
     found = remote_code_hash(session, slug)
     if found != expected:
-        raise RemoteError(f"remote code differs from the approved code: experiments/code/{slug}/ on {session.label} "
-                          f"hashes to {found[:12]}, approved {expected[:12]}; run `sync-code --slug {slug}` again "
-                          "(and check nobody edits the code on the server)")
+        raise RemoteError(
+            f"remote code differs from the approved code: experiments/code/{slug}/ on {session.label} "
+            f"hashes to {found[:12]}, approved {expected[:12]}; run `sync-code --slug {slug}` again "
+            "(and check nobody edits the code on the server)"
+        )
     return found
 
 
@@ -160,9 +170,13 @@ def send_snapshot(session: RemoteSession, root: Path, snapshot: str, approved_ha
     found, extra = remote_folder_hash(session, snapshot, "snakemake deploy_<slug>")
     where = f"{session.work_dir / snapshot} on {session.label}"
     if extra:
-        raise RemoteError(f"{where} holds files no approval covers ({', '.join(extra[:5])}); nothing was started — "
-                          f"remove them there (rm -r {shlex.quote(str(session.work_dir / snapshot))}) and deploy again")
+        raise RemoteError(
+            f"{where} holds files no approval covers ({', '.join(extra[:5])}); nothing was started — "
+            f"remove them there (rm -r {shlex.quote(str(session.work_dir / snapshot))}) and deploy again"
+        )
     if found != approved_hash:
-        raise RemoteError(f"{where} hashes to {found[:12]}, not the approved {approved_hash[:12]}: it was edited on the "
-                          f"server; nothing was started — remove it there (rm -r "
-                          f"{shlex.quote(str(session.work_dir / snapshot))}) and deploy again")
+        raise RemoteError(
+            f"{where} hashes to {found[:12]}, not the approved {approved_hash[:12]}: it was edited on the "
+            f"server; nothing was started — remove it there (rm -r "
+            f"{shlex.quote(str(session.work_dir / snapshot))}) and deploy again"
+        )

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import errno
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
 
 import paramiko
 
-from ..errors import RemoteError
+from exprun.core.errors import RemoteError
 
 PART_SUFFIX = ".exprun-part"
 BytesCallback = Callable[[int, int], object]
@@ -64,7 +64,9 @@ def makedirs(sftp: paramiko.SFTPClient, folder: PurePosixPath, made: set[PurePos
     made.update([folder, *folder.parents])
 
 
-def upload(sftp: paramiko.SFTPClient, local: Path, remote: PurePosixPath, on_bytes: BytesCallback | None = None) -> None:
+def upload(
+    sftp: paramiko.SFTPClient, local: Path, remote: PurePosixPath, on_bytes: BytesCallback | None = None
+) -> None:
     """Copy local -> remote atomically, with the local file's mode and mtime (the next sync compares them)."""
     info = Path(local).stat()
     part = str(part_name(remote))
@@ -89,7 +91,9 @@ def write_bytes(sftp: paramiko.SFTPClient, remote: PurePosixPath, data: bytes) -
         raise _refused(sftp, f"cannot write {remote}", exc) from None
 
 
-def read_bytes(sftp: paramiko.SFTPClient, remote: PurePosixPath, limit: int | None = None, offset: int = 0) -> bytes | None:
+def read_bytes(
+    sftp: paramiko.SFTPClient, remote: PurePosixPath, limit: int | None = None, offset: int = 0
+) -> bytes | None:
     """A remote file's bytes from offset (at most limit of them); None when it does not exist."""
     try:
         with sftp.open(str(remote), "rb") as handle:

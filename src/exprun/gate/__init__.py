@@ -1,0 +1,1 @@
+"""The human approval gate: nothing deploys unless a person approved these exact bytes."""

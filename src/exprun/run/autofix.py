@@ -1,0 +1,230 @@
+"""The one automatic fix an experiment may ever get, and its record.
+
+NaN/inf/exploding loss → restart from the latest checkpoint with the learning
+rate × `autofix.lr_factor`; OOM → restart with the batch size ×
+`autofix.batch_factor` (resuming when a checkpoint exists). Anything else is
+reported, never fixed. One fix at most, so a broken run cannot loop forever.
+
+The fix works through the run contract's flags (--lr, --batch-size, --resume) and relaunches the run's own
+approved snapshot, planned from the snapshot's config.yaml: an edit or a new approval of the live code folder
+changes nothing it runs. When the program does not list the flag it needs (its `--help` at the sanity run),
+config.yaml has no value to lower, or the snapshot no longer holds the approved bytes, the fix is recorded as
+"not applied" with the reason instead of relaunching (an unchanged run, or other code than the run's).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from exprun.core.errors import GateError
+from exprun.core.files import atomic_write_json
+from exprun.core.paths import Paths
+from exprun.core.settings import Settings
+from exprun.experiment import arms
+from exprun.experiment.experiment_config import load_run_config
+from exprun.gate import approval as gate
+from exprun.logs.monitor import Anomaly
+from exprun.prepare import contract
+from exprun.run import task_fix
+from exprun.trust import snapshot
+from exprun.wiki import wikilog
+
+
+def already_fixed(slug: str, root: Path) -> bool:
+    return Paths(slug, root).autofix.exists()
+
+
+def plan_fix(
+    anomaly: Anomaly, config: dict, settings: Settings, has_checkpoint: bool, restart: bool = False
+) -> tuple[list[str], str]:
+    """(extra train.py arguments, human description of the change). A run stopped mid-way resumes (each seed
+    from its latest checkpoint); `restart`: a task that already ended starts again from scratch."""
+    hp = config.get("hyperparameters") or {}
+    factors = settings.autofix
+    if anomaly.kind == "oom":
+        old = int(hp.get("batch_size") or 1)
+        new = max(1, int(old * factors.batch_factor))
+        resume = has_checkpoint and not restart
+        args = ["--batch-size", str(new)] + (["--resume"] if resume else [])
+        return args, f"batch_size {old} → {new}" + (", resumed from checkpoint" if resume else ", restarted")
+    old_lr = float(hp.get("learning_rate") or 0.001)
+    new_lr = old_lr * factors.lr_factor
+    if restart:
+        return ["--lr", f"{new_lr:g}"], f"learning_rate {old_lr:g} → {new_lr:g}, restarted"
+    return [
+        "--resume",
+        "--lr",
+        f"{new_lr:g}",
+    ], f"learning_rate {old_lr:g} → {new_lr:g}, resumed from the latest checkpoint"
+
+
+def blocked(args: list[str], anomaly: Anomaly, config: dict, flags: list[str] | None) -> str:
+    """Why the planned fix cannot apply to this program ("" when it can)."""
+    hp = config.get("hyperparameters") or {}
+    key = "batch_size" if anomaly.kind == "oom" else "learning_rate"
+    if not isinstance(hp, dict) or not isinstance(hp.get(key), (int, float, str)) or hp.get(key) in ("", None):
+        return f"config.yaml has no hyperparameters.{key} to lower"
+    if flags is not None:
+        missing = [a for a in args if a.startswith("--") and a not in flags]
+        if missing:
+            return f"the program does not take {', '.join(missing)} (its --help; see {contract.DOC})"
+    return ""
+
+
+def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | None:
+    """Stop and relaunch once for the first fixable anomaly; None when no fix applies."""
+    record = seen.record
+    if not backend.supports_autofix or record.foreign:  # someone else's command: not ours to relaunch
+        return None
+    if not settings.autofix.enabled or already_fixed(slug, root) or record.autofix:
+        return None
+    paths = Paths(slug, root)
+    config = load_run_config(slug, root, record.snapshot)
+    if not arms.is_single(arms.of(config)):  # judged on each task's own log, not the run's combined tail
+        return _fix_tasks(slug, settings, root, seen, backend, config)
+    anomaly = next((a for a in seen.anomalies if a.fixable), None)
+    if anomaly is None:
+        return None
+    unapproved = not_this_runs_code(slug, root, record, backend)
+    if unapproved:
+        return _not_applied(paths, record, anomaly, unapproved)
+    has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
+    args, change = plan_fix(anomaly, config, settings, has_checkpoint)
+    reason = blocked(args, anomaly, config, contract.known_flags(slug, root, record.approved_hash))
+    if reason:
+        return _not_applied(paths, record, anomaly, reason)
+    backend.stop(record)
+    return _relaunched(paths, record, backend, anomaly, change, args)
+
+
+def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config: dict) -> dict | None:
+    """A multi-arm run: once it has ended, rerun only the tasks whose own log shows a fixable anomaly."""
+    record, paths = seen.record, Paths(slug, root)
+    if seen.state.alive or not backend.supports_task_reruns:
+        return None
+    fixes = task_fix.plan(
+        record,
+        backend,
+        config,
+        settings,
+        lambda anomaly, arm_config: plan_fix(anomaly, arm_config, settings, False, restart=True),
+    )
+    if not fixes:
+        return None
+    unapproved = not_this_runs_code(slug, root, record, backend)
+    if unapproved:
+        return _not_applied(paths, record, fixes[0].anomaly, unapproved)
+    flags = contract.known_flags(slug, root, record.approved_hash)
+    reasons = [
+        f"task {f.task}: {why}"
+        for f in fixes
+        if (why := blocked(f.args, f.anomaly, task_fix.arm_config(config, f.task), flags))
+    ]
+    args, env = task_fix.relaunch_env(fixes)
+    if env["EXPRUN_TASK_ARGS"] and "EXPRUN_TASK_ARGS" not in _run_sh(Path(root) / (record.snapshot or paths.code_dir)):
+        reasons.append("the tasks need different changes and run.sh does not read EXPRUN_TASK_ARGS (regenerate it)")
+    if reasons:
+        return _not_applied(paths, record, fixes[0].anomaly, "; ".join(reasons))
+    kept = {
+        task: code
+        for task, code in task_fix.failed_tasks(record, seen.lines, paths.log).items()
+        if task not in env["EXPRUN_TASKS"].split()
+    }
+    return _relaunched(
+        paths,
+        record,
+        backend,
+        fixes[0].anomaly,
+        task_fix.describe(fixes),
+        args,
+        env,
+        {"tasks": env["EXPRUN_TASKS"].split(), "kept_failed": kept},
+    )
+
+
+def not_this_runs_code(slug: str, root: Path, record, backend) -> str:
+    """Why a relaunch would not run this run's approved code ("" when it would). Said and recorded like any
+    other reason the fix cannot apply — never raised, or the ended run could never be collected.
+
+    A run from a snapshot relaunches that snapshot: whatever the live folder holds or was approved as since,
+    it is still the run's code, unless the snapshot itself changed (checked here where it lives here, and by
+    the guard wherever the relaunch starts)."""
+    if record.snapshot:
+        wrong = snapshot.problem(Path(root) / record.snapshot, record.approved_hash) if backend.code_is_here else ""
+        return (
+            f"the run's snapshot no longer holds its approved code ({wrong}); a relaunch would not run it"
+            if wrong
+            else ""
+        )
+    try:
+        current = gate.require_current(slug, root)
+    except GateError as exc:
+        return f"the code folder is not approved code now ({exc}); a relaunch would run it"
+    if current != record.approved_hash:
+        return (
+            f"the code was approved again ({current[:12]}) since this run started ({record.approved_hash[:12]}); "
+            "a relaunch would mix two versions — collect this run, then deploy the new code"
+        )
+    return ""
+
+
+def _run_sh(code: Path) -> str:
+    try:
+        return (code / "run.sh").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _not_applied(paths: Paths, record, anomaly: Anomaly, reason: str) -> None:
+    """Record (run record, autofix.json, wiki log) that the one fix was due but could not apply, and why."""
+    fix = {
+        "anomaly": anomaly.kind,
+        "detail": anomaly.detail,
+        "change": reason,
+        "args": [],
+        "at": _now(),
+        "applied": False,
+    }
+    record.autofix = fix
+    record.save(paths.run)
+    atomic_write_json(paths.autofix, fix)
+    wikilog.append_log(paths.root / "wiki", f"exp-run | autofix {paths.slug} | {anomaly.kind} → not applied: {reason}")
+    return None
+
+
+def _relaunched(
+    paths: Paths,
+    record,
+    backend,
+    anomaly: Anomaly,
+    change: str,
+    args: list[str],
+    env: dict | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """Relaunch under the same session and run id, and record the one fix everywhere a person looks."""
+    now = _now()
+    fresh, log_offset = backend.relaunch(record, args, env)
+    fix = {
+        "anomaly": anomaly.kind,
+        "detail": anomaly.detail,
+        "change": change,
+        "args": args,
+        "at": now,
+        "applied": True,
+    }
+    # adopt what the relaunch changed: PID, session (a SLURM resubmission's job), env and new history events
+    record.history += [event for event in fresh.history[len(record.history) :] if event.get("event") != "launch"]
+    record.pid, record.boot_id, record.env = fresh.pid, fresh.boot_id, fresh.env
+    record.session, record.details = fresh.session, fresh.details
+    record.autofix = fix
+    record.history.append({"event": "relaunch", "at": now, "log_offset": log_offset, "args": args, **(extra or {})})
+    record.save(paths.run)
+    atomic_write_json(paths.autofix, fix)
+    wikilog.append_log(paths.root / "wiki", f"exp-run | autofix {paths.slug} | {anomaly.kind} → {change}")
+    return fix

@@ -1,0 +1,273 @@
+"""The launch interface: one abstract Launcher, one registry keyed by Backend, one pool for scans.
+
+Deploy asks `launcher_class(backend_for(settings))(root).launch(request)`; collect, status and the
+automatic fix ask `open_backend(record, root)` for the launcher that answers for a run
+record. Optional abilities are declared on the class (`supports_autofix`, `code_is_here`,
+`expect`), never probed. To add a backend: a `Backend` member (launchers/base.py), a module
+with a Launcher subclass, and one line in `LAUNCHERS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+from exprun.core.errors import GateError, LaunchError, RemoteError
+from exprun.core.paths import Paths
+from exprun.core.settings import Settings
+from exprun.machines.launchers.base import Backend, RunRecord, RunSpec, RunState
+from exprun.trust import integrity, provenance
+
+# Backend -> "module:Class" under exprun.machines.launchers, imported on first use (paramiko only when remote).
+LAUNCHERS: dict[Backend, str] = {
+    Backend.SCREEN: "screen_backend:LocalScreen",
+    Backend.SSH: "ssh_backend:RemoteScreen",
+    Backend.SLURM: "slurm_backend:SlurmArray",
+    Backend.JOBS: "jobs_backend:SeedJobs",
+}
+ENVIRONMENTS = {"local": Backend.SCREEN, "remote": Backend.SSH, "slurm": Backend.SLURM}
+
+
+def run_command(snapshot_dir: str, approved_hash: str, record_dir: str, python: str = "python3") -> list[str]:
+    """run.sh of the approved snapshot, relative to the wiki root, behind the integrity guard, which checks the
+    snapshot strictly and leaves its provenance record in `record_dir` (a relaunch appends its extra arguments;
+    the guard hands them to run.sh)."""
+    return integrity.guard_command(
+        python, snapshot_dir, approved_hash, ["bash", f"{snapshot_dir}/run.sh"], snapshot=True, record_dir=record_dir
+    )
+
+
+def run_folders(slug: str, where: str | PurePosixPath) -> dict[str, str]:
+    """Where exprun tells every task to write (EXPRUN_RESULTS_DIR, EXPRUN_CHECKPOINT_DIR): this experiment's own
+    folders under the wiki root of the machine that runs it; the program never chooses them."""
+    paths = Paths(slug, Path())
+    return {
+        "EXPRUN_RESULTS_DIR": f"{where}/{paths.results_dir.as_posix()}",
+        "EXPRUN_CHECKPOINT_DIR": f"{where}/{paths.checkpoint_dir.as_posix()}",
+    }
+
+
+@dataclass
+class LaunchRequest:
+    """What a deploy hands a launcher: the approved experiment, its settings, this attempt's number and run id,
+    and (set by Launcher.launch) the snapshot it runs."""
+
+    slug: str
+    root: Path
+    page: Any
+    config: dict
+    settings: Settings
+    approved_hash: str
+    run_id: str
+    attempt: int = 0
+    snapshot: str = ""
+
+    @property
+    def record_dir(self) -> str:
+        """Where the guard leaves each start's provenance, relative to the wiki root (on every machine)."""
+        return provenance.record_dir(self.slug, self.attempt)
+
+    def command(self, python: str) -> list[str]:
+        if not self.snapshot:
+            raise LaunchError(f"{self.slug}: no snapshot taken; a run starts only from its approved snapshot")
+        return run_command(self.snapshot, self.approved_hash, self.record_dir, python=python)
+
+    def run_env(self, where: str | PurePosixPath) -> dict[str, str]:
+        """The run id every seed file carries and the folders exprun chose, for the machine whose wiki root is
+        `where`."""
+        return {"EXPRUN_RUN_ID": self.run_id, **run_folders(self.slug, where)}
+
+    def run_spec(self, env: dict | None = None, python: str = "python3") -> RunSpec:
+        """The guarded launch of the snapshot's run.sh from the wiki root here, as an argument list."""
+        paths = Paths(self.slug, self.root)
+        cwd = Path(self.root).resolve()
+        return RunSpec(
+            slug=self.slug,
+            command=self.command(python),
+            cwd=cwd,
+            log=paths.log.resolve(),
+            exit_file=paths.exit_status.resolve(),
+            env={**self.run_env(cwd.as_posix()), **(env or {})},
+        )
+
+    @property
+    def seeds(self) -> list[str]:
+        return [str(seed) for seed in self.config.get("seeds") or [0]]
+
+    @property
+    def tasks(self) -> list[str]:
+        """Every arm × seed as run.sh's words (the seeds alone for a single-arm experiment)."""
+        from exprun.experiment import arms
+
+        return arms.tasks(arms.of(self.config), self.seeds)
+
+    def task_env(self, parallel: int, slots: list[list[int]] | None = None) -> dict[str, str]:
+        """EXPRUN_TASKS, EXPRUN_PARALLEL and, with GPUs, one GPU set per parallel slot (EXPRUN_GPUS)."""
+        env = {"EXPRUN_TASKS": " ".join(self.tasks), "EXPRUN_PARALLEL": str(parallel)}
+        if slots:
+            env["EXPRUN_GPUS"] = " ".join(",".join(map(str, slot)) for slot in slots)
+        return env
+
+
+class Launcher(ABC):
+    """Starts runs of one backend and answers for their records."""
+
+    backend: ClassVar[Backend]
+    supports_autofix: ClassVar[bool] = True  # the one automatic fix may stop and relaunch its runs
+    code_is_here: ClassVar[bool] = True  # the code folder the run executes is this machine's
+    supports_task_reruns: ClassVar[bool] = False  # relaunch(env={"EXPRUN_TASKS": ...}) reruns just those tasks
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def launch(self, request: LaunchRequest) -> RunRecord:
+        """Check the approval itself (no state file stands in for it), take the snapshot of exactly the approved
+        bytes, then start the run from it."""
+        from exprun.gate import approval as gate
+        from exprun.trust import snapshot
+
+        if gate.require_current(request.slug, request.root) != request.approved_hash:
+            raise GateError(
+                f"{request.slug}: the code changed between the approval check and the launch; "
+                f"review it and run `exprun approve {request.slug}` again"
+            )
+        request.snapshot = snapshot.take(
+            request.slug, request.root, Paths(request.slug, request.root).code_dir, request.approved_hash
+        )
+        record = self._launch(request)
+        record.approved_hash, record.run_id, record.snapshot = request.approved_hash, request.run_id, request.snapshot
+        return record
+
+    @abstractmethod
+    def _launch(self, request: LaunchRequest) -> RunRecord: ...
+
+    @abstractmethod
+    def describe(self, record: RunRecord) -> str:
+        """Where the run is, for the DEPLOY_REPORT: `local (host GPU 0)`, `slurm (login job 12)`, ..."""
+
+    @abstractmethod
+    def state(self, record: RunRecord) -> RunState: ...
+
+    @abstractmethod
+    def tail(self, record: RunRecord, start: int) -> str:
+        """The end of the current attempt's output (bounded), never before byte `start`."""
+
+    @abstractmethod
+    def idle_seconds(self, record: RunRecord, now: float) -> float | None: ...
+
+    @abstractmethod
+    def stop(self, record: RunRecord) -> None: ...
+
+    @abstractmethod
+    def relaunch(
+        self, record: RunRecord, extra_args: list[str], env: dict[str, str] | None = None
+    ) -> tuple[RunRecord, int]:
+        """The same guarded command plus extra_args (and env's changes, e.g. fewer EXPRUN_TASKS); the fresh
+        record and the log offset it starts at."""
+
+    def task_log_tails(self, record: RunRecord) -> dict[str, str]:
+        """The end of each task's own log (run.sh writes logs/exp-<slug>.tasks/<arm>_seed<N>.log), by task word;
+        {} where the backend cannot read them."""
+        return {}
+
+    @abstractmethod
+    def fetch_results(self, record: RunRecord) -> None:
+        """Bring results/<slug>/ (and the logs) here when the run wrote them elsewhere."""
+
+    def anomalies(self, record: RunRecord) -> list:
+        """What the backend itself knows beyond the log and the exit status (SLURM task endings)."""
+        return []
+
+    def task_logs(self, record: RunRecord) -> list[Path]:
+        """Per-task logs readable here (SLURM array tasks, seed jobs), combined into run_log; [] when the run
+        writes run_log itself."""
+        return []
+
+    def expect(self, record: RunRecord) -> None:  # noqa: B027 - optional hook, empty on purpose
+        """A scan announces the records it will ask about (a remote launcher answers them in one round trip).
+        Doing nothing is the right answer for a launcher that asks per record."""
+
+    @staticmethod
+    def gpu_text(record: RunRecord) -> str:
+        return f" GPU {','.join(map(str, record.gpu_ids))}" if record.gpu_ids else ""
+
+
+def launcher_class(backend: Backend | str) -> type[Launcher]:
+    try:
+        module, name = LAUNCHERS[Backend(backend)].split(":")
+    except (KeyError, ValueError):
+        raise LaunchError(f"run record backend '{backend}' is not known to this version of exprun") from None
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+
+
+def backend_for(settings: Settings) -> Backend:
+    """The backend a deploy uses: the settings' env (set by the profile)."""
+    return ENVIRONMENTS[settings.env]
+
+
+class BackendPool:
+    """Launchers shared across many records of one scan: one `screen -ls`, one connection per host."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._launchers: dict[str, Launcher] = {}
+        self._sessions: dict[str, object] = {}
+        self._stack = contextlib.ExitStack()
+
+    def get(self, record: RunRecord) -> Launcher:
+        backend = Backend(record.backend)
+        cls = launcher_class(backend)
+        if backend == Backend.SCREEN:
+            key = "local"
+            make = lambda: cls(self.root, snapshot=True)  # noqa: E731
+        elif backend == Backend.SSH or (backend == Backend.SLURM and record.details.get("via") == "ssh"):
+            key = f"{backend.value}@{record.host}"
+            make = lambda: cls(self.root, self._connect(record))  # noqa: E731
+        else:
+            key = backend.value
+            make = lambda: cls(self.root)  # noqa: E731
+        if key not in self._launchers:
+            self._launchers[key] = make()
+        return self._launchers[key]
+
+    def _connect(self, record: RunRecord):
+        """One SSH connection per host for the whole scan, from the wiki root's config/server.yaml."""
+        from exprun.remote import server_config  # paramiko only for remote runs
+        from exprun.remote.session import RemoteSession
+
+        if record.host in self._sessions:
+            return self._sessions[record.host]
+        server = server_config.of_wiki(self.root)
+        if server.host != record.host:
+            raise RemoteError(
+                f"{record.slug} runs on {record.host} but {server.source} now points at {server.host}; "
+                "restore the server entry to check it"
+            )
+        self._sessions[record.host] = self._stack.enter_context(RemoteSession(server))
+        return self._sessions[record.host]
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@contextlib.contextmanager
+def open_backend(record: RunRecord, root: Path) -> Iterator[Launcher]:
+    """The launcher that answers for this record (a remote one holds its connection while open)."""
+    pool = BackendPool(root)
+    try:
+        yield pool.get(record)
+    finally:
+        pool.close()
+
+
+def parallel_tasks(request: LaunchRequest, plan, free_gpus) -> int:
+    """settings.parallel, else one task per free GPU set when the page needs GPUs, else 1; never more than tasks."""
+    wanted = request.settings.parallel
+    if not wanted:
+        wanted = max(1, free_gpus() // plan.count) if plan.needed else 1
+    return max(1, min(wanted, len(request.tasks)))

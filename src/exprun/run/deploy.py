@@ -1,0 +1,277 @@
+"""Phase 2: launch the approved run detached, then tell the page, the log and the person.
+
+A deploy holds the experiment's deploy lock from the approval check to the
+page write, so two deploys of one slug give one run. Before anything starts it
+checks the approval itself (no state file stands in for it), that the dataset
+check and the sanity run passed on exactly this code (unless a person said
+`--skip-sanity`, which is recorded), and that the page can be written. Each
+deploy is a new attempt with its own run id; earlier attempts' files are moved
+aside. The launched command is the integrity guard in front of run.sh, so the
+code is checked again on the machine that runs it, at the moment it starts. If
+the page write fails after the launch, the run record says so and a retry adopts
+that run instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from exprun.core.errors import GateError, LaunchError, PageError
+from exprun.core.files import atomic_write_json, read_json, require_writable
+from exprun.core.paths import Paths
+from exprun.core.settings import Settings
+from exprun.experiment.experiment_config import load_experiment_config
+from exprun.gate import approval as gate
+from exprun.logs import runlog
+from exprun.machines.launchers.base import Backend, RunRecord
+from exprun.run import attempts, backends
+from exprun.run.backends import LaunchRequest, run_command
+from exprun.run.jobs_backend import SeedJobs
+from exprun.trust import provenance
+from exprun.verdict import run_scope
+from exprun.verdict.estimate import estimate_hours
+from exprun.wiki import lifecycle, pages, wikilog
+
+
+def approved_experiment(slug: str, root: Path) -> tuple[Paths, pages.Page, str, dict]:
+    """What every launch starts from: a planned page, the approved hash of the code as it is now, its config."""
+    page = lifecycle.find_experiment(slug, root)
+    lifecycle.require_deployable(page)
+    return Paths(slug, root), page, gate.require_current(slug, root), load_experiment_config(slug, root)
+
+
+# Where a deploy runs -> how sanity.json's `where` begins when the sanity run happened there.
+SANITY_PLACE = {Backend.SCREEN: "local", Backend.SSH: "remote", Backend.SLURM: "slurm"}
+
+
+def require_prepared(paths: Paths, approved_hash: str, skip_sanity: bool, backend: Backend | None = None) -> None:
+    """The DAG's checks, for any path to a launch: dataset found, sanity passed on exactly this code and on
+    the kind of machine this deploy uses (a sanity run here says nothing about the server's environment)."""
+    if skip_sanity:
+        return
+    slug = paths.slug
+    override = (
+        f"(or, to launch without them, `exprun deploy {slug} --skip-sanity`: recorded in the run and its reports)"
+    )
+    if not paths.dataset.is_file():
+        raise GateError(
+            f"{slug}: the dataset check has not passed ({paths.dataset} missing); "
+            f"run `snakemake prepare_{slug}` first {override}"
+        )
+    if read_json(paths.dataset).get("present") is False:
+        raise GateError(
+            f"{slug}: the dataset check found no data ({paths.dataset}: present false); put it in place "
+            f"(`exprun fetch-data {slug}` runs config.yaml's dataset.download) and run "
+            f"`snakemake prepare_{slug}` again {override}"
+        )
+    sanity = read_json(paths.sanity) if paths.sanity.is_file() else {}
+    ran, place = str(sanity.get("where") or "local"), SANITY_PLACE.get(backend)
+    if sanity.get("status") == "passed" and place and not ran.startswith(place):
+        raise GateError(
+            f"{slug}: the sanity run passed on {ran}, but this deploy runs on {backend.env_label}; run it "
+            f"there: `snakemake --profile profiles/{backend.env_label} prepare_{slug} --forcerun "
+            f"sanity_check` {override}"
+        )
+    if sanity.get("status") != "passed":
+        raise GateError(
+            f"{slug}: no passed sanity run ({paths.sanity}); run `snakemake prepare_{slug}` first {override}"
+        )
+    if sanity.get("code_hash") != approved_hash:
+        raise GateError(
+            f"{slug}: the sanity run passed on other code than the approved code (it ran on "
+            f"{str(sanity.get('code_hash'))[:12]}, approved {approved_hash[:12]}); run it again: "
+            f"`snakemake prepare_{slug} --forcerun sanity_check` {override}"
+        )
+
+
+def _adopt_pending(record: RunRecord | None, approved_hash: str, root: Path) -> RunRecord | None:
+    """A run launched by an earlier deploy whose page write failed: adopt it (never start a second one)."""
+    if record is None or record.page_written:
+        return None
+    if record.approved_hash == approved_hash:
+        return record
+    with backends.open_backend(record, root) as backend:
+        if backend.state(record).alive:
+            raise LaunchError(
+                f"{record.slug}: a run of earlier code ({record.approved_hash[:12]}, session {record.session}) "
+                "is still going and its page was never marked running; stop it, then deploy again"
+            )
+    return None
+
+
+def deploy(
+    slug: str,
+    settings: Settings,
+    root: Path = Path("."),
+    now: datetime | None = None,
+    skip_sanity: bool = False,
+    backend: Backend | None = None,
+) -> dict:
+    """Launch (screen here or on the remote server, a SLURM array, or the seed jobs Snakemake runs) and update
+    the page; the DEPLOY_REPORT data. The backend is the settings' unless given."""
+    root = Path(root)
+    backend = backend or backends.backend_for(settings)
+    with attempts.deploy_lock(slug, root):
+        paths, page, approved_hash, config = approved_experiment(slug, root)
+        if backend == Backend.SSH:
+            require_remote_block(page)
+        record = _adopt_pending(RunRecord.load(paths.run), approved_hash, root)
+        if record is None:
+            require_prepared(paths, approved_hash, skip_sanity, backend)
+            require_writable(paths.page, "page")
+            run_scope.require_own(slug, root, config)
+            attempt = attempts.retire_attempt(slug, root)
+            request = LaunchRequest(
+                slug, root, page, config, settings, approved_hash, attempts.new_run_id(slug, attempt), attempt
+            )
+            record = backends.launcher_class(backend)(root).launch(request)
+            record.attempt, record.page_written, record.sanity_skipped = attempt, False, skip_sanity
+            record.save(paths.run)
+        return _announce(record, paths, page, config, now)
+
+
+def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime | None) -> dict:
+    """The page says running, the wiki log says deployed, the run record says so; the DEPLOY_REPORT data."""
+    root, slug = paths.root, paths.slug
+    now = (
+        now or datetime.now(timezone.utc)
+    ).astimezone()  # `started` in this machine's local time, as the wiki writes it
+    hours, basis = estimate_hours(
+        read_json(paths.sanity),
+        read_json(paths.dataset),
+        config,
+        page.get("setup") or {},
+        int(record.env.get("EXPRUN_PARALLEL", "1") or 1),
+    )
+    run_log = paths.log.relative_to(root).as_posix()  # always one real file (runlog combines task logs there)
+    task_logs = backends.launcher_class(record.backend)(root).task_logs(record)
+    if task_logs:
+        runlog.combine(paths.log, task_logs, root)
+    started = now.strftime("%Y-%m-%dT%H:%M")
+    # the wiki's schema types estimated_hours as whole hours: rounded up on the page, the figure itself in the record
+    fields = {
+        "status": lifecycle.RUNNING,
+        "run_log": run_log,
+        "started": started,
+        "estimated_hours": max(1, math.ceil(hours)),
+    }
+    record.details["estimated_hours"] = hours
+    gpu = ",".join(map(str, record.gpu_ids))
+    if record.backend == Backend.SSH:
+        fields.update(
+            {
+                "remote.server": record.host,
+                "remote.gpu": gpu,
+                "remote.session": record.session,
+                "remote.started": started,
+            }
+        )
+        where = f"env: remote | server: {record.host} | gpu: {gpu or 'none'}"
+    elif record.backend == Backend.SLURM:
+        where = f"env: slurm | cluster: {record.host} | job: {record.session}"
+    elif record.backend == Backend.JOBS:
+        where = f"env: snakemake jobs | seeds: {len(record.details.get('seeds') or [])}"
+    else:
+        where = f"env: local | session: {record.session}"
+    if record.sanity_skipped:
+        where += " | sanity: skipped by --skip-sanity"
+    pages.set_fields(paths.page, fields, create=True)
+    record.page_written = True
+    record.save(paths.run)
+    wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | {where} | eta: {hours}h")
+    report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
+    report["task_logs"] = [runlog.shown(log, root) for log in task_logs]
+    marker = paths.jobs_started if record.backend == Backend.JOBS else paths.deployed
+    atomic_write_json(
+        marker,
+        {
+            "session": record.session,
+            "pid": record.pid,
+            "started_at": record.started_at,
+            "host": record.host,
+            "backend": record.backend,
+            "run_id": record.run_id,
+        },
+    )
+    return report
+
+
+def start_seed_jobs(slug: str, settings: Settings, root: Path = Path("."), now: datetime | None = None) -> dict:
+    """full_via: jobs — Snakemake itself runs each seed as a job (an executor plugin places them; each job
+    checks the approval again when it starts); this marks the page running and leaves the run record."""
+    return deploy(slug, settings, root, now, backend=Backend.JOBS)
+
+
+def run_seed_job(slug: str, seed: str, root: Path = Path("."), arm: str = "") -> list[str]:
+    """One job of full_via: jobs (a seed, or an arm × seed): the guarded command to exec, which runs the run's
+    approved snapshot (whatever the live code folder holds now) and records that this job started the task."""
+    root = Path(root)
+    paths = Paths(slug, root)
+    page = lifecycle.find_experiment(slug, root)
+    record = RunRecord.load(paths.run)
+    if page.status != lifecycle.RUNNING or record is None or record.backend != Backend.JOBS or not record.run_id:
+        raise LaunchError(
+            f"{slug}: no seed-job run was started for this page (status {page.status}); "
+            f"a seed job runs only inside `snakemake full_{slug}` with full_via: jobs"
+        )
+    if not record.snapshot:
+        raise LaunchError(
+            f"{slug}: this seed-job run has no approved snapshot (started by an older exprun); "
+            f"abandon it and plan it again"
+        )
+    task = f"{arm}:{int(seed)}" if arm else str(int(seed))
+    if task not in SeedJobs.tasks_of(record):
+        raise LaunchError(
+            f"{slug}: task {task} is not one of this run's ({' '.join(SeedJobs.tasks_of(record))}); "
+            f"run `snakemake full_{slug}` again after a change of arms or seeds"
+        )
+    os.environ.update(
+        {"EXPRUN_TASKS": task, "EXPRUN_RUN_ID": record.run_id, **backends.run_folders(slug, root.resolve().as_posix())}
+    )
+    return run_command(
+        record.snapshot, record.approved_hash, provenance.record_dir(slug, record.attempt), python=sys.executable
+    )
+
+
+def require_remote_block(page) -> None:
+    """The nested remote: fields are edited in place; a page without the block does not follow the template."""
+    block = page.meta.get("remote")
+    if not isinstance(block, dict) or not {"server", "gpu", "session", "started", "completed"} <= set(block):
+        raise PageError(
+            f"{page.path}: no complete `remote:` block (server, gpu, session, started, completed); "
+            "the page does not follow the experiment template — "
+            "add the block as /exp-design writes it, then deploy again"
+        )
+
+
+def deploy_report_data(
+    page, record: RunRecord, hours: float, basis: str, now: datetime, review: dict, run_log: str, paths: Paths
+) -> dict:
+    where = backends.launcher_class(record.backend)(paths.root).describe(record)
+    return {
+        "status": "deployed",
+        "slug": page.slug,
+        "title": page.get("title") or page.slug,
+        "session": record.session,
+        "pid": record.pid,
+        "environment": where,
+        "gpu_ids": record.gpu_ids,
+        "log_file": run_log,
+        "code": f"{paths.code_dir.relative_to(paths.root).as_posix()}/",
+        "snapshot": f"{record.snapshot}/" if record.snapshot else "",
+        "estimated_hours": hours,
+        "estimate_basis": basis,
+        "expected_completion": (now + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M"),
+        "review": review.get("status", "unreviewed"),
+        "review_reason": review.get("reason", ""),
+        "approved_hash": record.approved_hash,
+        "run_id": record.run_id,
+        "attempt": record.attempt,
+        "sanity_skipped": record.sanity_skipped,
+        "host": record.host,
+        "cwd": os.fspath(record.cwd),
+    }

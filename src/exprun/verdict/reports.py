@@ -1,0 +1,300 @@
+"""DEPLOY_REPORT, progress report, RUN_REPORT and the page's Results/Analysis text.
+
+Each report is built from one plain data dict, printed either as the seed's
+Markdown or as JSON for agents, so both always say the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas (behind results) costs ~0.4 s to import; a deploy report needs none of it
+    from exprun.verdict.results import Summary
+
+
+def deploy_report(data: dict) -> str:
+    slug = data["slug"]
+    review = (
+        ""
+        if data.get("review") == "reviewed"
+        else f"- Review: unreviewed ({data.get('review_reason') or 'no review run'})\n"
+    )
+    skipped = (
+        "- Sanity: SKIPPED by --skip-sanity (no sanity run checked this code)\n" if data.get("sanity_skipped") else ""
+    )
+    return (
+        f"# Deploy Report: {data['title']}\n\n"
+        "### Status: DEPLOYED ✅\n\n"
+        f"- Session: {data['session']}\n"
+        f"- Environment: {data['environment']}\n"
+        f"- Log file: {data['log_file']}\n"
+        f"{_task_logs_line(data)}"
+        f"- Code: {data['code']}"
+        + (f" (runs as approved from {data['snapshot']})" if data.get("snapshot") else "")
+        + "\n"
+        f"- Estimated: ~{data['estimated_hours']}h (expected completion: {data['expected_completion']})\n"
+        f"{review}"
+        f"{skipped}"
+        "\n### Next Steps\n\n"
+        "1. Monitor progress: `snakemake status` (or `/exp-status`)\n"
+        f"2. Check this experiment: `snakemake collect_{slug}` (or `/exp-run {slug} --collect`)\n"
+        "3. In /research pipeline: progress saved to wiki/outputs/pipeline-progress.md\n"
+        "\n### Quick Commands\n"
+        "```bash\n"
+        f"{_quick_commands(data)}"
+        "```\n"
+    )
+
+
+def _task_logs_line(data: dict) -> str:
+    """Runs whose tasks log separately: run_log combines them (refreshed at every collect); name the first few."""
+    logs = data.get("task_logs") or []
+    if not logs:
+        return ""
+    more = f" … ({len(logs)} in all)" if len(logs) > 3 else ""
+    return f"- Task logs: {', '.join(logs[:3])}{more} (combined into the log file at every collect)\n"
+
+
+def _quick_commands(data: dict) -> str:
+    first_task = (data.get("task_logs") or [data["log_file"]])[0]
+    if data["environment"].startswith("snakemake jobs"):
+        return f"# Snakemake jobs: the running snakemake shows them; per-seed logs\ntail -f {first_task}\n"
+    if data["environment"].startswith("slurm"):
+        return (
+            "# SLURM: check the array's tasks\n"
+            f"squeue -r -j {data['session']}\n\n"
+            "# SLURM: tail one task's log\n"
+            f"tail -f {first_task}\n"
+        )
+    if data["environment"].startswith("remote"):
+        return (
+            "# Remote: check if still running\n"
+            f"python3 tools/remote.py check --name {data['session']}\n\n"
+            "# Remote: tail log\n"
+            f"python3 tools/remote.py tail-log --name {data['session']} --lines 30\n"
+        )
+    return (
+        "# Local: check if still running\n"
+        f"screen -ls | grep {data['session']}\n\n"
+        "# Local: tail log\n"
+        f"tail -f {data['log_file']}\n"
+    )
+
+
+def progress_report(data: dict) -> str:
+    anomalies = (
+        "; ".join(f"{a['kind']}: {a['detail']} (suggested: {a['suggestion']})" for a in data["anomalies"]) or "none"
+    )
+    metric = data.get("latest_metric")
+    metric_text = f"{metric['name']} = {metric['value']:.4f}" if metric else "none logged yet"
+    remaining = data.get("remaining_hours")
+    lines = [
+        f"Experiment {data['slug']}: RUNNING",
+        f"Progress: {data['progress']}",
+        f"Latest metric: {metric_text}",
+        f"Anomalies: {anomalies}",
+        f"Estimated remaining: ~{remaining} hours" if remaining is not None else "Estimated remaining: unknown",
+    ]
+    if data.get("autofix"):
+        applied = data.get("autofix_applied", True)
+        lines.append(f"Automatic fix {'applied' if applied else 'not applied'}: {data['autofix']}")
+        if data["anomalies"]:
+            lines.append(
+                "No further automatic fix: one was already "
+                + ("applied to" if applied else "tried on")
+                + " this experiment."
+            )
+    lines.append("Run `snakemake status` to monitor all running experiments.")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _delta(metric) -> str:
+    if metric.delta is None:
+        return "—"
+    rel = f" ({metric.relative_delta:+.1%})" if metric.relative_delta is not None else ""
+    return f"{metric.delta:+.4f}{rel}"
+
+
+def baseline_line(summary: Summary) -> str:
+    return f"Baseline: {summary.baseline_label}" + (f" — {summary.baseline_source}" if summary.baseline_source else "")
+
+
+def results_table(summary: Summary) -> list[str]:
+    lines = [
+        baseline_line(summary),
+        "",
+        "| Metric | Baseline | Ours (mean±std) | Δ |",
+        "|--------|----------|-----------------|---|",
+    ]
+    for m in summary.metrics:
+        lines.append(f"| {m.metric} | {_fmt(m.baseline)} | {m.mean:.4f}±{m.std:.4f} | {_delta(m)} |")
+    return lines
+
+
+def per_seed_table(summary: Summary) -> list[str]:
+    if summary.per_seed.empty:
+        return []
+    wide = summary.per_seed.pivot_table(index="seed", columns="metric", values="value", aggfunc="first", dropna=False)
+    names = [m.metric for m in summary.metrics]
+    lines = ["| Seed | " + " | ".join(names) + " |", "|------|" + "---|" * len(names)]
+    for seed, row in wide.iterrows():
+        lines.append(f"| {seed} | " + " | ".join(_fmt(row.get(n)) for n in names) + " |")
+    return lines
+
+
+def crash_text(crash: dict | None) -> str:
+    """ "the run crashed (seeds 1, 2: exit status 1)" — the seeds it cost, named; "" for a clean end."""
+    if not crash:
+        return ""
+    seeds = crash.get("seeds") or []
+    codes = crash.get("seed_exit_codes") or {}
+    named = ", ".join(f"{s} (exit {codes[str(s)]})" if str(s) in codes else str(s) for s in seeds)
+    return f"the run crashed ({crash['detail']})" + (f"; seed(s) without a counted result: {named}" if seeds else "")
+
+
+def key_result(summary: Summary, crash: dict | None = None) -> str:
+    """One sentence: the primary metric, mean ± std, Δ vs baseline; a crash is always said."""
+    primary = summary.metric(summary.primary)
+    crashed = crash_text(crash)
+    if primary is None:
+        return f"No usable results: {crashed or 'no seed produced its primary metric'}."
+    text = f"{primary.metric} {primary.mean:.4f} ± {primary.std:.4f} over {primary.n} seed(s)"
+    if primary.baseline is not None:
+        text += f" vs {summary.short_baseline} {primary.baseline:.4f} (Δ {_delta(primary)})"
+    return text + f"; outcome {summary.outcome}" + (f"; {crashed}." if crashed else ".")
+
+
+def seed_status_lines(summary: Summary) -> list[str]:
+    lines = []
+    if summary.failed_seeds:
+        lines += [f"- seed {s}: not counted — {why}" for s, why in sorted(summary.failed_seeds.items())]
+    if summary.missing_seeds:
+        lines.append(f"- missing result files for seed(s): {', '.join(map(str, summary.missing_seeds))}")
+    if summary.ignored_files:
+        lines.append(f"- ignored (not a configured seed of this run): {', '.join(summary.ignored_files)}")
+    if summary.strays:
+        lines.append("- " + strays_line(summary.strays))
+    return lines
+
+
+def strays_line(strays: list[str], slug: str = "<slug>") -> str:
+    """Where a program wrote seed files instead of the results folder exprun gave it."""
+    return (
+        f"seed files written outside results/{slug}/ during this run, never counted: {', '.join(strays)} — the "
+        f"program must write where --results-dir ($EXPRUN_RESULTS_DIR) says"
+    )
+
+
+def results_section(summary: Summary, plot_link: str | None, crash: dict | None) -> str:
+    lines = results_table(summary) if summary.metrics else ["No seed produced results."]
+    if summary.metrics:
+        lines += ["", "Per seed:", ""] + per_seed_table(summary)
+    status = seed_status_lines(summary)
+    if status:
+        lines += [""] + status
+    if plot_link:
+        lines += ["", f"![per-seed metrics vs baseline]({plot_link})"]
+    if crash:
+        lines += ["", f"Run ended abnormally: {crash_text(crash)}", f"Suggested fix: {crash['suggestion']}"]
+    return "\n".join(lines)
+
+
+def autofix_line(autofix: dict) -> str:
+    """The Analysis bullet of the one automatic fix, applied or not."""
+    done = "applied" if autofix.get("applied", True) else "planned but not applied"
+    return f"- automatic fix {done} during the run: {autofix.get('anomaly')} → {autofix.get('change')}"
+
+
+def analysis_section(summary: Summary, crash: dict | None, autofix: dict | None) -> str:
+    lines = [f"Outcome: **{summary.outcome}** ({len(summary.succeeded_seeds)} seed(s) succeeded)."]
+    lines += [f"- {reason}" for reason in summary.reasons]
+    for m in summary.metrics:
+        spread = f"std {m.std:.4f} ({m.std / abs(m.mean):.1%} of the mean)" if m.mean else f"std {m.std:.4f}"
+        lines.append(f"- {m.metric}: mean {m.mean:.4f}, {spread} over {m.n} seed(s)")
+    lines += seed_status_lines(summary)
+    if autofix:
+        lines.append(autofix_line(autofix))
+    if crash:
+        lines.append(f"- crash: {crash_text(crash)}; suggested direction: {crash['suggestion']}")
+    lines.append("- Preliminary, written by exprun from the numbers above; `/exp-eval` updates the idea.")
+    return "\n".join(lines)
+
+
+def run_report(data: dict, summary: Summary) -> str:
+    slug = data["slug"]
+    crashed = crash_text(data.get("crash"))
+    outcome = summary.outcome + (f" — {crashed}" if crashed else "")
+    lines = [f"# Run Report: {data['title']}", "", f"## Outcome: {outcome}", "", "## Results"]
+    lines += results_table(summary) if summary.metrics else ["No seed produced results."]
+    status = seed_status_lines(summary)
+    if status:
+        lines += [""] + status
+    if data.get("crash"):
+        lines += ["", f"Crash: {crashed} — suggested fix: {data['crash']['suggestion']}"]
+    if data.get("sanity_skipped"):
+        lines += ["", "Deployed with --skip-sanity: no sanity run checked this code before it ran."]
+    if data.get("task_logs"):
+        lines += ["", f"Task logs (combined into {data.get('log_file', 'run_log')}): " + ", ".join(data["task_logs"])]
+    if data.get("launched_by_exprun") is False:
+        lines += [
+            "",
+            "This run was not launched by exprun (deployed by the wiki's agent): no exit status, no "
+            "approval record and no run id — every seed file in results/<slug>/ was counted.",
+        ]
+    if str(data.get("analysis_llm", "")).startswith("analysis_llm:"):
+        lines += ["", f"No LLM note in the Analysis: {data['analysis_llm']}"]
+    lines += ["", "## Key Finding", data["key_result"], "", "## Next Steps"]
+    if crashed and not summary.succeeded_seeds:
+        lines.append(
+            f"- The run crashed before any seed counted: {data['crash']['suggestion']}; then `exprun retry {slug}` "
+            f"(planned again, this attempt kept aside), approve the fix and `snakemake deploy_{slug}`"
+        )
+    elif crashed:
+        lines.append(
+            f"- The run crashed: read the log ({data['crash']['suggestion']}); "
+            "the verdict rests on the seeds that finished"
+        )
+    lines.append(f"- Run `/exp-eval {slug}` to update the linked idea in wiki")
+    if summary.outcome == "succeeded":
+        lines.append("- Proceed to the next experiment in the plan")
+    elif summary.outcome == "failed":
+        lines.append("- Analyze the failure, consider an /exp-design revision")
+    else:
+        lines.append("- Add seeds or tighten the setup to resolve the variance, then re-run as a new experiment")
+    lines += ["", f"Page: {data['page']}"]
+    return "\n".join(lines) + "\n"
+
+
+def arms_run_report(data: dict, results_text: str, analysis: str) -> str:
+    """RUN_REPORT of a multi-arm run: the arm table, the classes or differences, the outcome and next steps."""
+    slug = data["slug"]
+    lines = [
+        f"# Run Report: {data['title']}",
+        "",
+        f"## Outcome: {data['outcome']}",
+        "",
+        "## Results",
+        results_text,
+        "",
+        "## Analysis",
+        analysis,
+        "",
+        "## Key Finding",
+        data["key_result"],
+    ]
+    if data.get("task_logs"):
+        lines += ["", f"Task logs (combined into {data.get('log_file', 'run_log')}): " + ", ".join(data["task_logs"])]
+    if str(data.get("analysis_llm", "")).startswith("analysis_llm:"):
+        lines += ["", f"No LLM note in the Analysis: {data['analysis_llm']}"]
+    lines += ["", "## Next Steps", f"- Run `/exp-eval {slug}` to update the linked idea in wiki"]
+    if data["outcome"] == "inconclusive":
+        lines.append("- Add seeds to narrow the intervals, then re-run as a new experiment")
+    lines += ["", f"Page: {data['page']}"]
+    return "\n".join(lines) + "\n"

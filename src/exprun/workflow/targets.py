@@ -1,0 +1,89 @@
+"""The per-experiment targets people type, and the overview the bare `snakemake` prints.
+
+A wiki of 1,000 pages must not pay for 4,000 rules on every call: the workflow
+makes the per-experiment rules only for the experiments named on the command
+line (`deploy_<slug>` ...), and for all of them when none is named (`--list-rules`,
+`--lint`, the overview, an unknown name), so nothing a person types goes missing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from exprun.wiki import pages
+
+VERBS = ("prepare", "deploy", "collect", "check", "full")
+TARGET = re.compile(rf"^({'|'.join(VERBS)})_(?P<slug>[a-z0-9-]+)$")
+NEXT_STEP = {
+    "planned": "snakemake deploy_{slug}   (prepare_{slug} first to review, full_{slug} to run and collect)",
+    "running": "snakemake collect_{slug}",
+    "completed": "/exp-eval {slug}",
+    "abandoned": "set it back to planned to try again",
+}
+
+
+def asked_slugs(slugs: Iterable[str], argv: Iterable[str]) -> list[str]:
+    """The experiments whose per-experiment targets the command line names; every one when it names none."""
+    known = list(slugs)
+    wanted = set()
+    for word in argv:
+        match = TARGET.fullmatch(str(word))
+        if match:
+            wanted.add(match.group("slug"))
+    asked = [slug for slug in known if slug in wanted]
+    return asked or known
+
+
+def unknown_targets(slugs: Iterable[str], argv: Iterable[str], rule_names: Iterable[str] = ()) -> list[str]:
+    """Per-experiment target words on the command line whose experiment has no page (`collect_ready` and the
+    other rules of the workflow are not such words)."""
+    known, reserved = set(slugs), set(rule_names)
+    found = []
+    for word in map(str, argv):
+        match = TARGET.fullmatch(word)
+        if match and word not in reserved and match.group("slug") not in known:
+            found.append(word)
+    return found
+
+
+def unknown_message(word: str, root: Path = Path(".")) -> str:
+    """`deploy_typo`: no such experiment; the planned and running ones, closest names first."""
+    slug = TARGET.fullmatch(word).group("slug")
+    found = []
+    for path in pages.experiment_pages(root):
+        status = pages.quick_status(path)
+        if status in ("planned", "running"):
+            found.append((difflib.SequenceMatcher(None, slug, path.stem).ratio(), path.stem, status))
+    found.sort(key=lambda item: (-item[0], item[1]))
+    listed = ", ".join(f"{name} ({status})" for _, name, status in found[:10]) or "none"
+    return (
+        f"{word}: no experiment '{slug}' in {Path(root) / pages.EXPERIMENTS_DIR}; "
+        f"planned or running experiments, closest first: {listed}"
+    )
+
+
+def overview(root: Path = Path(".")) -> str:
+    """Every experiment, its status and the command that moves it on."""
+    rows = []
+    for path in pages.experiment_pages(root):
+        status = pages.quick_status(path)
+        if status is None:
+            try:
+                status = pages.load_page(path).status
+            except Exception as exc:  # noqa: BLE001 - a broken page is listed with its error, never a crash
+                status = f"unreadable ({exc})"
+        slug = path.stem
+        rows.append((slug, status, NEXT_STEP.get(status, "fix the page's status").format(slug=slug)))
+    if not rows:
+        return f"No experiment pages in {Path(root) / pages.EXPERIMENTS_DIR}.\n"
+    width = max(len(slug) for slug, _, _ in rows)
+    lines = [
+        "Experiments (targets: prepare_<slug>, deploy_<slug>, collect_<slug> or check_<slug>, full_<slug>; "
+        "also: status, collect_ready):",
+        "",
+    ]
+    lines += [f"  {slug.ljust(width)}  {status:<10}  next: {step}" for slug, status, step in rows]
+    return "\n".join(lines) + "\n"
