@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test check bench lint clean
 
 install: $(STAMP)
 
@@ -21,7 +21,15 @@ demo: install
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# The one-minute loop while changing code: lint, then the unit tests of pure code (no training, no services).
+check: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
 lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	cd examples/wiki && ../../$(VENV)/bin/snakemake -s ../../Snakefile --lint
 
 bench: install

@@ -16,6 +16,16 @@ CORPUS_PAGES_DIR = CORPUS / "real-pages"
 CORPUS_MISSING = f"corpus of real pages not found at {CORPUS_PAGES_DIR} (expected ../shared/corpus next to the repo)"
 
 
+UNIT = Path(__file__).parent / "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test outside tests/unit is `slow` (Snakemake runs, services, real training); `make check` runs the rest."""
+    for item in items:
+        if not item.path.is_relative_to(UNIT):
+            item.add_marker(pytest.mark.slow)
+
+
 def _corpus_page_paths() -> list[Path]:
     if not CORPUS_PAGES_DIR.is_dir():
         if os.environ.get("EXPRUN_REQUIRE_SERVICES"):  # CI has shared/ beside the clone: never skip there

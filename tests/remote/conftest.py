@@ -49,7 +49,7 @@ def fakebin(tmp_path_factory) -> Path:
 @pytest.fixture
 def four_gpu_server(fakebin) -> Path:
     """The server's nvidia-smi answers with the captured 4-GPU box (GPU 0 free, the others busy), then is gone."""
-    golden = Path(__file__).parent / "golden"
+    golden = Path(__file__).resolve().parents[1] / "golden" / "remote"
     fake = fakebin / "nvidia-smi"
     fake.write_text(f"""#!/bin/sh
 case "$1" in

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from exprun.cli import remote as cli
-from exprun.conftest import REPO
 from exprun.remote.session import RemoteSession
+
+from .conftest import REPO
 
 
 def answer(lab, capsys, *argv: str) -> tuple[int, dict]:

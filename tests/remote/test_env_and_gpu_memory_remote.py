@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from exprun.conftest import SLUG
 from exprun.core import config
 from exprun.core.errors import LaunchError
 from exprun.core.files import atomic_write_json
@@ -16,6 +15,8 @@ from exprun.remote import server_config
 from exprun.remote.session import RemoteSession
 from exprun.run.backends import LaunchRequest
 from exprun.run.ssh_backend import RemoteScreen
+
+from .conftest import SLUG
 
 SECRET = "sk-lab-s3cr3t-never-shown"
 

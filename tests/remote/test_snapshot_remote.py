@@ -9,8 +9,9 @@ import sys
 
 from exprun.remote.session import RemoteSession
 from exprun.run.backends import run_command
-from exprun.test_workflow_remote import SLUG, example_lab, meta, snakemake
 from exprun.trust import integrity, provenance, snapshot
+
+from .test_workflow_remote import SLUG, example_lab, meta, snakemake
 
 
 def approve(lab) -> None:

@@ -12,12 +12,13 @@ import pytest
 
 from exprun.cli import remote as cli
 from exprun.cli import remote_verbs as verbs
-from exprun.conftest import SLUG
 from exprun.core.errors import RemoteError
 from exprun.machines.launchers import ssh
 from exprun.prepare.codegen import manifest
 from exprun.remote import sync
 from exprun.remote.session import RemoteSession
+
+from .conftest import SLUG
 
 NAME = f"exp-{SLUG}"
 
@@ -284,7 +285,7 @@ def test_the_server_checks_the_code_itself_when_the_run_starts(lab, capsys):
 
 # -- the wiki's own remote.py keys, and runs exprun did not launch -------------------------------
 def test_answers_carry_the_wiki_tools_keys(lab, capsys, fakebin):
-    golden = Path(__file__).parent / "golden"
+    golden = Path(__file__).resolve().parents[1] / "golden" / "remote"
     fake = fakebin / "nvidia-smi"
     fake.write_text(f"""#!/bin/sh
 case "$1" in

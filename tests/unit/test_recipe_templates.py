@@ -25,6 +25,8 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
 from exprun.prepare.codegen.generate import TEMPLATES
 
+pytestmark = pytest.mark.slow  # each test trains a recipe in a subprocess
+
 SLUG = "demo-digits-mlp"
 CODE_DIR = Path("experiments", "code", SLUG)
 RESULT = Path("results", SLUG, "seed_0.json")

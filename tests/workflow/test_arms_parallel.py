@@ -7,7 +7,7 @@ import json
 import time
 
 import yaml
-from workflow_helpers import approve_with, exprun, output, page_meta, snakemake
+from workflow_helpers import approve_with, exprun, output, page_meta, prepare, snakemake
 
 SLUG = "digits-mlp-ablation"
 
@@ -27,7 +27,7 @@ def test_tasks_run_in_parallel_with_their_own_exit_status(wiki_root, screen_avai
         }
     )
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    assert snakemake(wiki_root, f"prepare_{SLUG}").returncode == 0
+    prepare(wiki_root, SLUG)
     gate = snakemake(wiki_root, f"deploy_{SLUG}")
     assert "4 arms × 3 seeds = 12 tasks, 2 at a time" in output(gate)
     approve_with(wiki_root, SLUG)

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from workflow_helpers import DEMO_SLUG, REPO, approve_with, edit_config, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, REPO, approve_with, edit_config, exprun, output, page_meta, prepare, snakemake
 
 CODE = f"experiments/code/{DEMO_SLUG}"
 STATE = f"experiments/state/{DEMO_SLUG}"
@@ -132,7 +132,7 @@ def test_a_linked_folder_edited_after_approval_is_stale(wiki_root, tmp_path):
     shared = tmp_path / "shared-helpers"
     shared.mkdir()
     (shared / "augment.py").write_text("STRENGTH = 0.1\n")
-    assert snakemake(wiki_root, f"prepare_{DEMO_SLUG}").returncode == 0
+    prepare(wiki_root, DEMO_SLUG)
     (wiki_root / CODE / "helpers").symlink_to(shared, target_is_directory=True)
     assert exprun(wiki_root, "approve", DEMO_SLUG).returncode == 0
     (shared / "augment.py").write_text("STRENGTH = 9.0\n")

@@ -6,7 +6,7 @@ import json
 import time
 
 from test_deploy_collect import wait_for
-from workflow_helpers import DEMO_SLUG, approve_with, edit_config, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, approve_with, edit_config, exprun, output, page_meta, prepare, snakemake
 
 NAN_RUN = """#!/usr/bin/env bash
 # Stand-in run: logs a NaN loss, keeps running; records the arguments it was started with.
@@ -105,7 +105,7 @@ case " $* " in *" --help "*)
 
 def test_the_fix_is_not_applied_when_the_program_lacks_the_flag(wiki_root, screen_available, cleanup_screens):
     approve_with(wiki_root, run_sh=HELP_WITHOUT_LR, approve=False)
-    assert snakemake(wiki_root, f"prepare_{DEMO_SLUG}").returncode == 0  # the sanity run checks this run.sh
+    prepare(wiki_root, DEMO_SLUG)  # the sanity run checks this run.sh
     flags = json.loads((wiki_root / "experiments" / "state" / DEMO_SLUG / "contract.json").read_text())["flags"]
     assert "--resume" in flags and "--lr" not in flags
     approve_with(wiki_root, approve=True)

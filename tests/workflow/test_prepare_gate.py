@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import yaml
-from workflow_helpers import DEMO_SLUG, REPO, edit_config, exprun, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, REPO, edit_config, exprun, output, page_meta, prepare, snakemake
 
 
 def state(root, name, slug=DEMO_SLUG):
     return root / "experiments" / "state" / slug / name
+
+
+def test_a_prepared_wiki_moved_to_another_folder_needs_no_second_prepare(wiki_root, tmp_path):
+    """A person who moves a prepared wiki (times kept) does not pay for code generation and the sanity run
+    again; the tests' prepare cache (workflow_helpers.prepare) relies on the same."""
+    prepare(wiki_root)
+    moved = tmp_path / "moved wiki"
+    shutil.copytree(wiki_root, moved, symlinks=True)
+    dry = snakemake(moved, "-n", f"prepare_{DEMO_SLUG}")
+    assert dry.returncode == 0 and "Nothing to be done" in output(dry), output(dry)
 
 
 def test_prepare_really_trains_at_sanity_scale(wiki_root):
@@ -72,7 +83,7 @@ def test_deploy_stops_at_gate_then_approval_lets_it_through(wiki_root, screen_av
 
 
 def test_stale_approval_is_refused_with_the_changed_files(wiki_root):
-    assert snakemake(wiki_root, f"prepare_{DEMO_SLUG}").returncode == 0
+    prepare(wiki_root, DEMO_SLUG)
     assert exprun(wiki_root, "approve", DEMO_SLUG).returncode == 0
     time.sleep(0.01)
     edit_config(wiki_root, DEMO_SLUG, learning_rate=0.01)
@@ -83,7 +94,7 @@ def test_stale_approval_is_refused_with_the_changed_files(wiki_root):
 
 
 def test_bare_touch_approves_and_later_edit_makes_it_stale(wiki_root, screen_available, cleanup_screens):
-    assert snakemake(wiki_root, f"prepare_{DEMO_SLUG}").returncode == 0
+    prepare(wiki_root, DEMO_SLUG)
     edit_config(wiki_root, DEMO_SLUG, epochs=1)
     time.sleep(0.05)
     state(wiki_root, "approval.stamp").touch()
@@ -99,7 +110,7 @@ def test_bare_touch_approves_and_later_edit_makes_it_stale(wiki_root, screen_ava
 
 
 def test_page_edit_after_generation_does_not_regenerate(wiki_root):
-    assert snakemake(wiki_root, f"prepare_{DEMO_SLUG}").returncode == 0
+    prepare(wiki_root, DEMO_SLUG)
     train = wiki_root / "experiments" / "code" / DEMO_SLUG / "train.py"
     train.write_text(train.read_text() + "\n# a person's note\n")
     before = train.read_text()
@@ -112,7 +123,7 @@ def test_page_edit_after_generation_does_not_regenerate(wiki_root):
 
 
 def test_regenerate_refuses_to_overwrite_human_edits(wiki_root):
-    assert snakemake(wiki_root, f"prepare_{DEMO_SLUG}").returncode == 0
+    prepare(wiki_root, DEMO_SLUG)
     edit_config(wiki_root, DEMO_SLUG, epochs=3)
     refused = exprun(wiki_root, "regenerate", DEMO_SLUG)
     assert refused.returncode == 1 and "config.yaml" in refused.stderr and "--force" in refused.stderr

@@ -12,8 +12,8 @@ from exprun.machines.launchers import slurm, slurm_parse, slurm_script
 from exprun.machines.launchers.base import RunRecord, RunSpec
 from exprun.machines.launchers.slurm import TaskState
 
-HERE = Path(__file__).parent
-CAPTURED = HERE / "captured"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+CAPTURED = GOLDEN / "slurm_captured"
 
 
 def captured(name: str) -> str:
@@ -174,7 +174,7 @@ def hostile_spec(root: Path = Path('/srv/wiki root/it\'s "lab" 100%')) -> RunSpe
 def test_submit_script_golden():
     resources = slurm_script.Resources(gpus=1, mem="8G", time="02:00:00", partition="gpu")
     text = slurm_script.submit_script(hostile_spec(), [0, 1, 2], resources)
-    assert text == (HERE / "golden" / "submit_script.sh").read_text()
+    assert text == (GOLDEN / "slurm" / "submit_script.sh").read_text()
 
 
 def test_submit_script_resubmission_and_options():

@@ -1,6 +1,6 @@
 """The remote layer's pure parts: nvidia-smi parsing, server.yaml checks, hops, the wrapper line.
 
-No sshd needed. Golden files live in tests/remote/golden/; after an intended change of the
+No sshd needed. Golden files live in tests/golden/remote/; after an intended change of the
 wrapper line regenerate it with EXPRUN_UPDATE_GOLDEN=1 and review the diff.
 """
 
@@ -22,7 +22,7 @@ from exprun.machines.gpus import GPUView
 from exprun.machines.launchers import screen, ssh
 from exprun.remote import endpoints, envsetup, hostkeys, server_config
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "remote"
 UPDATE = os.environ.get("EXPRUN_UPDATE_GOLDEN") == "1"
 
 
