@@ -12,13 +12,14 @@ from exprun.cli.output import human_verb
 from exprun.core import config as config_mod
 from exprun.core.errors import ExprunError
 from exprun.core.paths import Paths
+from exprun.core.settings import Settings
 from exprun.core.slugs import validate_slug
 from exprun.gate import approval as gate
 from exprun.prepare.codegen import generate, manifest
 from exprun.workflow import steps
 
 
-def settings_of(args: argparse.Namespace) -> dict:
+def settings_of(args: argparse.Namespace) -> Settings:
     """Settings handed over by the workflow, else the same layers Snakemake reads (with --profile)."""
     if getattr(args, "settings_json", None):
         return config_mod.from_argument(args.settings_json)

@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from exprun.cli.output import json_verb
 
@@ -61,7 +62,7 @@ ACTIONS: dict[str, Action] = {
 
 def add_common(parser: argparse.ArgumentParser, after_verb: bool = False) -> None:
     """--config and --root, accepted before the verb (as the wiki's remote.py) and after it."""
-    keep = {"default": argparse.SUPPRESS} if after_verb else {}
+    keep: dict[str, Any] = {"default": argparse.SUPPRESS} if after_verb else {}
     parser.add_argument(
         "--config",
         **({"default": None} | keep),

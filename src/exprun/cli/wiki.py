@@ -76,12 +76,12 @@ def _set_meta(args: argparse.Namespace) -> dict:
         if str(existing) == args.value:
             return _answer("status", existing, args.value, existing, "unchanged")
         try:
-            old = lifecycle.transition(Path(args.page), args.value)
+            before = lifecycle.transition(Path(args.page), args.value)
         except LifecycleError as exc:
             raise LifecycleError(
                 f"{exc}; an experiment's status changes through the lifecycle (`transition {args.page} --to <status>`)"
             ) from None
-        return _answer("status", old, args.value, args.value, "set")
+        return _answer("status", before, args.value, args.value, "set")
     if args.append:
         value = coerce_cli_value(args.value, args.field, None)
         old = list(existing) if isinstance(existing, list) else existing

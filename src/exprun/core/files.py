@@ -152,7 +152,7 @@ def require_writable(path: Path, what: str = "file") -> None:
 def os_error_message(exc: OSError, path: Path | str | None = None, what: str = "file") -> str:
     """One line for a failed file operation: which file, what happened, what to do."""
     where = exc.filename or path or "?"
-    hint = {
+    hints: dict[int | None, str] = {
         errno.ENOSPC: "the disk is full: free some space and run the same command again",
         errno.EDQUOT: "the disk quota is used up: free some space and run the same command again",
         errno.EROFS: "the file system is read-only: run from a writable copy of the wiki",
@@ -163,7 +163,8 @@ def os_error_message(exc: OSError, path: Path | str | None = None, what: str = "
         errno.ENOTDIR: "a file stands where a folder is expected: move that file away and run the same command again",
         errno.EEXIST: "a file stands where a folder is expected: move that file away and run the same command again",
         errno.EISDIR: "a folder stands where a file is expected: move that folder away and run the same command again",
-    }.get(exc.errno, "fix it and run the same command again")
+    }
+    hint = hints.get(exc.errno, "fix it and run the same command again")
     return f"{where}: {exc.strerror or exc}; {hint}"
 
 

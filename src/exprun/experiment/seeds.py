@@ -8,6 +8,8 @@ per experiment is far beyond any run a person reads seed by seed, and the bound 
 
 from __future__ import annotations
 
+from typing import cast
+
 from exprun.core.errors import ConfigError
 
 MAX_SEEDS = 1000
@@ -43,4 +45,4 @@ def check(values: object, where: str) -> list[int]:
     found = problem(values)
     if found:
         raise ConfigError(f"{where}: seeds {found}")
-    return list(values)  # type: ignore[arg-type]
+    return list(cast("list[int]", values))  # problem() found it a list of ints

@@ -190,6 +190,7 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
             )[0].values()
         )
     fraction = (min(done, seeds) + (seen.progress.fraction or 0.0)) / seeds
+    remaining: float | None
     if fraction > 0:
         remaining = round(elapsed_h * (1 - fraction) / fraction, 2)
     else:

@@ -34,7 +34,7 @@ def _elapsed(started: str, now: datetime) -> str:
 def scan(settings: Settings, root: Path = Path("."), now: datetime | None = None) -> dict:
     """Every experiment sorted into the dashboard's sections, as plain data."""
     now = now or datetime.now(timezone.utc)
-    view = {
+    view: dict = {
         "generated_at": now.strftime("%Y-%m-%d %H:%M"),
         "running": [],
         "anomaly": [],

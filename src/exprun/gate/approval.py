@@ -387,7 +387,8 @@ def _baseline_line(config: dict) -> str:
     """The page's baseline and where its numbers will come from (said plainly when from nowhere)."""
     from exprun.verdict.results import baseline_results
 
-    baseline = config.get("baseline") if isinstance(config.get("baseline"), dict) else {}
+    named = config.get("baseline")
+    baseline = named if isinstance(named, dict) else {}
     name, text = str(baseline.get("name") or "none"), str(baseline.get("description") or "")
     given = baseline_results(config)
     if given:

@@ -84,6 +84,7 @@ def probe(path: str, options: dict | None = None) -> dict:
 
 # ----------------------------------------------------------------------------------------- folders
 def _folder(path: str, limits: dict) -> dict:
+    scanned: list[os.DirEntry[str]]
     scanned, truncated = [], False
     with os.scandir(path) as it:
         for entry in it:
@@ -200,7 +201,7 @@ def _hf_dataset(path: str, limits: dict) -> dict | None:
     for name, split in splits.items():
         rows = split.get("num_rows")
         parts.append(f"{name} ({f'{rows:,} rows' if isinstance(rows, int) else 'rows not recorded'})")
-    features = next((s["features"] for s in splits.values() if s.get("features")), {})
+    features: dict = next((s["features"] for s in splits.values() if s.get("features")), {})
     shown = ", ".join(f"{k}: {v}" for k, v in itertools.islice(features.items(), 10))
     more = f", … {len(features) - 10} more" if len(features) > 10 else ""
     structure = f"Hugging Face {kind} (save_to_disk): splits {', '.join(parts) or '(none)'}"
@@ -295,6 +296,7 @@ def _table(path: str, size: int, name: str, delimiter: str, limits: dict) -> dic
 
 def _jsonl(path: str, size: int, limits: dict) -> dict:
     text = _head_text(path, size, limits)
+    head: list
     head, keys = [], []
     for number, line in enumerate(text.splitlines(), 1):
         if len(head) >= limits["head_rows"]:

@@ -35,6 +35,7 @@ class Target(ABC):
     where = "local"
     place = "this machine"  # how a sentence names it: "runs it on <place>"
     base = ""
+    cwd: str  # where run_download runs the command; each target sets it
 
     @abstractmethod
     def resolve(self, rel: str) -> str:
@@ -77,7 +78,9 @@ class LocalTarget(Target):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         ) as process:
-            for chunk in iter(lambda: os.read(process.stdout.fileno(), 65536), b""):
+            stdout = process.stdout
+            assert stdout is not None  # stdout=PIPE
+            for chunk in iter(lambda: os.read(stdout.fileno(), 65536), b""):
                 write(chunk)
             return process.wait()
 

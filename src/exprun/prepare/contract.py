@@ -117,7 +117,7 @@ def config_checks(config: dict) -> list[Check]:
             "config.yaml primary_metric",
             metrics_ok and primary in (metrics or []),
             f"{primary}"
-            if metrics_ok and primary in metrics
+            if metrics_ok and primary in (metrics or [])
             else f"`primary_metric: {primary}` must be one of `metrics`",
         ),
         Check(
@@ -213,7 +213,8 @@ def folder_checks(slug: str, root: Path, settings: Settings, target=None, run_di
         return report
     report.checks += config_checks(config)
     report.progress = str(config.get("progress", "loss"))
-    seeds = config.get("seeds") if isinstance(config.get("seeds"), list) and config.get("seeds") else [0]
+    listed = config.get("seeds")
+    seeds = listed if isinstance(listed, list) and listed else [0]
     flags, text = probe_flags(run_dir or code_dir, root, seeds[0], settings, target)
     report.flags = flags
     required = dict(REQUIRED_FLAGS)

@@ -90,7 +90,7 @@ class _Finder(ast.NodeVisitor):
         self.found: list[int] = []
         self.guarded = 0
 
-    def _use(self, node: ast.AST) -> None:
+    def _use(self, node: ast.stmt | ast.expr) -> None:
         if not self.guarded:
             self.found.append(node.lineno)
 
@@ -124,8 +124,8 @@ class _Finder(ast.NodeVisitor):
         else:
             for child in node.body:
                 self.visit(child)
-        for child in [*node.handlers, *node.orelse, *node.finalbody]:
-            self.visit(child)
+        for part in [*node.handlers, *node.orelse, *node.finalbody]:
+            self.visit(part)
 
     visit_TryStar = visit_Try  # noqa: N815 - ast.NodeVisitor's own name for the method
 

@@ -13,6 +13,7 @@ import os
 import shlex
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from exprun.core.errors import DatasetError, ExprunError
 from exprun.core.files import atomic_write_json, atomic_write_text
@@ -95,7 +96,12 @@ def inspect(slug: str, root: Path, config: dict, target: dataset_target.Target) 
     dataset = config.get("dataset") or {}
     path = target.resolve(str(dataset["path"]))
     probed = target.probe(path)
-    report = {"kind": "path", "path": path, "where": target.where, "present": bool(probed.get("exists"))}
+    report: dict[str, Any] = {
+        "kind": "path",
+        "path": path,
+        "where": target.where,
+        "present": bool(probed.get("exists")),
+    }
     if not report["present"]:
         report["summary"] = f"missing: {path} ({target.where})"
         if dataset.get("download"):

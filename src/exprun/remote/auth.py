@@ -7,7 +7,7 @@ tried; the failure message lists what was tried and why a file was skipped.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import paramiko
@@ -16,7 +16,7 @@ from exprun.core.errors import RemoteError
 from exprun.remote.endpoints import Hop
 
 
-def candidate_keys(hop: Hop, skipped: list[str]) -> Iterator[tuple[str, paramiko.PKey]]:
+def candidate_keys(hop: Hop, skipped: list[str]) -> Generator[tuple[str, paramiko.PKey], None, None]:
     """(label, key) in the order to try; unusable files are noted in `skipped`, not raised."""
     for path in hop.identity_files:
         key = _load(Path(path), skipped)

@@ -97,7 +97,7 @@ def _jump_hop(spec: str, ssh_config: paramiko.SSHConfig, server: ServerConfig) -
     return Hop(
         alias=host,
         hostname=seen.get("hostname", host),
-        port=int(port or seen.get("port", 22)),
+        port=int(port or seen.get("port", "22")),
         user=user or seen.get("user", server.user),
         identity_files=files,
     )

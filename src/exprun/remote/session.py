@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
+from typing import Literal
 
 import paramiko
 
@@ -51,7 +52,7 @@ class RemoteSession:
         self.open()
         return self
 
-    def __exit__(self, kind, exc, tb) -> bool:
+    def __exit__(self, kind, exc, tb) -> Literal[False]:
         dropped = isinstance(exc, (paramiko.SSHException, EOFError, socket.timeout)) or (
             isinstance(exc, OSError) and not self.alive
         )
@@ -211,6 +212,7 @@ class RemoteSession:
                 raise RemoteError(
                     f"{self.label} refused SFTP ({exc}); enable `Subsystem sftp` in its sshd_config"
                 ) from None
+            assert self._sftp is not None  # None only without a channel, and open_session raises for that
         return self._sftp
 
     @property

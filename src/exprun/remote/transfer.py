@@ -28,7 +28,9 @@ def part_name(path: PurePosixPath) -> PurePosixPath:
 def _refused(sftp: paramiko.SFTPClient, what: str, exc: OSError) -> OSError | RemoteError:
     """The server said no (permission, disk full): a RemoteError naming the step. A dropped
     connection keeps its own exception, which RemoteSession reports as "connection lost"."""
-    if not sftp.get_channel().get_transport().is_active():
+    channel = sftp.get_channel()
+    assert channel is not None  # an open SFTP client always has its channel
+    if not channel.get_transport().is_active():
         return exc
     return RemoteError(f"{what} on the server: {exc.strerror or exc}")
 

@@ -88,12 +88,14 @@ def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | No
         return None
     unapproved = not_this_runs_code(slug, root, record, backend)
     if unapproved:
-        return _not_applied(paths, record, anomaly, unapproved)
+        _not_applied(paths, record, anomaly, unapproved)
+        return None
     has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
     args, change = plan_fix(anomaly, config, settings, has_checkpoint)
     reason = blocked(args, anomaly, config, contract.known_flags(slug, root, record.approved_hash))
     if reason:
-        return _not_applied(paths, record, anomaly, reason)
+        _not_applied(paths, record, anomaly, reason)
+        return None
     backend.stop(record)
     return _relaunched(paths, record, backend, anomaly, change, args)
 
@@ -114,7 +116,8 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
         return None
     unapproved = not_this_runs_code(slug, root, record, backend)
     if unapproved:
-        return _not_applied(paths, record, fixes[0].anomaly, unapproved)
+        _not_applied(paths, record, fixes[0].anomaly, unapproved)
+        return None
     flags = contract.known_flags(slug, root, record.approved_hash)
     reasons = [
         f"task {f.task}: {why}"
@@ -125,7 +128,8 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
     if env["EXPRUN_TASK_ARGS"] and "EXPRUN_TASK_ARGS" not in _run_sh(Path(root) / (record.snapshot or paths.code_dir)):
         reasons.append("the tasks need different changes and run.sh does not read EXPRUN_TASK_ARGS (regenerate it)")
     if reasons:
-        return _not_applied(paths, record, fixes[0].anomaly, "; ".join(reasons))
+        _not_applied(paths, record, fixes[0].anomaly, "; ".join(reasons))
+        return None
     kept = {
         task: code
         for task, code in task_fix.failed_tasks(record, seen.lines, paths.log).items()

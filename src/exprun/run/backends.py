@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
@@ -221,7 +221,7 @@ class BackendPool:
 
     def get(self, record: RunRecord) -> Launcher:
         backend = Backend(record.backend)
-        cls = launcher_class(backend)
+        cls: Callable[..., Launcher] = launcher_class(backend)  # each backend's constructor takes its own options
         if backend == Backend.SCREEN:
             key = "local"
             make = lambda: cls(self.root, snapshot=True)  # noqa: E731

@@ -69,8 +69,9 @@ def require_prepared(paths: Paths, approved_hash: str, skip_sanity: bool, backen
             f"`snakemake prepare_{slug}` again {override}"
         )
     sanity = read_json(paths.sanity) if paths.sanity.is_file() else {}
-    ran, place = str(sanity.get("where") or "local"), SANITY_PLACE.get(backend)
-    if sanity.get("status") == "passed" and place and not ran.startswith(place):
+    ran = str(sanity.get("where") or "local")
+    place = SANITY_PLACE.get(backend) if backend is not None else None
+    if sanity.get("status") == "passed" and backend is not None and place and not ran.startswith(place):
         raise GateError(
             f"{slug}: the sanity run passed on {ran}, but this deploy runs on {backend.env_label}; run it "
             f"there: `snakemake --profile profiles/{backend.env_label} prepare_{slug} --forcerun "

@@ -43,7 +43,7 @@ class LocalScreen(Launcher):
             else None
         )
         parallel = parallel_tasks(request, plan, lambda: len(gpus.query().free(settings.free_memory_mib, need)))
-        claim = (
+        claim: contextlib.AbstractContextManager[list[int]] = (
             gpus.claim(plan.count * parallel, settings.free_memory_mib, self.root / settings.lock_dir, need=need)
             if plan.needed
             else contextlib.nullcontext([])
@@ -54,7 +54,7 @@ class LocalScreen(Launcher):
             slots = [gpu_ids[i * plan.count : (i + 1) * plan.count] for i in range(parallel)] if gpu_ids else None
             env.update(request.task_env(parallel, slots))
             spec = request.run_spec(env=env, python=sys.executable)
-            log_offset = spec.log.stat().st_size if spec.log.exists() else 0
+            log_offset = Path(spec.log).stat().st_size if Path(spec.log).exists() else 0
             record = screen.launch(spec)
         record.gpu_ids = list(gpu_ids)
         record.history.append({"event": "launch", "at": record.started_at, "log_offset": log_offset})
@@ -96,7 +96,7 @@ class LocalScreen(Launcher):
             Path(record.exit_file),
             {**record.env, **(env or {})},
         )
-        offset = spec.log.stat().st_size if spec.log.exists() else 0
+        offset = Path(spec.log).stat().st_size if Path(spec.log).exists() else 0
         fresh = screen.launch(spec)
         if self._sessions is not None:  # a scan's snapshot predates the new session
             self._sessions = screen.sessions()

@@ -28,8 +28,8 @@ class SlurmArray(Launcher):
         self.runner = slurm.ssh_runner(session) if session is not None else slurm.local_runner
         self._tasks: dict = {}
 
-    @property
-    def code_is_here(self) -> bool:  # a login node shares the code folder with the compute nodes
+    @property  # a login node shares the code folder with the compute nodes
+    def code_is_here(self) -> bool:  # type: ignore[override]  # the base's class flag, here decided per instance
         return self.session is None
 
     def _launch(self, request: LaunchRequest) -> RunRecord:
@@ -89,8 +89,8 @@ class SlurmArray(Launcher):
             ages = [ssh.seconds_since_write(self.session, PurePosixPath(log)) for log in self._logs(record)]
         else:
             ages = [seconds_since_write(Path(log), now) for log in self._logs(record)]
-        ages = [age for age in ages if age is not None]
-        return min(ages) if ages else None
+        known = [age for age in ages if age is not None]
+        return min(known) if known else None
 
     def stop(self, record: RunRecord) -> None:
         slurm.stop(record, self.runner)

@@ -52,6 +52,7 @@ class RemoteScreen(Launcher):
             parallel = parallel_tasks(request, plan, lambda: len(free))
             if plan.needed:
                 if len(free) < plan.count * parallel:
+                    assert view is not None  # queried above, as the plan needs a GPU
                     shortage = view.shortage(plan.count * parallel, len(free), server.free_gpu_threshold_mib, need)
                     raise LaunchError(
                         f"{server.host}: {shortage}; wait for one to free up"

@@ -55,7 +55,7 @@ def _walk(top: str, rel: tuple[str, ...], seen: frozenset[str], out: list, stric
                 out.append((rel + (entry.name,), path))
 
 
-def code_files(folder: str | os.PathLike, strict: bool = False) -> list[tuple[str, str]]:
+def code_files(folder: str | os.PathLike[str], strict: bool = False) -> list[tuple[str, str]]:
     """(relative posix path, path) of every file that makes up the experiment, in a fixed order; `strict`:
     every file there is (caches, hidden files and exprun's notes too), as a snapshot must hold nothing else."""
     found: list = []
@@ -65,13 +65,13 @@ def code_files(folder: str | os.PathLike, strict: bool = False) -> list[tuple[st
     return [("/".join(parts), path) for parts, path in found]
 
 
-def beyond_approved(folder: str | os.PathLike) -> list[str]:
+def beyond_approved(folder: str | os.PathLike[str]) -> list[str]:
     """Files in a snapshot that no approval covers (a planted cache, a hidden file): there must be none."""
     covered = {rel for rel, _ in code_files(folder)}
     return [rel for rel, _ in code_files(folder, strict=True) if rel not in covered]
 
 
-def file_hash(path: str | os.PathLike) -> str:
+def file_hash(path: str | os.PathLike[str]) -> str:
     """SHA-256 of the bytes a program reading this path gets; a dangling link by its target text."""
     digest = hashlib.sha256()
     try:
@@ -88,7 +88,7 @@ def link_hash(target: str) -> str:
     return hashlib.sha256(b"dangling link -> " + target.encode()).hexdigest()
 
 
-def file_hashes(folder: str | os.PathLike) -> dict[str, str]:
+def file_hashes(folder: str | os.PathLike[str]) -> dict[str, str]:
     return {rel: file_hash(path) for rel, path in code_files(folder)}
 
 
@@ -101,12 +101,12 @@ def combine(hashes) -> str:
     return digest.hexdigest()
 
 
-def folder_hash(folder: str | os.PathLike) -> str:
+def folder_hash(folder: str | os.PathLike[str]) -> str:
     """One SHA-256 over every code file's relative path and content hash."""
     return combine((rel, file_hash(path)) for rel, path in code_files(folder))
 
 
-def links(folder: str | os.PathLike) -> list[tuple[str, str]]:
+def links(folder: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """(relative path, where it points) of every link inside the folder, for the person approving."""
     found = []
     for current, dirs, files in os.walk(folder, followlinks=False):

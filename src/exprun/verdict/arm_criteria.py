@@ -113,6 +113,7 @@ def _delta_check(summary: ArmsSummary, ref: str, baseline: str, metric: str, hig
     need = max(needs) if needs else 0.0
     need = max(need, 0.0) if significance else need
     mean = sign * d.delta.mean
+    assert d.delta.low is not None and d.delta.high is not None  # n >= 2 above: the interval exists
     low, high = sorted((sign * d.delta.low, sign * d.delta.high))
     relative = f" ({d.relative:+.2%})" if d.relative is not None else ""
     asks = ("Δ > 0" if higher else "Δ < 0") if need == 0 else f"Δ {'≥' if higher else '≤'} {sign * need:+.4f}"

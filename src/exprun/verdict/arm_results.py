@@ -132,7 +132,7 @@ def summarize(
 
 def confident_class(d: arm_stats.Difference, higher: bool, essential_pct: float, contributing_pct: float) -> str:
     """The factor's class when both ends of the interval of Δ give the same one; "" when it straddles a boundary."""
-    if d.delta.low is None:
+    if d.delta.low is None or d.delta.high is None:
         return ""
     ends = {
         arm_stats.classify(

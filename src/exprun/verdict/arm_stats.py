@@ -30,7 +30,7 @@ class Interval:
         return "only 2 seeds: the interval is wide" if self.n == 2 else ""
 
     def excludes_zero(self) -> bool:
-        return self.low is not None and (self.low > 0 or self.high < 0)
+        return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
 
 
 def interval(values: list[float], level: float = LEVEL) -> Interval:

@@ -3,6 +3,8 @@ intervals and Δ vs the control, the best value and the sensitivity (how far the
 
 from __future__ import annotations
 
+from typing import cast
+
 from exprun.experiment.arms import Arm, control
 from exprun.verdict import arm_stats
 from exprun.verdict.arm_summary import ArmsSummary, SweepRow, SweepTable, is_number
@@ -42,7 +44,7 @@ def sweep_tables(summary: ArmsSummary) -> list[SweepTable]:
         label = " × ".join(k if clash else short[k] for k in keys) or "setting"
         rows = [SweepRow(a.name, value, summary.intervals[a.name], deltas.get(a.name)) for a, value in members]
         if all(is_number(r.value) for r in rows):
-            rows.sort(key=lambda r: r.value)
+            rows.sort(key=lambda r: cast(float, r.value))
         counted = [r for r in rows if r.interval.n]
         pick = max if summary.higher_is_better else min
         best = pick(counted, key=lambda r: r.interval.mean) if counted else None
@@ -59,6 +61,7 @@ def show_value(value) -> str:
 
 def best_line(table: SweepTable, primary: str) -> str:
     """The best value with its interval and the sensitivity, in one sentence."""
+    assert table.best is not None  # callers pass only a table that has a best row
     i = table.best.interval
     ci = f"95 % CI [{i.low:.4f}, {i.high:.4f}]" if i.low is not None else "no CI from one seed"
     relative = f" ({table.relative_spread:.1%} of the best)" if table.relative_spread is not None else ""

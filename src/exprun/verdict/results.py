@@ -60,7 +60,7 @@ class Summary:
     baseline_source: str = ""
     strays: list[str] = field(default_factory=list)  # seed files the run wrote outside its results folder
 
-    def metric(self, name: str) -> MetricSummary | None:
+    def metric(self, name: str | None) -> MetricSummary | None:
         return next((m for m in self.metrics if m.metric == name), None)
 
     @property
@@ -250,13 +250,15 @@ def baseline_results(config: dict) -> dict[str, float]:
     given = config.get("baseline_results")
     if not isinstance(given, dict):
         return {}
-    values = given.get("metrics") if isinstance(given.get("metrics"), dict) else given
+    metrics = given.get("metrics")
+    values = metrics if isinstance(metrics, dict) else given
     return {str(k): float(v) for k, v in values.items() if _finite(v)}
 
 
 def baseline_naming(config: dict, per_seed: pd.DataFrame) -> tuple[str, str]:
     """The baseline as the page names it, and where its numbers come from."""
-    baseline = config.get("baseline") if isinstance(config.get("baseline"), dict) else {}
+    named = config.get("baseline")
+    baseline = named if isinstance(named, dict) else {}
     label = " ".join(str(baseline.get("description") or baseline.get("name") or "baseline").split())
     if len(per_seed) and per_seed["baseline"].notna().any():
         return label, "run by the same program on the same data and seeds"
@@ -293,6 +295,7 @@ def criterion_holds(criterion: dict, summary: Summary) -> tuple[bool | None, str
     metric = summary.metric(name)
     if metric is None:
         return None, f"{name}: no value"
+    assert name is not None  # a metric was found under this name
     sign = 1 if criterion.get("direction", "higher" if metric.higher_is_better else "lower") == "higher" else -1
     if "threshold" in criterion:
         ok = sign * (metric.mean - float(criterion["threshold"])) >= 0
@@ -303,6 +306,7 @@ def criterion_holds(criterion: dict, summary: Summary) -> tuple[bool | None, str
         )
     if metric.baseline is None:
         return None, f"{name}: no baseline value to compare with"
+    assert metric.delta is not None  # a baseline gives a Δ
     min_delta = float(criterion.get("min_delta", 0.0))
     ok = sign * metric.delta > min_delta if min_delta == 0 else sign * metric.delta >= min_delta
     need = (
@@ -330,7 +334,7 @@ def criterion_holds(criterion: dict, summary: Summary) -> tuple[bool | None, str
     return (None if None in verdicts else True), "; ".join(texts)
 
 
-def delta_interval(summary: Summary, name: str):
+def delta_interval(summary: Summary, name: str | None):
     """The 95 % t-interval of Δ = ours − baseline: paired by seed when each seed carries the baseline's number,
     else of our values against the one baseline number."""
     from exprun.verdict import arm_stats
@@ -351,7 +355,7 @@ def excessive_variance(summary: Summary, criterion: dict) -> str:
         return ""
     metric = summary.metric(criterion.get("metric"))
     interval = delta_interval(summary, criterion.get("metric")) if metric is not None else None
-    if interval is None or interval.low is None:
+    if metric is None or interval is None or interval.low is None:
         return ""
     sign = 1 if criterion.get("direction", "higher" if metric.higher_is_better else "lower") == "higher" else -1
     need = sign * float(criterion.get("min_delta", 0.0))

@@ -194,9 +194,10 @@ def locate(fm: Frontmatter, path: list[str], where: str = "page") -> ValueSpan |
         if span.kind != "block":
             raise PageError(f"{where}: field '{'.'.join(path[: depth + 1])}' is not a mapping")
         lo, hi = key_line + 1, span.last_line + 1
-        indent = _child_indent(fm.lines, lo, hi)
-        if indent is None:
+        child_indent = _child_indent(fm.lines, lo, hi)
+        if child_indent is None:
             return None
+        indent = child_indent
     return None
 
 
@@ -218,6 +219,7 @@ def _child_indent(lines: list[str], lo: int, hi: int) -> int | None:
 def _value_span(lines: list[str], key_line: int, indent: int) -> ValueSpan:
     text = lines[key_line].rstrip("\r\n")
     match = KEY_LINE.match(text)
+    assert match is not None  # _find_key chose this line by KEY_LINE
     pos = match.end()
     while pos < len(text) and text[pos] in " \t":
         pos += 1
@@ -228,9 +230,11 @@ def _value_span(lines: list[str], key_line: int, indent: int) -> ValueSpan:
         return ValueSpan(key_line, indent, start, start, last, kind)
     char = text[pos]
     if char in "|>":
-        end = pos + len(re.match(r"[|>][0-9+\-]*", text[pos:]).group(0))
+        marker = re.match(r"[|>][0-9+\-]*", text[pos:])
+        assert marker is not None  # text[pos] is | or >
+        marker_end = pos + len(marker.group(0))
         last = _block_end(lines, key_line, indent, allow_same_indent_seq=False)
-        return ValueSpan(key_line, indent, pos, end, last, "multiline")
+        return ValueSpan(key_line, indent, pos, marker_end, last, "multiline")
     if char in "\"'":
         end = _scan_quoted(text, pos)
     elif char in "[{":

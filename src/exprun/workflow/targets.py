@@ -51,7 +51,9 @@ def unknown_targets(slugs: Iterable[str], argv: Iterable[str], rule_names: Itera
 
 def unknown_message(word: str, root: Path = Path(".")) -> str:
     """`deploy_typo`: no such experiment; the planned and running ones, closest names first."""
-    slug = TARGET.fullmatch(word).group("slug")
+    match = TARGET.fullmatch(word)
+    assert match is not None  # `word` is one that unknown_targets found
+    slug = match.group("slug")
     found = []
     for path in pages.experiment_pages(root):
         status = pages.quick_status(path)

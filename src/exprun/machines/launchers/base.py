@@ -6,7 +6,7 @@ import shlex
 import socket
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from exprun.core.errors import LaunchError
 from exprun.core.files import atomic_write_json, read_json
@@ -44,9 +44,9 @@ class RunSpec:
 
     slug: str
     command: list[str]
-    cwd: Path
-    log: Path
-    exit_file: Path
+    cwd: PurePath  # a PurePosixPath when the run lives on a server
+    log: PurePath
+    exit_file: PurePath
     env: dict[str, str] = field(default_factory=dict)
 
 

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import time
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from exprun.core.errors import LaunchError
 from exprun.core.files import pid_alive
@@ -59,7 +59,7 @@ def session_exists(name: str) -> bool:
     return name in sessions()
 
 
-def wrapper_script(spec: RunSpec, pid_file: Path) -> str:
+def wrapper_script(spec: RunSpec, pid_file: PurePath) -> str:
     """The shell line screen runs: pipefail so tee keeps the exit status, written atomically at the end."""
     q = shlex.quote
     exports = "".join(f"export {k}={q(v)}; " for k, v in sorted(spec.env.items()))

@@ -161,10 +161,10 @@ def launch(
     Resources may be the config's `slurm.resources` mapping; `host` names the submit host for
     the record (this machine's name by default, the SSH host when the runner is remote).
     """
-    seeds = [str(seed) for seed in seeds]
+    texts = [str(seed) for seed in seeds]
     if not isinstance(resources, Resources):
         resources = Resources.from_dict(resources)
-    script = submit_script(spec, seeds, resources)
+    script = submit_script(spec, texts, resources)
     _refuse_duplicate(spec.slug, runner)
     _make_dirs(spec, runner)
     job_id = _sbatch(script, runner)
@@ -181,9 +181,9 @@ def launch(
         log=str(spec.log),
         exit_file=str(spec.exit_file),
         env=dict(spec.env),
-        details={"job_id": job_id, "array_size": len(seeds)},
+        details={"job_id": job_id, "array_size": len(texts)},
     )
-    record.history.append(_submit_event(job_id, range(len(seeds)), seeds, resources, []))
+    record.history.append(_submit_event(job_id, range(len(texts)), texts, resources, []))
     return record
 
 

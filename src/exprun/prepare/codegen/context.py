@@ -49,7 +49,7 @@ def gather(page: pages.Page, root: Path = Path(".")) -> dict:
                     "hyperparameters": sections.read_matching(paper.body, HYPERPARAMETER_SECTIONS)[:MAX_SECTION_CHARS],
                 }
             )
-    siblings = []
+    siblings: list[dict] = []
     for path in pages.experiment_pages(root) if idea_slug else []:
         if path.stem == page.path.stem or not _links_idea(path, idea_slug):
             continue  # most pages are on other ideas: a look at one frontmatter line spares parsing them

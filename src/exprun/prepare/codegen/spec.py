@@ -137,7 +137,7 @@ ABLATION_LINE = re.compile(
     re.I | re.M,
 )
 SWEEP_LINE = re.compile(r"^\s*[-*]\s*sweep\s*:\s*([A-Za-z_. ]+?)\s+(?:in|over|=)\s*[\[{(](.+?)[\]})]", re.I | re.M)
-RECIPE_FACTORS = (
+RECIPE_FACTORS: tuple[tuple[str, dict[str, Any]], ...] = (
     (r"hidden|non-?linear", {"model": {"hidden_sizes": []}}),
     (r"weight[\s_-]?decay|l2", {"hyperparameters": {"weight_decay": 0.0}}),
 )
