@@ -256,14 +256,18 @@ def test_a_threshold_is_judged_on_the_control_s_mean_and_reported_with_its_inter
         "lr": {0: 0.99, 1: 0.99, 2: 0.99},
     }  # the baseline's numbers play no part
     mean, _, low, high = t_ci([0.90, 0.91, 0.92])
-    met = summarize(entries, values, **criteria(threshold=0.905))
+    met = summarize(entries, values, **criteria(threshold=0.85))
     assert met.outcome == "succeeded" and len(met.checks) == 1 and met.checks[0]["kind"] == "threshold"
-    assert met.reasons[0] == f"full accuracy mean {mean:.4f} (95 % CI [{low:.4f}, {high:.4f}], 3 seeds) ≥ 0.905: yes"
-    assert (
-        summarize(entries, values, **criteria(threshold=0.915)).outcome == "failed"
-    )  # the CI spans it: the mean decides
-    lower = summarize(entries, values, **criteria(threshold=0.915, direction="lower"))
-    assert lower.outcome == "succeeded" and "≤ 0.915" in lower.reasons[0]
+    assert met.reasons[0] == (
+        f"full accuracy mean {mean:.4f}, 95 % CI [{low:.4f}, {high:.4f}] over 3 seeds (needs ≥ 0.85): "
+        "yes, the whole interval is on the success side"
+    )
+    # The interval reaches the threshold: the run cannot tell, on this path as on the single-arm one.
+    straddled = summarize(entries, values, **criteria(threshold=0.915))
+    assert straddled.outcome == "inconclusive" and straddled.checks[0]["verdict"] == "wide"
+    assert summarize(entries, values, **criteria(threshold=0.95)).outcome == "failed"
+    lower = summarize(entries, values, **criteria(threshold=0.95, direction="lower"))
+    assert lower.outcome == "succeeded" and "(needs ≤ 0.95)" in lower.reasons[0]
 
 
 def test_every_criterion_must_hold_and_any_confident_failure_fails():

@@ -114,12 +114,12 @@ def summary(values, baselines, **criterion):
 def test_relative_criterion():
     assert summary([0.80, 0.81, 0.82], [0.70, 0.70, 0.70], min_relative=0.10).outcome == "succeeded"
     held = summary([0.72, 0.725, 0.73], [0.70, 0.70, 0.70], min_relative=0.10)
-    assert held.outcome == "failed" and any("relative Δ +3.57%" in r for r in held.reasons)
+    assert held.outcome == "failed" and any("(+3.57%)" in r and "needs Δ ≥ +0.0700" in r for r in held.reasons)
 
 
-def test_significance_criterion_is_a_paired_test_over_seeds():
-    clear = summary([0.80, 0.82, 0.81, 0.83], [0.70, 0.71, 0.70, 0.72], significance=0.05)
-    assert clear.outcome == "succeeded" and any("paired t-test over 4 seeds" in r for r in clear.reasons)
+def test_significance_sets_the_level_of_the_paired_interval():
+    clear = summary([0.80, 0.82, 0.81, 0.83], [0.70, 0.71, 0.70, 0.72], significance=0.01)
+    assert clear.outcome == "succeeded" and any("99 % CI" in r and "over 4 seeds" in r for r in clear.reasons)
     noisy = summary([0.80, 0.60, 0.85, 0.62], [0.70, 0.71, 0.70, 0.72], significance=0.05)
     assert noisy.outcome != "succeeded"
 

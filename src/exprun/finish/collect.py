@@ -297,6 +297,7 @@ def finish(
         "missing_seeds": summary.missing_seeds,
         "failed_seeds": {str(k): v for k, v in summary.failed_seeds.items()},
         "reasons": summary.reasons,
+        "criteria": summary.checks,
         "ignored_files": summary.ignored_files,
         "exit_code": seen.state.exit_code,
         "run_id": seen.record.run_id,

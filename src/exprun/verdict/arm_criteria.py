@@ -1,5 +1,10 @@
-"""The success criteria of a run with baseline arms, each checked against each baseline (or, a threshold, once
-against the control) at its own interval level; the rules are arm_results' docstring's."""
+"""The success criteria, each checked against each baseline (or, a threshold, once against the control) at
+its own interval level, by one rule for every kind (Δ, relative Δ, threshold): the criterion holds when the
+whole 1 − α interval lies on its success side, fails when the whole interval lies on its failure side, and
+cannot tell ("wide") when it straddles. α is the criterion's `significance` (0.05 when not given).
+
+A single-arm experiment is judged here too: results.py makes it a control arm and a baseline arm (the
+baseline's numbers run beside it, or config.yaml's `baseline_results`)."""
 
 from __future__ import annotations
 
@@ -80,29 +85,60 @@ def pct(level: float) -> str:
     return f"{level * 100:g} %"
 
 
+def _side(low: float, high: float, need: float, strict: bool) -> str:
+    """The one outcome rule, on the better side's scale (higher is better): "holds" when the whole interval
+    lies on the success side of `need`, "fails" when it lies wholly on the failure side, "wide" when it
+    straddles. `strict`: the success side excludes `need` itself (Δ > 0 when nothing more is asked)."""
+    if low > need or (low == need and not strict):
+        return "holds"
+    if high < need or (high == need and strict):
+        return "fails"
+    return "wide"
+
+
+VERDICT_ENDINGS = {
+    "holds": ": yes, the whole interval is on the success side",
+    "fails": ": no, the whole interval is on the failure side",
+    "wide": ": the interval straddles what the criterion asks (excessive variance)",
+}
+
+
+def _ending(verdict: str, interval: arm_stats.Interval) -> str:
+    note = interval.wide_note
+    return VERDICT_ENDINGS[verdict] + (f"; {note}" if verdict == "wide" and note else "")
+
+
 def _threshold_check(summary: ArmsSummary, ref: str, metric: str, higher: bool, fields: dict) -> dict:
+    """The control's mean against the threshold, judged by the control's interval at the criterion's level."""
     values = list(summary.metric_values.get(metric, {}).get(ref, {}).values())
     i = arm_stats.interval(values, fields["level"])
     threshold, level = fields["threshold"], fields["level"]
     out = {"n": i.n, "level": level, "need": threshold, "ci_low": i.low, "ci_high": i.high}
     if not i.n:
         return {**out, "text": f"{ref} {metric}: no value to compare with the threshold {threshold:g}"}
-    ok = (i.mean - threshold) * (1 if higher else -1) >= 0
-    ci = f"{pct(level)} CI [{i.low:.4f}, {i.high:.4f}]" if i.low is not None else "no CI from one seed"
+    if i.low is None or i.high is None:
+        return {**out, "mean": i.mean, "text": f"{ref} {metric}: one seed gives no interval; not judged"}
+    sign = 1 if higher else -1
+    low, high = sorted((sign * i.low, sign * i.high))
+    verdict = _side(low, high, sign * threshold, strict=False)
     text = (
-        f"{ref} {metric} mean {i.mean:.4f} ({ci}, {i.n} seeds) {'≥' if higher else '≤'} {threshold:g}: "
-        f"{'yes' if ok else 'no'}"
+        f"{ref} {metric} mean {i.mean:.4f}, {pct(level)} CI [{i.low:.4f}, {i.high:.4f}] over {i.n} seeds "
+        f"(needs {'≥' if higher else '≤'} {threshold:g})"
     )
-    return {**out, "mean": i.mean, "verdict": "holds" if ok else "fails", "text": text}
+    return {**out, "mean": i.mean, "verdict": verdict, "text": text + _ending(verdict, i)}
 
 
 def _delta_check(summary: ArmsSummary, ref: str, baseline: str, metric: str, higher: bool, fields: dict) -> dict:
     """Δ = control − baseline on the criterion's metric, paired by seed, its interval at the criterion's level."""
     per_arm = summary.metric_values.get(metric, {})
-    level, sign, significance = fields["level"], 1 if higher else -1, "significance" in fields
+    level, sign = fields["level"], 1 if higher else -1
     d = arm_stats.paired(ref, per_arm.get(ref, {}), baseline, per_arm.get(baseline, {}), level)
     head = f"{ref} vs {baseline}: "
     out = {"reference": baseline, "n": d.delta.n, "level": level, "ci_low": d.delta.low, "ci_high": d.delta.high}
+    if not per_arm.get(ref):
+        return {**out, "text": head + f"no value of {metric} in {ref}'s seed files; not judged"}
+    if not per_arm.get(baseline):
+        return {**out, "text": head + f"no baseline numbers for {metric} (not run beside it, no baseline_results)"}
     if d.delta.n < 2:
         return {**out, "text": head + f"{metric} in {d.delta.n} paired seed(s) (need at least 2); not judged"}
     needs = [fields["min_delta"]] if "min_delta" in fields else []
@@ -111,24 +147,30 @@ def _delta_check(summary: ArmsSummary, ref: str, baseline: str, metric: str, hig
             return {**out, "text": head + f"{metric}: the baseline's mean is 0, no relative Δ; not judged"}
         needs.append(fields["min_relative"] * abs(d.reference_mean))
     need = max(needs) if needs else 0.0
-    need = max(need, 0.0) if significance else need
-    mean = sign * d.delta.mean
     assert d.delta.low is not None and d.delta.high is not None  # n >= 2 above: the interval exists
     low, high = sorted((sign * d.delta.low, sign * d.delta.high))
     relative = f" ({d.relative:+.2%})" if d.relative is not None else ""
     asks = ("Δ > 0" if higher else "Δ < 0") if need == 0 else f"Δ {'≥' if higher else '≤'} {sign * need:+.4f}"
     if "min_relative" in fields:
         asks += f", {fields['min_relative']:.2%} of {baseline}'s mean {d.reference_mean:.4f}"
-    if significance:
-        asks += f"; the {pct(level)} CI {'above' if higher else 'below'} 0"
     text = (
         head + f"Δ {d.delta.mean:+.4f} {metric}{relative}, {pct(level)} CI [{d.delta.low:+.4f}, "
         f"{d.delta.high:+.4f}] over {d.delta.n} seeds (needs {asks})"
     )
+    verdict = _side(low, high, need, strict=need == 0)
     out = {**out, "need": sign * need, "mean": d.delta.mean, "relative": d.relative}
-    if low <= 0 <= high and low <= need <= high:
-        return {**out, "verdict": "wide", "text": text + ": the interval spans 0 and the criterion"}
-    if significance and not low > 0:
-        return {**out, "verdict": "fails", "text": text + ": no, the interval is not wholly on the better side of 0"}
-    ok = mean > 0 if need == 0 else mean >= need
-    return {**out, "verdict": "holds" if ok else "fails", "text": text + (": yes" if ok else ": no")}
+    return {**out, "verdict": verdict, "text": text + _ending(verdict, d.delta)}
+
+
+def outcome_of(checks: list[dict]) -> tuple[str, list[str]]:
+    """Every experiment's outcome from its criteria checks: failed when one fails, succeeded when all hold,
+    inconclusive otherwise (an interval that straddles, or a check that could not be made)."""
+    verdicts = [c["verdict"] for c in checks]
+    reasons = [c["text"] for c in checks]
+    if "fails" in verdicts:
+        return "failed", reasons
+    if verdicts and all(v == "holds" for v in verdicts):
+        return "succeeded", reasons
+    if "wide" in verdicts:
+        reasons.append("excessive variance: an interval straddles what a criterion asks; more seeds would tell")
+    return "inconclusive", reasons

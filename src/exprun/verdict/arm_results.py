@@ -1,25 +1,18 @@
 """Collect of a multi-arm experiment: per-arm numbers with their intervals, the paired differences, the
 ablation classes, the sweep tables, the outcome, and the page's Results / Analysis / key result.
 
-Outcome rules (multi-arm; the single-arm ones are in results.py):
+Outcome rules (every experiment: a single-arm one is a control and a baseline arm, see results.py):
 - inconclusive when an arm that is compared has fewer than 2 counted seeds in common with the control;
 - the method against baselines (arms of role `baseline`): every success criterion is checked (none given:
-  `{metric: <primary>, min_delta: 0}`) — a Δ criterion against each baseline, a threshold one once.
-  A criterion's metric is `metric` (default the primary; each seed's value from its result file), its
-  better side `direction` (default from `higher_is_better`, else higher), its interval the two-sided
-  t-interval at 1 − `significance` (95 % when not given):
-  - Δ criterion: Δ = control − baseline on that metric, paired by seed; it needs Δ ≥ need on the better
-    side, need = the larger of `min_delta` and `min_relative` × |the baseline's mean| (neither given:
-    Δ > 0), and at least 0 when `significance` is given. The check is *wide* ("excessive variance") when
-    the interval of Δ spans both 0 and the need; otherwise, with `significance`, it fails unless the
-    interval lies wholly on the better side of 0; otherwise it holds when the mean Δ meets the need and
-    fails when not;
-  - threshold criterion (`threshold`): judged on the control's mean (on the better side of the
-    threshold, or equal: holds; else fails), reported with the control's interval;
-  - a check that cannot be made (no value of its metric, fewer than 2 paired seeds on it, a field that is
-    not a number, `significance` outside (0, 1), `min_relative` against a baseline mean of 0) is *unknown*;
-  failed when any check fails; succeeded when every check holds; inconclusive otherwise (a wide or
-  unknown check and no failing one);
+  `{metric: <primary>, min_delta: 0}`) — a Δ criterion against each baseline, a threshold one once, by the
+  one rule of arm_criteria (the whole 1 − α interval on the success side: holds; wholly on the failure
+  side: fails; straddling: wide). A criterion's metric is `metric` (default the primary), its better side
+  `direction` (default from `higher_is_better`, else higher); Δ = control − baseline paired by seed, and
+  what it must clear is the larger of `min_delta` and `min_relative` × |the baseline's mean| (neither: 0,
+  strictly); a threshold criterion is judged by the control's interval. A check that cannot be made (no
+  value, fewer than 2 paired seeds, a field that is not a number, `significance` outside (0, 1),
+  `min_relative` against a baseline mean of 0) is *unknown*. Failed when any check fails; succeeded when
+  every check holds; inconclusive otherwise;
 - ablations: each ablation arm may say which class the hypothesis expects (`expect:`, from the page's
   "- Ablation: without X (expect essential)"); a factor's class is confident when both ends of the interval
   of Δ fall in the same class; succeeded when every expectation holds confidently, failed when a confident
@@ -40,7 +33,7 @@ from pathlib import Path
 
 from exprun.experiment.arms import Arm, control
 from exprun.verdict import arm_stats
-from exprun.verdict.arm_criteria import criteria_checks, pct
+from exprun.verdict.arm_criteria import criteria_checks, outcome_of, pct
 from exprun.verdict.arm_stats import finite
 from exprun.verdict.arm_summary import ArmsSummary
 from exprun.verdict.arm_sweeps import best_line, show_value, sweep_tables
@@ -161,15 +154,7 @@ def decide(
         return "inconclusive", [f"fewer than 2 paired seeds for {names} (need at least 2)"]
     if any(a.role == "baseline" for a in summary.arms):
         summary.checks = criteria_checks(summary, criteria)
-        verdicts = [c["verdict"] for c in summary.checks]
-        reasons = [c["text"] for c in summary.checks]
-        if "fails" in verdicts:
-            return "failed", reasons
-        if all(v == "holds" for v in verdicts):
-            return "succeeded", reasons
-        if "wide" in verdicts:
-            reasons.append("excessive variance: an interval of Δ spans both 0 and what the criterion asks")
-        return "inconclusive", reasons
+        return outcome_of(summary.checks)
     ablations = [d for d in summary.differences if d.arm in summary.classes]
     if ablations:
         reasons, verdicts = [], []

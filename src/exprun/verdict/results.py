@@ -1,13 +1,8 @@
 """Seed files → one table → mean ± std per metric, Δ vs baseline, and the outcome. Pure.
 
-Outcome rules (the seed's, made precise):
-- inconclusive when fewer than 2 seeds succeeded, or when the 95 % t-interval of the primary criterion's Δ
-  (paired by seed when each seed carries the baseline's number) spans both 0 and what the criterion asks;
-- succeeded when every success criterion holds on the mean (a criterion may ask for an absolute Δ
-  `min_delta`, a relative Δ `min_relative`, a `threshold`, and `significance`: a paired t-test over
-  the seeds whose result file carries the baseline's numbers too);
-- failed when the primary (first) criterion does not hold;
-- inconclusive otherwise (mixed: primary holds, another criterion fails).
+The outcome is the one verdict engine's (arm_criteria): a single-arm experiment is judged as a control arm
+(its seeds) and a baseline arm (the baseline's numbers each seed file carries, else `baseline_results`);
+inconclusive when fewer than 2 seeds were counted.
 """
 
 from __future__ import annotations
@@ -21,6 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from exprun.experiment.arms import Arm
+from exprun.verdict.arm_criteria import criteria_checks, outcome_of
+from exprun.verdict.arm_summary import ArmsSummary
 
 SEED_FILE = re.compile(r"^seed_(-?\d+)\.json$")
 
@@ -59,6 +58,7 @@ class Summary:
     baseline_label: str = "baseline"
     baseline_source: str = ""
     strays: list[str] = field(default_factory=list)  # seed files the run wrote outside its results folder
+    checks: list[dict] = field(default_factory=list)  # each criterion's check (arm_criteria), for the JSON report
 
     def metric(self, name: str | None) -> MetricSummary | None:
         return next((m for m in self.metrics if m.metric == name), None)
@@ -241,7 +241,7 @@ def summarize(
         summaries, per_seed, succeeded, missing, failed, primary=primary, ignored_files=list(ignored or [])
     )
     summary.baseline_label, summary.baseline_source = baseline_naming(config, per_seed)
-    summary.outcome, summary.reasons = decide_outcome(summary, config.get("success_criteria") or [])
+    summary.outcome, summary.reasons, summary.checks = judge(summary, config.get("success_criteria") or [])
     return summary
 
 
@@ -269,118 +269,41 @@ def baseline_naming(config: dict, per_seed: pd.DataFrame) -> tuple[str, str]:
     return label, "no baseline numbers (not run, no baseline_results)"
 
 
-def _significance(criterion: dict, summary: Summary, name: str, sign: int) -> tuple[bool | None, str]:
-    """Paired one-sided t-test of method vs baseline over the seeds that carry both."""
-    from scipy import stats  # scipy comes with scikit-learn
+CONTROL = "method"  # a single-arm experiment is judged as this arm against one named as the page names its baseline
 
-    alpha = float(criterion["significance"])
-    rows = summary.per_seed[(summary.per_seed["metric"] == name)].dropna(subset=["value", "baseline"])
-    if len(rows) < 2:
-        return None, f"{name}: significance not testable (needs ≥ 2 seeds with the baseline run alongside)"
-    diffs = sign * (rows["value"] - rows["baseline"])
-    if float(diffs.std(ddof=1)) == 0.0:
-        p_value = 0.0 if float(diffs.mean()) > 0 else 1.0
-    else:
-        p_value = float(stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
-    ok = p_value < alpha
-    return (
-        ok,
-        f"{name} paired t-test over {len(rows)} seeds: p = {p_value:.3g} (needs < {alpha:g}): {'yes' if ok else 'no'}",
+
+def as_arms(summary: Summary) -> ArmsSummary:
+    """The single-arm run as the one verdict engine sees it: a control arm (this run's seeds) and a baseline
+    arm: each seed's own baseline numbers when its file carries them (paired by seed), else config.yaml's
+    `baseline_results` as the same number for every seed (the interval is then our seeds' against it)."""
+    baseline = summary.short_baseline if summary.short_baseline != CONTROL else "baseline"
+    metric_values: dict[str, dict[str, dict[int, float]]] = {}
+    for name, group in summary.per_seed.groupby("metric", sort=False):
+        seeds = [int(seed) for seed in group["seed"].tolist()]
+        ours = {seed: float(v) for seed, v in zip(seeds, group["value"].tolist(), strict=True) if _finite(v)}
+        theirs = {seed: float(b) for seed, b in zip(seeds, group["baseline"].tolist(), strict=True) if _finite(b)}
+        metric = summary.metric(str(name))
+        if not theirs and metric is not None and metric.baseline is not None:
+            theirs = dict.fromkeys(ours, metric.baseline)
+        metric_values[str(name)] = {CONTROL: ours, baseline: theirs}
+    directions = {m.metric: m.higher_is_better for m in summary.metrics}
+    primary = metric_values.get(summary.primary, {CONTROL: {}, baseline: {}})
+    return ArmsSummary(
+        [Arm(CONTROL, "control"), Arm(baseline, "baseline")],
+        summary.primary,
+        directions.get(summary.primary, True),
+        primary,
+        {},
+        metric_values=metric_values,
+        directions=directions,
     )
 
 
-def criterion_holds(criterion: dict, summary: Summary) -> tuple[bool | None, str]:
-    """(holds?, explanation); None when the metric or its baseline is unavailable."""
-    name = criterion.get("metric")
-    metric = summary.metric(name)
-    if metric is None:
-        return None, f"{name}: no value"
-    assert name is not None  # a metric was found under this name
-    sign = 1 if criterion.get("direction", "higher" if metric.higher_is_better else "lower") == "higher" else -1
-    if "threshold" in criterion:
-        ok = sign * (metric.mean - float(criterion["threshold"])) >= 0
-        return (
-            ok,
-            f"{name} mean {metric.mean:.4f} {'≥' if sign > 0 else '≤'} {criterion['threshold']}: "
-            f"{'yes' if ok else 'no'}",
-        )
-    if metric.baseline is None:
-        return None, f"{name}: no baseline value to compare with"
-    assert metric.delta is not None  # a baseline gives a Δ
-    min_delta = float(criterion.get("min_delta", 0.0))
-    ok = sign * metric.delta > min_delta if min_delta == 0 else sign * metric.delta >= min_delta
-    need = (
-        ("Δ > 0" if sign > 0 else "Δ < 0")
-        if min_delta == 0
-        else (f"Δ ≥ +{min_delta:g}" if sign > 0 else f"Δ ≤ -{min_delta:g}")
-    )
-    texts = [f"{name} Δ {metric.delta:+.4f} vs {summary.short_baseline} (needs {need}): {'yes' if ok else 'no'}"]
-    verdicts: list[bool | None] = [ok]
-    if "min_relative" in criterion:
-        wanted = float(criterion["min_relative"])
-        relative = metric.relative_delta
-        rel_ok = None if relative is None else sign * relative >= wanted
-        verdicts.append(rel_ok)
-        texts.append(
-            f"{name} relative Δ {'—' if relative is None else f'{relative:+.2%}'} "
-            f"(needs {'+' if sign > 0 else '-'}{wanted:.2%}): {'—' if rel_ok is None else 'yes' if rel_ok else 'no'}"
-        )
-    if "significance" in criterion:
-        sig_ok, text = _significance(criterion, summary, name, sign)
-        verdicts.append(sig_ok)
-        texts.append(text)
-    if False in verdicts:
-        return False, "; ".join(texts)
-    return (None if None in verdicts else True), "; ".join(texts)
-
-
-def delta_interval(summary: Summary, name: str | None):
-    """The 95 % t-interval of Δ = ours − baseline: paired by seed when each seed carries the baseline's number,
-    else of our values against the one baseline number."""
-    from exprun.verdict import arm_stats
-
-    metric = summary.metric(name)
-    if metric is None or metric.baseline is None:
-        return None
-    rows = summary.per_seed[summary.per_seed["metric"] == name].dropna(subset=["value"])
-    paired = rows.dropna(subset=["baseline"])
-    if len(paired) >= 2:
-        return arm_stats.interval([float(v - b) for v, b in zip(paired["value"], paired["baseline"], strict=False)])
-    return arm_stats.interval([float(v) - metric.baseline for v in rows["value"]])
-
-
-def excessive_variance(summary: Summary, criterion: dict) -> str:
-    """ "" unless the interval of Δ spans both 0 and what the criterion asks (then the run cannot tell)."""
-    if "threshold" in criterion:
-        return ""
-    metric = summary.metric(criterion.get("metric"))
-    interval = delta_interval(summary, criterion.get("metric")) if metric is not None else None
-    if metric is None or interval is None or interval.low is None:
-        return ""
-    sign = 1 if criterion.get("direction", "higher" if metric.higher_is_better else "lower") == "higher" else -1
-    need = sign * float(criterion.get("min_delta", 0.0))
-    low, high = interval.low, interval.high
-    if low <= 0 <= high and low <= need <= high:
-        wide = f"; {interval.wide_note}" if interval.wide_note else ""
-        return (
-            f"the 95 % interval of Δ [{low:+.4f}, {high:+.4f}] spans both 0 and the criterion ({need:+g}): "
-            f"excessive variance{wide}"
-        )
-    return ""
-
-
-def decide_outcome(summary: Summary, criteria: list[dict]) -> tuple[str, list[str]]:
+def judge(summary: Summary, criteria: list[dict]) -> tuple[str, list[str], list[dict]]:
+    """(outcome, reasons, the criteria checks): fewer than 2 counted seeds cannot tell; otherwise the
+    criteria (none given: the primary metric beats the baseline) by the one rule (arm_criteria)."""
     if len(summary.succeeded_seeds) < 2:
-        return "inconclusive", [f"only {len(summary.succeeded_seeds)} seed(s) succeeded (need at least 2)"]
-    if not criteria:
-        criteria = [{"metric": summary.primary, "vs": "baseline", "min_delta": 0.0}]
-    results = [criterion_holds(c, summary) for c in criteria]
-    reasons = [text for _, text in results]
-    spread = excessive_variance(summary, criteria[0])
-    if spread:
-        return "inconclusive", reasons + [spread]
-    if all(ok for ok, _ in results):
-        return "succeeded", reasons
-    if results[0][0] is False:
-        return "failed", reasons
-    return "inconclusive", reasons + ["mixed: not every criterion holds"]
+        return "inconclusive", [f"only {len(summary.succeeded_seeds)} seed(s) succeeded (need at least 2)"], []
+    checks = criteria_checks(as_arms(summary), criteria)
+    outcome, reasons = outcome_of(checks)
+    return outcome, reasons, checks
