@@ -23,6 +23,7 @@ SLUG = "digits-mlp-vs-logreg"
 def run() -> list[Result]:
     from exprun.core import config
     from exprun.experiment import arms
+    from exprun.experiment.experiment_config import ExperimentConfig
     from exprun.prepare.codegen import generate
     from exprun.verdict import arm_results, results
 
@@ -104,12 +105,14 @@ def run() -> list[Result]:
             }
             found = arms.of(cfg)
             values, not_counted = arm_results.read(folder, found, seeds, results.CountRules("r"), "accuracy")
-            arm_results.results_section(arm_results.summarize(found, values, not_counted, cfg))
+            arm_results.results_section(
+                arm_results.summarize(found, values, not_counted, ExperimentConfig.from_mapping(cfg))
+            )
 
         def collect_single(folder):
             cfg = {"seeds": seeds, "metrics": ["accuracy"], "primary_metric": "accuracy"}
             found = results.read_seed_files(folder / "arm00", seeds, results.CountRules("r"))
-            results.summarize(found.records, cfg)
+            results.summarize(found.records, ExperimentConfig.from_mapping(cfg))
 
         write(tmp / "many", 20)
         write(tmp / "one", 1)

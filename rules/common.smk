@@ -115,14 +115,15 @@ def get_seed_results(wildcards):
     from exprun.experiment import arms
     from exprun.prepare.codegen.spec import build_spec
     from exprun.core.errors import ConfigError
-    from exprun.experiment.experiment_config import load_experiment_config
+    from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
 
     try:
-        experiment = load_experiment_config(wildcards.slug)
-    except ConfigError:
-        experiment = build_spec(_page_or_fail(wildcards.slug), config["codegen"]["seeds"]).config
-    try:
-        tasks = arms.tasks(arms.of(experiment), experiment.get("seeds") or [0])
+        try:
+            experiment = load_experiment_config(wildcards.slug)
+        except ConfigError:
+            planned = build_spec(_page_or_fail(wildcards.slug), config["codegen"]["seeds"]).config
+            experiment = ExperimentConfig.from_mapping(planned, "the page (config.yaml not generated yet)")
+        tasks = arms.tasks(list(experiment.arms), list(experiment.seeds))
     except ExprunError as exc:
         raise WorkflowError(str(exc)) from None
     return [arms.result_file(wildcards.slug, task) for task in tasks]

@@ -10,6 +10,7 @@ from exprun.core import config
 from exprun.core.errors import LaunchError
 from exprun.core.files import atomic_write_json
 from exprun.core.paths import Paths
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.machines import env_needs
 from exprun.remote import server_config
 from exprun.remote.session import RemoteSession
@@ -60,7 +61,7 @@ def files_holding(folder, text: str) -> list:
 def test_the_server_answers_only_which_names_are_set(secret_server, outputs):
     lab = secret_server
     (lab.code / "train.py").write_text('import os\nkey = os.environ["LAB_LLM_KEY"]\nurl = os.getenv("LAB_URL", "x")\n')
-    needs = env_needs.scan(lab.code, {"requires_env": ["LAB_EMPTY", "LAB_ABSENT"]})
+    needs = env_needs.scan(lab.code, ExperimentConfig.from_mapping({"requires_env": ["LAB_EMPTY", "LAB_ABSENT"]}))
     server = server_config.load(lab.config, lab.root)  # lab.server() would rewrite env_setup
     with RemoteSession(server) as session:
         found = env_needs.check_remote(needs, session, server)
@@ -75,7 +76,10 @@ def test_the_server_answers_only_which_names_are_set(secret_server, outputs):
 def test_the_gate_checks_on_the_server_of_the_remote_profile(secret_server, outputs):
     lab = secret_server
     found = env_needs.check_for_deploy(
-        lab.code, {"requires_env": ["LAB_LLM_KEY", "LAB_ABSENT"]}, config.parse({"env": "remote"}), lab.root
+        lab.code,
+        ExperimentConfig.from_mapping({"requires_env": ["LAB_LLM_KEY", "LAB_ABSENT"]}),
+        config.parse({"env": "remote"}),
+        lab.root,
     )
     assert found.lines() == [
         "needs $LAB_LLM_KEY: set on 127.0.0.1 (config.yaml requires_env)",
@@ -87,7 +91,10 @@ def test_the_gate_checks_on_the_server_of_the_remote_profile(secret_server, outp
 def test_the_gate_says_when_the_server_could_not_be_asked(lab, tmp_path):
     lab.write_config(port=1)  # nothing listens there
     found = env_needs.check_for_deploy(
-        lab.code, {"requires_env": ["LAB_LLM_KEY"]}, config.parse({"env": "remote"}), lab.root
+        lab.code,
+        ExperimentConfig.from_mapping({"requires_env": ["LAB_LLM_KEY"]}),
+        config.parse({"env": "remote"}),
+        lab.root,
     )
     assert found.set_names is None and found.missing() == []
     assert found.lines()[0].startswith("needs $LAB_LLM_KEY: not checked on the server (")
@@ -99,7 +106,7 @@ def test_a_remote_deploy_refuses_before_anything_is_copied(secret_server, output
         SLUG,
         lab.root,
         GpuPage(),
-        {"requires_env": ["LAB_LLM_KEY", "LAB_ABSENT"]},
+        ExperimentConfig.from_mapping({"requires_env": ["LAB_LLM_KEY", "LAB_ABSENT"]}),
         config.parse({"env": "remote"}),
         "hash",
         "run-1",
@@ -127,7 +134,15 @@ esac
     fake.chmod(0o755)
     lab.write_config(free_gpu_threshold_mib=150000)
     atomic_write_json(Paths(SLUG, lab.root).sanity, {"status": "passed", "code_hash": "hash", "gpu_peak_mib": 8192})
-    request = LaunchRequest(SLUG, lab.root, GpuPage(), {"seeds": [0]}, config.parse({"env": "remote"}), "hash", "run-1")
+    request = LaunchRequest(
+        SLUG,
+        lab.root,
+        GpuPage(),
+        ExperimentConfig.from_mapping({"seeds": [0]}),
+        config.parse({"env": "remote"}),
+        "hash",
+        "run-1",
+    )
     try:
         with pytest.raises(LaunchError) as err:
             RemoteScreen(lab.root)._launch(request)

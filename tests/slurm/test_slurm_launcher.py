@@ -8,6 +8,7 @@ import time
 import pytest
 
 from exprun.core.paths import Paths
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.machines.launchers import slurm, slurm_script
 from exprun.machines.launchers.base import RunRecord
 from exprun.run import backends
@@ -21,7 +22,17 @@ def run_spec(slug, root, env=None):
     code = Paths(slug, root).code_dir
     approved = integrity.folder_hash(code)
     place = snapshot.take(slug, root, code, approved)
-    request = backends.LaunchRequest(slug, root, None, {}, None, approved, f"{slug}-a1-test", attempt=1, snapshot=place)
+    request = backends.LaunchRequest(
+        slug,
+        root,
+        None,
+        ExperimentConfig.from_mapping({}),
+        None,
+        approved,
+        f"{slug}-a1-test",
+        attempt=1,
+        snapshot=place,
+    )
     return request.run_spec(env=env)
 
 

@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 from exprun.experiment import arms
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict import analysis_note, arm_results, arm_sweeps, plots
 from exprun.verdict.results import CountRules
 
@@ -35,7 +36,9 @@ def t_ci(values, level=0.95):
 def summarize(entries, values, metric_values=None, **extra):
     config = {**CONFIG, "arms": list(entries), **extra}
     found = arms.of(config)
-    return arm_results.summarize(found, values, {a.name: {} for a in found}, config, metric_values=metric_values)
+    return arm_results.summarize(
+        found, values, {a.name: {} for a in found}, ExperimentConfig.from_mapping(config), metric_values=metric_values
+    )
 
 
 # ------------------------------------------------------------------ sweeps
@@ -220,7 +223,9 @@ def test_a_criterion_on_a_non_primary_metric_reads_that_metric_from_the_seed_fil
     def outcome(metric):
         config = {**CONFIG, "arms": entries, **criteria()}
         config["success_criteria"][0]["metric"] = metric
-        return arm_results.summarize(found, by_metric["accuracy"], not_counted, config, metric_values=by_metric)
+        return arm_results.summarize(
+            found, by_metric["accuracy"], not_counted, ExperimentConfig.from_mapping(config), metric_values=by_metric
+        )
 
     assert outcome("accuracy").outcome == "succeeded"
     on_f1 = outcome("f1_macro")
@@ -343,7 +348,7 @@ def test_finish_arms_links_the_sweep_plot_carries_the_sweep_and_criteria_data_an
         collect.pages.parse_page(paths.page.read_text(), paths.page),
         seen,
         arms.of(cfg),
-        cfg,
+        ExperimentConfig.from_mapping(cfg),
         [],
     )
     sweep_png = paths.plot.with_name(f"{paths.plot.stem}_sweep.png")

@@ -15,6 +15,7 @@ from scipy import stats
 
 from exprun.core.errors import ConfigError
 from exprun.experiment import arms
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.prepare.codegen.spec import build_spec
 from exprun.verdict import arm_results, arm_stats
 from exprun.wiki.pages import parse_page
@@ -156,7 +157,9 @@ def test_lower_is_better_flips_the_classes():
 def verdict(entries, values, **extra):
     found = arms.of(config_with(*entries, **extra))
     not_counted = {a.name: {} for a in found}
-    return arm_results.summarize(found, values, not_counted, config_with(*entries, **extra))
+    return arm_results.summarize(
+        found, values, not_counted, ExperimentConfig.from_mapping(config_with(*entries, **extra))
+    )
 
 
 def test_the_method_against_baselines_uses_the_interval_of_the_paired_difference():

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.prepare.codegen import criteria
 from exprun.verdict import results
 from exprun.wiki.pages import parse_page
@@ -108,7 +109,7 @@ def summary(values, baselines, **criterion):
         "baseline": {"name": "x", "description": "the page's baseline"},
         "success_criteria": [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.0, **criterion}],
     }
-    return results.summarize(records, config)
+    return results.summarize(records, ExperimentConfig.from_mapping(config))
 
 
 def test_relative_criterion():
@@ -132,7 +133,7 @@ def test_baseline_results_with_their_source_stand_in_for_a_baseline_not_run():
         "baseline": {"name": "not_implemented", "description": "ResNet-50"},
         "baseline_results": {"source": "He et al. 2016, Table 3", "metrics": {"accuracy": 0.85}},
     }
-    found = results.summarize(records, config)
+    found = results.summarize(records, ExperimentConfig.from_mapping(config))
     assert found.metric("accuracy").baseline == 0.85 and found.outcome == "succeeded"
     assert found.baseline_label == "ResNet-50"
     assert found.baseline_source == "config.yaml baseline_results (He et al. 2016, Table 3)"

@@ -9,6 +9,7 @@ import yaml
 from exprun.core import config
 from exprun.core.errors import LaunchError
 from exprun.core.paths import Paths
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.gate import approval as gate
 from exprun.machines import env_needs
 from exprun.prepare import contract
@@ -56,7 +57,7 @@ def folder(example_wiki, monkeypatch):
 
 def test_the_scan_finds_what_the_code_reads_and_config_declares_and_nothing_exprun_sets(folder):
     _, code, cfg = folder
-    needs = {n.name: n for n in env_needs.scan(code, cfg)}
+    needs = {n.name: n for n in env_needs.scan(code, ExperimentConfig.from_mapping(cfg))}
     assert set(needs) == set(NAMES), "EXPRUN_*, CUDA_VISIBLE_DEVICES, OMP_NUM_THREADS, run.sh's own names left out"
     assert [n for n in NAMES if needs[n].required] == ["OPENAI_API_KEY", "LLM_BASE_URL", "LLM_MODEL", "EXTRA_TOKEN"]
     assert needs["EXTRA_TOKEN"].where == "config.yaml requires_env"
@@ -66,14 +67,14 @@ def test_the_scan_finds_what_the_code_reads_and_config_declares_and_nothing_expr
 def test_the_plain_generated_folder_needs_nothing(example_wiki):
     generate.generate(SLUG, config.parse({}), example_wiki)
     code = Paths(SLUG, example_wiki).code_dir
-    assert env_needs.scan(code, yaml.safe_load((code / "config.yaml").read_text())) == []
+    assert env_needs.scan(code, ExperimentConfig.from_mapping(yaml.safe_load((code / "config.yaml").read_text()))) == []
 
 
 def test_local_check_says_set_or_not_set_and_never_the_value(folder, monkeypatch):
     _, code, cfg = folder
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("LLM_MODEL", "")  # empty is not set: nothing to call a model with
-    found = env_needs.check_local(env_needs.scan(code, cfg))
+    found = env_needs.check_local(env_needs.scan(code, ExperimentConfig.from_mapping(cfg)))
     assert [n.name for n in found.missing()] == [
         "EXTRA_TOKEN",
         "LLM_MODEL",
@@ -110,7 +111,7 @@ def test_the_gate_lists_each_name_and_flags_the_unset_ones(folder, monkeypatch):
 
 def test_deploy_refuses_while_a_required_name_is_unset_and_goes_on_once_set(folder, monkeypatch):
     root, _, cfg = folder
-    request = LaunchRequest(SLUG, root, None, cfg, config.parse({}), "hash", "run-1")
+    request = LaunchRequest(SLUG, root, None, ExperimentConfig.from_mapping(cfg), config.parse({}), "hash", "run-1")
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     with pytest.raises(LaunchError) as err:
         LocalScreen(root)._launch(request)
@@ -123,7 +124,11 @@ def test_deploy_refuses_while_a_required_name_is_unset_and_goes_on_once_set(fold
     assert "OPENAI_API_KEY" not in message and SECRET not in message
     for name in ("LLM_BASE_URL", "LLM_MODEL", "EXTRA_TOKEN"):
         monkeypatch.setenv(name, "x")
-    env_needs.require(env_needs.check_local(env_needs.scan(Paths(SLUG, root).code_dir, cfg)), SLUG, remote=False)
+    env_needs.require(
+        env_needs.check_local(env_needs.scan(Paths(SLUG, root).code_dir, ExperimentConfig.from_mapping(cfg))),
+        SLUG,
+        remote=False,
+    )
 
 
 @pytest.mark.parametrize(

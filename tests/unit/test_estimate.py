@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict import estimate
 from exprun.wiki import pages
 
@@ -45,10 +46,12 @@ def test_estimate_from_sanity_throughput(per_step, report, cfg, n_train):
     steps = hp["epochs"] * math.ceil(n_train / hp["batch_size"])
     expected = round(per_step * steps * len(cfg["seeds"]) / 3600, 2)
 
-    hours, basis = estimate.estimate_hours({"seconds_per_step": per_step}, report, cfg, {"hardware": "8x A100"})
+    hours, basis = estimate.estimate_hours(
+        {"seconds_per_step": per_step}, report, ExperimentConfig.from_mapping(cfg), {"hardware": "8x A100"}
+    )
 
-    assert estimate.train_size(report, cfg) == n_train
-    assert estimate.planned_steps(cfg, n_train) == steps
+    assert estimate.train_size(report, ExperimentConfig.from_mapping(cfg)) == n_train
+    assert estimate.planned_steps(ExperimentConfig.from_mapping(cfg), n_train) == steps
     assert hours == pytest.approx(expected)
     assert basis.startswith("sanity throughput")
     assert f"{steps} steps" in basis and f"{len(cfg['seeds'])} seeds" in basis
@@ -56,20 +59,24 @@ def test_estimate_from_sanity_throughput(per_step, report, cfg, n_train):
 
 def test_digits_numbers_worked_by_hand():
     # 1797 rows, 20 % held out → 1437 train; ceil(1437 / 64) = 23 batches; 20 epochs → 460 steps per seed
-    hours, basis = estimate.estimate_hours({"seconds_per_step": 2.0}, DIGITS, run_config(), {})
+    hours, basis = estimate.estimate_hours(
+        {"seconds_per_step": 2.0}, DIGITS, ExperimentConfig.from_mapping(run_config()), {}
+    )
     assert hours == 0.77  # 2 s × 460 × 3 seeds = 2760 s
     assert basis == "sanity throughput 2.0000 s/step × 460 steps × 3 seeds"
 
 
 def test_tiny_estimate_never_rounds_to_zero():
-    hours, _ = estimate.estimate_hours({"seconds_per_step": 0.0001}, DIGITS, run_config(), {})
+    hours, _ = estimate.estimate_hours(
+        {"seconds_per_step": 0.0001}, DIGITS, ExperimentConfig.from_mapping(run_config()), {}
+    )
     assert hours == 0.01
 
 
 def test_seeds_default_to_one_run():
     cfg = run_config()
     del cfg["seeds"]
-    hours, basis = estimate.estimate_hours({"seconds_per_step": 2.0}, DIGITS, cfg, {})
+    hours, basis = estimate.estimate_hours({"seconds_per_step": 2.0}, DIGITS, ExperimentConfig.from_mapping(cfg), {})
     assert hours == round(2.0 * 460 / 3600, 2) and "× 1 seeds" in basis
 
 
@@ -86,7 +93,9 @@ FALLBACK_INPUTS = [
 
 @pytest.mark.parametrize("sanity,report,cfg", [c[1:] for c in FALLBACK_INPUTS], ids=[c[0] for c in FALLBACK_INPUTS])
 def test_without_throughput_falls_back_to_rule_of_thumb(sanity, report, cfg):
-    hours, basis = estimate.estimate_hours(sanity, report, cfg, {"hardware": "4x A100", "model": "LLaMA-2 7B"})
+    hours, basis = estimate.estimate_hours(
+        sanity, report, ExperimentConfig.from_mapping(cfg), {"hardware": "4x A100", "model": "LLaMA-2 7B"}
+    )
     assert (hours, basis.startswith("rule of thumb")) == (24.0, True)
 
 
@@ -114,22 +123,22 @@ RULES_OF_THUMB = [
 
 @pytest.mark.parametrize("setup,hours", [c[1:] for c in RULES_OF_THUMB], ids=[c[0] for c in RULES_OF_THUMB])
 def test_rule_of_thumb(setup, hours):
-    got, basis = estimate.estimate_hours({}, {}, run_config(), setup)
+    got, basis = estimate.estimate_hours({}, {}, ExperimentConfig.from_mapping(run_config()), setup)
     assert got == hours
     assert basis.startswith("rule of thumb")
 
 
 def test_small_model_fine_tuning_on_one_gpu_is_not_a_large_model_run():
     setup = {"model": "fine-tune ResNet-18 (11M parameters)", "dataset": "CIFAR-10", "hardware": "1x GPU"}
-    assert estimate.estimate_hours({}, {}, run_config(), setup)[0] == 1.5
+    assert estimate.estimate_hours({}, {}, ExperimentConfig.from_mapping(run_config()), setup)[0] == 1.5
 
 
 @pytest.mark.parametrize("slug,hours", [("digits-mlp-vs-logreg", 1.5), ("digits-cnn-gpu", 1.5)])
 def test_example_pages_are_small_runs(slug, hours):
     page = pages.load_page(EXAMPLE_PAGES / f"{slug}.md")
-    assert estimate.estimate_hours({}, {}, run_config(), page.get("setup"))[0] == hours
+    assert estimate.estimate_hours({}, {}, ExperimentConfig.from_mapping(run_config()), page.get("setup"))[0] == hours
 
 
 def test_train_size_without_rows_is_unknown():
-    assert estimate.train_size({"summary": "ok"}, run_config()) is None
-    assert estimate.planned_steps(run_config(), None) is None
+    assert estimate.train_size({"summary": "ok"}, ExperimentConfig.from_mapping(run_config())) is None
+    assert estimate.planned_steps(ExperimentConfig.from_mapping(run_config()), None) is None

@@ -9,6 +9,7 @@ from exprun.core import config
 from exprun.core.errors import LaunchError
 from exprun.core.files import atomic_write_json
 from exprun.core.paths import Paths
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.logs.monitor import parse_progress
 from exprun.machines import gpus
 from exprun.prepare.codegen import generate, manifest
@@ -107,7 +108,7 @@ def launch(root, settings, code_hash, monkeypatch, view):
         SLUG,
         root,
         find_experiment(SLUG, root),
-        {"seeds": [0]},
+        ExperimentConfig.from_mapping({"seeds": [0]}),
         settings,
         code_hash,
         "run-1",

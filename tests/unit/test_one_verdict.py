@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from exprun.experiment import arms
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict import arm_results, results
 
 CRITERIA = [
@@ -40,7 +41,7 @@ def single_arm(ours, theirs, criteria):
         for s, (a, b) in enumerate(zip(ours, theirs, strict=True))
     ]
     config = {"seeds": list(range(len(ours))), "metrics": ["accuracy"], "success_criteria": criteria}
-    return results.summarize(records, config)
+    return results.summarize(records, ExperimentConfig.from_mapping(config))
 
 
 def two_arms(ours, theirs, criteria):
@@ -52,7 +53,7 @@ def two_arms(ours, theirs, criteria):
     }
     found = arms.of(config)
     values = {"method": dict(enumerate(ours)), "baseline": dict(enumerate(theirs))}
-    return arm_results.summarize(found, values, {"method": {}, "baseline": {}}, config)
+    return arm_results.summarize(found, values, {"method": {}, "baseline": {}}, ExperimentConfig.from_mapping(config))
 
 
 @pytest.mark.parametrize("ours,theirs,criteria", list(cases()))

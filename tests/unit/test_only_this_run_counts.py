@@ -14,6 +14,7 @@ import pytest
 from exprun.core import files
 from exprun.core.errors import ExprunError, PageError
 from exprun.core.paths import Paths
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.run import attempts
 from exprun.verdict import results
 from exprun.wiki import lifecycle
@@ -53,7 +54,10 @@ def test_only_the_configured_seeds_of_this_run_count(tmp_path):
     assert sorted(found.ignored) == ["seed_01.json", "seed_7.json"]
     assert "another run" in found.rejected[2]
     summary = results.summarize(
-        found.records, {"seeds": [0, 1, 2], "metrics": ["accuracy"]}, found.rejected, found.ignored
+        found.records,
+        ExperimentConfig.from_mapping({"seeds": [0, 1, 2], "metrics": ["accuracy"]}),
+        found.rejected,
+        found.ignored,
     )
     assert summary.metric("accuracy").mean == pytest.approx(0.97)
     assert summary.ignored_files == ["seed_01.json", "seed_7.json"]
@@ -87,7 +91,9 @@ def test_a_malformed_seed_file_is_that_seeds_error_never_a_crash(tmp_path, conte
     seed_file(tmp_path, "seed_2.json")
     (tmp_path / "seed_1.json").write_text(json.dumps(content))
     found = results.read_seed_files(tmp_path, [0, 1, 2], RULES)
-    summary = results.summarize(found.records, {"seeds": [0, 1, 2], "metrics": ["accuracy"]}, found.rejected)
+    summary = results.summarize(
+        found.records, ExperimentConfig.from_mapping({"seeds": [0, 1, 2], "metrics": ["accuracy"]}), found.rejected
+    )
     assert 1 in summary.failed_seeds and summary.succeeded_seeds == [0, 2]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.finish import collect
 from exprun.logs import monitor
 from exprun.verdict import reports, results
@@ -151,7 +152,9 @@ def build(tmp_path: Path, name: str):
         text = content if isinstance(content, str) else json.dumps({**content, "seed": number})
         (folder / f"seed_{number}.json").write_text(text, encoding="utf-8")
     found = results.read_seed_files(folder)
-    summary = results.summarize(found.records, scenario["config"], found.rejected, found.ignored)
+    summary = results.summarize(
+        found.records, ExperimentConfig.from_mapping(scenario["config"]), found.rejected, found.ignored
+    )
     crash = None
     if scenario["crash"]:
         _, lines, state, code = scenario["crash"]

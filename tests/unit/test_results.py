@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict import results
 
 SLUG = "digits-mlp-vs-logreg"
@@ -48,7 +49,7 @@ def config(metrics=(ACC, F1), seeds=(0, 1, 2), criteria=None, **extra) -> dict:
 
 def summarize_dir(folder: Path, cfg: dict) -> results.Summary:
     found = results.read_seed_files(folder)
-    return results.summarize(found.records, cfg, found.rejected, found.ignored)
+    return results.summarize(found.records, ExperimentConfig.from_mapping(cfg), found.rejected, found.ignored)
 
 
 # ------------------------------------------------------------------ statistics
@@ -428,7 +429,7 @@ def test_unreadable_seed_file_is_listed_as_failed(tmp_path, text):
     assert [r["seed"] for r in records] == [0, 2]
     assert list(broken) == [1] and broken[1].startswith("seed_1.json ")
 
-    summary = results.summarize(records, config(), broken)
+    summary = results.summarize(records, ExperimentConfig.from_mapping(config()), broken)
     assert list(summary.failed_seeds) == [1]
     assert summary.missing_seeds == []
     assert summary.succeeded_seeds == [0, 2]

@@ -12,6 +12,7 @@ import pytest
 from exprun.core import config
 from exprun.core.errors import SanityError
 from exprun.core.paths import Paths
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.logs.monitor import Anomaly
 from exprun.prepare import contract, sanity
 from exprun.prepare.codegen import generate
@@ -107,9 +108,9 @@ def test_a_conforming_result_has_no_problems(tmp_path):
     assert contract.result_problems(good) == []
     path = tmp_path / "seed_1.json"
     path.write_text(json.dumps(good))
-    assert contract.result_check(path, {"metrics": ["accuracy", "loss"]}).detail.endswith(
-        "lacks loss (named in config.yaml metrics)"
-    )
+    assert contract.result_check(
+        path, ExperimentConfig.from_mapping({"metrics": ["accuracy", "loss"]})
+    ).detail.endswith("lacks loss (named in config.yaml metrics)")
 
 
 @pytest.mark.parametrize(
@@ -124,8 +125,10 @@ def test_a_conforming_result_has_no_problems(tmp_path):
 )
 def test_the_automatic_fix_says_when_it_cannot_apply(kind, config_hp, flags, reason):
     anomaly = Anomaly(kind, "loss=nan")
-    args, _ = autofix.plan_fix(anomaly, {"hyperparameters": config_hp}, config.parse({}), has_checkpoint=True)
-    found = autofix.blocked(args, anomaly, {"hyperparameters": config_hp}, flags)
+    args, _ = autofix.plan_fix(
+        anomaly, ExperimentConfig.from_mapping({"hyperparameters": config_hp}), config.parse({}), has_checkpoint=True
+    )
+    found = autofix.blocked(args, anomaly, ExperimentConfig.from_mapping({"hyperparameters": config_hp}), flags)
     assert (reason in found) if reason else found == ""
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from exprun.core.errors import ConfigError, LaunchError
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.machines.launchers import slurm, slurm_parse, slurm_script
 from exprun.machines.launchers.base import RunRecord, RunSpec
 from exprun.machines.launchers.slurm import TaskState
@@ -379,7 +380,13 @@ def test_a_slurm_deploy_refuses_while_a_variable_the_code_reads_is_unset(tmp_pat
     (code / "train.py").write_text('import os\nTOKEN = os.environ["LAB_TOKEN"]\n')
     page = SimpleNamespace(get=lambda key, default=None: "cpu" if key == "setup.hardware" else default)
     request = LaunchRequest(
-        "demo", tmp_path, page, {"seeds": [0]}, config.parse({"env": "slurm"}), "ab" * 32, "demo-a1"
+        "demo",
+        tmp_path,
+        page,
+        ExperimentConfig.from_mapping({"seeds": [0]}),
+        config.parse({"env": "slurm"}),
+        "ab" * 32,
+        "demo-a1",
     )
     backend = SlurmArray(tmp_path)
     monkeypatch.delenv("LAB_TOKEN", raising=False)

@@ -14,6 +14,7 @@ from exprun.core.errors import ExprunError
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.core.slugs import validate_slug
+from exprun.experiment.experiment_config import readable
 from exprun.gate import approval as gate
 from exprun.prepare.codegen import generate, manifest
 from exprun.workflow import steps
@@ -70,8 +71,8 @@ def _check_code(args: argparse.Namespace) -> int:
     seeds = sorted(paths.sanity_results.glob("seed_*.json")) if paths.sanity_results.is_dir() else []
     result = paths.sanity_results / f"seed_{seed}.json" if seed is not None else (seeds[0] if seeds else None)
     if result is not None and found.ok:
-        config, _ = contract.read_config(paths.code_dir / "config.yaml")
-        found.checks.append(contract.result_check(result, config))
+        raw, _ = contract.read_config(paths.code_dir / "config.yaml")
+        found.checks.append(contract.result_check(result, readable(raw)[0] if raw is not None else None))
     print(f"{slug}: {paths.code_dir} against the run contract v{contract.VERSION} ({contract.DOC})")
     print("\n".join(found.lines()))
     optional = [

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from exprun.core.errors import ConfigError
@@ -64,7 +65,7 @@ def expand_sweep(grid: dict) -> list[dict]:
     return found
 
 
-def of(config: dict, where: str = "config.yaml") -> list[Arm]:
+def of(config: Mapping, where: str = "config.yaml") -> list[Arm]:
     """The arms of an experiment (a one-element list for a single-arm one); ConfigError naming the field."""
     given = config.get("arms") or []
     if not isinstance(given, list) or not all(isinstance(a, dict) for a in given):

@@ -7,18 +7,129 @@ how the run is judged.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import yaml
 
 from exprun.core import yamlread
 from exprun.core.errors import ConfigError
 from exprun.core.paths import Paths
+from exprun.experiment import arms as arm_rules
 from exprun.experiment import seeds
+from exprun.experiment.arms import Arm
+
+DEFAULT_SEEDS = (0,)  # no `seeds:` (the run contract asks for it): one run, seed 0
+PROGRESS_MODES = ("loss", "steps", "none")
 
 
-def read_config_file(path: Path, slug: str) -> dict:
-    """config.yaml at `path` as a mapping, its seeds checked (distinct whole numbers within bounds)."""
+def _frozen(value: object) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value)) if isinstance(value, Mapping) else MappingProxyType({})
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def baseline_numbers(data: Mapping[str, Any]) -> tuple[dict[str, float], str]:
+    """config.yaml `baseline_results` (`{source, metrics: {...}}` or a plain `{metric: value}` mapping):
+    its finite numbers and its source ("" when not given)."""
+    given = data.get("baseline_results")
+    if not isinstance(given, Mapping):
+        return {}, ""
+    numbers = given.get("metrics")
+    values = numbers if isinstance(numbers, Mapping) else given
+    source = given.get("source")
+    return {str(k): float(v) for k, v in values.items() if _finite(v)}, source if isinstance(source, str) else ""
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """An experiment's config.yaml, read once: what exprun reads from it, each with one default, and `raw`,
+    the file as written (keys only the program reads travel in it untouched).
+
+    Lenient about what it can read past (a wrong `progress` becomes "loss"): the run contract's check
+    (prepare.contract.config_checks) names every such field before anything runs; strict about what
+    would run wrong (seeds, arms): ConfigError naming the file and the field."""
+
+    raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    source: str = "config.yaml"
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    metrics: tuple[str, ...] = ()
+    primary_metric: str = ""
+    higher_is_better: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    success_criteria: tuple[Mapping[str, Any], ...] = ()
+    baseline: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    baseline_results: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    baseline_source: str = ""
+    hyperparameters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    dataset: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    progress: str = "loss"
+    requires_env: tuple[str, ...] = ()
+    framework: str = ""
+    slug: str = ""
+    arms: tuple[Arm, ...] = (Arm(arm_rules.SINGLE),)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "config.yaml") -> ExperimentConfig:
+        seed_list = seeds.check(data["seeds"], source) if "seeds" in data else list(DEFAULT_SEEDS)
+        metrics = tuple(str(m) for m in data.get("metrics") or [] if isinstance(m, str))
+        criteria = data.get("success_criteria") or []
+        numbers, source_of = baseline_numbers(data)
+        progress = str(data.get("progress", "loss"))
+        names = data.get("requires_env")
+        return cls(
+            raw=_frozen(data),
+            source=source,
+            seeds=tuple(seed_list),
+            metrics=metrics,
+            primary_metric=str(data.get("primary_metric") or (metrics[0] if metrics else "")),
+            higher_is_better=_frozen({str(k): bool(v) for k, v in _frozen(data.get("higher_is_better")).items()}),
+            success_criteria=tuple(_frozen(c) for c in criteria if isinstance(c, Mapping))
+            if isinstance(criteria, list)
+            else (),
+            baseline=_frozen(data.get("baseline")),
+            baseline_results=_frozen(numbers),
+            baseline_source=source_of,
+            hyperparameters=_frozen(data.get("hyperparameters")),
+            dataset=_frozen(data.get("dataset")),
+            progress=progress if progress in PROGRESS_MODES else "loss",
+            requires_env=tuple(str(n) for n in names) if isinstance(names, list) else (),
+            framework=str(data.get("framework") or ""),
+            slug=str(data.get("slug") or ""),
+            arms=tuple(arm_rules.of(dict(data), source)),
+        )
+
+    def higher(self, metric: str) -> bool:
+        """Whether more of `metric` is better (config's `higher_is_better`; higher when not said)."""
+        return bool(self.higher_is_better.get(metric, True))
+
+    @property
+    def single_arm(self) -> bool:
+        return arm_rules.is_single(list(self.arms))
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> ExperimentConfig:
+        """The config one arm runs with: its overrides merged into the file's settings."""
+        return ExperimentConfig.from_mapping(arm_rules.merge(dict(self.raw), dict(overrides)), self.source)
+
+
+def readable(data: object, source: str = "config.yaml") -> tuple[ExperimentConfig, str]:
+    """For a report that must list every problem rather than stop at one (the gate's checklist): the config,
+    and what could not be read (the file's seeds and arms are then left at their defaults)."""
+    raw = data if isinstance(data, Mapping) else {}
+    try:
+        return ExperimentConfig.from_mapping(raw, source), ""
+    except ConfigError as exc:
+        rest = {k: v for k, v in raw.items() if k not in ("seeds", "arms")}
+        return ExperimentConfig.from_mapping(rest, source), str(exc)
+
+
+def read_config_file(path: Path, slug: str) -> ExperimentConfig:
+    """config.yaml at `path`, typed; ConfigError naming the file and the field for what cannot run."""
     try:
         data = yamlread.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -28,16 +139,14 @@ def read_config_file(path: Path, slug: str) -> dict:
         raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of settings")
-    if "seeds" in data:
-        seeds.check(data["seeds"], str(path))
-    return data
+    return ExperimentConfig.from_mapping(data, str(path))
 
 
-def load_experiment_config(slug: str, root: Path = Path(".")) -> dict:
+def load_experiment_config(slug: str, root: Path = Path(".")) -> ExperimentConfig:
     return read_config_file(Paths(slug, root).code_dir / "config.yaml", slug)
 
 
-def load_run_config(slug: str, root: Path, snapshot: str = "") -> dict:
+def load_run_config(slug: str, root: Path, snapshot: str = "") -> ExperimentConfig:
     """The config.yaml a run executes: its snapshot's when it has one (runs before snapshots: the live one)."""
     if snapshot:
         return read_config_file(Path(root) / snapshot / "config.yaml", slug)

@@ -17,7 +17,7 @@ from exprun.core.files import read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment import arms
-from exprun.experiment.experiment_config import load_run_config
+from exprun.experiment.experiment_config import ExperimentConfig, load_run_config
 from exprun.finish import completion
 from exprun.gate import approval as gate
 from exprun.logs import monitor, runlog
@@ -92,7 +92,7 @@ def _restored(paths: Paths, run_id: str) -> RunRecord:
     return record
 
 
-def run_config(slug: str, root: Path, record: RunRecord) -> dict:
+def run_config(slug: str, root: Path, record: RunRecord) -> ExperimentConfig:
     """The config.yaml the run executes (its snapshot's: a live edit changes neither its seeds nor its criteria);
     for a run someone else launched without exprun's code folder, what its page and files say."""
     if record.foreign:
@@ -175,8 +175,8 @@ def count_rules(slug: str, root: Path, record: RunRecord, seen: Inspection | Non
 
 def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now: datetime) -> dict:
     config = run_config(slug, root, seen.record)
-    arm_list = arms.of(config)
-    seeds = len(config.get("seeds") or [1]) * len(arm_list)  # every task: arm × seed
+    arm_list = list(config.arms)
+    seeds = len(config.seeds) * len(arm_list)  # every task: arm × seed
     started = datetime.fromisoformat(seen.record.started_at)
     elapsed_h = (now - started).total_seconds() / 3600
     rules = count_rules(slug, root, seen.record, seen)
@@ -186,7 +186,7 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
         done = sum(
             len(v)
             for v in arm_results.read(
-                Paths(slug, root).results_dir, arm_list, config.get("seeds") or [0], rules, primary_of(config)
+                Paths(slug, root).results_dir, arm_list, list(config.seeds), rules, config.primary_metric
             )[0].values()
         )
     fraction = (min(done, seeds) + (seen.progress.fraction or 0.0)) / seeds
@@ -199,7 +199,7 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
             if page.get("estimated_hours")
             else None
         )
-    primary = config.get("primary_metric")
+    primary = config.primary_metric
     latest = seen.progress.metrics
     name = primary if primary in latest else next(iter(latest), None)
     return {
@@ -217,9 +217,9 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
     }
 
 
-def _progress_text(seen: Inspection, config: dict) -> str:
+def _progress_text(seen: Inspection, config: ExperimentConfig) -> str:
     """The step line when the program logs one; for `progress: none` programs, running and the log's age."""
-    if seen.progress.step is not None or config.get("progress", "loss") != "none":
+    if seen.progress.step is not None or config.progress != "none":
         return seen.progress.describe()
     age = "unknown" if seen.idle_seconds is None else f"{seen.idle_seconds / 60:.0f} min ago"
     return f"running (no progress lines by design; log last written {age})"
@@ -230,9 +230,9 @@ def _autofix_text(record: RunRecord) -> str:
     return f"{fix['anomaly']} → {fix['change']}" if fix else ""
 
 
-def seed_files(slug: str, root: Path, config: dict, rules: CountRules):
+def seed_files(slug: str, root: Path, config: ExperimentConfig, rules: CountRules):
     """This run's seed files: the configured seeds, by the rules of count_rules."""
-    return read_seed_files(Paths(slug, root).results_dir, config.get("seeds") or [0], rules)
+    return read_seed_files(Paths(slug, root).results_dir, list(config.seeds), rules)
 
 
 def crash_of(anomalies: list[monitor.Anomaly], lines: list[str], summary) -> dict | None:
@@ -254,8 +254,8 @@ def finish(
     """Collect a finished run: stats, outcome, page, plot, wiki log."""
     paths = Paths(slug, root)
     config = run_config(slug, root, seen.record)
-    arm_list = arms.of(config)
-    if not arms.is_single(arm_list):
+    arm_list = list(config.arms)
+    if not config.single_arm:
         return finish_arms(slug, settings, root, page, seen, arm_list, config, task_logs or [])
     found = seed_files(slug, root, config, count_rules(slug, root, seen.record, seen))
     kept = evidence.archive(paths, seen.record.attempt, found.raw)  # the counted set is fixed before any page write
@@ -325,17 +325,17 @@ def finish_arms(
     page: pages.Page,
     seen: Inspection,
     arm_list: list,
-    config: dict,
+    config: ExperimentConfig,
     task_logs: list[str],
 ) -> dict:
     """Collect a multi-arm run: per-arm intervals, paired differences, classes, outcome, page, plot, log."""
     paths = Paths(slug, root)
-    primary = primary_of(config)
+    primary = config.primary_metric
     raw: dict[str, bytes] = {}
     by_metric, not_counted = arm_results.read_metrics(
         paths.results_dir,
         arm_list,
-        config.get("seeds") or [0],
+        list(config.seeds),
         count_rules(slug, root, seen.record, seen),
         primary,
         raw,
@@ -456,10 +456,6 @@ def finish_arms(
     return completion.complete(
         paths, seen.record, {"Results": results_text, "Analysis": analysis}, summary.outcome, key, data
     )
-
-
-def primary_of(config: dict) -> str:
-    return config.get("primary_metric") or (config.get("metrics") or ["metric"])[0]
 
 
 def check_once(slug: str, settings: Settings, root: Path, page: pages.Page, now: datetime | None = None) -> dict:

@@ -23,6 +23,7 @@ from exprun.core.errors import GateError
 from exprun.core.files import atomic_write_json, atomic_write_text, read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
+from exprun.experiment.experiment_config import ExperimentConfig, readable
 from exprun.prepare.codegen import manifest
 from exprun.trust import integrity, snapshot
 from exprun.verdict import run_scope
@@ -234,11 +235,11 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     """What a person must look at before approving, and the exact commands."""
     paths = Paths(slug, root)
     code = paths.code_dir
-    config = _yaml(code / "config.yaml")
+    config, unreadable = readable(_yaml(code / "config.yaml"))
     sanity = read_json(paths.sanity)
     dataset = read_json(paths.dataset)
     review = read_json(paths.review)
-    hp = config.get("hyperparameters", {})
+    hp = config.hyperparameters
     changed_by_person = manifest.human_changes(code)
     files = ", ".join(rel for rel, _ in integrity.code_files(code))
     linked = "".join(
@@ -263,8 +264,8 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         "and runs that",
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
         f"  3. Settings    {code}/config.yaml: lr={hp.get('learning_rate')}, batch_size={hp.get('batch_size')}, "
-        f"epochs={hp.get('epochs')}, seeds={config.get('seeds')}, metrics={config.get('metrics')}",
-        *_arms_lines(config, settings, sanity, dataset, slug, root),
+        f"epochs={hp.get('epochs')}, seeds={list(config.seeds)}, metrics={list(config.metrics)}",
+        *_arms_lines(config, unreadable, settings, sanity, dataset, slug, root),
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
@@ -311,7 +312,7 @@ def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[
     return plan.describe(settings.gpu.free_memory_mib, need), checks
 
 
-def _env_needs(code: Path, config: dict, settings: Settings, root: Path) -> tuple[list[str], list[str]]:
+def _env_needs(code: Path, config: ExperimentConfig, settings: Settings, root: Path) -> tuple[list[str], list[str]]:
     """Each environment variable the code needs, set or NOT SET where the run will start (names only), and a
     CHECK line for the required ones that are not: deploy refuses until they are set."""
     from exprun.machines import env_needs
@@ -355,20 +356,18 @@ def _sanity_line(sanity: dict) -> str:
     return "; ".join(parts)
 
 
-def _arms_lines(config: dict, settings: Settings, sanity: dict, dataset: dict, slug: str, root: Path) -> list[str]:
+def _arms_lines(
+    config: ExperimentConfig, unreadable: str, settings: Settings, sanity: dict, dataset: dict, slug: str, root: Path
+) -> list[str]:
     """The arm matrix a person approves: each arm, its role and overrides, the task count and the compute."""
-    from exprun.core.errors import ConfigError
-    from exprun.experiment import arms
     from exprun.verdict.estimate import estimate_hours
     from exprun.wiki.lifecycle import find_experiment
 
-    try:
-        found = arms.of(config)
-    except ConfigError as exc:
-        return [f"     Arms        INVALID: {exc}"]
-    if arms.is_single(found):
+    if unreadable:
+        return [f"     Arms        INVALID: {unreadable}"]
+    if config.single_arm:
         return []
-    seeds = len(config.get("seeds") or [0])
+    found, seeds = config.arms, len(config.seeds)
     parallel = settings.parallel or 1
     hours, basis = estimate_hours(sanity, dataset, config, find_experiment(slug, root).get("setup") or {}, parallel)
     lines = [
@@ -383,17 +382,13 @@ def _arms_lines(config: dict, settings: Settings, sanity: dict, dataset: dict, s
     return lines
 
 
-def _baseline_line(config: dict) -> str:
+def _baseline_line(config: ExperimentConfig) -> str:
     """The page's baseline and where its numbers will come from (said plainly when from nowhere)."""
-    from exprun.verdict.results import baseline_results
-
-    named = config.get("baseline")
-    baseline = named if isinstance(named, dict) else {}
+    baseline = config.baseline
     name, text = str(baseline.get("name") or "none"), str(baseline.get("description") or "")
-    given = baseline_results(config)
-    if given:
-        source = (config.get("baseline_results") or {}).get("source") or "source not given — add `source:`"
-        return f"{text or name}: numbers from config.yaml baseline_results {given} ({source})"
+    if config.baseline_results:
+        source = config.baseline_source or "source not given — add `source:`"
+        return f"{text or name}: numbers from config.yaml baseline_results {dict(config.baseline_results)} ({source})"
     if name == "none":
         return "none: the page names no baseline, so the verdict compares nothing"
     if name == "control_arm":
@@ -406,8 +401,8 @@ def _baseline_line(config: dict) -> str:
     return f"“{text or name}” run by the code on the same data and seeds ({name})"
 
 
-def _criteria_line(config: dict) -> str:
-    criteria = config.get("success_criteria") or []
+def _criteria_line(config: ExperimentConfig) -> str:
+    criteria = [dict(c) for c in config.success_criteria]
     text = json.dumps(criteria, ensure_ascii=False)
     if any(isinstance(c, dict) and "prose" in str(c.get("source", "")) for c in criteria):
         return f"{text} — read from the page's prose: confirm (quotes in CONTEXT.md)"

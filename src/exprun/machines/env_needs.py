@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exprun.core.errors import LaunchError
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.trust import integrity
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -117,18 +118,17 @@ class EnvCheck:
         )
 
 
-def declared(config: dict) -> list[str]:
+def declared(config: ExperimentConfig) -> list[str]:
     """config.yaml `requires_env` (the generator's or a person's declaration); invalid entries are the
     run contract's to report."""
-    names = config.get("requires_env") or []
-    return [n for n in names if isinstance(n, str) and NAME.fullmatch(n)] if isinstance(names, list) else []
+    return [n for n in config.requires_env if NAME.fullmatch(n)]
 
 
 def valid_declaration(value) -> bool:
     return isinstance(value, list) and all(isinstance(n, str) and NAME.fullmatch(n) for n in value)
 
 
-def scan(code_dir: Path, config: dict | None = None) -> list[EnvNeed]:
+def scan(code_dir: Path, config: ExperimentConfig | None = None) -> list[EnvNeed]:
     """Every name the code reads or config.yaml declares, once each (its first place; required when any
     place requires it), in file order."""
     found: dict[str, EnvNeed] = {}
@@ -142,7 +142,7 @@ def scan(code_dir: Path, config: dict | None = None) -> list[EnvNeed]:
         elif required and not old.required:
             found[name] = EnvNeed(name, True, where)
 
-    for name in declared(config or {}):
+    for name in declared(config) if config is not None else []:
         add(name, True, "config.yaml requires_env")
     for rel, path in integrity.code_files(code_dir):
         if not rel.endswith((".py", ".sh")):
@@ -289,7 +289,7 @@ def check_remote(needs: list[EnvNeed], session, server) -> EnvCheck:
     return EnvCheck(server.host, needs, frozenset(line.strip() for line in out.splitlines()) & set(names))
 
 
-def check_for_deploy(code_dir: Path, config: dict, settings, root: Path) -> EnvCheck:
+def check_for_deploy(code_dir: Path, config: ExperimentConfig, settings, root: Path) -> EnvCheck:
     """The gate's view: each name checked where a deploy with these settings would start the run (one SSH
     connection for a remote one, only when the code needs any name; unreachable: said, not fatal)."""
     needs = scan(code_dir, config)

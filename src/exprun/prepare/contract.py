@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,6 +26,7 @@ from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment import arms
 from exprun.experiment import seeds as seed_rules
+from exprun.experiment.experiment_config import DEFAULT_SEEDS, PROGRESS_MODES, ExperimentConfig, baseline_numbers
 from exprun.machines import env_needs
 from exprun.trust import integrity
 
@@ -42,7 +45,6 @@ OPTIONAL_FLAGS = {
     "--batch-size": "the automatic fix lowers the batch size after running out of GPU memory",
     "--log-every": "the sanity run logs every step",
 }
-PROGRESS_MODES = ("loss", "steps", "none")
 FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 HELP_TIMEOUT_S = 60
 
@@ -94,18 +96,19 @@ def read_config(path: Path) -> tuple[dict | None, str]:
     return data, ""
 
 
-def config_checks(config: dict) -> list[Check]:
-    """The keys of config.yaml that exprun itself reads (seeds, metrics, criteria, progress, baseline)."""
-    seeds = config.get("seeds")
+def config_checks(raw: Mapping[str, Any]) -> list[Check]:
+    """The keys of config.yaml that exprun itself reads (seeds, metrics, criteria, progress, baseline), as written:
+    every problem is a check of its own (ExperimentConfig reads past what it can and stops at seeds and arms)."""
+    seeds = raw.get("seeds")
     seeds_wrong = seed_rules.problem(seeds)
-    metrics = config.get("metrics")
+    metrics = raw.get("metrics")
     metrics_ok = isinstance(metrics, list) and bool(metrics) and all(isinstance(m, str) for m in metrics)
-    primary = config.get("primary_metric", (metrics or [None])[0] if metrics_ok else None)
-    criteria = config.get("success_criteria", [])
+    primary = raw.get("primary_metric", (metrics or [None])[0] if metrics_ok else None)
+    criteria = raw.get("success_criteria", [])
     criteria_ok = isinstance(criteria, list) and all(
         isinstance(c, dict) and isinstance(c.get("metric"), str) for c in criteria
     )
-    progress = config.get("progress", "loss")
+    progress = raw.get("progress", "loss")
     checks = [
         Check("config.yaml seeds", not seeds_wrong, seeds_wrong or f"{seeds}"),
         Check(
@@ -134,7 +137,7 @@ def config_checks(config: dict) -> list[Check]:
         ),
     ]
     try:
-        found = arms.of(config)
+        found = arms.of(raw)
         checks.append(
             Check(
                 "config.yaml arms",
@@ -144,8 +147,8 @@ def config_checks(config: dict) -> list[Check]:
         )
     except ConfigError as exc:
         checks.append(Check("config.yaml arms", False, str(exc).split(": ", 1)[-1]))
-    if "requires_env" in config:  # names only: a value never goes in config.yaml
-        names = config["requires_env"]
+    if "requires_env" in raw:  # names only: a value never goes in config.yaml
+        names = raw["requires_env"]
         ok = env_needs.valid_declaration(names)
         checks.append(
             Check(
@@ -157,11 +160,9 @@ def config_checks(config: dict) -> list[Check]:
                 "never their values",
             )
         )
-    baseline = config.get("baseline_results")
+    baseline = raw.get("baseline_results")
     if baseline is not None:
-        from exprun.verdict.results import baseline_results  # pandas, only when the key is there
-
-        values = baseline_results(config)
+        values, _ = baseline_numbers(raw)
         checks.append(
             Check(
                 "config.yaml baseline_results",
@@ -207,18 +208,18 @@ def folder_checks(slug: str, root: Path, settings: Settings, target=None, run_di
         report.checks.append(Check(f"file {name}", present, "present" if present else f"missing in {code_dir}"))
     if not report.ok:
         return report
-    config, error = read_config(code_dir / "config.yaml")
-    if config is None:
+    raw, error = read_config(code_dir / "config.yaml")
+    if raw is None:
         report.checks.append(Check("config.yaml", False, error))
         return report
-    report.checks += config_checks(config)
-    report.progress = str(config.get("progress", "loss"))
-    listed = config.get("seeds")
-    seeds = listed if isinstance(listed, list) and listed else [0]
+    report.checks += config_checks(raw)
+    report.progress = str(raw.get("progress", "loss"))
+    listed = raw.get("seeds")
+    seeds = listed if isinstance(listed, list) and listed else list(DEFAULT_SEEDS)
     flags, text = probe_flags(run_dir or code_dir, root, seeds[0], settings, target)
     report.flags = flags
     required = dict(REQUIRED_FLAGS)
-    if config.get("arms"):
+    if raw.get("arms"):
         required["--arm"] = "run one arm of config.yaml `arms` (its overrides; results under <results-dir>/<arm>/)"
     for flag, why in required.items():
         ok = flag in flags
@@ -248,7 +249,7 @@ def result_problems(data) -> list[str]:
     return problems
 
 
-def result_check(path: Path, config: dict | None = None) -> Check:
+def result_check(path: Path, config: ExperimentConfig | None = None) -> Check:
     """The sanity run's seed file against the schema, and the metrics config.yaml names."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -258,7 +259,7 @@ def result_check(path: Path, config: dict | None = None) -> Check:
         return Check("results JSON", False, f"{path} is not JSON: {exc}")
     problems = result_problems(data)
     if not problems and config:
-        missing = [m for m in config.get("metrics") or [] if m not in data["metrics"]]
+        missing = [m for m in config.metrics if m not in data["metrics"]]
         if missing:
             problems.append(f"metrics: lacks {', '.join(missing)} (named in config.yaml metrics)")
     if problems:

@@ -17,7 +17,7 @@ from exprun.core.files import atomic_write_json, atomic_write_text, read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment import arms
-from exprun.experiment.experiment_config import load_experiment_config
+from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
 from exprun.logs import monitor
 from exprun.machines.sanity_targets import open_target
 from exprun.prepare import contract
@@ -73,7 +73,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
         contract.save(slug, root, found)
         if not found.ok:
             raise SanityError(contract_message(slug, found, paths))
-        seed = int(config["seeds"][0])
+        seed = config.seeds[0]
         argv = [
             "bash",
             f"{ran}/run.sh",
@@ -88,7 +88,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
         env = {
             **contract.run_env(settings, str(seed), f"{slug}-sanity", full=target.here),
             **target.gpu_env(plan),
-            "EXPRUN_TASKS": " ".join(arms.tasks(arms.of(config), [seed])),
+            "EXPRUN_TASKS": " ".join(arms.tasks(list(config.arms), [str(seed)])),
         }  # every arm of the first seed
         shutil.rmtree(paths.sanity_results, ignore_errors=True)  # never an earlier sanity run's result
         started = time.monotonic()
@@ -97,7 +97,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
         target.fetch(str(paths.sanity_results.relative_to(root)))
         view = target.gpu_view(output) if plan.needed else None
     atomic_write_text(paths.sanity_log, output)
-    arm_names = [a.name for a in arms.of(config) if a.name]
+    arm_names = [a.name for a in config.arms if a.name]
     result_file = paths.sanity_results / (f"{arm_names[0]}/seed_{seed}.json" if arm_names else f"seed_{seed}.json")
     checks, facts = _checks(code, output, result_file, view, config, found.progress)
     if plan.contradiction:  # shown at the gate too; fails here only where no GPU is visible
@@ -141,7 +141,9 @@ def contract_message(slug: str, found: contract.Report, paths: Paths) -> str:
     )
 
 
-def _checks(code, output: str, result_file: Path, view, config: dict, progress_mode: str) -> tuple[list[Check], dict]:
+def _checks(
+    code, output: str, result_file: Path, view, config: ExperimentConfig, progress_mode: str
+) -> tuple[list[Check], dict]:
     """The sanity checks; `view` is the target's GPU view when the run needs a GPU (gpu_plan's rule), else None."""
     facts: dict = {}
     checks = [Check("exit code 0", code == 0, "timed out" if code is None else f"exit code {code}")]

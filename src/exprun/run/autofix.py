@@ -21,8 +21,7 @@ from exprun.core.errors import GateError
 from exprun.core.files import atomic_write_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.experiment import arms
-from exprun.experiment.experiment_config import load_run_config
+from exprun.experiment.experiment_config import ExperimentConfig, load_run_config
 from exprun.gate import approval as gate
 from exprun.logs.monitor import Anomaly
 from exprun.prepare import contract
@@ -36,11 +35,11 @@ def already_fixed(slug: str, root: Path) -> bool:
 
 
 def plan_fix(
-    anomaly: Anomaly, config: dict, settings: Settings, has_checkpoint: bool, restart: bool = False
+    anomaly: Anomaly, config: ExperimentConfig, settings: Settings, has_checkpoint: bool, restart: bool = False
 ) -> tuple[list[str], str]:
     """(extra train.py arguments, human description of the change). A run stopped mid-way resumes (each seed
     from its latest checkpoint); `restart`: a task that already ended starts again from scratch."""
-    hp = config.get("hyperparameters") or {}
+    hp = config.hyperparameters
     factors = settings.autofix
     if anomaly.kind == "oom":
         old = int(hp.get("batch_size") or 1)
@@ -59,11 +58,11 @@ def plan_fix(
     ], f"learning_rate {old_lr:g} → {new_lr:g}, resumed from the latest checkpoint"
 
 
-def blocked(args: list[str], anomaly: Anomaly, config: dict, flags: list[str] | None) -> str:
+def blocked(args: list[str], anomaly: Anomaly, config: ExperimentConfig, flags: list[str] | None) -> str:
     """Why the planned fix cannot apply to this program ("" when it can)."""
-    hp = config.get("hyperparameters") or {}
+    hp = config.hyperparameters
     key = "batch_size" if anomaly.kind == "oom" else "learning_rate"
-    if not isinstance(hp, dict) or not isinstance(hp.get(key), (int, float, str)) or hp.get(key) in ("", None):
+    if not isinstance(hp.get(key), (int, float, str)) or hp.get(key) in ("", None):
         return f"config.yaml has no hyperparameters.{key} to lower"
     if flags is not None:
         missing = [a for a in args if a.startswith("--") and a not in flags]
@@ -81,7 +80,7 @@ def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | No
         return None
     paths = Paths(slug, root)
     config = load_run_config(slug, root, record.snapshot)
-    if not arms.is_single(arms.of(config)):  # judged on each task's own log, not the run's combined tail
+    if not config.single_arm:  # judged on each task's own log, not the run's combined tail
         return _fix_tasks(slug, settings, root, seen, backend, config)
     anomaly = next((a for a in seen.anomalies if a.fixable), None)
     if anomaly is None:
@@ -100,7 +99,7 @@ def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | No
     return _relaunched(paths, record, backend, anomaly, change, args)
 
 
-def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config: dict) -> dict | None:
+def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config: ExperimentConfig) -> dict | None:
     """A multi-arm run: once it has ended, rerun only the tasks whose own log shows a fixable anomaly."""
     record, paths = seen.record, Paths(slug, root)
     if seen.state.alive or not backend.supports_task_reruns:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from exprun.core.errors import GateError, LaunchError, RemoteError
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.machines.launchers.base import Backend, RunRecord, RunSpec, RunState
 from exprun.trust import integrity, provenance
 
@@ -60,7 +61,7 @@ class LaunchRequest:
     slug: str
     root: Path
     page: Any
-    config: dict
+    config: ExperimentConfig
     settings: Settings
     approved_hash: str
     run_id: str
@@ -97,14 +98,14 @@ class LaunchRequest:
 
     @property
     def seeds(self) -> list[str]:
-        return [str(seed) for seed in self.config.get("seeds") or [0]]
+        return [str(seed) for seed in self.config.seeds]
 
     @property
     def tasks(self) -> list[str]:
         """Every arm × seed as run.sh's words (the seeds alone for a single-arm experiment)."""
         from exprun.experiment import arms
 
-        return arms.tasks(arms.of(self.config), self.seeds)
+        return arms.tasks(list(self.config.arms), self.seeds)
 
     def task_env(self, parallel: int, slots: list[list[int]] | None = None) -> dict[str, str]:
         """EXPRUN_TASKS, EXPRUN_PARALLEL and, with GPUs, one GPU set per parallel slot (EXPRUN_GPUS)."""

@@ -24,7 +24,7 @@ from exprun.core.errors import GateError, LaunchError, PageError
 from exprun.core.files import atomic_write_json, read_json, require_writable
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.experiment.experiment_config import load_experiment_config
+from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
 from exprun.gate import approval as gate
 from exprun.logs import runlog
 from exprun.machines.launchers.base import Backend, RunRecord
@@ -37,7 +37,7 @@ from exprun.verdict.estimate import estimate_hours
 from exprun.wiki import lifecycle, pages, wikilog
 
 
-def approved_experiment(slug: str, root: Path) -> tuple[Paths, pages.Page, str, dict]:
+def approved_experiment(slug: str, root: Path) -> tuple[Paths, pages.Page, str, ExperimentConfig]:
     """What every launch starts from: a planned page, the approved hash of the code as it is now, its config."""
     page = lifecycle.find_experiment(slug, root)
     lifecycle.require_deployable(page)
@@ -135,7 +135,7 @@ def deploy(
         return _announce(record, paths, page, config, now)
 
 
-def _announce(record: RunRecord, paths: Paths, page, config: dict, now: datetime | None) -> dict:
+def _announce(record: RunRecord, paths: Paths, page, config: ExperimentConfig, now: datetime | None) -> dict:
     """The page says running, the wiki log says deployed, the run record says so; the DEPLOY_REPORT data."""
     root, slug = paths.root, paths.slug
     now = (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from exprun.core.errors import ConfigError
 from exprun.core.paths import Paths
-from exprun.experiment.experiment_config import load_experiment_config
+from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
 from exprun.machines.launchers.base import Backend, RunRecord
 from exprun.wiki import pages
 
@@ -72,7 +72,7 @@ def _require_same_server(server: str, root: Path, slug: str) -> None:
         )
 
 
-def config_for(slug: str, root: Path, page: pages.Page) -> dict:
+def config_for(slug: str, root: Path, page: pages.Page) -> ExperimentConfig:
     """config.yaml when the code is here; else what the page and the seed files say (seeds, metrics, criteria)."""
     try:
         return load_experiment_config(slug, root)
@@ -90,12 +90,12 @@ def config_for(slug: str, root: Path, page: pages.Page) -> dict:
     primary = metrics[0]
     higher = {m: not (m in spec.LOWER_IS_BETTER or LOWER_WORDS.search(m)) for m in metrics}
     success, _ = criteria.from_page(page, primary, higher[primary])
-    return {
+    found = {
         "slug": slug,
-        "seeds": seeds,
         "metrics": metrics,
         "primary_metric": primary,
         "higher_is_better": higher,
         "baseline": {"name": "page", "description": str(page.get("baseline") or "baseline")},
         "success_criteria": success,
     }
+    return ExperimentConfig.from_mapping({**found, "seeds": seeds} if seeds else found, f"{page.path} (no config.yaml)")

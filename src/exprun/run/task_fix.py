@@ -17,6 +17,7 @@ from pathlib import Path
 
 from exprun.core.settings import Settings
 from exprun.experiment import arms
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.logs import monitor
 from exprun.logs.logtail import tail_text
 from exprun.machines.launchers.base import RunRecord
@@ -37,14 +38,14 @@ def task_anomaly(text: str, settings: Settings) -> monitor.Anomaly | None:
     return next((a for a in found if a.fixable), None)
 
 
-def arm_config(config: dict, task: str) -> dict:
+def arm_config(config: ExperimentConfig, task: str) -> ExperimentConfig:
     """config.yaml as the task's arm sees it (its overrides merged in), so the change starts from its values."""
     name, _ = arms.split_task(task)
-    arm = next((a for a in arms.of(config) if a.name == name), None)
-    return arms.merge(config, arm.overrides) if arm else config
+    arm = next((a for a in config.arms if a.name == name), None)
+    return config.with_overrides(arm.overrides) if arm else config
 
 
-def plan(record: RunRecord, backend: Launcher, config: dict, settings: Settings, planner) -> list[TaskFix]:
+def plan(record: RunRecord, backend: Launcher, config: ExperimentConfig, settings: Settings, planner) -> list[TaskFix]:
     """One TaskFix per task whose log shows a fixable anomaly; `planner(anomaly, config)` → (args, change)."""
     fixes = []
     for task, text in backend.task_log_tails(record).items():

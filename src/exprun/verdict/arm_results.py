@@ -32,6 +32,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from exprun.experiment.arms import Arm, control
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict import arm_stats
 from exprun.verdict.arm_criteria import criteria_checks, outcome_of, pct
 from exprun.verdict.arm_stats import finite
@@ -86,14 +87,14 @@ def summarize(
     arms: list[Arm],
     values: dict,
     not_counted: dict,
-    config: dict,
+    config: ExperimentConfig,
     essential_pct: float = 10.0,
     contributing_pct: float = 3.0,
     metric_values: dict | None = None,
 ) -> ArmsSummary:
     """The statistics and the outcome; `metric_values` (read_metrics) lets criteria use non-primary metrics."""
-    primary = config.get("primary_metric") or (config.get("metrics") or ["metric"])[0]
-    directions = {str(k): bool(v) for k, v in (config.get("higher_is_better") or {}).items()}
+    primary = config.primary_metric
+    directions = dict(config.higher_is_better)
     higher = directions.get(primary, True)
     summary = ArmsSummary(
         arms,
@@ -118,7 +119,7 @@ def summarize(
                 summary.classes[arm.name] = arm_stats.classify(diff, higher, essential_pct, contributing_pct)
     summary.sweeps = sweep_tables(summary)
     summary.outcome, summary.reasons = decide(
-        summary, config.get("success_criteria") or [], essential_pct, contributing_pct
+        summary, [dict(c) for c in config.success_criteria], essential_pct, contributing_pct
     )
     return summary
 

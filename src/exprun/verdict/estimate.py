@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from exprun.experiment.experiment_config import ExperimentConfig
+
 # (pattern over setup text, hours) — the middle of the ranges in the /exp-run table.
 RULES_OF_THUMB = (
     (
@@ -17,7 +19,7 @@ RULES_OF_THUMB = (
 )
 
 
-def train_size(dataset_report: dict, config: dict) -> int | None:
+def train_size(dataset_report: dict, config: ExperimentConfig) -> int | None:
     """Training examples: dataset rows minus the held-out share."""
     rows = None
     if dataset_report.get("shape"):
@@ -28,26 +30,23 @@ def train_size(dataset_report: dict, config: dict) -> int | None:
         rows = int(dataset_report["arrays"]["X"][0])
     if rows is None:
         return None
-    test_size = float((config.get("dataset") or {}).get("test_size") or 0.2)
+    test_size = float(config.dataset.get("test_size") or 0.2)
     return max(1, int(rows * (1 - test_size)))
 
 
-def planned_steps(config: dict, n_train: int | None) -> int | None:
+def planned_steps(config: ExperimentConfig, n_train: int | None) -> int | None:
     """Steps of one seed's full run (epochs × batches per epoch)."""
-    hp = config.get("hyperparameters") or {}
+    hp = config.hyperparameters
     if n_train is None or not hp.get("epochs") or not hp.get("batch_size"):
         return None
     return int(hp["epochs"]) * math.ceil(n_train / int(hp["batch_size"]))
 
 
 def estimate_hours(
-    sanity: dict, dataset_report: dict, config: dict, setup: dict, parallel: int = 1
+    sanity: dict, dataset_report: dict, config: ExperimentConfig, setup: dict, parallel: int = 1
 ) -> tuple[float, str]:
     """(hours, how it was obtained) for every task (arm × seed) of the run, `parallel` at a time."""
-    from exprun.experiment import arms
-
-    seeds = len(config.get("seeds") or [0])
-    count = len(arms.of(config))
+    seeds, count = len(config.seeds), len(config.arms)
     tasks = seeds * count
     steps = planned_steps(config, train_size(dataset_report, config))
     per_step = sanity.get("seconds_per_step")

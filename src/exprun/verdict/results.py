@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from exprun.experiment.arms import Arm
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict.arm_criteria import criteria_checks, outcome_of
 from exprun.verdict.arm_summary import ArmsSummary
 
@@ -191,13 +192,13 @@ def _finite(value) -> bool:
 
 
 def summarize(
-    records: list[dict], config: dict, broken: dict[int, str] | None = None, ignored: list[str] | None = None
+    records: list[dict],
+    config: ExperimentConfig,
+    broken: dict[int, str] | None = None,
+    ignored: list[str] | None = None,
 ) -> Summary:
     """Mean ± std over the seeds whose primary metric is a finite number."""
-    expected = [int(s) for s in config.get("seeds") or []]
-    metrics = list(config.get("metrics") or [])
-    primary = config.get("primary_metric") or (metrics[0] if metrics else "")
-    higher = config.get("higher_is_better") or {}
+    expected, metrics, primary = list(config.seeds), list(config.metrics), config.primary_metric
     failed = dict(broken or {})
     rows = []
     for record in records:
@@ -220,7 +221,7 @@ def summarize(
     seen = {r["seed"] for r in records} | set(failed)
     missing = [s for s in expected if s not in seen]
     summaries = []
-    fallback = baseline_results(config)
+    fallback = config.baseline_results
     for name, group in per_seed.groupby("metric", sort=False):
         values = group["value"].dropna()
         if values.empty:
@@ -234,38 +235,25 @@ def summarize(
                 float(values.std(ddof=1)) if len(values) > 1 else 0.0,
                 int(len(values)),
                 baseline,
-                bool(higher.get(name, True)),
+                config.higher(str(name)),
             )
         )
     summary = Summary(
         summaries, per_seed, succeeded, missing, failed, primary=primary, ignored_files=list(ignored or [])
     )
     summary.baseline_label, summary.baseline_source = baseline_naming(config, per_seed)
-    summary.outcome, summary.reasons, summary.checks = judge(summary, config.get("success_criteria") or [])
+    summary.outcome, summary.reasons, summary.checks = judge(summary, [dict(c) for c in config.success_criteria])
     return summary
 
 
-def baseline_results(config: dict) -> dict[str, float]:
-    """config.yaml `baseline_results`: `{source, metrics: {...}}` or a plain `{metric: value}` mapping."""
-    given = config.get("baseline_results")
-    if not isinstance(given, dict):
-        return {}
-    metrics = given.get("metrics")
-    values = metrics if isinstance(metrics, dict) else given
-    return {str(k): float(v) for k, v in values.items() if _finite(v)}
-
-
-def baseline_naming(config: dict, per_seed: pd.DataFrame) -> tuple[str, str]:
+def baseline_naming(config: ExperimentConfig, per_seed: pd.DataFrame) -> tuple[str, str]:
     """The baseline as the page names it, and where its numbers come from."""
-    named = config.get("baseline")
-    baseline = named if isinstance(named, dict) else {}
+    baseline = config.baseline
     label = " ".join(str(baseline.get("description") or baseline.get("name") or "baseline").split())
     if len(per_seed) and per_seed["baseline"].notna().any():
         return label, "run by the same program on the same data and seeds"
-    given = config.get("baseline_results")
-    if baseline_results(config):
-        source = given.get("source") if isinstance(given, dict) and isinstance(given.get("source"), str) else ""
-        return label, f"config.yaml baseline_results ({source or 'source not given'})"
+    if config.baseline_results:
+        return label, f"config.yaml baseline_results ({config.baseline_source or 'source not given'})"
     return label, "no baseline numbers (not run, no baseline_results)"
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from exprun.core.errors import GateError
 from exprun.core.paths import Paths
+from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.trust import integrity
 
 STRAY_WALK_LIMIT = 50_000  # entries: a wiki root with data in it must not make collect slow
@@ -49,15 +50,15 @@ def _pattern(others: list[str]) -> re.Pattern | None:
     return re.compile(rf"(?<![\w-]){FOLDERS}/?({names})(?![\w-])")
 
 
-def foreign_names(slug: str, root: Path, config: dict) -> list[str]:
+def foreign_names(slug: str, root: Path, config: ExperimentConfig) -> list[str]:
     """Each place that names another experiment: `config.yaml slug: x`, `train.py: results/x`, …"""
     others = other_slugs(slug, root)
     pattern = _pattern(others)
     found = []
-    named = config.get("slug")
+    named = config.raw.get("slug")
     if named is not None and str(named) != slug:
         found.append(f"config.yaml slug: {named}")
-    for key, text in _strings({k: v for k, v in config.items() if k != "slug"}):
+    for key, text in _strings({k: v for k, v in config.raw.items() if k != "slug"}):
         if text.strip() in others or (pattern and pattern.search(text)):
             found.append(f"config.yaml {key}: {text.strip()}")
     if pattern:
@@ -95,13 +96,13 @@ def describe(slug: str, root: Path, found: list[str]) -> str:
     )
 
 
-def check_lines(slug: str, root: Path, config: dict) -> list[str]:
+def check_lines(slug: str, root: Path, config: ExperimentConfig) -> list[str]:
     """The gate's CHECK line when config.yaml or the code names another experiment's folders."""
     found = foreign_names(slug, root, config)
     return [f"Results: {describe(slug, root, found)}; deploy refuses until then"] if found else []
 
 
-def require_own(slug: str, root: Path, config: dict) -> None:
+def require_own(slug: str, root: Path, config: ExperimentConfig) -> None:
     """Deploy's refusal: one line naming the files and values."""
     found = foreign_names(slug, root, config)
     if found:
