@@ -28,6 +28,7 @@ from exprun.trust import evidence, integrity, provenance, snapshot
 from exprun.verdict import analysis_note, arm_results, arm_stats, arm_sweeps, plots, reports, run_scope
 from exprun.verdict.results import CountRules, read_seed_files, summarize
 from exprun.wiki import lifecycle, pages
+from exprun.wiki.lifecycle import PageStatus
 
 CRASH_KINDS = ("traceback", "killed", "command_not_found", "nonzero_exit", "lost", "guard_refused")
 FAILED_SEED = re.compile(r"^seed (-?\d+) failed with exit status (\d+)", re.M)
@@ -204,7 +205,7 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
     name = primary if primary in latest else next(iter(latest), None)
     return {
         "slug": slug,
-        "status": "running",
+        "status": str(PageStatus.RUNNING),
         "progress": f"{_progress_text(seen, config)} ({'seed' if arms.is_single(arm_list) else 'task'} "
         f"{min(done + 1, seeds)} of {seeds})",
         "latest_metric": {"name": name, "value": latest[name]} if name else None,
@@ -274,7 +275,7 @@ def finish(
     note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), results_text, analysis)
     data = {
         "slug": slug,
-        "status": "completed",
+        "status": str(PageStatus.COMPLETED),
         "title": page.get("title") or slug,
         "outcome": summary.outcome,
         "key_result": key,
@@ -403,7 +404,7 @@ def finish_arms(
     analysis += note
     data = {
         "slug": slug,
-        "status": "completed",
+        "status": str(PageStatus.COMPLETED),
         "title": page.get("title") or slug,
         "outcome": summary.outcome,
         "key_result": key,
@@ -512,7 +513,7 @@ def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=
         except attempts.Busy:
             time.sleep(settings.collect.poll_s)
             continue
-        if data["status"] == "completed":
+        if data["status"] == PageStatus.COMPLETED:
             return data
         waited_h = (time.monotonic() - started) / 3600
         anomalies = ", ".join(a["kind"] for a in data["anomalies"]) or "none"

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from exprun.core.errors import LaunchError
-from exprun.core.paths import PATTERNS, Paths
+from exprun.core.paths import Paths
 from exprun.experiment import arms
 from exprun.logs.logtail import tail_text, task_share, with_task_tails
 from exprun.machines.launchers.base import RunRecord, RunState, RunStatus
@@ -55,7 +55,7 @@ class SeedJobs(Launcher):
     def _log(self, record: RunRecord, task: str) -> Path:
         arm, seed = arms.split_task(task)
         if not arm:
-            return self.root / PATTERNS["seed_log"].format(slug=record.slug, seed=seed)
+            return Paths(record.slug, self.root).seed_log(seed)
         return self.root / "logs" / f"exp-{record.slug}_{arm}_seed{seed}.log"
 
     def task_logs(self, record: RunRecord) -> list[Path]:

@@ -10,15 +10,29 @@ counted has no result to keep final.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 
 from exprun.core.errors import LifecycleError, PageError
 from exprun.core.slugs import validate_slug
 from exprun.wiki import pages
 
-PLANNED, RUNNING, COMPLETED, ABANDONED = "planned", "running", "completed", "abandoned"
-STATUSES = (PLANNED, RUNNING, COMPLETED, ABANDONED)
-TRANSITIONS = {
+
+class PageStatus(str, Enum):
+    """A page's `status:` (what the wiki's own tools write). A str: it compares equal to the page's text."""
+
+    PLANNED = "planned"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+PLANNED, RUNNING, COMPLETED, ABANDONED = PageStatus
+STATUSES = tuple(PageStatus)
+TRANSITIONS: dict[str, set[str]] = {
     PLANNED: {RUNNING, ABANDONED},
     RUNNING: {COMPLETED, ABANDONED},
     COMPLETED: set(),
@@ -123,7 +137,7 @@ def transition(
             page.meta["key_result"] = values["key_result"]
         check_transition(page, target)
         old_status["status"] = page.status
-        values["status"] = target
+        values["status"] = str(target)  # the plain text, whether given as a PageStatus or a word
         if target == COMPLETED:
             values.setdefault("date_completed", today or datetime.now(timezone.utc).strftime("%Y-%m-%d"))
         for name, value in values.items():  # pages that predate the template gain the fields
@@ -146,7 +160,7 @@ def reopen(path: Path, blocks: dict[str, str]) -> None:
         for name in ("outcome", "key_result", "date_completed", "started", "run_log"):
             if name in page.meta:
                 text, _ = yamledit.set_value(text, name, "", where=str(path))
-        text, _ = yamledit.set_value(text, "status", PLANNED, where=str(path))
+        text, _ = yamledit.set_value(text, "status", str(PLANNED), where=str(path))
         return pages.with_blocks(text, Path(path), blocks)
 
     pages.update_page(Path(path), edit)

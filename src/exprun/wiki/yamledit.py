@@ -14,6 +14,7 @@ import copy
 import math
 import re
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import yaml
@@ -308,6 +309,8 @@ def set_value(
     Raises PageError for a missing field (unless create), a mapping target, or
     an edit whose verification fails.
     """
+    if isinstance(value, Enum):  # a PageStatus is written, and read back, as its word
+        value = value.value
     fm = split_frontmatter(text, where)
     path = field.split(".")
     before = parse_yaml(fm.yaml_text, where)

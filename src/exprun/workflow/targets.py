@@ -14,14 +14,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from exprun.wiki import pages
+from exprun.wiki.lifecycle import PageStatus
 
 VERBS = ("prepare", "deploy", "collect", "check", "full")
 TARGET = re.compile(rf"^({'|'.join(VERBS)})_(?P<slug>[a-z0-9-]+)$")
-NEXT_STEP = {
-    "planned": "snakemake deploy_{slug}   (prepare_{slug} first to review, full_{slug} to run and collect)",
-    "running": "snakemake collect_{slug}",
-    "completed": "/exp-eval {slug}",
-    "abandoned": "set it back to planned to try again",
+NEXT_STEP: dict[str, str] = {
+    PageStatus.PLANNED: "snakemake deploy_{slug}   (prepare_{slug} first to review, full_{slug} to run and collect)",
+    PageStatus.RUNNING: "snakemake collect_{slug}",
+    PageStatus.COMPLETED: "/exp-eval {slug}",
+    PageStatus.ABANDONED: "set it back to planned to try again",
 }
 
 
@@ -57,7 +58,7 @@ def unknown_message(word: str, root: Path = Path(".")) -> str:
     found = []
     for path in pages.experiment_pages(root):
         status = pages.quick_status(path)
-        if status in ("planned", "running"):
+        if status in (PageStatus.PLANNED, PageStatus.RUNNING):
             found.append((difflib.SequenceMatcher(None, slug, path.stem).ratio(), path.stem, status))
     found.sort(key=lambda item: (-item[0], item[1]))
     listed = ", ".join(f"{name} ({status})" for _, name, status in found[:10]) or "none"
