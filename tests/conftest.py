@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,25 @@ CORPUS_MISSING = f"corpus of real pages not found at {CORPUS_PAGES_DIR} (expecte
 
 UNIT = Path(__file__).parent / "unit"
 
+# `make test` runs the tests in parallel processes (pytest-xdist). Screen sessions are per user and named by the
+# experiment (exp-<slug>), so each process gets its own screen socket folder: one test's session can never be
+# another's. The SLURM test cluster is one for the machine: its tests run one after another, in one process.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    _screens = Path(tempfile.gettempdir()) / f"exprun-screens-{os.getuid()}-{WORKER}"
+    _screens.mkdir(mode=0o700, exist_ok=True)
+    _screens.chmod(0o700)  # screen refuses a socket folder others can read
+    os.environ["SCREENDIR"] = str(_screens)
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test outside tests/unit is `slow` (Snakemake runs, services, real training); `make check` runs the rest."""
+    """Every test outside tests/unit is `slow` (Snakemake runs, services, real training); `make check` runs the
+    rest. Tests of the one SLURM test cluster share a process (`--dist loadgroup`)."""
     for item in items:
         if not item.path.is_relative_to(UNIT):
             item.add_marker(pytest.mark.slow)
+        if "slurm_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
 
 
 def _corpus_page_paths() -> list[Path]:

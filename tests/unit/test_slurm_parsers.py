@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -392,3 +393,28 @@ def test_a_slurm_deploy_refuses_while_a_variable_the_code_reads_is_unset(tmp_pat
     monkeypatch.delenv("LAB_TOKEN", raising=False)
     with pytest.raises(LaunchError, match="LAB_TOKEN"):
         backend._launch(request)
+
+
+def test_a_status_scan_asks_the_accounting_once_for_every_run(tmp_path):
+    """`exprun status` over many SLURM runs: one sacct call for all their jobs, each run read from it; a later
+    look at a run (a wait loop) asks again rather than trusting the scan's answer."""
+    from exprun.run.slurm_backend import SlurmArray
+
+    runs = []
+    for number, slug in enumerate(("demo-a", "demo-b", "demo-c")):
+        record = record_of()
+        job = str(50 + number)
+        record.history[0]["job_id"] = job
+        runs.append(dataclasses.replace(record, slug=slug, session=job))
+    lines = "".join(f"{50 + n}_{i}|{'RUNNING' if n else 'COMPLETED'}|0:0\n" for n in range(3) for i in range(3))
+    runner = FakeRunner({"sacct": (0, lines, "")})
+    launcher = SlurmArray(tmp_path)
+    launcher.runner = runner
+    for record in runs:
+        launcher.expect(record)
+    states = [launcher.state(record) for record in runs]
+    sacct = [argv for argv, _ in runner.calls if argv[0] == "sacct"]
+    assert len(sacct) == 1 and sacct[0][sacct[0].index("-j") + 1] == "50,51,52"
+    assert [s.state.value for s in states] == ["exited", "running", "running"]
+    launcher.state(runs[1])
+    assert len([argv for argv, _ in runner.calls if argv[0] == "sacct"]) == 2

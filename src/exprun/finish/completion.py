@@ -21,7 +21,8 @@ from pathlib import Path
 from exprun.core.errors import ExprunError
 from exprun.core.files import atomic_write_json, atomic_write_text, read_json
 from exprun.core.paths import Paths
-from exprun.machines.launchers.base import Backend, RunRecord
+from exprun.machines.launchers.base import RunRecord
+from exprun.run.backends import launcher_class
 from exprun.wiki import lifecycle, pages, wikilog
 
 LOG_TAIL_BYTES = 1 << 16
@@ -30,9 +31,12 @@ LOG_TAIL_BYTES = 1 << 16
 def complete(paths: Paths, record: RunRecord, blocks: dict[str, str], outcome: str, key: str, data: dict) -> dict:
     """Write a computed collect (`data` holds the collected JSON and `report`, the RUN_REPORT text)."""
     now = datetime.now(timezone.utc)
-    fields = {"outcome": outcome, "key_result": key}
-    if record.backend == Backend.SSH:
-        fields["remote.completed"] = now.strftime("%Y-%m-%dT%H:%M")
+    launcher = launcher_class(record.backend)(paths.root)
+    fields = {
+        "outcome": outcome,
+        "key_result": key,
+        **launcher.completed_fields(record, now.strftime("%Y-%m-%dT%H:%M")),
+    }
     atomic_write_json(
         paths.collect_pending,
         {

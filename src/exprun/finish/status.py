@@ -13,7 +13,7 @@ from exprun.core.files import read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.finish import collect
-from exprun.machines.launchers.base import Backend, RecordError, record_tasks
+from exprun.machines.launchers.base import RecordError, record_tasks
 from exprun.run.backends import BackendPool
 from exprun.trust import evidence
 from exprun.wiki import pages, wikilog
@@ -129,7 +129,7 @@ def _sort_running(
         "progress": data["progress"],
         "latest_metric": f"{metric['name']}={metric['value']:.4f}" if metric else "",
         "eta": f"~{data['remaining_hours']}h" if data["remaining_hours"] is not None else "?",
-        "env": _env_label(seen),
+        "env": pool.get(seen.record).label(seen.record, seen.state),
     }
     if seen.anomalies:
         first = seen.anomalies[0]
@@ -151,17 +151,6 @@ def _fix_due(record) -> str:
     if any(":" in task for task in record_tasks(record)):
         return "automatic fix of the affected tasks once the run ends: "
     return "automatic fix on next collect: "
-
-
-def _env_label(seen: collect.Inspection) -> str:
-    record = seen.record
-    if record.backend == Backend.SSH:
-        return f"remote ({record.host})"
-    if record.backend == Backend.SLURM:
-        return f"slurm (job {record.session}: {seen.state.detail or 'running'})"
-    if record.backend == Backend.JOBS:
-        return "snakemake jobs"
-    return f"local ({record.session})"
 
 
 def actions(view: dict) -> list[str]:

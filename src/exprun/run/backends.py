@@ -122,6 +122,7 @@ class Launcher(ABC):
     supports_autofix: ClassVar[bool] = True  # the one automatic fix may stop and relaunch its runs
     code_is_here: ClassVar[bool] = True  # the code folder the run executes is this machine's
     supports_task_reruns: ClassVar[bool] = False  # relaunch(env={"EXPRUN_TASKS": ...}) reruns just those tasks
+    sanity_place: ClassVar[str] = ""  # where the sanity run must have passed before a deploy here ("" = anywhere)
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -192,6 +193,31 @@ class Launcher(ABC):
     def expect(self, record: RunRecord) -> None:  # noqa: B027 - optional hook, empty on purpose
         """A scan announces the records it will ask about (a remote launcher answers them in one round trip).
         Doing nothing is the right answer for a launcher that asks per record."""
+
+    # What the page, the wiki log and `exprun status` say about a run of this backend (no backend chains elsewhere).
+
+    def require_page(self, page) -> None:  # noqa: B027 - most backends need nothing of the page's layout
+        """Refuse, before anything starts, a page this backend cannot record its run on."""
+
+    def page_fields(self, record: RunRecord, started: str) -> dict:
+        """The page's own fields for a run of this backend, written with status running."""
+        return {}
+
+    def where(self, record: RunRecord) -> str:
+        """The wiki log's words for where the run went."""
+        return f"env: local | session: {record.session}"
+
+    def label(self, record: RunRecord, state: RunState) -> str:
+        """`exprun status`'s words for where a running run is."""
+        return f"local ({record.session})"
+
+    def completed_fields(self, record: RunRecord, completed: str) -> dict:
+        """The page's own fields written when the run is collected."""
+        return {}
+
+    def deployed_marker(self, paths: Paths) -> Path:
+        """The file that marks the deploy done for Snakemake."""
+        return paths.deployed
 
     @staticmethod
     def gpu_text(record: RunRecord) -> str:

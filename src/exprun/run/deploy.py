@@ -20,7 +20,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from exprun.core.errors import GateError, LaunchError, PageError
+from exprun.core.errors import GateError, LaunchError
 from exprun.core.files import atomic_write_json, read_json, require_writable
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
@@ -45,7 +45,6 @@ def approved_experiment(slug: str, root: Path) -> tuple[Paths, pages.Page, str, 
 
 
 # Where a deploy runs -> how sanity.json's `where` begins when the sanity run happened there.
-SANITY_PLACE = {Backend.SCREEN: "local", Backend.SSH: "remote", Backend.SLURM: "slurm"}
 
 
 def require_prepared(paths: Paths, approved_hash: str, skip_sanity: bool, backend: Backend | None = None) -> None:
@@ -70,7 +69,7 @@ def require_prepared(paths: Paths, approved_hash: str, skip_sanity: bool, backen
         )
     sanity = read_json(paths.sanity) if paths.sanity.is_file() else {}
     ran = str(sanity.get("where") or "local")
-    place = SANITY_PLACE.get(backend) if backend is not None else None
+    place = backends.launcher_class(backend).sanity_place if backend is not None else ""
     if sanity.get("status") == "passed" and backend is not None and place and not ran.startswith(place):
         raise GateError(
             f"{slug}: the sanity run passed on {ran}, but this deploy runs on {backend.env_label}; run it "
@@ -118,8 +117,7 @@ def deploy(
     backend = backend or backends.backend_for(settings)
     with attempts.deploy_lock(slug, root):
         paths, page, approved_hash, config = approved_experiment(slug, root)
-        if backend == Backend.SSH:
-            require_remote_block(page)
+        backends.launcher_class(backend)(root).require_page(page)
         record = _adopt_pending(RunRecord.load(paths.run), approved_hash, root)
         if record is None:
             require_prepared(paths, approved_hash, skip_sanity, backend)
@@ -149,7 +147,8 @@ def _announce(record: RunRecord, paths: Paths, page, config: ExperimentConfig, n
         int(record.env.get("EXPRUN_PARALLEL", "1") or 1),
     )
     run_log = paths.log.relative_to(root).as_posix()  # always one real file (runlog combines task logs there)
-    task_logs = backends.launcher_class(record.backend)(root).task_logs(record)
+    launcher = backends.launcher_class(record.backend)(root)
+    task_logs = launcher.task_logs(record)
     if task_logs:
         runlog.combine(paths.log, task_logs, root)
     started = now.strftime("%Y-%m-%dT%H:%M")
@@ -159,25 +158,10 @@ def _announce(record: RunRecord, paths: Paths, page, config: ExperimentConfig, n
         "run_log": run_log,
         "started": started,
         "estimated_hours": max(1, math.ceil(hours)),
+        **launcher.page_fields(record, started),
     }
     record.details["estimated_hours"] = hours
-    gpu = ",".join(map(str, record.gpu_ids))
-    if record.backend == Backend.SSH:
-        fields.update(
-            {
-                "remote.server": record.host,
-                "remote.gpu": gpu,
-                "remote.session": record.session,
-                "remote.started": started,
-            }
-        )
-        where = f"env: remote | server: {record.host} | gpu: {gpu or 'none'}"
-    elif record.backend == Backend.SLURM:
-        where = f"env: slurm | cluster: {record.host} | job: {record.session}"
-    elif record.backend == Backend.JOBS:
-        where = f"env: snakemake jobs | seeds: {len(record.details.get('seeds') or [])}"
-    else:
-        where = f"env: local | session: {record.session}"
+    where = launcher.where(record)
     if record.sanity_skipped:
         where += " | sanity: skipped by --skip-sanity"
     pages.set_fields(paths.page, fields, create=True)
@@ -186,7 +170,7 @@ def _announce(record: RunRecord, paths: Paths, page, config: ExperimentConfig, n
     wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | {where} | eta: {hours}h")
     report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
     report["task_logs"] = [runlog.shown(log, root) for log in task_logs]
-    marker = paths.jobs_started if record.backend == Backend.JOBS else paths.deployed
+    marker = launcher.deployed_marker(paths)
     atomic_write_json(
         marker,
         {
@@ -236,17 +220,6 @@ def run_seed_job(slug: str, seed: str, root: Path = Path("."), arm: str = "") ->
     return run_command(
         record.snapshot, record.approved_hash, provenance.record_dir(slug, record.attempt), python=sys.executable
     )
-
-
-def require_remote_block(page) -> None:
-    """The nested remote: fields are edited in place; a page without the block does not follow the template."""
-    block = page.meta.get("remote")
-    if not isinstance(block, dict) or not {"server", "gpu", "session", "started", "completed"} <= set(block):
-        raise PageError(
-            f"{page.path}: no complete `remote:` block (server, gpu, session, started, completed); "
-            "the page does not follow the experiment template — "
-            "add the block as /exp-design writes it, then deploy again"
-        )
 
 
 def deploy_report_data(

@@ -19,6 +19,16 @@ from exprun.run.backends import Backend, Launcher, LaunchRequest
 
 class SeedJobs(Launcher):
     backend = Backend.JOBS
+
+    def where(self, record: RunRecord) -> str:
+        return f"env: snakemake jobs | seeds: {len(record.details.get('seeds') or [])}"
+
+    def label(self, record: RunRecord, state: RunState) -> str:
+        return "snakemake jobs"
+
+    def deployed_marker(self, paths: Paths) -> Path:
+        return paths.jobs_started
+
     supports_autofix = False  # a rerun is `snakemake full_<slug>` again: Snakemake reruns the missing seeds
 
     def _launch(self, request: LaunchRequest) -> RunRecord:

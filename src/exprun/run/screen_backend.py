@@ -26,6 +26,7 @@ class LocalScreen(Launcher):
     """`snapshot=True` lists the screen sessions once for the many records of a scan."""
 
     backend = Backend.SCREEN
+    sanity_place = "local"
     supports_task_reruns = True
 
     def __init__(self, root: Path, snapshot: bool = False):

@@ -20,6 +20,7 @@ class SlurmArray(Launcher):
     """Seen from a login node with the shared filesystem (session None), or through a RemoteSession."""
 
     backend = Backend.SLURM
+    sanity_place = "slurm"
     supports_task_reruns = True
 
     def __init__(self, root: Path, session=None):
@@ -27,6 +28,9 @@ class SlurmArray(Launcher):
         self.session = session
         self.runner = slurm.ssh_runner(session) if session is not None else slurm.local_runner
         self._tasks: dict = {}
+        self._expected: dict[str, RunRecord] = {}  # announced by a scan, not yet asked about
+        self._known: slurm.Accounting | None = None
+        self._unread: set[str] = set()
 
     @property  # a login node shares the code folder with the compute nodes
     def code_is_here(self) -> bool:  # type: ignore[override]  # the base's class flag, here decided per instance
@@ -56,12 +60,35 @@ class SlurmArray(Launcher):
         record.details["via"] = "ssh"
         return record
 
+    def where(self, record: RunRecord) -> str:
+        return f"env: slurm | cluster: {record.host} | job: {record.session}"
+
+    def label(self, record: RunRecord, state: RunState) -> str:
+        return f"slurm (job {record.session}: {state.detail or 'running'})"
+
     def describe(self, record: RunRecord) -> str:
         return f"slurm ({record.host} job {record.session})"
 
+    def expect(self, record: RunRecord) -> None:
+        self._expected[record.slug] = record
+
+    def _accounting(self, record: RunRecord) -> slurm.Accounting | None:
+        """One sacct (and squeue) query for every run a scan announced, asked when the first of them is read;
+        each run's answer is used once (a later look at the same run asks again, as a wait loop must)."""
+        if record.slug in self._expected:
+            runs = list(self._expected.values())
+            self._expected.clear()
+            wanted = [key for run in runs for key in slurm.record_jobs(run)]
+            self._known = slurm.accounting({job for job, _ in wanted}, self.runner, wanted)
+            self._unread = {run.slug for run in runs}
+        if record.slug in self._unread:
+            self._unread.discard(record.slug)
+            return self._known
+        return None
+
     def state(self, record: RunRecord) -> RunState:
         """Unknown (sacct and squeue silent) counts as still running: check again later, never finish on it."""
-        self._tasks = slurm.task_states(record, self.runner)
+        self._tasks = slurm.task_states(record, self.runner, self._accounting(record))
         judged = slurm.job_state(self._tasks)
         if judged.state == RunStatus.UNKNOWN:
             return RunState(RunStatus.RUNNING, None, judged.detail)

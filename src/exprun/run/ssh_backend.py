@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from exprun.core.errors import LaunchError, RemoteError
+from exprun.core.errors import LaunchError, PageError, RemoteError
 from exprun.core.paths import Paths
 from exprun.logs.logtail import task_share, with_task_tails
 from exprun.machines import env_needs
@@ -23,6 +23,34 @@ class RemoteScreen(Launcher):
     backend = Backend.SSH
     supports_task_reruns = True
     code_is_here = False  # the server runs its synced copy of the snapshot (verified by hash, and by the guard there)
+    sanity_place = "remote"
+
+    def require_page(self, page) -> None:
+        """The nested remote: fields are edited in place; a page without the block does not follow the template."""
+        block = page.meta.get("remote")
+        if not isinstance(block, dict) or not {"server", "gpu", "session", "started", "completed"} <= set(block):
+            raise PageError(
+                f"{page.path}: no complete `remote:` block (server, gpu, session, started, completed); "
+                "the page does not follow the experiment template — "
+                "add the block as /exp-design writes it, then deploy again"
+            )
+
+    def page_fields(self, record: RunRecord, started: str) -> dict:
+        return {
+            "remote.server": record.host,
+            "remote.gpu": ",".join(map(str, record.gpu_ids)),
+            "remote.session": record.session,
+            "remote.started": started,
+        }
+
+    def where(self, record: RunRecord) -> str:
+        return f"env: remote | server: {record.host} | gpu: {','.join(map(str, record.gpu_ids)) or 'none'}"
+
+    def label(self, record: RunRecord, state: RunState) -> str:
+        return f"remote ({record.host})"
+
+    def completed_fields(self, record: RunRecord, completed: str) -> dict:
+        return {"remote.completed": completed}
 
     def __init__(self, root: Path, session=None):
         super().__init__(root)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -266,16 +266,42 @@ def _read_exit_files(record: RunRecord, indices: list[int], runner: Runner) -> d
     return parse_exit_files(out, files)
 
 
-def task_states(record: RunRecord, runner: Runner = local_runner) -> dict[int, TaskState]:
-    """Every array index of the run, from its latest job: sacct, squeue, exit files, in that order."""
+@dataclass
+class Accounting:
+    """What sacct (and, for what it lacks, squeue) said of some jobs, keyed by (job id, array index): asked
+    once for every run of a status scan rather than once per run."""
+
+    found: dict[tuple[str, int], TaskState] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)
+    squeue_answered: bool = True
+
+
+def accounting(jobs: Iterable[str], runner: Runner, wanted: Iterable[tuple[str, int]] = ()) -> Accounting:
+    """One sacct call for all `jobs`; one squeue call when sacct lacks a wanted (job, index)."""
+    asked = sorted(set(jobs), key=int)
+    found = _query_sacct(asked, runner)
+    answered = True
+    if any(key not in found for key in wanted):
+        from_squeue, answered = _query_squeue(asked, runner)
+        found = {**from_squeue, **found}
+    return Accounting(found, set(asked), answered)
+
+
+def record_jobs(record: RunRecord) -> list[tuple[str, int]]:
+    """(job id, array index) of every task of the run, from its latest submission of each task."""
+    return [(job, index) for index, job in task_owners(record).items()]
+
+
+def task_states(
+    record: RunRecord, runner: Runner = local_runner, known: Accounting | None = None
+) -> dict[int, TaskState]:
+    """Every array index of the run, from its latest job: sacct, squeue, exit files, in that order. `known`:
+    what a scan already asked for its runs (asked again here only for jobs it did not cover)."""
     owners = task_owners(record)
     seeds = submissions(record)[0]["seeds"]
-    jobs = sorted(set(owners.values()), key=int)
-    found = _query_sacct(jobs, runner)
-    answered = True
-    if any((job, i) not in found for i, job in owners.items()):
-        from_squeue, answered = _query_squeue(jobs, runner)
-        found = {**from_squeue, **found}
+    if known is None or not set(owners.values()) <= known.asked:
+        known = accounting(owners.values(), runner, record_jobs(record))
+    found, answered = known.found, known.squeue_answered
     need_code = [i for i, job in owners.items() if (job, i) not in found or found[(job, i)].exit_code is None]
     codes = _read_exit_files(record, need_code, runner)
     tasks = {}
