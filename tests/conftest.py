@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -23,6 +24,18 @@ UNIT = Path(__file__).parent / "unit"
 # experiment (exp-<slug>), so each process gets its own screen socket folder: one test's session can never be
 # another's. The SLURM test cluster is one for the machine: its tests run one after another, in one process.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if "EXPRUN_TEST_PREPARED" not in os.environ:  # the process that starts the others: they inherit the folder
+    # (workflow_helpers.prepare's cache of prepared wikis, shared by every test process, removed at its exit)
+    os.environ["EXPRUN_TEST_PREPARED"] = tempfile.mkdtemp(prefix="exprun-prepared-")
+    atexit.register(lambda: _remove_tree(Path(os.environ["EXPRUN_TEST_PREPARED"])))
+
+
+def _remove_tree(folder: Path) -> None:
+    for current, _, _ in os.walk(folder):
+        os.chmod(current, 0o755)  # prepared snapshots are read-only
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 if WORKER:
     _screens = Path(tempfile.gettempdir()) / f"exprun-screens-{os.getuid()}-{WORKER}"
     _screens.mkdir(mode=0o700, exist_ok=True)

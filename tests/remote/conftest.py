@@ -40,6 +40,13 @@ printf '{"slug": "%s", "seed": 0, "metrics": {"accuracy": 0.93}}\\n' "$slug" > "
 """
 
 
+@pytest.fixture(autouse=True)
+def server_screens(monkeypatch):
+    """The test server is this machine: its screen sessions are the user's own (the default socket folder, the
+    one sshd's shells use), not the private folder a parallel test process gets (tests/conftest.py)."""
+    monkeypatch.delenv("SCREENDIR", raising=False)
+
+
 @pytest.fixture(scope="session")
 def fakebin(tmp_path_factory) -> Path:
     """Front of the ssh sessions' PATH: tests drop fake tools (nvidia-smi) here and remove them after."""

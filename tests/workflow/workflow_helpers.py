@@ -4,13 +4,12 @@ A module of its own (not conftest) so test files import it by a name no other te
 
 from __future__ import annotations
 
-import atexit
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -94,22 +93,17 @@ def replace_run_sh(root: Path, slug: str, body: str) -> None:
     (code / "run.sh").write_text("".join(shebang) + passthrough + "".join(lines[len(shebang) :]))
 
 
-_PREPARED: dict[str, Path] = {}  # digest of a wiki and the environment -> that wiki once prepared
-_PREPARED_DIR = Path(tempfile.mkdtemp(prefix="exprun-prepared-"))
-
-
-def _remove_prepared() -> None:
-    for folder, _, _ in os.walk(_PREPARED_DIR):
-        os.chmod(folder, 0o755)  # snapshots are read-only
-    shutil.rmtree(_PREPARED_DIR, ignore_errors=True)
-
-
-atexit.register(_remove_prepared)
+# One cache for the whole test run, shared by its parallel processes: tests/conftest.py names its folder in
+# EXPRUN_TEST_PREPARED before the processes start, and removes it at the end.
+_PREPARED_DIR = Path(os.environ["EXPRUN_TEST_PREPARED"])
+# What differs between test processes and tests without changing what a prepare writes.
+_NOT_INPUTS = ("PYTEST_", "SCREENDIR", "EXPRUN_TEST_PREPARED")
 
 
 def _digest(root: Path, slug: str) -> str:
     """Every file of the wiki (name, bytes, link target), the slug and the environment the run inherits."""
-    h = hashlib.sha256(f"{slug}\0{sorted(os.environ.items())}".encode())
+    env = sorted((k, v) for k, v in os.environ.items() if not k.startswith(_NOT_INPUTS))
+    h = hashlib.sha256(f"{slug}\0{env}".encode())
     for path in sorted(root.rglob("*")):
         h.update(str(path.relative_to(root)).encode() + b"\0")
         if path.is_symlink():
@@ -120,20 +114,22 @@ def _digest(root: Path, slug: str) -> str:
 
 
 def prepare(root: Path, slug: str = DEMO_SLUG) -> None:
-    """`snakemake prepare_<slug>`, run for real once per distinct wiki in a test session: a wiki whose files
-    and environment are exactly those of one prepared before gets a copy of that result instead (times kept,
-    so Snakemake sees it up to date, as `-n prepare_<slug>` confirms in test_prepare_gate). Nothing in the
-    prepared state names the wiki's folder, so the copy is what the prepare would have written."""
-    key = _digest(root, slug)
-    cached = _PREPARED.get(key)
-    if cached is None:
-        done = snakemake(root, f"prepare_{slug}")
-        assert done.returncode == 0, output(done)
-        cached = _PREPARED_DIR / str(len(_PREPARED)) / root.name
-        shutil.copytree(root, cached, symlinks=True)
-        _PREPARED[key] = cached
-    else:
-        shutil.copytree(cached, root, symlinks=True, dirs_exist_ok=True)
+    """`snakemake prepare_<slug>`, run for real once per distinct wiki in a test run: a wiki whose files and
+    environment are exactly those of one prepared before (by any test process) gets a copy of that result
+    instead (times kept, so Snakemake sees it up to date, as `-n prepare_<slug>` confirms in test_prepare_gate).
+    Nothing in the prepared state names the wiki's folder, so the copy is what the prepare would have written."""
+    key = _digest(root, slug)[:24]
+    cached = _PREPARED_DIR / key / root.name
+    _PREPARED_DIR.mkdir(exist_ok=True)
+    with open(_PREPARED_DIR / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process prepares; the others wait for its copy
+        if not (_PREPARED_DIR / f"{key}.done").exists():
+            done = snakemake(root, f"prepare_{slug}")
+            assert done.returncode == 0, output(done)
+            shutil.copytree(root, cached, symlinks=True)
+            (_PREPARED_DIR / f"{key}.done").touch()
+            return
+    shutil.copytree(cached, root, symlinks=True, dirs_exist_ok=True)
 
 
 def approve_with(root: Path, slug: str = DEMO_SLUG, run_sh: str | None = None, approve: bool = True, **hyper) -> None:
