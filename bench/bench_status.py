@@ -193,12 +193,13 @@ def run() -> list[Result]:
             block = progress_block(MIB)
             small_log = make_log(Path(RunRecord.load(Paths(small_slug, big).run).log), MIB, block)
             large_log = make_log(Path(RunRecord.load(Paths(large_slug, big).run).log), GIB, block)
+            from exprun.run.backends import Run
             from exprun.run.screen_backend import LocalScreen
 
             backend = LocalScreen(big)
 
             def inspect(slug: str):
-                return collect.inspect(collect.load_record(slug, big), backend, settings_big)
+                return collect.inspect(Run(collect.load_record(slug, big), backend), settings_big)
 
             try:
                 seen_small = inspect(small_slug)

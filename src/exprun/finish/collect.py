@@ -23,7 +23,7 @@ from exprun.gate import approval as gate
 from exprun.logs import monitor, runlog
 from exprun.machines.launchers.base import RunRecord, RunState, latest_copy
 from exprun.run import attempts, autofix, foreign, task_fix
-from exprun.run.backends import Launcher, open_backend
+from exprun.run.backends import Run, open_run
 from exprun.trust import evidence, integrity, provenance, snapshot
 from exprun.verdict import analysis_note, arm_results, arm_stats, arm_sweeps, plots, reports, run_scope
 from exprun.verdict.results import CountRules, read_seed_files, summarize
@@ -101,15 +101,16 @@ def run_config(slug: str, root: Path, record: RunRecord) -> ExperimentConfig:
     return load_run_config(slug, root, record.snapshot)
 
 
-def inspect(record: RunRecord, backend: Launcher, settings: Settings, now: float | None = None) -> Inspection:
+def inspect(run: Run, settings: Settings, now: float | None = None) -> Inspection:
     """Liveness, bounded log tail, progress and anomalies of the current attempt."""
-    state = backend.state(record)
-    every_line = backend.tail(record, record.log_offset).splitlines()
+    record = run.record
+    state = run.state()
+    every_line = run.tail().splitlines()
     lines = every_line[-MONITOR_LINES:]
-    idle = backend.idle_seconds(record, now or time.time())
+    idle = run.idle_seconds(now or time.time())
     progress = monitor.parse_progress(lines)
     judged = "ended" if record.foreign and not state.alive else state.state  # no exit status to judge by
-    anomalies = backend.anomalies(record) + monitor.classify(
+    anomalies = run.anomalies() + monitor.classify(
         lines,
         judged,
         state.exit_code,
@@ -120,21 +121,22 @@ def inspect(record: RunRecord, backend: Launcher, settings: Settings, now: float
     )
     if not any(a.kind == "exploding_loss" for a in anomalies):
         anomalies += monitor.task_anomalies(every_line, settings.monitor.explode_factor)
-    changed = code_changed(record, backend)
+    changed = code_changed(run)
     if changed:
         anomalies.append(monitor.Anomaly("code_changed", changed))
-    tampered = snapshot_changed(record, backend)
+    tampered = snapshot_changed(run)
     if tampered:
         anomalies.append(monitor.Anomaly("snapshot_changed", tampered))
     return Inspection(record, state, lines, progress, anomalies, idle)
 
 
-def code_changed(record: RunRecord, backend: Launcher) -> str:
+def code_changed(run: Run) -> str:
     """Which files of the live code folder differ from what this run was launched with ("" when none, or not
     here). A run from a snapshot is unaffected, and the words say so."""
-    if not record.approved_hash or not backend.code_is_here:
+    record = run.record
+    if not record.approved_hash or not run.code_is_here:
         return ""
-    code_dir = Paths(record.slug, backend.root).code_dir
+    code_dir = Paths(record.slug, run.root).code_dir
     try:
         if integrity.folder_hash(code_dir) == record.approved_hash:
             return ""
@@ -142,7 +144,7 @@ def code_changed(record: RunRecord, backend: Launcher) -> str:
     except (OSError, integrity.LinkLoop) as exc:
         return f"the code folder cannot be hashed: {exc}"
     try:
-        approved = gate.approved_files(record.slug, backend.root, record.approved_hash)
+        approved = gate.approved_files(record.slug, run.root, record.approved_hash)
     except ExprunError:
         approved = {}
     names = sorted(rel for rel in current if approved.get(rel) != current[rel]) if approved else []
@@ -153,11 +155,11 @@ def code_changed(record: RunRecord, backend: Launcher) -> str:
     return what
 
 
-def snapshot_changed(record: RunRecord, backend: Launcher) -> str:
+def snapshot_changed(run: Run) -> str:
     """Why the snapshot this run executes no longer holds the approved bytes ("" when it does, or not here)."""
-    if not record.snapshot or not backend.code_is_here:
+    if not run.record.snapshot or not run.code_is_here:
         return ""
-    return snapshot.problem(Path(backend.root) / record.snapshot, record.approved_hash)
+    return snapshot.problem(Path(run.root) / run.record.snapshot, run.record.approved_hash)
 
 
 def count_rules(slug: str, root: Path, record: RunRecord, seen: Inspection | None = None) -> CountRules:
@@ -461,26 +463,25 @@ def finish_arms(
 
 def check_once(slug: str, settings: Settings, root: Path, page: pages.Page, now: datetime | None = None) -> dict:
     """Inspect; apply the one automatic fix if due; report progress while alive, else collect."""
-    record = load_record(slug, root)
-    with open_backend(record, root) as backend:
-        seen = inspect(record, backend, settings)
-        if autofix.apply(slug, settings, root, seen, backend):
-            seen = inspect(record, backend, settings)
+    with open_run(load_record(slug, root), root) as run:
+        seen = inspect(run, settings)
+        if autofix.apply(slug, settings, root, seen, run):
+            seen = inspect(run, settings)
         if seen.state.alive:
-            refresh_run_log(backend, record, root)
+            refresh_run_log(run, root)
             data = progress_data(slug, page, seen, root, now or datetime.now(timezone.utc))
             data["report"] = reports.progress_report(data)
             return data
-        backend.fetch_results(record)
-        task_logs = refresh_run_log(backend, record, root)
+        run.fetch()
+        task_logs = refresh_run_log(run, root)
     return finish(slug, settings, root, page, seen, task_logs)
 
 
-def refresh_run_log(backend: Launcher, record: RunRecord, root: Path) -> list[str]:
+def refresh_run_log(run: Run, root: Path) -> list[str]:
     """run_log as one file for runs whose tasks log separately; the task logs' names (relative) for reports."""
-    logs = backend.task_logs(record)
+    logs = run.task_logs()
     if logs:
-        runlog.combine(Paths(record.slug, root).log, logs, root)
+        runlog.combine(Paths(run.record.slug, root).log, logs, root)
     return [runlog.shown(log, root) for log in logs]
 
 

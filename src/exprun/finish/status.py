@@ -101,7 +101,7 @@ def _sort_running(
     elapsed = _elapsed(page.get("started"), now)
     try:
         record = collect.load_record(slug, root)
-        seen = collect.inspect(record, pool.get(record), settings, now.timestamp())
+        seen = collect.inspect(pool.run(record), settings, now.timestamp())
     except RecordError as exc:  # this experiment only: the scan goes on with the others
         view["unreadable"].append({"page": str(page.path), "error": str(exc)})
         return
@@ -129,7 +129,7 @@ def _sort_running(
         "progress": data["progress"],
         "latest_metric": f"{metric['name']}={metric['value']:.4f}" if metric else "",
         "eta": f"~{data['remaining_hours']}h" if data["remaining_hours"] is not None else "?",
-        "env": pool.get(seen.record).label(seen.record, seen.state),
+        "env": pool.run(seen.record).label(seen.state),
     }
     if seen.anomalies:
         first = seen.anomalies[0]

@@ -26,6 +26,7 @@ from exprun.gate import approval as gate
 from exprun.logs.monitor import Anomaly
 from exprun.prepare import contract
 from exprun.run import task_fix
+from exprun.run.backends import Run
 from exprun.trust import snapshot
 from exprun.wiki import wikilog
 
@@ -71,21 +72,21 @@ def blocked(args: list[str], anomaly: Anomaly, config: ExperimentConfig, flags: 
     return ""
 
 
-def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | None:
+def apply(slug: str, settings: Settings, root: Path, seen, run: Run) -> dict | None:
     """Stop and relaunch once for the first fixable anomaly; None when no fix applies."""
-    record = seen.record
-    if not backend.supports_autofix or record.foreign:  # someone else's command: not ours to relaunch
+    record = run.record
+    if not run.launcher.supports_autofix or record.foreign:  # someone else's command: not ours to relaunch
         return None
     if not settings.autofix.enabled or already_fixed(slug, root) or record.autofix:
         return None
     paths = Paths(slug, root)
     config = load_run_config(slug, root, record.snapshot)
     if not config.single_arm:  # judged on each task's own log, not the run's combined tail
-        return _fix_tasks(slug, settings, root, seen, backend, config)
+        return _fix_tasks(slug, settings, root, seen, run, config)
     anomaly = next((a for a in seen.anomalies if a.fixable), None)
     if anomaly is None:
         return None
-    unapproved = not_this_runs_code(slug, root, record, backend)
+    unapproved = not_this_runs_code(slug, root, run)
     if unapproved:
         _not_applied(paths, record, anomaly, unapproved)
         return None
@@ -95,25 +96,24 @@ def apply(slug: str, settings: Settings, root: Path, seen, backend) -> dict | No
     if reason:
         _not_applied(paths, record, anomaly, reason)
         return None
-    backend.stop(record)
-    return _relaunched(paths, record, backend, anomaly, change, args)
+    run.stop()
+    return _relaunched(paths, run, anomaly, change, args)
 
 
-def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config: ExperimentConfig) -> dict | None:
+def _fix_tasks(slug: str, settings: Settings, root: Path, seen, run: Run, config: ExperimentConfig) -> dict | None:
     """A multi-arm run: once it has ended, rerun only the tasks whose own log shows a fixable anomaly."""
-    record, paths = seen.record, Paths(slug, root)
-    if seen.state.alive or not backend.supports_task_reruns:
+    record, paths = run.record, Paths(slug, root)
+    if seen.state.alive or not run.launcher.supports_task_reruns:
         return None
     fixes = task_fix.plan(
-        record,
-        backend,
+        run,
         config,
         settings,
         lambda anomaly, arm_config: plan_fix(anomaly, arm_config, settings, False, restart=True),
     )
     if not fixes:
         return None
-    unapproved = not_this_runs_code(slug, root, record, backend)
+    unapproved = not_this_runs_code(slug, root, run)
     if unapproved:
         _not_applied(paths, record, fixes[0].anomaly, unapproved)
         return None
@@ -136,8 +136,7 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
     }
     return _relaunched(
         paths,
-        record,
-        backend,
+        run,
         fixes[0].anomaly,
         task_fix.describe(fixes),
         args,
@@ -146,15 +145,16 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, backend, config:
     )
 
 
-def not_this_runs_code(slug: str, root: Path, record, backend) -> str:
+def not_this_runs_code(slug: str, root: Path, run: Run) -> str:
     """Why a relaunch would not run this run's approved code ("" when it would). Said and recorded like any
     other reason the fix cannot apply — never raised, or the ended run could never be collected.
 
     A run from a snapshot relaunches that snapshot: whatever the live folder holds or was approved as since,
     it is still the run's code, unless the snapshot itself changed (checked here where it lives here, and by
     the guard wherever the relaunch starts)."""
+    record = run.record
     if record.snapshot:
-        wrong = snapshot.problem(Path(root) / record.snapshot, record.approved_hash) if backend.code_is_here else ""
+        wrong = snapshot.problem(Path(root) / record.snapshot, record.approved_hash) if run.code_is_here else ""
         return (
             f"the run's snapshot no longer holds its approved code ({wrong}); a relaunch would not run it"
             if wrong
@@ -202,8 +202,7 @@ def _not_applied(paths: Paths, record, anomaly: Anomaly, reason: str) -> None:
 
 def _relaunched(
     paths: Paths,
-    record,
-    backend,
+    run: Run,
     anomaly: Anomaly,
     change: str,
     args: list[str],
@@ -212,7 +211,8 @@ def _relaunched(
 ) -> dict:
     """Relaunch under the same session and run id, and record the one fix everywhere a person looks."""
     now = _now()
-    fresh, log_offset = backend.relaunch(record, args, env)
+    log_offset = run.relaunch(args, env)
+    record = run.record
     fix = {
         "anomaly": anomaly.kind,
         "detail": anomaly.detail,
@@ -221,10 +221,6 @@ def _relaunched(
         "at": now,
         "applied": True,
     }
-    # adopt what the relaunch changed: PID, session (a SLURM resubmission's job), env and new history events
-    record.history += [event for event in fresh.history[len(record.history) :] if event.get("event") != "launch"]
-    record.pid, record.boot_id, record.env = fresh.pid, fresh.boot_id, fresh.env
-    record.session, record.details = fresh.session, fresh.details
     record.autofix = fix
     record.history.append({"event": "relaunch", "at": now, "log_offset": log_offset, "args": args, **(extra or {})})
     record.save(paths.run)

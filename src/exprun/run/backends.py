@@ -224,6 +224,61 @@ class Launcher(ABC):
         return f" GPU {','.join(map(str, record.gpu_ids))}" if record.gpu_ids else ""
 
 
+@dataclass
+class Run:
+    """A run and the launcher that answers for it: what collect, status and the automatic fix talk to, never a
+    (record, launcher) pair. The record is the handle's own: a relaunch adopts what changed into it."""
+
+    record: RunRecord
+    launcher: Launcher
+
+    @property
+    def code_is_here(self) -> bool:
+        return self.launcher.code_is_here
+
+    @property
+    def root(self) -> Path:
+        return self.launcher.root
+
+    def state(self) -> RunState:
+        return self.launcher.state(self.record)
+
+    def tail(self) -> str:
+        """The current attempt's output (bounded)."""
+        return self.launcher.tail(self.record, self.record.log_offset)
+
+    def idle_seconds(self, now: float) -> float | None:
+        return self.launcher.idle_seconds(self.record, now)
+
+    def anomalies(self) -> list:
+        return self.launcher.anomalies(self.record)
+
+    def task_logs(self) -> list[Path]:
+        return self.launcher.task_logs(self.record)
+
+    def task_log_tails(self) -> dict[str, str]:
+        return self.launcher.task_log_tails(self.record)
+
+    def stop(self) -> None:
+        self.launcher.stop(self.record)
+
+    def fetch(self) -> None:
+        self.launcher.fetch_results(self.record)
+
+    def label(self, state: RunState) -> str:
+        return self.launcher.label(self.record, state)
+
+    def relaunch(self, extra_args: list[str], env: dict[str, str] | None = None) -> int:
+        """The same guarded command again (under the same session and run id); adopts the new PID, session, env
+        and history into the record and returns the log offset the relaunch starts at."""
+        fresh, log_offset = self.launcher.relaunch(self.record, extra_args, env)
+        record = self.record
+        record.history += [event for event in fresh.history[len(record.history) :] if event.get("event") != "launch"]
+        record.pid, record.boot_id, record.env = fresh.pid, fresh.boot_id, fresh.env
+        record.session, record.details = fresh.session, fresh.details
+        return log_offset
+
+
 def launcher_class(backend: Backend | str) -> type[Launcher]:
     try:
         module, name = LAUNCHERS[Backend(backend)].split(":")
@@ -262,6 +317,9 @@ class BackendPool:
             self._launchers[key] = make()
         return self._launchers[key]
 
+    def run(self, record: RunRecord) -> Run:
+        return Run(record, self.get(record))
+
     def _connect(self, record: RunRecord):
         """One SSH connection per host for the whole scan, from the wiki root's config/server.yaml."""
         from exprun.remote import server_config  # paramiko only for remote runs
@@ -280,6 +338,13 @@ class BackendPool:
 
     def close(self) -> None:
         self._stack.close()
+
+
+@contextlib.contextmanager
+def open_run(record: RunRecord, root: Path) -> Iterator[Run]:
+    """The run's handle, its launcher connected for as long as the block runs."""
+    with open_backend(record, root) as launcher:
+        yield Run(record, launcher)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.logs import monitor
 from exprun.logs.logtail import tail_text
 from exprun.machines.launchers.base import RunRecord
-from exprun.run.backends import Launcher
+from exprun.run.backends import Run
 
 
 @dataclass
@@ -45,10 +45,10 @@ def arm_config(config: ExperimentConfig, task: str) -> ExperimentConfig:
     return config.with_overrides(arm.overrides) if arm else config
 
 
-def plan(record: RunRecord, backend: Launcher, config: ExperimentConfig, settings: Settings, planner) -> list[TaskFix]:
+def plan(run: Run, config: ExperimentConfig, settings: Settings, planner) -> list[TaskFix]:
     """One TaskFix per task whose log shows a fixable anomaly; `planner(anomaly, config)` → (args, change)."""
     fixes = []
-    for task, text in backend.task_log_tails(record).items():
+    for task, text in run.task_log_tails().items():
         anomaly = task_anomaly(text, settings)
         if anomaly is not None:
             args, change = planner(anomaly, arm_config(config, task))
