@@ -17,7 +17,7 @@ import yaml
 from exprun.core.errors import ConfigError, DatasetError
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings, Slurm
-from exprun.machines import dataset_target
+from exprun.machines.machine import Server, open_machine
 from exprun.prepare import dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,8 +114,9 @@ def test_where_the_check_looks_for_each_profile(tmp_path):
     assert Settings(env="remote").on_server
     assert not Settings(env="slurm", slurm=Slurm(submit="local")).on_server
     assert Settings(env="slurm", slurm=Slurm(submit="ssh")).on_server
-    with dataset_target.open_target(Settings(env="slurm"), tmp_path) as target:
-        assert target.where.startswith("slurm login node ") and "shared filesystem" in target.where
+    with open_machine(Settings(env="slurm"), tmp_path) as target:
+        assert target.data_where.startswith("slurm login node ") and "shared filesystem" in target.data_where
+        assert target.where.startswith("slurm (")  # the sanity run: a job on the cluster
         assert target.resolve("data/x.csv") == str(tmp_path / "data" / "x.csv")
 
 
@@ -316,10 +317,10 @@ def test_python3_only_inside_env_setup_is_reached_through_it(tmp_path):
         source="server.yaml", host="gpu-box", user="me", work_dir="/work", env_setup="module load python"
     )
     session = StandInSession(python_in_env=True)
-    target = dataset_target.RemoteTarget(session, server, "remote")
+    target = Server(tmp_path, None, session, server, "remote")
     (tmp_path / "t.csv").write_text("target\n1\n")
     found = target.probe(str(tmp_path / "t.csv"))
-    assert found["rows"] == 1 and target.where == "remote gpu-box:/work"
+    assert found["rows"] == 1 and target.data_where == "remote gpu-box:/work"
     assert [c[0] for c in session.calls] == ["python3", "bash"] and "module load python" in session.calls[1][2]
 
 
@@ -328,7 +329,7 @@ def test_no_python3_on_the_server_is_one_line_naming_the_fix(tmp_path):
     from exprun.remote.server_config import ServerConfig
 
     server = ServerConfig(source="server.yaml", host="gpu-box", user="me", work_dir="/work", env_setup="")
-    target = dataset_target.RemoteTarget(StandInSession(python_in_env=False), server, "remote")
+    target = Server(tmp_path, None, StandInSession(python_in_env=False), server, "remote")
     with pytest.raises(RemoteError) as caught:
         target.probe("/work/data.csv")
     assert str(caught.value) == (

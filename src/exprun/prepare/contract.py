@@ -179,9 +179,9 @@ def probe_flags(code_dir: Path, root: Path, seed: int, settings: Settings, targe
     """The flags `run.sh --help` lists (it passes --help to the program of the first seed), on the sanity run's
     target (the server's environment, not this machine's, with the remote profile); here when none is given."""
     if target is None:
-        from exprun.machines.sanity_targets import LocalTarget
+        from exprun.machines.machine import Here
 
-        target = LocalTarget(root, settings)
+        target = Here(root, settings)
     argv = ["bash", str(Path(code_dir).relative_to(root) / "run.sh"), "--help"]
     code, text = target.run_quick(
         argv, run_env(settings, str(seed), "contract-probe", full=target.here), HELP_TIMEOUT_S

@@ -1,6 +1,6 @@
 """Dataset check before the gate: is the data where the run will run, and what is in it.
 
-The check looks on the machine the run will run on (dataset_target: here, or the server of
+The check looks on the machine the run will run on (machines/machine.py: here, or the server of
 config/server.yaml) with one bounded probe (dataset_probe), applies the recipe's rules to what the
 probe saw, and records it in experiments/state/<slug>/dataset.json. A missing dataset stops the
 pipeline with a checklist that asks a person to confirm the install path and the download source;
@@ -20,7 +20,8 @@ from exprun.core.files import atomic_write_json, atomic_write_text
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
-from exprun.machines import dataset_probe, dataset_target
+from exprun.machines import dataset_probe
+from exprun.machines.machine import Here, Machine, open_machine
 from exprun.prepare.codegen.spec import SKLEARN_DATASETS
 
 SKLEARN_LOADERS = set(SKLEARN_DATASETS)  # the built-in recipes' datasets (one table, in codegen.spec)
@@ -53,7 +54,7 @@ def check_dataset(slug: str, root: Path = Path("."), settings: Settings | None =
     dataset = config.dataset
     report = _without_file(slug, dataset)
     if report is None:
-        with dataset_target.open_target(settings, root) as target:
+        with open_machine(settings, root) as target:
             report = inspect(slug, root, config, target)
             if not report["present"]:
                 report["checklist"] = missing_checklist(slug, root, settings, dataset, report, target)
@@ -91,7 +92,7 @@ def _without_file(slug: str, dataset: Mapping[str, Any]) -> dict | None:
     return None
 
 
-def inspect(slug: str, root: Path, config: ExperimentConfig, target: dataset_target.Target) -> dict:
+def inspect(slug: str, root: Path, config: ExperimentConfig, target: Machine) -> dict:
     """The record of dataset.path on the target: present or not, where, and the probe's structure."""
     dataset = config.dataset
     path = target.resolve(str(dataset["path"]))
@@ -99,18 +100,18 @@ def inspect(slug: str, root: Path, config: ExperimentConfig, target: dataset_tar
     report: dict[str, Any] = {
         "kind": "path",
         "path": path,
-        "where": target.where,
+        "where": target.data_where,
         "present": bool(probed.get("exists")),
     }
     if not report["present"]:
-        report["summary"] = f"missing: {path} ({target.where})"
+        report["summary"] = f"missing: {path} ({target.data_where})"
         if dataset.get("download"):
             report["download"] = str(dataset["download"])
         return report
     report.update({k: v for k, v in probed.items() if k not in ("path", "exists")})
     _apply_rules(slug, root, config, report)
     size = f", {dataset_probe.human_size(report['size_bytes'])}" if isinstance(report.get("size_bytes"), int) else ""
-    report["summary"] = f"{path} ({target.where}{size}): {report.get('structure', '')}"
+    report["summary"] = f"{path} ({target.data_where}{size}): {report.get('structure', '')}"
     return report
 
 
@@ -167,10 +168,10 @@ def _forget_missing_checklist(paths: Paths) -> None:
 
 
 def missing_checklist(
-    slug: str, root: Path, settings: Settings, dataset: Mapping[str, Any], report: dict, target: dataset_target.Target
+    slug: str, root: Path, settings: Settings, dataset: Mapping[str, Any], report: dict, target: Machine
 ) -> str:
     """One screen: confirm the install path and the download source; nothing downloads on its own."""
-    path, rel, where = report["path"], str(dataset.get("path")), target.where
+    path, rel, where = report["path"], str(dataset.get("path")), target.data_where
     fetch = fetch_command(slug, root, settings)
     download = str(dataset.get("download") or "").strip()
     lines = [
@@ -244,7 +245,7 @@ def fetch_data(slug: str, root: Path, settings: Settings, write: Callable[[bytes
             f'"$EXPRUN_DATASET_PATH" (e.g. curl -fL -o "$EXPRUN_DATASET_PATH" <url>), or copy the data there yourself'
         )
     paths = Paths(slug, root)
-    with dataset_target.open_target(settings, root) as target:
+    with open_machine(settings, root) as target:
         if not force:
             try:
                 before = inspect(slug, root, config, target)
@@ -252,7 +253,7 @@ def fetch_data(slug: str, root: Path, settings: Settings, write: Callable[[bytes
                 raise DatasetError(f"{exc} (`exprun fetch-data {slug} --force` downloads it again)") from None
             if before["present"]:
                 write(
-                    f"exprun: {before['path']} is already there ({target.where}); nothing downloaded "
+                    f"exprun: {before['path']} is already there ({target.data_where}); nothing downloaded "
                     f"(`exprun fetch-data {slug} --force` downloads again)\n".encode()
                 )
                 write_record(paths, before)
@@ -273,7 +274,7 @@ def fetch_data(slug: str, root: Path, settings: Settings, write: Callable[[bytes
         )
     if not report["present"]:
         raise DatasetError(
-            f"dataset.download finished but {path} is still missing ({target.where}); the command must "
+            f"dataset.download finished but {path} is still missing ({target.data_where}); the command must "
             f'write to "$EXPRUN_DATASET_PATH"; fix dataset.download in {where_set}'
         )
     _forget_missing_checklist(paths)
@@ -305,7 +306,7 @@ def describe_for_prompt(dataset: dict, setup_text: str, root: Path) -> str:
             "must obtain it (set `dataset.kind: download` with its url, or `dataset.kind: generated` for data "
             "the program simulates, in config.yaml)"
         )
-    path = dataset_target.LocalTarget(root).resolve(rel)
+    path = Here(root).resolve(rel)
     probed = dataset_probe.probe(path)
     if not probed["exists"]:
         return (

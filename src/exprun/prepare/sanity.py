@@ -19,7 +19,7 @@ from exprun.core.settings import Settings
 from exprun.experiment import arms
 from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
 from exprun.logs import monitor
-from exprun.machines.sanity_targets import open_target
+from exprun.machines.machine import open_machine
 from exprun.prepare import contract
 from exprun.prepare.codegen import manifest
 from exprun.prepare.gpu_plan import gpu_plan
@@ -58,7 +58,7 @@ CONTRADICTION = "CUDA use on a page without a GPU"
 def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     """Check the folder against the run contract, then run the first seed at sanity scale through run.sh
     (so env_activate and the real launch command are what it checks) on the machine the run will use —
-    here, the remote server, or a SLURM job (sanity_targets); write sanity.json or raise SanityError."""
+    here, the remote server, or a SLURM job (machines/machine.py); write sanity.json or raise SanityError."""
     paths = Paths(slug, root)
     config = load_experiment_config(slug, root)
     page = find_experiment(slug, root)
@@ -67,7 +67,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     # the sanity run executes a snapshot too: exactly the bytes its code_hash names, no bytecode cache, read-only
     # (a deploy of the same code, once approved, reuses it)
     ran = snapshot.take(slug, root, paths.code_dir, code_hash)
-    with open_target(root, settings, slug, plan) as target:
+    with open_machine(settings, root, slug, plan) as target:
         target.sync(slug, ran, code_hash)
         found = contract.folder_checks(slug, root, settings, target, Path(root) / ran)
         contract.save(slug, root, found)
