@@ -175,16 +175,16 @@ def config_checks(raw: Mapping[str, Any]) -> list[Check]:
     return checks
 
 
-def probe_flags(code_dir: Path, root: Path, seed: int, settings: Settings, target=None) -> tuple[list[str], str]:
+def probe_flags(code_dir: Path, root: Path, seed: int, settings: Settings, machine=None) -> tuple[list[str], str]:
     """The flags `run.sh --help` lists (it passes --help to the program of the first seed), on the sanity run's
-    target (the server's environment, not this machine's, with the remote profile); here when none is given."""
-    if target is None:
+    machine (the server's environment, not this machine's, with the remote profile); here when none is given."""
+    if machine is None:
         from exprun.machines.machine import Here
 
-        target = Here(root, settings)
+        machine = Here(root, settings)
     argv = ["bash", str(Path(code_dir).relative_to(root) / "run.sh"), "--help"]
-    code, text = target.run_quick(
-        argv, run_env(settings, str(seed), "contract-probe", full=target.here), HELP_TIMEOUT_S
+    code, text = machine.run_quick(
+        argv, run_env(settings, str(seed), "contract-probe", full=machine.here), HELP_TIMEOUT_S
     )
     if code is None:
         return [], _probe_timeout()
@@ -198,9 +198,9 @@ def _probe_timeout() -> str:
     )
 
 
-def folder_checks(slug: str, root: Path, settings: Settings, target=None, run_dir: Path | None = None) -> Report:
+def folder_checks(slug: str, root: Path, settings: Settings, machine=None, run_dir: Path | None = None) -> Report:
     """Files, config.yaml and flags (what can be checked before anything runs); the flags from `run.sh --help`
-    on the sanity run's target when given, run from `run_dir` (the sanity run's snapshot) when given."""
+    on the sanity run's machine when given, run from `run_dir` (the sanity run's snapshot) when given."""
     code_dir = Paths(slug, root).code_dir
     report = Report()
     for name in REQUIRED_FILES:
@@ -216,7 +216,7 @@ def folder_checks(slug: str, root: Path, settings: Settings, target=None, run_di
     report.progress = str(raw.get("progress", "loss"))
     listed = raw.get("seeds")
     seeds = listed if isinstance(listed, list) and listed else list(DEFAULT_SEEDS)
-    flags, text = probe_flags(run_dir or code_dir, root, seeds[0], settings, target)
+    flags, text = probe_flags(run_dir or code_dir, root, seeds[0], settings, machine)
     report.flags = flags
     required = dict(REQUIRED_FLAGS)
     if raw.get("arms"):

@@ -54,10 +54,10 @@ def check_dataset(slug: str, root: Path = Path("."), settings: Settings | None =
     dataset = config.dataset
     report = _without_file(slug, dataset)
     if report is None:
-        with open_machine(settings, root) as target:
-            report = inspect(slug, root, config, target)
+        with open_machine(settings, root) as machine:
+            report = inspect(slug, root, config, machine)
             if not report["present"]:
-                report["checklist"] = missing_checklist(slug, root, settings, dataset, report, target)
+                report["checklist"] = missing_checklist(slug, root, settings, dataset, report, machine)
     write_record(paths, report)
     if report.get("present") is False:
         atomic_write_text(paths.gate_message, report["checklist"] + "\n")
@@ -92,26 +92,26 @@ def _without_file(slug: str, dataset: Mapping[str, Any]) -> dict | None:
     return None
 
 
-def inspect(slug: str, root: Path, config: ExperimentConfig, target: Machine) -> dict:
-    """The record of dataset.path on the target: present or not, where, and the probe's structure."""
+def inspect(slug: str, root: Path, config: ExperimentConfig, machine: Machine) -> dict:
+    """The record of dataset.path on the machine: present or not, where, and the probe's structure."""
     dataset = config.dataset
-    path = target.resolve(str(dataset["path"]))
-    probed = target.probe(path)
+    path = machine.resolve(str(dataset["path"]))
+    probed = machine.probe(path)
     report: dict[str, Any] = {
         "kind": "path",
         "path": path,
-        "where": target.data_where,
+        "where": machine.data_where,
         "present": bool(probed.get("exists")),
     }
     if not report["present"]:
-        report["summary"] = f"missing: {path} ({target.data_where})"
+        report["summary"] = f"missing: {path} ({machine.data_where})"
         if dataset.get("download"):
             report["download"] = str(dataset["download"])
         return report
     report.update({k: v for k, v in probed.items() if k not in ("path", "exists")})
     _apply_rules(slug, root, config, report)
     size = f", {dataset_probe.human_size(report['size_bytes'])}" if isinstance(report.get("size_bytes"), int) else ""
-    report["summary"] = f"{path} ({target.data_where}{size}): {report.get('structure', '')}"
+    report["summary"] = f"{path} ({machine.data_where}{size}): {report.get('structure', '')}"
     return report
 
 
@@ -168,10 +168,10 @@ def _forget_missing_checklist(paths: Paths) -> None:
 
 
 def missing_checklist(
-    slug: str, root: Path, settings: Settings, dataset: Mapping[str, Any], report: dict, target: Machine
+    slug: str, root: Path, settings: Settings, dataset: Mapping[str, Any], report: dict, machine: Machine
 ) -> str:
     """One screen: confirm the install path and the download source; nothing downloads on its own."""
-    path, rel, where = report["path"], str(dataset.get("path")), target.data_where
+    path, rel, where = report["path"], str(dataset.get("path")), machine.data_where
     fetch = fetch_command(slug, root, settings)
     download = str(dataset.get("download") or "").strip()
     lines = [
@@ -180,13 +180,13 @@ def missing_checklist(
         "",
         "Confirm:",
         f"  1. Install path  {path}",
-        f"                   dataset.path: {rel} in {config_file(slug)} (relative paths are under {target.base});",
+        f"                   dataset.path: {rel} in {config_file(slug)} (relative paths are under {machine.base});",
         "                   not the right place? change dataset.path there.",
     ]
     if download:
         lines += [
             f"  2. Source        dataset.download: {download}",
-            f"                   `{fetch}` runs it on {target.place}, in {target.cwd}, with",
+            f"                   `{fetch}` runs it on {machine.place}, in {machine.cwd}, with",
             f"                   EXPRUN_DATASET_PATH={path}, shows its output, then checks the data again.",
         ]
     else:
@@ -196,14 +196,14 @@ def missing_checklist(
             "                     dataset:",
             '                       download: curl -fL -o "$EXPRUN_DATASET_PATH" https://example.org/data.csv',
             f"                   and run `{fetch}` (it runs there); or copy the data there yourself:",
-            f"                   {target.copy_hint(path)}",
+            f"                   {machine.copy_hint(path)}",
         ]
     lines += [f"  3. Then          snakemake prepare_{slug} checks it again (nothing downstream runs until it passes)."]
     return "\n".join(lines)
 
 
 def fetch_command(slug: str, root: Path, settings: Settings) -> str:
-    """`exprun fetch-data <slug>` with the --profile that reaches the same target as this check."""
+    """`exprun fetch-data <slug>` with the --profile that reaches the same machine as this check."""
     from exprun.core import config as config_mod  # only for this hint
 
     command = f"exprun fetch-data {slug}"
@@ -221,7 +221,7 @@ def fetch_command(slug: str, root: Path, settings: Settings) -> str:
 
 
 def fetch_data(slug: str, root: Path, settings: Settings, write: Callable[[bytes], None], force: bool = False) -> dict:
-    """Run config.yaml's dataset.download on the target into dataset.path, then check and record the data.
+    """Run config.yaml's dataset.download on the machine into dataset.path, then check and record the data.
 
     Only a person runs this (`exprun fetch-data`); no rule calls it. The command is the person's own
     config, so it reaches `bash -c` as written; every other word is quoted.
@@ -235,7 +235,7 @@ def fetch_data(slug: str, root: Path, settings: Settings, write: Callable[[bytes
         )
     if not str(dataset.get("path") or "").strip():
         raise DatasetError(
-            f"{where_set}: dataset.path is not set; set it to where the data goes on the target "
+            f"{where_set}: dataset.path is not set; set it to where the data goes on the machine "
             "(absolute, or relative to where the run starts), then run this again"
         )
     download = dataset.get("download")
@@ -245,36 +245,36 @@ def fetch_data(slug: str, root: Path, settings: Settings, write: Callable[[bytes
             f'"$EXPRUN_DATASET_PATH" (e.g. curl -fL -o "$EXPRUN_DATASET_PATH" <url>), or copy the data there yourself'
         )
     paths = Paths(slug, root)
-    with open_machine(settings, root) as target:
+    with open_machine(settings, root) as machine:
         if not force:
             try:
-                before = inspect(slug, root, config, target)
+                before = inspect(slug, root, config, machine)
             except DatasetError as exc:
                 raise DatasetError(f"{exc} (`exprun fetch-data {slug} --force` downloads it again)") from None
             if before["present"]:
                 write(
-                    f"exprun: {before['path']} is already there ({target.data_where}); nothing downloaded "
+                    f"exprun: {before['path']} is already there ({machine.data_where}); nothing downloaded "
                     f"(`exprun fetch-data {slug} --force` downloads again)\n".encode()
                 )
                 write_record(paths, before)
                 _forget_missing_checklist(paths)
                 return before
-        path = target.resolve(str(dataset["path"]))
+        path = machine.resolve(str(dataset["path"]))
         write(
-            f"exprun: running dataset.download on {target.place}, in {target.cwd}, with "
+            f"exprun: running dataset.download on {machine.place}, in {machine.cwd}, with "
             f"EXPRUN_DATASET_PATH={path}\n".encode()
         )
-        code = target.run_download(download, path, write)
-        report = inspect(slug, root, config, target)
+        code = machine.run_download(download, path, write)
+        report = inspect(slug, root, config, machine)
     write_record(paths, report)
     if code != 0:
         raise DatasetError(
-            f"dataset.download exited with status {code} on {target.place} (its output is above); "
+            f"dataset.download exited with status {code} on {machine.place} (its output is above); "
             f"fix dataset.download in {where_set} and run `exprun fetch-data {slug}` again"
         )
     if not report["present"]:
         raise DatasetError(
-            f"dataset.download finished but {path} is still missing ({target.data_where}); the command must "
+            f"dataset.download finished but {path} is still missing ({machine.data_where}); the command must "
             f'write to "$EXPRUN_DATASET_PATH"; fix dataset.download in {where_set}'
         )
     _forget_missing_checklist(paths)

@@ -67,9 +67,9 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     # the sanity run executes a snapshot too: exactly the bytes its code_hash names, no bytecode cache, read-only
     # (a deploy of the same code, once approved, reuses it)
     ran = snapshot.take(slug, root, paths.code_dir, code_hash)
-    with open_machine(settings, root, slug, plan) as target:
-        target.sync(slug, ran, code_hash)
-        found = contract.folder_checks(slug, root, settings, target, Path(root) / ran)
+    with open_machine(settings, root, slug, plan) as machine:
+        machine.sync(slug, ran, code_hash)
+        found = contract.folder_checks(slug, root, settings, machine, Path(root) / ran)
         contract.save(slug, root, found)
         if not found.ok:
             raise SanityError(contract_message(slug, found, paths))
@@ -86,16 +86,16 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
         if "--log-every" in found.flags:
             argv += ["--log-every", "1"]
         env = {
-            **contract.run_env(settings, str(seed), f"{slug}-sanity", full=target.here),
-            **target.gpu_env(plan),
+            **contract.run_env(settings, str(seed), f"{slug}-sanity", full=machine.here),
+            **machine.gpu_env(plan),
             "EXPRUN_TASKS": " ".join(arms.tasks(list(config.arms), [str(seed)])),
         }  # every arm of the first seed
         shutil.rmtree(paths.sanity_results, ignore_errors=True)  # never an earlier sanity run's result
         started = time.monotonic()
-        code, output = target.run(argv, env, settings.sanity.timeout_s)
+        code, output = machine.run(argv, env, settings.sanity.timeout_s)
         wall = time.monotonic() - started
-        target.fetch(str(paths.sanity_results.relative_to(root)))
-        view = target.gpu_view(output) if plan.needed else None
+        machine.fetch(str(paths.sanity_results.relative_to(root)))
+        view = machine.gpu_view(output) if plan.needed else None
     atomic_write_text(paths.sanity_log, output)
     arm_names = [a.name for a in config.arms if a.name]
     result_file = paths.sanity_results / (f"{arm_names[0]}/seed_{seed}.json" if arm_names else f"seed_{seed}.json")
@@ -115,7 +115,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
         "command": argv,
         "exit_code": code,
         "wall_time_s": round(wall, 3),
-        "where": target.where,
+        "where": machine.where,
         "checks": [asdict(c) for c in checks],
         "code_hash": code_hash,
         "snapshot": ran,
