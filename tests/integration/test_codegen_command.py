@@ -12,7 +12,7 @@ import research_page as rp
 from exprun.core import config
 from exprun.core.errors import ExprunError, SanityError
 from exprun.core.paths import Paths
-from exprun.prepare import code_fixes
+from exprun.prepare import code_repair
 from exprun.prepare.codegen import generate, manifest, rounds
 
 AGENT = r"""
@@ -80,14 +80,14 @@ def test_the_agent_writes_the_code_and_it_passes_sanity(agent, wiki):
     (call,) = calls()
     assert call["round"] == "generate" == call["env_round"] and call["context_slug"] == rp.SLUG
     assert call["prompt_head"].startswith("# Round: generate")
-    assert code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)["status"] == "passed"
+    assert code_repair.sanity_with_repair(rp.SLUG, settings, wiki)["status"] == "passed"
 
 
 def test_a_crash_goes_back_to_the_agent_and_its_fix_passes(agent, wiki):
     settings, set_plan, calls = agent
     set_plan(generate={"files": rp.files(rp.CRASHING)}, fix_sanity={"files": {"train.py": rp.WORKING}})
     generate.generate(rp.SLUG, settings, wiki)
-    report = code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)
+    report = code_repair.sanity_with_repair(rp.SLUG, settings, wiki)
     assert report["status"] == "passed"
     fix = calls()[1]
     assert fix["round"] == "fix-sanity" and fix["traceback"] and "train.py" in fix["saw"]
@@ -99,7 +99,7 @@ def test_an_agent_fix_that_still_crashes_stops_with_both_failures(agent, wiki):
     set_plan(generate={"files": rp.files(rp.CRASHING)}, fix_sanity={"files": {"train.py": rp.STILL_CRASHING}})
     generate.generate(rp.SLUG, settings, wiki)
     with pytest.raises(SanityError, match="failed twice") as failed:
-        code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)
+        code_repair.sanity_with_repair(rp.SLUG, settings, wiki)
     assert "ZeroDivisionError" in str(failed.value) and "IndexError" in str(failed.value)
 
 
@@ -119,7 +119,7 @@ def test_a_review_goes_to_the_agent_for_one_fix_round(agent, wiki, llm):
         },
     )
     generate.generate(rp.SLUG, settings, wiki)
-    record = code_fixes.review_and_fix(rp.SLUG, settings, wiki)
+    record = code_repair.review_and_repair(rp.SLUG, settings, wiki)
     assert record["fix"].startswith(f"fix-review ({sys.executable}): wrote train.py")
     review_md = (Paths(rp.SLUG, wiki).code_dir / "REVIEW.md").read_text()
     assert "no docstring on main()" in review_md and "agent notes: added the docstring" in review_md

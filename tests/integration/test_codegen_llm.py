@@ -12,7 +12,7 @@ from exprun.core import config
 from exprun.core.errors import ExprunError, SanityError
 from exprun.core.paths import Paths
 from exprun.gate import approval as gate
-from exprun.prepare import code_fixes
+from exprun.prepare import code_repair
 from exprun.prepare.codegen import generate, manifest, rounds
 from fake_llm import chat_reply, files_reply
 
@@ -80,7 +80,7 @@ def test_generated_code_for_a_page_outside_the_recipes_passes_sanity(llm, wiki, 
     ):
         assert part in prompt, part
 
-    report = code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)
+    report = code_repair.sanity_with_repair(rp.SLUG, settings, wiki)
 
     assert report["status"] == "passed" and report["metrics"]["accuracy"] > 0.5
     assert len(llm.requests) == 1, "no fix round when the sanity run passes"
@@ -92,7 +92,7 @@ def test_a_crash_goes_back_with_its_traceback_and_the_fixed_code_passes(llm, wik
     settings = settings_for(llm)
     generate.generate(rp.SLUG, settings, wiki)
 
-    report = code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)
+    report = code_repair.sanity_with_repair(rp.SLUG, settings, wiki)
 
     assert report["status"] == "passed" and "fix-sanity" in report["fix_round"]
     fix_prompt = llm.user_messages()[1]
@@ -118,7 +118,7 @@ def test_a_fix_that_still_crashes_stops_with_both_failures(llm, wiki):
     generate.generate(rp.SLUG, settings, wiki)
 
     with pytest.raises(SanityError) as failed:
-        code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)
+        code_repair.sanity_with_repair(rp.SLUG, settings, wiki)
 
     text = str(failed.value)
     assert "failed twice" in text and "ZeroDivisionError" in text and "IndexError" in text
@@ -126,7 +126,7 @@ def test_a_fix_that_still_crashes_stops_with_both_failures(llm, wiki):
     assert not Paths(rp.SLUG, wiki).sanity.exists()
     # the same code again: no second automatic fix round
     with pytest.raises(SanityError, match="already ran on this code"):
-        code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)
+        code_repair.sanity_with_repair(rp.SLUG, settings, wiki)
     assert len(llm.requests) == 2
 
 
@@ -138,7 +138,7 @@ def test_a_fix_round_never_touches_a_file_a_person_changed(llm, wiki):
     (code(wiki) / "train.py").write_text(mine)
 
     with pytest.raises(SanityError) as failed:
-        code_fixes.sanity_with_fix(rp.SLUG, settings, wiki)
+        code_repair.sanity_with_repair(rp.SLUG, settings, wiki)
 
     assert (code(wiki) / "train.py").read_text() == mine
     assert "left alone the files a person changed: train.py" in str(failed.value)
@@ -160,7 +160,7 @@ def test_review_then_one_fix_round_recorded_in_review_md(llm, wiki):
     settings = settings_for(llm, review=True)
     generate.generate(rp.SLUG, settings, wiki)
 
-    record = code_fixes.review_and_fix(rp.SLUG, settings, wiki)
+    record = code_repair.review_and_repair(rp.SLUG, settings, wiki)
 
     assert record["verdict"] == "issues" and record["fix"].startswith("fix-review (llm coder-32b): wrote train.py")
     assert record["code_hash"] == manifest.folder_hash(code(wiki))
@@ -177,7 +177,7 @@ def test_an_ok_review_asks_for_no_fix(llm, wiki):
     llm.script(files_reply(rp.files()), chat_reply("VERDICT: ok\nClean."))
     settings = settings_for(llm, review=True)
     generate.generate(rp.SLUG, settings, wiki)
-    assert "fix" not in code_fixes.review_and_fix(rp.SLUG, settings, wiki)
+    assert "fix" not in code_repair.review_and_repair(rp.SLUG, settings, wiki)
     assert len(llm.requests) == 2
 
 
@@ -241,7 +241,7 @@ def test_the_built_in_recipes_stop_at_once_on_a_failed_sanity_run(example_wiki):
     train = Paths("digits-mlp-vs-logreg", example_wiki).code_dir / "train.py"
     train.write_text(train.read_text().replace("def main(", "import no_such_module_xyz\n\n\ndef main("))
     with pytest.raises(SanityError, match="no automatic fix round: fix the code by hand"):
-        code_fixes.sanity_with_fix("digits-mlp-vs-logreg", settings, example_wiki)
+        code_repair.sanity_with_repair("digits-mlp-vs-logreg", settings, example_wiki)
     assert rounds.history("digits-mlp-vs-logreg", example_wiki) == []
 
 

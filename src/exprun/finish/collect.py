@@ -22,7 +22,7 @@ from exprun.finish import completion
 from exprun.gate import approval as gate
 from exprun.logs import monitor, runlog
 from exprun.machines.launchers.base import RunRecord, RunState, latest_copy
-from exprun.run import attempts, autofix, foreign, task_fix
+from exprun.run import attempts, autofix, autofix_tasks, foreign
 from exprun.run.backends import Run, open_run
 from exprun.trust import evidence, integrity, provenance, snapshot
 from exprun.verdict import analysis_note, arm_results, arm_stats, arm_sweeps, plots, reports, run_scope
@@ -170,7 +170,7 @@ def count_rules(slug: str, root: Path, record: RunRecord, seen: Inspection | Non
     started = None
     if record.guarded:
         started = frozenset(provenance.read(root, slug, record.attempt, record.run_id, record.approved_hash).tasks)
-    failed = task_fix.failed_tasks(record, seen.lines if seen else [], Paths(slug, root).log)
+    failed = autofix_tasks.failed_tasks(record, seen.lines if seen else [], Paths(slug, root).log)
     tampered = next((a.detail for a in (seen.anomalies if seen else []) if a.kind == "snapshot_changed"), "")
     excluded = f"the run's snapshot changed while it ran ({tampered}); no result of it counts" if tampered else ""
     return CountRules(record.run_id, record.approved_hash, started, failed, excluded)
@@ -354,7 +354,7 @@ def finish_arms(
         by_metric,
     )
     anomaly = next((a for a in seen.anomalies if a.kind in CRASH_KINDS), None)
-    failed = task_fix.failed_tasks(seen.record, seen.lines, paths.log)
+    failed = autofix_tasks.failed_tasks(seen.record, seen.lines, paths.log)
     crash = None
     if anomaly or failed:
         crash = {
@@ -391,7 +391,7 @@ def finish_arms(
     if crash:
         results_text += f"\n\nRun ended abnormally: {crash_line}"
         analysis += f"\n- crash: {crash_line}; suggested direction: {crash['suggestion']}"
-    rerun = task_fix.rerun_tasks(seen.record)
+    rerun = autofix_tasks.rerun_tasks(seen.record)
     if rerun:  # their numbers are the rerun's, with the changed setting: the table must not hide it
         results_text += (
             f"\n\nRerun by the automatic fix (their numbers come from the rerun, with the changed "

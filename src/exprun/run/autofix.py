@@ -25,7 +25,7 @@ from exprun.experiment.experiment_config import ExperimentConfig, load_run_confi
 from exprun.gate import approval as gate
 from exprun.logs.monitor import Anomaly
 from exprun.prepare import contract
-from exprun.run import task_fix
+from exprun.run import autofix_tasks
 from exprun.run.backends import Run
 from exprun.trust import snapshot
 from exprun.wiki import wikilog
@@ -105,7 +105,7 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, run: Run, config
     record, paths = run.record, Paths(slug, root)
     if seen.state.alive or not run.launcher.supports_task_reruns:
         return None
-    fixes = task_fix.plan(
+    fixes = autofix_tasks.plan(
         run,
         config,
         settings,
@@ -121,9 +121,9 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, run: Run, config
     reasons = [
         f"task {f.task}: {why}"
         for f in fixes
-        if (why := blocked(f.args, f.anomaly, task_fix.arm_config(config, f.task), flags))
+        if (why := blocked(f.args, f.anomaly, autofix_tasks.arm_config(config, f.task), flags))
     ]
-    args, env = task_fix.relaunch_env(fixes)
+    args, env = autofix_tasks.relaunch_env(fixes)
     if env["EXPRUN_TASK_ARGS"] and "EXPRUN_TASK_ARGS" not in _run_sh(Path(root) / (record.snapshot or paths.code_dir)):
         reasons.append("the tasks need different changes and run.sh does not read EXPRUN_TASK_ARGS (regenerate it)")
     if reasons:
@@ -131,14 +131,14 @@ def _fix_tasks(slug: str, settings: Settings, root: Path, seen, run: Run, config
         return None
     kept = {
         task: code
-        for task, code in task_fix.failed_tasks(record, seen.lines, paths.log).items()
+        for task, code in autofix_tasks.failed_tasks(record, seen.lines, paths.log).items()
         if task not in env["EXPRUN_TASKS"].split()
     }
     return _relaunched(
         paths,
         run,
         fixes[0].anomaly,
-        task_fix.describe(fixes),
+        autofix_tasks.describe(fixes),
         args,
         env,
         {"tasks": env["EXPRUN_TASKS"].split(), "kept_failed": kept},

@@ -31,16 +31,16 @@ def run(step: str, slug: str, settings: Settings, root: Path = Path(".")) -> str
         report = dataset.check_dataset(slug, root, settings)  # looks where the run will run; writes dataset.json
         return f"{slug}: dataset ok — {report['summary']}"
     if step == "review":
-        from exprun.prepare import code_fixes
+        from exprun.prepare import code_repair
 
-        record = code_fixes.review_and_fix(slug, settings, root)
+        record = code_repair.review_and_repair(slug, settings, root)
         why = f" ({record['reason']})" if record.get("reason") else f", verdict {record.get('verdict')}"
         fix = f"; fix round: {record['fix']}" if record.get("fix") else ""
         return f"{slug}: {record['status']}{why}{fix}"
     if step == "sanity":
-        from exprun.prepare import code_fixes
+        from exprun.prepare import code_repair
 
-        report = code_fixes.sanity_with_fix(slug, settings, root)
+        report = code_repair.sanity_with_repair(slug, settings, root)
         fixed = f" (after the fix round: {report['fix_round']})" if report.get("fix_round") else ""
         return f"{slug}: sanity passed in {report['wall_time_s']} s{fixed} — " + "; ".join(
             f"{c['name']}: {c['detail']}" for c in report["checks"]

@@ -1,5 +1,5 @@
-"""The specification's two fix rounds: "fix code based on review" and "if sanity fails → fix code,
-retry once". Only a generator that can fix (codegen.llm, codegen.command) runs them; with the built-in
+"""The generator's repair rounds — the specification's "fix code based on review" and "if sanity fails → fix
+code, retry once" (repairs of code before the gate; the automatic fix is the run's, after it, in run/autofix). Only a generator that can fix (codegen.llm, codegen.command) runs them; with the built-in
 recipes the review is for the person and a failed sanity run stops at once.
 """
 
@@ -18,7 +18,7 @@ from exprun.trust import integrity
 TRACEBACK_LINES = 200
 
 
-def review_and_fix(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
+def review_and_repair(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     """The review, then one fix round from it unless it found nothing (verdict ok) or nobody can fix."""
     record = review.review(slug, settings, root)
     if record["status"] != "reviewed" or record.get("verdict") == "ok":
@@ -63,7 +63,7 @@ def _traceback(log: Path) -> str:
     return "\n".join(lines[start : start + TRACEBACK_LINES])
 
 
-def sanity_with_fix(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
+def sanity_with_repair(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     """The sanity run; after a failure, one fix round with the report and traceback, then the run again."""
     try:
         return sanity.run_sanity(slug, settings, root)
