@@ -14,7 +14,7 @@ from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.finish import collect
 from exprun.machines.launchers.base import RecordError, record_tasks
-from exprun.run.backends import BackendPool
+from exprun.run.backends import LauncherPool
 from exprun.trust import evidence
 from exprun.wiki import pages, wikilog
 from exprun.wiki.lifecycle import COMPLETED, RUNNING
@@ -43,7 +43,7 @@ def scan(settings: Settings, root: Path = Path("."), now: datetime | None = None
         "unreadable": [],
         "evidence_changed": [],
     }
-    pool = BackendPool(root)
+    pool = LauncherPool(root)
     try:
         found = []
         for path in pages.experiment_pages(root):
@@ -63,20 +63,21 @@ def scan(settings: Settings, root: Path = Path("."), now: datetime | None = None
     return view
 
 
-def _announce(found: list[pages.Page], root: Path, pool: BackendPool) -> None:
-    """Tell each remote backend every run it will be asked about: one round trip per host answers all."""
+def _announce(found: list[pages.Page], root: Path, pool: LauncherPool) -> None:
+    """Tell each launcher every run it will be asked about: one round trip per host (one accounting query per
+    cluster) answers all."""
     for page in found:
         if page.status != RUNNING:
             continue
         try:
             record = collect.load_record(page.slug, root)
-            backend = pool.get(record)
+            launcher = pool.get(record)
         except ExprunError:
             continue  # reported per experiment by _sort_running
-        backend.expect(record)
+        launcher.expect(record)
 
 
-def _sort(page: pages.Page, settings: Settings, root: Path, now: datetime, view: dict, pool: BackendPool) -> None:
+def _sort(page: pages.Page, settings: Settings, root: Path, now: datetime, view: dict, pool: LauncherPool) -> None:
     if page.status == RUNNING:
         _sort_running(page, settings, root, now, view, pool)
     elif page.status == COMPLETED:
@@ -95,7 +96,7 @@ def _sort(page: pages.Page, settings: Settings, root: Path, now: datetime, view:
 
 
 def _sort_running(
-    page: pages.Page, settings: Settings, root: Path, now: datetime, view: dict, pool: BackendPool
+    page: pages.Page, settings: Settings, root: Path, now: datetime, view: dict, pool: LauncherPool
 ) -> None:
     slug = page.slug
     elapsed = _elapsed(page.get("started"), now)

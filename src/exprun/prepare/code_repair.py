@@ -1,6 +1,7 @@
 """The generator's repair rounds — the specification's "fix code based on review" and "if sanity fails → fix
-code, retry once" (repairs of code before the gate; the automatic fix is the run's, after it, in run/autofix). Only a generator that can fix (codegen.llm, codegen.command) runs them; with the built-in
-recipes the review is for the person and a failed sanity run stops at once.
+code, retry once": repairs of the code before the gate (the automatic fix is the run's, after it: run/autofix).
+Only a generator that can repair (codegen.llm, codegen.command) runs them; with the built-in recipes the
+review is for the person and a failed sanity run stops at once.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The launch interface: one abstract Launcher, one registry keyed by Backend, one pool for scans.
 
 Deploy asks `launcher_class(backend_for(settings))(root).launch(request)`; collect, status and the
-automatic fix ask `open_backend(record, root)` for the launcher that answers for a run
+automatic fix ask `open_launcher(record, root)` for the launcher that answers for a run
 record. Optional abilities are declared on the class (`supports_autofix`, `code_is_here`,
 `expect`), never probed. To add a backend: a `Backend` member (launchers/base.py), a module
 with a Launcher subclass, and one line in `LAUNCHERS`.
@@ -292,7 +292,7 @@ def backend_for(settings: Settings) -> Backend:
     return ENVIRONMENTS[settings.env]
 
 
-class BackendPool:
+class LauncherPool:
     """Launchers shared across many records of one scan: one `screen -ls`, one connection per host."""
 
     def __init__(self, root: Path):
@@ -343,14 +343,14 @@ class BackendPool:
 @contextlib.contextmanager
 def open_run(record: RunRecord, root: Path) -> Iterator[Run]:
     """The run's handle, its launcher connected for as long as the block runs."""
-    with open_backend(record, root) as launcher:
+    with open_launcher(record, root) as launcher:
         yield Run(record, launcher)
 
 
 @contextlib.contextmanager
-def open_backend(record: RunRecord, root: Path) -> Iterator[Launcher]:
+def open_launcher(record: RunRecord, root: Path) -> Iterator[Launcher]:
     """The launcher that answers for this record (a remote one holds its connection while open)."""
-    pool = BackendPool(root)
+    pool = LauncherPool(root)
     try:
         yield pool.get(record)
     finally:

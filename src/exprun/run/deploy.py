@@ -94,8 +94,8 @@ def _adopt_pending(record: RunRecord | None, approved_hash: str, root: Path) -> 
         return None
     if record.approved_hash == approved_hash:
         return record
-    with backends.open_backend(record, root) as backend:
-        if backend.state(record).alive:
+    with backends.open_run(record, root) as run:
+        if run.state().alive:
             raise LaunchError(
                 f"{record.slug}: a run of earlier code ({record.approved_hash[:12]}, session {record.session}) "
                 "is still going and its page was never marked running; stop it, then deploy again"

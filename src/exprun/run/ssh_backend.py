@@ -2,7 +2,7 @@
 
 Launching opens its own connection and does everything over it: reachable? → free GPU →
 sync + verify the approved hash → setup-env → the guarded launch. Answering (state, tail,
-stop) uses the session a BackendPool holds for every run on that host.
+stop) uses the session a LauncherPool holds for every run on that host.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class RemoteScreen(Launcher):
 
     def _held(self):
         if self.session is None:
-            raise RemoteError("a remote run is answered over a held connection: open it through BackendPool")
+            raise RemoteError("a remote run is answered over a held connection: open it through LauncherPool")
         return self.session
 
     def expect(self, record: RunRecord) -> None:
