@@ -16,7 +16,6 @@ from exprun.core.errors import ExprunError
 from exprun.core.files import read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.experiment import arms
 from exprun.experiment.experiment_config import ExperimentConfig, load_run_config
 from exprun.finish import completion
 from exprun.gate import approval as gate
@@ -183,15 +182,11 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
     started = datetime.fromisoformat(seen.record.started_at)
     elapsed_h = (now - started).total_seconds() / 3600
     rules = count_rules(slug, root, seen.record, seen)
-    if arms.is_single(arm_list):
-        done = len(seed_files(slug, root, config, rules).records)
-    else:
-        done = sum(
-            len(v)
-            for v in arm_results.read(
-                Paths(slug, root).results_dir, arm_list, list(config.seeds), rules, config.primary_metric
-            )[0].values()
-        )
+    # tasks with a counted result, read as collect will count them (a single-arm run is one arm)
+    counted, _ = arm_results.read(
+        Paths(slug, root).results_dir, arm_list, list(config.seeds), rules, config.primary_metric
+    )
+    done = sum(len(values) for values in counted.values())
     fraction = (min(done, seeds) + (seen.progress.fraction or 0.0)) / seeds
     remaining: float | None
     if fraction > 0:
@@ -208,7 +203,7 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
     return {
         "slug": slug,
         "status": str(PageStatus.RUNNING),
-        "progress": f"{_progress_text(seen, config)} ({'seed' if arms.is_single(arm_list) else 'task'} "
+        "progress": f"{_progress_text(seen, config)} ({'seed' if config.single_arm else 'task'} "
         f"{min(done + 1, seeds)} of {seeds})",
         "latest_metric": {"name": name, "value": latest[name]} if name else None,
         "loss": seen.progress.loss,
