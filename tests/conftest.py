@@ -19,6 +19,7 @@ CORPUS_MISSING = f"corpus of real pages not found at {CORPUS_PAGES_DIR} (expecte
 
 
 UNIT = Path(__file__).parent / "unit"
+SERVER_TESTS = Path(__file__).parent / "remote"
 
 # `make test` runs the tests in parallel processes (pytest-xdist). Screen sessions are per user and named by the
 # experiment (exp-<slug>), so each process gets its own screen socket folder: one test's session can never be
@@ -45,12 +46,15 @@ if WORKER:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test outside tests/unit is `slow` (Snakemake runs, services, real training); `make check` runs the
-    rest. Tests of the one SLURM test cluster share a process (`--dist loadgroup`)."""
+    rest. Tests of the one SLURM test cluster share a process (`--dist loadgroup`), and so do those of the test
+    server: its sessions are this machine's, named by the experiment."""
     for item in items:
         if not item.path.is_relative_to(UNIT):
             item.add_marker(pytest.mark.slow)
         if "slurm_cluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("slurm"))
+        elif item.path.is_relative_to(SERVER_TESTS):  # one test server (this machine): its screen sessions too
+            item.add_marker(pytest.mark.xdist_group("server"))
 
 
 def _corpus_page_paths() -> list[Path]:

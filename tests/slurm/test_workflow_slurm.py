@@ -156,6 +156,11 @@ def test_full_mode_runs_each_seed_as_a_snakemake_job_through_the_executor_plugin
         str(REPO / "profiles" / "slurm-jobs"),
         "--directory",
         str(root),
+        # the test cluster answers at once: no 40 s wait before the plugin's first look, 2 s between looks
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--seconds-between-status-checks",
+        "2",
     ]
     done = subprocess.run([*argv, f"prepare_{SLUG}"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
