@@ -4,7 +4,7 @@ The 1,000 pages: 50 running (real screen sessions running `sleep 300`, launched 
 exprun.machines.launchers.screen.launch, with run records and progress logs written as deploy does),
 50 completed, 900 planned. The reference: a wiki with a single planned page. Target: ≤ 1.5x.
 
-Then the anomaly scan of a running experiment (collect.inspect: liveness, bounded log tail,
+Then the anomaly scan of a running experiment (inspection.inspect: liveness, bounded log tail,
 anomalies) with a 1 GiB log against a 1 MiB log, and the bare tail scan of bench 3c on the
 same two logs. Target: ≤ 1.2x each.
 
@@ -102,7 +102,7 @@ def status_rows(root: Path) -> str:
 
 def run() -> list[Result]:
     from exprun.core import config
-    from exprun.finish import collect, status
+    from exprun.finish import inspection, status
 
     results = []
     header(f"status: {PAGES} pages ({RUNNING} running under real screen, {COMPLETED} completed) vs 1 page")
@@ -199,7 +199,7 @@ def run() -> list[Result]:
             backend = LocalScreen(big)
 
             def inspect(slug: str):
-                return collect.inspect(Run(collect.load_record(slug, big), backend), settings_big)
+                return inspection.inspect(Run(inspection.load_record(slug, big), backend), settings_big)
 
             try:
                 seen_small = inspect(small_slug)
@@ -212,7 +212,7 @@ def run() -> list[Result]:
                 results.append(
                     report(
                         Result(
-                            "anomaly scan: collect.inspect (screen state + tail + classify) 1 GiB vs 1 MiB log",
+                            "anomaly scan: inspection.inspect (screen state + tail + classify) 1 GiB vs 1 MiB log",
                             median(large_s),
                             median(small_s),
                             "ratio",

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_WIKI = REPO / "examples" / "wiki"
 TEMPLATE_SLUG = "digits-mlp-vs-logreg"
 TEMPLATE_PAGE = EXAMPLE_WIKI / "wiki" / "experiments" / f"{TEMPLATE_SLUG}.md"
-MONITOR_LINES = 200  # what collect.inspect keeps of the tail (collect.MONITOR_LINES)
+MONITOR_LINES = 200  # what inspection.inspect keeps of the tail (inspection.MONITOR_LINES)
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -295,7 +295,7 @@ def make_log(path: Path, size: int, block: bytes | None = None) -> Path:
 
 
 def tail_scan(path: Path):
-    """What a check does with a log: bounded tail -> last lines -> anomalies (as collect.inspect does)."""
+    """What a check does with a log: bounded tail -> last lines -> anomalies (as inspection.inspect does)."""
     from exprun.logs import monitor
     from exprun.logs.logtail import tail_text
 

@@ -17,6 +17,7 @@ from exprun.experiment import arms
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict import analysis_note, arm_results, arm_sweeps, plots
 from exprun.verdict.results import CountRules
+from exprun.wiki import pages
 
 CONFIG = {
     "seeds": [0, 1, 2],
@@ -297,7 +298,7 @@ def test_finish_arms_links_the_sweep_plot_carries_the_sweep_and_criteria_data_an
     pytest.importorskip("matplotlib")
     from exprun.core import config
     from exprun.core.paths import Paths
-    from exprun.finish import collect
+    from exprun.finish import collect, inspection
     from exprun.logs.monitor import Progress
     from exprun.machines.launchers.base import Backend, RunRecord, RunState, RunStatus
 
@@ -340,12 +341,12 @@ def test_finish_arms_links_the_sweep_plot_carries_the_sweep_and_criteria_data_an
         str(paths.log),
         str(paths.exit_status),
     )
-    seen = collect.Inspection(record, RunState(RunStatus.EXITED, 0), [], Progress(), [], None)
+    seen = inspection.Inspection(record, RunState(RunStatus.EXITED, 0), [], Progress(), [], None)
     data = collect.finish_arms(
         slug,
         config.parse({}),
         example_wiki,
-        collect.pages.parse_page(paths.page.read_text(), paths.page),
+        pages.parse_page(paths.page.read_text(), paths.page),
         seen,
         arms.of(cfg),
         ExperimentConfig.from_mapping(cfg),

@@ -211,7 +211,7 @@ def _inside(flag: str, rel: str) -> str:
 def check(session: RemoteSession, root: Path, name: str, lines: int = CHECK_LAST_LINES) -> dict:
     """running / exited / lost, with progress and anomalies from the bounded log tail (monitor); a session exprun
     did not launch is checked by its name and the log file named after it."""
-    from exprun.finish.collect import MONITOR_LINES  # collect imports pandas; only check needs it
+    from exprun.finish.inspection import MONITOR_LINES  # it imports pandas; only check needs it
 
     settings = config.load(Path(root)).monitor
     try:
@@ -239,7 +239,7 @@ def check(session: RemoteSession, root: Path, name: str, lines: int = CHECK_LAST
 
 def _check_unrecorded(session: RemoteSession, name: str, settings, lines: int) -> dict:
     """A screen session someone else started (the wiki's agent): alive by exact name, log by convention."""
-    from exprun.finish.collect import MONITOR_LINES
+    from exprun.finish.inspection import MONITOR_LINES
 
     alive = name in _screen_sessions(session)
     text, source, log = _log_or_hardcopy(session, name)

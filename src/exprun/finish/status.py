@@ -12,7 +12,7 @@ from exprun.core.errors import ExprunError, PageError
 from exprun.core.files import read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.finish import collect
+from exprun.finish import collect, inspection
 from exprun.machines.launchers.base import RecordError, record_tasks
 from exprun.run.backends import LauncherPool
 from exprun.trust import evidence
@@ -70,7 +70,7 @@ def _announce(found: list[pages.Page], root: Path, pool: LauncherPool) -> None:
         if page.status != RUNNING:
             continue
         try:
-            record = collect.load_record(page.slug, root)
+            record = inspection.load_record(page.slug, root)
             launcher = pool.get(record)
         except ExprunError:
             continue  # reported per experiment by _sort_running
@@ -101,8 +101,8 @@ def _sort_running(
     slug = page.slug
     elapsed = _elapsed(page.get("started"), now)
     try:
-        record = collect.load_record(slug, root)
-        seen = collect.inspect(pool.run(record), settings, now.timestamp())
+        record = inspection.load_record(slug, root)
+        seen = inspection.inspect(pool.run(record), settings, now.timestamp())
     except RecordError as exc:  # this experiment only: the scan goes on with the others
         view["unreadable"].append({"page": str(page.path), "error": str(exc)})
         return
@@ -117,12 +117,12 @@ def _sort_running(
         )
         return
     if not seen.state.alive:
-        crash = next((a for a in seen.anomalies if a.kind in collect.CRASH_KINDS), None)
+        crash = next((a for a in seen.anomalies if a.kind in inspection.CRASH_KINDS), None)
         view["pending_collect"].append(
             {"experiment": slug, "elapsed": elapsed, "ended": seen.state.detail, "crash": crash.detail if crash else ""}
         )
         return
-    data = collect.progress_data(slug, page, seen, root, now)
+    data = inspection.progress_data(slug, page, seen, root, now)
     metric = data["latest_metric"]
     row = {
         "experiment": slug,

@@ -1,0 +1,219 @@
+"""The approval checklist (GATE.md): what a person must look at before approving, and the exact commands —
+the code and who edited it, the dataset, the settings, the arms and their cost, the environment and GPUs,
+the sanity run, the review, and every CHECK a person must see first."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from exprun.core import yamlread
+from exprun.core.files import read_json
+from exprun.core.paths import Paths
+from exprun.core.settings import Settings
+from exprun.experiment.experiment_config import ExperimentConfig, readable
+from exprun.prepare.codegen import manifest
+from exprun.trust import integrity, snapshot
+from exprun.verdict import run_scope
+
+
+def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
+    """What a person must look at before approving, and the exact commands."""
+    paths = Paths(slug, root)
+    code = paths.code_dir
+    config, unreadable = readable(_yaml(code / "config.yaml"))
+    sanity = read_json(paths.sanity)
+    dataset = read_json(paths.dataset)
+    review = read_json(paths.review)
+    hp = config.hyperparameters
+    changed_by_person = manifest.human_changes(code)
+    files = ", ".join(rel for rel, _ in integrity.code_files(code))
+    linked = "".join(
+        f"\n                 link {rel} → {target} (hashed as its target)" for rel, target in integrity.links(code)
+    )
+    python = settings.python or "the python running exprun"
+    key_env = settings.review_llm.api_key_env
+    gpu_line, gpu_checks = _gpu_plan(slug, root, settings, sanity)
+    env_lines, env_checks = _env_needs(code, config, settings, root)
+    checks = gpu_checks + env_checks + run_scope.check_lines(slug, root, config)
+    lines = [
+        headline,
+        "",
+        *[f"!! CHECK  {text}" for text in checks],
+        *([""] if checks else []),
+        "Review before approving:",
+        f"  1. Code        {code}/  ({files})"
+        + (f"\n                 edited by a person: {', '.join(changed_by_person)}" if changed_by_person else "")
+        + linked,
+        *snapshot.gate_lines(code),
+        "                 runs as approved: deploy copies exactly these bytes into snapshots/<hash>/ (read-only) "
+        "and runs that",
+        f"  2. Dataset     {dataset.get('summary', 'not checked')}",
+        f"  3. Settings    {code}/config.yaml: lr={hp.get('learning_rate')}, batch_size={hp.get('batch_size')}, "
+        f"epochs={hp.get('epochs')}, seeds={list(config.seeds)}, metrics={list(config.metrics)}",
+        *_arms_lines(config, unreadable, settings, sanity, dataset, slug, root),
+        f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
+        f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
+        f"({'set' if os.environ.get(key_env) else 'not set'})",
+        *env_lines,
+        f"  5. GPU plan    {gpu_line}",
+        f"  6. Sanity run  {_sanity_line(sanity)}",
+        f"  7. Code review {_review_line(review, code)}",
+        f"  8. Baseline    {_baseline_line(config)}",
+        f"  9. Criteria    {_criteria_line(config)}",
+        *_rounds_lines(slug, root),
+        f"     Notes       {code}/CONTEXT.md (what was read and what the generator could not map)",
+        *_note_lines(paths),
+        "",
+        "Approve (records who, when and the code hash):",
+        f"  exprun approve {slug}        # or: touch {paths.approval}",
+        "then run the same command again:",
+        f"  snakemake deploy_{slug}",
+    ]
+    return "\n".join(lines)
+
+
+def _yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        return yamlread.load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[str, list[str]]:
+    """The GPU plan line (with the free memory each GPU needs after the sanity peak) and the CHECK lines a person
+    cannot miss: a page that asks for no GPU whose code uses CUDA."""
+    from exprun.gate.approval import code_hash  # approval imports this module
+    from exprun.prepare.gpu_plan import gpu_plan, memory_need
+    from exprun.wiki.lifecycle import find_experiment
+
+    plan = gpu_plan(find_experiment(slug, root), Paths(slug, root).code_dir, settings.gpu.count)
+    need = (
+        memory_need(slug, root, code_hash(Paths(slug, root)), settings.gpu.memory_margin_mib) if plan.needed else None
+    )
+    checks = [f"GPU: {plan.contradiction_text()}"] if plan.contradiction else []
+    return plan.describe(settings.gpu.free_memory_mib, need), checks
+
+
+def _env_needs(code: Path, config: ExperimentConfig, settings: Settings, root: Path) -> tuple[list[str], list[str]]:
+    """Each environment variable the code needs, set or NOT SET where the run will start (names only), and a
+    CHECK line for the required ones that are not: deploy refuses until they are set."""
+    from exprun.machines import env_needs
+
+    found = env_needs.check_for_deploy(code, config, settings, root)
+    lines = [f"                 {line}" for line in found.lines()]
+    missing = found.missing()
+    # screen here and on the server and a SLURM array refuse; seed jobs (full_via: jobs) would start and fail
+    refuses = settings.full_via != "jobs"
+    then = "deploy refuses until" if refuses else "the run fails unless"
+    checks = (
+        [
+            f"Environment: {', '.join(n.name for n in missing)} NOT SET on {found.target} "
+            f"({', '.join(n.where for n in missing)}); {then} "
+            f"{'it is' if len(missing) == 1 else 'they are'} set there"
+        ]
+        if missing
+        else []
+    )
+    unchecked = [n.name for n in found.needs if n.required] if found.set_names is None else []
+    if unchecked:
+        checks.append(
+            f"Environment: {', '.join(unchecked)} not checked on {found.target} ({found.error}); "
+            f"{'deploy refuses' if refuses else 'the run fails'} if any is not set there"
+        )
+    return lines, checks
+
+
+def _sanity_line(sanity: dict) -> str:
+    if not sanity:
+        return "not run"
+    parts = [f"{sanity.get('status')} in {sanity.get('wall_time_s')} s"]
+    if "first_loss" in sanity:
+        parts.append(f"loss {sanity['first_loss']:.4f} → {sanity['last_loss']:.4f}")
+    if sanity.get("seconds_per_step"):
+        parts.append(f"{sanity['seconds_per_step']:.4f} s/step")
+    if sanity.get("metrics"):
+        parts.append(
+            "metrics " + ", ".join(f"{k}={v:.4f}" for k, v in sanity["metrics"].items() if isinstance(v, (int, float)))
+        )
+    return "; ".join(parts)
+
+
+def _arms_lines(
+    config: ExperimentConfig, unreadable: str, settings: Settings, sanity: dict, dataset: dict, slug: str, root: Path
+) -> list[str]:
+    """The arm matrix a person approves: each arm, its role and overrides, the task count and the compute."""
+    from exprun.verdict.estimate import estimate_hours
+    from exprun.wiki.lifecycle import find_experiment
+
+    if unreadable:
+        return [f"     Arms        INVALID: {unreadable}"]
+    if config.single_arm:
+        return []
+    found, seeds = config.arms, len(config.seeds)
+    parallel = settings.parallel or 1
+    hours, basis = estimate_hours(sanity, dataset, config, find_experiment(slug, root).get("setup") or {}, parallel)
+    lines = [
+        f"     Arms        {len(found)} arms × {seeds} seeds = {len(found) * seeds} tasks, {parallel} at a time "
+        f"(`parallel`{'; 0 = one per free GPU' if not settings.parallel else ''}); ~{hours} h ({basis})"
+    ]
+    lines += [
+        f"                 - {a.name} ({a.role}{': ' + a.factor if a.factor and a.factor != a.name else ''}) "
+        f"{json.dumps(a.overrides) if a.overrides else '(config as written)'}"
+        for a in found
+    ]
+    return lines
+
+
+def _baseline_line(config: ExperimentConfig) -> str:
+    """The page's baseline and where its numbers will come from (said plainly when from nowhere)."""
+    baseline = config.baseline
+    name, text = str(baseline.get("name") or "none"), str(baseline.get("description") or "")
+    if config.baseline_results:
+        source = config.baseline_source or "source not given — add `source:`"
+        return f"{text or name}: numbers from config.yaml baseline_results {dict(config.baseline_results)} ({source})"
+    if name == "none":
+        return "none: the page names no baseline, so the verdict compares nothing"
+    if name == "control_arm":
+        return f"“{text}”: the control arm, run by the code on the same seeds (every arm is compared with it)"
+    if name == "not_implemented":
+        return (
+            f"“{text}” is NOT IMPLEMENTED by this code: implement it and write baseline_metrics, or add "
+            "`baseline_results: {source: <paper or page>, metrics: {<metric>: <value>}}` to config.yaml"
+        )
+    return f"“{text or name}” run by the code on the same data and seeds ({name})"
+
+
+def _criteria_line(config: ExperimentConfig) -> str:
+    criteria = [dict(c) for c in config.success_criteria]
+    text = json.dumps(criteria, ensure_ascii=False)
+    if any(isinstance(c, dict) and "prose" in str(c.get("source", "")) for c in criteria):
+        return f"{text} — read from the page's prose: confirm (quotes in CONTEXT.md)"
+    return text
+
+
+def _note_lines(paths: Paths, limit: int = 12) -> list[str]:
+    """What the page asks that the code generation could not map (from context.json), said at the gate."""
+    notes = [str(n) for n in read_json(paths.context).get("notes") or []]
+    lines = [
+        f"                 - {n.strip()}" if not n.startswith("  ") else f"                   {n.strip()}"
+        for n in notes[:limit]
+    ]
+    return lines + ([f"                 … {len(notes) - limit} more in CONTEXT.md"] if len(notes) > limit else [])
+
+
+def _rounds_lines(slug: str, root: Path) -> list[str]:
+    from exprun.prepare.codegen import rounds
+
+    done = rounds.history(slug, root)
+    return [f"  {'10. Code rounds' if i == 0 else '              '} {rounds.describe(e)}" for i, e in enumerate(done)]
+
+
+def _review_line(review: dict, code: Path) -> str:
+    if review.get("status") == "reviewed":
+        fix = f"; fix round: {review['fix']}" if review.get("fix") else ""
+        return f"reviewed by {review.get('model')}: verdict {review.get('verdict')}{fix} — read {code}/REVIEW.md"
+    return f"unreviewed ({review.get('reason', 'review not run')})"
