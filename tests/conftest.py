@@ -42,6 +42,17 @@ if WORKER:
     _screens.mkdir(mode=0o700, exist_ok=True)
     _screens.chmod(0o700)  # screen refuses a socket folder others can read
     os.environ["SCREENDIR"] = str(_screens)
+    atexit.register(lambda: _remove_screens(_screens))
+
+
+def _remove_screens(folder: Path) -> None:
+    """A test process's screen folder at its end: any session a test left behind stopped, then the folder."""
+    import subprocess
+
+    listing = subprocess.run(["screen", "-ls"], capture_output=True, text=True).stdout
+    for name in (line.split()[0] for line in listing.splitlines() if line.startswith("\t")):
+        subprocess.run(["screen", "-S", name, "-X", "quit"], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
