@@ -19,10 +19,10 @@ demo: install
 	bash scripts/demo.sh
 
 # Four test processes on any machine: most of a workflow test's time is spent waiting for a run (screen, sshd,
-# SLURM), so they overlap well even on two cores; the SLURM cluster's tests keep to one process (loadgroup).
+# SLURM), so they overlap well even on two cores (tests/conftest.py keeps each process's screen sessions apart).
 TEST_PROCESSES ?= 4
 test: install
-	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 # The one-minute loop while changing code: lint, then the unit tests of pure code (no training, no services).
 check: install

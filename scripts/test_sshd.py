@@ -45,7 +45,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def write_config(folder: Path, port: int, path_env: str | None, penalties: bool) -> Path:
+def write_config(folder: Path, port: int, session_env: dict[str, str], penalties: bool) -> Path:
     lines = [
         f"Port {port}",
         "ListenAddress 127.0.0.1",
@@ -66,8 +66,8 @@ def write_config(folder: Path, port: int, path_env: str | None, penalties: bool)
     ]
     if penalties:
         lines.append("PerSourcePenalties no")  # OpenSSH >= 9.8 would slow us down after the failing-auth tests
-    if path_env:
-        lines.append(f'SetEnv "PATH={path_env}"')
+    if session_env:
+        lines.append("SetEnv " + " ".join(f'"{name}={value}"' for name, value in session_env.items()))
     config = folder / "sshd_config"
     config.write_text("\n".join(lines) + "\n")
     return config
@@ -81,7 +81,8 @@ def greeted(port: int) -> bool:
         return False
 
 
-def start(folder: Path, path_env: str | None) -> dict:
+def start(folder: Path, path_env: str | None, screendir: str | None = None) -> dict:
+    session_env = {**({"PATH": path_env} if path_env else {}), **({"SCREENDIR": screendir} if screendir else {})}
     sshd = sshd_binary()
     if sshd is None:
         print("sshd is not installed: apt-get install openssh-server", file=sys.stderr)
@@ -93,12 +94,15 @@ def start(folder: Path, path_env: str | None) -> dict:
     client_pub = keygen(folder / "client_ed25519", "exprun-test-client")
     (folder / "authorized_keys").write_text(client_pub + "\n")
     probe = subprocess.run(
-        [sshd, "-t", "-f", str(write_config(folder, 22, path_env, True))], capture_output=True, text=True, check=False
+        [sshd, "-t", "-f", str(write_config(folder, 22, session_env, True))],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     penalties = "PerSourcePenalties" not in probe.stderr  # an older sshd does not know the option
     for _ in range(3):
         port = free_port()
-        config = write_config(folder, port, path_env, penalties)
+        config = write_config(folder, port, session_env, penalties)
         with open(folder / "sshd.log", "ab") as log:
             process = subprocess.Popen(
                 [sshd, "-D", "-e", "-f", str(config)],
@@ -159,9 +163,10 @@ def main() -> None:
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("dir", type=Path)
     parser.add_argument("--path", help="PATH of the ssh sessions")
+    parser.add_argument("--screendir", help="SCREENDIR of the ssh sessions (a parallel test process's own sockets)")
     args = parser.parse_args()
     if args.action == "start":
-        print(json.dumps(start(args.dir.resolve(), args.path)))
+        print(json.dumps(start(args.dir.resolve(), args.path, args.screendir)))
     else:
         stop(args.dir.resolve())
 

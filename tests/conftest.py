@@ -19,19 +19,26 @@ CORPUS_MISSING = f"corpus of real pages not found at {CORPUS_PAGES_DIR} (expecte
 
 
 UNIT = Path(__file__).parent / "unit"
-SERVER_TESTS = Path(__file__).parent / "remote"
 
 # `make test` runs the tests in parallel processes (pytest-xdist). Screen sessions are per user and named by the
-# experiment (exp-<slug>), so each process gets its own screen socket folder: one test's session can never be
-# another's. The SLURM test cluster is one for the machine: its tests run one after another, in one process.
+# experiment (exp-<slug>), so each process gets its own screen socket folder (its test sshd's shells too): one
+# test's session can never be another's. The SLURM test cluster is one for the machine: the first process to
+# need it starts it (under a lock), and the process that began the run stops it at the end.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if "EXPRUN_TEST_PREPARED" not in os.environ:  # the process that starts the others: they inherit the folder
     # (workflow_helpers.prepare's cache of prepared wikis, shared by every test process, removed at its exit)
     os.environ["EXPRUN_TEST_PREPARED"] = tempfile.mkdtemp(prefix="exprun-prepared-")
-    atexit.register(lambda: _remove_tree(Path(os.environ["EXPRUN_TEST_PREPARED"])))
+    atexit.register(lambda: _end_of_run(Path(os.environ["EXPRUN_TEST_PREPARED"])))
 
 
-def _remove_tree(folder: Path) -> None:
+def _end_of_run(folder: Path) -> None:
+    """The test run's own folder at the end: the SLURM test cluster stopped if a test process of this run
+    started it (tests/slurm/conftest.py leaves a mark), then the folder removed."""
+    if (folder / "slurm-started").exists():
+        import subprocess
+
+        script = Path(__file__).resolve().parents[1] / "scripts" / "slurm_cluster.sh"
+        subprocess.run(["bash", str(script), "stop"], capture_output=True, text=True, timeout=120)
     for current, _, _ in os.walk(folder):
         os.chmod(current, 0o755)  # prepared snapshots are read-only
     shutil.rmtree(folder, ignore_errors=True)
@@ -57,15 +64,10 @@ def _remove_screens(folder: Path) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test outside tests/unit is `slow` (Snakemake runs, services, real training); `make check` runs the
-    rest. Tests of the one SLURM test cluster share a process (`--dist loadgroup`), and so do those of the test
-    server: its sessions are this machine's, named by the experiment."""
+    rest."""
     for item in items:
         if not item.path.is_relative_to(UNIT):
             item.add_marker(pytest.mark.slow)
-        if "slurm_cluster" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("slurm"))
-        elif item.path.is_relative_to(SERVER_TESTS):  # one test server (this machine): its screen sessions too
-            item.add_marker(pytest.mark.xdist_group("server"))
 
 
 def _corpus_page_paths() -> list[Path]:

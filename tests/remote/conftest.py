@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +39,6 @@ slug="$(basename "$(dirname "$0")")"
 mkdir -p "results/$slug"
 printf '{"slug": "%s", "seed": 0, "metrics": {"accuracy": 0.93}}\\n' "$slug" > "results/$slug/seed_0.json"
 """
-
-
-@pytest.fixture(autouse=True)
-def server_screens(monkeypatch):
-    """The test server is this machine: its screen sessions are the user's own (the default socket folder, the
-    one sshd's shells use), not the private folder a parallel test process gets (tests/conftest.py)."""
-    monkeypatch.delenv("SCREENDIR", raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +75,12 @@ def sshd(tmp_path_factory, fakebin) -> dict:
     require_service("GNU screen", shutil.which("screen") is not None, "apt-get install screen")
     folder = tmp_path_factory.mktemp("sshd")
     path = f"{fakebin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    # The test server is this machine: its shells use this test process's screen sockets (tests/conftest.py),
+    # so what a test starts "on the server" and what it starts here are the same sessions, and two test
+    # processes deploying the same slug on their servers never meet.
+    screens = ["--screendir", os.environ["SCREENDIR"]] if os.environ.get("SCREENDIR") else []
     done = subprocess.run(
-        [sys.executable, str(SSHD_SCRIPT), "start", str(folder), "--path", path],
+        [sys.executable, str(SSHD_SCRIPT), "start", str(folder), "--path", path, *screens],
         capture_output=True,
         text=True,
         timeout=60,
@@ -167,7 +165,13 @@ def lab(tmp_path, sshd, monkeypatch) -> Lab:
     work_dir.mkdir()
     made = Lab(root, work_dir, home, sshd)
     made.write_config()
+    before = set(screen.sessions())
     yield made
-    for name in screen.sessions():
-        if name == f"exp-{SLUG}":
-            subprocess.run(["screen", "-S", name, "-X", "quit"], capture_output=True)
+    # every run session the test started on the server (this machine) ends with the test, whatever its slug,
+    # so the next test's deploy of the same slug does not find it still there
+    started = {name for name in screen.sessions() if name.startswith("exp-")} - before
+    for name in started:
+        subprocess.run(["screen", "-S", name, "-X", "quit"], capture_output=True)
+    deadline = time.monotonic() + 10
+    while started & set(screen.sessions()) and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -7,8 +7,10 @@ EXPRUN_REQUIRE_SERVICES is set (CI), so a broken cluster never passes silently.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,11 +55,14 @@ def _require_or_skip(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def slurm_cluster():
-    """Start the cluster once; stop it at the end only if this session started it."""
+    """Start the cluster once (one test process at a time asks); stop it at the end only if this test run
+    started it — under parallel test processes, the process that began the run stops it (tests/conftest.py)."""
     try:
-        done = subprocess.run(
-            ["bash", str(CLUSTER_SCRIPT), "start"], capture_output=True, text=True, timeout=START_TIMEOUT_S
-        )
+        with open(Path(tempfile.gettempdir()) / f"exprun-slurm-start-{os.getuid()}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = subprocess.run(
+                ["bash", str(CLUSTER_SCRIPT), "start"], capture_output=True, text=True, timeout=START_TIMEOUT_S
+            )
     except subprocess.TimeoutExpired:
         _require_or_skip(f"`{CLUSTER_SCRIPT} start` took over {START_TIMEOUT_S} s")
     if done.returncode != 0:
@@ -72,7 +77,9 @@ def slurm_cluster():
         for key, value in env.items():
             patch.setenv(key, value)
         yield env
-    if started_here:
+    if started_here and os.environ.get("PYTEST_XDIST_WORKER"):
+        (Path(os.environ["EXPRUN_TEST_PREPARED"]) / "slurm-started").touch()  # other processes may still use it
+    elif started_here:
         subprocess.run(["bash", str(CLUSTER_SCRIPT), "stop"], capture_output=True, text=True, timeout=120)
 
 
