@@ -293,16 +293,14 @@ def check_for_deploy(code_dir: Path, config: ExperimentConfig, settings, root: P
     """The gate's view: each name checked where a deploy with these settings would start the run (one SSH
     connection for a remote one, only when the code needs any name; unreachable: said, not fatal)."""
     needs = scan(code_dir, config)
-    if not needs or not settings.on_server:
+    if not needs:
         return check_local(needs)
     from exprun.core.errors import ExprunError
-    from exprun.remote import server_config  # paramiko only for remote runs
-    from exprun.remote.session import RemoteSession
+    from exprun.machines.machine import open_machine  # it checks through this module
 
     try:
-        server = server_config.of_wiki(root)
-        with RemoteSession(server) as session:
-            return check_remote(needs, session, server)
+        with open_machine(settings, root) as machine:
+            return machine.check_env(needs)
     except (ExprunError, OSError) as exc:
         return EnvCheck("the server", needs, None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from exprun.core.errors import RemoteError
 from exprun.core.settings import Settings
-from exprun.machines import dataset_probe, gpus
+from exprun.machines import dataset_probe, env_needs, gpus
 
 PROBE_TIMEOUT_S = 120
 DOWNLOAD_TIMEOUT_S = 24 * 3600
@@ -92,6 +92,10 @@ class Machine(ABC):
     def fetch(self, rel: str) -> None:  # noqa: B027 - here: already here
         """Bring a folder of results back here."""
 
+    def check_env(self, needs: list[env_needs.EnvNeed]) -> env_needs.EnvCheck:
+        """Which of the variables the code reads are set where the run will start (names only, never values)."""
+        return env_needs.check_local(needs)
+
 
 class Here(Machine):
     here = True
@@ -155,6 +159,9 @@ class Server(Machine):
         self.where = f"remote {server.host}:{self.work_dir}"
         self.data_where, self.place = f"{label} {server.host}:{self.work_dir}", f"{label} {server.host}"
         self.base, self.cwd = f"work_dir {self.work_dir} on {server.host}", self.work_dir
+
+    def check_env(self, needs: list[env_needs.EnvNeed]) -> env_needs.EnvCheck:
+        return env_needs.check_remote(needs, self.session, self.server)
 
     def resolve(self, rel: str) -> str:
         text = str(rel)
@@ -275,6 +282,9 @@ class Cluster(Machine):
 
     def copy_hint(self, path: str) -> str:
         return self.login.copy_hint(path)
+
+    def check_env(self, needs: list[env_needs.EnvNeed]) -> env_needs.EnvCheck:
+        return self.login.check_env(needs)  # the jobs start from the login machine's environment
 
     def sync(self, slug: str, snapshot: str, expected_hash: str) -> None:
         if self.remote:
