@@ -54,6 +54,27 @@ def crash_of(anomalies: list[monitor.Anomaly], lines: list[str], summary) -> dic
     return crash
 
 
+def _collected(paths: Paths, page: pages.Page, seen: Inspection, outcome: str, key: str, crash: dict | None) -> dict:
+    """What every collect records of its run, whatever its arms (collected.json, the JSON report)."""
+    record = seen.record
+    return {
+        "slug": paths.slug,
+        "status": str(PageStatus.COMPLETED),
+        "title": page.get("title") or paths.slug,
+        "outcome": outcome,
+        "key_result": key,
+        "crash": crash,
+        "page": str(paths.page),
+        "env": record.backend.env_label,
+        "run_id": record.run_id,
+        "attempt": record.attempt,
+        "launched_by_exprun": not record.foreign,
+        "log_file": paths.log.relative_to(paths.root).as_posix(),
+        "snapshot": record.snapshot,
+        "approved_hash": record.approved_hash,
+    }
+
+
 def finish(
     slug: str, settings: Settings, root: Path, page: pages.Page, seen: Inspection, task_logs: list[str] | None = None
 ) -> dict:
@@ -79,14 +100,7 @@ def finish(
         analysis += f"\n- This run was {foreign.NOTE}."
     note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), results_text, analysis)
     data = {
-        "slug": slug,
-        "status": str(PageStatus.COMPLETED),
-        "title": page.get("title") or slug,
-        "outcome": summary.outcome,
-        "key_result": key,
-        "crash": crash,
-        "page": str(paths.page),
-        "env": seen.record.backend.env_label,
+        **_collected(paths, page, seen, summary.outcome, key, crash),
         "metrics": [
             {
                 "metric": m.metric,
@@ -106,16 +120,10 @@ def finish(
         "criteria": summary.checks,
         "ignored_files": summary.ignored_files,
         "exit_code": seen.state.exit_code,
-        "run_id": seen.record.run_id,
-        "attempt": seen.record.attempt,
         "sanity_skipped": seen.record.sanity_skipped,
         "analysis_llm": note_failed or ("added" if note else ""),
-        "launched_by_exprun": not seen.record.foreign,
         "task_logs": task_logs or [],
-        "log_file": Paths(slug, root).log.relative_to(root).as_posix(),
         "evidence": kept,
-        "snapshot": seen.record.snapshot,
-        "approved_hash": seen.record.approved_hash,
         "strays": summary.strays,
     }
     data["report"] = reports.run_report(data, summary)
@@ -208,14 +216,7 @@ def finish_arms(
     note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), results_text, analysis)
     analysis += note
     data = {
-        "slug": slug,
-        "status": str(PageStatus.COMPLETED),
-        "title": page.get("title") or slug,
-        "outcome": summary.outcome,
-        "key_result": key,
-        "crash": crash,
-        "page": str(paths.page),
-        "env": seen.record.backend.env_label,
+        **_collected(paths, page, seen, summary.outcome, key, crash),
         "primary_metric": primary,
         "method": arm_stats.METHOD,
         "reasons": summary.reasons,
@@ -244,18 +245,12 @@ def finish_arms(
         "criteria": summary.checks,
         "sweeps": arm_sweeps.sweep_data(summary),
         "analysis_llm": note_failed or ("added" if note else ""),
-        "run_id": seen.record.run_id,
-        "attempt": seen.record.attempt,
         "task_logs": task_logs,
         "autofix": seen.record.autofix or None,
         "rerun_tasks": rerun,
-        "log_file": paths.log.relative_to(root).as_posix(),
-        "launched_by_exprun": not seen.record.foreign,
         "plot": bool(arm_plot_written),
         "sweep_plot": bool(sweep_plot_written),
         "evidence": kept,
-        "snapshot": seen.record.snapshot,
-        "approved_hash": seen.record.approved_hash,
         "strays": stray,
     }
     data["report"] = reports.arms_run_report(data, results_text, analysis)

@@ -89,14 +89,7 @@ class LocalScreen(Launcher):
         self, record: RunRecord, extra_args: list[str], env: dict[str, str] | None = None
     ) -> tuple[RunRecord, int]:
         """A fresh launch of the same (guarded) command plus extra_args; returns it and its log offset."""
-        spec = RunSpec(
-            record.slug,
-            [*record.command, *extra_args],
-            Path(record.cwd),
-            Path(record.log),
-            Path(record.exit_file),
-            {**record.env, **(env or {})},
-        )
+        spec = RunSpec.again(record, extra_args, env, Path)
         offset = Path(spec.log).stat().st_size if Path(spec.log).exists() else 0
         fresh = screen.launch(spec)
         if self._sessions is not None:  # a scan's snapshot predates the new session

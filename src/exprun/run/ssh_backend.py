@@ -153,14 +153,7 @@ class RemoteScreen(Launcher):
         self, record: RunRecord, extra_args: list[str], env: dict[str, str] | None = None
     ) -> tuple[RunRecord, int]:
         """The same (environment-wrapped, guarded) command plus extra_args: every argument passes through."""
-        spec = RunSpec(
-            record.slug,
-            [*record.command, *extra_args],
-            PurePosixPath(record.cwd),
-            PurePosixPath(record.log),
-            PurePosixPath(record.exit_file),
-            {**record.env, **(env or {})},
-        )
+        spec = RunSpec.again(record, extra_args, env, PurePosixPath)
         fresh = ssh.launch(spec, self._held())
         self._seen.pop(record.slug, None)
         return fresh, int(fresh.history[-1].get("log_offset", 0))

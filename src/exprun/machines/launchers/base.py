@@ -49,6 +49,21 @@ class RunSpec:
     exit_file: PurePath
     env: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def again(
+        cls, record: RunRecord, extra_args: list[str], env: dict[str, str] | None, path: type[PurePath]
+    ) -> RunSpec:
+        """The record's command again with extra_args appended and env's changes, where it ran (`path`: Path
+        here, PurePosixPath on a server)."""
+        return cls(
+            record.slug,
+            [*record.command, *extra_args],
+            path(record.cwd),
+            path(record.log),
+            path(record.exit_file),
+            {**record.env, **(env or {})},
+        )
+
 
 @dataclass
 class RunRecord:
