@@ -7,7 +7,6 @@ how the run is judged.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 
 from exprun.core import yamlread
 from exprun.core.errors import ConfigError
+from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.experiment import arms as arm_rules
 from exprun.experiment import seeds
@@ -31,10 +31,6 @@ def _frozen(value: object) -> Mapping[str, Any]:
     return MappingProxyType(dict(value)) if isinstance(value, Mapping) else MappingProxyType({})
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def baseline_numbers(data: Mapping[str, Any]) -> tuple[dict[str, float], str]:
     """config.yaml `baseline_results` (`{source, metrics: {...}}` or a plain `{metric: value}` mapping):
     its finite numbers and its source ("" when not given)."""
@@ -44,7 +40,7 @@ def baseline_numbers(data: Mapping[str, Any]) -> tuple[dict[str, float], str]:
     numbers = given.get("metrics")
     values = numbers if isinstance(numbers, Mapping) else given
     source = given.get("source")
-    return {str(k): float(v) for k, v in values.items() if _finite(v)}, source if isinstance(source, str) else ""
+    return {str(k): float(v) for k, v in values.items() if finite(v)}, source if isinstance(source, str) else ""
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
+from exprun.core.numbers import finite
 from exprun.experiment.arms import control
 from exprun.verdict import arm_stats
-from exprun.verdict.arm_stats import finite
 from exprun.verdict.arm_summary import ArmsSummary
 
 

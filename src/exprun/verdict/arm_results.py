@@ -31,11 +31,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from exprun.core.numbers import finite
 from exprun.experiment.arms import Arm, control
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict import arm_stats
 from exprun.verdict.arm_criteria import criteria_checks, outcome_of, pct
-from exprun.verdict.arm_stats import finite
 from exprun.verdict.arm_summary import ArmsSummary
 from exprun.verdict.arm_sweeps import best_line, show_value, sweep_tables
 from exprun.verdict.results import CountRules, read_seed_files

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from exprun.core.numbers import finite
+
 LEVEL = 0.95
 METHOD = "95 % t-interval over seeds (paired by seed for differences: arms share each seed's split)"
 
@@ -69,14 +71,10 @@ def paired(
     arm: str, values: dict[int, float], reference: str, ref_values: dict[int, float], level: float = LEVEL
 ) -> Difference:
     """The paired difference over the seeds present (finite) in both arms, its interval at `level`."""
-    seeds = sorted(s for s in values if s in ref_values and _finite(values[s]) and _finite(ref_values[s]))
+    seeds = sorted(s for s in values if s in ref_values and finite(values[s]) and finite(ref_values[s]))
     diffs = [values[s] - ref_values[s] for s in seeds]
     ref_mean = sum(ref_values[s] for s in seeds) / len(seeds) if seeds else math.nan
     return Difference(arm, reference, seeds, interval(diffs, level), ref_mean)
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 ESSENTIAL, CONTRIBUTING, MARGINAL, HARMFUL = "ESSENTIAL", "CONTRIBUTING", "MARGINAL", "HARMFUL"
@@ -100,11 +98,6 @@ def classify(
     if drop_pct >= contributing_pct:
         return CONTRIBUTING
     return MARGINAL
-
-
-def finite(value) -> bool:
-    """A number a statistic can use: int or float (not bool), neither NaN nor infinite."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def interval_json(i: Interval) -> dict:

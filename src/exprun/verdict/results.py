@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from exprun.core.numbers import finite
 from exprun.experiment.arms import Arm
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict.arm_criteria import criteria_checks, outcome_of
@@ -187,10 +188,6 @@ def _cross_check(name: str, data: dict, rules: CountRules) -> tuple[bytes, dict,
     return None
 
 
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def summarize(
     records: list[dict],
     config: ExperimentConfig,
@@ -203,7 +200,7 @@ def summarize(
     rows = []
     for record in records:
         seed, values = record["seed"], record["metrics"]
-        if not _finite(values.get(primary)):
+        if not finite(values.get(primary)):
             failed[seed] = f"{primary} is {values.get(primary)!r} (NaN/missing)"
             continue
         baseline = record.get("baseline_metrics") or {}
@@ -212,8 +209,8 @@ def summarize(
                 {
                     "seed": seed,
                     "metric": name,
-                    "value": values.get(name) if _finite(values.get(name)) else math.nan,
-                    "baseline": baseline.get(name) if _finite(baseline.get(name)) else math.nan,
+                    "value": values.get(name) if finite(values.get(name)) else math.nan,
+                    "baseline": baseline.get(name) if finite(baseline.get(name)) else math.nan,
                 }
             )
     per_seed = pd.DataFrame(rows, columns=["seed", "metric", "value", "baseline"])
@@ -227,7 +224,7 @@ def summarize(
         if values.empty:
             continue
         base = group["baseline"].dropna()
-        baseline = float(base.mean()) if len(base) else (float(fallback[name]) if _finite(fallback.get(name)) else None)
+        baseline = float(base.mean()) if len(base) else (float(fallback[name]) if finite(fallback.get(name)) else None)
         summaries.append(
             MetricSummary(
                 name,
@@ -268,8 +265,8 @@ def as_arms(summary: Summary) -> ArmsSummary:
     metric_values: dict[str, dict[str, dict[int, float]]] = {}
     for name, group in summary.per_seed.groupby("metric", sort=False):
         seeds = [int(seed) for seed in group["seed"].tolist()]
-        ours = {seed: float(v) for seed, v in zip(seeds, group["value"].tolist(), strict=True) if _finite(v)}
-        theirs = {seed: float(b) for seed, b in zip(seeds, group["baseline"].tolist(), strict=True) if _finite(b)}
+        ours = {seed: float(v) for seed, v in zip(seeds, group["value"].tolist(), strict=True) if finite(v)}
+        theirs = {seed: float(b) for seed, b in zip(seeds, group["baseline"].tolist(), strict=True) if finite(b)}
         metric = summary.metric(str(name))
         if not theirs and metric is not None and metric.baseline is not None:
             theirs = dict.fromkeys(ours, metric.baseline)
