@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from services import require_service
-from snakemake_runs import with_profile
+from snakemake_runs import run, with_profile
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,27 +146,12 @@ def test_full_mode_runs_each_seed_as_a_snakemake_job_through_the_executor_plugin
     """profiles/slurm-jobs: snakemake-executor-plugin-slurm places one job per seed, then collect."""
     root = tmp_path / "wiki"
     shutil.copytree(REPO / "examples" / "wiki", root)
-    argv = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--profile",
-        str(REPO / "profiles" / "slurm-jobs"),
-        "--directory",
-        str(root),
-        # the test cluster answers at once: no 40 s wait before the plugin's first look, 2 s between looks
-        "--slurm-init-seconds-before-status-checks",
-        "1",
-        "--seconds-between-status-checks",
-        "2",
-    ]
-    done = subprocess.run([*argv, f"prepare_{SLUG}"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    # the test cluster answers at once: no 40 s wait before the plugin's first look, 2 s between looks
+    quick = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2")
+    done, out = run("slurm-jobs", root, *quick, f"prepare_{SLUG}", timeout=300)
+    assert done.returncode == 0, out
     shorten_and_approve(root, SLUG)
-    done = subprocess.run([*argv, f"full_{SLUG}"], capture_output=True, text=True, timeout=500)
-    out = done.stdout + done.stderr
+    done, out = run("slurm-jobs", root, *quick, f"full_{SLUG}", timeout=500)
     assert done.returncode == 0, out
     assert out.count("rule run_seed:") == 3 and out.count("submitted with SLURM jobid") >= 3, (
         "each seed went to SLURM as its own job"
