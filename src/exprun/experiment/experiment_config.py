@@ -67,7 +67,6 @@ class ExperimentConfig:
     progress: str = "loss"
     requires_env: tuple[str, ...] = ()
     framework: str = ""
-    slug: str = ""
     arms: tuple[Arm, ...] = (Arm(arm_rules.SINGLE),)
 
     @classmethod
@@ -96,7 +95,6 @@ class ExperimentConfig:
             progress=progress if progress in PROGRESS_MODES else "loss",
             requires_env=tuple(str(n) for n in names) if isinstance(names, list) else (),
             framework=str(data.get("framework") or ""),
-            slug=str(data.get("slug") or ""),
             arms=tuple(arm_rules.of(dict(data), source)),
         )
 
