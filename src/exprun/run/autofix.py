@@ -5,6 +5,9 @@ rate × `autofix.lr_factor`; OOM → restart with the batch size ×
 `autofix.batch_factor` (resuming when a checkpoint exists). Anything else is
 reported, never fixed. One fix at most, so a broken run cannot loop forever.
 
+One path for every run (`apply`): what is due (`due`: the whole run while it runs, or the tasks of an ended
+multi-arm run), whether it may apply (the run's own code, the flags, the values to lower), one relaunch.
+
 The fix works through the run contract's flags (--lr, --batch-size, --resume) and relaunches the run's own
 approved snapshot, planned from the snapshot's config.yaml: an edit or a new approval of the live code folder
 changes nothing it runs. When the program does not list the flag it needs (its `--help` at the sanity run),
@@ -73,7 +76,8 @@ def blocked(args: list[str], anomaly: Anomaly, config: ExperimentConfig, flags: 
 
 
 def apply(slug: str, settings: Settings, root: Path, seen, run: Run) -> dict | None:
-    """Stop and relaunch once for the first fixable anomaly; None when no fix applies."""
+    """The one fix, by one path for every run: what is due, whether it may apply, then one relaunch.
+    None when nothing was relaunched (nothing due, or recorded as not applied with its reason)."""
     record = run.record
     if not run.launcher.supports_autofix or record.foreign:  # someone else's command: not ours to relaunch
         return None
@@ -81,68 +85,58 @@ def apply(slug: str, settings: Settings, root: Path, seen, run: Run) -> dict | N
         return None
     paths = Paths(slug, root)
     config = load_run_config(slug, root, record.snapshot)
-    if not config.single_arm:  # judged on each task's own log, not the run's combined tail
-        return _fix_tasks(slug, settings, root, seen, run, config)
-    anomaly = next((a for a in seen.anomalies if a.fixable), None)
-    if anomaly is None:
-        return None
-    unapproved = not_this_runs_code(slug, root, run)
-    if unapproved:
-        _not_applied(paths, record, anomaly, unapproved)
-        return None
-    has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
-    args, change = plan_fix(anomaly, config, settings, has_checkpoint)
-    reason = blocked(args, anomaly, config, contract.known_flags(slug, root, record.approved_hash))
-    if reason:
-        _not_applied(paths, record, anomaly, reason)
-        return None
-    run.stop()
-    return _relaunched(paths, run, anomaly, change, args)
-
-
-def _fix_tasks(slug: str, settings: Settings, root: Path, seen, run: Run, config: ExperimentConfig) -> dict | None:
-    """A multi-arm run: once it has ended, rerun only the tasks whose own log shows a fixable anomaly."""
-    record, paths = run.record, Paths(slug, root)
-    if seen.state.alive or not run.launcher.supports_task_reruns:
-        return None
-    fixes = autofix_tasks.plan(
-        run,
-        config,
-        settings,
-        lambda anomaly, arm_config: plan_fix(anomaly, arm_config, settings, False, restart=True),
-    )
+    fixes = due(seen, run, config, settings, paths)
     if not fixes:
         return None
-    unapproved = not_this_runs_code(slug, root, run)
-    if unapproved:
-        _not_applied(paths, record, fixes[0].anomaly, unapproved)
+    args, env = autofix_tasks.relaunch_env(fixes) if fixes[0].task else (fixes[0].args, None)
+    reason = not_this_runs_code(slug, root, run) or why_not(fixes, config, env, run, paths)
+    if reason:
+        _not_applied(paths, record, fixes[0].anomaly, reason)
         return None
-    flags = contract.known_flags(slug, root, record.approved_hash)
+    if not fixes[0].task:
+        run.stop()
+        return _relaunched(paths, run, fixes[0].anomaly, fixes[0].change, args)
+    assert env is not None
+    rerun = env["EXPRUN_TASKS"].split()
+    kept = {t: c for t, c in autofix_tasks.failed_tasks(record, seen.lines, paths.log).items() if t not in rerun}
+    extra = {"tasks": rerun, "kept_failed": kept}
+    return _relaunched(paths, run, fixes[0].anomaly, autofix_tasks.describe(fixes), args, env, extra)
+
+
+def due(seen, run: Run, config: ExperimentConfig, settings: Settings, paths: Paths) -> list[autofix_tasks.TaskFix]:
+    """What the fix would change. A single-arm run is fixed while it runs: stopped and resumed from its
+    checkpoints as one task (task ""). A multi-arm run is not stopped while healthy tasks are still going:
+    once it has ended, each task whose own log shows a fixable anomaly is rerun (autofix_tasks)."""
+    if config.single_arm:
+        anomaly = next((a for a in seen.anomalies if a.fixable), None)
+        if anomaly is None:
+            return []
+        has_checkpoint = any(paths.checkpoint_dir.glob("seed_*")) if paths.checkpoint_dir.exists() else False
+        args, change = plan_fix(anomaly, config, settings, has_checkpoint)
+        return [autofix_tasks.TaskFix("", anomaly, args, change)]
+    if seen.state.alive or not run.launcher.supports_task_reruns:
+        return []
+    return autofix_tasks.plan(
+        run, config, settings, lambda anomaly, arm_config: plan_fix(anomaly, arm_config, settings, False, restart=True)
+    )
+
+
+def why_not(
+    fixes: list[autofix_tasks.TaskFix], config: ExperimentConfig, env: dict | None, run: Run, paths: Paths
+) -> str:
+    """Why the planned changes cannot apply to this program ("" when they can), each task's in its own words."""
+    flags = contract.known_flags(paths.slug, paths.root, run.record.approved_hash)
+    if not fixes[0].task:
+        return blocked(fixes[0].args, fixes[0].anomaly, config, flags)
     reasons = [
         f"task {f.task}: {why}"
         for f in fixes
         if (why := blocked(f.args, f.anomaly, autofix_tasks.arm_config(config, f.task), flags))
     ]
-    args, env = autofix_tasks.relaunch_env(fixes)
-    if env["EXPRUN_TASK_ARGS"] and "EXPRUN_TASK_ARGS" not in _run_sh(Path(root) / (record.snapshot or paths.code_dir)):
+    code = paths.root / (run.record.snapshot or paths.code_dir)
+    if env and env["EXPRUN_TASK_ARGS"] and "EXPRUN_TASK_ARGS" not in _run_sh(code):
         reasons.append("the tasks need different changes and run.sh does not read EXPRUN_TASK_ARGS (regenerate it)")
-    if reasons:
-        _not_applied(paths, record, fixes[0].anomaly, "; ".join(reasons))
-        return None
-    kept = {
-        task: code
-        for task, code in autofix_tasks.failed_tasks(record, seen.lines, paths.log).items()
-        if task not in env["EXPRUN_TASKS"].split()
-    }
-    return _relaunched(
-        paths,
-        run,
-        fixes[0].anomaly,
-        autofix_tasks.describe(fixes),
-        args,
-        env,
-        {"tasks": env["EXPRUN_TASKS"].split(), "kept_failed": kept},
-    )
+    return "; ".join(reasons)
 
 
 def not_this_runs_code(slug: str, root: Path, run: Run) -> str:
