@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 from exprun.experiment import arms
@@ -289,10 +290,10 @@ def test_every_criterion_must_hold_and_any_confident_failure_fails():
     assert "criterion 1 (accuracy): not judged" in arm_results.key_result(bad)
 
 
-# ------------------------------------------------------------------ collect: finish_arms
+# ------------------------------------------------------------------ collect of a multi-arm run
 
 
-def test_finish_arms_links_the_sweep_plot_carries_the_sweep_and_criteria_data_and_the_llm_note(
+def test_collect_of_arms_links_the_sweep_plot_carries_the_sweep_and_criteria_data_and_the_llm_note(
     example_wiki, monkeypatch
 ):
     pytest.importorskip("matplotlib")
@@ -342,16 +343,10 @@ def test_finish_arms_links_the_sweep_plot_carries_the_sweep_and_criteria_data_an
         str(paths.exit_status),
     )
     seen = inspection.Inspection(record, RunState(RunStatus.EXITED, 0), [], Progress(), [], None)
-    data = collect.finish_arms(
-        slug,
-        config.parse({}),
-        example_wiki,
-        pages.parse_page(paths.page.read_text(), paths.page),
-        seen,
-        arms.of(cfg),
-        ExperimentConfig.from_mapping(cfg),
-        [],
-    )
+    paths.code_dir.mkdir(parents=True, exist_ok=True)
+    (paths.code_dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    page = pages.parse_page(paths.page.read_text(), paths.page)
+    data = collect.finish(slug, config.parse({}), example_wiki, page, seen)
     sweep_png = paths.plot.with_name(f"{paths.plot.stem}_sweep.png")
     assert sweep_png.read_bytes().startswith(b"\x89PNG") and data["sweep_plot"] is True
     page = paths.page.read_text()
@@ -363,3 +358,7 @@ def test_finish_arms_links_the_sweep_plot_carries_the_sweep_and_criteria_data_an
     collected = json.loads(paths.collected.read_text())
     assert collected["sweeps"][0]["best"]["value"] == 0.01 and collected["criteria"][0]["need"] == pytest.approx(0.01)
     assert "the method wins." in data["report"] and re.search(r"best learning_rate = 0\.01", data["key_result"])
+    # one report writer: an arms run's RUN_REPORT has the single-arm run's shape, with its intervals and advice
+    headings = [line for line in data["report"].splitlines() if line.startswith("#")]
+    assert headings[1:] == ["## Outcome: succeeded", "## Results", "## Analysis", "## Key Finding", "## Next Steps"]
+    assert "95 % CI" in data["report"] and "- Proceed to the next experiment in the plan" in data["report"]

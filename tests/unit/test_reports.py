@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from exprun.experiment.experiment_config import ExperimentConfig
-from exprun.finish import collect
+from exprun.finish import findings
 from exprun.logs import monitor
+from exprun.run import autofix_tasks
 from exprun.verdict import reports, results
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "reports"
@@ -50,7 +51,9 @@ TRACEBACK = [
 
 def crash_from(lines: list[str], state: str, exit_code: int | None, summary) -> dict:
     """The crash dict collect builds: the first crash-kind anomaly monitor finds, with the seeds it cost."""
-    return collect.crash_of(monitor.classify(lines, state, exit_code), lines, summary)
+    lost = sorted(set(summary.missing_seeds) | set(summary.failed_seeds))
+    failed = autofix_tasks.failed_in("\n".join(lines))
+    return findings.crash(monitor.classify(lines, state, exit_code), failed, lost)
 
 
 def seed(metrics, baseline=None, seed_no=0) -> dict:
@@ -172,7 +175,19 @@ def run_data(summary, crash) -> dict:
         "key_result": reports.key_result(summary, crash),
         "crash": crash,
         "page": f"wiki/experiments/{SLUG}.md",
+        "log_file": f"logs/exp-{SLUG}.log",
+        "reasons": summary.reasons,
+        "counted": len(summary.succeeded_seeds),
     }
+
+
+def run_report(summary, crash, plot=None, autofix=None) -> str:
+    """RUN_REPORT as collect.finish writes it, from the page's blocks."""
+    return reports.run_report(
+        run_data(summary, crash),
+        reports.results_section(summary, plot, crash),
+        reports.analysis_section(summary, crash, autofix),
+    )
 
 
 EXPECTED_OUTCOME = {
@@ -190,7 +205,7 @@ def test_page_sections_and_run_report(tmp_path, name):
     assert_golden(f"{name}.results.md", reports.results_section(summary, scenario["plot"], crash))
     assert_golden(f"{name}.analysis.md", reports.analysis_section(summary, crash, scenario["autofix"]))
     assert_golden(f"{name}.key_result.txt", reports.key_result(summary, crash))
-    assert_golden(f"{name}.run_report.md", reports.run_report(run_data(summary, crash), summary))
+    assert_golden(f"{name}.run_report.md", run_report(summary, crash, scenario["plot"], scenario["autofix"]))
 
 
 DEPLOY = {
@@ -273,7 +288,7 @@ def test_deploy_report_has_the_exp_run_shape():
 
 def test_run_report_has_the_exp_run_shape(tmp_path):
     summary, crash, _ = build(tmp_path, "succeeded")
-    lines = reports.run_report(run_data(summary, crash), summary).splitlines()
+    lines = run_report(summary, crash).splitlines()
     order = [
         f"# Run Report: {TITLE}",
         "## Outcome: succeeded",
@@ -298,12 +313,12 @@ def test_run_report_has_the_exp_run_shape(tmp_path):
 )
 def test_run_report_next_step_follows_the_outcome(tmp_path, name, next_step):
     summary, crash, _ = build(tmp_path, name)
-    assert next_step in reports.run_report(run_data(summary, crash), summary)
+    assert next_step in run_report(summary, crash)
 
 
 def test_crash_and_missing_seeds_are_reported(tmp_path):
     summary, crash, _ = build(tmp_path, "failed-with-problems")
-    text = reports.run_report(run_data(summary, crash), summary)
+    text = run_report(summary, crash)
     assert "ValueError: Input contains NaN" in text and crash["suggestion"] in text
     assert "seed(s) without a counted result: 2, 4" in text
     assert "seed 2: not counted" in text and "seed 4: not counted" in text
@@ -317,7 +332,7 @@ def test_a_crash_is_said_everywhere_even_when_the_surviving_seeds_give_a_verdict
     lines = ["=== seed 2 ===", "Killed", "seed 2 failed with exit status 137", "failed seeds: 2"]
     crash = crash_from(lines, "exited", 137, summary)
     data = run_data(summary, crash)
-    report = reports.run_report(data, summary)
+    report = run_report(summary, crash)
     outcome_line = next(line for line in report.splitlines() if line.startswith("## Outcome:"))
     assert "crashed" in outcome_line and "2 (exit 137)" in outcome_line
     assert "crashed" in data["key_result"] and "2 (exit 137)" in data["key_result"]

@@ -47,7 +47,7 @@ def test_tasks_run_in_parallel_with_their_own_exit_status(wiki_root, screen_avai
     assert "started (slot 1" in log and "task broken:2 failed with exit status 1" in log
     meta = page_meta(wiki_root, SLUG)
     assert meta["status"] == "completed"
-    assert "Tasks that failed: broken:0 (exit 1), broken:1 (exit 1), broken:2 (exit 1)" in meta["key_result"]
+    assert "tasks that failed: broken:0 (exit 1), broken:1 (exit 1), broken:2 (exit 1)" in meta["key_result"]
     page = (wiki_root / "wiki" / "experiments" / f"{SLUG}.md").read_text()
     assert "| full | control |" in page and "| hidden layer | no-hidden-layer |" in page
     assert "- broken: seed 0 not counted — no result file" in page

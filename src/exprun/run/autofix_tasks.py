@@ -81,8 +81,12 @@ def failed_tasks(record: RunRecord, lines: list[str], log: Path) -> dict[str, in
     current = "\n".join([*lines, tail_text(log, 1 << 16, start=record.log_offset)])
     relaunches = [h for h in record.history if h.get("event") == "relaunch"]
     kept = relaunches[-1].get("kept_failed", {}) if relaunches else {}
-    found = {task or seed: int(code) for task, seed, code in FAILED_TASK.findall(current)}
-    return {**{str(t): int(c) for t, c in kept.items()}, **found}
+    return {**{str(t): int(c) for t, c in kept.items()}, **failed_in(current)}
+
+
+def failed_in(text: str) -> dict[str, int]:
+    """run.sh's closing lines in `text`: task (arm:seed, or seed) → exit status."""
+    return {task or seed: int(code) for task, seed, code in FAILED_TASK.findall(text)}
 
 
 def rerun_tasks(record: RunRecord) -> list[str]:

@@ -150,13 +150,17 @@ def per_seed_table(summary: Summary) -> list[str]:
 
 
 def crash_text(crash: dict | None) -> str:
-    """ "the run crashed (seeds 1, 2: exit status 1)" — the seeds it cost, named; "" for a clean end."""
+    """ "the run crashed (seeds 1, 2: exit status 1)" — the seeds or tasks it cost, named; "" for a clean end."""
     if not crash:
         return ""
-    seeds = crash.get("seeds") or []
-    codes = crash.get("seed_exit_codes") or {}
-    named = ", ".join(f"{s} (exit {codes[str(s)]})" if str(s) in codes else str(s) for s in seeds)
-    return f"the run crashed ({crash['detail']})" + (f"; seed(s) without a counted result: {named}" if seeds else "")
+    text = f"the run crashed ({crash['detail']})"
+    if "seeds" in crash:  # a single-arm run: its seeds without a counted result
+        seeds = crash["seeds"]
+        codes = crash.get("seed_exit_codes") or {}
+        named = ", ".join(f"{s} (exit {codes[str(s)]})" if str(s) in codes else str(s) for s in seeds)
+        return text + (f"; seed(s) without a counted result: {named}" if seeds else "")
+    failed = crash.get("tasks") or {}
+    return text + ("; tasks that failed: " + ", ".join(f"{t} (exit {c})" for t, c in failed.items()) if failed else "")
 
 
 def key_result(summary: Summary, crash: dict | None = None) -> str:
@@ -227,74 +231,52 @@ def analysis_section(summary: Summary, crash: dict | None, autofix: dict | None)
     return "\n".join(lines)
 
 
-def run_report(data: dict, summary: Summary) -> str:
-    slug = data["slug"]
+def run_report(data: dict, results: str, analysis: str) -> str:
+    """RUN_REPORT of every run, single-arm or arms: the /exp-run shape (outcome, results, key finding, next
+    steps) with the page's own Results and Analysis blocks, so the report and the page say the same — the
+    intervals the verdict rests on included."""
     crashed = crash_text(data.get("crash"))
-    outcome = summary.outcome + (f" — {crashed}" if crashed else "")
-    lines = [f"# Run Report: {data['title']}", "", f"## Outcome: {outcome}", "", "## Results"]
-    lines += results_table(summary) if summary.metrics else ["No seed produced results."]
-    status = seed_status_lines(summary)
-    if status:
-        lines += [""] + status
-    if data.get("crash"):
-        lines += ["", f"Crash: {crashed} — suggested fix: {data['crash']['suggestion']}"]
+    outcome = data["outcome"] + (f" — {crashed}" if crashed else "")
+    lines = [f"# Run Report: {data['title']}", "", f"## Outcome: {outcome}", "", "## Results", results]
+    lines += ["", "## Analysis", analysis]
     if data.get("sanity_skipped"):
         lines += ["", "Deployed with --skip-sanity: no sanity run checked this code before it ran."]
     if data.get("task_logs"):
         lines += ["", f"Task logs (combined into {data.get('log_file', 'run_log')}): " + ", ".join(data["task_logs"])]
-    if data.get("launched_by_exprun") is False:
-        lines += [
-            "",
-            "This run was not launched by exprun (deployed by the wiki's agent): no exit status, no "
-            "approval record and no run id — every seed file in results/<slug>/ was counted.",
-        ]
     if str(data.get("analysis_llm", "")).startswith("analysis_llm:"):
         lines += ["", f"No LLM note in the Analysis: {data['analysis_llm']}"]
-    lines += ["", "## Key Finding", data["key_result"], "", "## Next Steps"]
-    if crashed and not summary.succeeded_seeds:
-        lines.append(
-            f"- The run crashed before any seed counted: {data['crash']['suggestion']}; then `exprun retry {slug}` "
+    lines += ["", "## Key Finding", data["key_result"], "", "## Next Steps", *next_steps(data)]
+    lines += ["", f"Page: {data['page']}"]
+    return "\n".join(lines) + "\n"
+
+
+MORE_SEEDS_WOULD_TELL = ("excessive variance", "need at least 2")  # the engine's words for "too few / too wide"
+
+
+def next_steps(data: dict) -> list[str]:
+    """What to do next, for the situation the run ended in: a crash that cost everything, one that cost some,
+    and the outcome (more seeds only where more seeds would decide it)."""
+    slug, crash, counted = data["slug"], data.get("crash"), int(data.get("counted", 0))
+    steps = []
+    if crash and not counted:
+        steps.append(
+            f"- The run crashed before any result counted: {crash['suggestion']}; then `exprun retry {slug}` "
             f"(planned again, this attempt kept aside), approve the fix and `snakemake deploy_{slug}`"
         )
-    elif crashed:
-        lines.append(
-            f"- The run crashed: read the log ({data['crash']['suggestion']}); "
-            "the verdict rests on the seeds that finished"
+    elif crash:
+        steps.append(
+            f"- The run crashed: read the log ({crash['suggestion']}); the verdict rests on the "
+            f"{counted} result(s) that counted"
         )
-    lines.append(f"- Run `/exp-eval {slug}` to update the linked idea in wiki")
-    if summary.outcome == "succeeded":
-        lines.append("- Proceed to the next experiment in the plan")
-    elif summary.outcome == "failed":
-        lines.append("- Analyze the failure, consider an /exp-design revision")
-    else:
-        lines.append("- Add seeds or tighten the setup to resolve the variance, then re-run as a new experiment")
-    lines += ["", f"Page: {data['page']}"]
-    return "\n".join(lines) + "\n"
-
-
-def arms_run_report(data: dict, results_text: str, analysis: str) -> str:
-    """RUN_REPORT of a multi-arm run: the arm table, the classes or differences, the outcome and next steps."""
-    slug = data["slug"]
-    lines = [
-        f"# Run Report: {data['title']}",
-        "",
-        f"## Outcome: {data['outcome']}",
-        "",
-        "## Results",
-        results_text,
-        "",
-        "## Analysis",
-        analysis,
-        "",
-        "## Key Finding",
-        data["key_result"],
-    ]
-    if data.get("task_logs"):
-        lines += ["", f"Task logs (combined into {data.get('log_file', 'run_log')}): " + ", ".join(data["task_logs"])]
-    if str(data.get("analysis_llm", "")).startswith("analysis_llm:"):
-        lines += ["", f"No LLM note in the Analysis: {data['analysis_llm']}"]
-    lines += ["", "## Next Steps", f"- Run `/exp-eval {slug}` to update the linked idea in wiki"]
-    if data["outcome"] == "inconclusive":
-        lines.append("- Add seeds to narrow the intervals, then re-run as a new experiment")
-    lines += ["", f"Page: {data['page']}"]
-    return "\n".join(lines) + "\n"
+    elif not counted:
+        steps.append(f"- No result counted: read the log ({data.get('log_file', 'run_log')}) and the Results' reasons")
+    steps.append(f"- Run `/exp-eval {slug}` to update the linked idea in wiki")
+    if data["outcome"] == "succeeded":
+        steps.append("- Proceed to the next experiment in the plan")
+    elif data["outcome"] == "failed":
+        steps.append("- Analyze the failure, consider an /exp-design revision")
+    elif counted and any(word in reason for reason in data.get("reasons", []) for word in MORE_SEEDS_WOULD_TELL):
+        steps.append("- Add seeds to narrow the intervals, then re-run as a new experiment")
+    elif counted:
+        steps.append("- Nothing here decides the hypothesis (see the Analysis); `/exp-eval` weighs the numbers")
+    return steps
