@@ -316,6 +316,34 @@ def test_run_report_next_step_follows_the_outcome(tmp_path, name, next_step):
     assert next_step in run_report(summary, crash)
 
 
+def test_a_run_with_nothing_to_compare_is_not_told_to_add_seeds(tmp_path):
+    """Attack: three seeds, no baseline numbers anywhere — more seeds cannot decide it, a baseline can."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for number, value in enumerate((0.95, 0.96, 0.97)):
+        (folder / f"seed_{number}.json").write_text(json.dumps(seed({"accuracy": value}, seed_no=number)))
+    found = results.read_seed_files(folder)
+    config = {"seeds": [0, 1, 2], "metrics": ["accuracy"], "primary_metric": "accuracy"}
+    summary = results.summarize(found.records, ExperimentConfig.from_mapping(config), found.rejected)
+    assert summary.outcome == "inconclusive"
+    next_steps = run_report(summary, None).split("## Next Steps", 1)[1]
+    assert "Nothing to compare with" in next_steps and "baseline_results" in next_steps
+    assert "Add seeds" not in next_steps
+
+
+def test_a_crash_that_left_nothing_is_told_to_retry_not_to_add_seeds(tmp_path):
+    summary, crash, _ = build(tmp_path, "no-results")
+    next_steps = run_report(summary, crash).split("## Next Steps", 1)[1]
+    assert "exprun retry" in next_steps and "Add seeds" not in next_steps and "seeds that finished" not in next_steps
+
+
+def test_the_per_seed_table_shows_the_baseline_each_seed_ran_beside(tmp_path):
+    summary, _, _ = build(tmp_path, "succeeded")
+    table = reports.per_seed_table(summary)
+    assert table[0] == "| Seed | accuracy | accuracy (baseline) | f1_macro | f1_macro (baseline) |"
+    assert table[2] == "| 0 | 0.9722 | 0.9611 | 0.9718 | 0.9603 |"
+
+
 def test_crash_and_missing_seeds_are_reported(tmp_path):
     summary, crash, _ = build(tmp_path, "failed-with-problems")
     text = run_report(summary, crash)

@@ -14,6 +14,7 @@ from exprun.core.numbers import finite
 from exprun.experiment.arms import control
 from exprun.verdict import arm_stats
 from exprun.verdict.arm_summary import ArmsSummary
+from exprun.verdict.words import EXCESSIVE_VARIANCE, NO_BASELINE, TOO_FEW
 
 
 def criteria_checks(summary: ArmsSummary, criteria: list[dict]) -> list[dict]:
@@ -138,9 +139,9 @@ def _delta_check(summary: ArmsSummary, ref: str, baseline: str, metric: str, hig
     if not per_arm.get(ref):
         return {**out, "text": head + f"no value of {metric} in {ref}'s seed files; not judged"}
     if not per_arm.get(baseline):
-        return {**out, "text": head + f"no baseline numbers for {metric} (not run beside it, no baseline_results)"}
+        return {**out, "text": head + f"{NO_BASELINE} for {metric} (not run beside it, no baseline_results)"}
     if d.delta.n < 2:
-        return {**out, "text": head + f"{metric} in {d.delta.n} paired seed(s) (need at least 2); not judged"}
+        return {**out, "text": head + f"{metric} in {d.delta.n} paired seed(s) ({TOO_FEW}); not judged"}
     needs = [fields["min_delta"]] if "min_delta" in fields else []
     if "min_relative" in fields:
         if d.relative is None:
@@ -172,5 +173,5 @@ def outcome_of(checks: list[dict]) -> tuple[str, list[str]]:
     if verdicts and all(v == "holds" for v in verdicts):
         return "succeeded", reasons
     if "wide" in verdicts:
-        reasons.append("excessive variance: an interval straddles what a criterion asks; more seeds would tell")
+        reasons.append(f"{EXCESSIVE_VARIANCE}: an interval straddles what a criterion asks; more seeds would tell")
     return "inconclusive", reasons

@@ -39,6 +39,7 @@ from exprun.verdict.arm_criteria import criteria_checks, outcome_of, pct
 from exprun.verdict.arm_summary import ArmsSummary
 from exprun.verdict.arm_sweeps import best_line, show_value, sweep_tables
 from exprun.verdict.results import CountRules, read_seed_files
+from exprun.verdict.words import EXCESSIVE_VARIANCE, TOO_FEW
 
 
 def read_metrics(
@@ -152,7 +153,7 @@ def decide(
     compared = [d for d in summary.differences if d.delta.n < 2]
     if compared:
         names = ", ".join(f"{d.arm} vs {d.reference}" for d in compared)
-        return "inconclusive", [f"fewer than 2 paired seeds for {names} (need at least 2)"]
+        return "inconclusive", [f"fewer than 2 paired seeds for {names} ({TOO_FEW})"]
     if any(a.role == "baseline" for a in summary.arms):
         summary.checks = criteria_checks(summary, criteria)
         return outcome_of(summary.checks)
@@ -178,7 +179,7 @@ def decide(
             return "succeeded", reasons
         if "fails" in verdicts:
             return "failed", reasons
-        return "inconclusive", reasons + ["excessive variance: an interval of Δ crosses a class boundary"]
+        return "inconclusive", reasons + [f"{EXCESSIVE_VARIANCE}: an interval of Δ crosses a class boundary"]
     found = [best_line(t, summary.primary) for t in summary.sweeps if t.best is not None]
     if found:
         return "inconclusive", found + ["a sweep's verdict is for /exp-eval"]
@@ -292,7 +293,7 @@ def analysis_section(s: ArmsSummary) -> str:
     return "\n".join(lines)
 
 
-VERDICT_WORDS = {"holds": "met", "fails": "not met", "wide": "excessive variance", "unknown": "not judged"}
+VERDICT_WORDS = {"holds": "met", "fails": "not met", "wide": EXCESSIVE_VARIANCE, "unknown": "not judged"}
 
 
 def _check_words(c: dict) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from exprun.verdict.words import MORE_SEEDS_WOULD_TELL, NO_BASELINE
+
 if TYPE_CHECKING:  # pandas (behind results) costs ~0.4 s to import; a deploy report needs none of it
     from exprun.verdict.results import Summary
 
@@ -139,13 +141,22 @@ def results_table(summary: Summary) -> list[str]:
 
 
 def per_seed_table(summary: Summary) -> list[str]:
+    """One row per counted seed; a metric whose baseline ran beside it on each seed gets its baseline column,
+    so a reader sees the pairs the Δ interval is computed from."""
     if summary.per_seed.empty:
         return []
     wide = summary.per_seed.pivot_table(index="seed", columns="metric", values="value", aggfunc="first", dropna=False)
-    names = [m.metric for m in summary.metrics]
-    lines = ["| Seed | " + " | ".join(names) + " |", "|------|" + "---|" * len(names)]
-    for seed, row in wide.iterrows():
-        lines.append(f"| {seed} | " + " | ".join(_fmt(row.get(n)) for n in names) + " |")
+    paired = summary.per_seed.dropna(subset=["baseline"])
+    base = paired.pivot_table(index="seed", columns="metric", values="baseline", aggfunc="first")
+    columns = []
+    for m in summary.metrics:
+        columns.append((m.metric, wide.get(m.metric)))
+        if m.metric in base.columns:
+            columns.append((f"{m.metric} (baseline)", base[m.metric]))
+    lines = ["| Seed | " + " | ".join(name for name, _ in columns) + " |", "|------|" + "---|" * len(columns)]
+    for seed in wide.index:
+        cells = [_fmt(None if values is None else values.get(seed)) for _, values in columns]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -250,9 +261,6 @@ def run_report(data: dict, results: str, analysis: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-MORE_SEEDS_WOULD_TELL = ("excessive variance", "need at least 2")  # the engine's words for "too few / too wide"
-
-
 def next_steps(data: dict) -> list[str]:
     """What to do next, for the situation the run ended in: a crash that cost everything, one that cost some,
     and the outcome (more seeds only where more seeds would decide it)."""
@@ -275,6 +283,12 @@ def next_steps(data: dict) -> list[str]:
         steps.append("- Proceed to the next experiment in the plan")
     elif data["outcome"] == "failed":
         steps.append("- Analyze the failure, consider an /exp-design revision")
+    elif counted and any(NO_BASELINE in reason for reason in data.get("reasons", [])):
+        steps.append(
+            "- Nothing to compare with: run the baseline beside the method (its numbers in each seed file's "
+            "`baseline_metrics`, or a baseline arm) or give its published numbers as `baseline_results` in "
+            "config.yaml, then re-run as a new experiment"
+        )
     elif counted and any(word in reason for reason in data.get("reasons", []) for word in MORE_SEEDS_WOULD_TELL):
         steps.append("- Add seeds to narrow the intervals, then re-run as a new experiment")
     elif counted:

@@ -22,6 +22,7 @@ from exprun.experiment.arms import Arm
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.verdict.arm_criteria import criteria_checks, outcome_of
 from exprun.verdict.arm_summary import ArmsSummary
+from exprun.verdict.words import TOO_FEW
 
 SEED_FILE = re.compile(r"^seed_(-?\d+)\.json$")
 
@@ -288,7 +289,7 @@ def judge(summary: Summary, criteria: list[dict]) -> tuple[str, list[str], list[
     """(outcome, reasons, the criteria checks): fewer than 2 counted seeds cannot tell; otherwise the
     criteria (none given: the primary metric beats the baseline) by the one rule (arm_criteria)."""
     if len(summary.succeeded_seeds) < 2:
-        return "inconclusive", [f"only {len(summary.succeeded_seeds)} seed(s) succeeded (need at least 2)"], []
+        return "inconclusive", [f"only {len(summary.succeeded_seeds)} seed(s) succeeded ({TOO_FEW})"], []
     checks = criteria_checks(as_arms(summary), criteria)
     outcome, reasons = outcome_of(checks)
     return outcome, reasons, checks
