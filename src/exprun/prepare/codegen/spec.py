@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exprun.core.errors import ConfigError
-from exprun.experiment import arms
 from exprun.experiment import seeds as seed_rules
-from exprun.prepare.codegen import criteria
+from exprun.prepare.codegen import criteria, page_arms
 from exprun.wiki.pages import Page
 
 SKLEARN_DATASETS = {
@@ -129,68 +128,6 @@ def _model(page: Page, framework: str) -> dict:
     return {"name": name, "hidden_sizes": units or [64]}
 
 
-# Page lines that declare arms (in any section): "- Ablation: without weight decay",
-# "- Sweep: learning_rate in [0.0003, 0.001, 0.003]". Factors the built-in recipes can remove:
-ABLATION_LINE = re.compile(
-    r"^\s*[-*]\s*ablation\s*:\s*(?:(?:without|no|remove|w/o)\s+)?(.+?)\s*"
-    r"(?:\(\s*expect(?:ed)?\s*:?\s*([a-z ,/]+?)\s*\))?\s*$",
-    re.I | re.M,
-)
-SWEEP_LINE = re.compile(r"^\s*[-*]\s*sweep\s*:\s*([A-Za-z_. ]+?)\s+(?:in|over|=)\s*[\[{(](.+?)[\]})]", re.I | re.M)
-RECIPE_FACTORS: tuple[tuple[str, dict[str, Any]], ...] = (
-    (r"hidden|non-?linear", {"model": {"hidden_sizes": []}}),
-    (r"weight[\s_-]?decay|l2", {"hyperparameters": {"weight_decay": 0.0}}),
-)
-SWEEPABLE = {
-    "learning_rate": "hyperparameters.learning_rate",
-    "lr": "hyperparameters.learning_rate",
-    "batch_size": "hyperparameters.batch_size",
-    "weight_decay": "hyperparameters.weight_decay",
-    "epochs": "hyperparameters.epochs",
-    "hidden_units": "model.hidden_sizes",
-}
-
-
-def _number_or_text(text: str):
-    try:
-        return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
-    except ValueError:
-        return text
-
-
-def page_arms(page: Page, notes: list[str]) -> list[dict]:
-    """Arms the page declares, as config.yaml entries (a control first); notes say what no recipe can remove."""
-    found: list[dict] = []
-    for factor, expected in ABLATION_LINE.findall(page.body):
-        override = next((o for pattern, o in RECIPE_FACTORS if re.search(pattern, factor, re.I)), None)
-        if override is None:
-            notes.append(
-                f"ablation '{factor}' has no override in the built-in recipe: add its arm's overrides to "
-                "config.yaml `arms` (and the option to the code)"
-            )
-            continue
-        name = "no-" + re.sub(r"[^a-z0-9]+", "-", factor.lower()).strip("-")[:40]
-        if any(a["name"] == name for a in found):
-            continue  # the same factor named again elsewhere on the page
-        arm = {"name": name, "role": "ablation", "factor": factor, "overrides": override}
-        expect = [w.upper() for w in re.findall(r"essential|contributing|marginal|harmful", expected, re.I)]
-        found.append({**arm, "expect": expect} if expect else arm)
-    grid = {}
-    for key, values in SWEEP_LINE.findall(page.body):
-        path = SWEEPABLE.get(key.strip().lower().replace(" ", "_"))
-        if path is None:
-            notes.append(
-                f"sweep over '{key.strip()}' is not a setting of the built-in recipe: add its arms to config.yaml"
-            )
-            continue
-        parsed = [_number_or_text(v.strip()) for v in values.split(",") if v.strip()]
-        grid[path] = [[v] if path == "model.hidden_sizes" else v for v in parsed]
-    found += arms.expand_sweep(grid) if grid else []
-    if any(a["role"] == "ablation" for a in found):
-        found.insert(0, {"name": "full", "role": "control", "factor": "", "overrides": {}})
-    return found
-
-
 def build_spec(page: Page, default_seeds: int = 3) -> Spec:
     """Map a page onto the recipe config; notes list everything left for the reviewer."""
     framework = framework_of(page)
@@ -226,12 +163,13 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
     success, criteria_notes = criteria.from_page(page, primary, primary not in LOWER_IS_BETTER)
     notes += baseline_notes + criteria_notes
     slug = page.slug
+    model = _model(page, framework)
     config = {
         "slug": slug,
         "framework": framework,
         "task": task,
         "dataset": dataset,
-        "model": _model(page, framework),
+        "model": model,
         "baseline": baseline,
         "hyperparameters": _hyperparameters(prose),
         "seeds": _seeds(page.body, default_seeds),
@@ -242,7 +180,7 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
         "sanity": {"epochs": 1, "max_steps": 100, "subset": 1024},
         "paths": {"results_dir": f"results/{slug}", "checkpoint_dir": f"checkpoints/{slug}"},
     }
-    declared = page_arms(page, notes)
+    declared = page_arms.declared(page, model["hidden_sizes"][0], notes)
     if declared:
         config["arms"] = declared
         if any(a["role"] == "control" for a in declared):  # ablations compare with the control arm, not a baseline
