@@ -13,7 +13,7 @@ from exprun.core.files import read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, readable
-from exprun.prepare.codegen import manifest
+from exprun.prepare.codegen import manifest, page_decisions
 from exprun.trust import integrity, snapshot
 from exprun.verdict import run_scope
 
@@ -36,7 +36,8 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     key_env = settings.review_llm.api_key_env
     gpu_line, gpu_checks = _gpu_plan(slug, root, settings, sanity)
     env_lines, env_checks = _env_needs(code, config, settings, root)
-    checks = gpu_checks + env_checks + run_scope.check_lines(slug, root, config)
+    checks = [*gpu_checks, *env_checks, *run_scope.check_lines(slug, root, config)]
+    checks += page_decisions.check_lines(slug, root)
     lines = [
         headline,
         "",

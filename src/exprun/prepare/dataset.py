@@ -87,7 +87,8 @@ def _without_file(slug: str, dataset: Mapping[str, Any]) -> dict | None:
         return _sklearn_report(name)
     if not rel:
         raise DatasetError(
-            f"{slug}: no dataset configured (setup.dataset on the page names no known dataset or file); {fix}"
+            f"{config_file(slug)}: `dataset` names neither a scikit-learn dataset (name) nor a file (path), and "
+            f"the page's setup.dataset gave exprun neither; {fix}"
         )
     return None
 

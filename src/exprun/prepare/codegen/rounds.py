@@ -11,7 +11,7 @@ from pathlib import Path
 from exprun.core.files import atomic_write_json, atomic_write_text, read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.prepare.codegen import generators, manifest, prompt, writer
+from exprun.prepare.codegen import generators, manifest, page_decisions, prompt, writer
 from exprun.trust import integrity
 from exprun.wiki import lifecycle, pages
 
@@ -89,6 +89,8 @@ def run_round(
         entry["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _save(slug, root, rounds + [entry])
         raise
+    if "config.yaml" in applied.written:  # the generator's own config: what the page decides, kept
+        entry["from_page"] = page_decisions.complete(paths.code_dir, context.get("page_reading") or {})
     diff_file = paths.rounds_dir / f"{number}-{round_name}.diff"
     atomic_write_text(diff_file, applied.diff)
     entry.update(
@@ -110,6 +112,8 @@ def describe(entry: dict) -> str:
     parts = [f"{entry['round']} ({entry['generator']}): wrote {', '.join(entry.get('written') or []) or 'nothing'}"]
     if entry.get("kept"):
         parts.append(f"kept a person's {', '.join(entry['kept'])}")
+    if entry.get("from_page"):
+        parts.append(f"its config.yaml lacked {', '.join(entry['from_page'])}: added as the page says")
     if entry.get("outcome"):
         parts.append(entry["outcome"])
     return "; ".join(parts)
