@@ -89,3 +89,33 @@ def test_the_baseline_line_says_whether_the_code_ran_it(wiki):
     )
     write_sanity(wiki, {"metrics": {"accuracy": 0.9}})
     assert "NOT RUN by this code" in line(gate_text(wiki), "8. Baseline")
+
+
+def test_a_stale_approval_shows_what_changed_in_each_file(wiki):
+    from exprun.core.errors import GateError
+    from exprun.gate import approval
+
+    approval.approve(SLUG, wiki, who="ana")
+    model = Paths(SLUG, wiki).code_dir / "model.py"
+    model.write_text(model.read_text().replace("import", "import  # changed", 1) + "RISKY = True\n")
+    with pytest.raises(GateError) as err:
+        approval.verify(SLUG, config.load(wiki), wiki)
+    message = str(err.value)
+    assert "these files changed after it was approved — model.py" in message
+    assert "    +RISKY = True" in message and "    --- approved/model.py" in message
+    whole = Paths(SLUG, wiki).approval_diff
+    assert f"the whole diff: {whole}" in message and "+RISKY = True" in whole.read_text()
+
+
+def test_a_long_change_is_cut_short_in_the_message_and_whole_in_the_file(wiki):
+    from exprun.core.errors import GateError
+    from exprun.gate import approval
+
+    approval.approve(SLUG, wiki, who="ana")
+    model = Paths(SLUG, wiki).code_dir / "model.py"
+    model.write_text(model.read_text() + "".join(f"X{i} = {i}\n" for i in range(100)))
+    with pytest.raises(GateError) as err:
+        approval.verify(SLUG, config.load(wiki), wiki)
+    message = str(err.value)
+    assert "more lines of model.py" in message and "+X99 = 99" not in message
+    assert "+X99 = 99" in Paths(SLUG, wiki).approval_diff.read_text()

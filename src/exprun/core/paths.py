@@ -59,6 +59,8 @@ class Paths:
     sanity_checkpoints = At("experiments/state/{slug}/sanity/checkpoints")
     approval = At("experiments/state/{slug}/approval.stamp")
     approval_binding = At("experiments/state/{slug}/approval.binding.json")
+    approved_code = At("experiments/state/{slug}/approved-code")
+    approval_diff = At("experiments/state/{slug}/approval.diff")
     approval_ok = At("experiments/state/{slug}/approval.verified")
     gate_message = At("experiments/state/{slug}/GATE.md")
     deployed = At("experiments/state/{slug}/deployed.stamp")

@@ -190,7 +190,9 @@ def _baseline_line(config: ExperimentConfig, slug: str, root: Path) -> str:
         said = f" (the page: “{text}”)" if text else ""
         return f"none: the page names no baseline{said}, so the verdict compares nothing"
     elif not read_json(Paths(slug, root).sanity):
-        how = "whether the code runs it shows after the sanity run (its seed file then holds baseline_metrics)"
+        planned = str(config.baseline.get("name") or "")
+        said = f"config.yaml names it {planned}; " if planned and planned not in ("none", "not_implemented") else ""
+        how = f"{said}whether the code runs it shows after the sanity run (its seed file then holds baseline_metrics)"
     else:
         how = (
             "NOT RUN by this code: the sanity run wrote no baseline_metrics — implement it and write "
