@@ -119,3 +119,72 @@ def test_a_long_change_is_cut_short_in_the_message_and_whole_in_the_file(wiki):
     message = str(err.value)
     assert "more lines of model.py" in message and "+X99 = 99" not in message
     assert "+X99 = 99" in Paths(SLUG, wiki).approval_diff.read_text()
+
+
+AGENT = """import pathlib, sys
+target = pathlib.Path(sys.argv[1])
+(target / "train.py").write_text("import json\\nprint('my own program')\\n")
+"""
+
+
+def regenerate_with_an_agent(root: Path, tmp_path: Path) -> None:
+    """The folder was the built-in recipe's; then a coding agent wrote its own train.py."""
+    import sys
+
+    from exprun.prepare.codegen import generate
+
+    agent = tmp_path / "agent.py"
+    agent.write_text(AGENT)
+    command = [sys.executable, str(agent), "{target}"]
+    generate.generate(SLUG, config.load(root, override={"codegen": {"command": command}}), root)
+
+
+def test_the_recipe_notes_show_only_while_the_code_is_the_recipes(wiki, tmp_path):
+    paths = Paths(SLUG, wiki)
+    context = json.loads(paths.context.read_text())
+    paths.context.write_text(json.dumps({**context, "notes": ["write load_data() in data.py"]}))
+    assert "- write load_data() in data.py" in gate_text(wiki)
+    train = paths.code_dir / "train.py"
+    train.write_text(train.read_text() + "\n# my change\n")
+    text = gate_text(wiki)
+    assert "load_data()" not in text
+    assert "(the built-in recipe's notes are not shown: train.py is not as the recipe wrote it)" in text
+
+
+def test_an_agents_program_is_not_described_by_the_recipe_notes(wiki, tmp_path):
+    page = Paths(SLUG, wiki).page
+    page.write_text(page.read_text().replace("metrics: [accuracy, macro F1]", "metrics: [accuracy, perplexity]"))
+    regenerate_with_an_agent(wiki, tmp_path)
+    notes = json.loads(Paths(SLUG, wiki).context.read_text())["notes"]
+    assert notes == ["metrics the built-in recipe does not compute: perplexity"]
+    text = gate_text(wiki)
+    assert "built-in recipe does not compute" not in text
+    assert "(the built-in recipe's notes are not shown: data.py (deleted), model.py (deleted)" in text
+
+
+def test_recipe_files_an_agent_does_not_use_leave_the_folder_and_the_hash(wiki, tmp_path):
+    from exprun.trust import integrity
+
+    regenerate_with_an_agent(wiki, tmp_path)
+    code = Paths(SLUG, wiki).code_dir
+    files = sorted(rel for rel, _ in integrity.code_files(code))
+    assert files == ["config.yaml", "requirements.txt", "run.sh", "train.py"]
+    assert "removed before hashing — the built-in recipe's files nothing here uses: data.py, model.py, utils.py" in (
+        gate_text(wiki)
+    )
+
+
+def test_a_recipe_file_a_person_edited_or_the_new_code_uses_is_never_removed(wiki, tmp_path):
+    from exprun.prepare.codegen import leftovers
+
+    paths = Paths(SLUG, wiki)
+    (paths.code_dir / "model.py").write_text((paths.code_dir / "model.py").read_text() + "# mine\n")
+    (paths.code_dir / "train.py").write_text("import utils\nprint('rewritten by a person')\n")
+    assert leftovers.remove(paths) == ["data.py"]
+    assert (paths.code_dir / "model.py").read_text().endswith("# mine\n") and (paths.code_dir / "utils.py").exists()
+
+
+def test_the_recipe_as_written_loses_nothing(wiki):
+    from exprun.prepare.codegen import leftovers
+
+    assert leftovers.remove(Paths(SLUG, wiki)) == []

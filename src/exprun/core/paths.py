@@ -52,6 +52,7 @@ class Paths:
     review = At("experiments/state/{slug}/review.json")
     sanity = At("experiments/state/{slug}/sanity.json")
     contract = At("experiments/state/{slug}/contract.json")
+    leftovers = At("experiments/state/{slug}/leftovers.json")
     codegen_rounds = At("experiments/state/{slug}/codegen.json")
     rounds_dir = At("experiments/state/{slug}/rounds")
     sanity_log = At("experiments/state/{slug}/sanity.log")

@@ -195,7 +195,9 @@ def _stale_headline(paths: Paths, changed: list[str], approved_hash: str) -> str
     if page:
         parts.append(f"the page changed after it was approved — {'; '.join(c[len('page field ') :] for c in page)}")
     headline = f"Approval of {paths.slug} is stale: {' and '.join(parts)}. Review them and approve again."
-    return "\n".join([headline, *approved_copy.diff_lines(paths, approved_hash, code)]) if code and approved_hash else headline
+    if not code or not approved_hash:  # a bare touch older than the code approved no bytes to compare with
+        return headline
+    return "\n".join([headline, *approved_copy.diff_lines(paths, approved_hash, code)])
 
 
 def verify(slug: str, settings: Settings, root: Path = Path(".")) -> dict:

@@ -13,10 +13,9 @@ from exprun.core.files import read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, readable
-from exprun.prepare.codegen import manifest
+from exprun.prepare.codegen import leftovers, manifest
 from exprun.trust import integrity, snapshot
 from exprun.verdict import run_scope
-
 
 HYPERPARAMETERS = (("lr", "learning_rate"), ("batch_size", "batch_size"), ("epochs", "epochs"))
 
@@ -48,6 +47,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  1. Code        {code}/  ({files})"
         + (f"\n                 edited by a person: {', '.join(changed_by_person)}" if changed_by_person else "")
         + linked,
+        *_leftover_lines(paths),
         *snapshot.gate_lines(code),
         "                 runs as approved: deploy copies exactly these bytes into snapshots/<hash>/ (read-only) "
         "and runs that",
@@ -234,13 +234,37 @@ def _criteria_line(config: ExperimentConfig) -> str:
 
 
 def _note_lines(paths: Paths, limit: int = 12) -> list[str]:
-    """What the page asks that the code generation could not map (from context.json), said at the gate."""
+    """What the page asks that the built-in recipe could not map (from context.json), said at the gate — only
+    while the code is the recipe's as it wrote it: once a generator or a person rewrote a file, the recipe's
+    notes ('write load_data() in data.py') describe a program that is no longer there."""
     notes = [str(n) for n in read_json(paths.context).get("notes") or []]
+    if not notes:
+        return []
+    others = manifest.recipe_changes(paths.code_dir)
+    if others:
+        shown = ", ".join(others[:6]) + (f", … {len(others) - 6} more" if len(others) > 6 else "")
+        return [
+            f"                 (the built-in recipe's notes are not shown: {shown} "
+            f"{'is' if len(others) == 1 else 'are'} not as the recipe wrote {'it' if len(others) == 1 else 'them'})"
+        ]
     lines = [
         f"                 - {n.strip()}" if not n.startswith("  ") else f"                   {n.strip()}"
         for n in notes[:limit]
     ]
     return lines + ([f"                 … {len(notes) - limit} more in CONTEXT.md"] if len(notes) > limit else [])
+
+
+def _leftover_lines(paths: Paths) -> list[str]:
+    """The recipe's files removed because the code no longer uses them (so the hash holds only this program)."""
+    gone = leftovers.removed(paths)
+    return (
+        [
+            f"                 removed before hashing — the built-in recipe's files nothing here uses: "
+            f"{', '.join(gone)} (a forced regeneration writes them back)"
+        ]
+        if gone
+        else []
+    )
 
 
 def _rounds_lines(slug: str, root: Path) -> list[str]:
