@@ -22,6 +22,7 @@ from exprun.core.errors import GateError
 from exprun.core.files import atomic_write_json, atomic_write_text, read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
+from exprun.gate import approved_copy
 from exprun.gate.checklist import checklist
 from exprun.prepare.codegen import manifest
 from exprun.trust import integrity
@@ -65,6 +66,7 @@ def approve(slug: str, root: Path = Path("."), who: str | None = None) -> dict:
         "page_fields": page_fields(slug, root),
         "sanity_passed": paths.sanity.exists(),
     }
+    approved_copy.keep(paths)
     atomic_write_json(paths.approval, stamp)
     paths.approval_binding.unlink(missing_ok=True)
     return stamp
@@ -140,6 +142,7 @@ def current_approval(slug: str, root: Path = Path(".")) -> Approval | list[str] 
         "page_fields": page_fields(slug, root),
         "accepted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    approved_copy.keep(paths)
     atomic_write_json(paths.approval_binding, binding)
     return Approval(binding["code_hash"], binding["files"], binding["page_fields"])
 
@@ -182,15 +185,19 @@ def approved_files(slug: str, root: Path, code_hash: str) -> dict:
     return {}
 
 
-def _stale_headline(slug: str, changed: list[str]) -> str:
+def _stale_headline(paths: Paths, changed: list[str], approved_hash: str) -> str:
+    """What changed since the approval: the files, with a short diff of each, and the page fields."""
     page = [c for c in changed if c.startswith("page field ")]
-    code = [c for c in changed if not c.startswith("page field ")]
+    code = [c for c in changed if not c.startswith("page field ") and not c.startswith("(")]
     parts = []
-    if code:
-        parts.append(f"these files changed after it was approved — {', '.join(code)}")
+    if code or len(page) < len(changed):
+        parts.append(f"these files changed after it was approved — {', '.join(code) or '(code folder changed)'}")
     if page:
         parts.append(f"the page changed after it was approved — {'; '.join(c[len('page field ') :] for c in page)}")
-    return f"Approval of {slug} is stale: {' and '.join(parts)}. Review them and approve again."
+    headline = f"Approval of {paths.slug} is stale: {' and '.join(parts)}. Review them and approve again."
+    if not code or not approved_hash:  # a bare touch older than the code approved no bytes to compare with
+        return headline
+    return "\n".join([headline, *approved_copy.diff_lines(paths, approved_hash, code)])
 
 
 def verify(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
@@ -211,7 +218,7 @@ def verify(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     if changed is None:
         headline = f"Approval needed: {slug} has passed its sanity run and waits for a person to review it."
     else:
-        headline = _stale_headline(slug, changed)
+        headline = _stale_headline(paths, changed, approved_hash)
     message = checklist(slug, settings, root, headline)
     atomic_write_text(paths.gate_message, message + "\n")
     raise GateError(message)

@@ -13,9 +13,11 @@ from exprun.core.files import read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, readable
-from exprun.prepare.codegen import manifest, page_decisions
+from exprun.prepare.codegen import leftovers, manifest, page_decisions
 from exprun.trust import integrity, snapshot
 from exprun.verdict import run_scope
+
+HYPERPARAMETERS = (("lr", "learning_rate"), ("batch_size", "batch_size"), ("epochs", "epochs"))
 
 
 def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
@@ -26,7 +28,6 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     sanity = read_json(paths.sanity)
     dataset = read_json(paths.dataset)
     review = read_json(paths.review)
-    hp = config.hyperparameters
     changed_by_person = manifest.human_changes(code)
     files = ", ".join(rel for rel, _ in integrity.code_files(code))
     linked = "".join(
@@ -47,12 +48,12 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  1. Code        {code}/  ({files})"
         + (f"\n                 edited by a person: {', '.join(changed_by_person)}" if changed_by_person else "")
         + linked,
+        *_leftover_lines(paths),
         *snapshot.gate_lines(code),
         "                 runs as approved: deploy copies exactly these bytes into snapshots/<hash>/ (read-only) "
         "and runs that",
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
-        f"  3. Settings    {code}/config.yaml: lr={hp.get('learning_rate')}, batch_size={hp.get('batch_size')}, "
-        f"epochs={hp.get('epochs')}, seeds={list(config.seeds)}, metrics={list(config.metrics)}",
+        f"  3. Settings    {code}/config.yaml: {_settings_text(config)}",
         *_arms_lines(config, unreadable, settings, sanity, dataset, slug, root),
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
@@ -61,7 +62,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  5. GPU plan    {gpu_line}",
         f"  6. Sanity run  {_sanity_line(sanity)}",
         f"  7. Code review {_review_line(review, code)}",
-        f"  8. Baseline    {_baseline_line(config)}",
+        f"  8. Baseline    {_baseline_line(config, slug, root)}",
         f"  9. Criteria    {_criteria_line(config)}",
         *_rounds_lines(slug, root),
         f"     Notes       {code}/CONTEXT.md (what was read and what the generator could not map)",
@@ -169,23 +170,60 @@ def _arms_lines(
     return lines
 
 
-def _baseline_line(config: ExperimentConfig) -> str:
-    """The page's baseline and where its numbers will come from (said plainly when from nowhere)."""
-    baseline = config.baseline
-    name, text = str(baseline.get("name") or "none"), str(baseline.get("description") or "")
+def _baseline_line(config: ExperimentConfig, slug: str, root: Path) -> str:
+    """The baseline as the page names it, and whether this code runs it — read from what the code did (the
+    sanity run's seed file holds `baseline_metrics` when it ran one) and from config.yaml, never from what a
+    recipe once meant to write."""
+    from exprun.prepare.codegen import criteria
+    from exprun.wiki.lifecycle import find_experiment
+
+    text, where = criteria.page_baseline(find_experiment(slug, root))
+    named = f"“{text}” (page: {where})" if text and not criteria.names_none(text) else ""
+    ran = _sanity_baseline(Paths(slug, root))
     if config.baseline_results:
         source = config.baseline_source or "source not given — add `source:`"
-        return f"{text or name}: numbers from config.yaml baseline_results {dict(config.baseline_results)} ({source})"
-    if name == "none":
-        return "none: the page names no baseline, so the verdict compares nothing"
-    if name == "control_arm":
-        return f"“{text}”: the control arm, run by the code on the same seeds (every arm is compared with it)"
-    if name == "not_implemented":
-        return (
-            f"“{text}” is NOT IMPLEMENTED by this code: implement it and write baseline_metrics, or add "
-            "`baseline_results: {source: <paper or page>, metrics: {<metric>: <value>}}` to config.yaml"
+        how = f"numbers from config.yaml baseline_results {dict(config.baseline_results)} ({source})"
+    elif ran:
+        how = f"run by the code: the sanity run wrote baseline_metrics {ran}"
+    elif config.baseline.get("name") == "control_arm":
+        how = "the control arm, run by the code on the same seeds (every arm is compared with it)"
+    elif not named:
+        said = f" (the page: “{text}”)" if text else ""
+        return f"none: the page names no baseline{said}, so the verdict compares nothing"
+    elif not read_json(Paths(slug, root).sanity):
+        planned = str(config.baseline.get("name") or "")
+        said = f"config.yaml names it {planned}; " if planned and planned not in ("none", "not_implemented") else ""
+        how = f"{said}whether the code runs it shows after the sanity run (its seed file then holds baseline_metrics)"
+    else:
+        how = (
+            "NOT RUN by this code: the sanity run wrote no baseline_metrics — implement it and write "
+            "baseline_metrics, or add `baseline_results: {source: <paper or page>, metrics: {<metric>: <value>}}` "
+            "to config.yaml"
         )
-    return f"“{text or name}” run by the code on the same data and seeds ({name})"
+    return f"{named or 'the page names none'}: {how}"
+
+
+def _sanity_baseline(paths: Paths) -> dict:
+    """The baseline_metrics of the sanity run's seed files ({} when none wrote any)."""
+    if not paths.sanity_results.is_dir():
+        return {}
+    for path in sorted(paths.sanity_results.rglob("seed_*.json")):
+        try:
+            found = json.loads(path.read_text(encoding="utf-8")).get("baseline_metrics")
+        except (OSError, ValueError, AttributeError):
+            continue  # the sanity checks judged the file; here it only tells whether a baseline ran
+        if isinstance(found, dict) and found:
+            return {k: round(v, 4) if isinstance(v, float) else v for k, v in found.items()}
+    return {}
+
+
+def _settings_text(config: ExperimentConfig) -> str:
+    """The settings config.yaml holds: hyperparameters only when it has them (a program that does not train
+    has none, and `lr=None` would read as a setting)."""
+    hp = config.hyperparameters
+    known = [(label, hp[key]) for label, key in HYPERPARAMETERS if hp.get(key) is not None]
+    shown = [f"{label}={value}" for label, value in known] + [f"seeds={list(config.seeds)}"]
+    return ", ".join(shown + [f"metrics={list(config.metrics)}"]) + ("" if known else " (no hyperparameters)")
 
 
 def _criteria_line(config: ExperimentConfig) -> str:
@@ -197,13 +235,37 @@ def _criteria_line(config: ExperimentConfig) -> str:
 
 
 def _note_lines(paths: Paths, limit: int = 12) -> list[str]:
-    """What the page asks that the code generation could not map (from context.json), said at the gate."""
+    """What the page asks that the built-in recipe could not map (from context.json), said at the gate — only
+    while the code is the recipe's as it wrote it: once a generator or a person rewrote a file, the recipe's
+    notes ('write load_data() in data.py') describe a program that is no longer there."""
     notes = [str(n) for n in read_json(paths.context).get("notes") or []]
+    if not notes:
+        return []
+    others = manifest.recipe_changes(paths.code_dir)
+    if others:
+        shown = ", ".join(others[:6]) + (f", … {len(others) - 6} more" if len(others) > 6 else "")
+        return [
+            f"                 (the built-in recipe's notes are not shown: {shown} "
+            f"{'is' if len(others) == 1 else 'are'} not as the recipe wrote {'it' if len(others) == 1 else 'them'})"
+        ]
     lines = [
         f"                 - {n.strip()}" if not n.startswith("  ") else f"                   {n.strip()}"
         for n in notes[:limit]
     ]
     return lines + ([f"                 … {len(notes) - limit} more in CONTEXT.md"] if len(notes) > limit else [])
+
+
+def _leftover_lines(paths: Paths) -> list[str]:
+    """The recipe's files removed because the code no longer uses them (so the hash holds only this program)."""
+    gone = leftovers.removed(paths)
+    return (
+        [
+            f"                 removed before hashing — the built-in recipe's files nothing here uses: "
+            f"{', '.join(gone)} (a forced regeneration writes them back)"
+        ]
+        if gone
+        else []
+    )
 
 
 def _rounds_lines(slug: str, root: Path) -> list[str]:

@@ -21,7 +21,7 @@ from exprun.experiment.experiment_config import ExperimentConfig, load_experimen
 from exprun.logs import monitor
 from exprun.machines.machine import open_machine
 from exprun.prepare import contract
-from exprun.prepare.codegen import manifest
+from exprun.prepare.codegen import leftovers, manifest
 from exprun.prepare.gpu_plan import gpu_plan
 from exprun.trust import snapshot
 from exprun.wiki.lifecycle import find_experiment
@@ -63,6 +63,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     config = load_experiment_config(slug, root)
     page = find_experiment(slug, root)
     plan = gpu_plan(page, paths.code_dir, settings.gpu.count)
+    leftovers.remove(paths)  # the recipe's files the code no longer uses: never hashed, copied or approved
     code_hash = manifest.folder_hash(paths.code_dir)
     # the sanity run executes a snapshot too: exactly the bytes its code_hash names, no bytecode cache, read-only
     # (a deploy of the same code, once approved, reuses it)

@@ -122,10 +122,36 @@ def from_page(page: Page, primary: str, higher_is_better: bool = True) -> tuple[
     return [criterion], notes
 
 
+BASELINE_LINE = re.compile(r"^\s*(?:[-*]\s*)?(?:\*\*)?baseline(?:\*\*)?\s*:\s*(?:\*\*)?\s*(\S.*)$", re.I | re.M)
+NO_BASELINE = re.compile(r"^(?:none|n/?a|no baseline)\b", re.I)
+
+
+def page_baseline(page: Page) -> tuple[str, str]:
+    """(the baseline as the page names it, where: `baseline`, `setup.baseline`, the `## Baseline` section or a
+    `Baseline:` line of the prose); ("", "") when the page names none. Pages put it in any of these places; a
+    field wins over prose because a person wrote it to be read by a program."""
+    for field in ("baseline", "setup.baseline"):
+        text = " ".join(str(page.get(field) or "").split())
+        if text:
+            return text, field
+    section = sections.read_section(page.body, "Baseline")
+    if section and section.strip():
+        return " ".join(section.split())[:300], "the page's Baseline section"
+    line = BASELINE_LINE.search(page.body)
+    if line:
+        return " ".join(line.group(1).split())[:300], "a `Baseline:` line of the page"
+    return "", ""
+
+
+def names_none(text: str) -> bool:
+    """The page says in words that there is no baseline (`baseline: "None — this stage measures …"`)."""
+    return bool(NO_BASELINE.match(text))
+
+
 def baseline(page: Page, framework: str, task: str) -> tuple[dict, list[str]]:
     """The page's baseline for config.yaml: what the built-in recipe can run, else marked not implemented."""
-    text = " ".join(str(page.get("baseline") or "").split())
-    if not text:
+    text = page_baseline(page)[0]
+    if not text or names_none(text):
         return {"name": "none", "description": ""}, ["the page names no baseline: the verdict compares nothing"]
     if framework in ("sklearn", "pytorch") and LINEAR_BASELINE.search(text):
         return {

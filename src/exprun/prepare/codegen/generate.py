@@ -20,7 +20,7 @@ from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.prepare import dataset
 from exprun.prepare.codegen import context as context_mod
-from exprun.prepare.codegen import generators, manifest, page_decisions, rounds, writer
+from exprun.prepare.codegen import generators, leftovers, manifest, page_decisions, rounds, writer
 from exprun.prepare.codegen.spec import build_spec
 from exprun.prepare.codegen.templates_run import render_requirements, render_run_sh
 from exprun.wiki import lifecycle
@@ -91,9 +91,11 @@ def generate(slug: str, settings: Settings, root: Path = Path("."), force: bool 
             raise ExprunError(f"{generator.name} returned no files for {slug}; nothing to run (see {entry['prompt']})")
         defaults = {rel: files[rel] for rel in ("run.sh", "config.yaml") if not (folder / rel).exists()}
         extra = writer.apply(folder, defaults, generator.name, "exprun defaults", *limits)
+        gone = leftovers.remove(paths)  # before anything hashes the folder: only the generator's program
         notes = [f"{generator.name} wrote {', '.join(entry['written'])}"] + (
             [f"exprun added its standard {', '.join(extra.written)}"] if extra.written else []
         )
+        notes += [f"removed the built-in recipe's files it does not use: {', '.join(gone)}"] if gone else []
         result = Generated(
             folder=folder,
             written=entry["written"] + extra.written,
@@ -119,4 +121,5 @@ def _write_context_md(folder: Path, text: str, force: bool) -> None:
     recorded = manifest.read_manifest(folder)
     files = dict(recorded.get("files", {}))
     files["CONTEXT.md"] = manifest.file_hash(target)
-    manifest.write_manifest(folder, files, recorded.get("generator", "built-in"))
+    by = manifest.written_by(folder) | {"CONTEXT.md": manifest.BUILT_IN}
+    manifest.write_manifest(folder, files, recorded.get("generator", manifest.BUILT_IN), by)

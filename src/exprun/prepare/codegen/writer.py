@@ -96,6 +96,7 @@ def apply(
     checked = {check_path(rel, folder, source).as_posix(): text for rel, text in files.items()}
     person = set() if force else set(manifest.human_changes(folder))
     recorded = dict(manifest.read_manifest(folder).get("files", {}))
+    by = manifest.written_by(folder)
     result, diff = Applied(), []
     for rel, text in sorted(checked.items()):
         target = folder / rel
@@ -105,14 +106,16 @@ def apply(
             continue
         if old == text and rel in recorded:
             result.unchanged.append(rel)
+            by[rel] = generator  # it proposed these very bytes: the file is its own now
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(target, text)
         if rel.endswith(".sh"):
             target.chmod(0o755)
         recorded[rel] = manifest.file_hash(target)
+        by[rel] = generator
         result.written.append(rel)
         diff += _diff(rel, old, text)
-    manifest.write_manifest(folder, recorded, generator)
+    manifest.write_manifest(folder, recorded, generator, by)
     result.diff = "".join(diff[:MAX_DIFF_LINES])
     return result
