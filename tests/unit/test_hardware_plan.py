@@ -127,8 +127,8 @@ def test_config_asking_a_gpu_on_a_cpu_page_is_said_at_the_gate_too(example_wiki)
     settings, code = page_planned_for(example_wiki, "cpu")
     say_in_config(code, hardware=1)
     text = gate.checklist(SLUG, settings, example_wiki, "headline")
-    assert "!! CHECK  GPU: config.yaml says `hardware: 1 GPU` but the page's setup.hardware is `cpu` (cpu)" in text
-    assert "5. GPU plan    1 GPU(s) (config.yaml `hardware: 1 GPU`)" in text
+    assert "!! CHECK  GPU: config.yaml says `hardware: 1` (1 GPU) but the page's setup.hardware is `cpu` (cpu)" in text
+    assert "5. GPU plan    1 GPU(s) (config.yaml `hardware: 1` (1 GPU))" in text
 
 
 @pytest.fixture

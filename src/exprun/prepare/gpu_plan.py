@@ -44,10 +44,6 @@ class GpuPlan:
         return bool(self.cuda_uses)
 
     @property
-    def page_asks(self) -> bool:
-        return self.page_count > 0
-
-    @property
     def asks(self) -> bool:
         """The plan asks for a GPU: config.yaml's `hardware` when it says, else the page."""
         return (self.page_count if self.declared is None else self.declared) > 0
@@ -64,8 +60,14 @@ class GpuPlan:
 
     def _said(self) -> str:
         if self.declared is not None:
-            return f"config.yaml `hardware: {hardware_rules.describe(self.declared)}`"
+            return f"config.yaml {self._declaration()}"
         return f"setup.hardware: {self.hardware}"
+
+    def _declaration(self) -> str:
+        """config.yaml's line as written, with what it means: `hardware: 2` (2 GPUs), `hardware: cpu`."""
+        if not self.declared:
+            return "`hardware: cpu`"
+        return f"`hardware: {self.declared}` ({hardware_rules.describe(self.declared)})"
 
     def describe(self, free_memory_mib: int, need: MemoryNeed | None = None) -> str:
         if not self.needed:
@@ -87,10 +89,10 @@ class GpuPlan:
         """The gate's CHECK line when config.yaml's `hardware` contradicts the page's plan."""
         page = f"`{self.hardware}` ({hardware_rules.describe(self.page_count)})" if self.hardware else "empty (cpu)"
         return (
-            f"config.yaml says `hardware: {hardware_rules.describe(self.declared or 0)}` but the page's "
-            f"setup.hardware is {page}: the sanity run and every launch follow config.yaml, so the results are "
-            "not from the hardware the page planned. Approve if that is intended; else remove `hardware` from "
-            "config.yaml (or change the page's setup.hardware so the two agree)"
+            f"config.yaml says {self._declaration()} but the page's setup.hardware is {page}: the sanity run and "
+            "every launch follow config.yaml, so the results are not from the hardware the page planned. Approve "
+            "if that is intended; else remove `hardware` from config.yaml (or change the page's setup.hardware so "
+            "the two agree)"
         )
 
     def contradiction_text(self, files_shown: int = 3) -> str:
