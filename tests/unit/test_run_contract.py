@@ -65,6 +65,7 @@ def test_a_folder_without_the_flags_is_stopped_before_anything_runs(example_wiki
         (lambda c: c.update(progress="sometimes"), "must be one of loss, steps, none"),
         (lambda c: c.update(success_criteria=["beat it"]), "each with `metric:`"),
         (lambda c: c.update(baseline_results={"source": "paper"}), "must be `{source:"),
+        (lambda c: c.update(hardware="lots"), "✗ config.yaml hardware: `hardware: lots` is not understood"),
     ],
 )
 def test_config_keys_exprun_reads_are_checked(example_wiki, edit, phrase):

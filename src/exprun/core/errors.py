@@ -32,6 +32,11 @@ class SanityError(ExprunError):
     """The minimal-scale run failed; nothing downstream may run."""
 
 
+class HardwareError(SanityError):
+    """The sanity run failed because the machine lacks the hardware the plan needs (no GPU visible): no change
+    to the code can make it pass, so no fix round is spent on it."""
+
+
 class DatasetError(ExprunError):
     """The experiment's dataset cannot be found or read."""
 

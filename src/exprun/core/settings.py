@@ -62,7 +62,7 @@ class Sanity:
 @dataclass(frozen=True)
 class Gpu:
     free_memory_mib: int = 500
-    count: int = 1
+    count: int = 0  # 0: as the experiment's plan says (config.yaml `hardware`, else setup.hardware); prepare.gpu_plan
     lock_dir: str = "experiments/state/.gpu-locks"
     memory_margin_mib: int = 1024
 

@@ -20,11 +20,13 @@ from exprun.core.errors import ConfigError
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.experiment import arms as arm_rules
+from exprun.experiment import hardware as hardware_rules
 from exprun.experiment import seeds
 from exprun.experiment.arms import Arm
 
 DEFAULT_SEEDS = (0,)  # no `seeds:` (the run contract asks for it): one run, seed 0
 PROGRESS_MODES = ("loss", "steps", "none")
+STRICT = ("seeds", "arms", "hardware")  # the fields a wrong value of stops: each would run wrong
 
 
 def _frozen(value: object) -> Mapping[str, Any]:
@@ -50,7 +52,7 @@ class ExperimentConfig:
 
     Lenient about what it can read past (a wrong `progress` becomes "loss"): the run contract's check
     (prepare.contract.config_checks) names every such field before anything runs; strict about what
-    would run wrong (seeds, arms): ConfigError naming the file and the field."""
+    would run wrong (seeds, arms, hardware): ConfigError naming the file and the field."""
 
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     source: str = "config.yaml"
@@ -68,6 +70,7 @@ class ExperimentConfig:
     requires_env: tuple[str, ...] = ()
     framework: str = ""
     arms: tuple[Arm, ...] = (Arm(arm_rules.SINGLE),)
+    hardware: int | None = None  # what the code needs when it differs from the page: 0 = cpu, N GPUs; None = the page's
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "config.yaml") -> ExperimentConfig:
@@ -96,6 +99,7 @@ class ExperimentConfig:
             requires_env=tuple(str(n) for n in names) if isinstance(names, list) else (),
             framework=str(data.get("framework") or ""),
             arms=tuple(arm_rules.of(dict(data), source)),
+            hardware=hardware_rules.declared(data.get("hardware"), source),
         )
 
     def higher(self, metric: str) -> bool:
@@ -113,12 +117,12 @@ class ExperimentConfig:
 
 def readable(data: object, source: str = "config.yaml") -> tuple[ExperimentConfig, str]:
     """For a report that must list every problem rather than stop at one (the gate's checklist): the config,
-    and what could not be read (the file's seeds and arms are then left at their defaults)."""
+    and what could not be read (the file's seeds, arms and hardware are then left at their defaults)."""
     raw = data if isinstance(data, Mapping) else {}
     try:
         return ExperimentConfig.from_mapping(raw, source), ""
     except ConfigError as exc:
-        rest = {k: v for k, v in raw.items() if k not in ("seeds", "arms")}
+        rest = {k: v for k, v in raw.items() if k not in STRICT}
         return ExperimentConfig.from_mapping(rest, source), str(exc)
 
 

@@ -87,7 +87,8 @@ def _yaml(path: Path) -> dict:
 
 def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[str, list[str]]:
     """The GPU plan line (with the free memory each GPU needs after the sanity peak) and the CHECK lines a person
-    cannot miss: a page that asks for no GPU whose code uses CUDA."""
+    cannot miss: config.yaml's `hardware` saying other than the page's plan, and a plan that asks for no GPU
+    whose code uses CUDA."""
     from exprun.gate.approval import code_hash  # approval imports this module
     from exprun.prepare.gpu_plan import gpu_plan, memory_need
     from exprun.wiki.lifecycle import find_experiment
@@ -96,7 +97,8 @@ def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[
     need = (
         memory_need(slug, root, code_hash(Paths(slug, root)), settings.gpu.memory_margin_mib) if plan.needed else None
     )
-    checks = [f"GPU: {plan.contradiction_text()}"] if plan.contradiction else []
+    checks = [f"GPU: {plan.override_text()}"] if plan.overrides_page else []
+    checks += [f"GPU: {plan.contradiction_text()}"] if plan.contradiction else []
     return plan.describe(settings.gpu.free_memory_mib, need), checks
 
 

@@ -186,7 +186,8 @@ def claim(
     if not view.visible:
         raise LaunchError(
             f"this experiment needs a GPU but {view.describe()}; "
-            "use a machine with a GPU (the remote profile) or set setup.hardware: cpu"
+            "use a machine with a GPU (the remote profile), or write `hardware: cpu` in the experiment's config.yaml "
+            "if its code runs on a CPU"
         )
     Path(lock_dir).mkdir(parents=True, exist_ok=True)
     held: list[tuple[int, int]] = []

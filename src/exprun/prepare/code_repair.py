@@ -1,14 +1,16 @@
 """The generator's repair rounds — the specification's "fix code based on review" and "if sanity fails → fix
 code, retry once": repairs of the code before the gate (the automatic fix is the run's, after it: run/autofix).
 Only a generator that can repair (codegen.llm, codegen.command) runs them; with the built-in recipes the
-review is for the person and a failed sanity run stops at once.
+review is for the person and a failed sanity run stops at once. So does one that failed only for want of a
+GPU (sanity.hardware_only): a fix round there would spend a generator call and a second sanity run on what no
+code change can fix.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from exprun.core.errors import ExprunError, SanityError
+from exprun.core.errors import ExprunError, HardwareError, SanityError
 from exprun.core.files import atomic_write_json, atomic_write_text
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
@@ -65,9 +67,12 @@ def _traceback(log: Path) -> str:
 
 
 def sanity_with_repair(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
-    """The sanity run; after a failure, one fix round with the report and traceback, then the run again."""
+    """The sanity run; after a failure, one fix round with the report and traceback, then the run again.
+    A failure of the machine's hardware (no GPU where the plan needs one) stops at once: code cannot fix it."""
     try:
         return sanity.run_sanity(slug, settings, root)
+    except HardwareError:
+        raise
     except SanityError as first:
         paths = Paths(slug, root)
         if generators.for_settings(settings) is None:

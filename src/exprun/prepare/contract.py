@@ -24,7 +24,7 @@ from exprun.core.errors import ConfigError
 from exprun.core.files import atomic_write_json, read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.experiment import arms
+from exprun.experiment import arms, hardware
 from exprun.experiment import seeds as seed_rules
 from exprun.experiment.experiment_config import DEFAULT_SEEDS, PROGRESS_MODES, ExperimentConfig, baseline_numbers
 from exprun.machines import env_needs
@@ -147,6 +147,12 @@ def config_checks(raw: Mapping[str, Any]) -> list[Check]:
         )
     except ConfigError as exc:
         checks.append(Check("config.yaml arms", False, str(exc).split(": ", 1)[-1]))
+    if raw.get("hardware") is not None:  # what the code needs where it differs from the page (gpu_plan)
+        try:
+            count = hardware.declared(raw["hardware"])
+            checks.append(Check("config.yaml hardware", True, hardware.describe(count or 0)))
+        except ConfigError as exc:
+            checks.append(Check("config.yaml hardware", False, str(exc).split(": ", 1)[-1]))
     if "requires_env" in raw:  # names only: a value never goes in config.yaml
         names = raw["requires_env"]
         ok = env_needs.valid_declaration(names)

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from exprun.core.errors import SanityError
+from exprun.core.errors import HardwareError, SanityError
 from exprun.core.files import atomic_write_json, atomic_write_text, read_json
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
@@ -22,7 +22,7 @@ from exprun.logs import monitor
 from exprun.machines.machine import open_machine
 from exprun.prepare import contract
 from exprun.prepare.codegen import leftovers, manifest
-from exprun.prepare.gpu_plan import gpu_plan
+from exprun.prepare.gpu_plan import CONFIG_FIX, gpu_plan
 from exprun.trust import snapshot
 from exprun.wiki.lifecycle import find_experiment
 
@@ -53,6 +53,7 @@ LIKELY_CAUSES = (
 
 Check = contract.Check
 CONTRADICTION = "CUDA use on a page without a GPU"
+GPU_VISIBLE = "GPU visible"
 
 
 def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
@@ -125,9 +126,19 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
         **facts,
     }
     if report["status"] != "passed":
+        if hardware_only(checks, plan):
+            seen = view.describe() if view else "no GPU visible"
+            raise HardwareError(f"{plan.no_gpu_text(slug, seen)} (log: {paths.sanity_log})")
         raise SanityError(failure_message(slug, report, output, paths))
     atomic_write_json(paths.sanity, report)
     return report
+
+
+def hardware_only(checks: list[Check], plan) -> bool:
+    """No GPU visible where the plan (the page or config.yaml) asks for one: whatever else failed ran without
+    the hardware it was written for, and no change to the code makes a GPU appear. Not so when the GPU is needed
+    only because the code uses CUDA on a CPU plan: removing that use is a code fix."""
+    return not plan.contradiction and any(c.name == GPU_VISIBLE and not c.ok for c in checks)
 
 
 def contract_message(slug: str, found: contract.Report, paths: Paths) -> str:
@@ -175,7 +186,7 @@ def _checks(
         if steps and result.get("wall_time_s"):
             facts["seconds_per_step"] = float(result["wall_time_s"]) / steps
     if view is not None:  # skipped for CPU-only experiments (gpu_plan holds the rule)
-        checks.append(Check("GPU visible", view.visible, view.describe()))
+        checks.append(Check(GPU_VISIBLE, view.visible, view.describe()))
     # The run contract's `gpu_peak_mib=` line (None when not printed): deploy needs this much free per GPU.
     facts["gpu_peak_mib"] = round(progress.gpu_peak_mib) if progress.gpu_peak_mib else None
     return checks, facts
@@ -198,7 +209,7 @@ def failure_message(slug: str, report: dict, output: str, paths: Paths) -> str:
 
 def likely_cause(output: str, slug: str, failed: list[dict]) -> str:
     if any(c["name"] == CONTRADICTION for c in failed):  # the code's CUDA error is a symptom of this
-        return "the code uses CUDA but the page's setup.hardware names no GPU: see the ✗ line above"
+        return "the code uses CUDA but setup.hardware names no GPU (or config.yaml says cpu): see the ✗ line above"
     for pattern, cause in LIKELY_CAUSES:
         match = re.search(pattern, output)
         if match:
@@ -206,6 +217,6 @@ def likely_cause(output: str, slug: str, failed: list[dict]) -> str:
     names = {c["name"] for c in failed}
     if "loss decreased" in names:
         return "the loss did not go down at sanity scale: check the learning rate and the training loop"
-    if "GPU visible" in names:
-        return "no GPU visible here: run on a GPU machine (remote profile) or set setup.hardware: cpu"
+    if GPU_VISIBLE in names:
+        return f"no GPU visible here: run on a GPU machine (remote profile) {CONFIG_FIX}"
     return "see the log above"

@@ -36,6 +36,8 @@ INSTRUCTIONS = {
 - `--sanity` must finish in seconds to a few minutes on a CPU: a few steps on a small subset.
 - Log progress lines in the contract's grammar; set `progress: steps` or `progress: none` in config.yaml
   for a program that does not train with a loss.
+- If the code needs other hardware than the page's setup.hardware (it runs on a CPU, or on another number of
+  GPUs), write `hardware: cpu` or the GPU count in config.yaml and say why in notes; a person approves it.
 - Return only files of this folder, with relative paths.""",
     "fix-review": """A reviewer read the code below and wrote the review that follows. Fix every real problem it names.
 Return only the files you change (full content); explain in notes what you changed and what you did not and why.""",

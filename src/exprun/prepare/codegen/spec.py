@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exprun.core.errors import ConfigError
+from exprun.experiment import hardware
 from exprun.experiment import seeds as seed_rules
 from exprun.prepare.codegen import criteria, page_arms
 from exprun.wiki.pages import Page
@@ -41,9 +42,6 @@ METRIC_PATTERNS = (
 )
 REGRESSION_METRICS = {"mse", "rmse", "mae", "r2"}
 LOWER_IS_BETTER = {"log_loss", "mse", "rmse", "mae"}
-GPU_WORDS = re.compile(r"\b(gpu|gpus|cuda|a100|h100|h200|v100|a6000|rtx|l40s?|t4)\b", re.I)
-NO_HARDWARE = {"", "cpu", "none", "no", "n/a", "-"}
-NO_GPU_WORDS = re.compile(r"^\s*cpu\b|\bno gpu\b|\bwithout (a )?gpu\b|\bgpu (is )?not (needed|required)\b", re.I)
 
 
 @dataclass
@@ -65,11 +63,8 @@ def framework_of(page: Page) -> str:
 
 
 def needs_gpu(page: Page) -> bool:
-    """True when setup.hardware asks for a GPU; cpu/none/empty never does."""
-    hardware = str(page.get("setup.hardware") or "").strip().lower()
-    if hardware in NO_HARDWARE or NO_GPU_WORDS.search(hardware):
-        return False
-    return bool(GPU_WORDS.search(hardware))
+    """True when setup.hardware asks for a GPU; cpu/none/empty never does (experiment.hardware reads the words)."""
+    return hardware.gpus_asked(page.get("setup.hardware")) > 0
 
 
 def map_metric(text: str) -> str | None:
