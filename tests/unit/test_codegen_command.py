@@ -68,6 +68,16 @@ def test_messages_and_records_name_the_agent_not_its_wrapper(at_wiki_root, tmp_p
     assert rounds.history(SLUG, at_wiki_root)[-1]["generator"] == "my-agent.sh"
 
 
+def test_an_agent_that_writes_nothing_is_quoted_in_the_stop(at_wiki_root, tmp_path):
+    """aider exits 0 when it cannot read its message file: the stop says what it printed."""
+    script = tmp_path / "quiet-agent.sh"
+    script.write_text("echo 'Error reading message file: prompt.md'\n")
+    settings = config.parse({"codegen": {"command": ["bash", str(script), "{prompt}"]}})
+    with pytest.raises(ExprunError, match="quiet-agent.sh returned no files") as stopped:
+        generate.generate(SLUG, settings, at_wiki_root)
+    assert str(stopped.value).endswith("the end of its output:\nError reading message file: prompt.md")
+
+
 @pytest.mark.parametrize(
     ("command", "name"),
     [
