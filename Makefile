@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+AIDER := .venv-aider/bin/aider
 
 .PHONY: install demo test check bench lint clean
 
@@ -15,13 +16,18 @@ $(STAMP): pyproject.toml scripts/install_system_deps.sh
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# A real coding agent (aider, its own venv) for the test of the documented codegen.command example; only the tests
+# need it, so `make demo` does not install it.
+$(AIDER): scripts/install_test_agent.sh
+	bash scripts/install_test_agent.sh
+
 demo: install
 	bash scripts/demo.sh
 
 # Four test processes on any machine: most of a workflow test's time is spent waiting for a run (screen, sshd,
 # SLURM), so they overlap well even on two cores (tests/conftest.py keeps each process's screen sessions apart).
 TEST_PROCESSES ?= 4
-test: install
+test: install $(AIDER)
 	$(PY) -m pytest -q -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 # The one-minute loop while changing code: lint, then the unit tests of pure code (no training, no services).

@@ -28,6 +28,13 @@ def files_reply(files: dict[str, str], notes: str = "", fenced: bool = False) ->
     return chat_reply(f"Here is the code.\n```json\n{content}\n```\n" if fenced else content)
 
 
+def whole_files_reply(files: dict[str, str], notes: str = "Here are the files.") -> bytes:
+    """A coding agent's model reply in aider's "whole" edit format: each file's path on a line, then the whole
+    file in a fenced block."""
+    listings = "".join(f"\n{path}\n```\n{text.rstrip()}\n```\n" for path, text in files.items())
+    return chat_reply(notes + "\n" + listings)
+
+
 class FakeLLM:
     def __init__(self) -> None:
         self.status = 200

@@ -74,7 +74,7 @@ def test_the_agent_writes_the_code_and_it_passes_sanity(agent, wiki):
     set_plan(generate={"files": rp.files(), "notes": "wrote train.py with the majority baseline"})
     result = generate.generate(rp.SLUG, settings, wiki)
     code = Paths(rp.SLUG, wiki).code_dir
-    assert result.generator == sys.executable
+    assert result.generator == "agent.py"  # the agent, not the interpreter that runs it
     assert (code / "train.py").read_text() == rp.WORKING and (code / "run.sh").exists()
     assert "agent notes: wrote train.py with the majority baseline" in (code / "CONTEXT.md").read_text()
     (call,) = calls()
@@ -120,7 +120,7 @@ def test_a_review_goes_to_the_agent_for_one_fix_round(agent, wiki, llm):
     )
     generate.generate(rp.SLUG, settings, wiki)
     record = code_repair.review_and_repair(rp.SLUG, settings, wiki)
-    assert record["fix"].startswith(f"fix-review ({sys.executable}): wrote train.py")
+    assert record["fix"].startswith("fix-review (agent.py): wrote train.py")
     review_md = (Paths(rp.SLUG, wiki).code_dir / "REVIEW.md").read_text()
     assert "no docstring on main()" in review_md and "agent notes: added the docstring" in review_md
     assert '+    """Train, evaluate, write."""' in review_md

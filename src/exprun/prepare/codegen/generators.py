@@ -19,6 +19,7 @@ from exprun.core import chat
 from exprun.core.errors import ExprunError
 from exprun.core.settings import Settings
 from exprun.prepare.codegen import prompt, reply
+from exprun.prepare.codegen.program import program_name
 
 OUTPUT_TAIL_LINES = 40
 
@@ -57,14 +58,18 @@ class Llm:
 
 
 class Command:
-    """A coding agent run on a working copy of the folder; what it changed there is the proposal."""
+    """A coding agent run on a working copy of the folder; what it changed there is the proposal.
+
+    The agent runs inside that copy, so every path it is given is absolute: a `{prompt}` relative to the
+    wiki root (where Snakemake runs) would name nothing from there.
+    """
 
     can_fix = True
 
     def __init__(self, settings: Settings) -> None:
         self.command = list(settings.codegen.command)
         self.timeout_s = settings.codegen.timeout_s
-        self.name = self.command[0]
+        self.name = program_name(self.command)
 
     def propose(self, request: Request) -> Proposal:
         with tempfile.TemporaryDirectory(prefix="exprun-agent-") as scratch:
@@ -72,13 +77,13 @@ class Command:
             shutil.copytree(request.folder, work, symlinks=True, ignore=shutil.ignore_patterns(".*"))
             before = _snapshot(work)
             values = {
-                "prompt": str(request.prompt_file),
-                "context": str(request.context_file),
-                "target": str(work),
+                "prompt": str(Path(request.prompt_file).resolve()),
+                "context": str(Path(request.context_file).resolve()),
+                "target": str(work.resolve()),
                 "round": request.round,
             }
             argv = [_fill(arg, values) for arg in self.command]
-            output = self._run(argv, work, request.round)
+            output = self._run(argv, work, values)
             links = [str(p.relative_to(work)) for p in work.rglob("*") if p.is_symlink() and not _hidden(p, work)]
             if links:
                 raise ExprunError(
@@ -93,7 +98,7 @@ class Command:
             notes += f"\n[exprun] not taken (not UTF-8 text; data belongs under the dataset path): {', '.join(binary)}"
         return Proposal(changed, notes)
 
-    def _run(self, argv: list[str], work: Path, round_name: str) -> str:
+    def _run(self, argv: list[str], work: Path, values: dict[str, str]) -> str:
         try:
             done = subprocess.run(
                 argv,
@@ -101,7 +106,7 @@ class Command:
                 text=True,
                 timeout=self.timeout_s,
                 cwd=work,
-                env={**os.environ, "EXPRUN_ROUND": round_name},
+                env={**os.environ, **{f"EXPRUN_{key.upper()}": value for key, value in values.items()}},
             )
         except FileNotFoundError:
             raise ExprunError(
@@ -115,7 +120,9 @@ class Command:
         output = done.stdout + done.stderr
         if done.returncode != 0:
             tail = "\n".join(output.strip().splitlines()[-20:])
-            raise ExprunError(f"codegen.command {json.dumps(argv)} exited with {done.returncode}:\n{tail}")
+            raise ExprunError(
+                f"codegen.command {self.name} exited with {done.returncode} ({json.dumps(argv)}):\n{tail}"
+            )
         return output
 
 
