@@ -1,4 +1,5 @@
-"""Runtime estimate at deploy: measured sanity throughput, else the /exp-run rule-of-thumb table."""
+"""Runtime estimate at deploy: measured sanity throughput, else the sanity run's time per task (a lower bound),
+else — only without any sanity measure — the /exp-run rule-of-thumb table."""
 
 from __future__ import annotations
 
@@ -44,11 +45,12 @@ THROUGHPUT = [
 def test_estimate_from_sanity_throughput(per_step, report, cfg, n_train):
     hp = cfg["hyperparameters"]
     steps = hp["epochs"] * math.ceil(n_train / hp["batch_size"])
-    expected = round(per_step * steps * len(cfg["seeds"]) / 3600, 2)
+    expected = per_step * steps * len(cfg["seeds"]) / 3600
 
-    hours, basis = estimate.estimate_hours(
+    found = estimate.estimate_run(
         {"seconds_per_step": per_step}, report, ExperimentConfig.from_mapping(cfg), {"hardware": "8x A100"}
     )
+    hours, basis = found.hours, found.basis
 
     assert estimate.train_size(report, ExperimentConfig.from_mapping(cfg)) == n_train
     assert estimate.planned_steps(ExperimentConfig.from_mapping(cfg), n_train) == steps
@@ -59,44 +61,102 @@ def test_estimate_from_sanity_throughput(per_step, report, cfg, n_train):
 
 def test_digits_numbers_worked_by_hand():
     # 1797 rows, 20 % held out → 1437 train; ceil(1437 / 64) = 23 batches; 20 epochs → 460 steps per seed
-    hours, basis = estimate.estimate_hours(
-        {"seconds_per_step": 2.0}, DIGITS, ExperimentConfig.from_mapping(run_config()), {}
-    )
-    assert hours == 0.77  # 2 s × 460 × 3 seeds = 2760 s
-    assert basis == "sanity throughput 2.0000 s/step × 460 steps × 3 seeds"
+    found = estimate.estimate_run({"seconds_per_step": 2.0}, DIGITS, ExperimentConfig.from_mapping(run_config()), {})
+    assert found.hours == pytest.approx(2760 / 3600)  # 2 s × 460 × 3 seeds = 2760 s
+    assert found.basis == "sanity throughput 2 s/step × 460 steps × 3 seeds"
+    assert (found.text, found.lower_bound) == ("~46 min", False)
 
 
-def test_tiny_estimate_never_rounds_to_zero():
-    hours, _ = estimate.estimate_hours(
-        {"seconds_per_step": 0.0001}, DIGITS, ExperimentConfig.from_mapping(run_config()), {}
+def test_half_minute_run_is_estimated_in_seconds_not_whole_hours():
+    """The issue: identical ~30 s runs were told "~24.0h" and "~1.5h" (the table, chosen by the page's words)."""
+    sanity = {"seconds_per_step": 0.0217, "steps": 13, "train_wall_time_s": 0.28, "wall_time_s": 2.1}
+    for setup in ({"hardware": "8x A100", "model": "LLaMA-2 7B"}, {"hardware": "1x GPU"}):
+        found = estimate.estimate_run(sanity, DIGITS, ExperimentConfig.from_mapping(run_config()), setup)
+        assert found.hours * 3600 == pytest.approx(0.0217 * 460 * 3)  # ≈ 30 s, whatever the setup text says
+        assert found.text == "~30 s"
+
+
+@pytest.mark.parametrize("seeds,parallel,rounds", [(4, 2, 2), (3, 3, 1), (3, 2, 2), (8, 4, 2), (5, 1, 5)])
+def test_measure_times_steps_times_seeds_over_parallel(seeds, parallel, rounds):
+    cfg = ExperimentConfig.from_mapping(run_config(seeds=range(seeds)))
+    found = estimate.estimate_run({"seconds_per_step": 0.5}, DIGITS, cfg, {}, parallel)
+    assert found.hours * 3600 == pytest.approx(0.5 * 460 * rounds)  # whole rounds of `parallel` tasks
+    assert (f" ÷ {parallel} at a time" in found.basis) == (parallel > 1)
+
+
+def test_arms_multiply_the_tasks():
+    cfg = ExperimentConfig.from_mapping(
+        {**run_config(seeds=(0, 1)), "arms": [{"name": "a", "role": "control"}, {"name": "b", "role": "ablation"}]}
     )
-    assert hours == 0.01
+    found = estimate.estimate_run({"seconds_per_step": 1.0}, DIGITS, cfg, {}, parallel=2)
+    assert found.hours * 3600 == pytest.approx(460 * 2)  # 4 tasks, 2 at a time
+    assert "2 arms × 2 seeds ÷ 2 at a time" in found.basis
+
+
+def test_a_step_budget_in_the_hyperparameters_is_the_planned_steps():
+    cfg = {"seeds": [0], "hyperparameters": {"max_steps": 5000, "learning_rate": 3e-4}}
+    found = estimate.estimate_run({"seconds_per_step": 0.1}, {}, ExperimentConfig.from_mapping(cfg), {})
+    assert found.hours * 3600 == pytest.approx(500) and "5000 steps" in found.basis
+    both = run_config(seeds=(0,))
+    both["hyperparameters"]["max_steps"] = 100  # fewer than 20 epochs × 23 batches: the run stops there
+    assert estimate.planned_steps(ExperimentConfig.from_mapping(both), 1437) == 100
+
+
+def test_tiny_estimate_is_not_rounded_away():
+    found = estimate.estimate_run({"seconds_per_step": 0.0001}, DIGITS, ExperimentConfig.from_mapping(run_config()), {})
+    assert found.hours > 0 and found.text == "~1 s"
 
 
 def test_seeds_default_to_one_run():
     cfg = run_config()
     del cfg["seeds"]
-    hours, basis = estimate.estimate_hours({"seconds_per_step": 2.0}, DIGITS, ExperimentConfig.from_mapping(cfg), {})
-    assert hours == round(2.0 * 460 / 3600, 2) and "× 1 seeds" in basis
+    found = estimate.estimate_run({"seconds_per_step": 2.0}, DIGITS, ExperimentConfig.from_mapping(cfg), {})
+    assert found.hours == pytest.approx(2.0 * 460 / 3600) and "× 1 seeds" in found.basis
+
+
+SANITY_TIME_ONLY = [
+    # id, sanity record, config: no planned steps or no per-step measure: the sanity run's time per task is a
+    # lower bound
+    ("no-dataset-size", {"seconds_per_step": 2.0, "train_wall_time_s": 30.0}, {}, run_config()),
+    ("no-epochs", {"train_wall_time_s": 30.0}, DIGITS, {"seeds": [0, 1, 2], "hyperparameters": {"batch_size": 64}}),
+    ("no-steps-measured", {"wall_time_s": 30.0, "status": "passed"}, DIGITS, run_config()),
+]
+
+
+@pytest.mark.parametrize("sanity,report,cfg", [c[1:] for c in SANITY_TIME_ONLY], ids=[c[0] for c in SANITY_TIME_ONLY])
+def test_sanity_time_per_task_when_steps_are_unknown(sanity, report, cfg):
+    found = estimate.estimate_run(
+        sanity, report, ExperimentConfig.from_mapping(cfg), {"hardware": "4x A100", "model": "LLaMA-2 7B"}
+    )
+    assert found.hours * 3600 == pytest.approx(30.0 * 3) and found.lower_bound
+    assert found.text == "at least 1.5 min" and "so the full run takes longer" in found.basis
+
+
+def test_sanity_wall_time_is_shared_by_the_arms_it_ran():
+    cfg = ExperimentConfig.from_mapping(
+        {"seeds": [0], "arms": [{"name": "a", "role": "control"}, {"name": "b", "role": "ablation"}]}
+    )
+    found = estimate.estimate_run({"wall_time_s": 60.0}, {}, cfg, {})
+    assert found.hours * 3600 == pytest.approx(60.0) and found.lower_bound  # 30 s per task × 2 tasks
 
 
 FALLBACK_INPUTS = [
-    # id, sanity, dataset report, config: each lacks something the throughput needs
+    # id, sanity, dataset report, config: no sanity measure at all (skipped, or an old sanity.json)
     ("no-sanity", {}, DIGITS, run_config()),
-    ("sanity-without-throughput", {"status": "passed"}, DIGITS, run_config()),
-    ("zero-throughput", {"seconds_per_step": 0}, DIGITS, run_config()),
-    ("no-dataset-report", {"seconds_per_step": 2.0}, {}, run_config()),
-    ("no-epochs", {"seconds_per_step": 2.0}, DIGITS, {"seeds": [0], "hyperparameters": {"batch_size": 64}}),
-    ("no-batch-size", {"seconds_per_step": 2.0}, DIGITS, {"seeds": [0], "hyperparameters": {"epochs": 3}}),
+    ("sanity-without-measure", {"status": "passed"}, DIGITS, run_config()),
+    ("zero-throughput-no-time", {"seconds_per_step": 0, "wall_time_s": 0}, DIGITS, run_config()),
+    ("throughput-without-steps-or-time", {"seconds_per_step": 2.0}, {}, run_config()),
+    ("not-a-number", {"seconds_per_step": "fast", "wall_time_s": None}, DIGITS, run_config()),
 ]
 
 
 @pytest.mark.parametrize("sanity,report,cfg", [c[1:] for c in FALLBACK_INPUTS], ids=[c[0] for c in FALLBACK_INPUTS])
-def test_without_throughput_falls_back_to_rule_of_thumb(sanity, report, cfg):
-    hours, basis = estimate.estimate_hours(
+def test_without_a_sanity_measure_falls_back_to_rule_of_thumb(sanity, report, cfg):
+    found = estimate.estimate_run(
         sanity, report, ExperimentConfig.from_mapping(cfg), {"hardware": "4x A100", "model": "LLaMA-2 7B"}
     )
-    assert (hours, basis.startswith("rule of thumb")) == (24.0, True)
+    assert (found.hours, found.basis.startswith("rule of thumb (no sanity measure)")) == (24.0, True)
+    assert found.text == "~24 h"
 
 
 RULES_OF_THUMB = [
@@ -123,22 +183,83 @@ RULES_OF_THUMB = [
 
 @pytest.mark.parametrize("setup,hours", [c[1:] for c in RULES_OF_THUMB], ids=[c[0] for c in RULES_OF_THUMB])
 def test_rule_of_thumb(setup, hours):
-    got, basis = estimate.estimate_hours({}, {}, ExperimentConfig.from_mapping(run_config()), setup)
-    assert got == hours
-    assert basis.startswith("rule of thumb")
+    found = estimate.estimate_run({}, {}, ExperimentConfig.from_mapping(run_config()), setup)
+    assert found.hours == hours
+    assert found.basis.startswith("rule of thumb")
 
 
 def test_small_model_fine_tuning_on_one_gpu_is_not_a_large_model_run():
     setup = {"model": "fine-tune ResNet-18 (11M parameters)", "dataset": "CIFAR-10", "hardware": "1x GPU"}
-    assert estimate.estimate_hours({}, {}, ExperimentConfig.from_mapping(run_config()), setup)[0] == 1.5
+    assert estimate.estimate_run({}, {}, ExperimentConfig.from_mapping(run_config()), setup).hours == 1.5
 
 
 @pytest.mark.parametrize("slug,hours", [("digits-mlp-vs-logreg", 1.5), ("digits-cnn-gpu", 1.5)])
 def test_example_pages_are_small_runs(slug, hours):
     page = pages.load_page(EXAMPLE_PAGES / f"{slug}.md")
-    assert estimate.estimate_hours({}, {}, ExperimentConfig.from_mapping(run_config()), page.get("setup"))[0] == hours
+    assert estimate.estimate_run({}, {}, ExperimentConfig.from_mapping(run_config()), page.get("setup")).hours == hours
 
 
 def test_train_size_without_rows_is_unknown():
     assert estimate.train_size({"summary": "ok"}, ExperimentConfig.from_mapping(run_config())) is None
     assert estimate.planned_steps(ExperimentConfig.from_mapping(run_config()), None) is None
+
+
+# ------------------------------------------------------------------ what the sanity run measures
+
+
+def test_sanity_throughput_from_the_result_file():
+    from exprun.prepare.sanity import seconds_per_step
+
+    assert seconds_per_step({"steps": 13, "train_wall_time_s": 2.6, "steps_logged": 13}, 9.0, 1) == pytest.approx(0.2)
+
+
+def test_sanity_throughput_from_the_log_when_the_result_has_no_steps():
+    """A program whose result file carries no `steps`: its log's `step=N/M` lines and the run's wall time."""
+    from exprun.prepare.sanity import seconds_per_step
+
+    assert seconds_per_step({"steps": 0, "steps_logged": 20}, 10.0, 1) == pytest.approx(0.5)
+    assert seconds_per_step({"steps_logged": 20}, 20.0, 2) == pytest.approx(0.5)  # two arms shared the wall time
+    assert seconds_per_step({"steps_logged": None}, 10.0, 1) is None
+
+
+def test_sanity_records_the_steps_its_log_showed(tmp_path):
+    from exprun.prepare import sanity
+
+    result = tmp_path / "seed_0.json"
+    result.write_text('{"seed": 0, "metrics": {"accuracy": 0.9}}')
+    config = ExperimentConfig.from_mapping({"seeds": [0], "metrics": ["accuracy"], "progress": "steps"})
+    _, facts = sanity._checks(0, "step=1/4\nstep=4/4 lr=0.1\n", result, None, config, "steps")
+    assert facts["steps_logged"] == 4
+
+
+# ------------------------------------------------------------------ at the gate
+
+
+def test_the_gate_shows_the_estimate_from_the_sanity_measure(example_wiki):
+    import json
+
+    from exprun.core import config as settings_file
+    from exprun.core.paths import Paths
+    from exprun.gate import approval as gate
+    from exprun.prepare.codegen import generate
+
+    slug = "digits-mlp-vs-logreg"
+    settings = settings_file.load(example_wiki)
+    generate.generate(slug, settings, example_wiki)
+    paths = Paths(slug, example_wiki)
+    paths.sanity.parent.mkdir(parents=True, exist_ok=True)
+    paths.sanity.write_text(json.dumps({"status": "passed", "wall_time_s": 4.2, "seconds_per_step": 0.0217}))
+    paths.dataset.write_text(json.dumps(DIGITS))
+    found = estimate.estimate_run(
+        json.loads(paths.sanity.read_text()), DIGITS, ExperimentConfig.from_mapping(_code_config(paths)), {}
+    )
+    text = gate.checklist(slug, settings, example_wiki, "headline")
+    assert "  6. Sanity run  passed in 4 s; 0.0217 s/step" in text
+    assert f"     Estimate    {found.text} (sanity throughput 0.0217 s/step × " in text
+    assert "rule of thumb" not in text
+
+
+def _code_config(paths) -> dict:
+    import yaml
+
+    return yaml.safe_load((paths.code_dir / "config.yaml").read_text())

@@ -220,7 +220,8 @@ DEPLOY = {
     "code": f"experiments/code/{SLUG}/",
     "snapshot": f"snapshots/0f3a9c1d2e4b5a6c/{SLUG}/",
     "estimated_hours": 1.5,
-    "estimate_basis": "rule of thumb",
+    "estimate_basis": "rule of thumb (no sanity measure): single GPU + small dataset (0.5–3 h)",
+    "estimate_lower_bound": False,
     "expected_completion": "2026-11-21 11:30",
     "review": "reviewed",
     "review_reason": "",
@@ -230,8 +231,16 @@ DEPLOY_CASES = {
     "unreviewed": {
         "review": "unreviewed",
         "review_reason": "review endpoint failed: [Errno 111] Connection refused",
-        "estimated_hours": 0.77,
-        "expected_completion": "2026-11-21 10:46",
+        "estimated_hours": 0.0083,
+        "estimate_basis": "sanity throughput 0.0217 s/step × 460 steps × 3 seeds",
+        "expected_completion": "2026-11-21 10:00",
+    },
+    "lower-bound": {
+        "estimated_hours": 0.025,
+        "estimate_basis": "the sanity run's 30 s per task × 3 seeds; planned steps unknown (no dataset size with "
+        "epochs and batch_size, nor a step count, in config.yaml), so the full run takes longer",
+        "estimate_lower_bound": True,
+        "expected_completion": "2026-11-21 10:01",
     },
 }
 
@@ -249,7 +258,7 @@ PROGRESS = {
     "loss": 0.2134,
     "anomalies": [],
     "elapsed_hours": 0.4,
-    "remaining_hours": 0.45,
+    "remaining_hours": 0.2,
     "autofix": "",
 }
 STALL = monitor.classify(
@@ -280,7 +289,7 @@ def test_deploy_report_has_the_exp_run_shape():
     assert headings == [f"# Deploy Report: {TITLE}", "### Status: DEPLOYED ✅", "### Next Steps", "### Quick Commands"]
     for field in ("Session", "Environment", "Log file", "Code", "Estimated"):
         assert re.search(rf"^- {field}: \S", text, re.M), field
-    assert "- Estimated: ~0.77h (expected completion: 2026-11-21 10:46)" in text
+    assert "- Estimated: ~30 s (expected completion: 2026-11-21 10:00) — sanity throughput" in text
     assert f"screen -ls | grep exp-{SLUG}" in text and f"tail -f logs/exp-{SLUG}.log" in text
     assert "unreviewed" in text  # /exp-run: review LLM unavailable → note "unreviewed" in DEPLOY_REPORT
     assert "unreviewed" not in reports.deploy_report(DEPLOY)

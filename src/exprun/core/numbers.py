@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import TypeGuard
 
 
-def finite(value: object) -> bool:
+def finite(value: object) -> TypeGuard[int | float]:
     """An int or float (not a bool), neither NaN nor infinite."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

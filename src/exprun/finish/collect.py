@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from exprun.core.durations import human_hours
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.finish import completion, findings
@@ -140,6 +141,9 @@ def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=
             f"anomalies: {anomalies}{fix}"
         )
         if estimate_h and waited_h > 2 * estimate_h and not warned:
-            say(f"warning: {slug} has run over 2× its estimate ({estimate_h} h); still waiting, not stopping it")
+            say(
+                f"warning: {slug} has run over 2× its estimate ({human_hours(estimate_h)}); "
+                "still waiting, not stopping it"
+            )
             warned = True
         time.sleep(settings.collect.poll_s)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from exprun.core.errors import ExprunError
 from exprun.core.files import read_json
+from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, load_run_config
@@ -183,32 +184,49 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
         Paths(slug, root).results_dir, arm_list, list(config.seeds), rules, config.primary_metric
     )
     done = sum(len(values) for values in counted.values())
-    fraction = (min(done, seeds) + (seen.progress.fraction or 0.0)) / seeds
-    remaining: float | None
-    if fraction > 0:
-        remaining = round(elapsed_h * (1 - fraction) / fraction, 2)
-    else:
-        remaining = (
-            round(max(float(page.get("estimated_hours") or 0) - elapsed_h, 0), 2)
-            if page.get("estimated_hours")
-            else None
-        )
-    primary = config.primary_metric
-    latest = seen.progress.metrics
-    name = primary if primary in latest else next(iter(latest), None)
+    metric = latest_metric(seen.progress.metrics, config)
     return {
         "slug": slug,
         "status": str(PageStatus.RUNNING),
         "progress": f"{_progress_text(seen, config)} ({'seed' if config.single_arm else 'task'} "
         f"{min(done + 1, seeds)} of {seeds})",
-        "latest_metric": {"name": name, "value": latest[name]} if name else None,
+        "latest_metric": metric,
         "loss": seen.progress.loss,
         "anomalies": [a.as_dict() for a in seen.anomalies],
         "elapsed_hours": round(elapsed_h, 2),
-        "remaining_hours": remaining,
+        "remaining_hours": remaining_hours(done, seeds, seen.progress.fraction, elapsed_h, page.get("estimated_hours")),
         "autofix": _autofix_text(seen.record),
         "autofix_applied": bool((seen.record.autofix or {}).get("applied", True)),
     }
+
+
+def remaining_hours(
+    done: int, tasks: int, current: float | None, elapsed_h: float, estimated_h: object
+) -> float | None:
+    """Hours left, never negative: elapsed time scaled by the share of tasks still to run (finished tasks plus the
+    current one's step fraction); before any progress, the page's estimate minus the time elapsed; None when
+    neither is known. The share is capped at 1: the last task's final `step=N/N` line, read after the tasks
+    all counted, is not more than the whole run."""
+    fraction = min((min(done, tasks) + min(max(current or 0.0, 0.0), 1.0)) / max(tasks, 1), 1.0)
+    if fraction > 0:
+        return round(max(elapsed_h * (1 - fraction) / fraction, 0.0), 4)
+    if finite(estimated_h) and estimated_h > 0:
+        return round(max(estimated_h - elapsed_h, 0.0), 4)
+    return None
+
+
+# a metric the config names is also read under these split prefixes: `val_accuracy` for `accuracy`
+SPLIT_PREFIXES = ("", "val_", "valid_", "validation_", "eval_", "test_")
+
+
+def latest_metric(logged: dict, config: ExperimentConfig) -> dict | None:
+    """The latest value of a metric the config names (the primary one first), as {"name", "value"}; never a
+    hyperparameter or other number of the progress line (`lr=`, `grad_norm=`, `tokens_per_s=`)."""
+    for wanted in dict.fromkeys([config.primary_metric, *config.metrics]):
+        for prefix in SPLIT_PREFIXES if wanted else ():
+            if prefix + wanted in logged:
+                return {"name": prefix + wanted, "value": logged[prefix + wanted]}
+    return None
 
 
 def _progress_text(seen: Inspection, config: ExperimentConfig) -> str:

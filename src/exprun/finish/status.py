@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from exprun.core.durations import human_hours
 from exprun.core.errors import ExprunError, PageError
 from exprun.core.files import read_json
 from exprun.core.paths import Paths
@@ -129,7 +130,7 @@ def _sort_running(
         "elapsed": elapsed,
         "progress": data["progress"],
         "latest_metric": f"{metric['name']}={metric['value']:.4f}" if metric else "",
-        "eta": f"~{data['remaining_hours']}h" if data["remaining_hours"] is not None else "?",
+        "eta": f"~{human_hours(data['remaining_hours'])}" if data["remaining_hours"] is not None else "?",
         "env": pool.run(seen.record).label(seen.state),
     }
     if seen.anomalies:

@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 from exprun.core import yamlread
+from exprun.core.durations import human_duration
 from exprun.core.files import read_json
+from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, readable
@@ -54,13 +56,14 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         "and runs that",
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
         f"  3. Settings    {code}/config.yaml: {_settings_text(config)}",
-        *_arms_lines(config, unreadable, settings, sanity, dataset, slug, root),
+        *_arms_lines(config, unreadable, settings),
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
         *env_lines,
         f"  5. GPU plan    {gpu_line}",
         f"  6. Sanity run  {_sanity_line(sanity)}",
+        _estimate_line(config, unreadable, settings, sanity, dataset, slug, root),
         f"  7. Code review {_review_line(review, code)}",
         f"  8. Baseline    {_baseline_line(config, slug, root)}",
         f"  9. Criteria    {_criteria_line(config)}",
@@ -134,11 +137,12 @@ def _env_needs(code: Path, config: ExperimentConfig, settings: Settings, root: P
 def _sanity_line(sanity: dict) -> str:
     if not sanity:
         return "not run"
-    parts = [f"{sanity.get('status')} in {sanity.get('wall_time_s')} s"]
+    wall = sanity.get("wall_time_s")
+    parts = [f"{sanity.get('status')} in {human_duration(float(wall)) if finite(wall) else '? s'}"]
     if "first_loss" in sanity:
         parts.append(f"loss {sanity['first_loss']:.4f} → {sanity['last_loss']:.4f}")
     if sanity.get("seconds_per_step"):
-        parts.append(f"{sanity['seconds_per_step']:.4f} s/step")
+        parts.append(f"{sanity['seconds_per_step']:.4g} s/step")
     if sanity.get("metrics"):
         parts.append(
             "metrics " + ", ".join(f"{k}={v:.4f}" for k, v in sanity["metrics"].items() if isinstance(v, (int, float)))
@@ -146,23 +150,31 @@ def _sanity_line(sanity: dict) -> str:
     return "; ".join(parts)
 
 
-def _arms_lines(
+def _estimate_line(
     config: ExperimentConfig, unreadable: str, settings: Settings, sanity: dict, dataset: dict, slug: str, root: Path
-) -> list[str]:
-    """The arm matrix a person approves: each arm, its role and overrides, the task count and the compute."""
-    from exprun.verdict.estimate import estimate_hours
+) -> str:
+    """How long the run will take, as deploy will write it (verdict/estimate.py's rule), before it is approved."""
+    from exprun.verdict.estimate import estimate_run
     from exprun.wiki.lifecycle import find_experiment
 
+    if unreadable:
+        return "     Estimate    unknown (config.yaml unreadable)"
+    setup = find_experiment(slug, root).get("setup") or {}
+    found = estimate_run(sanity, dataset, config, setup, settings.parallel or 1)
+    return f"     Estimate    {found.text} ({found.basis})"
+
+
+def _arms_lines(config: ExperimentConfig, unreadable: str, settings: Settings) -> list[str]:
+    """The arm matrix a person approves: each arm, its role and overrides, the task count and how many at once."""
     if unreadable:
         return [f"     Arms        INVALID: {unreadable}"]
     if config.single_arm:
         return []
     found, seeds = config.arms, len(config.seeds)
     parallel = settings.parallel or 1
-    hours, basis = estimate_hours(sanity, dataset, config, find_experiment(slug, root).get("setup") or {}, parallel)
     lines = [
         f"     Arms        {len(found)} arms × {seeds} seeds = {len(found) * seeds} tasks, {parallel} at a time "
-        f"(`parallel`{'; 0 = one per free GPU' if not settings.parallel else ''}); ~{hours} h ({basis})"
+        f"(`parallel`{'; 0 = one per free GPU' if not settings.parallel else ''})"
     ]
     lines += [
         f"                 - {a.name} ({a.role}{': ' + a.factor if a.factor and a.factor != a.name else ''}) "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from exprun.core.errors import HardwareError, SanityError
 from exprun.core.files import atomic_write_json, atomic_write_text, read_json
+from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment import arms
@@ -102,6 +103,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     arm_names = [a.name for a in config.arms if a.name]
     result_file = paths.sanity_results / (f"{arm_names[0]}/seed_{seed}.json" if arm_names else f"seed_{seed}.json")
     checks, facts = _checks(code, output, result_file, view, config, found.progress)
+    facts["seconds_per_step"] = seconds_per_step(facts, wall, len(config.arms))
     if plan.contradiction:  # shown at the gate too; fails here only where no GPU is visible
         checks.append(Check(CONTRADICTION, view is not None and view.visible, plan.contradiction_text()))
     for check in checks if arm_names else []:
@@ -183,13 +185,23 @@ def _checks(
     if result:
         steps = int(result.get("steps") or 0)
         facts.update(steps=steps, metrics=result.get("metrics"), train_wall_time_s=result.get("wall_time_s"))
-        if steps and result.get("wall_time_s"):
-            facts["seconds_per_step"] = float(result["wall_time_s"]) / steps
+    facts["steps_logged"] = progress.step
     if view is not None:  # skipped for CPU-only experiments (gpu_plan holds the rule)
         checks.append(Check(GPU_VISIBLE, view.visible, view.describe()))
     # The run contract's `gpu_peak_mib=` line (None when not printed): deploy needs this much free per GPU.
     facts["gpu_peak_mib"] = round(progress.gpu_peak_mib) if progress.gpu_peak_mib else None
     return checks, facts
+
+
+def seconds_per_step(facts: dict, wall_s: float, tasks: int) -> float | None:
+    """The throughput the runtime estimate scales (verdict/estimate.py): the result's own wall time ÷ the steps
+    it reports; without those, the run's wall time per task ÷ the last step its log showed (`step=N/M`).
+    None when neither says how many steps ran."""
+    if facts.get("steps") and finite(facts.get("train_wall_time_s")) and facts["train_wall_time_s"] > 0:
+        return float(facts["train_wall_time_s"]) / int(facts["steps"])
+    if facts.get("steps_logged") and wall_s > 0:
+        return wall_s / max(tasks, 1) / int(facts["steps_logged"])
+    return None
 
 
 def failure_message(slug: str, report: dict, output: str, paths: Paths) -> str:

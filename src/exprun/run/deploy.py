@@ -14,12 +14,12 @@ that run instead of starting a second one.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from exprun.core.durations import page_hours
 from exprun.core.errors import GateError, LaunchError
 from exprun.core.files import atomic_write_json, read_json, require_writable
 from exprun.core.paths import Paths
@@ -33,7 +33,7 @@ from exprun.run.backends import LaunchRequest, run_command
 from exprun.run.jobs_backend import SeedJobs
 from exprun.trust import provenance
 from exprun.verdict import run_scope
-from exprun.verdict.estimate import estimate_hours
+from exprun.verdict.estimate import Estimate, estimate_run
 from exprun.wiki import lifecycle, pages, wikilog
 
 
@@ -139,7 +139,7 @@ def _announce(record: RunRecord, paths: Paths, page, config: ExperimentConfig, n
     now = (
         now or datetime.now(timezone.utc)
     ).astimezone()  # `started` in this machine's local time, as the wiki writes it
-    hours, basis = estimate_hours(
+    estimate = estimate_run(
         read_json(paths.sanity),
         read_json(paths.dataset),
         config,
@@ -152,23 +152,24 @@ def _announce(record: RunRecord, paths: Paths, page, config: ExperimentConfig, n
     if task_logs:
         runlog.combine(paths.log, task_logs, root)
     started = now.strftime("%Y-%m-%dT%H:%M")
-    # the wiki's schema types estimated_hours as whole hours: rounded up on the page, the figure itself in the record
+    # the wiki types estimated_hours as a number of hours: two significant figures on the page, the figure itself
+    # in the run record
     fields = {
         "status": lifecycle.RUNNING,
         "run_log": run_log,
         "started": started,
-        "estimated_hours": max(1, math.ceil(hours)),
+        "estimated_hours": page_hours(estimate.hours),
         **launcher.page_fields(record, started),
     }
-    record.details["estimated_hours"] = hours
+    record.details["estimated_hours"] = estimate.hours
     where = launcher.where(record)
     if record.sanity_skipped:
         where += " | sanity: skipped by --skip-sanity"
     pages.set_fields(paths.page, fields, create=True)
     record.page_written = True
     record.save(paths.run)
-    wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | {where} | eta: {hours}h")
-    report = deploy_report_data(page, record, hours, basis, now, read_json(paths.review), run_log, paths)
+    wikilog.append_log(root / "wiki", f"exp-run | deployed {slug} | {where} | eta: {estimate.text}")
+    report = deploy_report_data(page, record, estimate, now, read_json(paths.review), run_log, paths)
     report["task_logs"] = [runlog.shown(log, root) for log in task_logs]
     marker = launcher.deployed_marker(paths)
     atomic_write_json(
@@ -223,7 +224,7 @@ def run_seed_job(slug: str, seed: str, root: Path = Path("."), arm: str = "") ->
 
 
 def deploy_report_data(
-    page, record: RunRecord, hours: float, basis: str, now: datetime, review: dict, run_log: str, paths: Paths
+    page, record: RunRecord, estimate: Estimate, now: datetime, review: dict, run_log: str, paths: Paths
 ) -> dict:
     where = backends.launcher_class(record.backend)(paths.root).describe(record)
     return {
@@ -237,9 +238,10 @@ def deploy_report_data(
         "log_file": run_log,
         "code": f"{paths.code_dir.relative_to(paths.root).as_posix()}/",
         "snapshot": f"{record.snapshot}/" if record.snapshot else "",
-        "estimated_hours": hours,
-        "estimate_basis": basis,
-        "expected_completion": (now + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M"),
+        "estimated_hours": page_hours(estimate.hours),
+        "estimate_basis": estimate.basis,
+        "estimate_lower_bound": estimate.lower_bound,
+        "expected_completion": (now + timedelta(hours=estimate.hours)).strftime("%Y-%m-%d %H:%M"),
         "review": review.get("status", "unreviewed"),
         "review_reason": review.get("reason", ""),
         "approved_hash": record.approved_hash,

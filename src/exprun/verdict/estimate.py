@@ -1,10 +1,28 @@
-"""Runtime estimate at deploy: measured sanity throughput, else the seed's rule-of-thumb table."""
+"""Runtime estimate at deploy (and at the gate): what the sanity run measured, scaled to the planned run.
+
+The rule, in order (docs/running.md, "The runtime estimate"):
+
+1. measured seconds per step (sanity.json `seconds_per_step`) × planned steps of one task × tasks ÷ parallel,
+   rounded up to whole rounds of `parallel` tasks (3 seeds, 2 at a time, take two rounds);
+2. planned steps unknown (no dataset size, no epochs/batch size, no step count in `hyperparameters`): the
+   sanity run's own time per task × tasks ÷ parallel, said to be a lower bound — the sanity run is a few steps
+   on a subset, so the full run takes at least that long;
+3. no sanity measure at all (sanity skipped, or an old sanity.json without one): the `/exp-run` table of the
+   specification, keyed by the page's `setup` (1.5 h / 8 h / 24 h).
+
+A measure always wins over the table: two half-minute runs are never told "~24 h" and "~1.5 h" because their
+pages' setup text differed.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from typing import TypeGuard
 
+from exprun.core.durations import human_hours
+from exprun.core.numbers import finite
 from exprun.experiment.experiment_config import ExperimentConfig
 
 # (pattern over setup text, hours) — the middle of the ranges in the /exp-run table.
@@ -17,6 +35,8 @@ RULES_OF_THUMB = (
     (r"imagenet|glue|a100|medium", 8.0, "single A100 + medium dataset (4–12 h)"),
     (r".", 1.5, "single GPU + small dataset (0.5–3 h)"),
 )
+# hyperparameters that name one task's whole step budget (a run that stops at a step count, not epochs)
+STEP_BUDGET_KEYS = ("max_steps", "total_steps", "num_steps", "train_steps", "steps", "iterations", "max_iters")
 
 
 def train_size(dataset_report: dict, config: ExperimentConfig) -> int | None:
@@ -35,28 +55,78 @@ def train_size(dataset_report: dict, config: ExperimentConfig) -> int | None:
 
 
 def planned_steps(config: ExperimentConfig, n_train: int | None) -> int | None:
-    """Steps of one seed's full run (epochs × batches per epoch)."""
+    """Steps of one task's full run: epochs × batches per epoch, or a step budget the hyperparameters name —
+    the smaller when both are there (a run stops at whichever comes first)."""
     hp = config.hyperparameters
-    if n_train is None or not hp.get("epochs") or not hp.get("batch_size"):
-        return None
-    return int(hp["epochs"]) * math.ceil(n_train / int(hp["batch_size"]))
+    found = [int(hp[key]) for key in STEP_BUDGET_KEYS if _positive(hp.get(key))]
+    if n_train is not None and _positive(hp.get("epochs")) and _positive(hp.get("batch_size")):
+        found.append(int(hp["epochs"]) * math.ceil(n_train / int(hp["batch_size"])))
+    return min(found) if found else None
 
 
-def estimate_hours(
+def seconds_per_task(sanity: dict, config: ExperimentConfig) -> float | None:
+    """The sanity run's time for one task: its program's own wall time, else the run's wall time over the
+    tasks it ran (every arm of the first seed)."""
+    if _positive(sanity.get("train_wall_time_s")):
+        return float(sanity["train_wall_time_s"])
+    if _positive(sanity.get("wall_time_s")):
+        return float(sanity["wall_time_s"]) / max(len(config.arms), 1)
+    return None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Hours for the whole run (not rounded: a 90-second run is 0.025 h), how they were obtained, and whether
+    they are only a lower bound (rule 2)."""
+
+    hours: float
+    basis: str
+    lower_bound: bool = False
+
+    @property
+    def text(self) -> str:
+        return estimate_text(self.hours, self.lower_bound)
+
+
+def estimate_text(hours: float, lower_bound: bool = False) -> str:
+    """ "~12 min", or "at least 45 s" for a lower bound: how every report says an estimate."""
+    return f"{'at least ' if lower_bound else '~'}{human_hours(hours)}"
+
+
+def estimate_run(
     sanity: dict, dataset_report: dict, config: ExperimentConfig, setup: dict, parallel: int = 1
-) -> tuple[float, str]:
-    """(hours, how it was obtained) for every task (arm × seed) of the run, `parallel` at a time."""
+) -> Estimate:
+    """The estimate for every task (arm × seed) of the run, `parallel` at a time (the module's rule)."""
     seeds, count = len(config.seeds), len(config.arms)
-    tasks = seeds * count
+    rounds = math.ceil(seeds * count / max(parallel, 1))
+    what = f"{seeds} seeds" if count == 1 else f"{count} arms × {seeds} seeds"
+    at_once = f" ÷ {parallel} at a time" if parallel > 1 else ""
     steps = planned_steps(config, train_size(dataset_report, config))
     per_step = sanity.get("seconds_per_step")
-    if steps and per_step:
-        hours = per_step * steps * math.ceil(tasks / max(parallel, 1)) / 3600
-        what = f"{seeds} seeds" if count == 1 else f"{count} arms × {seeds} seeds"
-        at_once = f" ÷ {parallel} at a time" if parallel > 1 else ""
-        return round(max(hours, 0.01), 2), f"sanity throughput {per_step:.4f} s/step × {steps} steps × {what}{at_once}"
+    if steps and _positive(per_step):
+        hours = per_step * steps * rounds / 3600
+        return Estimate(hours, f"sanity throughput {per_step:.4g} s/step × {steps} steps × {what}{at_once}")
+    per_task = seconds_per_task(sanity, config)
+    if per_task:
+        hours = per_task * rounds / 3600
+        return Estimate(
+            hours,
+            f"the sanity run's {per_task:.3g} s per task × {what}{at_once}; "
+            + (
+                "the sanity run reported no steps to time"
+                if steps
+                else "planned steps unknown (no dataset size with epochs and batch_size, nor a step count, "
+                "in config.yaml)"
+            )
+            + ", so the full run takes longer",
+            lower_bound=True,
+        )
     text = " ".join(str(v) for v in (setup or {}).values()).lower()
     for pattern, hours, label in RULES_OF_THUMB:
         if re.search(pattern, text):
-            return hours, f"rule of thumb: {label}"
-    return 1.5, "rule of thumb"
+            return Estimate(hours, f"rule of thumb (no sanity measure): {label}")
+    return Estimate(1.5, "rule of thumb (no sanity measure)")
+
+
+def _positive(value: object) -> TypeGuard[int | float]:
+    return finite(value) and value > 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from exprun.core.durations import human_hours
+from exprun.verdict.estimate import estimate_text
 from exprun.verdict.words import MORE_SEEDS_WOULD_TELL, NO_BASELINE
 
 if TYPE_CHECKING:  # pandas (behind results) costs ~0.4 s to import; a deploy report needs none of it
@@ -35,7 +37,10 @@ def deploy_report(data: dict) -> str:
         f"- Code: {data['code']}"
         + (f" (runs as approved from {data['snapshot']})" if data.get("snapshot") else "")
         + "\n"
-        f"- Estimated: ~{data['estimated_hours']}h (expected completion: {data['expected_completion']})\n"
+        f"- Estimated: {estimate_text(data['estimated_hours'], data.get('estimate_lower_bound', False))} "
+        f"(expected completion: {data['expected_completion']})"
+        + (f" — {data['estimate_basis']}" if data.get("estimate_basis") else "")
+        + "\n"
         f"{review}"
         f"{skipped}"
         "\n### Next Steps\n\n"
@@ -96,7 +101,7 @@ def progress_report(data: dict) -> str:
         f"Progress: {data['progress']}",
         f"Latest metric: {metric_text}",
         f"Anomalies: {anomalies}",
-        f"Estimated remaining: ~{remaining} hours" if remaining is not None else "Estimated remaining: unknown",
+        f"Estimated remaining: ~{human_hours(remaining)}" if remaining is not None else "Estimated remaining: unknown",
     ]
     if data.get("autofix"):
         applied = data.get("autofix_applied", True)
