@@ -201,5 +201,5 @@ def test_the_repository_scripts_need_nothing(path):
 def test_a_half_written_script_never_stops_the_scan():
     """Unclosed quotes, arrays, heredocs and substitutions (a run.sh mid-edit): an answer, never an error or a hang."""
     script = render_run_sh("a-b", "/usr/bin/python3", "") + 'X=(a; b\ncase $1 in\n;;\ncat <<EOF\n$(( "${'
-    for end in range(0, len(script), 3):
+    for end in range(0, len(script), 11):
         env_needs.shell_reads(script[:end])
