@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from exprun.core import config
-from exprun.core.errors import LaunchError
+from exprun.core.errors import ConfigError, LaunchError
 from exprun.core.paths import Paths
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.gate import approval as gate
@@ -177,4 +177,53 @@ def test_shell_reads_skip_what_the_script_sets_and_single_quotes():
         '#!/bin/bash\n# uses $COMMENTED\nexport HF_HOME="${HF_HOME:-/tmp/hf}"\nX=1\necho $X\n'
         "awk '{print $NF}' f\nfor f in a b; do echo $f; done\necho \"can't: $MODEL_DIR ${KEY:?set KEY}\"\n"
     )
-    assert env_needs.shell_reads(script) == [("HF_HOME", 3, False), ("MODEL_DIR", 8, True), ("KEY", 8, True)]
+    assert env_needs.shell_reads(script) == [
+        ("HF_HOME", 3, False, "the code has a default"),
+        ("MODEL_DIR", 8, True, ""),
+        ("KEY", 8, True, ""),
+    ]
+
+
+def test_env_optional_waives_a_name_and_the_gate_records_the_waiver(folder, monkeypatch):
+    """A need the scan gets wrong (or a person accepts the risk of) is waived in config.yaml: deploy no longer
+    refuses for it, and the gate says whose decision that was."""
+    root, code, cfg = folder
+    cfg["env_optional"] = ["LLM_MODEL", "OPENAI_API_KEY", "LLM_BASE_URL"]
+    cfg["requires_env"] = []
+    (code / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    needs = {n.name: n for n in env_needs.scan(code, ExperimentConfig.from_mapping(cfg))}
+    assert not needs["LLM_MODEL"].required and needs["LLM_MODEL"].why == env_needs.WAIVED
+    env_needs.require(env_needs.check_local(list(needs.values())), SLUG, remote=False)  # nothing to refuse
+    with pytest.raises(Exception) as err:
+        gate.verify(SLUG, config.parse({}), root)
+    text = str(err.value)
+    assert "!! CHECK  Environment" not in text
+    waived = next(line.strip() for line in text.splitlines() if "$LLM_MODEL" in line)
+    assert waived.startswith(
+        "waived $LLM_MODEL: not set on this machine; waived by config.yaml env_optional, "
+        "deploy does not require it (run.sh:"
+    )
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("LLM_MODEL", "config.yaml: env_optional must be a list of environment variable names"),
+        (["LLM MODEL"], "config.yaml: env_optional must be a list of environment variable names"),
+        (["EXTRA_TOKEN"], "config.yaml: EXTRA_TOKEN both in requires_env and env_optional; keep each in one"),
+    ],
+)
+def test_a_wrong_env_optional_is_a_one_line_error(value, message):
+    with pytest.raises(ConfigError) as err:
+        ExperimentConfig.from_mapping({"requires_env": ["EXTRA_TOKEN"], "env_optional": value})
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_the_contract_shows_the_waiver_and_names_a_wrong_one():
+    def check(value):
+        raw = {"seeds": [0], "metrics": ["a"], "env_optional": value}
+        return next(c for c in contract.config_checks(raw) if c.name == "config.yaml env_optional")
+
+    assert check(["WANDB_DIR"]).ok and check(["WANDB_DIR"]).detail == "WANDB_DIR"
+    assert not check("WANDB_DIR").ok
+    assert check("WANDB_DIR").detail.startswith("env_optional must be a list of environment variable names")

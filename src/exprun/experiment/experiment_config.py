@@ -7,6 +7,7 @@ how the run is judged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,10 @@ from exprun.experiment import hardware as hardware_rules
 from exprun.experiment import seeds
 from exprun.experiment.arms import Arm
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFAULT_SEEDS = (0,)  # no `seeds:` (the run contract asks for it): one run, seed 0
 PROGRESS_MODES = ("loss", "steps", "none")
-STRICT = ("seeds", "arms", "hardware")  # the fields a wrong value of stops: each would run wrong
+STRICT = ("seeds", "arms", "hardware", "env_optional")  # the fields a wrong value of stops: each would run wrong
 
 
 def _frozen(value: object) -> Mapping[str, Any]:
@@ -52,7 +54,7 @@ class ExperimentConfig:
 
     Lenient about what it can read past (a wrong `progress` becomes "loss"): the run contract's check
     (prepare.contract.config_checks) names every such field before anything runs; strict about what
-    would run wrong (seeds, arms, hardware): ConfigError naming the file and the field."""
+    would run wrong (seeds, arms, hardware, env_optional): ConfigError naming the file and the field."""
 
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     source: str = "config.yaml"
@@ -68,6 +70,7 @@ class ExperimentConfig:
     dataset: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     progress: str = "loss"
     requires_env: tuple[str, ...] = ()
+    env_optional: tuple[str, ...] = ()  # a person's waiver: names the code seems to need that deploy must not require
     framework: str = ""
     arms: tuple[Arm, ...] = (Arm(arm_rules.SINGLE),)
     hardware: int | None = None  # what the code needs when it differs from the page: 0 = cpu, N GPUs; None = the page's
@@ -97,6 +100,7 @@ class ExperimentConfig:
             dataset=_frozen(data.get("dataset")),
             progress=progress if progress in PROGRESS_MODES else "loss",
             requires_env=tuple(str(n) for n in names) if isinstance(names, list) else (),
+            env_optional=env_optional_names(data, source),
             framework=str(data.get("framework") or ""),
             arms=tuple(arm_rules.of(dict(data), source)),
             hardware=hardware_rules.declared(data.get("hardware"), source),
@@ -115,9 +119,24 @@ class ExperimentConfig:
         return ExperimentConfig.from_mapping(arm_rules.merge(dict(self.raw), dict(overrides)), self.source)
 
 
+def env_optional_names(data: Mapping[str, Any], source: str) -> tuple[str, ...]:
+    """`env_optional: [NAME, ...]`: it decides what deploy refuses for, so a wrong shape stops rather than being
+    read past."""
+    names = data.get("env_optional") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and ENV_NAME.fullmatch(n) for n in names):
+        raise ConfigError(
+            f"{source}: env_optional must be a list of environment variable names, e.g. `env_optional: [WANDB_DIR]`"
+        )
+    declared = data.get("requires_env")
+    both = [n for n in names if isinstance(declared, list) and n in declared]
+    if both:
+        raise ConfigError(f"{source}: {', '.join(both)} both in requires_env and env_optional; keep each in one")
+    return tuple(names)
+
+
 def readable(data: object, source: str = "config.yaml") -> tuple[ExperimentConfig, str]:
     """For a report that must list every problem rather than stop at one (the gate's checklist): the config,
-    and what could not be read (the file's seeds, arms and hardware are then left at their defaults)."""
+    and what could not be read (the file's seeds, arms, hardware and env_optional are then left at their defaults)."""
     raw = data if isinstance(data, Mapping) else {}
     try:
         return ExperimentConfig.from_mapping(raw, source), ""

@@ -3,10 +3,12 @@ is set where the run will run. Only names are ever read back, printed or written
 
 Two sources, merged by name: what the code reads (`os.environ["X"]`, `os.environ.get("X")`, `os.getenv("X")`,
 `$X` / `${X}` in shell scripts) and what config.yaml declares (`requires_env: [X, ...]`, run contract §4).
-Names exprun sets or the shell provides, and names a script assigns itself, are left out. A read with a
-default (`os.getenv("X", "d")`, `os.getenv("X") or "d"`, `if os.getenv("X"):`, `${X:-d}`) is optional: listed,
-never required. A required name not set on the target is a CHECK line at the gate, and deploy refuses until it
-is set (screen here, or the server over its session with env_setup applied).
+Names exprun sets or the shell provides, and a script's own variables (shell_vars: assignments, loop
+variables, `read`, function arguments, ...), are left out. A read with a default (`os.getenv("X", "d")`,
+`os.getenv("X") or "d"`, `if os.getenv("X"):`, `${X:-d}`) is optional: listed, never required. A required name
+not set on the target is a CHECK line at the gate, and deploy refuses until it is set (screen here, or the
+server over its session with env_setup applied). A need the scan gets wrong is waived by a person in
+config.yaml `env_optional: [X]`: listed at the gate as waived, never required.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from exprun.core.errors import LaunchError
 from exprun.experiment.experiment_config import ExperimentConfig
+from exprun.machines import shell_vars
 from exprun.trust import integrity
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -33,33 +37,16 @@ PROVIDED = {
     "USER",
     "LOGNAME",
     "SHELL",
-    "PWD",
-    "OLDPWD",
-    "HOSTNAME",
-    "HOSTTYPE",
-    "IFS",
-    "RANDOM",
-    "LINENO",
-    "SECONDS",
-    "PPID",
-    "UID",
-    "EUID",
     "TMPDIR",
     "LANG",
     "TERM",
-    "OPTARG",
-    "OPTIND",
-    "PIPESTATUS",
-    "FUNCNAME",
-    "REPLY",
     "PYTHONPATH",
     "LD_LIBRARY_PATH",
     "CONDA_PREFIX",
     "VIRTUAL_ENV",
+    *shell_vars.BASH_OWN,
 }
-SHELL_REF = re.compile(r"\$\{([A-Za-z_]\w*)(:?[-=?+])?|\$([A-Za-z_]\w*)")
-SHELL_ASSIGN = re.compile(r"(?<![\w$])([A-Za-z_]\w*)\+?=|\bfor\s+([A-Za-z_]\w*)\s+in\b")
-SHELL_DECLARE = re.compile(r"\b(?:local|declare|typeset|readonly|export|read)\b([^;|&<>\n]*)")
+WAIVED = "waived by config.yaml env_optional"
 # Python read inside a shell script (an inline `python -c`) or an unparsable .py file.
 PY_READ = re.compile(r"""environ\s*\[\s*["'](\w+)["']\s*\]|(?:environ\s*\.\s*get|getenv)\s*\(\s*["'](\w+)["']\s*(,)?""")
 REMOTE_CHECK = 'for n in "$@"; do [ -n "${!n:-}" ] && printf "%s\\n" "$n"; done; exit 0'
@@ -70,6 +57,7 @@ class EnvNeed:
     name: str
     required: bool
     where: str  # "train.py:12" or "config.yaml requires_env"
+    why: str = ""  # why it is optional: a default in the code, a test, a sourced file, a person's waiver
 
 
 @dataclass
@@ -87,20 +75,21 @@ class EnvCheck:
         return [need for need in self.needs if need.required and need.name not in self.set_names]
 
     def lines(self) -> list[str]:
-        """One line per name for the gate: set / NOT SET on <target> / not checked."""
+        """One line per name for the gate: set / NOT SET on <target> / not checked; a waived one says so."""
         out = []
         for need in self.needs:
-            kind = "needs" if need.required else "optional"
+            waived = need.why == WAIVED
+            kind = "needs" if need.required else "waived" if waived else "optional"
             if self.set_names is None:
                 state = f"not checked on {self.target} ({self.error})"
             elif need.name in self.set_names:
                 state = f"set on {self.target}"
+            elif need.required:
+                state = f"NOT SET on {self.target}"
             else:
-                state = (
-                    f"NOT SET on {self.target}"
-                    if need.required
-                    else f"not set on {self.target} (the code has a default)"
-                )
+                state = f"not set on {self.target}" + ("" if waived else f" ({need.why or shell_vars.WHY_DEFAULT})")
+            if waived:
+                state += f"; {WAIVED}, deploy does not require it"
             out.append(f"{kind} ${need.name}: {state} ({need.where})")
         return out
 
@@ -118,6 +107,11 @@ class EnvCheck:
         )
 
 
+def provided(name: str) -> bool:
+    """Set for every run by exprun, SLURM, the login or bash itself: never the code's to ask for."""
+    return name in PROVIDED or name.startswith(SET_BY_EXPRUN)
+
+
 def declared(config: ExperimentConfig) -> list[str]:
     """config.yaml `requires_env` (the generator's or a person's declaration); invalid entries are the
     run contract's to report."""
@@ -130,15 +124,16 @@ def valid_declaration(value) -> bool:
 
 def scan(code_dir: Path, config: ExperimentConfig | None = None) -> list[EnvNeed]:
     """Every name the code reads or config.yaml declares, once each (its first place; required when any
-    place requires it), in file order."""
+    place requires it), in file order. A name in config.yaml `env_optional` is a person's waiver of a need the
+    scan found: listed as waived, never required."""
     found: dict[str, EnvNeed] = {}
 
-    def add(name: str, required: bool, where: str) -> None:
-        if name in PROVIDED or name.startswith(SET_BY_EXPRUN):
+    def add(name: str, required: bool, where: str, why: str = "") -> None:
+        if provided(name):
             return
         old = found.get(name)
         if old is None:
-            found[name] = EnvNeed(name, required, where)
+            found[name] = EnvNeed(name, required, where, "" if required else why)
         elif required and not old.required:
             found[name] = EnvNeed(name, True, where)
 
@@ -151,10 +146,31 @@ def scan(code_dir: Path, config: ExperimentConfig | None = None) -> list[EnvNeed
             text = Path(path).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        reads = python_reads(text) if rel.endswith(".py") else shell_reads(text)
-        for name, line, required in reads:
-            add(name, required, f"{rel}:{line}")
-    return list(found.values())
+        if rel.endswith(".py"):
+            for name, line, required in python_reads(text):
+                add(name, required, f"{rel}:{line}")
+        else:
+            for name, line, required, why in shell_reads(text, _folder_file(code_dir, Path(rel).parent)):
+                add(name, required, f"{rel}:{line}", why)
+    waived = set(config.env_optional) if config is not None else set()
+    return [EnvNeed(n.name, False, n.where, WAIVED) if n.name in waived else n for n in found.values()]
+
+
+def _folder_file(code_dir: Path, script_dir: Path) -> Callable[[str], str | None]:
+    """The text of a file a script sources, when it is a file of the code folder (None: outside, or absent)."""
+    root = code_dir.resolve()
+
+    def read(relative: str) -> str | None:
+        for base in (code_dir / script_dir, code_dir):
+            path = (base / relative).resolve()
+            if path.is_relative_to(root) and path.is_file():
+                try:
+                    return path.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    return None
+        return None
+
+    return read
 
 
 def python_reads(text: str) -> list[tuple[str, int, bool]]:
@@ -222,51 +238,11 @@ def _regex_reads(text: str) -> list[tuple[str, int, bool]]:
     return reads
 
 
-def shell_reads(text: str) -> list[tuple[str, int, bool]]:
-    """Names a shell script expands but never assigns (`${X:-d}` and friends are optional), plus any Python
-    read inside it (an inline `python -c '...'`)."""
-    lines = [re.sub(r"(^|\s)#.*$", "", line) for line in text.splitlines()]
-    # name -> the last line whose uses still read the environment: up to an assignment's own line (`X="${X:-d}"`),
-    # before a loop variable's or a declaration's line (`for arg in "$@"; do [ "$arg" ...`).
-    assigned: dict[str, int] = {}
-    for number, line in enumerate(lines, 1):
-        for match in SHELL_ASSIGN.finditer(line):
-            name = match.group(1) or match.group(2)
-            assigned.setdefault(name, number if match.group(1) else number - 1)
-        for match in SHELL_DECLARE.finditer(line):
-            for word in match.group(1).split():
-                if NAME.fullmatch(word):
-                    assigned.setdefault(word, number - 1)
-    reads = []
-    for number, line in enumerate(_unquoted("\n".join(lines)).splitlines(), 1):
-        for match in SHELL_REF.finditer(line):
-            name = match.group(1) or match.group(3)
-            if name not in assigned or number <= assigned[name]:
-                reads.append((name, number, match.group(2) in (None, "?", ":?")))
-    return reads + _regex_reads("\n".join(lines))
-
-
-def _unquoted(text: str) -> str:
-    """The script with its single-quoted parts blanked (no expansion there: awk's $1, an inline python), lines kept."""
-    out, quote, escaped = [], "", False
-    for char in text:
-        if quote == "'":
-            if char == "'":
-                quote = ""
-            out.append("\n" if char == "\n" else " ")
-            continue
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quote = "" if quote == '"' else '"'
-        elif char == "'" and not quote:
-            quote = "'"
-            out.append(" ")
-            continue
-        out.append(char)
-    return "".join(out)
+def shell_reads(text: str, sourced: Callable[[str], str | None] | None = None) -> list[shell_vars.ShellRead]:
+    """Names a shell script takes from its environment (shell_vars: its own variables, loop variables,
+    function arguments and defaults left out), plus any Python read inside it (an inline `python -c '...'`)."""
+    python = _regex_reads("\n".join(re.sub(r"(^|\s)#.*$", "", line) for line in text.splitlines()))
+    return shell_vars.reads(text, sourced) + [shell_vars.ShellRead(*read) for read in python]
 
 
 def check_local(needs: list[EnvNeed], target: str = "this machine") -> EnvCheck:

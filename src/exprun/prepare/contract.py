@@ -26,7 +26,13 @@ from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment import arms, hardware
 from exprun.experiment import seeds as seed_rules
-from exprun.experiment.experiment_config import DEFAULT_SEEDS, PROGRESS_MODES, ExperimentConfig, baseline_numbers
+from exprun.experiment.experiment_config import (
+    DEFAULT_SEEDS,
+    PROGRESS_MODES,
+    ExperimentConfig,
+    baseline_numbers,
+    env_optional_names,
+)
 from exprun.machines import env_needs
 from exprun.trust import integrity
 
@@ -166,6 +172,12 @@ def config_checks(raw: Mapping[str, Any]) -> list[Check]:
                 "never their values",
             )
         )
+    if "env_optional" in raw:  # a person's waiver: shown, and a wrong shape named
+        try:
+            waived = env_optional_names(raw, "config.yaml")
+            checks.append(Check("config.yaml env_optional", True, ", ".join(waived) or "(none)"))
+        except ConfigError as exc:
+            checks.append(Check("config.yaml env_optional", False, str(exc).split(": ", 1)[-1]))
     baseline = raw.get("baseline_results")
     if baseline is not None:
         values, _ = baseline_numbers(raw)
