@@ -206,7 +206,7 @@ def _criteria_checks(config: ExperimentConfig, readings: list[dict]) -> list[str
     ]
     reported = list(config.metrics)
     for index, criterion in enumerate(config.success_criteria):
-        metric = str(criterion.get("metric") or "") if isinstance(criterion, dict) else ""
+        metric = str(criterion.get("metric") or "")
         if metric and metric not in reported:
             lines.append(
                 f"Criteria: criterion {index + 1} judges {metric}, which the code does not report (config.yaml "

@@ -44,6 +44,11 @@ BY = re.compile(
     r"(?!\s*(?:x|×|times|fold)\b)(?![0-9]|\.[0-9])",
     re.I,
 )
+RELATIVE_OF = re.compile(
+    r"relative\s+(?:improvement|gain|reduction|increase|decrease)\s+of\s+(?:at\s+least\s+|≥\s*|>=\s*)?"
+    rf"(?P<num>{NUMBER})\s*(?P<unit>%)",
+    re.I,
+)
 RELATIVE_AFTER = re.compile(r"^\s*relative\b", re.I)
 RELATIVE_BEFORE = re.compile(r"relative\s+(?:improvement|gain|reduction|increase|decrease)\s+of\s*$", re.I)
 AGAINST_BASELINE = re.compile(r"^[^,;:()]*?\b(?:over|than|above|vs\.?|versus)\s+(?:the\s+)?baseline", re.I)
@@ -52,7 +57,8 @@ SIGNIFICANT = re.compile(r"statistically\s+significant|\bp\s*[<≤]\s*(0?\.[0-9]
 BEATS = re.compile(r"\b(?:beats?|outperforms?|better\s+than|improves?\s+(?:on|over))\b", re.I)
 STATES = re.compile(
     r"criteri|succe\w*\s+(?:if|when|means)\b|\bpass(?:es)?\s+if\b|\bfails?\s+if\b|outperform|\bbeats?\b|"
-    r"better\s+than|significan|relative\s+(?:improvement|gain|reduction)",
+    r"better\s+than|significan|relative\s+(?:improvement|gain|reduction)|"
+    r"\b(?:fewer|less|faster|slower|more\s+efficiently|cheaper)\b[^,;]*?\bthan\b",
     re.I,
 )
 SUCCESS_WORDS = re.compile(r"\bsuccess|\btargets?\b|\bpass", re.I)
@@ -115,7 +121,7 @@ def prose(page: Page) -> list[tuple[str, str]]:
     while the page has not been run)."""
     wanted = PROSE_SECTIONS if str(page.get("status") or "") == "completed" else f"{PROSE_SECTIONS}|{PLANNED_SECTIONS}"
     found = [("hypothesis", s) for s in _sentences(str(page.get("hypothesis") or ""))]
-    for title in sections.section_titles(page.body):
+    for title in dict.fromkeys(sections.section_titles(page.body)):  # a title written twice is read once
         if re.search(wanted, title, re.I):
             found += [(f"## {title}", s) for s in _sentences(sections.read_section(page.body, title) or "")]
     return found
@@ -171,13 +177,23 @@ def _read_number(sentence: str, match: re.Match, by: bool, found: _Found) -> tup
     if EITHER_WAY.search(sentence[: match.start()]):
         return "", f"“{said}” is a difference from another value in either direction"
     named = metric_names.nearest_metric(before, after)
-    relative = RELATIVE_AFTER.search(sentence[match.end() :]) or RELATIVE_BEFORE.search(sentence[: match.start()])
+    relative = (
+        match.re is RELATIVE_OF
+        or RELATIVE_AFTER.search(sentence[match.end() :])
+        or RELATIVE_BEFORE.search(sentence[: match.start()])
+    )
     at_least = op in ("by", "≥", ">=", "=>", "at least", "no less than", ">", "above", "exceeds", "exceed")
-    difference = by or relative or DIFFERENCE.search(before) or AGAINST_BASELINE.search(sentence[match.end() :])
+    difference = (
+        by
+        or relative
+        or DIFFERENCE.search(before)
+        or DIFFERENCE.match(after.lstrip())  # "≥ 0.05 lift over …"
+        or AGAINST_BASELINE.search(sentence[match.end() :])
+    )
     if difference and not at_least:
         return "", f"“{said}” bounds a difference from above (when the claim fails), not a criterion to reach"
     metric = named or found.primary
-    down = bool(DOWN.search(before))
+    down = bool(DOWN.search(before) or (match.re is RELATIVE_OF and DOWN.search(match.group(0))))
     if relative:
         criterion = found.delta(metric, down)
         if "min_relative" in criterion:
@@ -211,7 +227,7 @@ def _read_number(sentence: str, match: re.Match, by: bool, found: _Found) -> tup
 
 def _read(where: str, sentence: str, found: _Found, criteria_so_far: dict) -> Reading:
     reading = Reading(where, sentence)
-    bys = list(BY.finditer(sentence))
+    bys = list(BY.finditer(sentence)) + list(RELATIVE_OF.finditer(sentence))  # both say "at least" by themselves
     covered = [(m.start(), m.end()) for m in bys]
     numbers = [(m, True) for m in bys] + [
         (m, False) for m in COMPARE.finditer(sentence) if not any(s <= m.start() < e for s, e in covered)
@@ -231,7 +247,7 @@ def _read(where: str, sentence: str, found: _Found, criteria_so_far: dict) -> Re
         found.delta(found.primary)
         reading.became.append(f"{found.primary} better than the baseline (Δ {'>' if found.higher else '<'} 0)")
     if not reading.became and not reading.unread and STATES.search(sentence):
-        reading.unread.append("no number or comparison exprun can judge")
+        reading.unread.append("states a criterion with no number or metric exprun can judge")
     return reading
 
 
@@ -244,7 +260,8 @@ def read(page: Page, primary: str, higher_is_better: bool = True) -> Readout:
     readings = [r for r in (_read(w, s, found, extra) for w, s in prose(page)) if r.became or r.unread]
     if "significance" in extra or (not found.thresholds and not found.deltas):
         found.delta(primary)  # a page stating only thresholds is judged on them, not on an extra Δ > 0
-    criteria = [{**c, **extra} if c["metric"] == primary else c for c in found.deltas.values()] + found.thresholds
+    deltas = [{**c, **extra} if c["metric"] == primary else c for c in found.deltas.values()]
+    criteria = [_direction_named(c) for c in deltas] + found.thresholds
     if any(r.became for r in readings):
         criteria = [{**c, "source": PROSE_SOURCE} for c in criteria]
         notes = []
@@ -255,6 +272,15 @@ def read(page: Page, primary: str, higher_is_better: bool = True) -> Readout:
             "(edit success_criteria in config.yaml)"
         ]
     return Readout(criteria, readings, notes)
+
+
+def _direction_named(criterion: dict) -> dict:
+    """A Δ on a metric no recipe computes carries its better side: the verdict knows only the recipe's
+    directions, and a convergence time or an error must fall, not rise."""
+    metric = criterion["metric"]
+    if "direction" in criterion or metric in metric_names.RECIPE_NAMES or metric_names.higher_is_better(metric):
+        return criterion
+    return {**criterion, "direction": "lower"}
 
 
 def from_page(page: Page, primary: str, higher_is_better: bool = True) -> tuple[list[dict], list[str]]:

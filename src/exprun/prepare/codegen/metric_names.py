@@ -29,6 +29,7 @@ OTHER_PATTERNS = (
     (r"\bspearman", "spearman_rho"),
     (r"\bsuccess(?:[\s_-]+rates?)?\b|\bpass[\s_-]+rate\b", "success_rate"),
 )
+RECIPE_NAMES = {name for _, name in RECIPE_PATTERNS}
 LOWER_IS_BETTER = {"log_loss", "mse", "rmse", "mae", "mad", "rmsd"}
 LOWER_WORDS = re.compile(
     r"loss|error|err\b|perplexity|ppl|wer|cer|mse|mae|rmse|rmsd|\bmad\b|deviation|time|latency", re.I
