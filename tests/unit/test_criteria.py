@@ -277,3 +277,21 @@ def test_the_gate_quotes_each_criterion_sentence_and_makes_one_it_cannot_read_a_
         .strip()
         .startswith("hypothesis: “The MLP reaches ≥ 85% success on held-out digits.” → threshold success_rate ≥ 0.85")
     )
+
+
+def test_the_gate_says_a_single_seed_cannot_be_judged(example_wiki):
+    from exprun.core import config
+    from exprun.gate import approval as gate
+    from exprun.prepare.codegen import generate
+
+    slug = "digits-mlp-vs-logreg"
+    path = example_wiki / "wiki" / "experiments" / f"{slug}.md"
+    text = path.read_text(encoding="utf-8").replace("- Seeds: 0, 1, 2.", "- A single deterministic run (seed=0).")
+    path.write_text(text, encoding="utf-8")
+    settings = config.load(example_wiki)
+    generate.generate(slug, settings, example_wiki)
+    checks = [line for line in gate.checklist(slug, settings, example_wiki, "h").splitlines() if "!! CHECK" in line]
+    assert checks == [
+        "!! CHECK  Criteria: seeds [0] — one seed gives no interval, so no criterion can be judged and the outcome "
+        "will be inconclusive; add seeds to config.yaml if the criteria should decide it"
+    ]

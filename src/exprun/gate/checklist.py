@@ -199,7 +199,7 @@ def _criteria_line(config: ExperimentConfig) -> str:
 
 def _criteria_checks(config: ExperimentConfig, readings: list[dict]) -> list[str]:
     """CHECK lines for the criteria: each sentence of the page that states one exprun could not read (so it is
-    never lost in a note), and each criterion on a metric the code is not set to report."""
+    never lost in a note), each criterion on a metric the code is not set to report, and a single seed."""
     lines = [
         f"Criteria: {line} — write it into success_criteria in config.yaml, or confirm it does not decide the outcome"
         for line in criteria.describe([r for r in readings if r.get("unread")])
@@ -213,6 +213,13 @@ def _criteria_checks(config: ExperimentConfig, readings: list[dict]) -> list[str
                 f"metrics: {', '.join(reported) or 'none'}): the code must write {metric} into each seed file's "
                 "metrics, or the criterion is not judged"
             )
+    if (
+        len(config.seeds) < 2
+    ):  # "a single deterministic run (seed=0)": the page asks for it, the verdict cannot judge it
+        lines.append(
+            f"Criteria: seeds {list(config.seeds)} — one seed gives no interval, so no criterion can be judged and "
+            "the outcome will be inconclusive; add seeds to config.yaml if the criteria should decide it"
+        )
     return lines
 
 
