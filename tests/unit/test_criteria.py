@@ -8,8 +8,11 @@ import pytest
 
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.prepare.codegen import criteria
+from exprun.prepare.codegen.spec import build_spec
 from exprun.verdict import results
 from exprun.wiki.pages import parse_page
+
+PROSE = "page prose; confirm at the gate"
 
 
 def page(hypothesis: str = "", procedure: str = "", extra: str = "", baseline: str = "logistic regression"):
@@ -137,3 +140,158 @@ def test_baseline_results_with_their_source_stand_in_for_a_baseline_not_run():
     assert found.metric("accuracy").baseline == 0.85 and found.outcome == "succeeded"
     assert found.baseline_label == "ResNet-50"
     assert found.baseline_source == "config.yaml baseline_results (He et al. 2016, Table 3)"
+
+
+# ------------------------------------------------------------------ issue 23, finding 6, one by one
+
+
+def planned_page(hypothesis: str = "", body: str = "", metrics: str = "[accuracy]", status: str = "planned"):
+    text = (
+        textwrap.dedent(f"""\
+        ---
+        title: "t"
+        status: {status}
+        hypothesis: "{hypothesis}"
+        setup:
+          framework: "a simulator of its own"
+        metrics: {metrics}
+        baseline: "the published numbers"
+        ---
+
+        """)
+        + body
+    )
+    return parse_page(text, path=__import__("pathlib").Path("wiki/experiments/t.md"))
+
+
+def test_a_success_percentage_is_a_threshold_on_the_success_rate_not_a_delta_on_accuracy():
+    found, _ = criteria.from_page(page("The amortizer reaches ≥85% success at 5 cm under top-8 selection."), "accuracy")
+    assert found == [{"metric": "success_rate", "threshold": 0.85, "direction": "higher", "source": PROSE}]
+
+
+@pytest.mark.parametrize(
+    "sentence,criterion",
+    [
+        (
+            "It reproduces the published scores with mean absolute deviation < 5% from the paper's values.",
+            {"metric": "mad", "threshold": 0.05, "direction": "lower"},
+        ),
+        (
+            "Docking poses land with RMSD below 2 Å of the crystal pose.",
+            {"metric": "rmsd", "threshold": 2.0, "direction": "lower"},
+        ),
+        (
+            "The probe reaches AUROC ≥ 0.9 on held-out scaffolds.",
+            {"metric": "roc_auc", "threshold": 0.9, "direction": "higher"},
+        ),
+    ],
+)
+def test_an_error_measure_under_a_bound_is_a_threshold_on_the_metric_it_names(sentence, criterion):
+    found, notes = criteria.from_page(page(sentence), "accuracy")
+    assert found == [{**criterion, "source": PROSE}]
+    assert any(sentence[:30] in n and "threshold" in n for n in notes)
+
+
+def test_a_single_deterministic_run_is_seed_0_alone(tmp_path):
+    body = "## Setup\n\n- **Determinism**: single deterministic run (seed=0); no statistical replication needed.\n"
+    assert build_spec(planned_page(body=body)).config["seeds"] == [0]
+    assert build_spec(planned_page(body="## Setup\n\n- One single run of the pipeline.\n")).config["seeds"] == [0]
+
+
+def test_a_criterion_in_the_analysis_of_a_planned_page_is_read_and_not_in_a_completed_one():
+    analysis = "## Analysis\n\nTargets: verified ≥ 90% success on held-out goals.\n"
+    planned = build_spec(planned_page(body=analysis))
+    assert planned.config["success_criteria"][0] | {"source": ""} == {
+        "metric": "success_rate",
+        "threshold": 0.9,
+        "direction": "higher",
+        "source": "",
+    }
+    assert [r.where for r in planned.criteria_read] == ["## Analysis"]
+    completed = build_spec(planned_page(body=analysis, status="completed"))  # its Analysis reports findings
+    assert completed.criteria_read == [] and "threshold" not in completed.config["success_criteria"][0]
+
+
+def test_a_non_ml_page_is_judged_on_its_own_metric_never_on_accuracy():
+    spec = build_spec(planned_page("Margin-aware selection beats nominal selection.", metrics="[top-N success, RMSD]"))
+    assert spec.config["success_criteria"] == [
+        {"metric": "success_rate", "vs": "baseline", "min_delta": 0.0, "source": PROSE}
+    ]
+    quiet = build_spec(planned_page("", metrics="[convergence time (ps) to FES within 0.1 kcal/mol accuracy]"))
+    assert quiet.config["success_criteria"] == [
+        {"metric": "convergence_time", "vs": "baseline", "min_delta": 0.0, "direction": "lower"}
+    ]
+    assert any("the code must report them" in n for n in quiet.notes)
+
+
+def test_a_criterion_sentence_it_cannot_read_is_kept_with_the_reason():
+    found = criteria.read(page("The CV of the barrier is at least 2x smaller for OPES than for WT-MetaD."), "roc_auc")
+    (reading,) = found.readings
+    assert reading.became == [] and reading.unread == ["“at least 2x” is a ratio, not a difference or a threshold"]
+
+
+def test_a_reduction_is_a_delta_downward_and_a_relative_gain_is_relative():
+    found, _ = criteria.from_page(
+        page("Dropping the calibration reduces ranking AUC by >= 0.03 with 5 seeds."), "roc_auc"
+    )
+    assert found[0] | {"source": ""} == {
+        "metric": "roc_auc",
+        "vs": "baseline",
+        "min_delta": 0.03,
+        "direction": "lower",
+        "source": "",
+    }
+    found, _ = criteria.from_page(page("", "A relative improvement of 5 % in accuracy over the baseline."), "accuracy")
+    assert found[0]["min_relative"] == pytest.approx(0.05) and found[0]["min_delta"] == 0.0
+
+
+def test_the_gate_quotes_each_criterion_sentence_and_makes_one_it_cannot_read_a_check(example_wiki):
+    from exprun.core import config
+    from exprun.gate import approval as gate
+    from exprun.prepare.codegen import generate
+
+    slug = "digits-mlp-vs-logreg"
+    path = example_wiki / "wiki" / "experiments" / f"{slug}.md"
+    text = path.read_text(encoding="utf-8")
+    hypothesis = text.splitlines()[5]
+    text = text.replace(hypothesis, 'hypothesis: "The MLP reaches ≥ 85% success on held-out digits."')
+    text = text.replace("success_criteria:", "old_criteria:").replace(
+        "## Analysis\n\n(to be filled after /exp-run)",
+        "## Analysis\n\nIts CV is at least 2x smaller than the baseline's.",
+    )
+    path.write_text(text, encoding="utf-8")
+    settings = config.load(example_wiki)
+    generate.generate(slug, settings, example_wiki)
+    lines = gate.checklist(slug, settings, example_wiki, "headline").splitlines()
+    checks = [line for line in lines if line.startswith("!! CHECK  Criteria:")]
+    assert checks[0].startswith(
+        "!! CHECK  Criteria: ## Analysis: “Its CV is at least 2x smaller than the baseline's.” → NOT READ"
+    )
+    assert "“at least 2x” is a ratio" in checks[0] and "write it into success_criteria in config.yaml" in checks[0]
+    assert "criterion 1 judges success_rate, which the code does not report" in checks[1]
+    assert "the code must write success_rate into each seed file's metrics" in checks[1]
+    at = next(i for i, line in enumerate(lines) if line.startswith("  9. Criteria"))
+    assert '"metric": "success_rate", "threshold": 0.85' in lines[at] and "confirm each sentence below" in lines[at]
+    assert (
+        lines[at + 1]
+        .strip()
+        .startswith("hypothesis: “The MLP reaches ≥ 85% success on held-out digits.” → threshold success_rate ≥ 0.85")
+    )
+
+
+def test_the_gate_says_a_single_seed_cannot_be_judged(example_wiki):
+    from exprun.core import config
+    from exprun.gate import approval as gate
+    from exprun.prepare.codegen import generate
+
+    slug = "digits-mlp-vs-logreg"
+    path = example_wiki / "wiki" / "experiments" / f"{slug}.md"
+    text = path.read_text(encoding="utf-8").replace("- Seeds: 0, 1, 2.", "- A single deterministic run (seed=0).")
+    path.write_text(text, encoding="utf-8")
+    settings = config.load(example_wiki)
+    generate.generate(slug, settings, example_wiki)
+    checks = [line for line in gate.checklist(slug, settings, example_wiki, "h").splitlines() if "!! CHECK" in line]
+    assert checks == [
+        "!! CHECK  Criteria: seeds [0] — one seed gives no interval, so no criterion can be judged and the outcome "
+        "will be inconclusive; add seeds to config.yaml if the criteria should decide it"
+    ]

@@ -15,7 +15,7 @@ from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, readable
-from exprun.prepare.codegen import leftovers, manifest, page_decisions
+from exprun.prepare.codegen import criteria, leftovers, manifest, page_decisions
 from exprun.trust import integrity, snapshot
 from exprun.verdict import run_scope
 
@@ -39,7 +39,8 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     key_env = settings.review_llm.api_key_env
     gpu_line, gpu_checks = _gpu_plan(slug, root, settings, sanity)
     env_lines, env_checks = _env_needs(code, config, settings, root)
-    checks = [*gpu_checks, *env_checks, *run_scope.check_lines(slug, root, config)]
+    readings = list(read_json(paths.context).get("criteria_read") or [])
+    checks = [*gpu_checks, *env_checks, *run_scope.check_lines(slug, root, config), *_criteria_checks(config, readings)]
     checks += page_decisions.check_lines(slug, root)
     lines = [
         headline,
@@ -67,6 +68,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  7. Code review {_review_line(review, code)}",
         f"  8. Baseline    {_baseline_line(config, slug, root)}",
         f"  9. Criteria    {_criteria_line(config)}",
+        *[f"                 {line}" for line in criteria.describe(readings)],
         *_rounds_lines(slug, root),
         f"     Notes       {code}/CONTEXT.md (what was read and what the generator could not map)",
         *_note_lines(paths),
@@ -244,8 +246,32 @@ def _criteria_line(config: ExperimentConfig) -> str:
     criteria = [dict(c) for c in config.success_criteria]
     text = json.dumps(criteria, ensure_ascii=False)
     if any(isinstance(c, dict) and "prose" in str(c.get("source", "")) for c in criteria):
-        return f"{text} — read from the page's prose: confirm (quotes in CONTEXT.md)"
+        return f"{text} — read from the page's prose: confirm each sentence below"
     return text
+
+
+def _criteria_checks(config: ExperimentConfig, readings: list[dict]) -> list[str]:
+    """CHECK lines for the criteria: each sentence of the page that states one exprun could not read (so it is
+    never lost in a note), each criterion on a metric the code is not set to report, and a single seed."""
+    lines = [
+        f"Criteria: {line} — write it into success_criteria in config.yaml, or confirm it does not decide the outcome"
+        for line in criteria.describe([r for r in readings if r.get("unread")])
+    ]
+    reported = list(config.metrics)
+    for index, criterion in enumerate(config.success_criteria):
+        metric = str(criterion.get("metric") or "")
+        if metric and metric not in reported:
+            lines.append(
+                f"Criteria: criterion {index + 1} judges {metric}, which the code does not report (config.yaml "
+                f"metrics: {', '.join(reported) or 'none'}): the code must write {metric} into each seed file's "
+                "metrics, or the criterion is not judged"
+            )
+    if len(config.seeds) < 2:  # "a single deterministic run (seed=0)": asked by the page, not judgeable
+        lines.append(
+            f"Criteria: seeds {list(config.seeds)} — one seed gives no interval, so no criterion can be judged and "
+            "the outcome will be inconclusive; add seeds to config.yaml if the criteria should decide it"
+        )
+    return lines
 
 
 def _note_lines(paths: Paths, limit: int = 12) -> list[str]:

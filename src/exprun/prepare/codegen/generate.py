@@ -20,7 +20,7 @@ from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.prepare import dataset
 from exprun.prepare.codegen import context as context_mod
-from exprun.prepare.codegen import generators, leftovers, manifest, page_decisions, rounds, writer
+from exprun.prepare.codegen import criteria, generators, leftovers, manifest, page_decisions, rounds, writer
 from exprun.prepare.codegen.spec import build_spec
 from exprun.prepare.codegen.templates_run import render_requirements, render_run_sh
 from exprun.wiki import lifecycle
@@ -65,10 +65,11 @@ def render(page, settings: Settings, root: Path) -> tuple[dict[str, str], list[s
     context["needs_gpu"] = spec.needs_gpu
     context["notes"] = spec.notes  # what the page says that the recipe could not map: repeated at the gate
     context["page_reading"] = page_decisions.reading(spec.config)  # what a generator's config.yaml must keep
+    context["criteria_read"] = [r.as_dict() for r in spec.criteria_read]  # each quoted at the gate, unread as CHECK
     context["dataset_report"] = dataset.describe_for_prompt(
         spec.config["dataset"], str(page.get("setup.dataset") or ""), root
     )
-    files["CONTEXT.md"] = context_mod.render_markdown(context, spec.notes)
+    files["CONTEXT.md"] = context_mod.render_markdown(context, spec.notes + criteria.reading_notes(spec.criteria_read))
     return files, spec.notes, context
 
 

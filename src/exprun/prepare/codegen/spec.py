@@ -15,7 +15,7 @@ from typing import Any
 from exprun.core.errors import ConfigError
 from exprun.experiment import hardware
 from exprun.experiment import seeds as seed_rules
-from exprun.prepare.codegen import criteria, page_arms
+from exprun.prepare.codegen import criteria, metric_names, page_arms
 from exprun.wiki.pages import Page
 
 SKLEARN_DATASETS = {
@@ -27,21 +27,7 @@ SKLEARN_DATASETS = {
 }
 DATA_SUFFIXES = (".csv", ".npz", ".pt")
 
-# Page metric wording -> recipe metric name; the first pattern that matches wins.
-METRIC_PATTERNS = (
-    (r"\bf1\b|f-?score", "f1_macro"),
-    (r"\bprecision\b", "precision_macro"),
-    (r"\brecall\b", "recall_macro"),
-    (r"roc|\bauc\b", "roc_auc"),
-    (r"log[\s_-]?loss|cross[\s_-]?entropy|\bnll\b", "log_loss"),
-    (r"\brmse\b|root[\s_-]mean[\s_-]squared", "rmse"),
-    (r"\bmse\b|mean squared", "mse"),
-    (r"\bmae\b|mean absolute", "mae"),
-    (r"\br2\b|r\^2|r²|coefficient of determination", "r2"),
-    (r"\baccuracy\b|\bacc\b|top-?1", "accuracy"),
-)
 REGRESSION_METRICS = {"mse", "rmse", "mae", "r2"}
-LOWER_IS_BETTER = {"log_loss", "mse", "rmse", "mae"}
 
 
 @dataclass
@@ -51,6 +37,7 @@ class Spec:
     config: dict
     needs_gpu: bool
     notes: list[str] = field(default_factory=list)
+    criteria_read: list[criteria.Reading] = field(default_factory=list)  # every criterion sentence, quoted
 
 
 def framework_of(page: Page) -> str:
@@ -67,11 +54,8 @@ def needs_gpu(page: Page) -> bool:
     return hardware.gpus_asked(page.get("setup.hardware")) > 0
 
 
-def map_metric(text: str) -> str | None:
-    for pattern, name in METRIC_PATTERNS:
-        if re.search(pattern, str(text), re.I):
-            return name
-    return None
+map_metric = metric_names.recipe_metric
+LOWER_IS_BETTER = metric_names.LOWER_IS_BETTER
 
 
 def _dataset(page: Page) -> tuple[dict, str | None]:
@@ -99,7 +83,12 @@ def _hyperparameters(text: str) -> dict:
     return {**defaults, **{k: v for k, v in found.items() if v is not None}}
 
 
+SINGLE_RUN = re.compile(r"\b(?:single|one)\s+(?:deterministic\s+)?(?:run|seed)\b|\bsingle[\s-]seed\b", re.I)
+
+
 def _seeds(text: str, default_count: int) -> list[int]:
+    """The seeds the page names: a list or range, "N seeds", one seed ("seed=0", "a single run"), else the
+    default count."""
     listed = re.search(r"seeds?\s*[:=]?\s*((?:[0-9]+\s*(?:,|and|-|–)\s*)+[0-9]+)", text, re.I)
     if listed:
         numbers = [int(n) for n in re.findall(r"[0-9]+", listed.group(1))]
@@ -113,7 +102,14 @@ def _seeds(text: str, default_count: int) -> list[int]:
             return list(range(numbers[0], numbers[1] + 1))
         return numbers
     count = _number(r"([0-9]+)\s+seeds", text, int)
-    return list(range(count or default_count))
+    if count:
+        return list(range(count))
+    one = re.search(r"\bseed\s*[=:]\s*([0-9]+)\b", text, re.I)
+    if one:  # "single deterministic run (seed=0)": that seed, not the default count
+        return [int(one.group(1))]
+    if SINGLE_RUN.search(text):
+        return [0]
+    return list(range(default_count))
 
 
 def _model(page: Page, framework: str) -> dict:
@@ -121,6 +117,15 @@ def _model(page: Page, framework: str) -> dict:
     name = "cnn" if framework == "pytorch" and re.search(r"\bcnn\b|conv", text, re.I) else "mlp"
     units = [int(n) for n in re.findall(r"([0-9]+)\s*(?:hidden\s*)?units", text, re.I)]
     return {"name": name, "hidden_sizes": units or [64]}
+
+
+def _judged_metric(page: Page, metrics: list[str], unmapped: list[str]) -> str:
+    """The metric the default criterion judges: the recipe's primary when a page metric maps onto it; else the
+    page's own first metric (normalised) — a page about success rates or energy barriers is never judged on
+    the accuracy the recipe falls back to."""
+    if unmapped and not any(metric_names.recipe_metric(m) for m in page.get("metrics") or []):
+        return metric_names.normalised(unmapped[0])
+    return metrics[0]
 
 
 def build_spec(page: Page, default_seeds: int = 3) -> Spec:
@@ -140,7 +145,12 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
         task = "regression" if metrics and set(metrics) <= REGRESSION_METRICS else "classification"
     if not metrics:
         metrics = ["accuracy", "f1_macro"] if task == "classification" else ["rmse", "r2"]
-        notes.append(f"no page metric maps to a built-in metric; using {', '.join(metrics)}")
+        notes.append(
+            f"no page metric maps to a built-in metric; the recipe computes {', '.join(metrics)}, but the criteria "
+            "judge the page's own metrics: the code must report them"
+            if unmapped
+            else f"the page names no metric; using {', '.join(metrics)}"
+        )
     if unmapped:
         notes.append("metrics the built-in recipe does not compute: " + "; ".join(unmapped))
     if not dataset["name"] and not dataset["path"]:
@@ -155,8 +165,9 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
         )
     baseline, baseline_notes = criteria.baseline(page, framework, task)
     primary = metrics[0]
-    success, criteria_notes = criteria.from_page(page, primary, primary not in LOWER_IS_BETTER)
-    notes += baseline_notes + criteria_notes
+    judged = _judged_metric(page, metrics, unmapped)
+    read = criteria.read(page, judged, metric_names.higher_is_better(judged))
+    notes += baseline_notes + read.notes
     slug = page.slug
     model = _model(page, framework)
     config = {
@@ -171,7 +182,7 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
         "metrics": metrics,
         "primary_metric": primary,
         "higher_is_better": {m: m not in LOWER_IS_BETTER for m in metrics},
-        "success_criteria": success,
+        "success_criteria": read.criteria,
         "sanity": {"epochs": 1, "max_steps": 100, "subset": 1024},
         "paths": {"results_dir": f"results/{slug}", "checkpoint_dir": f"checkpoints/{slug}"},
     }
@@ -184,4 +195,4 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
                 "description": baseline.get("description") or "the control arm",
             }
             notes[:] = [n for n in notes if "is not implemented by the built-in recipe" not in n]
-    return Spec(config=config, needs_gpu=needs_gpu(page), notes=notes)
+    return Spec(config=config, needs_gpu=needs_gpu(page), notes=notes, criteria_read=read.readings)
