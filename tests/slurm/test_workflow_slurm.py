@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -50,11 +51,14 @@ def test_array_deploy_returns_at_once_and_collect_completes_the_page(slurm_clust
     assert done.returncode == 0, out
     shorten_and_approve(root, SLUG)
 
-    started = time.monotonic()
     done, out = snakemake(root, f"deploy_{SLUG}")
     assert done.returncode == 0, out
-    assert time.monotonic() - started < 30, "deploy submits and returns; it does not wait for the tasks"
     assert "Environment: slurm (" in out and "squeue -r -j" in out
+    job = re.search(r"squeue -r -j (\d+)", out).group(1)
+    states = subprocess.run(["squeue", "-h", "-r", "-j", job, "-o", "%T"], capture_output=True, text=True).stdout
+    # deploy submits and returns: its tasks are still queued or running (a deploy that waited would find
+    # them all ended) — a fact of the run, not a wall-clock limit a loaded machine could miss
+    assert {"PENDING", "CONFIGURING", "RUNNING"} & set(states.split()), states
     page = meta(root)
     assert page["status"] == "running" and page["run_log"] == f"logs/exp-{SLUG}.log"  # one real file
     assert (root / page["run_log"]).read_text().startswith("# exprun: the 3 task logs of this run, combined")
