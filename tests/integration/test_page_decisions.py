@@ -12,7 +12,7 @@ import research_page as rp
 from exprun.core import config
 from exprun.core.paths import Paths
 from exprun.gate import checklist
-from exprun.prepare.codegen import generate, manifest, rounds
+from exprun.prepare.codegen import generate, manifest, page_decisions, rounds
 
 AGENT = r"""
 import json, pathlib, sys
@@ -58,15 +58,36 @@ def test_keys_the_generator_leaves_out_come_from_the_page(generate_with):
 
 
 def test_a_generator_that_changes_the_design_gets_a_check_line(generate_with):
-    changed = rp.CONFIG.replace("seeds: [0, 1, 2]", "seeds: [0]").replace(
+    changed = rp.CONFIG.replace("metrics: [accuracy]", "metrics: [f1_macro]").replace(
         "success_criteria: [{metric: accuracy, vs: baseline, min_delta: 0.1}]", "success_criteria: []"
     )
     wiki, code = generate_with(rp.files(**{"config.yaml": changed}))
     gate = checklist.checklist(rp.SLUG, config.parse({}), wiki, "GATE")
     checks = [line for line in gate.splitlines() if line.startswith("!! CHECK")]
-    assert any("config.yaml seeds: read from the page [0, 1, 2] → the file [0]" in line for line in checks)
+    assert any("config.yaml metrics: read from the page [accuracy] → the file [f1_macro]" in line for line in checks)
     assert any("config.yaml success_criteria: read from the page [{metric: accuracy" in line for line in checks)
-    assert not any("config.yaml metrics" in line for line in checks)  # what agrees is not questioned
     (code / "config.yaml").write_text(changed + "# a person's note\n")  # now the person's file: their decision
     gate = checklist.checklist(rp.SLUG, config.parse({}), wiki, "GATE")
     assert not [line for line in gate.splitlines() if line.startswith("!! CHECK") and "read from the page" in line]
+
+
+def test_the_recipe_s_defaults_are_not_the_page_s_decisions(generate_with):
+    """The page names no seeds (exprun's default is 3): a generator's one seed is not a change of design,
+    and a seed list is never added from a default."""
+    wiki, code = generate_with(rp.files(**{"config.yaml": rp.CONFIG.replace("seeds: [0, 1, 2]", "seeds: [0]")}))
+    gate = checklist.checklist(rp.SLUG, config.parse({}), wiki, "GATE")
+    assert not [line for line in gate.splitlines() if "config.yaml seeds: read from the page" in line]
+    wiki, code = generate_with(rp.files(**{"config.yaml": without(("seeds",))}))
+    assert "seeds" not in (code / "config.yaml").read_text()
+
+
+def test_the_addition_keeps_who_wrote_each_file(tmp_path):
+    """A recipe's data.py beside an agent's config.yaml: after exprun adds the page's keys, data.py is still the
+    recipe's (what the gate's notes and the leftover cleanup go by)."""
+    (tmp_path / "data.py").write_text("def load_data(): ...\n")
+    (tmp_path / "config.yaml").write_text("seeds: [0]\n")
+    files = {rel: manifest.file_hash(tmp_path / rel) for rel in ("data.py", "config.yaml")}
+    manifest.write_manifest(tmp_path, files, "agent", {"data.py": "built-in", "config.yaml": "agent"})
+    assert page_decisions.complete(tmp_path, {"dataset": {"path": "data/x.csv"}}) == ["dataset"]
+    assert manifest.written_by(tmp_path) == {"data.py": "built-in", "config.yaml": "agent"}
+    assert manifest.human_changes(tmp_path) == []

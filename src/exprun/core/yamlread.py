@@ -9,6 +9,7 @@ later one, and the person meant one of them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -77,3 +78,13 @@ def error_line(exc: yaml.YAMLError, text: str = "", first_line: int = 1) -> tupl
         line = f":{mark.line + first_line}" if mark is not None else ""
         return line, (exc.problem or exc.context or "invalid YAML").strip()
     return "", str(exc).splitlines()[0].strip() if str(exc) else "invalid YAML"
+
+
+def load_mapping(path: Path) -> dict:
+    """The mapping a settings file holds, for reports that must go on whatever the file is: {} when it is
+    missing, unreadable, not YAML or not a mapping (the checks that stop a run name those problems)."""
+    try:
+        data = load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}

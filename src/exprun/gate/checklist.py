@@ -10,6 +10,7 @@ from pathlib import Path
 
 from exprun.core import yamlread
 from exprun.core.durations import human_duration
+from exprun.core.errors import ConfigError
 from exprun.core.files import read_json
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
@@ -26,7 +27,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     """What a person must look at before approving, and the exact commands."""
     paths = Paths(slug, root)
     code = paths.code_dir
-    config, unreadable = readable(_yaml(code / "config.yaml"))
+    config, unreadable = readable(yamlread.load_mapping(code / "config.yaml"))
     sanity = read_json(paths.sanity)
     dataset = read_json(paths.dataset)
     review = read_json(paths.review)
@@ -40,8 +41,9 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     gpu_line, gpu_checks = _gpu_plan(slug, root, settings, sanity)
     env_lines, env_checks = _env_needs(code, config, settings, root)
     readings = list(read_json(paths.context).get("criteria_read") or [])
-    checks = [*gpu_checks, *env_checks, *run_scope.check_lines(slug, root, config), *_criteria_checks(config, readings)]
-    checks += page_decisions.check_lines(slug, root)
+    checks = [f"config.yaml: {unreadable}"] if unreadable else []
+    checks += [*gpu_checks, *env_checks, *run_scope.check_lines(slug, root, config)]
+    checks += [*_criteria_checks(config, readings), *page_decisions.check_lines(slug, root)]
     lines = [
         headline,
         "",
@@ -81,15 +83,6 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     return "\n".join(lines)
 
 
-def _yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        return yamlread.load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-
-
 def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[str, list[str]]:
     """The GPU plan line (with the free memory each GPU needs after the sanity peak) and the CHECK lines a person
     cannot miss: config.yaml's `hardware` saying other than the page's plan, and a plan that asks for no GPU
@@ -98,7 +91,10 @@ def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[
     from exprun.prepare.gpu_plan import gpu_plan, memory_need
     from exprun.wiki.lifecycle import find_experiment
 
-    plan = gpu_plan(find_experiment(slug, root), Paths(slug, root).code_dir, settings.gpu.count)
+    try:
+        plan = gpu_plan(find_experiment(slug, root), Paths(slug, root).code_dir, settings.gpu.count)
+    except ConfigError as exc:  # a wrong `hardware:` — listed, like every problem at the gate, never raised
+        return "not planned: config.yaml's hardware cannot be read", [f"GPU: {exc}"]
     need = (
         memory_need(slug, root, code_hash(Paths(slug, root)), settings.gpu.memory_margin_mib) if plan.needed else None
     )
@@ -168,8 +164,8 @@ def _estimate_line(
 
 def _arms_lines(config: ExperimentConfig, unreadable: str, settings: Settings) -> list[str]:
     """The arm matrix a person approves: each arm, its role and overrides, the task count and how many at once."""
-    if unreadable:
-        return [f"     Arms        INVALID: {unreadable}"]
+    if unreadable:  # said as a CHECK line above the list; the arms of the file are not shown
+        return ["     Arms        not read: config.yaml has an error (the CHECK line above)"]
     if config.single_arm:
         return []
     found, seeds = config.arms, len(config.seeds)

@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from exprun.core import yamlread
 from exprun.core.files import read_json
 from exprun.core.paths import Paths
@@ -141,11 +139,7 @@ def declared_hardware(code_dir: Path) -> int | None:
     """config.yaml's `hardware` in the code folder (None when the file or the key is absent, or the file cannot
     be read: the run contract's check names that); a wrong value is a ConfigError naming the file."""
     path = Path(code_dir) / "config.yaml"
-    try:
-        data = yamlread.load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):  # the run contract's check reports it; the page's plan holds
-        return None
-    return hardware_rules.declared(data.get("hardware"), str(path)) if isinstance(data, dict) else None
+    return hardware_rules.declared(yamlread.load_mapping(path).get("hardware"), str(path))
 
 
 def memory_need(slug: str, root: Path, code_hash: str, margin_mib: int) -> MemoryNeed | None:

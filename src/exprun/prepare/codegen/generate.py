@@ -64,7 +64,8 @@ def render(page, settings: Settings, root: Path) -> tuple[dict[str, str], list[s
     context = context_mod.gather(page, root)
     context["needs_gpu"] = spec.needs_gpu
     context["notes"] = spec.notes  # what the page says that the recipe could not map: repeated at the gate
-    context["page_reading"] = page_decisions.reading(spec.config)  # what a generator's config.yaml must keep
+    # what a generator's config.yaml must keep
+    context["page_reading"] = page_decisions.reading(spec.config, page, spec.criteria_read, spec.seeds_named)
     context["criteria_read"] = [r.as_dict() for r in spec.criteria_read]  # each quoted at the gate, unread as CHECK
     context["dataset_report"] = dataset.describe_for_prompt(
         spec.config["dataset"], str(page.get("setup.dataset") or ""), root

@@ -38,6 +38,7 @@ class Spec:
     needs_gpu: bool
     notes: list[str] = field(default_factory=list)
     criteria_read: list[criteria.Reading] = field(default_factory=list)  # every criterion sentence, quoted
+    seeds_named: bool = False  # the page names its seeds (else config's seeds are the default count)
 
 
 def framework_of(page: Page) -> str:
@@ -195,4 +196,5 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
                 "description": baseline.get("description") or "the control arm",
             }
             notes[:] = [n for n in notes if "is not implemented by the built-in recipe" not in n]
-    return Spec(config=config, needs_gpu=needs_gpu(page), notes=notes, criteria_read=read.readings)
+    named = bool(_seeds(page.body, 0))
+    return Spec(config, needs_gpu(page), notes, read.readings, named)
