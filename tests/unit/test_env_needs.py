@@ -239,9 +239,7 @@ def test_an_env_optional_that_waives_nothing_is_a_note_at_the_gate(folder):
         gate.verify(SLUG, config.parse({}), root)
     lines = [line.strip() for line in str(err.value).splitlines()]
     assert "env_optional LLM_MODLE waives nothing: no script or program of the folder reads it" in lines
-    assert (
-        "env_optional CUDA_VISIBLE_DEVICES waives nothing: exprun, the login or bash sets it for every run" in lines
-    )
+    assert "env_optional CUDA_VISIBLE_DEVICES waives nothing: exprun, the login or bash sets it for every run" in lines
     assert not any("LLM_MODEL waives nothing" in line or "CHECK  env_optional" in line for line in lines)
     text = str(err.value)
     assert text.index("4. Environment") < text.index("env_optional LLM_MODLE") < text.index("5. GPU plan")
