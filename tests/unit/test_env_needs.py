@@ -227,3 +227,19 @@ def test_the_contract_shows_the_waiver_and_names_a_wrong_one():
     assert check(["WANDB_DIR"]).ok and check(["WANDB_DIR"]).detail == "WANDB_DIR"
     assert not check("WANDB_DIR").ok
     assert check("WANDB_DIR").detail.startswith("env_optional must be a list of environment variable names")
+
+
+def test_an_env_optional_that_waives_nothing_is_a_note_at_the_gate(folder):
+    """A waiver of a name nothing reads (a typo, a read since removed) is said, not silently ignored: the person
+    believes something is waived that is not."""
+    root, code, cfg = folder
+    cfg["env_optional"] = ["LLM_MODEL", "LLM_MODLE", "CUDA_VISIBLE_DEVICES"]
+    (code / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.raises(Exception) as err:
+        gate.verify(SLUG, config.parse({}), root)
+    lines = [line.strip() for line in str(err.value).splitlines()]
+    assert "env_optional LLM_MODLE waives nothing: no script or program of the folder reads it" in lines
+    assert "env_optional CUDA_VISIBLE_DEVICES waives nothing: exprun, the login or bash sets it for every run" in lines
+    assert not any("LLM_MODEL waives nothing" in line or "CHECK  env_optional" in line for line in lines)
+    text = str(err.value)
+    assert text.index("4. Environment") < text.index("env_optional LLM_MODLE") < text.index("5. GPU plan")

@@ -128,6 +128,36 @@ PATTERNS = [
     ("indirect", 'NAME=LR\necho "${!NAME}"\n', set()),
     ("activation", "source ~/miniconda3/bin/activate torch\nconda activate exp\nsource .venv/bin/activate\n", set()),
     ("inline python reads", "python -c 'import os; print(os.environ[\"API_BASE\"])'\n", {"API_BASE"}),
+    # `-v NAME` tests whether NAME is set, like `-n "$NAME"`
+    ("-v and-list", '[[ -v HF_TOKEN ]] && huggingface-cli login --token "$HF_TOKEN"\n', set()),
+    ("-v in an if", 'if [ -v WANDB_API_KEY ]; then\n  wandb login "$WANDB_API_KEY"\nfi\n', set()),
+    ("test -v", 'test -v SLACK_URL && curl "${SLACK_URL}"\n', set()),
+    ("-v of an array element", '[[ -v GPUS[0] ]] && echo "$GPUS"\n', set()),
+    (
+        "a -v check that exits",
+        '[[ -v API_KEY ]] || { echo "set API_KEY"; exit 1; }\npython t.py --k "$API_KEY"\n',
+        {"API_KEY"},
+    ),
+    # commands that change the environment in ways exprun cannot see: later reads may be theirs
+    ("module load", "module load cuda/12.1\nexport PATH=$CUDA_HOME/bin:$PATH\n", set()),
+    ("module add and restore", "module add gcc\necho $GCC_ROOT\nmodule --force restore dl\necho $CUDNN_ROOT\n", set()),
+    ("ml", "ml cuda\necho $CUDA_HOME\n", set()),
+    ("a read before module load", 'echo "$CUDA_HOME"\nmodule load cuda\necho "$CUDA_HOME"\n', {"CUDA_HOME"}),
+    ("module list sets nothing", "module list\necho $CUDA_HOME\n", {"CUDA_HOME"}),
+    (
+        "conda hook and activate",
+        'eval "$(conda shell.bash hook)"\nconda activate exp\necho "$CONDA_DEFAULT_ENV"\n',
+        set(),
+    ),
+    ("conda activate", "conda activate exp\necho $CONDA_DEFAULT_ENV\n", set()),
+    ("mamba activate", "mamba activate exp\necho $CONDA_DEFAULT_ENV\n", set()),
+    ("source activate", "source activate exp\necho $CONDA_DEFAULT_ENV\n", set()),
+    ("eval of a command substitution", "eval `ssh-agent -s`\nssh-add; echo $SSH_AGENT_PID\n", set()),
+    ("eval of a plain string sets nothing seen", 'eval "echo hi"\necho "$HF_TOKEN"\n', {"HF_TOKEN"}),
+    ("spack load", "spack load openmpi\necho $MPI_HOME\n", set()),
+    ("spack env activate", "spack env activate exp\necho $SPACK_ENV\n", set()),
+    ("spack find sets nothing", "spack find\necho $MPI_HOME\n", {"MPI_HOME"}),
+    ("a venv's activate sets only VIRTUAL_ENV and PATH", 'source .venv/bin/activate\necho "$HF_TOKEN"\n', {"HF_TOKEN"}),
 ]
 
 
@@ -145,6 +175,30 @@ def test_defaults_and_tests_stay_listed_as_optional():
     assert optional('if [ -n "$WANDB_API_KEY" ]; then wandb login "$WANDB_API_KEY"; fi\n') == {"WANDB_API_KEY"}
     reads = env_needs.shell_reads('source ~/secrets.env\npython t.py --key "$API_KEY"\n')
     assert reads == [("API_KEY", 2, False, "may be set by ~/secrets.env, sourced at line 1")]
+
+
+def test_a_v_test_is_listed_as_an_optional_read():
+    assert env_needs.shell_reads("[[ -v DEBUG ]] && set -x\n") == [
+        ("DEBUG", 1, False, "the script tests whether it is set")
+    ]
+    assert optional('if ! [ -v CKPT ]; then CKPT=none; fi\necho "$CKPT"\n') == {"CKPT"}
+
+
+@pytest.mark.parametrize(
+    "script, why",
+    [
+        ("module load cuda\necho $CUDA_HOME\n", "may be set by module load cuda, run at line 1"),
+        (
+            'X=1\neval "$(conda shell.bash hook)"\nconda activate x\necho $CONDA_DEFAULT_ENV\n',
+            'may be set by eval "$(conda shell.bash hook)", run at line 2',
+        ),
+        ("spack env activate \\\n  exp\necho $SPACK_ENV\n", "may be set by spack env activate exp, run at line 1"),
+        ("source activate exp\necho $CONDA_DEFAULT_ENV\n", "may be set by source activate exp, run at line 1"),
+    ],
+)
+def test_an_environment_command_makes_later_reads_optional_and_says_which(script, why):
+    (read,) = env_needs.shell_reads(script)
+    assert not read.required and read.why == why
 
 
 def test_a_sourced_folder_file_sets_its_names_and_other_sources_soften(tmp_path):

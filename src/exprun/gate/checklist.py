@@ -104,12 +104,14 @@ def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[
 
 
 def _env_needs(code: Path, config: ExperimentConfig, settings: Settings, root: Path) -> tuple[list[str], list[str]]:
-    """Each environment variable the code needs, set or NOT SET where the run will start (names only), and a
-    CHECK line for the required ones that are not: deploy refuses until they are set."""
+    """Each environment variable the code needs, set or NOT SET where the run will start (names only), a note for
+    each env_optional waiver that waives nothing, and a CHECK line for the required ones that are not set: deploy
+    refuses until they are."""
     from exprun.machines import env_needs
 
     found = env_needs.check_for_deploy(code, config, settings, root)
-    lines = [f"                 {line}" for line in found.lines()]
+    notes = [*found.lines(), *env_needs.idle_waivers(config, found.needs)]
+    lines = [f"                 {line}" for line in notes]
     missing = found.missing()
     # screen here and on the server and a SLURM array refuse; seed jobs (full_via: jobs) would start and fail
     refuses = settings.full_via != "jobs"

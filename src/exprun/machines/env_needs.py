@@ -8,7 +8,8 @@ variables, `read`, function arguments, ...), are left out. A read with a default
 `os.getenv("X") or "d"`, `if os.getenv("X"):`, `${X:-d}`) is optional: listed, never required. A required name
 not set on the target is a CHECK line at the gate, and deploy refuses until it is set (screen here, or the
 server over its session with env_setup applied). A need the scan gets wrong is waived by a person in
-config.yaml `env_optional: [X]`: listed at the gate as waived, never required.
+config.yaml `env_optional: [X]`: listed at the gate as waived, never required; a waiver of a name nothing reads
+is a note at the gate (idle_waivers), never silently ignored.
 """
 
 from __future__ import annotations
@@ -154,6 +155,23 @@ def scan(code_dir: Path, config: ExperimentConfig | None = None) -> list[EnvNeed
                 add(name, required, f"{rel}:{line}", why)
     waived = set(config.env_optional) if config is not None else set()
     return [EnvNeed(n.name, False, n.where, WAIVED) if n.name in waived else n for n in found.values()]
+
+
+def idle_waivers(config: ExperimentConfig, needs: list[EnvNeed]) -> list[str]:
+    """A line for each `env_optional` name that waives nothing (a typo, a read since removed, a name exprun
+    sets): said at the gate, so a person never trusts a waiver that does nothing. A note, not a CHECK: nothing
+    is required because of it."""
+    found = {need.name for need in needs}
+    return [
+        f"env_optional {name} waives nothing: "
+        + (
+            "exprun, the login or bash sets it for every run"
+            if provided(name)
+            else "no script or program of the folder reads it"
+        )
+        for name in config.env_optional
+        if name not in found
+    ]
 
 
 def _folder_file(code_dir: Path, script_dir: Path) -> Callable[[str], str | None]:

@@ -10,10 +10,12 @@ script's value), a read inside a function (a function runs when called, usually 
 assignments), and `X=1 cmd` (sets X for that command only: a later `$X` still reads the environment).
 
 A read is optional — listed, never required — when the script has a fallback: `${X:-d}`, `${X-d}`,
-`${X:+alt}`, `${X:=d}`, a presence or equality test (`[ -n "$X" ]`, `[[ $X ]]`, `[ "$X" = 1 ]`, and the reads
-that test guards: `[ -n "$X" ] && use "$X"`, the `then` of `if [ -n "$X" ]`), `[ -z "$X" ]` followed by an
-assignment of X (the default idiom; a `-z` guard that never assigns X is the script demanding it), and any
-read after `source` of a file exprun cannot read (outside the folder: it may set the name). Single quotes,
+`${X:+alt}`, `${X:=d}`, a presence or equality test (`[ -n "$X" ]`, `[[ $X ]]`, `[[ -v X ]]`, `[ "$X" = 1 ]`,
+and the reads that test guards: `[ -n "$X" ] && use "$X"`, the `then` of `if [ -v X ]`), `[ -z "$X" ]` followed
+by an assignment of X (the default idiom; a `-z` guard that never assigns X is the script demanding it), and any
+read after `source` of a file exprun cannot read (outside the folder: it may set the name) or after a command
+that changes the environment unseen (`module load|add|restore`, `ml cuda`, `spack load`, `spack env activate`,
+`conda activate`, `source activate`, `eval "$(...)"`): each may set names, the reason says which. Single quotes,
 `$'..'`, `\\$X`, comments and quoted heredocs (`<<'EOF'`) expand nothing. Special parameters (`$1`, `$@`,
 `$#`, `$?`, `$$`, `$!`, `$0`, `$_`) are never names.
 """
@@ -35,6 +37,20 @@ TEST_COMMANDS = ("[", "[[", "test")
 EQUALITY = ("=", "==", "!=", "=~")
 # `source` of one of these sets up an environment (PATH, CONDA_*, VIRTUAL_ENV), not the experiment's variables.
 ACTIVATION = re.compile(r"(^|/)(activate|conda\.sh|mamba\.sh|env_vars\.sh)$|/etc/profile\.d/|/modules/init/")
+# ... except conda's `activate`: `source activate ENV`, `source ~/miniconda3/bin/activate [ENV]` runs the
+# environment's activate.d scripts, which may set anything (CUDA_HOME, ...). A venv's bin/activate takes no
+# name and sets only VIRTUAL_ENV and PATH.
+CONDA_PATH = re.compile(r"conda|mamba|miniforge")
+# Subcommands that change the environment in ways exprun cannot see (a module file, a spack or conda
+# environment): after one, a read nothing else sets may be theirs, like a read after an unreadable `source`.
+ENVIRONMENT_COMMANDS = {
+    "module": {"load", "add", "restore", "swap", "switch"},
+    "spack": {"load", "env activate"},
+    "conda": {"activate"},
+    "mamba": {"activate"},
+    "micromamba": {"activate"},
+}
+ML_LOOKS = {"list", "avail", "av", "spider", "show", "help", "whatis", "keyword", "savelist", "describe", "unload"}
 # What bash sets itself, whatever the environment.
 BASH_OWN = frozenset(
     "BASH BASHOPTS BASHPID BASH_ALIASES BASH_ARGC BASH_ARGV BASH_COMMAND BASH_LINENO BASH_SOURCE BASH_SUBSHELL "
@@ -73,6 +89,9 @@ class _Word:
     assign: str = ""  # NAME of a `NAME=...` word
     fd: bool = False  # the `2` of `2>&1`
     line: int = 0
+    substitutes: bool = False  # holds a command substitution (`$(...)`, backquotes)
+    start: int = 0  # where it lies in the text being read
+    end: int = 0
 
 
 @dataclass
@@ -121,6 +140,7 @@ class _Scanner:
         self.pending_function = False
         self.carry_guard: set[str] = set()  # names a `[ -n "$X" ] &&` before this command tested as set
         self.counter = 0
+        self.substitutions = 0  # command substitutions seen so far
         self._load(text, 1)
 
     # ---- text ---------------------------------------------------------------------------------------------
@@ -146,11 +166,11 @@ class _Scanner:
         return self.counter
 
     # ---- events -------------------------------------------------------------------------------------------
-    def read(self, name: str, kind: str = "required") -> int:
+    def read(self, name: str, kind: str = "required", line: int = 0) -> int:
         loops = tuple(id(f) for f in self.frames if f.kind == "loop")
         in_function = any(f.kind == "function" for f in self.frames)
         guarded = name in self.carry_guard or any(name in f.guard for f in self.frames)
-        self.reads_.append(_Read(name, self.pos(), self.line(), kind, loops, in_function, guarded))
+        self.reads_.append(_Read(name, self.pos(), line or self.line(), kind, loops, in_function, guarded))
         return len(self.reads_) - 1
 
     def assign(self, name: str) -> int:
@@ -386,7 +406,9 @@ class _Scanner:
             for target in _targets(name, [w.text for w in words[1:]]):
                 self.assign(target)
         elif name in ("source", ".") and len(words) > 1:
-            self._source(words[1])
+            self._source(words)
+        elif _changes_environment(name, words[1:]):
+            self._barrier(words)
         elif name in TEST_COMMANDS:
             tested = self._test(words)
         frame = next((f for f in reversed(self.frames) if f.kind == "if"), None)
@@ -401,11 +423,24 @@ class _Scanner:
             self.carry_guard = set()
 
     def _test(self, words: list[_Word]) -> tuple[set[str], set[str]]:
-        """`[ -n "$X" ]`, `[[ $X ]]`, `[ "$X" = 1 ]`: optional reads; the names it shows set (and unset, `-z`)."""
+        """`[ -n "$X" ]`, `[[ $X ]]`, `[ "$X" = 1 ]`, `[[ -v X ]]`: optional reads; the names it shows set (and
+        unset, `-z`, `! -v`)."""
         positive: set[str] = set()
         negative: set[str] = set()
         texts = [w.text if not w.quoted else "\0q" for w in words]
         for k, word in enumerate(words):
+            named = NAME.match(word.text)
+            if (
+                k > 0
+                and texts[k - 1] == "-v"
+                and not word.reads
+                and named
+                and re.fullmatch(r"(\[.*\])?", word.text[named.end() :])
+            ):
+                # `-v X` tests X by name: a read of the environment, a switch like `-n "$X"`
+                self.read(named.group(0), "tested", word.line)
+                (negative if k > 1 and texts[k - 2] == "!" else positive).add(named.group(0))
+                continue
             if not word.single or len(word.reads) != 1:
                 continue
             before = texts[k - 1] if k > 0 else ""
@@ -426,9 +461,12 @@ class _Scanner:
                 positive.add(word.single)
         return positive, negative
 
-    def _source(self, word: _Word) -> None:
+    def _source(self, words: list[_Word]) -> None:
+        word = words[1]
         path = word.text.replace("\0", "")
         if ACTIVATION.search(path):
+            if path.endswith("activate") and (path == "activate" or len(words) > 2 or CONDA_PATH.search(path)):
+                self._barrier(words)
             return
         relative = path.lstrip("/") if word.text.startswith("\0") else path  # "$HERE/common.sh": the folder's
         local = self.sourced is not None and relative and not relative.startswith(("/", "~"))
@@ -439,6 +477,12 @@ class _Scanner:
             return
         shown = word.text.replace("\0", "$..")
         self.barriers.append((self.pos(), f"may be set by {shown}, sourced at line {word.line}"))
+
+    def _barrier(self, words: list[_Word]) -> None:
+        """A command that may set names exprun cannot see: later reads nothing else sets are optional."""
+        shown = " ".join(re.sub(r"\\\n", " ", self.text[words[0].start : words[-1].end]).split())
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        self.barriers.append((self.pos(), f"may be set by {shown}, run at line {words[0].line}"))
 
     # ---- words --------------------------------------------------------------------------------------------
     def _blanks(self) -> None:
@@ -451,6 +495,12 @@ class _Scanner:
                 return
 
     def _word(self) -> _Word:
+        start, substitutions = self.i, self.substitutions
+        word = self._word_parts()
+        word.start, word.end, word.substitutes = start, self.i, self.substitutions > substitutions
+        return word
+
+    def _word_parts(self) -> _Word:
         word = _Word(line=self.line())
         match = ASSIGN_WORD.match(self.text, self.i)
         if match:
@@ -551,6 +601,7 @@ class _Scanner:
                 k += 2 if self.text[k] == "\\" else 1
             inner, line = self.text[end:k].replace("\\`", "`"), self.line()
             self.i = k + 1
+            self.substitutions += 1
             self._sub(inner, line, lambda: self.parse(None))
             return ""
         if self.peek(3) == "$((":
@@ -558,6 +609,7 @@ class _Scanner:
             return ""
         if self.peek(2) == "$(":
             self.i += 2
+            self.substitutions += 1
             self.parse(")")
             return ""
         if self.peek(2) == "${":
@@ -711,6 +763,18 @@ class _Scanner:
     def _inside(self, pos: int, loop: int) -> bool:
         frame = self.loops_done.get(loop) or next((f for f in self.frames if id(f) == loop), None)
         return frame is not None and frame.start <= pos <= frame.end
+
+
+def _changes_environment(command: str, args: list[_Word]) -> bool:
+    """`module load`, `ml cuda`, `spack load`, `spack env activate`, `conda activate`, `eval "$(...)"`: a
+    command that may set names exprun cannot see (options before the subcommand skipped)."""
+    if command == "eval":
+        return any(word.substitutes for word in args)
+    plain = [word.text for word in args if not word.text.startswith("-")]
+    if command == "ml":  # Lmod's short form: `ml cuda` loads, `ml list` looks
+        return bool(plain) and plain[0] not in ML_LOOKS
+    subcommands = ENVIRONMENT_COMMANDS.get(command, set())
+    return bool(plain) and (plain[0] in subcommands or " ".join(plain[:2]) in subcommands)
 
 
 def _targets(command: str, args: list[str]) -> list[str]:
