@@ -123,3 +123,39 @@ def test_every_corpus_page_gives_valid_arms_or_none(path):
     declared = page_arms.declared(page, 64, notes)
     arms.of({"arms": declared})  # never an arm the generator could not write
     assert all(isinstance(n, str) and n for n in notes)
+
+
+def test_one_column_per_setting_and_rows_changing_several_settings():
+    spec = spec_of("""\
+        ## Setup
+
+        | Arm | Role | hidden units | weight decay |
+        |---|---|---|---|
+        | base | control | — | — |
+        | wide-no-wd | sweep | 256 | 0 |
+
+        | Arm | Change |
+        |---|---|
+        | fast | lr = 0.01, epochs = 5 |
+        """)
+    declared = {a["name"]: a for a in spec.config["arms"]}
+    assert declared["base"]["role"] == "control" and declared["base"]["overrides"] == {}
+    assert declared["wide-no-wd"]["overrides"] == {
+        "model": {"hidden_sizes": [256]},
+        "hyperparameters": {"weight_decay": 0},
+    }
+    assert declared["fast"]["overrides"] == {"hyperparameters": {"learning_rate": 0.01, "epochs": 5}}
+
+
+def test_a_table_of_arms_exprun_cannot_read_is_said_once():
+    spec = spec_of("""\
+        ## Procedure
+
+        | Variant | Description |
+        |---|---|
+        | B1 | pool nearest neighbour |
+        | B2 | deterministic regression |
+        """)
+    assert "arms" not in spec.config
+    (note,) = [n for n in spec.notes if "names arms" in n]
+    assert "(B1, B2)" in note and "config.yaml `arms`" in note

@@ -60,6 +60,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
         f"  3. Settings    {code}/config.yaml: {_settings_text(config)}",
         *_arms_lines(config, unreadable, settings),
+        *_page_arm_lines(paths),
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
@@ -162,6 +163,13 @@ def _estimate_line(
     setup = find_experiment(slug, root).get("setup") or {}
     found = estimate_run(sanity, dataset, config, setup, settings.parallel or 1)
     return f"     Estimate    {found.text} ({found.basis})"
+
+
+def _page_arm_lines(paths: Paths) -> list[str]:
+    """The page's arms that were not turned into config.yaml arms — said whoever wrote the code (a generator's
+    program hides the recipe's notes, not the page's design)."""
+    notes = [str(n) for n in read_json(paths.context).get("arm_notes") or []]
+    return [f"     {'Page arms' if i == 0 else '         '}   - {n}" for i, n in enumerate(notes)]
 
 
 def _arms_lines(config: ExperimentConfig, unreadable: str, settings: Settings) -> list[str]:

@@ -64,6 +64,7 @@ def render(page, settings: Settings, root: Path) -> tuple[dict[str, str], list[s
     context = context_mod.gather(page, root)
     context["needs_gpu"] = spec.needs_gpu
     context["notes"] = spec.notes  # what the page says that the recipe could not map: repeated at the gate
+    context["arm_notes"] = spec.arm_notes  # the page's arms no recipe runs: at the gate whoever wrote the code
     # what a generator's config.yaml must keep
     context["page_reading"] = page_decisions.reading(spec.config, page, spec.criteria_read, spec.seeds_named)
     context["criteria_read"] = [r.as_dict() for r in spec.criteria_read]  # each quoted at the gate, unread as CHECK

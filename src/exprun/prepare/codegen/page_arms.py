@@ -105,6 +105,22 @@ def _number(text: str) -> int | float | None:
     return int(value) if value.is_integer() and not re.search(r"[.eE]", text) else value
 
 
+def _settings(change: str, units: int) -> dict | None:
+    """A change that sets recipe settings, one or several ("learning rate = 0.01", "lr = 0.01, wd = 0",
+    "hidden units: 256 and 3 layers"); None when any part is not one the recipe has."""
+    merged: dict = {}
+    for part in re.split(r"\s*(?:,|;|\band\b|\+)\s*", change.strip()):
+        one = _setting(part, units) if part else None
+        if one is None:
+            return None
+        merged = arms.merge(merged, one)
+    return merged or None
+
+
+def _setting_key(text: str) -> str:
+    return text.strip().lower().replace(" ", "_").replace("-", "_")
+
+
 def _setting(change: str, units: int) -> dict | None:
     """A change that sets one recipe setting ("learning rate = 0.01", "hidden units: 256", "3 layers")."""
     count = re.fullmatch(r"\s*(\d+)\s+(hidden\s+)?layers?\s*", change, re.I)
@@ -112,7 +128,7 @@ def _setting(change: str, units: int) -> dict | None:
     if count:
         key, value = "layers", _number(count.group(1))
     elif match:
-        key, value = match.group(1).strip().lower().replace(" ", "_").replace("-", "_"), _number(match.group(2))
+        key, value = _setting_key(match.group(1)), _number(match.group(2))
     else:
         return None
     path = SETTINGS.get(key)
@@ -124,10 +140,6 @@ def _setting(change: str, units: int) -> dict | None:
         return {"model": {"hidden_sizes": [int(value)]}}
     section, name = path.split(".")
     return {section: {name: value}}
-
-
-def _removal(factor: str) -> dict | None:
-    return next((dict(o) for pattern, o in REMOVABLE if re.search(pattern, factor, re.I)), None)
 
 
 def _arm_name(text: str) -> str:
@@ -149,7 +161,7 @@ def _entry(row: dict[str, str], units: int) -> tuple[dict | None, str]:
         return {"name": name, "role": "control", "factor": "", "overrides": {}}, ""
     if removed and role in ("", "ablation"):
         return ablation(name, removed.group(1), expected)
-    overrides = _setting(change, units)
+    overrides = _settings(change, units)
     if overrides is None:
         return None, f"'{change or '(empty)'}' is not a setting the built-in recipe has"
     if role == "control":  # the control's own settings
@@ -172,13 +184,26 @@ def _table_arms(page: Page, units: int, notes: list[str]) -> list[dict]:
     found: list[dict] = []
     for header, rows in tables(sections.read_matching(page.body, TABLE_SECTIONS)):
         name_col = _column(header, NAME_HEADER)
+        if name_col is None:
+            continue
         change_col = next((i for i, h in enumerate(header) if i != name_col and CHANGE_HEADER.search(h)), None)
-        if name_col is None or change_col is None:
+        setting_cols = [i for i, h in enumerate(header) if i != name_col and _setting_key(_plain(h)) in SETTINGS]
+        if change_col is None and not setting_cols:
+            names = ", ".join(_plain(r[name_col]) for r in rows[:4] if name_col < len(r))
+            notes.append(
+                f"a table of the page names arms ({names}{', …' if len(rows) > 4 else ''}) without a change exprun "
+                "can read (a Change column, or one column per setting): write them as config.yaml `arms`"
+            )
             continue
         role_col, expect_col = _column(header, ROLE_HEADER), _column(header, EXPECT_HEADER)
         for cells in rows:
             cell = [*cells, *[""] * len(header)]
-            row = {"name": cell[name_col], "change": cell[change_col]}
+            if change_col is not None:
+                change = cell[change_col]
+            else:  # one column per setting: | Arm | hidden units | weight decay |
+                given = [(_plain(header[i]), _plain(cell[i])) for i in setting_cols]
+                change = ", ".join(f"{h} = {v}" for h, v in given if not NOTHING.fullmatch(v))
+            row = {"name": cell[name_col], "change": change}
             if role_col is not None:
                 row["role"] = cell[role_col]
             if expect_col is not None:

@@ -39,6 +39,7 @@ class Spec:
     notes: list[str] = field(default_factory=list)
     criteria_read: list[criteria.Reading] = field(default_factory=list)  # every criterion sentence, quoted
     seeds_named: bool = False  # the page names its seeds (else config's seeds are the default count)
+    arm_notes: list[str] = field(default_factory=list)  # the page's arms no recipe runs: shown whoever writes the code
 
 
 def framework_of(page: Page) -> str:
@@ -187,7 +188,8 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
         "sanity": {"epochs": 1, "max_steps": 100, "subset": 1024},
         "paths": {"results_dir": f"results/{slug}", "checkpoint_dir": f"checkpoints/{slug}"},
     }
-    declared = page_arms.declared(page, model["hidden_sizes"][0], notes)
+    arm_notes: list[str] = []
+    declared = page_arms.declared(page, model["hidden_sizes"][0], arm_notes)
     if declared:
         config["arms"] = declared
         if any(a["role"] == "control" for a in declared):  # ablations compare with the control arm, not a baseline
@@ -197,4 +199,4 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
             }
             notes[:] = [n for n in notes if "is not implemented by the built-in recipe" not in n]
     named = bool(_seeds(page.body, 0))
-    return Spec(config, needs_gpu(page), notes, read.readings, named)
+    return Spec(config, needs_gpu(page), notes + arm_notes, read.readings, named, arm_notes)
