@@ -93,6 +93,35 @@ def test_arms_multiply_the_tasks():
     assert "2 arms × 2 seeds ÷ 2 at a time" in found.basis
 
 
+def test_each_arm_is_estimated_with_its_own_epochs():
+    """A sweep over epochs [2, 20] runs 2 and 20 epochs: (2 + 20) / 2 = 11 times a 2-epoch run per seed, not
+    twice it (every arm with the base config's epochs)."""
+    from exprun.experiment.arms import expand_sweep
+
+    base = ExperimentConfig.from_mapping(run_config(epochs=2, seeds=(0, 1)))
+    sweep = ExperimentConfig.from_mapping(
+        {**run_config(epochs=2, seeds=(0, 1)), "arms": expand_sweep({"hyperparameters.epochs": [2, 20]})}
+    )
+    one = estimate.estimate_run({"seconds_per_step": 1.0}, DIGITS, base, {})
+    found = estimate.estimate_run({"seconds_per_step": 1.0}, DIGITS, sweep, {})
+    assert found.hours == pytest.approx(one.hours * (2 + 20) / 2)  # 23 batches × (2 + 20) epochs × 2 seeds
+    assert "46–460 steps by arm (506 per seed) × 2 arms × 2 seeds" in found.basis
+    halved = estimate.estimate_run({"seconds_per_step": 1.0}, DIGITS, sweep, {}, parallel=2)
+    assert halved.hours == pytest.approx(found.hours / 2)  # 4 tasks, 2 at a time: two rounds of the mean task
+
+
+def test_an_arm_that_changes_the_batch_size_plans_its_own_steps():
+    cfg = {
+        **run_config(epochs=20, batch_size=64, seeds=(0,)),
+        "arms": [
+            {"name": "small", "role": "control"},
+            {"name": "large", "role": "sweep", "overrides": {"hyperparameters": {"batch_size": 256}}},
+        ],
+    }
+    found = estimate.estimate_run({"seconds_per_step": 1.0}, DIGITS, ExperimentConfig.from_mapping(cfg), {})
+    assert found.hours * 3600 == pytest.approx(20 * 23 + 20 * 6)  # ⌈1437 / 64⌉ = 23, ⌈1437 / 256⌉ = 6 batches
+
+
 def test_a_step_budget_in_the_hyperparameters_is_the_planned_steps():
     cfg = {"seeds": [0], "hyperparameters": {"max_steps": 5000, "learning_rate": 3e-4}}
     found = estimate.estimate_run({"seconds_per_step": 0.1}, {}, ExperimentConfig.from_mapping(cfg), {})
