@@ -288,6 +288,63 @@ def test_the_gate_shows_the_estimate_from_the_sanity_measure(example_wiki):
     assert "rule of thumb" not in text
 
 
+def _gate_estimate(root, slug: str, **settings_changes) -> str:
+    """The gate's Estimate line for `slug` after a sanity run that measured 0.5 s/step, with these settings."""
+    import dataclasses
+    import json
+
+    from exprun.core import config as settings_file
+    from exprun.core.paths import Paths
+    from exprun.gate import approval as gate
+    from exprun.prepare.codegen import generate
+
+    settings = settings_file.load(root)
+    generate.generate(slug, settings, root)
+    paths = Paths(slug, root)
+    paths.sanity.parent.mkdir(parents=True, exist_ok=True)
+    paths.sanity.write_text(json.dumps({"status": "passed", "wall_time_s": 4.2, "seconds_per_step": 0.5}))
+    paths.dataset.write_text(json.dumps(DIGITS))
+    text = gate.checklist(slug, dataclasses.replace(settings, **settings_changes), root, "headline")
+    return next(line for line in text.splitlines() if line.startswith("     Estimate"))
+
+
+@pytest.mark.parametrize(
+    "parallel,needs_gpus,gpus_each,free,tasks,at_once",
+    [
+        (2, True, 1, 8, 6, 2),  # parallel as set
+        (5, False, 0, 0, 3, 3),  # never more than the tasks
+        (0, False, 0, 8, 6, 1),  # no GPUs needed: one at a time
+        (0, True, 1, 4, 6, 4),  # one per free GPU
+        (0, True, 2, 5, 6, 2),  # one per free pair of GPUs
+    ],
+)
+def test_tasks_at_once(parallel, needs_gpus, gpus_each, free, tasks, at_once):
+    from exprun.prepare.gpu_plan import GpuPlan, tasks_at_once
+
+    plan = GpuPlan(needs_gpus, gpus_each, "")
+    assert tasks_at_once(parallel, plan, tasks, lambda: free) == at_once
+
+
+def test_the_gate_divides_by_the_tasks_deploy_runs_at_once_not_more(example_wiki):
+    """`parallel: 5` over 3 seeds runs 3 at once (deploy never starts more tasks than there are)."""
+    line = _gate_estimate(example_wiki, "digits-mlp-vs-logreg", parallel=5)
+    assert "× 3 seeds ÷ 3 at a time)" in line
+
+
+def test_the_gate_says_which_parallelism_it_assumed_where_deploy_counts_free_gpus(example_wiki):
+    """`parallel: 0` on a GPU page: deploy runs one task per free GPU of the deploy machine, which the gate cannot
+    count; it estimates one at a time and says so rather than give a figure that silently differs."""
+    line = _gate_estimate(example_wiki, "digits-cnn-gpu", parallel=0)
+    assert line.endswith("; assuming 1 task at a time; deploy runs one per free GPU (`parallel: 0`))")
+    assert "÷" not in line
+    assert "assuming" not in _gate_estimate(example_wiki, "digits-cnn-gpu", parallel=2)
+
+
+def test_the_gate_counts_a_slurm_array_one_task_at_a_time_as_deploy_does(example_wiki):
+    line = _gate_estimate(example_wiki, "digits-mlp-vs-logreg", parallel=2, env="slurm")
+    assert "÷" not in line and line.endswith("; counted 1 task at a time; the scheduler decides how many run at once)")
+
+
 def _code_config(paths) -> dict:
     import yaml
 
