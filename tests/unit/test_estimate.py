@@ -93,6 +93,35 @@ def test_arms_multiply_the_tasks():
     assert "2 arms × 2 seeds ÷ 2 at a time" in found.basis
 
 
+def test_each_arm_is_estimated_with_its_own_epochs():
+    """A sweep over epochs [2, 20] runs 2 and 20 epochs: (2 + 20) / 2 = 11 times a 2-epoch run per seed, not
+    twice it (every arm with the base config's epochs)."""
+    from exprun.experiment.arms import expand_sweep
+
+    base = ExperimentConfig.from_mapping(run_config(epochs=2, seeds=(0, 1)))
+    sweep = ExperimentConfig.from_mapping(
+        {**run_config(epochs=2, seeds=(0, 1)), "arms": expand_sweep({"hyperparameters.epochs": [2, 20]})}
+    )
+    one = estimate.estimate_run({"seconds_per_step": 1.0}, DIGITS, base, {})
+    found = estimate.estimate_run({"seconds_per_step": 1.0}, DIGITS, sweep, {})
+    assert found.hours == pytest.approx(one.hours * (2 + 20) / 2)  # 23 batches × (2 + 20) epochs × 2 seeds
+    assert "46–460 steps by arm (506 per seed) × 2 arms × 2 seeds" in found.basis
+    halved = estimate.estimate_run({"seconds_per_step": 1.0}, DIGITS, sweep, {}, parallel=2)
+    assert halved.hours == pytest.approx(found.hours / 2)  # 4 tasks, 2 at a time: two rounds of the mean task
+
+
+def test_an_arm_that_changes_the_batch_size_plans_its_own_steps():
+    cfg = {
+        **run_config(epochs=20, batch_size=64, seeds=(0,)),
+        "arms": [
+            {"name": "small", "role": "control"},
+            {"name": "large", "role": "sweep", "overrides": {"hyperparameters": {"batch_size": 256}}},
+        ],
+    }
+    found = estimate.estimate_run({"seconds_per_step": 1.0}, DIGITS, ExperimentConfig.from_mapping(cfg), {})
+    assert found.hours * 3600 == pytest.approx(20 * 23 + 20 * 6)  # ⌈1437 / 64⌉ = 23, ⌈1437 / 256⌉ = 6 batches
+
+
 def test_a_step_budget_in_the_hyperparameters_is_the_planned_steps():
     cfg = {"seeds": [0], "hyperparameters": {"max_steps": 5000, "learning_rate": 3e-4}}
     found = estimate.estimate_run({"seconds_per_step": 0.1}, {}, ExperimentConfig.from_mapping(cfg), {})
@@ -257,6 +286,63 @@ def test_the_gate_shows_the_estimate_from_the_sanity_measure(example_wiki):
     assert "  6. Sanity run  passed in 4 s; 0.0217 s/step" in text
     assert f"     Estimate    {found.text} (sanity throughput 0.0217 s/step × " in text
     assert "rule of thumb" not in text
+
+
+def _gate_estimate(root, slug: str, **settings_changes) -> str:
+    """The gate's Estimate line for `slug` after a sanity run that measured 0.5 s/step, with these settings."""
+    import dataclasses
+    import json
+
+    from exprun.core import config as settings_file
+    from exprun.core.paths import Paths
+    from exprun.gate import approval as gate
+    from exprun.prepare.codegen import generate
+
+    settings = settings_file.load(root)
+    generate.generate(slug, settings, root)
+    paths = Paths(slug, root)
+    paths.sanity.parent.mkdir(parents=True, exist_ok=True)
+    paths.sanity.write_text(json.dumps({"status": "passed", "wall_time_s": 4.2, "seconds_per_step": 0.5}))
+    paths.dataset.write_text(json.dumps(DIGITS))
+    text = gate.checklist(slug, dataclasses.replace(settings, **settings_changes), root, "headline")
+    return next(line for line in text.splitlines() if line.startswith("     Estimate"))
+
+
+@pytest.mark.parametrize(
+    "parallel,needs_gpus,gpus_each,free,tasks,at_once",
+    [
+        (2, True, 1, 8, 6, 2),  # parallel as set
+        (5, False, 0, 0, 3, 3),  # never more than the tasks
+        (0, False, 0, 8, 6, 1),  # no GPUs needed: one at a time
+        (0, True, 1, 4, 6, 4),  # one per free GPU
+        (0, True, 2, 5, 6, 2),  # one per free pair of GPUs
+    ],
+)
+def test_tasks_at_once(parallel, needs_gpus, gpus_each, free, tasks, at_once):
+    from exprun.prepare.gpu_plan import GpuPlan, tasks_at_once
+
+    plan = GpuPlan(needs_gpus, gpus_each, "")
+    assert tasks_at_once(parallel, plan, tasks, lambda: free) == at_once
+
+
+def test_the_gate_divides_by_the_tasks_deploy_runs_at_once_not_more(example_wiki):
+    """`parallel: 5` over 3 seeds runs 3 at once (deploy never starts more tasks than there are)."""
+    line = _gate_estimate(example_wiki, "digits-mlp-vs-logreg", parallel=5)
+    assert "× 3 seeds ÷ 3 at a time)" in line
+
+
+def test_the_gate_says_which_parallelism_it_assumed_where_deploy_counts_free_gpus(example_wiki):
+    """`parallel: 0` on a GPU page: deploy runs one task per free GPU of the deploy machine, which the gate cannot
+    count; it estimates one at a time and says so rather than give a figure that silently differs."""
+    line = _gate_estimate(example_wiki, "digits-cnn-gpu", parallel=0)
+    assert line.endswith("; assuming 1 task at a time; deploy runs one per free GPU (`parallel: 0`))")
+    assert "÷" not in line
+    assert "assuming" not in _gate_estimate(example_wiki, "digits-cnn-gpu", parallel=2)
+
+
+def test_the_gate_counts_a_slurm_array_one_task_at_a_time_as_deploy_does(example_wiki):
+    line = _gate_estimate(example_wiki, "digits-mlp-vs-logreg", parallel=2, env="slurm")
+    assert "÷" not in line and line.endswith("; counted 1 task at a time; the scheduler decides how many run at once)")
 
 
 def _code_config(paths) -> dict:

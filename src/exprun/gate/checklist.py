@@ -17,6 +17,7 @@ from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, readable
 from exprun.prepare.codegen import criteria, leftovers, manifest, page_decisions
+from exprun.prepare.gpu_plan import GpuPlan, counts_free_gpus, gpu_plan, memory_need, tasks_at_once
 from exprun.trust import integrity, snapshot
 from exprun.verdict import run_scope
 
@@ -38,7 +39,9 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     )
     python = settings.python or "the python running exprun"
     key_env = settings.review_llm.api_key_env
-    gpu_line, gpu_checks = _gpu_plan(slug, root, settings, sanity)
+    plan = _plan(slug, root, settings)
+    at_once = _at_once(config, settings, plan)
+    gpu_line, gpu_checks = _gpu_plan(plan, slug, root, settings)
     env_lines, env_checks = _env_needs(code, config, settings, root)
     readings = list(read_json(paths.context).get("criteria_read") or [])
     checks = [f"config.yaml: {unreadable}"] if unreadable else []
@@ -59,7 +62,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         "and runs that",
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
         f"  3. Settings    {code}/config.yaml: {_settings_text(config)}",
-        *_arms_lines(config, unreadable, settings),
+        *_arms_lines(config, unreadable, at_once),
         *_page_arm_lines(paths),
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
@@ -67,7 +70,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         *env_lines,
         f"  5. GPU plan    {gpu_line}",
         f"  6. Sanity run  {_sanity_line(sanity)}",
-        _estimate_line(config, unreadable, settings, sanity, dataset, slug, root),
+        _estimate_line(config, unreadable, at_once, sanity, dataset, slug, root),
         f"  7. Code review {_review_line(review, code)}",
         f"  8. Baseline    {_baseline_line(config, slug, root)}",
         f"  9. Criteria    {_criteria_line(config)}",
@@ -84,18 +87,43 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     return "\n".join(lines)
 
 
-def _gpu_plan(slug: str, root: Path, settings: Settings, sanity: dict) -> tuple[str, list[str]]:
+def _plan(slug: str, root: Path, settings: Settings) -> GpuPlan | str:
+    """The GPU plan every launch uses, read once for the GPU line and the tasks at once; what is wrong with
+    config.yaml's `hardware` when it cannot be read (listed, like every problem at the gate, never raised)."""
+    from exprun.wiki.lifecycle import find_experiment
+
+    try:
+        return gpu_plan(find_experiment(slug, root), Paths(slug, root).code_dir, settings.gpu.count)
+    except ConfigError as exc:
+        return str(exc)
+
+
+def _at_once(config: ExperimentConfig, settings: Settings, plan: GpuPlan | str) -> tuple[int, str]:
+    """Tasks deploy will run at once, by the rule deploy itself uses (gpu_plan.tasks_at_once), and what the gate
+    had to assume. With `parallel: 0` on a page that needs GPUs, deploy runs one task per free GPU set of the
+    deploy machine, counted when it launches; the gate does not guess that count (GPUs free now need not be free
+    then, and the machine may be the server), so it estimates one at a time — the longest the run can take —
+    and says so. A SLURM array or seed jobs run as the scheduler places them; deploy estimates those one at a time
+    too."""
+    if settings.env == "slurm" or settings.full_via == "jobs":
+        return 1, "counted 1 task at a time; the scheduler decides how many run at once"
+    if isinstance(plan, str):
+        return 1, "assuming 1 task at a time (config.yaml's hardware cannot be read)"
+    one_set_free = lambda: plan.count  # noqa: E731 - the assumption said below
+    found = tasks_at_once(settings.parallel, plan, len(config.arms) * len(config.seeds), one_set_free)
+    if counts_free_gpus(settings.parallel, plan):
+        return found, "assuming 1 task at a time; deploy runs one per free GPU (`parallel: 0`)"
+    return found, ""
+
+
+def _gpu_plan(plan: GpuPlan | str, slug: str, root: Path, settings: Settings) -> tuple[str, list[str]]:
     """The GPU plan line (with the free memory each GPU needs after the sanity peak) and the CHECK lines a person
     cannot miss: config.yaml's `hardware` saying other than the page's plan, and a plan that asks for no GPU
     whose code uses CUDA."""
     from exprun.gate.approval import code_hash  # approval imports this module
-    from exprun.prepare.gpu_plan import gpu_plan, memory_need
-    from exprun.wiki.lifecycle import find_experiment
 
-    try:
-        plan = gpu_plan(find_experiment(slug, root), Paths(slug, root).code_dir, settings.gpu.count)
-    except ConfigError as exc:  # a wrong `hardware:` — listed, like every problem at the gate, never raised
-        return "not planned: config.yaml's hardware cannot be read", [f"GPU: {exc}"]
+    if isinstance(plan, str):
+        return "not planned: config.yaml's hardware cannot be read", [f"GPU: {plan}"]
     need = (
         memory_need(slug, root, code_hash(Paths(slug, root)), settings.gpu.memory_margin_mib) if plan.needed else None
     )
@@ -152,17 +180,25 @@ def _sanity_line(sanity: dict) -> str:
 
 
 def _estimate_line(
-    config: ExperimentConfig, unreadable: str, settings: Settings, sanity: dict, dataset: dict, slug: str, root: Path
+    config: ExperimentConfig,
+    unreadable: str,
+    at_once: tuple[int, str],
+    sanity: dict,
+    dataset: dict,
+    slug: str,
+    root: Path,
 ) -> str:
-    """How long the run will take, as deploy will write it (verdict/estimate.py's rule), before it is approved."""
+    """How long the run will take, as deploy will write it (verdict/estimate.py's rule, `at_once` tasks at a
+    time as deploy resolves `parallel`), before it is approved; with what the gate assumed where it cannot know."""
     from exprun.verdict.estimate import estimate_run
     from exprun.wiki.lifecycle import find_experiment
 
     if unreadable:
         return "     Estimate    unknown (config.yaml unreadable)"
     setup = find_experiment(slug, root).get("setup") or {}
-    found = estimate_run(sanity, dataset, config, setup, settings.parallel or 1)
-    return f"     Estimate    {found.text} ({found.basis})"
+    parallel, assumed = at_once
+    found = estimate_run(sanity, dataset, config, setup, parallel)
+    return f"     Estimate    {found.text} ({found.basis}{'; ' + assumed if assumed else ''})"
 
 
 def _page_arm_lines(paths: Paths) -> list[str]:
@@ -172,17 +208,17 @@ def _page_arm_lines(paths: Paths) -> list[str]:
     return [f"     {'Page arms' if i == 0 else '         '}   - {n}" for i, n in enumerate(notes)]
 
 
-def _arms_lines(config: ExperimentConfig, unreadable: str, settings: Settings) -> list[str]:
+def _arms_lines(config: ExperimentConfig, unreadable: str, at_once: tuple[int, str]) -> list[str]:
     """The arm matrix a person approves: each arm, its role and overrides, the task count and how many at once."""
     if unreadable:  # said as a CHECK line above the list; the arms of the file are not shown
         return ["     Arms        not read: config.yaml has an error (the CHECK line above)"]
     if config.single_arm:
         return []
     found, seeds = config.arms, len(config.seeds)
-    parallel = settings.parallel or 1
+    parallel, assumed = at_once
     lines = [
-        f"     Arms        {len(found)} arms × {seeds} seeds = {len(found) * seeds} tasks, {parallel} at a time "
-        f"(`parallel`{'; 0 = one per free GPU' if not settings.parallel else ''})"
+        f"     Arms        {len(found)} arms × {seeds} seeds = {len(found) * seeds} tasks, "
+        + (assumed if assumed else f"{parallel} at a time (`parallel`)")
     ]
     lines += [
         f"                 - {a.name} ({a.role}{': ' + a.factor if a.factor and a.factor != a.name else ''}) "

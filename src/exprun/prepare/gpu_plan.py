@@ -15,6 +15,7 @@ experiment.hardware reads the words), then 1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +134,22 @@ def gpu_plan(page, code_dir: Path, count: int) -> GpuPlan:
     needed = asked > 0 or bool(uses)
     chosen = declared or count or page_count or 1
     return GpuPlan(needed, chosen if needed else 0, written, uses, page_count, declared)
+
+
+def tasks_at_once(parallel: int, plan: GpuPlan, tasks: int, free_gpus: Callable[[], int]) -> int:
+    """How many tasks (arm × seed) a screen run (here or on the server) runs at once — one rule for the launch,
+    its estimate and the gate's: the settings' `parallel` when set; at 0, one per free GPU set (`plan.count`
+    GPUs each) when the plan needs GPUs, else 1; never more than the tasks. `free_gpus` is asked only when the
+    answer hangs on it (see `counts_free_gpus`)."""
+    if not parallel:
+        parallel = max(1, free_gpus() // plan.count) if plan.needed else 1
+    return max(1, min(parallel, tasks))
+
+
+def counts_free_gpus(parallel: int, plan: GpuPlan) -> bool:
+    """Whether `tasks_at_once` hangs on the GPUs free on the machine that runs the tasks, known only when it
+    launches (the gate cannot know them)."""
+    return not parallel and plan.needed
 
 
 def declared_hardware(code_dir: Path) -> int | None:

@@ -22,6 +22,7 @@ from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.machines.launchers.base import Backend, RunRecord, RunSpec, RunState
+from exprun.prepare.gpu_plan import GpuPlan, tasks_at_once
 from exprun.trust import integrity, provenance
 
 # Backend -> "module:Class" under exprun.machines.launchers, imported on first use (paramiko only when remote).
@@ -357,9 +358,6 @@ def open_launcher(record: RunRecord, root: Path) -> Iterator[Launcher]:
         pool.close()
 
 
-def parallel_tasks(request: LaunchRequest, plan, free_gpus) -> int:
-    """settings.parallel, else one task per free GPU set when the page needs GPUs, else 1; never more than tasks."""
-    wanted = request.settings.parallel
-    if not wanted:
-        wanted = max(1, free_gpus() // plan.count) if plan.needed else 1
-    return max(1, min(wanted, len(request.tasks)))
+def parallel_tasks(request: LaunchRequest, plan: GpuPlan, free_gpus: Callable[[], int]) -> int:
+    """The request's tasks at once by the one rule the gate shows too (gpu_plan.tasks_at_once)."""
+    return tasks_at_once(request.settings.parallel, plan, len(request.tasks), free_gpus)

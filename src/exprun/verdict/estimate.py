@@ -3,7 +3,9 @@
 The rule, in order (docs/running.md, "The runtime estimate"):
 
 1. measured seconds per step (sanity.json `seconds_per_step`) × planned steps of one task × tasks ÷ parallel,
-   rounded up to whole rounds of `parallel` tasks (3 seeds, 2 at a time, take two rounds);
+   rounded up to whole rounds of `parallel` tasks (3 seeds, 2 at a time, take two rounds); each arm's steps are
+   planned from its own config (a sweep over epochs runs 2 and 20 epochs, not the base's twice), and with arms
+   of different lengths a round is their mean task;
 2. planned steps unknown (no dataset size, no epochs/batch size, no step count in `hyperparameters`): the
    sanity run's own time per task × tasks ÷ parallel, said to be a lower bound — the sanity run is a few steps
    on a subset, so the full run takes at least that long;
@@ -64,6 +66,26 @@ def planned_steps(config: ExperimentConfig, n_train: int | None) -> int | None:
     return min(found) if found else None
 
 
+def arm_steps(config: ExperimentConfig, dataset_report: dict) -> list[int] | None:
+    """Planned steps of one task of each arm, with the arm's overrides applied (a sweep over epochs or batch size
+    plans other step counts than the base config); None when any arm's is unknown."""
+    found = []
+    for arm in config.arms:
+        arm_config = config.with_overrides(arm.overrides) if arm.overrides else config
+        steps = planned_steps(arm_config, train_size(dataset_report, arm_config))
+        if steps is None:
+            return None
+        found.append(steps)
+    return found
+
+
+def _steps_text(steps: list[int]) -> str:
+    """ "460 steps", or "46–460 steps by arm (506 per seed)" when the arms plan different lengths."""
+    if len(set(steps)) == 1:
+        return f"{steps[0]} steps"
+    return f"{min(steps)}–{max(steps)} steps by arm ({sum(steps)} per seed)"
+
+
 def seconds_per_task(sanity: dict, config: ExperimentConfig) -> float | None:
     """The sanity run's time for one task: its program's own wall time, else the run's wall time over the
     tasks it ran (every arm of the first seed)."""
@@ -101,11 +123,12 @@ def estimate_run(
     rounds = math.ceil(seeds * count / max(parallel, 1))
     what = f"{seeds} seeds" if count == 1 else f"{count} arms × {seeds} seeds"
     at_once = f" ÷ {parallel} at a time" if parallel > 1 else ""
-    steps = planned_steps(config, train_size(dataset_report, config))
+    steps = arm_steps(config, dataset_report)
     per_step = sanity.get("seconds_per_step")
     if steps and _positive(per_step):
-        hours = per_step * steps * rounds / 3600
-        return Estimate(hours, f"sanity throughput {per_step:.4g} s/step × {steps} steps × {what}{at_once}")
+        # the mean task × whole rounds: exact for one at a time, and for arms of one length at any parallelism
+        hours = per_step * sum(steps) / count * rounds / 3600
+        return Estimate(hours, f"sanity throughput {per_step:.4g} s/step × {_steps_text(steps)} × {what}{at_once}")
     per_task = seconds_per_task(sanity, config)
     if per_task:
         hours = per_task * rounds / 3600
