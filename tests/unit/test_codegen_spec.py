@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from exprun.prepare.codegen import manifest
-from exprun.prepare.codegen.spec import build_spec, map_metric
+from exprun.prepare.codegen.metric_names import recipe_metric
+from exprun.prepare.codegen.spec import build_spec
 from exprun.wiki.pages import load_page
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "wiki" / "wiki" / "experiments"
@@ -186,11 +187,11 @@ METRIC_WORDING = [
 
 @pytest.mark.parametrize("wording,name", METRIC_WORDING)
 def test_metric_mapping(wording, name):
-    assert map_metric(wording) == name
+    assert recipe_metric(wording) == name
 
 
 def test_root_mean_squared_error_is_rmse():
-    assert map_metric("root mean squared error") == "rmse"
+    assert recipe_metric("root mean squared error") == "rmse"
 
 
 # ------------------------------------------------------------------ seeds, hardware, hyperparameters

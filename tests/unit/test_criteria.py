@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from exprun.experiment.experiment_config import ExperimentConfig
-from exprun.prepare.codegen import criteria
+from exprun.prepare.codegen import criteria, metric_names
 from exprun.prepare.codegen.spec import build_spec
 from exprun.verdict import results
 from exprun.wiki.pages import parse_page
@@ -195,7 +195,7 @@ def test_an_error_measure_under_a_bound_is_a_threshold_on_the_metric_it_names(se
 def test_a_single_deterministic_run_is_seed_0_alone(tmp_path):
     body = "## Setup\n\n- **Determinism**: single deterministic run (seed=0); no statistical replication needed.\n"
     assert build_spec(planned_page(body=body)).config["seeds"] == [0]
-    assert build_spec(planned_page(body="## Setup\n\n- One single run of the pipeline.\n")).config["seeds"] == [0]
+    assert build_spec(planned_page(body="## Setup\n\n- A single seed.\n")).config["seeds"] == [0]
 
 
 def test_a_criterion_in_the_analysis_of_a_planned_page_is_read_and_not_in_a_completed_one():
@@ -295,3 +295,94 @@ def test_the_gate_says_a_single_seed_cannot_be_judged(example_wiki):
         "!! CHECK  Criteria: seeds [0] — one seed gives no interval, so no criterion can be judged and the outcome "
         "will be inconclusive; add seeds to config.yaml if the criteria should decide it"
     ]
+
+
+# ------------------------------------------------------------------ the page's own metric, error words, seeds
+
+
+@pytest.mark.parametrize(
+    "sentence,metrics,criterion",
+    [
+        ("Error rate < 5 % on the held-out set.", "[error rate]", {"metric": "error_rate", "threshold": 0.05}),
+        ("Word error rate below 10 % on test-clean.", "[WER]", {"metric": "wer", "threshold": 0.1}),
+        ("Perplexity below 20 on the validation split.", "[perplexity]", {"metric": "perplexity", "threshold": 20.0}),
+        ("BLEU ≥ 30 on newstest2014.", "[BLEU]", {"metric": "bleu", "threshold": 30.0, "direction": "higher"}),
+        (
+            "Mean reciprocal rank of at least 0.4 on the test queries.",
+            "[mean reciprocal rank]",
+            {"metric": "mean_reciprocal_rank", "threshold": 0.4, "direction": "higher"},
+        ),
+    ],
+)
+def test_a_threshold_on_the_pages_own_metric_is_read_on_that_metric(sentence, metrics, criterion):
+    spec = build_spec(planned_page(sentence, metrics=metrics))
+    assert spec.config["success_criteria"] == [{"direction": "lower", **criterion, "source": PROSE}]
+    assert spec.criteria_read[0].became[0].startswith(f"threshold {criterion['metric']} ")
+
+
+def test_a_metric_word_is_never_found_inside_another_word():
+    for text in ("the answer ", "the power ", "applied ", "the concern "):
+        assert metric_names.nearest_metric(text, "") is None, text
+    assert metric_names.higher_is_better("answer_accuracy") and metric_names.higher_is_better("power")
+    assert not metric_names.higher_is_better("val_loss") and not metric_names.higher_is_better("WallTime")
+    assert not metric_names.higher_is_better("word error rate") and not metric_names.higher_is_better("rmsd")
+
+
+def test_a_reduction_of_an_error_the_page_does_not_list_is_not_read_as_its_accuracy_falling():
+    sentence = "The method reduces test error by at least 10 % relative to the baseline."
+    found = criteria.read(page(sentence), "accuracy")
+    assert found.criteria == [{"metric": "accuracy", "vs": "baseline", "min_delta": 0.0}]
+    (reading,) = found.readings
+    assert reading.became == [] and reading.unread == [
+        "“by at least 10 %” is said of “error”, not a metric the page lists, so not of accuracy"
+    ]
+    listed = build_spec(planned_page(sentence, metrics="[accuracy, test error]"))
+    assert listed.config["success_criteria"] == [
+        {
+            "metric": "test_error",
+            "vs": "baseline",
+            "min_delta": 0.0,
+            "direction": "lower",
+            "min_relative": 0.1,
+            "source": PROSE,
+        }
+    ]
+    assert listed.criteria_read[0].became == ["relative Δ ≤ −10 % on test_error"]
+
+
+@pytest.mark.parametrize("number,shown", [("0.5", "0.5 %"), ("2.5", "2.5 %"), ("10", "10 %")])
+def test_a_relative_criterion_is_quoted_with_the_pages_number(number, shown):
+    found = criteria.read(page("", f"Accuracy improves by {number} % relative over the baseline."), "accuracy")
+    assert found.readings[0].became == [f"relative Δ ≥ {shown} on accuracy"]
+    assert found.criteria[0]["min_relative"] == pytest.approx(float(number) / 100)
+
+
+@pytest.mark.parametrize(
+    "hypothesis,body,seeds",
+    [
+        ("", "## Setup\n\nOne run of the baseline is enough; the method runs as usual.\n", [0, 1, 2]),
+        ("", "## Setup\n\nThe baseline is cheap: a single run of it suffices.\n", [0, 1, 2]),
+        ("", "## Setup\n\nWe train with one seed only.\n", [0]),
+        ("Accuracy above 90 % with 5 seeds.", "## Setup\n\nTrain and evaluate.\n", [0, 1, 2, 3, 4]),
+    ],
+)
+def test_the_seeds_are_what_the_page_says_of_its_seeds(hypothesis, body, seeds):
+    assert build_spec(planned_page(hypothesis, body=body)).config["seeds"] == seeds
+
+
+def test_a_number_in_a_unit_of_time_is_not_read_as_the_metric_named_before_it():
+    sentence = "OPES reaches a stable DeltaF in < 50 ns at all temperatures."
+    found = criteria.read(planned_page(sentence, metrics="[DeltaF (kJ/mol)]"), "deltaf")
+    assert found.readings[0].unread == ["“< 50 ns” is a time, not deltaf"]
+
+
+def test_a_run_exprun_did_not_launch_takes_each_metrics_better_side_from_its_words(tmp_path):
+    import json
+
+    from exprun.run import foreign
+
+    (tmp_path / "results" / "t").mkdir(parents=True)
+    metrics = {"answer_accuracy": 0.8, "val_loss": 0.3}
+    (tmp_path / "results" / "t" / "seed_0.json").write_text(json.dumps({"metrics": metrics}), encoding="utf-8")
+    config = foreign.config_for("t", tmp_path, planned_page(metrics="[answer accuracy]"))
+    assert config.higher_is_better == {"answer_accuracy": True, "val_loss": False}

@@ -7,7 +7,6 @@ record, no run id: every seed file there counts).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from exprun.core.errors import ConfigError
@@ -16,7 +15,6 @@ from exprun.experiment.experiment_config import ExperimentConfig, load_experimen
 from exprun.machines.launchers.base import Backend, RunRecord
 from exprun.wiki import pages
 
-LOWER_WORDS = re.compile(r"loss|error|err\b|perplexity|ppl|wer|cer|mse|mae|rmse|time|latency|barrier|energy", re.I)
 NOTE = "not launched by exprun: no exit status, no approval record, every seed file in results/<slug>/ counts"
 
 
@@ -79,16 +77,16 @@ def config_for(slug: str, root: Path, page: pages.Page) -> ExperimentConfig:
     except ConfigError:
         pass
     from exprun.core.files import read_json
-    from exprun.prepare.codegen import criteria, spec
+    from exprun.prepare.codegen import criteria, metric_names
 
     results = Paths(slug, root).results_dir
     files = sorted(results.glob("seed_*.json")) if results.is_dir() else []
     seeds = sorted(int(p.stem[5:]) for p in files if p.stem[5:].lstrip("-").isdigit())
     names = list((read_json(files[0]).get("metrics") or {}) if files else {})
-    wanted = [spec.map_metric(m) or str(m) for m in page.get("metrics") or []]
+    wanted = [metric_names.recipe_metric(m) or str(m) for m in page.get("metrics") or []]
     metrics = [m for m in wanted if m in names] + [m for m in names if m not in wanted] or wanted or ["metric"]
     primary = metrics[0]
-    higher = {m: not (m in spec.LOWER_IS_BETTER or LOWER_WORDS.search(m)) for m in metrics}
+    higher = {m: metric_names.higher_is_better(m) for m in metrics}
     success, _ = criteria.from_page(page, primary, higher[primary])
     found = {
         "slug": slug,

@@ -10,8 +10,11 @@ own metric — `success_rate`, `mad` — never accuracy in its place). A sentenc
 kept as unread, so the gate shows it as a `!! CHECK` line rather than dropping it.
 
 How the prose is read (docs/configuration.md, "Baseline and criteria"):
+- a metric is named by a word exprun knows (metric_names) or by the words of one of the page's `metrics:`;
 - "by at least X points/pp/%" or "≥ X over the baseline": Δ ≥ X on the metric named, else the primary
-  (points and % on a 0–1 metric are hundredths);
+  (points and % on a 0–1 metric are hundredths) — but not when the clause speaks of an error, a loss or a
+  time the page does not list: "reduces test error by 10 %" on an accuracy page is unread, never "accuracy
+  must fall";
 - "X % relative", "relative improvement of X %": relative Δ;
 - "≥ X", "at least X", "above X" on a named metric: a threshold the method's mean must reach; "< X",
   "≤ X", "at most X", "below X": a threshold it must stay under (lower is better); a percentage is a
@@ -25,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 from exprun.prepare.codegen import metric_names
+from exprun.verdict.arm_criteria import pct
 from exprun.wiki import sections
 from exprun.wiki.pages import Page
 
@@ -67,6 +71,7 @@ DIFFERENCE = re.compile(
 )
 DOWN = re.compile(r"\b(?:drops?|reductions?|reduces?|decreases?|lowers?)\b", re.I)
 EITHER_WAY = re.compile(r"either\s+direction|\bdiffer(?:s|ent)?\b", re.I)
+TIME_UNIT = re.compile(r"\s*([munpf]?s|sec(?:onds?)?|min(?:utes?)?|h(?:ours?)?|hrs?|days?)\b")
 COUNT = re.compile(r"^\s*(?:random\s+)?(?:seeds?|runs?)\b", re.I)
 CLAUSE_END = re.compile(r"[,;:()]|\band\b|\bor\b|∧", re.I)
 LINEAR_BASELINE = re.compile(
@@ -148,6 +153,7 @@ class _Found:
 
     primary: str
     higher: bool
+    own: tuple[tuple[str, str], ...] = ()  # the page's own metrics, named in a sentence by their words
     deltas: dict[str, dict] = field(default_factory=dict)
     thresholds: list[dict] = field(default_factory=list)
 
@@ -176,7 +182,10 @@ def _read_number(sentence: str, match: re.Match, by: bool, found: _Found) -> tup
         return f"{said} seeds: the seed count (config.yaml seeds), not an outcome", ""
     if EITHER_WAY.search(sentence[: match.start()]):
         return "", f"“{said}” is a difference from another value in either direction"
-    named = metric_names.nearest_metric(before, after)
+    named = metric_names.nearest_metric(before, after, found.own)
+    time = TIME_UNIT.match(sentence[match.end() :])
+    if named and time and not metric_names.is_time(named):  # "stable DeltaF in < 50 ns" bounds a time, not ΔF
+        return "", f"“{said} {time.group(1)}” is a time, not {named}"
     relative = (
         match.re is RELATIVE_OF
         or RELATIVE_AFTER.search(sentence[match.end() :])
@@ -192,14 +201,17 @@ def _read_number(sentence: str, match: re.Match, by: bool, found: _Found) -> tup
     )
     if difference and not at_least:
         return "", f"“{said}” bounds a difference from above (when the claim fails), not a criterion to reach"
+    error = None if named or not (relative or difference) else metric_names.ERROR_LIKE.search(f"{before} {after}")
+    if error:  # "reduces test error by 10 %" on an accuracy page: never "accuracy must fall"
+        return "", f"“{said}” is said of “{error.group(0)}”, not a metric the page lists, so not of {found.primary}"
     metric = named or found.primary
     down = bool(DOWN.search(before) or (match.re is RELATIVE_OF and DOWN.search(match.group(0))))
     if relative:
         criterion = found.delta(metric, down)
         if "min_relative" in criterion:
-            return f"relative Δ ≥ {criterion['min_relative']:.0%} on {metric} (read before)", ""
+            return f"relative Δ ≥ {pct(criterion['min_relative'])} on {metric} (read before)", ""
         criterion["min_relative"] = value / 100
-        return f"relative Δ {'≤ −' if down else '≥ '}{value / 100:.0%} on {metric}", ""
+        return f"relative Δ {'≤ −' if down else '≥ '}{pct(value / 100)} on {metric}", ""
     if difference:
         points = unit in ("%", "pp", "point", "points") or "percentage" in unit
         number, how = _fraction(value, unit, metric) if points else (value, "")
@@ -256,7 +268,9 @@ def read(page: Page, primary: str, higher_is_better: bool = True) -> Readout:
     given = page.get("success_criteria")
     if isinstance(given, list) and given:
         return Readout([dict(item) for item in given if isinstance(item, dict) and "metric" in item], [], [])
-    found, extra = _Found(primary, higher_is_better), dict[str, object]()
+    listed = page.get("metrics")
+    own = metric_names.own_patterns(listed if isinstance(listed, list) else [listed] if listed else [])
+    found, extra = _Found(primary, higher_is_better, own=own), dict[str, object]()
     readings = [r for r in (_read(w, s, found, extra) for w, s in prose(page)) if r.became or r.unread]
     if "significance" in extra or (not found.thresholds and not found.deltas):
         found.delta(primary)  # a page stating only thresholds is judged on them, not on an extra Δ > 0

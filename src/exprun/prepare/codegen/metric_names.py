@@ -1,19 +1,21 @@
 """Metric names: the page's wording → the name the code reports and the criteria judge.
 
 One vocabulary for the page's `metrics` list and for the metric a criterion sentence names, so the two agree.
-Names the built-in recipes compute come first; names from other fields (success rate, MAD, RMSD, Pearson r)
-are kept as the page's metric — a criterion on the success rate is never turned into one on accuracy."""
+Names the built-in recipes compute come first; names from other fields (success rate, MAD, RMSD, Pearson r,
+WER, perplexity, BLEU) are kept as the page's metric — a criterion on the success rate is never turned into one
+on accuracy — and so are the page's own metrics (its `metrics:` list), named in a sentence by their words."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # Page metric wording -> recipe metric name; the first pattern that matches wins.
 RECIPE_PATTERNS = (
     (r"\bf1\b|f-?score", "f1_macro"),
     (r"\bprecision\b", "precision_macro"),
     (r"\brecall\b", "recall_macro"),
-    (r"roc|\bauc\b", "roc_auc"),
+    (r"\b(?:au)?roc\b|roc[\s_-]?auc|\bauc\b", "roc_auc"),  # never inside a word ("reciprocal")
     (r"log[\s_-]?loss|cross[\s_-]?entropy|\bnll\b", "log_loss"),
     (r"\brmse\b|root[\s_-]mean[\s_-]squared", "rmse"),
     (r"\bmse\b|mean squared", "mse"),
@@ -28,12 +30,22 @@ OTHER_PATTERNS = (
     (r"\bpearson(?:'s)?(?:[\s_-]+(?:r|correlation))?\b", "pearson_r"),
     (r"\bspearman", "spearman_rho"),
     (r"\bsuccess(?:[\s_-]+rates?)?\b|\bpass[\s_-]+rate\b", "success_rate"),
+    (r"\bwer\b|\bword[\s_-]+error[\s_-]+rates?\b", "wer"),
+    (r"\bcer\b|\bchar(?:acter)?[\s_-]+error[\s_-]+rates?\b", "cer"),
+    (r"\berror[\s_-]+rates?\b", "error_rate"),
+    (r"\bperplexity\b|\bppl\b", "perplexity"),
+    (r"\bbleu\b", "bleu"),
 )
 RECIPE_NAMES = {name for _, name in RECIPE_PATTERNS}
-LOWER_IS_BETTER = {"log_loss", "mse", "rmse", "mae", "mad", "rmsd"}
-LOWER_WORDS = re.compile(
-    r"loss|error|err\b|perplexity|ppl|wer|cer|mse|mae|rmse|rmsd|\bmad\b|deviation|time|latency", re.I
-)
+# Words that make a metric one to minimise, matched as whole words of its name ("val_loss", "WallTime",
+# "word error rate"), never inside another word ("answer", "power", "applied").
+TIME_WORDS = frozenset("time runtime walltime latency duration".split())
+LOWER_WORDS = TIME_WORDS | frozenset(
+    "loss losses error errors err nll perplexity ppl wer cer mse mae rmse rmsd mad deviation".split()
+)  # not "energy" or "barrier": a barrier height or a free energy is matched to a reference, not minimised
+# A clause naming one of these but no metric the page or exprun knows speaks of some error measure:
+# never read as the page's primary metric, whose better side may be the other way.
+ERROR_LIKE = re.compile(r"\b(?:" + "|".join(sorted(LOWER_WORDS)) + r")\b", re.I)
 
 
 # In a sentence a metric is named by its word; "top-1" alone (blind top-1, top-1 of N candidates) is not accuracy.
@@ -51,21 +63,37 @@ def recipe_metric(text: str) -> str | None:
     return None
 
 
-def nearest_metric(before: str, after: str) -> str | None:
+def own_patterns(page_metrics: Iterable[object]) -> tuple[tuple[str, str], ...]:
+    """(pattern, name) for each of the page's own metrics: its words ("error rate", "FES barrier height", the
+    part before a unit in parentheses) or its snake_case name names it in a sentence, as the name the criteria
+    judge (`normalised`, the same name the default criterion uses)."""
+    found = []
+    for raw in page_metrics:
+        words = re.split(r"[(=]", str(raw))[0].split()
+        if not words:
+            continue
+        name = normalised(str(raw))
+        spelled = r"[\s_-]+".join(re.escape(w) for part in words for w in re.split(r"[_-]+", part) if w)
+        found.append((rf"(?<!\w)(?:{spelled}|{re.escape(name)})(?!\w)", name))
+    return tuple(found)
+
+
+def nearest_metric(before: str, after: str, own: tuple[tuple[str, str], ...] = ()) -> str | None:
     """The metric a number is said of: one named right after it ("≥ 85 % success"), else the nearest one
-    before it ("Pearson r ≥ 0.7 with …"), else one later in its clause."""
+    before it ("Pearson r ≥ 0.7 with …"), else one later in its clause. `own`: the page's own metrics
+    (`own_patterns`), named as well as the ones exprun knows; of two names ending at the same place the longer
+    wins ("word error rate" is the WER, not an error rate)."""
+    patterns = own + SENTENCE_PATTERNS
 
     def first(text: str, key) -> str | None:
-        found = [(key(m), name) for pattern, name in SENTENCE_PATTERNS for m in re.finditer(pattern, text, re.I)]
-        return min(found)[1] if found else None
+        found = [
+            (key(m), -len(m.group(0)), name) for pattern, name in patterns for m in re.finditer(pattern, text, re.I)
+        ]
+        return min(found)[2] if found else None
 
     stripped = after.lstrip()
     return (
-        (
-            first(stripped[:12], lambda m: m.start() if m.start() == 0 else 99)
-            if re.match("|".join(p for p, _ in SENTENCE_PATTERNS), stripped, re.I)
-            else None
-        )
+        (first(stripped, lambda m: m.start()) if re.match("|".join(p for p, _ in patterns), stripped, re.I) else None)
         or first(before, lambda m: len(before) - m.end())
         or first(after, lambda m: m.start())
     )
@@ -81,5 +109,17 @@ def normalised(text: str, limit: int = 40) -> str:
     return words[:limit].rstrip("_") or "metric"
 
 
+def _words(name: str) -> set[str]:
+    """A metric name's words, split at spaces, underscores, hyphens and camelCase ("val_loss", "WallTime")."""
+    return {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", str(name))}
+
+
 def higher_is_better(name: str) -> bool:
-    return not (name in LOWER_IS_BETTER or LOWER_WORDS.search(name))
+    """False for a metric to minimise: one a word of which is in LOWER_WORDS ("val_loss", "word error rate"),
+    never a word matched inside another ("answer", "power")."""
+    return not _words(name) & LOWER_WORDS
+
+
+def is_time(name: str) -> bool:
+    """The metric is a duration ("convergence_time", "latency")."""
+    return bool(_words(name) & TIME_WORDS)

@@ -56,10 +56,6 @@ def needs_gpu(page: Page) -> bool:
     return hardware.gpus_asked(page.get("setup.hardware")) > 0
 
 
-map_metric = metric_names.recipe_metric
-LOWER_IS_BETTER = metric_names.LOWER_IS_BETTER
-
-
 def _dataset(page: Page) -> tuple[dict, str | None]:
     text = str(page.get("setup.dataset") or "")
     lowered = text.lower().replace("-", "_").replace(" ", "_")
@@ -85,12 +81,23 @@ def _hyperparameters(text: str) -> dict:
     return {**defaults, **{k: v for k, v in found.items() if v is not None}}
 
 
-SINGLE_RUN = re.compile(r"\b(?:single|one)\s+(?:deterministic\s+)?(?:run|seed)\b|\bsingle[\s-]seed\b", re.I)
+# One seed only where the words say so of the seeds: "one run of the baseline is enough" is no seed count.
+SINGLE_RUN = re.compile(
+    r"\bsingle\s+deterministic\s+run\b|\bsingle[\s-]seed\b|\b(?:with|using|on|only|just)\s+one\s+seed\b",
+    re.I,
+)
 
 
-def _seeds(text: str, default_count: int) -> list[int]:
-    """The seeds the page names: a list or range, "N seeds", one seed ("seed=0", "a single run"), else the
-    default count."""
+def _seeds(text: str, default_count: int, fallback: str = "") -> list[int]:
+    """The seeds `text` (the page's body) names, else those `fallback` (its hypothesis: "… with 5 seeds")
+    names, else the default count. The body's Setup/Procedure is where a page fixes its seeds, so it wins over
+    a hypothesis that mentions them in passing."""
+    return _named_seeds(text) or _named_seeds(fallback) or list(range(default_count))
+
+
+def _named_seeds(text: str) -> list[int] | None:
+    """The seeds the text names: a list or range, "N seeds", one seed ("seed=0", "a single deterministic run",
+    "a single seed", "with one seed"); None when it names none."""
     listed = re.search(r"seeds?\s*[:=]?\s*((?:[0-9]+\s*(?:,|and|-|–)\s*)+[0-9]+)", text, re.I)
     if listed:
         numbers = [int(n) for n in re.findall(r"[0-9]+", listed.group(1))]
@@ -111,7 +118,7 @@ def _seeds(text: str, default_count: int) -> list[int]:
         return [int(one.group(1))]
     if SINGLE_RUN.search(text):
         return [0]
-    return list(range(default_count))
+    return None
 
 
 def _model(page: Page, framework: str) -> dict:
@@ -138,7 +145,7 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
     notes: list[str] = []
     metrics, unmapped = [], []
     for raw in page.get("metrics") or []:
-        name = map_metric(raw)
+        name = metric_names.recipe_metric(raw)
         if name and name not in metrics:
             metrics.append(name)
         elif not name:
@@ -180,10 +187,10 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
         "model": model,
         "baseline": baseline,
         "hyperparameters": _hyperparameters(prose),
-        "seeds": _seeds(page.body, default_seeds),
+        "seeds": _seeds(page.body, default_seeds, str(page.get("hypothesis") or "")),
         "metrics": metrics,
         "primary_metric": primary,
-        "higher_is_better": {m: m not in LOWER_IS_BETTER for m in metrics},
+        "higher_is_better": {m: metric_names.higher_is_better(m) for m in metrics},
         "success_criteria": read.criteria,
         "sanity": {"epochs": 1, "max_steps": 100, "subset": 1024},
         "paths": {"results_dir": f"results/{slug}", "checkpoint_dir": f"checkpoints/{slug}"},
