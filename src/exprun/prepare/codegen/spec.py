@@ -205,5 +205,5 @@ def build_spec(page: Page, default_seeds: int = 3) -> Spec:
                 "description": baseline.get("description") or "the control arm",
             }
             notes[:] = [n for n in notes if "is not implemented by the built-in recipe" not in n]
-    named = bool(_seeds(page.body, 0))
+    named = bool(_seeds(page.body, 0, str(page.get("hypothesis") or "")))
     return Spec(config, needs_gpu(page), notes + arm_notes, read.readings, named, arm_notes)
