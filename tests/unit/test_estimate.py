@@ -264,32 +264,9 @@ def test_sanity_records_the_steps_its_log_showed(tmp_path):
 # ------------------------------------------------------------------ at the gate
 
 
-def test_the_gate_shows_the_estimate_from_the_sanity_measure(example_wiki):
-    import json
-
-    from exprun.core import config as settings_file
-    from exprun.core.paths import Paths
-    from exprun.gate import approval as gate
-    from exprun.prepare.codegen import generate
-
-    slug = "digits-mlp-vs-logreg"
-    settings = settings_file.load(example_wiki)
-    generate.generate(slug, settings, example_wiki)
-    paths = Paths(slug, example_wiki)
-    paths.sanity.parent.mkdir(parents=True, exist_ok=True)
-    paths.sanity.write_text(json.dumps({"status": "passed", "wall_time_s": 4.2, "seconds_per_step": 0.0217}))
-    paths.dataset.write_text(json.dumps(DIGITS))
-    found = estimate.estimate_run(
-        json.loads(paths.sanity.read_text()), DIGITS, ExperimentConfig.from_mapping(_code_config(paths)), {}
-    )
-    text = gate.checklist(slug, settings, example_wiki, "headline")
-    assert "  6. Sanity run  passed in 4 s; 0.0217 s/step" in text
-    assert f"     Estimate    {found.text} (sanity throughput 0.0217 s/step × " in text
-    assert "rule of thumb" not in text
-
-
-def _gate_estimate(root, slug: str, **settings_changes) -> str:
-    """The gate's Estimate line for `slug` after a sanity run that measured 0.5 s/step, with these settings."""
+def _gate_after_sanity(root, slug: str, seconds_per_step: float, **settings_changes):
+    """The gate's checklist for `slug` after a sanity run that measured `seconds_per_step` on digits, with
+    these settings; and the code folder's config."""
     import dataclasses
     import json
 
@@ -302,9 +279,24 @@ def _gate_estimate(root, slug: str, **settings_changes) -> str:
     generate.generate(slug, settings, root)
     paths = Paths(slug, root)
     paths.sanity.parent.mkdir(parents=True, exist_ok=True)
-    paths.sanity.write_text(json.dumps({"status": "passed", "wall_time_s": 4.2, "seconds_per_step": 0.5}))
+    paths.sanity.write_text(json.dumps({"status": "passed", "wall_time_s": 4.2, "seconds_per_step": seconds_per_step}))
     paths.dataset.write_text(json.dumps(DIGITS))
     text = gate.checklist(slug, dataclasses.replace(settings, **settings_changes), root, "headline")
+    return text, _code_config(paths)
+
+
+def test_the_gate_shows_the_estimate_from_the_sanity_measure(example_wiki):
+    text, code_config = _gate_after_sanity(example_wiki, "digits-mlp-vs-logreg", 0.0217)
+    sanity = {"status": "passed", "wall_time_s": 4.2, "seconds_per_step": 0.0217}
+    found = estimate.estimate_run(sanity, DIGITS, ExperimentConfig.from_mapping(code_config), {})
+    assert "  6. Sanity run  passed in 4 s; 0.0217 s/step" in text
+    assert f"     Estimate    {found.text} (sanity throughput 0.0217 s/step × " in text
+    assert "rule of thumb" not in text
+
+
+def _gate_estimate(root, slug: str, **settings_changes) -> str:
+    """The gate's Estimate line for `slug` after a sanity run that measured 0.5 s/step, with these settings."""
+    text, _ = _gate_after_sanity(root, slug, 0.5, **settings_changes)
     return next(line for line in text.splitlines() if line.startswith("     Estimate"))
 
 
