@@ -386,3 +386,19 @@ def test_a_run_exprun_did_not_launch_takes_each_metrics_better_side_from_its_wor
     (tmp_path / "results" / "t" / "seed_0.json").write_text(json.dumps({"metrics": metrics}), encoding="utf-8")
     config = foreign.config_for("t", tmp_path, planned_page(metrics="[answer accuracy]"))
     assert config.higher_is_better == {"answer_accuracy": True, "val_loss": False}
+
+
+@pytest.mark.parametrize(
+    "wording,name",
+    [
+        ("AUC", "roc_auc"),
+        ("ROC AUC", "roc_auc"),
+        ("AUROC", "roc_auc"),
+        ("top-K (K=20) ranking AUC", None),  # a ranking AUC is not the ROC's (a real corpus page's metric)
+        ("PR-AUC", None),
+        ("precision-recall AUC", None),
+        ("precision", "precision_macro"),
+    ],
+)
+def test_only_the_roc_auc_is_read_as_roc_auc(wording, name):
+    assert metric_names.recipe_metric(wording) == name

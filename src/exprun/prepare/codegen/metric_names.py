@@ -13,9 +13,10 @@ from collections.abc import Iterable
 # Page metric wording -> recipe metric name; the first pattern that matches wins.
 RECIPE_PATTERNS = (
     (r"\bf1\b|f-?score", "f1_macro"),
-    (r"\bprecision\b", "precision_macro"),
-    (r"\brecall\b", "recall_macro"),
-    (r"\b(?:au)?roc\b|roc[\s_-]?auc|\bauc\b", "roc_auc"),  # never inside a word ("reciprocal")
+    (r"\bprecision\b(?![\s_-]*recall)", "precision_macro"),
+    (r"(?<!precision[\s_-])\brecall\b", "recall_macro"),
+    # never inside a word ("reciprocal"); a ranking, top-K or precision-recall AUC is not the ROC's
+    (r"\b(?:au)?roc\b|roc[\s_-]?auc|(?<!ranking )(?<!ranking[-_])(?<!\bpr[\s_-])(?<!recall )\bauc\b", "roc_auc"),
     (r"log[\s_-]?loss|cross[\s_-]?entropy|\bnll\b", "log_loss"),
     (r"\brmse\b|root[\s_-]mean[\s_-]squared", "rmse"),
     (r"\bmse\b|mean squared", "mse"),
