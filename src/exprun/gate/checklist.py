@@ -308,10 +308,11 @@ def _criteria_checks(config: ExperimentConfig, readings: list[dict]) -> list[str
                 f"metrics: {', '.join(reported) or 'none'}): the code must write {metric} into each seed file's "
                 "metrics, or the criterion is not judged"
             )
-    if len(config.seeds) < 2:  # "a single deterministic run (seed=0)": asked by the page, not judgeable
+    if len(config.seeds) < 2:  # "a single deterministic run (seed=0)": asked by the page
         lines.append(
-            f"Criteria: seeds {list(config.seeds)} — one seed gives no interval, so no criterion can be judged and "
-            "the outcome will be inconclusive; add seeds to config.yaml if the criteria should decide it"
+            f"Criteria: seeds {list(config.seeds)} — one run by design: each criterion is judged on that run's value, "
+            "without an interval; right for a deterministic computation, while a result that varies with the seed "
+            "needs seeds in config.yaml"
         )
     return lines
 

@@ -104,6 +104,13 @@ VERDICT_ENDINGS = {
 }
 
 
+ONE_RUN_ENDINGS = {
+    "holds": ": yes (one run by design: judged on its value, without an interval)",
+    "fails": ": no (one run by design: judged on its value, without an interval)",
+    "wide": ": exactly on the line",
+}
+
+
 def _ending(verdict: str, interval: arm_stats.Interval) -> str:
     note = interval.wide_note
     return VERDICT_ENDINGS[verdict] + (f"; {note}" if verdict == "wide" and note else "")
@@ -117,15 +124,17 @@ def _threshold_check(summary: ArmsSummary, ref: str, metric: str, higher: bool, 
     out = {"n": i.n, "level": level, "need": threshold, "ci_low": i.low, "ci_high": i.high}
     if not i.n:
         return {**out, "text": f"{ref} {metric}: no value to compare with the threshold {threshold:g}"}
-    if i.low is None or i.high is None:
-        return {**out, "mean": i.mean, "text": f"{ref} {metric}: one seed gives no interval; not judged"}
     sign = 1 if higher else -1
+    needs = f"(needs {'≥' if higher else '≤'} {threshold:g})"
+    if i.low is None or i.high is None:
+        if not summary.single_run:
+            return {**out, "mean": i.mean, "text": f"{ref} {metric}: one seed gives no interval; not judged"}
+        verdict = _side(sign * i.mean, sign * i.mean, sign * threshold, strict=False)
+        text = f"{ref} {metric} {i.mean:.4f} in its one run by design {needs}"
+        return {**out, "mean": i.mean, "verdict": verdict, "text": text + ONE_RUN_ENDINGS[verdict]}
     low, high = sorted((sign * i.low, sign * i.high))
     verdict = _side(low, high, sign * threshold, strict=False)
-    text = (
-        f"{ref} {metric} mean {i.mean:.4f}, {pct(level)} CI [{i.low:.4f}, {i.high:.4f}] over {i.n} seeds "
-        f"(needs {'≥' if higher else '≤'} {threshold:g})"
-    )
+    text = f"{ref} {metric} mean {i.mean:.4f}, {pct(level)} CI [{i.low:.4f}, {i.high:.4f}] over {i.n} seeds {needs}"
     return {**out, "mean": i.mean, "verdict": verdict, "text": text + _ending(verdict, i)}
 
 
@@ -140,7 +149,8 @@ def _delta_check(summary: ArmsSummary, ref: str, baseline: str, metric: str, hig
         return {**out, "text": head + f"no value of {metric} in {ref}'s seed files; not judged"}
     if not per_arm.get(baseline):
         return {**out, "text": head + f"{NO_BASELINE} for {metric} (not run beside it, no baseline_results)"}
-    if d.delta.n < 2:
+    one_run = summary.single_run and d.delta.n == 1
+    if d.delta.n < 2 and not one_run:
         return {**out, "text": head + f"{metric} in {d.delta.n} paired seed(s) ({TOO_FEW}); not judged"}
     needs = [fields["min_delta"]] if "min_delta" in fields else []
     if "min_relative" in fields:
@@ -148,18 +158,24 @@ def _delta_check(summary: ArmsSummary, ref: str, baseline: str, metric: str, hig
             return {**out, "text": head + f"{metric}: the baseline's mean is 0, no relative Δ; not judged"}
         needs.append(fields["min_relative"] * abs(d.reference_mean))
     need = max(needs) if needs else 0.0
-    assert d.delta.low is not None and d.delta.high is not None  # n >= 2 above: the interval exists
-    low, high = sorted((sign * d.delta.low, sign * d.delta.high))
+    if one_run:
+        low = high = sign * d.delta.mean
+    else:
+        assert d.delta.low is not None and d.delta.high is not None  # n >= 2 above: the interval exists
+        low, high = sorted((sign * d.delta.low, sign * d.delta.high))
     relative = f" ({d.relative:+.2%})" if d.relative is not None else ""
     asks = ("Δ > 0" if higher else "Δ < 0") if need == 0 else f"Δ {'≥' if higher else '≤'} {sign * need:+.4f}"
     if "min_relative" in fields:
         asks += f", {fields['min_relative']:.2%} of {baseline}'s mean {d.reference_mean:.4f}"
+    verdict = _side(low, high, need, strict=need == 0)
+    out = {**out, "need": sign * need, "mean": d.delta.mean, "relative": d.relative}
+    if one_run:
+        text = head + f"Δ {d.delta.mean:+.4f} {metric}{relative} in its one run by design (needs {asks})"
+        return {**out, "verdict": verdict, "text": text + ONE_RUN_ENDINGS[verdict]}
     text = (
         head + f"Δ {d.delta.mean:+.4f} {metric}{relative}, {pct(level)} CI [{d.delta.low:+.4f}, "
         f"{d.delta.high:+.4f}] over {d.delta.n} seeds (needs {asks})"
     )
-    verdict = _side(low, high, need, strict=need == 0)
-    out = {**out, "need": sign * need, "mean": d.delta.mean, "relative": d.relative}
     return {**out, "verdict": verdict, "text": text + _ending(verdict, d.delta)}
 
 

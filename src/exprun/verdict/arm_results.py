@@ -106,6 +106,7 @@ def summarize(
         not_counted=not_counted,
         metric_values={**(metric_values or {}), primary: values},
         directions=directions,
+        single_run=len(config.seeds) == 1,
     )
     ref = control(arms)
     for arm in arms:
@@ -150,7 +151,7 @@ def confident_class(d: arm_stats.Difference, higher: bool, essential_pct: float,
 def decide(
     summary: ArmsSummary, criteria: list[dict], essential_pct: float, contributing_pct: float
 ) -> tuple[str, list[str]]:
-    compared = [d for d in summary.differences if d.delta.n < 2]
+    compared = [d for d in summary.differences if d.delta.n < 2 and not (summary.single_run and d.delta.n == 1)]
     if compared:
         names = ", ".join(f"{d.arm} vs {d.reference}" for d in compared)
         return "inconclusive", [f"fewer than 2 paired seeds for {names} ({TOO_FEW})"]

@@ -58,3 +58,6 @@ class ArmsSummary:
     directions: dict[str, bool] = field(default_factory=dict)  # config's higher_is_better
     checks: list[dict] = field(default_factory=list)  # each criterion's check, for the JSON report
     sweeps: list[SweepTable] = field(default_factory=list)
+    # one run per arm by design (config.yaml seeds: one, "a single deterministic run"): a criterion is judged on
+    # that run's value, there being no interval to judge it by; never when seeds were lost to a crash
+    single_run: bool = False

@@ -240,7 +240,9 @@ def summarize(
         summaries, per_seed, succeeded, missing, failed, primary=primary, ignored_files=list(ignored or [])
     )
     summary.baseline_label, summary.baseline_source = baseline_naming(config, per_seed)
-    summary.outcome, summary.reasons, summary.checks = judge(summary, [dict(c) for c in config.success_criteria])
+    summary.outcome, summary.reasons, summary.checks = judge(
+        summary, [dict(c) for c in config.success_criteria], single_run=len(config.seeds) == 1
+    )
     return summary
 
 
@@ -285,11 +287,15 @@ def as_arms(summary: Summary) -> ArmsSummary:
     )
 
 
-def judge(summary: Summary, criteria: list[dict]) -> tuple[str, list[str], list[dict]]:
-    """(outcome, reasons, the criteria checks): fewer than 2 counted seeds cannot tell; otherwise the
-    criteria (none given: the primary metric beats the baseline) by the one rule (arm_criteria)."""
-    if len(summary.succeeded_seeds) < 2:
-        return "inconclusive", [f"only {len(summary.succeeded_seeds)} seed(s) succeeded ({TOO_FEW})"], []
-    checks = criteria_checks(as_arms(summary), criteria)
+def judge(summary: Summary, criteria: list[dict], single_run: bool = False) -> tuple[str, list[str], list[dict]]:
+    """(outcome, reasons, the criteria checks): fewer than 2 counted seeds cannot tell — unless the design is
+    one run (`single_run`: config.yaml names one seed) and it counted; otherwise the criteria (none given: the
+    primary metric beats the baseline) by the one rule (arm_criteria)."""
+    counted = len(summary.succeeded_seeds)
+    if counted < 2 and not (single_run and counted == 1):
+        return "inconclusive", [f"only {counted} seed(s) succeeded ({TOO_FEW})"], []
+    arms = as_arms(summary)
+    arms.single_run = single_run
+    checks = criteria_checks(arms, criteria)
     outcome, reasons = outcome_of(checks)
     return outcome, reasons, checks
