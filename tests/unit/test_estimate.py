@@ -239,16 +239,16 @@ def test_train_size_without_rows_is_unknown():
 def test_sanity_throughput_from_the_result_file():
     from exprun.prepare.sanity import seconds_per_step
 
-    assert seconds_per_step({"steps": 13, "train_wall_time_s": 2.6, "steps_logged": 13}, 9.0, 1) == pytest.approx(0.2)
+    assert seconds_per_step({"steps": 13, "train_wall_time_s": 2.6, "steps_logged": 13}, 9.0) == pytest.approx(0.2)
 
 
 def test_sanity_throughput_from_the_log_when_the_result_has_no_steps():
     """A program whose result file carries no `steps`: its log's `step=N/M` lines and the run's wall time."""
     from exprun.prepare.sanity import seconds_per_step
 
-    assert seconds_per_step({"steps": 0, "steps_logged": 20}, 10.0, 1) == pytest.approx(0.5)
-    assert seconds_per_step({"steps_logged": 20}, 20.0, 2) == pytest.approx(0.5)  # two arms shared the wall time
-    assert seconds_per_step({"steps_logged": None}, 10.0, 1) is None
+    assert seconds_per_step({"steps": 0, "steps_logged": 20}, 10.0) == pytest.approx(0.5)
+    assert seconds_per_step({"steps_logged": 40}, 20.0) == pytest.approx(0.5)  # two arms' steps shared the time
+    assert seconds_per_step({"steps_logged": None}, 10.0) is None
 
 
 def test_sanity_records_the_steps_its_log_showed(tmp_path):
@@ -259,6 +259,20 @@ def test_sanity_records_the_steps_its_log_showed(tmp_path):
     config = ExperimentConfig.from_mapping({"seeds": [0], "metrics": ["accuracy"], "progress": "steps"})
     _, facts = sanity._checks(0, "step=1/4\nstep=4/4 lr=0.1\n", result, None, config, "steps")
     assert facts["steps_logged"] == 4
+
+
+def test_the_steps_of_every_arm_count_not_the_last_task_s():
+    """A real shootout's sanity run: two arms trained 60 steps, a lookup arm logged step 1 last. The estimate
+    divides the wall time by 121 steps, not by 1 (which made a 3-minute run '~44 h')."""
+    from exprun.prepare import sanity
+
+    log = [
+        "=== task b3-flow:0 ===", "step=3/60 loss=1.0", "step=60/60 loss=0.2",
+        "=== task b2-regression:0 ===", "step=60/60 loss=0.3",
+        "=== task b1-pool-nn:0 ===", "step=1/60 loss=0.0",
+    ]  # fmt: skip
+    assert sanity.steps_ran(log) == 121
+    assert sanity.steps_ran(["no progress here"]) is None
 
 
 # ------------------------------------------------------------------ at the gate

@@ -103,7 +103,7 @@ def run_sanity(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     arm_names = [a.name for a in config.arms if a.name]
     result_file = paths.sanity_results / (f"{arm_names[0]}/seed_{seed}.json" if arm_names else f"seed_{seed}.json")
     checks, facts = _checks(code, output, result_file, view, config, found.progress)
-    facts["seconds_per_step"] = seconds_per_step(facts, wall, len(config.arms))
+    facts["seconds_per_step"] = seconds_per_step(facts, wall)
     if plan.contradiction:  # shown at the gate too; fails here only where no GPU is visible
         checks.append(Check(CONTRADICTION, view is not None and view.visible, plan.contradiction_text()))
     for check in checks if arm_names else []:
@@ -185,7 +185,7 @@ def _checks(
     if result:
         steps = int(result.get("steps") or 0)
         facts.update(steps=steps, metrics=result.get("metrics"), train_wall_time_s=result.get("wall_time_s"))
-    facts["steps_logged"] = progress.step
+    facts["steps_logged"] = steps_ran(output.splitlines())
     if view is not None:  # skipped for CPU-only experiments (gpu_plan holds the rule)
         checks.append(Check(GPU_VISIBLE, view.visible, view.describe()))
     # The run contract's `gpu_peak_mib=` line (None when not printed): deploy needs this much free per GPU.
@@ -193,14 +193,30 @@ def _checks(
     return checks, facts
 
 
-def seconds_per_step(facts: dict, wall_s: float, tasks: int) -> float | None:
+def steps_ran(lines: list[str]) -> int | None:
+    """The steps the sanity run's tasks logged, all together: each task's last `step=N` (a task starts at its
+    `=== seed N ===` / `=== task … ===` line), summed — arms that train for different numbers of steps (or not
+    at all) each count theirs. None without any step line."""
+    total, current = 0, None
+    seen = False
+    for line in lines:
+        if monitor.SEED_START.match(line):
+            total, current = total + (current or 0), None
+            continue
+        found = monitor.PROGRESS.search(line)
+        if found:
+            current, seen = max(current or 0, int(found.group(1))), True
+    return total + (current or 0) if seen else None
+
+
+def seconds_per_step(facts: dict, wall_s: float) -> float | None:
     """The throughput the runtime estimate scales (verdict/estimate.py): the result's own wall time ÷ the steps
-    it reports; without those, the run's wall time per task ÷ the last step its log showed (`step=N/M`).
-    None when neither says how many steps ran."""
+    it reports; without those, the run's wall time ÷ the steps all its tasks logged (`step=N/M`). None when
+    neither says how many steps ran."""
     if facts.get("steps") and finite(facts.get("train_wall_time_s")) and facts["train_wall_time_s"] > 0:
         return float(facts["train_wall_time_s"]) / int(facts["steps"])
     if facts.get("steps_logged") and wall_s > 0:
-        return wall_s / max(tasks, 1) / int(facts["steps_logged"])
+        return wall_s / int(facts["steps_logged"])
     return None
 
 
