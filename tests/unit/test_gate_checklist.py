@@ -188,3 +188,8 @@ def test_the_recipe_as_written_loses_nothing(wiki):
     from exprun.prepare.codegen import leftovers
 
     assert leftovers.remove(Paths(SLUG, wiki)) == []
+
+
+def test_no_criteria_is_said_as_the_default_the_verdict_uses(wiki):
+    rewrite_config(wiki, success_criteria=None)
+    assert "9. Criteria    none in config.yaml: the default — accuracy above the baseline's" in gate_text(wiki)

@@ -286,6 +286,9 @@ def _settings_text(config: ExperimentConfig) -> str:
 
 def _criteria_line(config: ExperimentConfig) -> str:
     criteria = [dict(c) for c in config.success_criteria]
+    if not criteria:  # the verdict's default, said in words rather than as "[]"
+        better = "above" if config.higher(config.primary_metric) else "below"
+        return f"none in config.yaml: the default — {config.primary_metric} {better} the baseline's (Δ over the seeds)"
     text = json.dumps(criteria, ensure_ascii=False)
     if any(isinstance(c, dict) and "prose" in str(c.get("source", "")) for c in criteria):
         return f"{text} — read from the page's prose: confirm each sentence below"
