@@ -106,6 +106,16 @@ def example_wiki(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def generated_wiki(example_wiki: Path) -> Path:
+    """The example wiki with the built-in recipe's code generated for digits-mlp-vs-logreg (no sanity run)."""
+    from exprun.core import config
+    from exprun.prepare.codegen import generate
+
+    generate.generate("digits-mlp-vs-logreg", config.load(example_wiki), example_wiki)
+    return example_wiki
+
+
+@pytest.fixture
 def llm():
     """A scripted OpenAI-compatible endpoint on loopback (tests/fake_llm.py)."""
     import fake_llm

@@ -16,11 +16,8 @@ SLUG = "digits-mlp-vs-logreg"
 
 
 @pytest.fixture
-def wiki(example_wiki: Path) -> Path:
-    from exprun.prepare.codegen import generate
-
-    generate.generate(SLUG, config.load(example_wiki), example_wiki)
-    return example_wiki
+def wiki(generated_wiki: Path) -> Path:
+    return generated_wiki
 
 
 def gate_text(root: Path) -> str:

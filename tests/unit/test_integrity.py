@@ -15,16 +15,14 @@ from exprun.core import config
 from exprun.core.errors import GateError
 from exprun.core.paths import Paths
 from exprun.gate import approval as gate
-from exprun.prepare.codegen import generate
 from exprun.trust import integrity
 
 SLUG = "digits-mlp-vs-logreg"
 
 
 @pytest.fixture
-def wiki(example_wiki: Path) -> Path:
-    generate.generate(SLUG, config.load(example_wiki), example_wiki)
-    return example_wiki
+def wiki(generated_wiki: Path) -> Path:
+    return generated_wiki
 
 
 def code(root: Path) -> Path:
