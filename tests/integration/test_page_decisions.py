@@ -91,3 +91,10 @@ def test_the_addition_keeps_who_wrote_each_file(tmp_path):
     assert page_decisions.complete(tmp_path, {"dataset": {"path": "data/x.csv"}}) == ["dataset"]
     assert manifest.written_by(tmp_path) == {"data.py": "built-in", "config.yaml": "agent"}
     assert manifest.human_changes(tmp_path) == []
+
+
+def test_the_gate_names_the_agent_that_wrote_the_code_instead_of_the_recipe_s_notes(generate_with):
+    wiki, _ = generate_with(rp.files())
+    gate = checklist.checklist(rp.SLUG, config.parse({}), wiki, "GATE")
+    assert "(the built-in recipe's notes are not shown: agent.py wrote this code)" in gate
+    assert "write load_data() in data.py" not in gate

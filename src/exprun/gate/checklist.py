@@ -320,6 +320,9 @@ def _criteria_checks(config: ExperimentConfig, readings: list[dict]) -> list[str
     return lines
 
 
+NOT_CODE = manifest.NOT_HASHED  # exprun's notes beside the code (CONTEXT.md, REVIEW.md, the manifest)
+
+
 def _note_lines(paths: Paths, limit: int = 12) -> list[str]:
     """What the page asks that the built-in recipe could not map (from context.json), said at the gate — only
     while the code is the recipe's as it wrote it: once a generator or a person rewrote a file, the recipe's
@@ -327,6 +330,10 @@ def _note_lines(paths: Paths, limit: int = 12) -> list[str]:
     notes = [str(n) for n in read_json(paths.context).get("notes") or []]
     if not notes:
         return []
+    code_by = {rel: w for rel, w in manifest.written_by(paths.code_dir).items() if Path(rel).name not in NOT_CODE}
+    if code_by and manifest.BUILT_IN not in code_by.values():  # the recipe never wrote this folder's code
+        writers = ", ".join(sorted(set(code_by.values())))
+        return [f"                 (the built-in recipe's notes are not shown: {writers} wrote this code)"]
     others = manifest.recipe_changes(paths.code_dir)
     if others:
         shown = ", ".join(others[:6]) + (f", … {len(others) - 6} more" if len(others) > 6 else "")
