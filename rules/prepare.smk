@@ -5,7 +5,7 @@ rule generate_code:
     input:
         page=ancient(PATTERNS["page"]),
     output:
-        manifest=PATTERNS["manifest"],
+        generated=PATTERNS["generated"],
     params:
         exprun=EXPRUN,
         settings=get_settings,
@@ -18,7 +18,7 @@ rule generate_code:
 
 rule check_dataset:
     input:
-        manifest=PATTERNS["manifest"],
+        generated=PATTERNS["generated"],
     output:
         report=PATTERNS["dataset"],
     params:
@@ -33,7 +33,7 @@ rule check_dataset:
 
 rule review_code:
     input:
-        manifest=PATTERNS["manifest"],
+        generated=PATTERNS["generated"],
         code=get_code_files,
     output:
         record=PATTERNS["review"],
@@ -49,7 +49,7 @@ rule review_code:
 
 rule sanity_check:
     input:
-        manifest=PATTERNS["manifest"],
+        generated=PATTERNS["generated"],
         dataset=PATTERNS["dataset"],
         review=PATTERNS["review"],
         code=get_code_files,

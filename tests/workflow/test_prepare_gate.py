@@ -231,3 +231,22 @@ def test_building_the_dag_writes_nothing_in_the_wiki(wiki_root):
     done = snakemake(wiki_root, "-n", f"deploy_{DEMO_SLUG}")
     assert done.returncode == 0, output(done)
     assert files() == before
+
+
+def test_a_regeneration_that_fails_keeps_the_record_of_who_wrote_each_file(wiki_root):
+    """Attack (an unlucky user): the profile forgotten once (`--cores 1`, Snakemake's default rerun triggers:
+    the settings differ, so the code is generated again) with a generator that fails. Snakemake deletes a
+    failed job's outputs — it must not take the manifest with it, or the gate calls every file a person's."""
+    prepare(wiki_root)
+    code = wiki_root / "experiments" / "code" / DEMO_SLUG
+    manifest = code / ".exprun-manifest.json"
+    recorded = manifest.read_text()
+    settings = wiki_root / "config" / "config.yaml"
+    settings.write_text(settings.read_text() + '\ncodegen:\n  command: ["false"]\n')
+    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wiki_root)]
+    failed = subprocess.run([*argv, "--cores", "1", f"prepare_{DEMO_SLUG}"], capture_output=True, text=True)
+    assert failed.returncode != 0 and "rule generate_code" in output(failed), output(failed)
+    assert manifest.read_text() == recorded, "the record of who wrote each file outlives the failed job"
+    from exprun.prepare.codegen import manifest as written
+
+    assert written.human_changes(code) == []

@@ -46,6 +46,8 @@ class Paths:
     page = At("wiki/experiments/{slug}.md")
     code_dir = At("experiments/code/{slug}")
     manifest = At("experiments/code/{slug}/.exprun-manifest.json")
+    # the generate step's Snakemake output, written last: a failed job may delete it, never the manifest
+    generated = At("experiments/state/{slug}/generated.stamp")
     state_dir = At("experiments/state/{slug}")
     context = At("experiments/state/{slug}/context.json")
     dataset = At("experiments/state/{slug}/dataset.json")

@@ -153,11 +153,11 @@ def _recipe_reads_xy(slug: str, root: Path, config: ExperimentConfig) -> bool:
 
 
 def write_record(paths: Paths, report: dict) -> None:
-    """dataset.json; a record of a missing dataset is dated before the code's manifest, so Snakemake
+    """dataset.json; a record of a missing dataset is dated before the generate step's stamp, so Snakemake
     (rerun-triggers: mtime) never takes it for a passed check and runs the check again."""
     atomic_write_json(paths.dataset, report)
     if report.get("present") is False:
-        stamp = paths.manifest.stat().st_mtime - 1 if paths.manifest.exists() else 0
+        stamp = paths.generated.stat().st_mtime - 1 if paths.generated.exists() else 0
         os.utime(paths.dataset, (stamp, stamp))
 
 

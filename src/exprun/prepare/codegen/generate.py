@@ -113,6 +113,9 @@ def generate(slug: str, settings: Settings, root: Path = Path("."), force: bool 
             generator_notes=entry.get("notes", ""),
         )
     _write_context_md(folder, context_md + _notes_section(result.generator_notes), force)
+    # last, and apart from the code: Snakemake deletes a failed job's outputs, and the manifest (who wrote
+    # which file, what a person changed) must outlive a generation that failed half-way
+    atomic_write_text(paths.generated, f"{result.generator}\n")
     return result
 
 
