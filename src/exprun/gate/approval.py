@@ -50,6 +50,9 @@ def page_fields(slug: str, root: Path) -> dict:
 
 def approve(slug: str, root: Path = Path("."), who: str | None = None) -> dict:
     """Record a person's approval of the code and the page as they are now."""
+    from exprun.wiki.lifecycle import find_experiment
+
+    find_experiment(slug, root)  # a mistyped slug is named with the experiments there are, not told to prepare it
     paths = Paths(slug, root)
     if not (paths.code_dir / "train.py").exists() and not (paths.code_dir / "run.sh").exists():
         raise GateError(

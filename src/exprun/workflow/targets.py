@@ -51,20 +51,23 @@ def unknown_targets(slugs: Iterable[str], argv: Iterable[str], rule_names: Itera
 
 
 def unknown_message(word: str, root: Path = Path(".")) -> str:
-    """`deploy_typo`: no such experiment; the planned and running ones, closest names first."""
+    """`deploy_typo`: no such experiment; every experiment, closest names first, each with its status and the
+    command that fits it — the one meant may be completed (then `/exp-eval`, not another deploy)."""
     match = TARGET.fullmatch(word)
     assert match is not None  # `word` is one that unknown_targets found
     slug = match.group("slug")
     found = []
     for path in pages.experiment_pages(root):
-        status = pages.quick_status(path)
-        if status in (PageStatus.PLANNED, PageStatus.RUNNING):
-            found.append((difflib.SequenceMatcher(None, slug, path.stem).ratio(), path.stem, status))
+        status = pages.quick_status(path) or "unreadable"
+        found.append((difflib.SequenceMatcher(None, slug, path.stem).ratio(), path.stem, status))
     found.sort(key=lambda item: (-item[0], item[1]))
-    listed = ", ".join(f"{name} ({status})" for _, name, status in found[:10]) or "none"
+    listed = "; ".join(
+        f"{name} ({status}: {NEXT_STEP.get(status, 'fix the page').format(slug=name).split('   ')[0]})"
+        for _, name, status in found[:10]
+    )
     return (
         f"{word}: no experiment '{slug}' in {Path(root) / pages.EXPERIMENTS_DIR}; "
-        f"planned or running experiments, closest first: {listed}"
+        f"experiments, closest first: {listed or 'none'}"
     )
 
 
