@@ -43,7 +43,8 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
     at_once = _at_once(config, settings, plan)
     gpu_line, gpu_checks = _gpu_plan(plan, slug, root, settings)
     env_lines, env_checks = _env_needs(code, config, settings, root)
-    readings = list(read_json(paths.context).get("criteria_read") or [])
+    context = read_json(paths.context)  # what generation read from the page: criteria, arms, notes
+    readings = list(context.get("criteria_read") or [])
     checks = [f"config.yaml: {unreadable}"] if unreadable else []
     checks += [*gpu_checks, *env_checks, *run_scope.check_lines(slug, root, config)]
     checks += [*_criteria_checks(config, readings), *page_decisions.check_lines(slug, root)]
@@ -63,7 +64,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"  2. Dataset     {dataset.get('summary', 'not checked')}",
         f"  3. Settings    {code}/config.yaml: {_settings_text(config)}",
         *_arms_lines(config, unreadable, at_once),
-        *_page_arm_lines(paths),
+        *_page_arm_lines(context),
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
         f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
         f"({'set' if os.environ.get(key_env) else 'not set'})",
@@ -77,7 +78,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         *[f"                 {line}" for line in criteria.describe(readings)],
         *_rounds_lines(slug, root),
         f"     Notes       {code}/CONTEXT.md (what was read and what the generator could not map)",
-        *_note_lines(paths),
+        *_note_lines(paths, context),
         "",
         "Approve (records who, when and the code hash):",
         f"  exprun approve {slug}        # or: touch {paths.approval}",
@@ -201,10 +202,10 @@ def _estimate_line(
     return f"     Estimate    {found.text} ({found.basis}{'; ' + assumed if assumed else ''})"
 
 
-def _page_arm_lines(paths: Paths) -> list[str]:
+def _page_arm_lines(context: dict) -> list[str]:
     """The page's arms that were not turned into config.yaml arms — said whoever wrote the code (a generator's
     program hides the recipe's notes, not the page's design)."""
-    notes = [str(n) for n in read_json(paths.context).get("arm_notes") or []]
+    notes = [str(n) for n in context.get("arm_notes") or []]
     return [f"     {'Page arms' if i == 0 else '         '}   - {n}" for i, n in enumerate(notes)]
 
 
@@ -323,11 +324,11 @@ def _criteria_checks(config: ExperimentConfig, readings: list[dict]) -> list[str
 NOT_CODE = manifest.NOT_HASHED  # exprun's notes beside the code (CONTEXT.md, REVIEW.md, the manifest)
 
 
-def _note_lines(paths: Paths, limit: int = 12) -> list[str]:
+def _note_lines(paths: Paths, context: dict, limit: int = 12) -> list[str]:
     """What the page asks that the built-in recipe could not map (from context.json), said at the gate — only
     while the code is the recipe's as it wrote it: once a generator or a person rewrote a file, the recipe's
     notes ('write load_data() in data.py') describe a program that is no longer there."""
-    notes = [str(n) for n in read_json(paths.context).get("notes") or []]
+    notes = [str(n) for n in context.get("notes") or []]
     if not notes:
         return []
     code_by = {rel: w for rel, w in manifest.written_by(paths.code_dir).items() if Path(rel).name not in NOT_CODE}
