@@ -124,7 +124,10 @@ def test_a_profile_of_the_same_name_that_is_not_exprun_s_is_left_alone(tmp_path,
     assert theirs.read_text() == "executor: slurm\njobs: 100\n"
     assert "not exprun's" in steps[home / "slurm"].why and "--profile profiles/slurm" in steps[home / "slurm"].why
     assert steps[home / "local" / "config.yaml"].action == "updated", "exprun's own pointer is brought up to date"
-    assert "finds this first" in steps[root / "remote"].why and not (home / "remote").exists()
+    assert (
+        "finds this first" in steps[root / "remote"].why and "--profile profiles/remote" in steps[root / "remote"].why
+    )
+    assert steps[home / "remote" / "config.yaml"].action == "wrote", "the pointer still serves the other wikis"
     assert steps[home / "slurm-jobs" / "config.yaml"].action == "wrote"
 
 

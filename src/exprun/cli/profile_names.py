@@ -67,14 +67,18 @@ def is_pointer(folder: Path) -> bool:
 def write_pointers(root: Path, config_dir: Path | None = None) -> list[Step]:
     """A pointer for every profile name, in Snakemake's user config folder; what each name resolves to."""
     config_dir = user_config_dir() if config_dir is None else Path(config_dir)
-    return [_pointer(name, Path(root), config_dir) for name in names()]
+    steps = []
+    for name in names():
+        if (Path(root) / name).exists():  # Snakemake looks in the current folder first (the pointer serves others)
+            why = f"`--profile {name}` in this wiki finds this first; use --profile profiles/{name} in this wiki"
+            steps.append(Step("note", Path(root) / name, why))
+        steps.append(_pointer(name, config_dir))
+    return steps
 
 
-def _pointer(name: str, root: Path, config_dir: Path) -> Step:
+def _pointer(name: str, config_dir: Path) -> Step:
     folder = config_dir / name
     path_form = f"use --profile profiles/{name} in this wiki"
-    if (root / name).exists():  # Snakemake looks in the current folder first
-        return Step("note", root / name, f"`--profile {name}` in this wiki finds this first; {path_form}")
     if folder.exists() and not is_pointer(folder):
         return Step("note", folder, f"not exprun's: `--profile {name}` uses it; {path_form}")
     text = pointer_text(name)
