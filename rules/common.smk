@@ -46,6 +46,11 @@ wildcard_constraints:
     seed=r"-?\d+",
     arm=ARM_NAME.pattern.strip("^$"),
 
+# Hints repeat the command as typed, profile and options included (exprun.core.invocation).
+from exprun.workflow import command_line
+
+command_line.remember(sys.argv[1:], workflow)
+
 
 def get_code_files(wildcards):
     """The experiment's current code files, so a person's edit reruns the sanity check."""

@@ -29,6 +29,9 @@ if "EXPRUN_TEST_PREPARED" not in os.environ:  # the process that starts the othe
     # (workflow_helpers.prepare's cache of prepared wikis, shared by every test process, removed at its exit)
     os.environ["EXPRUN_TEST_PREPARED"] = tempfile.mkdtemp(prefix="exprun-prepared-")
     atexit.register(lambda: _end_of_run(Path(os.environ["EXPRUN_TEST_PREPARED"])))
+    # Snakemake's user config folder (where `exprun init` writes its pointer profiles) is the test run's own:
+    # no test writes ~/.config/snakemake or reads a profile a person keeps there.
+    os.environ["XDG_CONFIG_HOME"] = str(Path(os.environ["EXPRUN_TEST_PREPARED"]) / "xdg-config")
 
 
 def _end_of_run(folder: Path) -> None:

@@ -74,5 +74,5 @@ def test_wheel_in_a_fresh_venv_inits_a_wiki_and_prepares_an_experiment(tmp_path)
             "from exprun.prepare.codegen import prompt; assert '# The run contract' in prompt.contract_text()",
         ]
     )
-    listed = run([python, "-m", "snakemake", "--profile", profile, "-c1"], cwd=wiki)
+    listed = run([python, "-m", "snakemake"], cwd=wiki)  # the wheel's workflow profile: no --profile, no --cores
     assert f"{SLUG}  planned" in listed.stdout + listed.stderr

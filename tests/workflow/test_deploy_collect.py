@@ -10,7 +10,7 @@ import sys
 import time
 
 import yaml
-from workflow_helpers import DEMO_SLUG, approve_with, output, page_meta, snakemake
+from workflow_helpers import DEMO_SLUG, approve_with, hint, output, page_meta, snakemake
 
 from wiki_lint import wiki_problems
 
@@ -95,7 +95,9 @@ def test_collect_while_running_touches_nothing_then_crash_is_reported(wiki_root,
     report = next(json.loads(line) for line in as_json.stdout.splitlines() if line.startswith("{"))
     assert report["status"] == "running" and report["anomalies"] == [], "the same report, as JSON for agents"
     again = snakemake(wiki_root, f"deploy_{DEMO_SLUG}")
-    assert again.returncode != 0 and f"already running — use `snakemake collect_{DEMO_SLUG}`" in output(again)
+    assert again.returncode != 0 and f"already running — use `{hint(wiki_root, f'collect_{DEMO_SLUG}')}`" in output(
+        again
+    )
     assert snakemake(wiki_root, f"check_{DEMO_SLUG}").returncode == 0, "check_<slug> is collect_<slug>"
 
     os.kill(int((state / "child.pid").read_text()), signal.SIGKILL)

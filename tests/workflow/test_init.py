@@ -1,40 +1,70 @@
-"""`exprun init <wiki-root>`: after it, plain `snakemake <target>` works from the wiki root."""
+"""`exprun init <dir>`: after it, plain `snakemake <target>` works in the wiki root (no --profile, no --cores),
+`--profile remote` by name is the wiki's own copy, and hints repeat the profile the person typed."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from pathlib import Path
 
-from workflow_helpers import DEMO_SLUG, REPO
+import pytest
+from workflow_helpers import DEMO_SLUG, REPO, prepare
+
+from snakemake_runs import in_wiki, init
 
 
-def test_init_makes_the_wiki_root_runnable(wiki_root):
-    done = subprocess.run([sys.executable, "-m", "exprun", "init", str(wiki_root)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+@pytest.fixture
+def config_home(tmp_path: Path) -> Path:
+    """The person's ~/.config for this test (exprun init writes its pointer profiles under it)."""
+    return tmp_path / "config home"
+
+
+def test_init_makes_the_wiki_root_runnable_without_flags(wiki_root, config_home):
+    done, text = init(wiki_root, config_home)
+    assert done.returncode == 0, text
     assert str(REPO / "src" / "exprun" / "workflow_files" / "Snakefile") in (wiki_root / "Snakefile").read_text()
-    dry = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-c1", "-n", f"prepare_{DEMO_SLUG}"],
-        cwd=wiki_root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert "generate_code" in dry.stdout
-    listed = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-c1"], cwd=wiki_root, capture_output=True, text=True, timeout=120
-    )
-    assert f"{DEMO_SLUG}  planned     next:" in listed.stdout + listed.stderr, "bare snakemake lists the experiments"
-    again = subprocess.run([sys.executable, "-m", "exprun", "init", str(wiki_root)], capture_output=True, text=True)
-    assert again.returncode == 0, "init is idempotent"
+    listed, text = in_wiki(wiki_root, config_home=config_home, timeout=120)
+    assert listed.returncode == 0, text
+    assert f"{DEMO_SLUG}  planned     next: snakemake deploy_{DEMO_SLUG}   (" in text, "a bare snakemake lists them"
+    dry, text = in_wiki(wiki_root, "-n", f"prepare_{DEMO_SLUG}", config_home=config_home, timeout=120)
+    assert dry.returncode == 0 and "generate_code" in dry.stdout, text
+    again, text = init(wiki_root, config_home)
+    assert again.returncode == 0 and f"kept    {wiki_root / 'Snakefile'}" in text
+    assert not [line for line in text.splitlines() if line.startswith(("wrote", "made"))], "init again writes nothing"
 
 
-def test_init_refuses_foreign_snakefile_and_non_wiki(wiki_root, tmp_path):
-    (wiki_root / "Snakefile").write_text("rule all:\n    input: []\n")
-    done = subprocess.run([sys.executable, "-m", "exprun", "init", str(wiki_root)], capture_output=True, text=True)
-    assert done.returncode == 1 and "is not exprun's" in done.stderr
-    assert (wiki_root / "Snakefile").read_text() == "rule all:\n    input: []\n"
+def test_init_makes_a_wiki_of_an_empty_folder_and_refuses_a_foreign_snakefile(wiki_root, tmp_path, config_home):
     empty = tmp_path / "empty"
-    empty.mkdir()
-    done = subprocess.run([sys.executable, "-m", "exprun", "init", str(empty)], capture_output=True, text=True)
-    assert done.returncode == 1 and "no wiki/ folder" in done.stderr
+    done, text = init(empty, config_home)
+    assert done.returncode == 0, text
+    listed, text = in_wiki(empty, config_home=config_home, timeout=120)
+    assert listed.returncode == 0 and "No experiment pages in wiki/experiments" in text, text
+    (wiki_root / "Snakefile").write_text("rule all:\n    input: []\n")
+    done, text = init(wiki_root, config_home)
+    assert done.returncode == 1 and text.startswith("exprun: ") and "is not exprun's" in text
+    assert len(text.strip().splitlines()) == 1 and (wiki_root / "Snakefile").read_text() == "rule all:\n    input: []\n"
+
+
+def test_a_profile_name_is_the_wiki_s_own_copy(wiki_root, tmp_path, config_home):
+    assert init(wiki_root, config_home)[0].returncode == 0
+    copy = wiki_root / "profiles" / "remote"
+    (copy / "exprun.yaml").write_text((copy / "exprun.yaml").read_text() + "full_via: jobs\n")  # a person's edit
+    dry, text = in_wiki(
+        wiki_root, "--profile", "remote", "-n", f"full_{DEMO_SLUG}", config_home=config_home, timeout=120
+    )
+    assert dry.returncode == 0, text
+    assert "Using profile" in text and f"Profile remote: {copy / 'config.yaml'}" in text
+    assert "rule start_seed_jobs" in text, "the wiki's copy decided how full_<slug> runs"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    elsewhere, text = in_wiki(outside, "--profile", "remote", "-n", config_home=config_home, timeout=60)
+    assert elsewhere.returncode != 0 and "--profile path/to/profiles/remote" in text and "Traceback" not in text
+
+
+def test_hints_repeat_the_profile_the_person_typed(wiki_root, config_home):
+    prepare(wiki_root)
+    assert init(wiki_root, config_home)[0].returncode == 0
+    listed, text = in_wiki(wiki_root, "--profile", "local", config_home=config_home, timeout=120)
+    assert f"next: snakemake --profile local deploy_{DEMO_SLUG}   (" in text, text
+    gate, text = in_wiki(wiki_root, "--profile", "local", f"deploy_{DEMO_SLUG}", config_home=config_home, timeout=300)
+    assert gate.returncode != 0 and "Approval needed" in text, text
+    assert f"then run the same command again:\n  snakemake --profile local deploy_{DEMO_SLUG}\n" in text
+    assert "rule sanity_check" not in text, "the prepared state made with the repository's Snakefile still holds"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,20 +19,25 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO_SLUG = "digits-mlp-vs-logreg"
 
 
-def snakemake(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    argv = [
-        sys.executable,
-        "-m",
-        "snakemake",
+def _options(root: Path) -> list[str]:
+    return [
         "--snakefile",
         str(REPO / "Snakefile"),
         "--profile",
         str(REPO / "profiles" / "local"),
         "--directory",
         str(root),
-        *args,
     ]
+
+
+def snakemake(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "snakemake", *_options(root), *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def hint(root: Path, target: str) -> str:
+    """The command a hint printed during snakemake(root, ...) names: the options typed, then the target."""
+    return shlex.join(["snakemake", *_options(root), target])
 
 
 def exprun(root: Path, *args: str) -> subprocess.CompletedProcess:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from exprun.cli.output import human_verb
 from exprun.cli.pipeline import add_settings_options, settings_of
+from exprun.core.invocation import snakemake_command
 from exprun.core.slugs import validate_slug
 
 
@@ -26,7 +27,7 @@ def _fetch_data(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     report = dataset.fetch_data(slug, Path(args.root), settings_of(args), _write, force=args.force)
     print(f"{slug}: dataset ok — {report['summary']}")
-    print(f"next: snakemake prepare_{slug} (the check runs again and the pipeline goes on)")
+    print(f"next: {snakemake_command(f'prepare_{slug}')} (the check runs again and the pipeline goes on)")
     return 0
 
 

@@ -11,6 +11,7 @@ from exprun.cli import init as init_mod
 from exprun.cli.output import human_verb
 from exprun.core import config as config_mod
 from exprun.core.errors import ExprunError
+from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.core.slugs import validate_slug
@@ -41,7 +42,7 @@ def _approve(args: argparse.Namespace) -> int:
     stamp = gate.approve(validate_slug(args.slug), Path(args.root))
     print(f"approved {args.slug} as {stamp['approved_by']} at {stamp['approved_at']} (code {stamp['code_hash'][:12]})")
     if not stamp["sanity_passed"]:
-        print(f"note: no passing sanity run recorded yet; `snakemake deploy_{args.slug}` runs it first")
+        print(f"note: no passing sanity run recorded yet; `{snakemake_command(f'deploy_{args.slug}')}` runs it first")
     return 0
 
 
@@ -81,7 +82,8 @@ def _check_code(args: argparse.Namespace) -> int:
     if optional:
         print("  · optional flags it lacks: " + "; ".join(optional))
     if result is None and found.ok:
-        print(f"  · result file: no sanity run yet (`snakemake prepare_{slug}` runs it and checks its output)")
+        prepare = snakemake_command(f"prepare_{slug}")
+        print(f"  · result file: no sanity run yet (`{prepare}` runs it and checks its output)")
     if not found.ok:
         print(f"{len(found.problems())} problem(s): the sanity step stops on them before the gate", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from exprun.core.errors import ExprunError
+from exprun.core.invocation import run_again
 
 # `.name.<pid>.<random>.tmp`: the writer's PID says whether a leftover temp file is still being written.
 TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
@@ -131,7 +132,7 @@ def require_writable(path: Path, what: str = "file") -> None:
         if not info.st_mode & stat.S_IWUSR:
             raise ExprunError(
                 f"{path}: the {what} is read-only (mode {stat.filemode(info.st_mode)}); "
-                f"make it writable (`chmod u+w {path}`) and run the same command again"
+                f"make it writable (`chmod u+w {path}`) and {run_again()}"
             )
         with open(path, "ab"):
             pass
@@ -152,19 +153,18 @@ def require_writable(path: Path, what: str = "file") -> None:
 def os_error_message(exc: OSError, path: Path | str | None = None, what: str = "file") -> str:
     """One line for a failed file operation: which file, what happened, what to do."""
     where = exc.filename or path or "?"
+    again = run_again()
     hints: dict[int | None, str] = {
-        errno.ENOSPC: "the disk is full: free some space and run the same command again",
-        errno.EDQUOT: "the disk quota is used up: free some space and run the same command again",
+        errno.ENOSPC: f"the disk is full: free some space and {again}",
+        errno.EDQUOT: f"the disk quota is used up: free some space and {again}",
         errno.EROFS: "the file system is read-only: run from a writable copy of the wiki",
-        errno.EACCES: f"no permission to write the {what}: "
-        "fix its permissions (chmod u+w) and run the same command again",
-        errno.EPERM: f"the {what} cannot be changed (immutable? see `lsattr`; `chattr -i` lifts it), "
-        "then run the same command again",
-        errno.ENOTDIR: "a file stands where a folder is expected: move that file away and run the same command again",
-        errno.EEXIST: "a file stands where a folder is expected: move that file away and run the same command again",
-        errno.EISDIR: "a folder stands where a file is expected: move that folder away and run the same command again",
+        errno.EACCES: f"no permission to write the {what}: fix its permissions (chmod u+w) and {again}",
+        errno.EPERM: f"the {what} cannot be changed (immutable? see `lsattr`; `chattr -i` lifts it), then {again}",
+        errno.ENOTDIR: f"a file stands where a folder is expected: move that file away and {again}",
+        errno.EEXIST: f"a file stands where a folder is expected: move that file away and {again}",
+        errno.EISDIR: f"a folder stands where a file is expected: move that folder away and {again}",
     }
-    hint = hints.get(exc.errno, "fix it and run the same command again")
+    hint = hints.get(exc.errno, f"fix it and {again}")
     return f"{where}: {exc.strerror or exc}; {hint}"
 
 

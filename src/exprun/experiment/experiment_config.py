@@ -18,6 +18,7 @@ import yaml
 
 from exprun.core import yamlread
 from exprun.core.errors import ConfigError
+from exprun.core.invocation import snakemake_command
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.experiment import arms as arm_rules
@@ -150,7 +151,9 @@ def read_config_file(path: Path, slug: str) -> ExperimentConfig:
     try:
         data = yamlread.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: missing; generate the code first: `snakemake prepare_{slug}`") from None
+        raise ConfigError(
+            f"{path}: missing; generate the code first: `{snakemake_command(f'prepare_{slug}')}`"
+        ) from None
     except yaml.YAMLError as exc:
         line, problem = yamlread.error_line(exc)
         raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None

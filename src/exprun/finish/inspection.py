@@ -12,6 +12,7 @@ from pathlib import Path
 
 from exprun.core.errors import ExprunError
 from exprun.core.files import read_json
+from exprun.core.invocation import snakemake_command
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
@@ -56,7 +57,9 @@ def load_record(slug: str, root: Path) -> RunRecord:
         page = lifecycle.find_experiment(slug, root)
         if page.status == lifecycle.RUNNING:
             return foreign.record_for(page, root)
-        raise ExprunError(f"{slug}: no run record at {paths.run}; was it deployed with `snakemake deploy_{slug}`?")
+        raise ExprunError(
+            f"{slug}: no run record at {paths.run}; was it deployed with `{snakemake_command(f'deploy_{slug}')}`?"
+        )
     return record
 
 

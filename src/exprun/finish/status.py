@@ -11,6 +11,7 @@ from pathlib import Path
 from exprun.core.durations import human_hours
 from exprun.core.errors import ExprunError, PageError
 from exprun.core.files import read_json
+from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.finish import collect, inspection
@@ -113,7 +114,7 @@ def _sort_running(
                 "experiment": slug,
                 "elapsed": elapsed,
                 "issue": str(exc),
-                "action": f"check how it was deployed; `snakemake collect_{slug}` needs a run record",
+                "action": f"check how it was deployed; `{snakemake_command(f'collect_{slug}')}` needs a run record",
             }
         )
         return
@@ -156,10 +157,10 @@ def _fix_due(record) -> str:
 
 
 def actions(view: dict) -> list[str]:
-    commands = [f"snakemake collect_{r['experiment']}" for r in view["pending_collect"]]
+    commands = [snakemake_command(f"collect_{r['experiment']}") for r in view["pending_collect"]]
     if len(view["pending_collect"]) > 1:
-        commands.insert(0, "snakemake collect_ready   # all of them")
-    commands += [f"snakemake collect_{r['experiment']}   # {r['action']}" for r in view["anomaly"]]
+        commands.insert(0, f"{snakemake_command('collect_ready')}   # all of them")
+    commands += [f"{snakemake_command('collect_' + r['experiment'])}   # {r['action']}" for r in view["anomaly"]]
     commands += [f"/exp-eval {r['experiment']}" for r in view["recent"][:3]]
     return commands
 

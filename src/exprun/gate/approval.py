@@ -20,6 +20,7 @@ from pathlib import Path
 
 from exprun.core.errors import GateError
 from exprun.core.files import atomic_write_json, atomic_write_text, read_json
+from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.gate import approved_copy
@@ -56,7 +57,8 @@ def approve(slug: str, root: Path = Path("."), who: str | None = None) -> dict:
     paths = Paths(slug, root)
     if not (paths.code_dir / "train.py").exists() and not (paths.code_dir / "run.sh").exists():
         raise GateError(
-            f"nothing to approve: {paths.code_dir}/ has no run.sh or train.py; run `snakemake prepare_{slug}` first"
+            f"nothing to approve: {paths.code_dir}/ has no run.sh or train.py; "
+            f"run `{snakemake_command(f'prepare_{slug}')}` first"
         )
     _require_stamp_path(paths)
     stamp = {

@@ -12,6 +12,7 @@ from exprun.core import yamlread
 from exprun.core.durations import human_duration
 from exprun.core.errors import ConfigError
 from exprun.core.files import read_json
+from exprun.core.invocation import same_command, snakemake_command
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
@@ -83,7 +84,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         "Approve (records who, when and the code hash):",
         f"  exprun approve {slug}        # or: touch {paths.approval}",
         "then run the same command again:",
-        f"  snakemake deploy_{slug}",
+        f"  {same_command(snakemake_command(f'deploy_{slug}'))}",
     ]
     return "\n".join(lines)
 

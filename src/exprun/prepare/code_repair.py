@@ -12,6 +12,7 @@ from pathlib import Path
 
 from exprun.core.errors import ExprunError, HardwareError, SanityError
 from exprun.core.files import atomic_write_json, atomic_write_text
+from exprun.core.invocation import run_again
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.prepare import review, sanity
@@ -120,7 +121,7 @@ def both_failures(slug: str, first: Exception, second: Exception, entry: dict, p
             "── after the fix round ──",
             str(second),
             "",
-            f"Debug by hand: read {paths.sanity_log}, edit {paths.code_dir}/, and run the same snakemake command again "
+            f"Debug by hand: read {paths.sanity_log}, edit {paths.code_dir}/, and {run_again('snakemake command')} "
             f"(`exprun check-code {slug}` checks the run contract).",
         ]
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from exprun.core.errors import DatasetError, ExprunError
 from exprun.core.files import atomic_write_json, atomic_write_text
+from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
@@ -199,7 +200,10 @@ def missing_checklist(
             f"                   and run `{fetch}` (it runs there); or copy the data there yourself:",
             f"                   {machine.copy_hint(path)}",
         ]
-    lines += [f"  3. Then          snakemake prepare_{slug} checks it again (nothing downstream runs until it passes)."]
+    lines += [
+        f"  3. Then          {snakemake_command(f'prepare_{slug}')} checks it again "
+        "(nothing downstream runs until it passes)."
+    ]
     return "\n".join(lines)
 
 

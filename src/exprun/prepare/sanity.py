@@ -14,6 +14,7 @@ from pathlib import Path
 
 from exprun.core.errors import HardwareError, SanityError
 from exprun.core.files import atomic_write_json, atomic_write_text, read_json
+from exprun.core.invocation import run_again
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
@@ -149,7 +150,7 @@ def contract_message(slug: str, found: contract.Report, paths: Paths) -> str:
             f"sanity run of {slug} FAILED — {paths.code_dir} breaks the run contract ({contract.DOC}); nothing ran:",
             *found.lines(),
             "",
-            f"Fix the folder (or regenerate it) and run the same snakemake command again; "
+            f"Fix the folder (or regenerate it) and {run_again('snakemake command')}; "
             f"`exprun check-code {slug}` repeats this check.",
         ]
     )
@@ -230,7 +231,7 @@ def failure_message(slug: str, report: dict, output: str, paths: Paths) -> str:
     lines += [
         "",
         f"Likely cause: {likely_cause(output, slug, failed)}",
-        f"Fix the code in {paths.code_dir}/ and run the same snakemake command again.",
+        f"Fix the code in {paths.code_dir}/ and {run_again('snakemake command')}.",
     ]
     return "\n".join(lines)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from exprun.core.errors import RemoteError
+from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.remote import transfer
 from exprun.remote.server_config import ServerConfig
@@ -45,7 +46,9 @@ def plan(root: Path, slugs: list[str], server: ServerConfig) -> SyncPlan:
     for slug in slugs:
         code_dir = Paths(slug, root).code_dir
         if not code_dir.is_dir():
-            raise RemoteError(f"{code_dir}: no code to sync for {slug}; run `snakemake prepare_{slug}` first")
+            raise RemoteError(
+                f"{code_dir}: no code to sync for {slug}; run `{snakemake_command(f'prepare_{slug}')}` first"
+            )
         folders.append(code_dir)
     return _plan(root, folders, server)
 

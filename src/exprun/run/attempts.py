@@ -17,6 +17,7 @@ from pathlib import Path
 
 from exprun.core.errors import LaunchError
 from exprun.core.files import read_json
+from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 
 # Snakemake's markers of a deployment: stale as soon as the page is planned again.
@@ -114,7 +115,8 @@ def deploy_lock(slug: str, root: Path = Path(".")) -> contextlib.AbstractContext
         slug,
         root,
         "deploy",
-        f"{slug} is already being deployed by another process; wait for it, then `snakemake collect_{slug}`",
+        f"{slug} is already being deployed by another process; "
+        f"wait for it, then `{snakemake_command(f'collect_{slug}')}`",
     )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from exprun.core.durations import page_hours
 from exprun.core.errors import GateError, LaunchError
 from exprun.core.files import atomic_write_json, read_json, require_writable
+from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
@@ -59,32 +60,33 @@ def require_prepared(paths: Paths, approved_hash: str, skip_sanity: bool, backen
     if not paths.dataset.is_file():
         raise GateError(
             f"{slug}: the dataset check has not passed ({paths.dataset} missing); "
-            f"run `snakemake prepare_{slug}` first {override}"
+            f"run `{snakemake_command(f'prepare_{slug}')}` first {override}"
         )
     if read_json(paths.dataset).get("present") is False:
         raise GateError(
             f"{slug}: the dataset check found no data ({paths.dataset}: present false); put it in place "
             f"(`exprun fetch-data {slug}` runs config.yaml's dataset.download) and run "
-            f"`snakemake prepare_{slug}` again {override}"
+            f"`{snakemake_command(f'prepare_{slug}')}` again {override}"
         )
     sanity = read_json(paths.sanity) if paths.sanity.is_file() else {}
     ran = str(sanity.get("where") or "local")
     place = backends.launcher_class(backend).sanity_place if backend is not None else ""
     if sanity.get("status") == "passed" and backend is not None and place and not ran.startswith(place):
+        there = ("--profile", f"profiles/{backend.env_label}")  # outside a snakemake run: the wiki's copy
         raise GateError(
             f"{slug}: the sanity run passed on {ran}, but this deploy runs on {backend.env_label}; run it "
-            f"there: `snakemake --profile profiles/{backend.env_label} prepare_{slug} --forcerun "
-            f"sanity_check` {override}"
+            f"there: `{snakemake_command(f'prepare_{slug}', '--forcerun', 'sanity_check', outside=there)}` {override}"
         )
     if sanity.get("status") != "passed":
         raise GateError(
-            f"{slug}: no passed sanity run ({paths.sanity}); run `snakemake prepare_{slug}` first {override}"
+            f"{slug}: no passed sanity run ({paths.sanity}); "
+            f"run `{snakemake_command(f'prepare_{slug}')}` first {override}"
         )
     if sanity.get("code_hash") != approved_hash:
         raise GateError(
             f"{slug}: the sanity run passed on other code than the approved code (it ran on "
             f"{str(sanity.get('code_hash'))[:12]}, approved {approved_hash[:12]}); run it again: "
-            f"`snakemake prepare_{slug} --forcerun sanity_check` {override}"
+            f"`{snakemake_command(f'prepare_{slug}', '--forcerun', 'sanity_check')}` {override}"
         )
 
 
@@ -202,7 +204,7 @@ def run_seed_job(slug: str, seed: str, root: Path = Path("."), arm: str = "") ->
     if page.status != lifecycle.RUNNING or record is None or record.backend != Backend.JOBS or not record.run_id:
         raise LaunchError(
             f"{slug}: no seed-job run was started for this page (status {page.status}); "
-            f"a seed job runs only inside `snakemake full_{slug}` with full_via: jobs"
+            f"a seed job runs only inside `{snakemake_command(f'full_{slug}')}` with full_via: jobs"
         )
     if not record.snapshot:
         raise LaunchError(
@@ -213,7 +215,7 @@ def run_seed_job(slug: str, seed: str, root: Path = Path("."), arm: str = "") ->
     if task not in SeedJobs.tasks_of(record):
         raise LaunchError(
             f"{slug}: task {task} is not one of this run's ({' '.join(SeedJobs.tasks_of(record))}); "
-            f"run `snakemake full_{slug}` again after a change of arms or seeds"
+            f"run `{snakemake_command(f'full_{slug}')}` again after a change of arms or seeds"
         )
     os.environ.update(
         {"EXPRUN_TASKS": task, "EXPRUN_RUN_ID": record.run_id, **backends.run_folders(slug, root.resolve().as_posix())}

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from exprun.core.errors import LaunchError
+from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.experiment import arms
 from exprun.logs.logtail import tail_text, task_share, with_task_tails
@@ -96,7 +97,9 @@ class SeedJobs(Launcher):
     def relaunch(
         self, record: RunRecord, extra_args: list[str], env: dict[str, str] | None = None
     ) -> tuple[RunRecord, int]:
-        raise LaunchError(f"{record.slug}: seed jobs are rerun by Snakemake: run `snakemake full_{record.slug}` again")
+        raise LaunchError(
+            f"{record.slug}: seed jobs are rerun by Snakemake: run `{snakemake_command(f'full_{record.slug}')}` again"
+        )
 
     def fetch_results(self, record: RunRecord) -> None:
         """Snakemake placed the outputs here."""

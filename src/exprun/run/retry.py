@@ -13,6 +13,7 @@ from pathlib import Path
 
 from exprun.core.errors import LifecycleError
 from exprun.core.files import read_json
+from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.run import attempts
 from exprun.wiki import lifecycle, wikilog
@@ -65,5 +66,5 @@ def retry(slug: str, root: Path = Path(".")) -> dict:
         "crash": crash,
         "kept": kept,
         "report": f"{slug}: planned again (attempt {attempt} crashed before any seed counted; {kept} kept).\n"
-        f"Fix the error, approve the code, then: snakemake deploy_{slug}",
+        f"Fix the error, approve the code, then: {snakemake_command(f'deploy_{slug}')}",
     }

@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from exprun.core.durations import human_hours
+from exprun.core.invocation import snakemake_command
 from exprun.verdict.estimate import estimate_text
 from exprun.verdict.words import MORE_SEEDS_WOULD_TELL, NO_BASELINE
 
@@ -44,8 +45,8 @@ def deploy_report(data: dict) -> str:
         f"{review}"
         f"{skipped}"
         "\n### Next Steps\n\n"
-        "1. Monitor progress: `snakemake status` (or `/exp-status`)\n"
-        f"2. Check this experiment: `snakemake collect_{slug}` (or `/exp-run {slug} --collect`)\n"
+        f"1. Monitor progress: `{snakemake_command('status')}` (or `/exp-status`)\n"
+        f"2. Check this experiment: `{snakemake_command(f'collect_{slug}')}` (or `/exp-run {slug} --collect`)\n"
         "3. In /research pipeline: progress saved to wiki/outputs/pipeline-progress.md\n"
         "\n### Quick Commands\n"
         "```bash\n"
@@ -112,7 +113,7 @@ def progress_report(data: dict) -> str:
                 + ("applied to" if applied else "tried on")
                 + " this experiment."
             )
-    lines.append("Run `snakemake status` to monitor all running experiments.")
+    lines.append(f"Run `{snakemake_command('status')}` to monitor all running experiments.")
     return "\n".join(lines) + "\n"
 
 
@@ -274,7 +275,7 @@ def next_steps(data: dict) -> list[str]:
     if crash and not counted:
         steps.append(
             f"- The run crashed before any result counted: {crash['suggestion']}; then `exprun retry {slug}` "
-            f"(planned again, this attempt kept aside), approve the fix and `snakemake deploy_{slug}`"
+            f"(planned again, this attempt kept aside), approve the fix and `{snakemake_command(f'deploy_{slug}')}`"
         )
     elif crash:
         steps.append(

@@ -14,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 
 from exprun.core.errors import LifecycleError, PageError
+from exprun.core.invocation import snakemake_command
 from exprun.core.slugs import validate_slug
 from exprun.wiki import pages
 
@@ -80,7 +81,7 @@ def require_deployable(page: pages.Page) -> None:
     if page.status == PLANNED:
         return
     if page.status == RUNNING:
-        raise LifecycleError(f"{slug}: already running — use `snakemake collect_{slug}` to check status")
+        raise LifecycleError(f"{slug}: already running — use `{snakemake_command(f'collect_{slug}')}` to check status")
     if page.status == COMPLETED:
         raise LifecycleError(
             f"{slug}: already completed; refusing to deploy again — run /exp-eval {slug}, or plan a new experiment page"
@@ -98,7 +99,9 @@ def require_collectable(page: pages.Page) -> None:
     if page.status == RUNNING:
         return
     if page.status == PLANNED:
-        raise LifecycleError(f"{slug}: not deployed yet (status planned) — deploy first: `snakemake deploy_{slug}`")
+        raise LifecycleError(
+            f"{slug}: not deployed yet (status planned) — deploy first: `{snakemake_command(f'deploy_{slug}')}`"
+        )
     if page.status == COMPLETED:
         raise LifecycleError(f"{slug}: already completed — run /exp-eval {slug}")
     if page.status == ABANDONED:

@@ -13,17 +13,27 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from exprun.core.invocation import snakemake_command
 from exprun.wiki import pages
 from exprun.wiki.lifecycle import PageStatus
 
 VERBS = ("prepare", "deploy", "collect", "check", "full")
 TARGET = re.compile(rf"^({'|'.join(VERBS)})_(?P<slug>[a-z0-9-]+)$")
-NEXT_STEP: dict[str, str] = {
-    PageStatus.PLANNED: "snakemake deploy_{slug}   (prepare_{slug} first to review, full_{slug} to run and collect)",
-    PageStatus.RUNNING: "snakemake collect_{slug}",
-    PageStatus.COMPLETED: "/exp-eval {slug}",
-    PageStatus.ABANDONED: "set it back to planned to try again",
-}
+
+
+def next_step(status: str, slug: str, unknown: str = "fix the page's status") -> str:
+    """The command that moves an experiment on from its status (with the options of the snakemake run that
+    asks, exprun.core.invocation), then, for a planned one, the other targets after three spaces."""
+    if status == PageStatus.PLANNED:
+        deploy = snakemake_command(f"deploy_{slug}")
+        return f"{deploy}   (prepare_{slug} first to review, full_{slug} to run and collect)"
+    if status == PageStatus.RUNNING:
+        return snakemake_command(f"collect_{slug}")
+    if status == PageStatus.COMPLETED:
+        return f"/exp-eval {slug}"
+    if status == PageStatus.ABANDONED:
+        return "set it back to planned to try again"
+    return unknown
 
 
 def asked_slugs(slugs: Iterable[str], argv: Iterable[str]) -> list[str]:
@@ -62,7 +72,7 @@ def unknown_message(word: str, root: Path = Path(".")) -> str:
         found.append((difflib.SequenceMatcher(None, slug, path.stem).ratio(), path.stem, status))
     found.sort(key=lambda item: (-item[0], item[1]))
     listed = "; ".join(
-        f"{name} ({status}: {NEXT_STEP.get(status, 'fix the page').format(slug=name).split('   ')[0]})"
+        f"{name} ({status}: {next_step(status, name, 'fix the page').split('   ')[0]})"
         for _, name, status in found[:10]
     )
     return (
@@ -82,7 +92,7 @@ def overview(root: Path = Path(".")) -> str:
             except Exception as exc:  # noqa: BLE001 - a broken page is listed with its error, never a crash
                 status = f"unreadable ({exc})"
         slug = path.stem
-        rows.append((slug, status, NEXT_STEP.get(status, "fix the page's status").format(slug=slug)))
+        rows.append((slug, status, next_step(status, slug)))
     if not rows:
         return f"No experiment pages in {Path(root) / pages.EXPERIMENTS_DIR}.\n"
     width = max(len(slug) for slug, _, _ in rows)
