@@ -76,3 +76,6 @@ def test_wheel_in_a_fresh_venv_inits_a_wiki_and_prepares_an_experiment(tmp_path)
     )
     listed = run([python, "-m", "snakemake"], cwd=wiki)  # the wheel's workflow profile: no --profile, no --cores
     assert f"{SLUG}  planned" in listed.stdout + listed.stderr
+    run([python, "-m", "exprun", "install-skill", wiki])  # the skill's text ships too, and names the wheel's files
+    skill = (wiki / ".claude" / "skills" / "exp-run" / "SKILL.md").read_text()
+    assert str(site / "exprun" / "data" / "run-contract.md") in skill and "# /exp-run" in skill

@@ -619,3 +619,52 @@ def test_float_with_exponent_is_written_as_a_yaml_float():
     assert old == 0.1
     assert meta_of(new)["lr"] == 1e-05 and isinstance(meta_of(new)["lr"], float)
     assert "lr: 1.0e-05 # learning rate\n" in new
+
+
+# --------------------------------------------------------------------------- mappings: block style
+
+CRITERIA = [
+    {"metric": "accuracy", "vs": "baseline", "min_delta": 0.005},
+    {"metric": "log loss: val", "threshold": 0.3, "note": 'it\'s "quoted" # not a comment'},
+]
+
+
+@pytest.mark.parametrize(
+    "line", ["success_criteria: []   # filled by /exp-design", "success_criteria: ''", "success_criteria:  # none"]
+)
+def test_a_list_of_mappings_is_written_in_block_style_and_the_comment_kept_above(line):
+    """The wiki's own set-meta reads `[{...}]` as text split at commas: exprun never writes a flow mapping."""
+    page = f"---\ntitle: t\nstatus: planned\n{line}\noutcome: ''\n---\nbody\n"
+    new, _ = yamledit.set_value(page, "success_criteria", CRITERIA)
+    assert meta_of(new)["success_criteria"] == CRITERIA
+    assert without(meta_of(new), "success_criteria") == without(meta_of(page), "success_criteria")
+    frontmatter = new.split("\n---\n")[0]
+    assert "{" not in frontmatter and "success_criteria:\n  - metric: accuracy\n    vs: baseline\n" in frontmatter
+    comment = line.partition("#")[2]
+    if comment:
+        assert f"\n#{comment}\nsuccess_criteria:\n" in new, "the comment moves to its own line, above the field"
+
+
+def test_a_mapping_replaces_a_block_list_and_keeps_crlf():
+    page = crlf("---\ntitle: t\nstatus: planned\nbudget:\n- 1\n- 2\nrun_log: ''\n---\nbody\n")
+    new, old = yamledit.set_value(page, "budget", {"gpu_hours": 4, "by": {"a100": 2, "cpu": [1, 2]}})
+    assert old == [1, 2]
+    assert meta_of(new)["budget"] == {"gpu_hours": 4, "by": {"a100": 2, "cpu": [1, 2]}}
+    assert "\n" not in new.replace("\r\n", "")
+    assert "budget:\r\n  gpu_hours: 4\r\n  by:\r\n    a100: 2\r\n    cpu: [1, 2]\r\nrun_log: ''\r\n" in new
+
+
+def test_a_created_mapping_goes_in_block_style_at_its_place(hostile):
+    new, _ = yamledit.set_value(hostile, "estimated_cost", {"gpu_hours": 4, "note": "one A100: a day"}, create=True)
+    assert meta_of(new)["estimated_cost"] == {"gpu_hours": 4, "note": "one A100: a day"}
+    assert 'estimated_cost:\n  gpu_hours: 4\n  note: "one A100: a day"\n---\n' in new.replace("\r\n", "\n")
+    nested, _ = yamledit.set_value(hostile, "remote.extra", [{"host": "a", "gpus": [0, 1]}], create=True)
+    assert meta_of(nested)["remote"]["extra"] == [{"host": "a", "gpus": [0, 1]}]
+    assert "  extra:\n    - host: a\n      gpus: [0, 1]\n" in nested.replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("value", [v for v in HOSTILE_VALUES if isinstance(v, (str, int, float, bool))], ids=repr)
+def test_block_values_read_back_equal(value):
+    data = {"k": value, "nested": {"list": [value, {"deep": value}]}}
+    text = "\n".join(["x:", *yamlemit.emit_block(data, 2)]) + "\n"
+    assert same(yaml.safe_load(text)["x"], data)

@@ -1,4 +1,9 @@
-"""YAML text for one value that reads back equal: what a surgical edit writes in place of the old value."""
+"""YAML text for one value that reads back equal: what a surgical edit writes in place of the old value.
+
+Mappings, and lists that hold mappings or lists, are written in block style (`emit_block`): the wiki's own
+`research_wiki.py set-meta` rewrites the whole frontmatter with a reader that takes `{a: 1}` for text and
+splits `[{a: 1, b: 2}]` at its commas, so a flow mapping exprun wrote would not survive the wiki's next edit.
+"""
 
 from __future__ import annotations
 
@@ -67,3 +72,34 @@ def _plain_is_safe(text: str, in_flow: bool) -> bool:
         return False
     expected = {"k": [text]} if in_flow else {"k": text}
     return loaded == expected
+
+
+def needs_block(value: Any) -> bool:
+    """A non-empty mapping, or a list holding a non-empty mapping or list: written in block style."""
+    if isinstance(value, dict):
+        return bool(value)
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(item, (dict, list, tuple)) and len(item) > 0 for item in value)
+    return False
+
+
+def emit_block(value: Any, indent: int) -> list[str]:
+    """The lines (no endings) of a mapping or list in block style, `indent` spaces in; scalars as emit_scalar
+    writes them (a list of scalars inside stays a flow list, which the wiki's reader splits correctly)."""
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            head = f"{pad}{emit_scalar(key, 'plain')}:"
+            if needs_block(item):
+                lines += [head, *emit_block(item, indent + 2)]
+            else:
+                lines.append(f"{head} {emit_scalar(item, 'plain')}")
+        return lines
+    for item in value:
+        if needs_block(item):
+            inner = emit_block(item, indent + 2)
+            lines += [f"{pad}- {inner[0][indent + 2 :]}", *inner[1:]]  # the first line shares the dash's line
+        else:
+            lines.append(f"{pad}- {emit_scalar(item, 'plain')}")
+    return lines

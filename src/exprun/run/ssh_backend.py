@@ -36,9 +36,12 @@ class RemoteScreen(Launcher):
             )
 
     def page_fields(self, record: RunRecord, started: str) -> dict:
+        """One GPU as a number: the wiki's research_wiki.py set-meta rewrites a quoted "0" as 0, so the number is
+        what reads the same after the wiki's next edit (several stay the text "0,1")."""
+        gpus = record.gpu_ids
         return {
             "remote.server": record.host,
-            "remote.gpu": ",".join(map(str, record.gpu_ids)),
+            "remote.gpu": gpus[0] if len(gpus) == 1 else ",".join(map(str, gpus)),
             "remote.session": record.session,
             "remote.started": started,
         }

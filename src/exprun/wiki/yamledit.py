@@ -21,7 +21,7 @@ import yaml
 
 from exprun.core import yamlread
 from exprun.core.errors import PageError
-from exprun.core.yamlemit import emit_scalar
+from exprun.core.yamlemit import emit_block, emit_scalar, needs_block
 
 KEY_LINE = re.compile(r"^(?P<indent>[ ]*)(?P<q>[\"']?)(?P<key>[A-Za-z0-9_][A-Za-z0-9_.\- ]*?)(?P=q)[ \t]*:(?=[ \t]|$)")
 
@@ -319,14 +319,17 @@ def set_value(
         if not create:
             raise PageError(f"{where}: field '{field}' does not exist (refusing to add it; pass --create to add it)")
         old = None
-        _insert_field(fm, path, emit_scalar(value, "double" if isinstance(value, str) else "plain"), where)
+        _insert_field(fm, path, value, where)
     else:
         old = _get(before, path)
         if isinstance(old, dict) and old:
             raise PageError(
                 f"{where}: field '{field}' is a mapping; set one of its sub-fields, e.g. '{field}.{next(iter(old))}'"
             )
-        _replace_value(fm, span, emit_scalar(value, _style_of(fm, span)))
+        if needs_block(value):
+            _replace_with_block(fm, span, value)
+        else:
+            _replace_value(fm, span, emit_scalar(value, _style_of(fm, span)))
     _verify(fm, before, path, value, where, field)
     return fm.render(), old
 
@@ -359,19 +362,44 @@ def append_item(text: str, field: str, item: Any, where: str = "page") -> tuple[
     return fm.render(), old
 
 
-def _insert_field(fm: Frontmatter, path: list[str], emitted: str, where: str) -> None:
+def _replace_with_block(fm: Frontmatter, span: ValueSpan, value: Any) -> None:
+    """The key's line keeps only `key:`, the value follows in block style; a comment that stood on the key's line
+    moves to a line of its own above it (the wiki's reader would take a comment before a block for the value)."""
+    line = fm.lines[span.line]
+    body = line.rstrip("\r\n")
+    match = KEY_LINE.match(body)
+    assert match is not None  # locate() found this line by KEY_LINE
+    if span.kind in ("empty", "block"):
+        rest = body[match.end() :]
+    elif span.kind == "inline" or body[span.start] in "|>":
+        rest = body[span.end :]
+    else:
+        rest = ""  # a value running over several lines: nothing after it on this line
+    comment = rest.strip()
+    ending = line[len(body) :] or fm.newline
+    new = [f"{' ' * span.indent}{comment}{fm.newline}"] if comment.startswith("#") else []
+    new.append(body[: match.end()] + ending)
+    new += [text + fm.newline for text in emit_block(value, span.indent + 2)]
+    fm.lines[span.line : span.last_line + 1] = new
+
+
+def _insert_field(fm: Frontmatter, path: list[str], value: Any, where: str) -> None:
     if len(path) == 1:
-        index, indent = len(fm.lines), ""
+        index, indent = len(fm.lines), 0
     else:
         parent = locate(fm, path[:-1], where)
         if parent is None or parent.kind not in ("block", "empty"):
             raise PageError(f"{where}: field '{'.'.join(path[:-1])}' is not a mapping")
         index = parent.last_line + 1
         child = _child_indent(fm.lines, parent.line + 1, parent.last_line + 1)
-        indent = " " * (child if child is not None else parent.indent + 2)
+        indent = child if child is not None else parent.indent + 2
     if fm.lines and not fm.lines[-1].endswith(("\n", "\r")):
         fm.lines[-1] += fm.newline
-    fm.lines.insert(index, f"{indent}{path[-1]}: {emitted}{fm.newline}")
+    if needs_block(value):
+        lines = [f"{' ' * indent}{path[-1]}:", *emit_block(value, indent + 2)]
+    else:
+        lines = [f"{' ' * indent}{path[-1]}: {emit_scalar(value, 'double' if isinstance(value, str) else 'plain')}"]
+    fm.lines[index:index] = [text + fm.newline for text in lines]
 
 
 def _verify(fm: Frontmatter, before: dict, path: list[str], value: Any, where: str, field: str) -> None:
