@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
+from services import require_service
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDER = REPO / "tests" / ".autosci"
@@ -26,8 +26,9 @@ def tool() -> Path:
     with open(FOLDER / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = subprocess.run(["bash", str(SCRIPT), str(FOLDER / "tools")], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip("the wiki's research_wiki.py could not be fetched: " + done.stderr.strip().splitlines()[-1])
+    fetched = done.returncode == 0
+    why = "" if fetched else done.stderr.strip().splitlines()[-1]
+    require_service("the wiki's research_wiki.py", fetched, why)
     return FOLDER / "tools" / "tools" / "research_wiki.py"
 
 

@@ -79,7 +79,9 @@ def is_ours(text: str) -> tuple[bool, bool]:
 def install(root: Path, force: bool = False) -> list[str]:
     """Make the wiki runnable (`exprun init`), then write exprun's skill; the lines to print."""
     root = Path(root)
-    said = [f"wrote {path}" for path in init_mod.init(root)]  # refuses a wiki root it cannot serve, first
+    if not (root / "wiki").is_dir():  # the skill belongs in a research wiki: any other folder is a mistyped path
+        raise ExprunError(f"{root}: no wiki/ folder here; give the wiki's root (the folder that holds wiki/)")
+    said = [step.line() for step in init_mod.init(root) if step.action != "kept"]
     files, new = SkillFiles.of(root), render(root)
     if files.skill.is_file():
         current = files.skill.read_text(encoding="utf-8", errors="replace")
