@@ -2,7 +2,8 @@
 # Puts `exprun` and `snakemake` on the PATH without activating anything: a link to each in the venv's bin/
 # from /usr/local/bin (root) or ~/.local/bin (anyone else), or from $EXPRUN_BIN_DIR when set. Both must be the
 # venv's own: the workflow's Snakefile imports exprun, which another snakemake cannot. A file there that is not
-# this venv's link is never replaced; it is named, with the way out. Idempotent; `make install` runs it.
+# this venv's link is never replaced (a link to nothing is: it runs nothing); it is named, with the way out.
+# Idempotent; `make install` runs it.
 #   usage: scripts/link_commands.sh VENV
 set -euo pipefail
 
@@ -29,6 +30,9 @@ for cmd in exprun snakemake; do
   dest="$dir/$cmd"
   if [ -L "$dest" ] && { [ "$(readlink "$dest")" = "$src" ] || [ "$(readlink -f "$dest")" = "$(readlink -f "$src")" ]; }; then
     :  # this venv's link already
+  elif [ -L "$dest" ] && [ ! -e "$dest" ]; then
+    echo "exprun: $dest linked to $(readlink "$dest"), which is gone: replaced" >&2
+    ln -sfn "$src" "$dest"
   elif [ -e "$dest" ] || [ -L "$dest" ]; then
     if [ -L "$dest" ]; then what="a link to $(readlink "$dest"), not to $src"; else what="a file, not a link to $src"; fi
     echo "exprun: left $dest alone ($what): \`$cmd\` in a new shell is not exprun's." \

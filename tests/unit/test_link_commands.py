@@ -89,3 +89,15 @@ def test_an_unfinished_install_stops_with_the_fix(tmp_path):
     assert done.returncode == 1
     assert f"{venv}/bin/snakemake is missing: the install into {venv} did not finish; run make install" in done.stderr
     assert not bin_dir.exists(), "half a link set was left"
+
+
+def test_a_link_to_a_venv_that_is_gone_is_replaced_and_said(tmp_path):
+    venv, bin_dir = make_venv(tmp_path), tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "exprun").symlink_to(tmp_path / "a deleted clone" / ".venv" / "bin" / "exprun")
+    done = link(venv, bin_dir, f"{bin_dir}:{SYSTEM_PATH}")
+    assert done.returncode == 0
+    assert f"{bin_dir}/exprun linked to {tmp_path}/a deleted clone/.venv/bin/exprun, which is gone: replaced" in (
+        done.stderr
+    )
+    assert new_shell(bin_dir, "exprun") == f"exprun of {venv}\n"
