@@ -1,52 +1,52 @@
 """A non-editable install works: build the wheel, install it into a fresh venv, init a scratch wiki, prepare there.
 
-The fresh venv sees the dependencies of the development venv (a .pth line), but exprun only from the wheel:
-its workflow, profiles, config, schema and templates must all come from the installed package.
+The first test's venv sees the dependencies of the development venv (a .pth line), but exprun only from the wheel:
+its workflow, profiles, config, schema and templates must all come from the installed package. The second is the
+light user install for real: the wheel and its runtime dependencies from the package index into a venv of its own
+(about 35 s), then exprun and snakemake from a new shell that activated nothing, and no test tool in it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 SLUG = "digits-mlp-vs-logreg"
+SYSTEM_PATH = "/usr/bin:/bin"
 
 
 def run(argv, **kwargs) -> subprocess.CompletedProcess:
+    """A command as a fresh install sees it: without the checkout's src/ on PYTHONPATH."""
+    kwargs.setdefault("env", {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     done = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=600, **kwargs)
     assert done.returncode == 0, f"{argv}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
 
-def test_wheel_in_a_fresh_venv_inits_a_wiki_and_prepares_an_experiment(tmp_path):
-    build = tmp_path / "build-src"
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """exprun's wheel, built from a copy of the checkout (no build folder left in it)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    build = tmp / "build-src"
     shutil.copytree(
         REPO,
         build,
         symlinks=True,
-        ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", ".pytest_cache", "__pycache__"),
+        ignore=shutil.ignore_patterns(".venv*", ".git", "build", "*.egg-info", ".pytest_cache", "__pycache__", "demo"),
     )
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            tmp_path / "dist",
-            build,
-        ]
-    )
-    wheel = next((tmp_path / "dist").glob("exprun-*.whl"))
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp / "dist", build])
+    return next((tmp / "dist").glob("exprun-*.whl"))
 
+
+def test_wheel_in_a_fresh_venv_inits_a_wiki_and_prepares_an_experiment(wheel, tmp_path):
     venv = tmp_path / "fresh venv"
     run([sys.executable, "-m", "venv", "--without-pip", venv])
     python = venv / "bin" / "python"
@@ -79,3 +79,32 @@ def test_wheel_in_a_fresh_venv_inits_a_wiki_and_prepares_an_experiment(tmp_path)
     run([python, "-m", "exprun", "install-skill", wiki])  # the skill's text ships too, and names the wheel's files
     skill = (wiki / ".claude" / "skills" / "exp-run" / "SKILL.md").read_text()
     assert str(site / "exprun" / "data" / "run-contract.md") in skill and "# /exp-run" in skill
+
+
+def test_the_light_install_runs_exprun_and_snakemake_from_a_new_shell_and_brings_no_test_tool(wheel, tmp_path):
+    venv = tmp_path / "light venv"
+    run([sys.executable, "-m", "venv", venv])
+    run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile", wheel])  # the runtime, from the index
+    bare = {"HOME": str(tmp_path), "PATH": SYSTEM_PATH}
+
+    assert "usage: exprun" in run([venv / "bin" / "exprun", "--help"], env=bare).stdout
+    assert run([venv / "bin" / "snakemake", "--version"], env=bare).stdout.startswith("9.")
+    for tool in ("pytest", "xdist", "torch", "ruff", "mypy", "snakemake_executor_plugin_slurm"):
+        done = subprocess.run([venv / "bin" / "python", "-c", f"import {tool}"], capture_output=True, text=True)
+        assert done.returncode != 0 and f"No module named '{tool}'" in done.stderr, f"the light install has {tool}"
+
+    bin_dir = tmp_path / "bin"
+    linked = run(["bash", REPO / "scripts" / "link_commands.sh", venv], env={**bare, "EXPRUN_BIN_DIR": str(bin_dir)})
+    assert f"{bin_dir}/snakemake -> {venv}/bin/snakemake" in linked.stdout
+
+    wiki = tmp_path / "scratch wiki"
+    shutil.copytree(REPO / "examples" / "wiki", wiki)
+    new_shell = {**bare, "PATH": f"{bin_dir}:{SYSTEM_PATH}", "WIKI": str(wiki)}
+    # The snakemake a new shell finds must import exprun: the wiki's Snakefile includes the package's workflow.
+    done = run(
+        ["bash", "-c", 'exprun init "$WIKI" && cd "$WIKI" && snakemake'],  # the workflow profile: no flag
+        env=new_shell,
+    )
+    assert f"{SLUG}  planned" in done.stdout + done.stderr
+    found = run(["bash", "-c", "command -v snakemake"], env=new_shell).stdout.strip()
+    assert os.path.realpath(found) == os.path.realpath(venv / "bin" / "snakemake")
