@@ -214,10 +214,13 @@ def test_missing_file_points_at_the_example(tmp_path):
     server_config.load(server_config.EXAMPLE_PATH)  # the shipped example is valid
 
 
-def test_exclude_matches_path_or_name(tmp_path):
+def test_exclude_matches_as_rsync_does(tmp_path):
+    from exprun.remote.rsync_rules import Filter
+
     server = server_config.load(write(tmp_path, {**BASE, "sync": {"exclude": ["*.ckpt", "data/raw/*"]}}), tmp_path)
-    assert server.excluded("a/b/model.ckpt") and server.excluded("data/raw/x.csv")
-    assert not server.excluded("data/small/x.csv")
+    rules = Filter.of(server.sync_include, server.sync_exclude)
+    assert rules.excluded("a/b/model.ckpt") and rules.excluded("data/raw/x.csv") and rules.excluded("x/data/raw/y")
+    assert not rules.excluded("data/small/x.csv")
 
 
 # -- ~/.ssh/config and jump hosts ---------------------------------------------------------------

@@ -7,7 +7,6 @@ setting, so a person fixes the file without reading a traceback.
 from __future__ import annotations
 
 import copy
-import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -59,11 +58,6 @@ class ServerConfig:
         """Save a never-seen host key: trust_new_host_keys, or StrictHostKeyChecking accept-new/no in ssh_options
         (a CHANGED key is refused either way)."""
         return self.trust_new_host_keys or self.ssh.strict_host_key_checking == "accept-new"
-
-    def excluded(self, rel: str) -> bool:
-        """A sync.exclude pattern matches the relative path or the bare file name."""
-        name = PurePosixPath(rel).name
-        return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in self.sync_exclude)
 
 
 def schema() -> dict:
