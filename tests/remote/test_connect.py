@@ -106,6 +106,55 @@ def test_connection_refused(lab, capsys):
     assert code == 1 and "connection refused" in data["message"]
 
 
+@pytest.mark.parametrize(
+    "argv, code",
+    [
+        (["status"], 0),
+        (["check", "--name", "exp-x"], 0),
+        (["gpu-status"], 1),
+        (["sync-code", "--slug", "x"], 1),
+        (["setup-env"], 1),
+        (["launch", "--name", "exp-x", "--cmd", "true"], 1),
+        (["tail-log", "--name", "exp-x"], 1),
+        (["pull-results", "--remote-path", "results/x/", "--local-path", "results/x/"], 1),
+    ],
+    ids=lambda v: v[0] if isinstance(v, list) else str(v),
+)
+def test_an_unreachable_server_answers_as_the_wiki_tool_does(lab, capsys, argv, code):
+    """Exit 0 with JSON where the wiki's remote.py answers an unreachable server with exit 0 (status, check),
+    exit 1 with the reason everywhere else."""
+    lab.write_config(port=1)
+    got, data = answer(lab, capsys, *argv)
+    assert got == code, data
+    if code == 0:
+        assert data["status"] == "ok" and data["reachable"] is False and data["host"] == "127.0.0.1"
+        assert "connection refused" in data["error"]
+    else:
+        assert data["status"] == "error" and "connection refused" in data["message"]
+
+
+def test_check_of_an_unreachable_server_says_it_does_not_know(lab, capsys):
+    lab.write_config(port=1)
+    code, data = answer(lab, capsys, "check", "--name", "exp-x")
+    assert code == 0 and data["alive"] is None and data["state"] == "unreachable" and "exit_reason" not in data
+    assert (data["session"], data["last_lines"], data["anomalies"], data["log_file"]) == (
+        "exp-x",
+        [],
+        [],
+        "logs/exp-x.log",
+    )
+    code, data = answer(lab, capsys, "check", "--name", "exp-Bad Name")  # refused before connecting
+    assert code == 1 and data["status"] == "error"
+
+
+def test_a_refused_host_key_is_an_error_on_check_too(lab, capsys, tmp_path):
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    lab.write_config(known_hosts=None, ssh_options={"UserKnownHostsFile": str(empty)})
+    code, data = answer(lab, capsys, "check", "--name", "exp-x")
+    assert code == 1 and "not known" in data["message"]
+
+
 def test_silent_server_times_out(lab, capsys):
     with socket.socket() as silent:  # accepts TCP (the kernel does) but never says "SSH-2.0"
         silent.bind(("127.0.0.1", 0))

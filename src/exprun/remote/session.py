@@ -19,7 +19,7 @@ from typing import Literal
 
 import paramiko
 
-from exprun.core.errors import RemoteError
+from exprun.core.errors import RemoteError, UnreachableError
 from exprun.remote import auth, hostkeys, keepalive
 from exprun.remote.endpoints import Hop, hops
 from exprun.remote.server_config import ServerConfig
@@ -119,9 +119,11 @@ class RemoteSession:
             try:
                 transport.start_client(timeout=timeout)
             except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise RemoteError(f"cannot reach {hop.label}: SSH handshake failed ({_reason(exc, timeout)})") from None
+                raise UnreachableError(
+                    f"cannot reach {hop.label}: SSH handshake failed ({_reason(exc, timeout)})"
+                ) from None
             if not (transport.is_active() and transport.initial_kex_done):  # start_client returns quietly on timeout
-                raise RemoteError(f"cannot reach {hop.label}: {_silent(timeout)}")
+                raise UnreachableError(f"cannot reach {hop.label}: {_silent(timeout)}")
             self.host_key = hostkeys.check(
                 transport.get_remote_server_key(), hop, known, self.server.trusts_new_keys, save_to
             )
@@ -140,7 +142,7 @@ class RemoteSession:
                 "direct-tcpip", (nxt.hostname, nxt.port), ("127.0.0.1", 0), timeout=self.server.connect_timeout
             )
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise RemoteError(f"cannot reach {nxt.label} through jump host {jump.label}: {exc}") from None
+            raise UnreachableError(f"cannot reach {nxt.label} through jump host {jump.label}: {exc}") from None
 
     # -- commands ---------------------------------------------------------------------------
     def run(
@@ -250,17 +252,17 @@ def _tcp_connect(hop: Hop, timeout: float) -> socket.socket:
     try:
         return socket.create_connection((hop.hostname, hop.port), timeout=timeout)
     except socket.gaierror as exc:
-        raise RemoteError(
+        raise UnreachableError(
             f"cannot reach {hop.label}: cannot resolve host name {hop.hostname!r} ({exc.strerror})"
         ) from None
     except ConnectionRefusedError:
-        raise RemoteError(
+        raise UnreachableError(
             f"cannot reach {hop.label}: connection refused (is sshd running there, on port {hop.port}?)"
         ) from None
     except TimeoutError:
-        raise RemoteError(f"cannot reach {hop.label}: connection timed out after {timeout:g} s") from None
+        raise UnreachableError(f"cannot reach {hop.label}: connection timed out after {timeout:g} s") from None
     except OSError as exc:
-        raise RemoteError(f"cannot reach {hop.label}: {exc.strerror or exc}") from None
+        raise UnreachableError(f"cannot reach {hop.label}: {exc.strerror or exc}") from None
 
 
 def _reason(exc: BaseException, timeout: float) -> str:
