@@ -313,3 +313,17 @@ def test_a_broken_env_file_is_unreviewed_with_its_line_never_the_key(wiki_root, 
         f"no reviewer: {wiki_root / '.env'}:2: the value's \" quote is never closed"
     )
     assert WIKI_KEY not in json.dumps(record)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://api.deepseek.com/v1", "https://api.deepseek.com/v1"),
+        ("https://me:sk-token@llm.example.org:8443/v1?api_key=sk-2", "https://llm.example.org:8443/v1"),
+        ("http://[::1]:8000/v1", "http://[::1]:8000/v1"),
+        ("sk-not-a-url", "(not a URL)"),
+        ("", ""),
+    ],
+)
+def test_the_endpoint_is_shown_without_credentials(url, shown):
+    assert review.shown_url(url) == shown

@@ -368,14 +368,16 @@ def _rounds_lines(slug: str, root: Path) -> list[str]:
 
 
 def _reviewer_text(settings: Settings, root: Path) -> str:
-    """Which reviewer a review would ask, and where its settings come from (review_llm, or the wiki's LLM_*)."""
+    """Which reviewer the review asks, and where its settings come from (review_llm, or the wiki's LLM_*)."""
+    if not settings.review:
+        return "code review off (review: true turns it on)"
     try:
         who = code_review.reviewer(settings.review_llm, root)
     except ExprunError as exc:
         return f"review endpoint=(none: {exc})"
     if not who.base_url:
         return f"review endpoint=(none) ({who.origin})"
-    return f"review endpoint={who.base_url} model={who.model or '(none)'} ({who.origin})"
+    return f"review endpoint={code_review.shown_url(who.base_url)} model={who.model or '(none)'} ({who.origin})"
 
 
 def _review_line(review: dict, code: Path) -> str:

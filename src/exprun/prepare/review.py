@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,7 +72,21 @@ class Reviewer:
         return chat.Endpoint(self.base_url, self.model, self.api_key_env, self.timeout_s, api_key=self.api_key)
 
     def describe(self) -> dict:
-        return {"model": self.model, "base_url": self.base_url, "settings_from": self.origin}
+        return {"model": self.model, "base_url": shown_url(self.base_url), "settings_from": self.origin}
+
+
+def shown_url(url: str) -> str:
+    """The endpoint as records and the gate show it: scheme, host, port and path, never a user, password or
+    query (a URL from the environment may carry a token there)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(not a URL)"
+    if not parts.scheme or not parts.hostname:
+        return "(not a URL)" if url else ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return urllib.parse.urlunsplit((parts.scheme, host + (f":{port}" if port else ""), parts.path, "", ""))
 
 
 def reviewer(cfg: ReviewLlm, root: Path = Path(".")) -> Reviewer:
