@@ -27,7 +27,7 @@ setup:
 metrics: [accuracy]
 baseline: "{BASELINE}"
 linked_idea: "small-mlp-beats-linear-on-digits"
-estimated_hours: 0.01
+estimated_hours: 1
 ---
 
 ## Objective

@@ -212,3 +212,118 @@ def test_review_enabled_but_not_configured_is_unreviewed(wiki_root, base_url, mo
     generate(SLUG, settings, wiki_root)
     record = review.review(SLUG, settings, wiki_root)
     assert record["status"] == "unreviewed" and "not set" in record["reason"]
+
+
+# ------------------------------------------------------------------ the wiki's own reviewer settings (LLM_*, .env)
+
+WIKI_KEY = "sk-wiki-env-file-5e1d-never-elsewhere"
+
+
+@pytest.fixture
+def no_wiki_env(monkeypatch):
+    for name in review.WIKI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def write_env(root: Path, base_url: str, model: str = "deepseek-chat") -> Path:
+    """A .env as the wiki's .env.example leads people to write it: comments, an export, quotes."""
+    path = root / ".env"
+    path.write_text(
+        "# --- Review LLM (Optional, OpenAI-compatible) ---\n"
+        "SEMANTIC_SCHOLAR_API_KEY=\n"
+        f"LLM_API_KEY={WIKI_KEY}\n"
+        f'export LLM_BASE_URL="{base_url}"   # a local server\n'
+        f"LLM_MODEL='{model}'\n"
+        "# LLM_FALLBACK_MODEL=    # Optional\n"
+    )
+    return path
+
+
+def test_review_llm_unset_uses_the_wikis_env_file(llm, wiki_root, tmp_path, no_wiki_env):
+    env_file = write_env(wiki_root, llm.base_url)
+    settings = config.parse({"review": True})  # review_llm left unset
+    generate(SLUG, settings, wiki_root)
+
+    record = review.review(SLUG, settings, wiki_root)
+
+    assert record["status"] == "reviewed" and record["model"] == "deepseek-chat", record
+    assert record["reviewer"] == {
+        "model": "deepseek-chat",
+        "base_url": llm.base_url,
+        "settings_from": f"LLM_BASE_URL, LLM_MODEL, LLM_API_KEY from {env_file}",
+    }
+    (request,) = llm.requests
+    assert request["headers"]["authorization"] == f"Bearer {WIKI_KEY}"
+    assert json.loads(request["body"])["model"] == "deepseek-chat"
+    assert [f for f in files_containing(tmp_path, WIKI_KEY) if f != str(env_file.relative_to(tmp_path))] == []
+
+    from exprun.gate import approval as gate
+
+    text = gate.checklist(SLUG, settings, wiki_root, "headline")
+    assert f"reviewed by deepseek-chat at {llm.base_url} (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY from {env_file})" in (
+        text
+    )
+    assert f"review endpoint={llm.base_url} model=deepseek-chat (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY from" in text
+    assert WIKI_KEY not in text
+
+
+def test_the_environment_wins_over_the_env_file(llm, wiki_root, no_wiki_env, monkeypatch):
+    env_file = write_env(wiki_root, closed_port_url(), model="file-model")
+    monkeypatch.setenv("LLM_BASE_URL", llm.base_url)
+    monkeypatch.setenv("LLM_MODEL", "env-model")
+    settings = config.parse({"review": True})
+    generate(SLUG, settings, wiki_root)
+    record = review.review(SLUG, settings, wiki_root)
+    assert record["status"] == "reviewed" and record["model"] == "env-model"
+    assert record["reviewer"]["settings_from"] == (
+        f"LLM_BASE_URL, LLM_MODEL from the environment; LLM_API_KEY from {env_file}"
+    )
+    assert llm.requests[0]["headers"]["authorization"] == f"Bearer {WIKI_KEY}"
+
+
+def test_review_llm_set_wins_over_the_wikis_variables(llm, wiki_root, no_wiki_env, monkeypatch):
+    write_env(wiki_root, closed_port_url(), model="file-model")
+    monkeypatch.setenv(KEY_ENV, KEY)
+    settings = settings_for(llm.base_url)
+    generate(SLUG, settings, wiki_root)
+    record = review.review(SLUG, settings, wiki_root)
+    assert record["status"] == "reviewed" and record["model"] == "reviewer-7b"
+    assert record["reviewer"]["settings_from"] == f"exprun's review_llm setting; API key from ${KEY_ENV} (set)"
+    assert llm.requests[0]["headers"]["authorization"] == f"Bearer {KEY}"
+
+
+def test_no_reviewer_anywhere_is_unreviewed_naming_where_it_looked(wiki_root, no_wiki_env):
+    settings = config.parse({"review": True})
+    generate(SLUG, settings, wiki_root)
+    record = review.review(SLUG, settings, wiki_root)
+    assert record["status"] == "unreviewed"
+    assert record["reason"].startswith("no reviewer configured: review_llm is unset and LLM_BASE_URL and LLM_MODEL")
+    assert (
+        str(wiki_root / ".env") in record["reason"]
+        and "LLM_BASE_URL, LLM_MODEL, LLM_API_KEY not set" in (record["reason"])
+    )
+
+
+def test_a_broken_env_file_is_unreviewed_with_its_line_never_the_key(wiki_root, no_wiki_env):
+    (wiki_root / ".env").write_text(f'# comment\nLLM_API_KEY="{WIKI_KEY}\n')
+    settings = config.parse({"review": True})
+    generate(SLUG, settings, wiki_root)
+    record = review.review(SLUG, settings, wiki_root)
+    assert record["status"] == "unreviewed" and record["reason"] == (
+        f"no reviewer: {wiki_root / '.env'}:2: the value's \" quote is never closed"
+    )
+    assert WIKI_KEY not in json.dumps(record)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://api.deepseek.com/v1", "https://api.deepseek.com/v1"),
+        ("https://me:sk-token@llm.example.org:8443/v1?api_key=sk-2", "https://llm.example.org:8443/v1"),
+        ("http://[::1]:8000/v1", "http://[::1]:8000/v1"),
+        ("sk-not-a-url", "(not a URL)"),
+        ("", ""),
+    ],
+)
+def test_the_endpoint_is_shown_without_credentials(url, shown):
+    assert review.shown_url(url) == shown

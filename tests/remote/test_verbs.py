@@ -141,6 +141,20 @@ def test_unpulled_results_survive_sync_and_protected_folders_are_never_written(l
         assert (lab.work_dir / rel).read_text() == "remote only\n"
 
 
+def test_sync_include_selects_as_rsync_so_shared_code_reaches_the_server(lab, capsys):
+    """The wiki's own server.yaml patterns: `*.py` at any depth (a shared src/ folder goes with the experiment),
+    `data/` keeps a whole folder back, exprun's bookkeeping never goes."""
+    for rel in ("src/common/util.py", "src/common/notes.md", "data/prep.py", "experiments/state/x/state.py"):
+        (lab.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (lab.root / rel).write_text("X = 1\n")
+    lab.write_config(sync={"include": ["*.py", "requirements*.txt"], "exclude": ["data/", "*.pyc"]})
+    data = ok(lab, capsys, "sync-code", "--slug", SLUG)
+    assert "src/common/util.py" in data["uploaded"] and (lab.work_dir / "src" / "common" / "util.py").exists()
+    for rel in ("src/common/notes.md", "data/prep.py", "experiments/state/x/state.py"):
+        assert not (lab.work_dir / rel).exists(), rel
+    assert data["hashes"][SLUG] == manifest.folder_hash(lab.code)
+
+
 # -- setup-env ----------------------------------------------------------------------------------
 def test_setup_env_installs_only_when_requirements_change(lab, capsys):
     lab.write_config(env_setup='pip() { echo "fake pip $*"; for i in $(seq 1 30); do echo "line $i"; done; }')

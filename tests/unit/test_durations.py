@@ -1,5 +1,5 @@
 """Durations as a person reads them (core/durations): the unit that fits, never negative; and
-`estimated_hours` as the wiki types it (a number of hours)."""
+`estimated_hours` as the wiki's schema types it (an integer, rounded up, at least 1)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from exprun.core.durations import human_duration, human_hours, page_hours
+from exprun.core.durations import hours_figure, human_duration, human_hours, page_hours
 
 UNITS = [
     # seconds → text
@@ -39,9 +39,29 @@ def test_never_negative(seconds):
 
 @pytest.mark.parametrize(
     "hours,on_page",
+    [
+        (90 / 3600, 1),
+        (2760 / 3600, 1),
+        (1.0, 1),
+        (1.5, 2),
+        (24.0, 24),
+        (2.0000000001, 2),
+        (130.2, 131),
+        (0, 1),
+        (-1, 1),
+        (math.nan, 1),
+    ],
+)
+def test_page_hours_is_the_wiki_schemas_integer_rounded_up(hours, on_page):
+    value = page_hours(hours)
+    assert value == on_page and type(value) is int
+
+
+@pytest.mark.parametrize(
+    "hours,figure",
     [(90 / 3600, 0.025), (2760 / 3600, 0.77), (1.5, 1.5), (24.0, 24), (130.2, 130), (0.0001, 0.0001), (-1, 0)],
 )
-def test_page_hours_is_a_number_of_hours(hours, on_page):
-    value = page_hours(hours)
-    assert value == on_page and isinstance(value, (int, float)) and not isinstance(value, bool)
-    assert type(value) is int if on_page == int(on_page) else type(value) is float
+def test_hours_figure_keeps_two_significant_figures(hours, figure):
+    value = hours_figure(hours)
+    assert value == figure and isinstance(value, (int, float)) and not isinstance(value, bool)
+    assert type(value) is int if figure == int(figure) else type(value) is float

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from exprun.experiment.experiment_config import ExperimentConfig
-from exprun.finish.inspection import latest_metric, remaining_hours
+from exprun.finish.inspection import estimated_hours, latest_metric, remaining_hours
 from exprun.logs import monitor
 
 CONFIG = ExperimentConfig.from_mapping(
@@ -37,6 +37,17 @@ def test_before_any_progress_the_page_estimate_minus_elapsed_and_never_below_zer
     assert remaining_hours(0, 3, None, 2.0, 0.025) == 0.0
     assert remaining_hours(0, 3, None, 0.1, None) is None
     assert remaining_hours(0, 3, None, 0.1, "soon") is None
+
+
+def test_the_estimate_is_the_records_figure_not_the_pages_whole_hours():
+    """The page holds 1 (the wiki schema's integer) for a 90-second run; the countdown uses the record's 0.025."""
+    from types import SimpleNamespace
+
+    page = {"estimated_hours": 1}
+    assert estimated_hours(page, SimpleNamespace(details={"estimated_hours": 0.025})) == 0.025
+    assert estimated_hours(page, SimpleNamespace(details={})) == 1  # deployed by the wiki's agent: the page's
+    assert estimated_hours(page, None) == 1
+    assert remaining_hours(0, 3, None, 0.01, 0.025) == pytest.approx(0.015)
 
 
 def test_a_half_minute_left_is_not_rounded_to_zero_hours():

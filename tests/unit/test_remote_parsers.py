@@ -86,8 +86,8 @@ BASE = {"host": "gpu", "user": "me", "work_dir": "~/w", "env_setup": ""}
 def test_defaults_filled_and_paths_from_the_wiki_root(tmp_path):
     server = server_config.load(write(tmp_path, {**BASE, "identity_file": "keys/id"}), tmp_path)
     assert (server.port, server.free_gpu_threshold_mib, server.trust_new_host_keys) == (22, 500, False)
-    assert server.identity_file == tmp_path.resolve() / "keys" / "id"
-    assert server.connect_timeout == 10
+    assert server.identity_files == (tmp_path.resolve() / "keys" / "id",)
+    assert server.connect_timeout == 10 and server.ssh.strict_host_key_checking == "yes"
 
 
 @pytest.mark.parametrize(
@@ -99,8 +99,19 @@ def test_defaults_filled_and_paths_from_the_wiki_root(tmp_path):
         ({"conda": {"path": "~/c"}}, ["field 'conda'", "'env' is a required property"]),
         ({"conda": {"path": "~/c", "env": "e"}}, ["at most one of 'conda'", "found both"]),
         ({"sync": {"include": ["../secrets/*"]}}, ["field 'sync.include'", "inside the wiki root"]),
-        ({"ssh_options": {"ConnectTimeout": "soon"}}, ["field 'ssh_options.ConnectTimeout'"]),
-        ({"ssh_options": {"Compression": "maybe"}}, ["field 'ssh_options.Compression'"]),
+        ({"ssh_options": {"ConnectTimeout": "soon"}}, ["field 'ssh_options.ConnectTimeout'", "not a time"]),
+        ({"ssh_options": {"Compression": "maybe"}}, ["field 'ssh_options.Compression'", "yes or no"]),
+        ({"ssh_options": {"StrictHostKeyChecking": "sometimes"}}, ["StrictHostKeyChecking", "accept-new"]),
+        ({"ssh_options": {"Port": "70000"}}, ["field 'ssh_options.Port'", "1-65535"]),
+        ({"ssh_options": {"ProxyCommand": "nc %h %p"}}, ["ssh_options.ProxyCommand", "not supported", "proxy_jump"]),
+        ({"ssh_options": {"KexAlgorithms": "+x"}}, ["ssh_options.KexAlgorithms", "does not support", "remove it"]),
+        ({"ssh_options": {"Port": 2200, "port": 2201}}, ["ssh_options.port", "given twice"]),
+        ({"ssh_options": {"ServerAliveInterval": [1, 2]}}, ["field 'ssh_options.ServerAliveInterval'"]),
+        ({"ssh_options": {"User": "root"}}, ["ssh_options.User", "differs from user: 'me'", "keep one"]),
+        ({"port": 2200, "ssh_options": {"Port": 2222}}, ["ssh_options.Port", "differs from port: 2200"]),
+        ({"proxy_jump": "a", "ssh_options": {"ProxyJump": "b"}}, ["ssh_options.ProxyJump", "proxy_jump: 'a'"]),
+        ({"trust_new_host_keys": True, "ssh_options": {"StrictHostKeyChecking": "yes"}}, ["contradicts"]),
+        ({"ssh_options": {"UserKnownHostsFile": "~/%h_known"}}, ["UserKnownHostsFile", "only %d"]),
     ],
 )
 def test_invalid_settings_name_file_and_field(tmp_path, change, words):
@@ -115,21 +126,76 @@ def test_invalid_settings_name_file_and_field(tmp_path, change, words):
 
 
 def test_the_wiki_tools_own_server_yaml_loads_as_it_is(tmp_path):
-    """No conda/env_setup (the server's default python), string ssh_options: read, typed, host keys still checked."""
+    """No conda/env_setup (the server's default python), string ssh_options in any case: read and typed."""
     from exprun.remote import envsetup
 
     data = {
         "host": "gpu",
         "user": "me",
+        "port": 22,
+        "identity_file": "",
+        "proxy_jump": "",
         "work_dir": "~/w",
         "gpus": "4x A100",
-        "ssh_options": {"ConnectTimeout": "5", "Compression": "yes", "StrictHostKeyChecking": "no"},
+        "ssh_options": {
+            "connecttimeout": "5",
+            "Compression": "yes",
+            "ServerAliveInterval": "60",
+            "ServerAliveCountMax": "3",
+            "BatchMode": "yes",
+        },
     }
     server = server_config.load(write(tmp_path, data), tmp_path)
-    assert server.connect_timeout == 5.0 and server.ssh_options["Compression"] is True
+    assert server.connect_timeout == 5.0 and server.ssh.compression is True
+    assert (server.ssh.server_alive_interval, server.ssh.server_alive_count_max) == (60, 3)
+    assert server.ssh.without_effect == ("BatchMode",) and server.identity_files == () and server.proxy_jump == ""
     assert server.conda is None and server.env_setup is None
     assert envsetup.wrap(["python3", "x.py"], server, session=None) == ["python3", "x.py"]
-    assert server.trust_new_host_keys is False
+    assert not server.trusts_new_keys and not server.port_given  # port 22: ~/.ssh/config's Port may apply
+
+
+@pytest.mark.parametrize(
+    "written, strict, trusts",
+    [
+        ({}, "yes", False),
+        ({"StrictHostKeyChecking": "ask"}, "yes", False),
+        ({"StrictHostKeyChecking": True}, "yes", False),
+        ({"StrictHostKeyChecking": "accept-new"}, "accept-new", True),
+        ({"StrictHostKeyChecking": False}, "accept-new", True),
+        ({"stricthostkeychecking": "off"}, "accept-new", True),
+    ],
+)
+def test_strict_host_key_checking_is_never_weaker_than_written(tmp_path, written, strict, trusts):
+    """Absent: refuse unknown keys (exprun's default); `no` is read as accept-new: a CHANGED key stays refused."""
+    server = server_config.load(write(tmp_path, {**BASE, "ssh_options": written}), tmp_path)
+    assert (server.ssh.strict_host_key_checking, server.trusts_new_keys) == (strict, trusts)
+
+
+def test_openssh_spellings_of_the_top_level_keys_and_known_hosts_files(tmp_path, home, monkeypatch):
+    monkeypatch.setenv("LAB", "lab")
+    options = {
+        "Port": "2222",
+        "User": "me",
+        "ProxyJump": "jumper@bastion",
+        "IdentityFile": "~/.ssh/lab_key",
+        "IdentitiesOnly": "yes",
+        "UserKnownHostsFile": "%d/.ssh/${LAB}_known keys/known",
+        "ServerAliveInterval": "1m",
+    }
+    server = server_config.load(write(tmp_path, {**BASE, "identity_file": "keys/id", "ssh_options": options}), tmp_path)
+    assert (server.port, server.port_given, server.user, server.proxy_jump) == (2222, True, "me", "jumper@bastion")
+    assert server.identity_files == (tmp_path.resolve() / "keys" / "id", home / ".ssh" / "lab_key")
+    assert server.ssh.server_alive_interval == 60
+    read, save_to = hostkeys.files(server)
+    assert read == (home / ".ssh" / "lab_known", tmp_path.resolve() / "keys" / "known")
+    assert save_to == home / ".ssh" / "lab_known"
+    hops = endpoints.hops(server)
+    assert [(h.user, h.hostname, h.port) for h in hops] == [("jumper", "bastion", 22), ("me", "gpu", 2222)]
+    assert hops[-1].identities_only and hops[-1].identity_files[1] == home / ".ssh" / "lab_key"
+    extra = server_config.load(
+        write(tmp_path, {**BASE, "known_hosts": "k2", "ssh_options": {"UserKnownHostsFile": "none"}}), tmp_path
+    )
+    assert hostkeys.files(extra) == ((tmp_path.resolve() / "k2",), tmp_path.resolve() / "k2")
 
 
 def test_server_yaml_is_also_found_above_the_wiki_root(tmp_path):
@@ -148,10 +214,13 @@ def test_missing_file_points_at_the_example(tmp_path):
     server_config.load(server_config.EXAMPLE_PATH)  # the shipped example is valid
 
 
-def test_exclude_matches_path_or_name(tmp_path):
+def test_exclude_matches_as_rsync_does(tmp_path):
+    from exprun.remote.rsync_rules import Filter
+
     server = server_config.load(write(tmp_path, {**BASE, "sync": {"exclude": ["*.ckpt", "data/raw/*"]}}), tmp_path)
-    assert server.excluded("a/b/model.ckpt") and server.excluded("data/raw/x.csv")
-    assert not server.excluded("data/small/x.csv")
+    rules = Filter.of(server.sync_include, server.sync_exclude)
+    assert rules.excluded("a/b/model.ckpt") and rules.excluded("data/raw/x.csv") and rules.excluded("x/data/raw/y")
+    assert not rules.excluded("data/small/x.csv")
 
 
 # -- ~/.ssh/config and jump hosts ---------------------------------------------------------------
@@ -177,14 +246,16 @@ def test_server_yaml_wins_and_proxy_jump_forms(tmp_path, home):
     (home / ".ssh" / "config").write_text("Host gpu\n  Port 2222\n")
     (home / ".ssh" / "id_ed25519").write_text("")
     data = {**BASE, "port": 22, "proxy_jump": "a@j1:2201,[::1]:2202,j3"}
+    assert endpoints.hops(server_config.load(write(tmp_path, data), tmp_path))[-1].port == 2222  # 22: not chosen
+    data["port"] = 2022
     hops = endpoints.hops(server_config.load(write(tmp_path, data), tmp_path))
     assert [(h.user, h.hostname, h.port) for h in hops] == [
         ("a", "j1", 2201),
         ("me", "::1", 2202),
         ("me", "j3", 22),
-        ("me", "gpu", 22),
+        ("me", "gpu", 2022),
     ]
-    assert hops[-1].identity_files == (home / ".ssh" / "id_ed25519",) and hops[-1].known_hosts_name == "gpu"
+    assert hops[-1].identity_files == (home / ".ssh" / "id_ed25519",) and hops[-1].known_hosts_name == "[gpu]:2022"
 
 
 def test_proxy_command_is_refused_with_the_alternative(tmp_path, home):

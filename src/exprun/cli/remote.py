@@ -3,8 +3,9 @@
 Every verb reads config/server.yaml (--config before or after the verb; else config/server.yaml of
 the wiki root --root, then of the folder above it), opens one SSH connection, does its steps over it
 and prints {"status": "ok", ...} or {"status": "error", "message"} with exit 1. The answers carry the
-wiki's own remote.py keys and exprun's; like that tool, `status` of an unreachable server is an answer
-(`reachable: false`, exit 0), not an error.
+wiki's own remote.py keys and exprun's. Where that tool answers a server it cannot reach with exit 0 — `status`
+and `check` — so does exprun (`reachable: false` and the reason); every other verb is an error there, as there.
+A refused host key or login is an error on every verb: the server answered, and the person has a fix to make.
 """
 
 from __future__ import annotations
@@ -23,19 +24,23 @@ Action = Callable[..., dict]
 def _dispatch(args: argparse.Namespace) -> int:
     """Load the server settings, open the one session, run the verb's steps on it."""
     from exprun.cli import remote_verbs as verbs
-    from exprun.core.errors import RemoteError
+    from exprun.core.errors import UnreachableError
     from exprun.remote import server_config  # paramiko loads only for remote verbs
     from exprun.remote.session import RemoteSession
 
     def steps() -> dict:
         root = Path(args.root)
         server = server_config.load(server_config.config_path(root, args.config), root)
+        if args.verb == "check":
+            verbs.slug_of(args.name)  # a bad name is refused before any connection, as by the wiki's tool
         try:
             with RemoteSession(server) as session:
                 return args.action(verbs, session, server, root, args)
-        except RemoteError as exc:
-            if args.verb == "status" and str(exc).startswith("cannot reach"):
+        except UnreachableError as exc:
+            if args.verb == "status":
                 return verbs.unreachable(server, exc)
+            if args.verb == "check":
+                return verbs.check_unreachable(server, args.name, exc)
             raise
 
     return json_verb(steps)

@@ -87,6 +87,25 @@ def unreachable(server: ServerConfig, error: RemoteError) -> dict:
     return {"reachable": False, "host": server.host, "error": str(error)}
 
 
+def check_unreachable(server: ServerConfig, name: str, error: RemoteError) -> dict:
+    """check of a server that cannot be reached: an answer (exit 0) with the wiki tool's keys, as that tool gives
+    one. Whether the run lives is not known, so `alive` is null and no `exit_reason` is given (the wiki's tool
+    says `alive: false, exit_reason: completed` there, which would send an agent on to collect a run that may be
+    going)."""
+    return {
+        "reachable": False,
+        "host": server.host,
+        "session": name,
+        "name": name,
+        "alive": None,
+        "state": "unreachable",
+        "last_lines": [],
+        "anomalies": [],
+        "log_file": f"logs/{name}.log",
+        "error": str(error),
+    }
+
+
 def gpu_status(session: RemoteSession, server: ServerConfig) -> dict:
     """Each GPU with `free` (under free_gpu_threshold_mib and no compute process), for picking --gpu."""
     return gpus.answer(gpus.query(session), server.free_gpu_threshold_mib, server.host)

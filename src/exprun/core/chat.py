@@ -13,7 +13,7 @@ import os
 import socket
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from exprun.core.errors import ExprunError
 
@@ -45,6 +45,7 @@ class Endpoint:
     timeout_s: float = 120
     temperature: float = 0.0
     max_tokens: int = 0  # 0: the endpoint's default
+    api_key: str = field(default="", repr=False)  # read from a file (.env) rather than the environment; never shown
 
     @property
     def url(self) -> str:
@@ -63,7 +64,7 @@ def complete(endpoint: Endpoint, system: str, user: str, json_reply: bool = Fals
     if json_reply:
         body["response_format"] = {"type": "json_object"}
     headers = {"Content-Type": "application/json"}
-    key = os.environ.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
+    key = endpoint.api_key or (os.environ.get(endpoint.api_key_env, "") if endpoint.api_key_env else "")
     if key:
         headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(endpoint.url, data=json.dumps(body).encode(), headers=headers, method="POST")

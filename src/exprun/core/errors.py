@@ -47,3 +47,8 @@ class LaunchError(ExprunError):
 
 class RemoteError(ExprunError):
     """The remote server cannot be reached or answered with an error."""
+
+
+class UnreachableError(RemoteError):
+    """No SSH connection could be made (name, route, refusal, timeout, no handshake): not a host key or login
+    refusal, which are the person's to fix and never read as "the server is down"."""

@@ -11,11 +11,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from exprun.core.durations import human_hours
+from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.finish import completion, findings
-from exprun.finish.inspection import Inspection, inspect, load_record, progress_data, run_config
+from exprun.finish.inspection import Inspection, estimated_hours, inspect, load_record, progress_data, run_config
 from exprun.logs import runlog
+from exprun.machines.launchers.base import RunRecord
 from exprun.run import attempts, autofix, foreign
 from exprun.run.backends import Run, open_run
 from exprun.verdict import analysis_note, reports
@@ -117,7 +119,8 @@ def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=
     """Full mode: poll until the session ends (never killing it), then collect."""
     page = lifecycle.find_experiment(slug, root)
     lifecycle.require_collectable(page)
-    estimate_h = float(page.get("estimated_hours") or 0)
+    figure = estimated_hours(page, RunRecord.load(Paths(slug, root).run))
+    estimate_h = float(figure) if finite(figure) else 0.0
     started = time.monotonic()
     warned = False
     while True:

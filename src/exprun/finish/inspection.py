@@ -197,10 +197,19 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
         "loss": seen.progress.loss,
         "anomalies": [a.as_dict() for a in seen.anomalies],
         "elapsed_hours": round(elapsed_h, 2),
-        "remaining_hours": remaining_hours(done, seeds, seen.progress.fraction, elapsed_h, page.get("estimated_hours")),
+        "remaining_hours": remaining_hours(
+            done, seeds, seen.progress.fraction, elapsed_h, estimated_hours(page, seen.record)
+        ),
         "autofix": _autofix_text(seen.record),
         "autofix_applied": bool((seen.record.autofix or {}).get("applied", True)),
     }
+
+
+def estimated_hours(page: pages.Page, record: RunRecord | None) -> object:
+    """The run's estimate in hours: the record's figure (the page holds it rounded up to whole hours, as the wiki's
+    schema types it), else the page's (a run the wiki's agent deployed has no record)."""
+    figure = (record.details if record is not None else {}).get("estimated_hours")
+    return figure if finite(figure) else page.get("estimated_hours")
 
 
 def remaining_hours(

@@ -5,18 +5,18 @@ the sanity run, the review, and every CHECK a person must see first."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from exprun.core import yamlread
 from exprun.core.durations import human_duration
-from exprun.core.errors import ConfigError
+from exprun.core.errors import ConfigError, ExprunError
 from exprun.core.files import read_json
 from exprun.core.invocation import same_command, snakemake_command
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig, readable
+from exprun.prepare import review as code_review
 from exprun.prepare.codegen import criteria, leftovers, manifest, page_decisions
 from exprun.prepare.gpu_plan import GpuPlan, counts_free_gpus, gpu_plan, memory_need, tasks_at_once
 from exprun.trust import integrity, snapshot
@@ -39,7 +39,6 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         f"\n                 link {rel} → {target} (hashed as its target)" for rel, target in integrity.links(code)
     )
     python = settings.python or "the python running exprun"
-    key_env = settings.review_llm.api_key_env
     plan = _plan(slug, root, settings)
     at_once = _at_once(config, settings, plan)
     gpu_line, gpu_checks = _gpu_plan(plan, slug, root, settings)
@@ -67,8 +66,7 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         *_arms_lines(config, unreadable, at_once),
         *_page_arm_lines(context),
         f"  4. Environment env_activate={settings.env_activate or '(none)'}; python={python}; "
-        f"review endpoint={settings.review_llm.base_url or '(none)'}; API key from ${key_env} "
-        f"({'set' if os.environ.get(key_env) else 'not set'})",
+        f"{_reviewer_text(settings, root)}",
         *env_lines,
         f"  5. GPU plan    {gpu_line}",
         f"  6. Sanity run  {_sanity_line(sanity)}",
@@ -370,8 +368,25 @@ def _rounds_lines(slug: str, root: Path) -> list[str]:
     return [f"  {'10. Code rounds' if i == 0 else '              '} {rounds.describe(e)}" for i, e in enumerate(done)]
 
 
+def _reviewer_text(settings: Settings, root: Path) -> str:
+    """Which reviewer the review asks, and where its settings come from (review_llm, or the wiki's LLM_*)."""
+    if not settings.review:
+        return "code review off (review: true turns it on)"
+    try:
+        who = code_review.reviewer(settings.review_llm, root)
+    except ExprunError as exc:
+        return f"review endpoint=(none: {exc})"
+    if not who.base_url:
+        return f"review endpoint=(none) ({who.origin})"
+    return f"review endpoint={code_review.shown_url(who.base_url)} model={who.model or '(none)'} ({who.origin})"
+
+
 def _review_line(review: dict, code: Path) -> str:
+    who = review.get("reviewer") or {}
+    origin = f" at {who['base_url']} ({who['settings_from']})" if who.get("base_url") else ""
     if review.get("status") == "reviewed":
         fix = f"; fix round: {review['fix']}" if review.get("fix") else ""
-        return f"reviewed by {review.get('model')}: verdict {review.get('verdict')}{fix} — read {code}/REVIEW.md"
+        return (
+            f"reviewed by {review.get('model')}{origin}: verdict {review.get('verdict')}{fix} — read {code}/REVIEW.md"
+        )
     return f"unreviewed ({review.get('reason', 'review not run')})"

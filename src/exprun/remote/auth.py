@@ -1,4 +1,5 @@
-"""Public-key login: the configured key files, then the ssh agent's keys, as plain `ssh` would.
+"""Public-key login: the configured key files, then the ssh agent's keys (not with IdentitiesOnly), as plain `ssh`
+would.
 
 Password prompts are impossible in an unattended pipeline, so only keys are
 tried; the failure message lists what was tried and why a file was skipped.
@@ -22,6 +23,8 @@ def candidate_keys(hop: Hop, skipped: list[str]) -> Generator[tuple[str, paramik
         key = _load(Path(path), skipped)
         if key is not None:
             yield str(path), key
+    if hop.identities_only:
+        return
     try:
         agent = paramiko.Agent()
     except paramiko.SSHException as exc:

@@ -27,6 +27,7 @@ class Hop:
     port: int
     user: str
     identity_files: tuple[Path, ...] = field(default=())
+    identities_only: bool = False  # OpenSSH's IdentitiesOnly: the key files only, never the agent's keys
 
     @property
     def known_hosts_name(self) -> str:
@@ -67,13 +68,13 @@ def hops(server: ServerConfig) -> list[Hop]:
             f"{ssh_config_path()}: ProxyCommand for {server.host} is not supported by exprun; "
             "use ProxyJump (or proxy_jump in config/server.yaml)"
         )
-    files = (server.identity_file,) if server.identity_file else _identity_files(seen)
     target = Hop(
         alias=server.host,
         hostname=seen.get("hostname", server.host),
-        port=server.port if "port" in server.explicit else int(seen.get("port", server.port)),
+        port=server.port if server.port_given else int(seen.get("port", server.port)),
         user=server.user,
-        identity_files=files,
+        identity_files=server.identity_files or _identity_files(seen),
+        identities_only=_identities_only(server, seen),
     )
     jump = server.proxy_jump or seen.get("proxyjump", "")
     if jump.strip().lower() in ("", "none"):
@@ -93,14 +94,21 @@ def _jump_hop(spec: str, ssh_config: paramiko.SSHConfig, server: ServerConfig) -
     if not host or (port is not None and not port.isdigit()):
         raise ConfigError(f"{server.source}: field 'proxy_jump': cannot read {spec!r}; write [user@]host[:port]")
     seen = ssh_config.lookup(host)
-    files = _identity_files(seen) or ((server.identity_file,) if server.identity_file else ())
     return Hop(
         alias=host,
         hostname=seen.get("hostname", host),
         port=int(port or seen.get("port", "22")),
         user=user or seen.get("user", server.user),
-        identity_files=files,
+        identity_files=_identity_files(seen) or server.identity_files,
+        identities_only=_identities_only(server, seen),
     )
+
+
+def _identities_only(server: ServerConfig, seen: dict) -> bool:
+    """ssh_options IdentitiesOnly, else ~/.ssh/config's for the host."""
+    if server.ssh.identities_only is not None:
+        return server.ssh.identities_only
+    return str(seen.get("identitiesonly", "no")).lower() == "yes"
 
 
 def _identity_files(seen: dict) -> tuple[Path, ...]:

@@ -16,6 +16,7 @@ import paramiko
 
 from exprun.core.errors import RemoteError
 from exprun.remote.endpoints import Hop
+from exprun.remote.server_config import ServerConfig
 
 # known_hosts files name RSA keys "ssh-rsa"; the negotiation asks for the SHA-2 signature names.
 RSA_SIGNATURES = ("rsa-sha2-512", "rsa-sha2-256")
@@ -27,6 +28,7 @@ class KnownKeys:
 
     name: str
     keys: list[tuple[Path, paramiko.PKey]]
+    files: tuple[Path, ...] = ()  # the files read, in order: the accept command names the first
 
     @property
     def types(self) -> list[str]:
@@ -37,11 +39,20 @@ def user_known_hosts() -> Path:
     return Path.home() / ".ssh" / "known_hosts"
 
 
-def known_keys(hop: Hop, extra: Path | None) -> KnownKeys:
-    """Every key filed for this server in ~/.ssh/known_hosts and the configured extra file."""
+def files(server: ServerConfig) -> tuple[tuple[Path, ...], Path]:
+    """(known_hosts files to read, the file a newly accepted key goes to), as OpenSSH reads them: ssh_options
+    UserKnownHostsFile in place of ~/.ssh/known_hosts, then server.yaml's known_hosts; a new key goes to
+    known_hosts when set, else to the first user file."""
+    users = server.ssh.known_hosts_files if server.ssh.known_hosts_files is not None else (user_known_hosts(),)
+    read = tuple(dict.fromkeys((*users, *((server.known_hosts,) if server.known_hosts else ()))))
+    return read, server.known_hosts or (users[0] if users else user_known_hosts())
+
+
+def known_keys(hop: Hop, paths: tuple[Path, ...]) -> KnownKeys:
+    """Every key filed for this server in the known_hosts files (a missing file holds none)."""
     found: list[tuple[Path, paramiko.PKey]] = []
-    for path in (user_known_hosts(), extra):
-        if path is None or not Path(path).exists():
+    for path in paths:
+        if not Path(path).is_file():
             continue
         try:
             table = paramiko.HostKeys(str(path))
@@ -50,7 +61,7 @@ def known_keys(hop: Hop, extra: Path | None) -> KnownKeys:
         entry = table.lookup(hop.known_hosts_name)
         if entry:
             found.extend((Path(path), entry[kind]) for kind in entry)
-    return KnownKeys(hop.known_hosts_name, found)
+    return KnownKeys(hop.known_hosts_name, found, tuple(paths))
 
 
 def prefer_known_types(transport: paramiko.Transport, known: KnownKeys) -> None:
@@ -64,7 +75,7 @@ def prefer_known_types(transport: paramiko.Transport, known: KnownKeys) -> None:
         options.key_types = wanted + [kind for kind in options.key_types if kind not in wanted]
 
 
-def check(server_key: paramiko.PKey, hop: Hop, known: KnownKeys, trust_new: bool, extra: Path | None) -> str:
+def check(server_key: paramiko.PKey, hop: Hop, known: KnownKeys, trust_new: bool, save_to: Path) -> str:
     """Accept a matching key; save an unknown one only when trusting new keys; else RemoteError.
 
     Returns "known" or "saved to <file>".
@@ -83,11 +94,11 @@ def check(server_key: paramiko.PKey, hop: Hop, known: KnownKeys, trust_new: bool
     if not trust_new:
         raise RemoteError(
             f"host key of {known.name} is not known ({offered}). If that fingerprint is the server's, accept it "
-            f"with: {accept_command(hop)}  (or set trust_new_host_keys: true in config/server.yaml)"
+            f"with: {accept_command(hop, known.files[0] if known.files else save_to)}  (or set trust_new_host_keys: "
+            "true in config/server.yaml)"
         )
-    target = extra or user_known_hosts()
-    save(target, known.name, server_key)
-    return f"saved to {target}"
+    save(save_to, known.name, server_key)
+    return f"saved to {save_to}"
 
 
 def accept_command(hop: Hop, path: Path | None = None) -> str:

@@ -7,7 +7,6 @@ setting, so a person fixes the file without reading a traceback.
 from __future__ import annotations
 
 import copy
-import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -17,26 +16,31 @@ import yaml
 from exprun.core import resources
 from exprun.core.config import fill_defaults, read_yaml
 from exprun.core.errors import ConfigError
+from exprun.remote import ssh_options
+from exprun.remote.ssh_options import SshOptions
 
 SCHEMA_PATH = resources.data_file("server.schema.yaml")
 EXAMPLE_PATH = resources.workflow_dir() / "config" / "server.example.yaml"
 DEFAULT_PATH = Path("config") / "server.yaml"
-DEFAULT_CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass
 class ServerConfig:
-    """The validated server settings; `explicit` names the keys the file itself set."""
+    """The validated server settings: `port`, `user`, `proxy_jump` and `identity_files` as they take effect (the
+    top-level keys and their ssh_options spellings joined); `port_given` says the file chose the port (else
+    ~/.ssh/config's Port for the host applies, as it does for the wiki's remote.py)."""
 
     source: str
     host: str
     user: str
     work_dir: str
     port: int = 22
-    identity_file: Path | None = None
+    port_given: bool = False
+    identity_files: tuple[Path, ...] = ()
     known_hosts: Path | None = None
     proxy_jump: str = ""
     ssh_options: dict = field(default_factory=dict)
+    ssh: SshOptions = field(default_factory=SshOptions)
     gpus: str = ""
     free_gpu_threshold_mib: int = 500
     conda: dict | None = None
@@ -44,16 +48,16 @@ class ServerConfig:
     sync_include: list[str] = field(default_factory=list)
     sync_exclude: list[str] = field(default_factory=list)
     trust_new_host_keys: bool = False
-    explicit: frozenset[str] = frozenset()
 
     @property
     def connect_timeout(self) -> float:
-        return float(self.ssh_options.get("ConnectTimeout", DEFAULT_CONNECT_TIMEOUT_S))
+        return self.ssh.connect_timeout
 
-    def excluded(self, rel: str) -> bool:
-        """A sync.exclude pattern matches the relative path or the bare file name."""
-        name = PurePosixPath(rel).name
-        return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in self.sync_exclude)
+    @property
+    def trusts_new_keys(self) -> bool:
+        """Save a never-seen host key: trust_new_host_keys, or StrictHostKeyChecking accept-new/no in ssh_options
+        (a CHANGED key is refused either way)."""
+        return self.trust_new_host_keys or self.ssh.strict_host_key_checking == "accept-new"
 
 
 def schema() -> dict:
@@ -82,25 +86,60 @@ def load(path: Path, root: Path = Path(".")) -> ServerConfig:
         raise ConfigError(f"{path}: not found; copy {EXAMPLE_PATH} there and set host, user and work_dir")
     raw = read_yaml(path)
     settings = validate(raw, str(path))
+    ssh = ssh_options.parse(settings["ssh_options"], str(path), Path(root))
+    identity = _local_path(settings.get("identity_file"), root)
     return ServerConfig(
         source=str(path),
         host=settings["host"],
-        user=settings["user"],
+        user=_one(settings["user"], ssh.user, "user", "User", str(path)),
         work_dir=settings["work_dir"],
-        port=settings["port"],
-        identity_file=_local_path(settings.get("identity_file"), root),
+        port=ssh.port or settings["port"],
+        port_given=_port_chosen(raw, ssh, str(path)) or ssh.port is not None,
+        identity_files=((identity,) if identity else ()) + ssh.identity_files,
         known_hosts=_local_path(settings.get("known_hosts"), root),
-        proxy_jump=settings.get("proxy_jump", ""),
+        proxy_jump=_one(settings.get("proxy_jump", ""), ssh.proxy_jump, "proxy_jump", "ProxyJump", str(path)),
         ssh_options=settings["ssh_options"],
+        ssh=ssh,
         gpus=settings["gpus"],
         free_gpu_threshold_mib=settings["free_gpu_threshold_mib"],
         conda=settings.get("conda"),
         env_setup=settings.get("env_setup"),
         sync_include=settings["sync"]["include"],
         sync_exclude=settings["sync"]["exclude"],
-        trust_new_host_keys=settings["trust_new_host_keys"],
-        explicit=frozenset(raw),
+        trust_new_host_keys=_trust(settings["trust_new_host_keys"], ssh, str(path)),
     )
+
+
+def _one(top: str, option: str | None, key: str, name: str, source: str) -> str:
+    """A setting written both as a top-level key and in ssh_options: one value, or a one-line refusal (ssh would
+    quietly take one of the two, which is rarely the one the person meant)."""
+    if option is None or option == top:
+        return top
+    if top:
+        raise ConfigError(
+            f"{source}: field 'ssh_options.{name}': {option!r} differs from {key}: {top!r}; keep one of them"
+        )
+    return option
+
+
+def _port_chosen(raw: dict, ssh: SshOptions, source: str) -> bool:
+    """The file's own port counts only when it is not 22: the wiki's remote.py passes `-p` only then, so
+    ~/.ssh/config's Port (or ssh_options Port) decides otherwise."""
+    chosen = raw.get("port", 22) != 22
+    if chosen and ssh.port is not None and ssh.port != raw["port"]:
+        raise ConfigError(
+            f"{source}: field 'ssh_options.Port': {ssh.port} differs from port: {raw['port']}; keep one of them"
+        )
+    return chosen
+
+
+def _trust(trust_new: bool, ssh: SshOptions, source: str) -> bool:
+    if trust_new and ssh.strict_given and ssh.strict_host_key_checking == "yes":
+        raise ConfigError(
+            f"{source}: trust_new_host_keys: true contradicts ssh_options StrictHostKeyChecking (yes/ask: refuse "
+            "unknown keys); keep one of them"
+        )
+    return trust_new
 
 
 def validate(raw: dict, source: str) -> dict:
@@ -114,25 +153,10 @@ def validate(raw: dict, source: str) -> dict:
         raise ConfigError(f"{source}: field '{where}': {exc.message} (see {EXAMPLE_PATH.name})") from None
     if "conda" in raw and "env_setup" in raw:
         raise ConfigError(f"{source}: set at most one of 'conda' (path, env) or 'env_setup' (shell lines); found both")
-    settings["ssh_options"] = _typed_ssh_options(settings["ssh_options"])
     for pattern in settings["sync"]["include"]:
-        if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
-            raise ConfigError(
-                f"{source}: field 'sync.include': {pattern!r} must stay inside the wiki root (relative, no '..')"
-            )
+        if ".." in PurePosixPath(pattern).parts:
+            raise ConfigError(f"{source}: field 'sync.include': {pattern!r} must stay inside the wiki root (no '..')")
     return settings
-
-
-def _typed_ssh_options(options: dict) -> dict:
-    """The options exprun uses, typed (the wiki's files write them as strings); the others as given."""
-    typed = dict(options)
-    if "ConnectTimeout" in typed:
-        typed["ConnectTimeout"] = float(typed["ConnectTimeout"])
-    if "ServerAliveInterval" in typed:
-        typed["ServerAliveInterval"] = int(typed["ServerAliveInterval"])
-    if "Compression" in typed:
-        typed["Compression"] = typed["Compression"] in (True, "yes")
-    return typed
 
 
 def _local_path(value: str | None, root: Path) -> Path | None:

@@ -19,8 +19,8 @@ from typing import Literal
 
 import paramiko
 
-from exprun.core.errors import RemoteError
-from exprun.remote import auth, hostkeys
+from exprun.core.errors import RemoteError, UnreachableError
+from exprun.remote import auth, hostkeys, keepalive
 from exprun.remote.endpoints import Hop, hops
 from exprun.remote.server_config import ServerConfig
 
@@ -43,6 +43,7 @@ class RemoteSession:
         self.route: list[Hop] = hops(server)
         self.target = self.route[-1]
         self._transports: list[paramiko.Transport] = []
+        self._watchdogs: list[keepalive.Watchdog] = []
         self._sftp: paramiko.SFTPClient | None = None
         self._home: PurePosixPath | None = None
         self.host_key = ""
@@ -56,10 +57,11 @@ class RemoteSession:
         dropped = isinstance(exc, (paramiko.SSHException, EOFError, socket.timeout)) or (
             isinstance(exc, OSError) and not self.alive
         )
+        silent = next((dog.dead for dog in self._watchdogs if dog.dead), "")
         self.close()
         if dropped:
             raise RemoteError(
-                f"connection to {self.label} lost: {exc or kind.__name__}; run the command again"
+                f"connection to {self.label} lost: {silent or exc or kind.__name__}; run the command again"
             ) from exc
         return False
 
@@ -96,9 +98,12 @@ class RemoteSession:
         if self._sftp is not None:
             self._sftp.close()
             self._sftp = None
+        for dog in self._watchdogs:
+            dog.stop()
         for transport in reversed(self._transports):
             transport.close()
         self._transports.clear()
+        self._watchdogs.clear()
 
     def _handshake(self, hop: Hop, sock) -> paramiko.Transport:
         timeout = self.server.connect_timeout
@@ -106,24 +111,29 @@ class RemoteSession:
         transport = paramiko.Transport(sock)
         RemoteSession.transports_opened += 1
         transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = timeout
-        transport.use_compression(bool(self.server.ssh_options.get("Compression", False)))
+        transport.use_compression(self.server.ssh.compression)
         try:
-            known = hostkeys.known_keys(hop, self.server.known_hosts)
+            read, save_to = hostkeys.files(self.server)
+            known = hostkeys.known_keys(hop, read)
             hostkeys.prefer_known_types(transport, known)
             try:
                 transport.start_client(timeout=timeout)
             except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise RemoteError(f"cannot reach {hop.label}: SSH handshake failed ({_reason(exc, timeout)})") from None
+                raise UnreachableError(
+                    f"cannot reach {hop.label}: SSH handshake failed ({_reason(exc, timeout)})"
+                ) from None
             if not (transport.is_active() and transport.initial_kex_done):  # start_client returns quietly on timeout
-                raise RemoteError(f"cannot reach {hop.label}: {_silent(timeout)}")
+                raise UnreachableError(f"cannot reach {hop.label}: {_silent(timeout)}")
             self.host_key = hostkeys.check(
-                transport.get_remote_server_key(), hop, known, self.server.trust_new_host_keys, self.server.known_hosts
+                transport.get_remote_server_key(), hop, known, self.server.trusts_new_keys, save_to
             )
             auth.authenticate(transport, hop)
         except BaseException:
             transport.close()
             raise
-        transport.set_keepalive(int(self.server.ssh_options.get("ServerAliveInterval", 0)))
+        dog = keepalive.guard(transport, self.server.ssh.server_alive_interval, self.server.ssh.server_alive_count_max)
+        if dog is not None:
+            self._watchdogs.append(dog)
         return transport
 
     def _tunnel(self, transport: paramiko.Transport, jump: Hop, nxt: Hop) -> paramiko.Channel:
@@ -132,7 +142,7 @@ class RemoteSession:
                 "direct-tcpip", (nxt.hostname, nxt.port), ("127.0.0.1", 0), timeout=self.server.connect_timeout
             )
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise RemoteError(f"cannot reach {nxt.label} through jump host {jump.label}: {exc}") from None
+            raise UnreachableError(f"cannot reach {nxt.label} through jump host {jump.label}: {exc}") from None
 
     # -- commands ---------------------------------------------------------------------------
     def run(
@@ -242,17 +252,17 @@ def _tcp_connect(hop: Hop, timeout: float) -> socket.socket:
     try:
         return socket.create_connection((hop.hostname, hop.port), timeout=timeout)
     except socket.gaierror as exc:
-        raise RemoteError(
+        raise UnreachableError(
             f"cannot reach {hop.label}: cannot resolve host name {hop.hostname!r} ({exc.strerror})"
         ) from None
     except ConnectionRefusedError:
-        raise RemoteError(
+        raise UnreachableError(
             f"cannot reach {hop.label}: connection refused (is sshd running there, on port {hop.port}?)"
         ) from None
     except TimeoutError:
-        raise RemoteError(f"cannot reach {hop.label}: connection timed out after {timeout:g} s") from None
+        raise UnreachableError(f"cannot reach {hop.label}: connection timed out after {timeout:g} s") from None
     except OSError as exc:
-        raise RemoteError(f"cannot reach {hop.label}: {exc.strerror or exc}") from None
+        raise UnreachableError(f"cannot reach {hop.label}: {exc.strerror or exc}") from None
 
 
 def _reason(exc: BaseException, timeout: float) -> str:

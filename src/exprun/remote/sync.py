@@ -1,14 +1,19 @@
-"""sync-code: upload an experiment's code (or the approved snapshot a run executes), incrementally and
-atomically, then prove it arrived.
+"""sync-code: upload an experiment's code (or the approved snapshot a run executes) plus what server.yaml's
+sync.include selects, incrementally and atomically, then prove the code arrived.
 
 Only uploads: nothing on the server is ever deleted, and results/, logs/ and
 checkpoints/ are never written, so results not pulled yet survive any sync.
 The proof is the remote copy's hash computed by integrity.folder_hash itself
 (see remote_code_hash), compared with the hash a person approved.
+
+sync.include and sync.exclude select files over the whole wiki root the way the wiki's remote.py has rsync
+select them (remote/rsync_rules.py): `*.py` sends every Python file at any depth, so code shared by several
+experiments (a `src/` or `lib/` folder next to experiments/) reaches the server with the experiment's own.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import tempfile
 from collections.abc import Callable
@@ -19,11 +24,15 @@ from exprun.core.errors import RemoteError
 from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.remote import transfer
+from exprun.remote.rsync_rules import Filter
 from exprun.remote.server_config import ServerConfig
 from exprun.remote.session import RemoteSession
 from exprun.trust import integrity
 
 PROTECTED = ("results", "logs", "checkpoints")
+# exprun's and Snakemake's own bookkeeping: never code, never entered by sync.include (a snapshot goes only as
+# the approved snapshot a launch sends)
+NOT_CODE = (".snakemake", "snapshots", "experiments/state")
 # The code folder is small text; a bigger one means data crept in, which the hash check should not fetch.
 HASH_FETCH_LIMIT = 64 * 2**20
 Progress = Callable[[str, int, int], object]
@@ -36,6 +45,8 @@ class SyncPlan:
     files: list[tuple[Path, str]] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def plan(root: Path, slugs: list[str], server: ServerConfig) -> SyncPlan:
@@ -59,24 +70,72 @@ def plan_snapshot(root: Path, snapshot: str, server: ServerConfig) -> SyncPlan:
 
 
 def _plan(root: Path, folders: list[Path], server: ServerConfig) -> SyncPlan:
+    """The approved code goes whole (the server's copy must hash as approved); sync.include adds what it selects,
+    minus sync.exclude. Files under results/, logs/, checkpoints/ are listed as protected, never sent."""
+    result = SyncPlan()
     chosen: dict[str, Path] = {}
     for folder in folders:
         for _, name in integrity.code_files(folder):
             path = Path(name)
             chosen[path.relative_to(root).as_posix()] = path
-    for pattern in server.sync_include:
-        for path in sorted(root.glob(pattern)):
-            if path.is_file():
-                chosen.setdefault(path.relative_to(root).as_posix(), path)
-    result = SyncPlan()
+    rules = Filter.of(server.sync_include, server.sync_exclude)
+    walked = selected(root, rules) if server.sync_include else Selection()
+    result.links = [rel for rel, _ in walked.links]
+    for rel, path in walked.files:
+        chosen.setdefault(rel, path)
     for rel, path in sorted(chosen.items()):
         if rel.split("/", 1)[0] in PROTECTED:
             result.protected.append(rel)
-        elif server.excluded(rel):
-            result.excluded.append(rel)
         else:
             result.files.append((path, rel))
+    result.excluded = [rel for rel in walked.held_back if rel not in chosen]
+    result.notes = [
+        f"sync.include {pattern!r} matches folders only (rsync's rule), so it sends no file; write "
+        f"{pattern.rstrip('/') + '/***'!r} for everything in it"
+        for pattern in rules.folder_only()
+    ]
     return result
+
+
+@dataclass
+class Selection:
+    """What the filter selects under the root: files to send, linked files (not sent), and files an include
+    names but an exclude holds back (the answer's `excluded`: why a file is not on the server)."""
+
+    files: list[tuple[str, Path]] = field(default_factory=list)
+    links: list[tuple[str, Path]] = field(default_factory=list)
+    held_back: list[str] = field(default_factory=list)
+
+
+def selected(root: Path, rules: Filter) -> Selection:
+    """Every file the wiki tool's rsync filter sends from `root`, in path order. Excluded folders, exprun's
+    bookkeeping (NOT_CODE) and linked folders are not entered; a linked file is set aside (rsync would send the
+    link itself, and its target may lie outside the wiki root)."""
+    found = Selection()
+    todo = [("", Path(root))]
+    while todo:
+        rel_dir, folder = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{rel_dir}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if rel not in NOT_CODE and rules.enters(rel):
+                    todo.append((rel + "/", Path(entry.path)))
+            elif not any(r.matches(rel, False) for r in rules.includes):
+                continue
+            elif rules.excluded(rel):
+                found.held_back.append(rel)
+            elif entry.is_symlink():
+                found.links.append((rel, Path(entry.path)))
+            elif entry.is_file():
+                found.files.append((rel, Path(entry.path)))
+    found.files.sort()
+    found.links.sort()
+    found.held_back.sort()
+    return found
 
 
 def upload(
@@ -107,6 +166,8 @@ def upload(
         "unchanged": len(unchanged),
         "protected_skipped": sync_plan.protected,
         "excluded": sync_plan.excluded,
+        "links_skipped": sync_plan.links,
+        "notes": sync_plan.notes,
     }
 
 

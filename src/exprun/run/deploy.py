@@ -19,7 +19,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from exprun.core.durations import page_hours
+from exprun.core.durations import hours_figure, page_hours
 from exprun.core.errors import GateError, LaunchError
 from exprun.core.files import atomic_write_json, read_json, require_writable
 from exprun.core.invocation import snakemake_command
@@ -154,8 +154,8 @@ def _announce(record: RunRecord, paths: Paths, page, config: ExperimentConfig, n
     if task_logs:
         runlog.combine(paths.log, task_logs, root)
     started = now.strftime("%Y-%m-%dT%H:%M")
-    # the wiki types estimated_hours as a number of hours: two significant figures on the page, the figure itself
-    # in the run record
+    # the wiki's schema types estimated_hours as an integer: whole hours rounded up on the page, the figure itself
+    # in the run record (monitoring and the full mode's overrun warning read it there)
     fields = {
         "status": lifecycle.RUNNING,
         "run_log": run_log,
@@ -240,7 +240,8 @@ def deploy_report_data(
         "log_file": run_log,
         "code": f"{paths.code_dir.relative_to(paths.root).as_posix()}/",
         "snapshot": f"{record.snapshot}/" if record.snapshot else "",
-        "estimated_hours": page_hours(estimate.hours),
+        "estimated_hours": hours_figure(estimate.hours),
+        "estimated_hours_on_page": page_hours(estimate.hours),
         "estimate_basis": estimate.basis,
         "estimate_lower_bound": estimate.lower_bound,
         "expected_completion": (now + timedelta(hours=estimate.hours)).strftime("%Y-%m-%d %H:%M"),

@@ -62,9 +62,15 @@ def _context_text(context: dict) -> str:
             f"### Idea [[{idea['slug']}]] {idea.get('title') or ''}\nHypothesis: {idea.get('hypothesis') or ''}\n\n"
             f"Approach sketch:\n{idea.get('approach_sketch') or '(none)'}"
         )
+    for method in context.get("methods") or []:
+        parts.append(
+            f"### Method [[{method['slug']}]] {method.get('name') or ''} (evaluated by this experiment)\n"
+            f"Mechanism:\n{method.get('mechanism') or '(none)'}\n\nProcedure:\n{method.get('procedure') or '(none)'}"
+        )
     for paper in context.get("papers") or []:
         parts.append(
-            f"### Paper [[{paper['slug']}]] {paper.get('title') or ''}\nMethod:\n{paper.get('method') or '(none)'}\n\n"
+            f"### Paper [[{paper['slug']}]] {paper.get('title') or ''} (via {paper.get('via') or 'the page'})\n"
+            f"Method:\n{paper.get('method') or '(none)'}\n\n"
             f"Hyperparameters:\n{paper.get('hyperparameters') or '(none)'}"
         )
     for sib in context.get("siblings") or []:
