@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages exprun runs against for real: GNU screen (local deploys and the remote side),
-# OpenSSH server (the tests' sshd on 127.0.0.1), Slurm + munge (the tests' single-node cluster).
+# OpenSSH server (the tests' sshd on 127.0.0.1), Slurm + munge (the tests' single-node cluster), tmux (the
+# tests' real terminal for `exprun watch`).
 # Installs only what is missing; without root it says what to install and carries on,
 # and the tests that need a missing service then skip (or fail under CI, see .ci/run).
 set -euo pipefail
@@ -9,6 +10,7 @@ missing=()
 command -v screen >/dev/null 2>&1 || missing+=(screen)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm munge)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
