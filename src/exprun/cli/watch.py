@@ -71,7 +71,11 @@ def _watch(args: argparse.Namespace) -> int:
                     + ", ".join(f"`snakemake collect_{s}`" for s in pending)
                 )
             break
-        collect_failed, slugs = _collect(settings, root, [v for v in views if v not in unwatchable])
+        try:
+            collect_failed, slugs = _collect(settings, root, [v for v in views if v not in unwatchable])
+        except KeyboardInterrupt:  # a collect stopped half-way is finished by the next one, nothing written twice
+            print("stopped while collecting; `snakemake collect_<slug>` finishes what was begun")
+            return 1
         failed |= collect_failed  # slugs: the runs the automatic fix relaunched, watched again
     return int(failed)
 
