@@ -72,11 +72,22 @@ class Looker:
     def look(self, slugs: list[str], now: datetime | None = None) -> list[RunView]:
         now = now or datetime.now(timezone.utc)
         self.pool.rescan()
+        self._announce(slugs)
         views = [self._look(slug, now) for slug in slugs]
         if any(view.problem for view in views):  # a dropped connection: the next look connects again
             self.close()
             self.pool = LauncherPool(self.root)
         return views
+
+    def _announce(self, slugs: list[str]) -> None:
+        """Tell each launcher every run it will be asked about, as status does: one round trip per server (one
+        accounting query per cluster) answers them all."""
+        for slug in slugs:
+            try:
+                record = inspection.load_record(slug, self.root)
+                self.pool.get(record).expect(record)
+            except ExprunError:
+                continue  # said by _look, for this run only
 
     def _look(self, slug: str, now: datetime) -> RunView:
         try:
