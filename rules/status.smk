@@ -11,3 +11,16 @@ rule status:
     localrule: True
     shell:
         "{params.exprun} status --settings-json {params.settings:q} 2>&1 | tee {log}"
+
+
+# Running experiments live until they end (read-only). Not piped through tee: on a terminal the view refreshes in
+# place; elsewhere `exprun watch` prints plain lines. Its errors go to the log too.
+rule watch:
+    params:
+        exprun=EXPRUN,
+        settings=get_settings,
+    log:
+        "experiments/state/watch.log",
+    localrule: True
+    shell:
+        "{params.exprun} watch --settings-json {params.settings:q} 2> >(tee {log:q} >&2)"

@@ -70,6 +70,13 @@ def test_deploy_and_collect_through_the_remote_profile(lab):
     )
     assert status.returncode == 0, status.stderr
     assert [r["experiment"] for r in json.loads(status.stdout)["pending_collect"]] == [SLUG]
+    watched = subprocess.run(
+        [sys.executable, "-m", "exprun", "watch", "--root", str(lab.root)], capture_output=True, text=True, timeout=60
+    )
+    assert watched.returncode == 0, watched.stderr
+    # the server's log, read over SSH as status reads it: each seed's section, the run's end
+    assert f"{SLUG}: ended (exit status 0) · seed 0 ended at step" in watched.stdout
+    assert "seed 2 ended at step" in watched.stdout
 
     done, out = snakemake(lab.root, f"collect_{SLUG}")
     assert done.returncode == 0, out

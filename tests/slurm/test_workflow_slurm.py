@@ -66,6 +66,14 @@ def test_array_deploy_returns_at_once_and_collect_completes_the_page(slurm_clust
     log = (root / "wiki" / "log.md").read_text()
     assert f"exp-run | deployed {SLUG} | env: slurm | cluster:" in log and "| job: " in log
 
+    watched = subprocess.run(  # until the array has ended: its tasks' logs and states, as status reads them
+        [sys.executable, "-m", "exprun", "watch", SLUG, "--root", str(root), "--interval", "1"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert watched.returncode == 0, watched.stderr
+    assert re.search(rf"{SLUG}: ended \(.*\) · seed 0 \w+.*, seed 1 \w+.*, seed 2 \w+", watched.stdout), watched.stdout
     deadline = time.monotonic() + 180
     while meta(root)["status"] == "running" and time.monotonic() < deadline:
         done, out = snakemake(root, f"collect_{SLUG}")

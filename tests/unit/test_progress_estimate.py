@@ -32,6 +32,11 @@ def test_remaining_is_never_negative(done, tasks, current):
     assert remaining_hours(done, tasks, current, 0.5, 2) == 0.0
 
 
+def test_tasks_running_side_by_side_add_their_shares():
+    # four tasks, three of them half-way at once after 1 h: 1.5 of 4 tasks done → 1 h 40 min left
+    assert remaining_hours(0, 4, 1.5, 1.0, None) == pytest.approx(5 / 3, abs=1e-3)
+
+
 def test_before_any_progress_the_page_estimate_minus_elapsed_and_never_below_zero():
     assert remaining_hours(0, 3, None, 0.25, 1.5) == pytest.approx(1.25)
     assert remaining_hours(0, 3, None, 2.0, 0.025) == 0.0

@@ -290,7 +290,7 @@ def test_deploy_report_has_the_exp_run_shape():
     for field in ("Session", "Environment", "Log file", "Code", "Estimated"):
         assert re.search(rf"^- {field}: \S", text, re.M), field
     assert "- Estimated: ~30 s (expected completion: 2026-11-21 10:00) — sanity throughput" in text
-    assert f"screen -ls | grep exp-{SLUG}" in text and f"tail -f logs/exp-{SLUG}.log" in text
+    assert f"screen -ls | grep exp-{SLUG}" in text and f"\nexprun watch {SLUG}\n" in text and "tail -f" not in text
     assert "unreviewed" in text  # /exp-run: review LLM unavailable → note "unreviewed" in DEPLOY_REPORT
     assert "unreviewed" not in reports.deploy_report(DEPLOY)
 

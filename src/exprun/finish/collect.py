@@ -14,7 +14,7 @@ from exprun.core.durations import human_hours
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.finish import completion, findings
+from exprun.finish import completion, findings, watch
 from exprun.finish.inspection import Inspection, estimated_hours, inspect, load_record, progress_data, run_config
 from exprun.logs import runlog
 from exprun.machines.launchers.base import RunRecord
@@ -116,13 +116,15 @@ def collect(slug: str, settings: Settings, root: Path = Path("."), now: datetime
 
 
 def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=print) -> dict:
-    """Full mode: poll until the session ends (never killing it), then collect."""
+    """Full mode: poll until the session ends (never killing it), then collect; meanwhile say what `exprun watch`
+    says without a terminal (its output goes through `tee` into the rule's log, so a live view has no place)."""
     page = lifecycle.find_experiment(slug, root)
     lifecycle.require_collectable(page)
     figure = estimated_hours(page, RunRecord.load(Paths(slug, root).run))
     estimate_h = float(figure) if finite(figure) else 0.0
     started = time.monotonic()
     warned = False
+    lines = watch.PlainLines(every_s=settings.collect.poll_s)  # `exprun watch`'s plain lines: one when it changed
     while True:
         try:
             with attempts.collect_lock(slug, root):  # between checks, another collect may take its turn
@@ -137,12 +139,8 @@ def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=
         if data["status"] == PageStatus.COMPLETED:
             return data
         waited_h = (time.monotonic() - started) / 3600
-        anomalies = ", ".join(a["kind"] for a in data["anomalies"]) or "none"
-        fix = f", autofix: {data['autofix']}" if data["autofix"] else ""
-        say(
-            f"[{datetime.now():%H:%M:%S}] {slug}: running — {data['progress']}, loss {data['loss']}, "
-            f"anomalies: {anomalies}{fix}"
-        )
+        for line in lines.lines(watch.view_of(data, alive=True)):
+            say(line)
         if estimate_h and waited_h > 2 * estimate_h and not warned:
             say(
                 f"warning: {slug} has run over 2× its estimate ({human_hours(estimate_h)}); "

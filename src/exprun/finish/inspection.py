@@ -6,7 +6,7 @@ files count. Reads only: collect (finish/collect.py) and `exprun status` act on 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -16,10 +16,11 @@ from exprun.core.invocation import snakemake_command
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
+from exprun.experiment import arms
 from exprun.experiment.experiment_config import ExperimentConfig, load_run_config
 from exprun.gate import approval as gate
-from exprun.logs import monitor
-from exprun.machines.launchers.base import RunRecord, RunState, latest_copy
+from exprun.logs import monitor, task_progress
+from exprun.machines.launchers.base import RunRecord, RunState, latest_copy, record_tasks, runs_tasks_in_parallel
 from exprun.run import autofix_tasks, foreign
 from exprun.run.backends import Run
 from exprun.trust import integrity, provenance, snapshot
@@ -40,6 +41,8 @@ class Inspection:
     progress: monitor.Progress
     anomalies: list[monitor.Anomaly]
     idle_seconds: float | None
+    tail: list[str] = field(default_factory=list)  # every line of the bounded tail (lines: its last MONITOR_LINES)
+    in_order: bool = False  # tasks run one after the other in one log (task_progress reads the order)
 
 
 def load_record(slug: str, root: Path) -> RunRecord:
@@ -126,7 +129,8 @@ def inspect(run: Run, settings: Settings, now: float | None = None) -> Inspectio
     tampered = snapshot_changed(run)
     if tampered:
         anomalies.append(monitor.Anomaly("snapshot_changed", tampered))
-    return Inspection(record, state, lines, progress, anomalies, idle)
+    in_order = run.launcher.runs_tasks_in_order and not runs_tasks_in_parallel(record)
+    return Inspection(record, state, lines, progress, anomalies, idle, every_line, in_order)
 
 
 def code_changed(run: Run) -> str:
@@ -187,6 +191,8 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
         Paths(slug, root).results_dir, arm_list, list(config.seeds), rules, config.primary_metric
     )
     done = sum(len(values) for values in counted.values())
+    bars = task_bars(seen, config, counted, rules.failed)
+    finished, running = task_progress.share_done(bars)
     metric = latest_metric(seen.progress.metrics, config)
     return {
         "slug": slug,
@@ -196,10 +202,11 @@ def progress_data(slug: str, page: pages.Page, seen: Inspection, root: Path, now
         "latest_metric": metric,
         "loss": seen.progress.loss,
         "anomalies": [a.as_dict() for a in seen.anomalies],
-        "elapsed_hours": round(elapsed_h, 2),
+        "elapsed_hours": round(elapsed_h, 4),
         "remaining_hours": remaining_hours(
-            done, seeds, seen.progress.fraction, elapsed_h, estimated_hours(page, seen.record)
+            max(done, finished), seeds, running, elapsed_h, estimated_hours(page, seen.record)
         ),
+        "tasks": [{**bar.as_dict(), "latest_metric": latest_metric(bar.progress.metrics, config)} for bar in bars],
         "autofix": _autofix_text(seen.record),
         "autofix_applied": bool((seen.record.autofix or {}).get("applied", True)),
     }
@@ -212,14 +219,27 @@ def estimated_hours(page: pages.Page, record: RunRecord | None) -> object:
     return figure if finite(figure) else page.get("estimated_hours")
 
 
+def task_bars(
+    seen: Inspection, config: ExperimentConfig, counted: dict[str, dict], failed: dict[str, int]
+) -> list[task_progress.TaskBar]:
+    """Each task's bar: the tasks as launched (the config's arm × seed for a run without that list)."""
+    tasks = record_tasks(seen.record) or arms.tasks(list(config.arms), [str(s) for s in config.seeds])
+    words = {str(seed) if config.single_arm else f"{arm}:{seed}" for arm, values in counted.items() for seed in values}
+    return task_progress.task_bars(
+        tasks, seen.tail or seen.lines, words, failed, alive=seen.state.alive, in_order=seen.in_order
+    )
+
+
 def remaining_hours(
     done: int, tasks: int, current: float | None, elapsed_h: float, estimated_h: object
 ) -> float | None:
     """Hours left, never negative: elapsed time scaled by the share of tasks still to run (finished tasks plus the
     current one's step fraction); before any progress, the page's estimate minus the time elapsed; None when
-    neither is known. The share is capped at 1: the last task's final `step=N/N` line, read after the tasks
-    all counted, is not more than the whole run."""
-    fraction = min((min(done, tasks) + min(max(current or 0.0, 0.0), 1.0)) / max(tasks, 1), 1.0)
+    neither is known. `current` is the running tasks' step fractions summed (several run at once in parallel).
+    The share is capped at 1: the last task's final `step=N/N` line, read after the tasks all counted, is not
+    more than the whole run."""
+    left = max(tasks - min(done, tasks), 0)
+    fraction = min((min(done, tasks) + min(max(current or 0.0, 0.0), left)) / max(tasks, 1), 1.0)
     if fraction > 0:
         return round(max(elapsed_h * (1 - fraction) / fraction, 0.0), 4)
     if finite(estimated_h) and estimated_h > 0:

@@ -124,6 +124,8 @@ class Launcher(ABC):
     code_is_here: ClassVar[bool] = True  # the code folder the run executes is this machine's
     supports_task_reruns: ClassVar[bool] = False  # relaunch(env={"EXPRUN_TASKS": ...}) reruns just those tasks
     sanity_place: ClassVar[str] = ""  # where the sanity run must have passed before a deploy here ("" = anywhere)
+    # run.sh runs the tasks one after the other into one log (unless EXPRUN_PARALLEL > 1): its order is progress
+    runs_tasks_in_order: ClassVar[bool] = False
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -336,6 +338,11 @@ class LauncherPool:
             )
         self._sessions[record.host] = self._stack.enter_context(RemoteSession(server))
         return self._sessions[record.host]
+
+    def rescan(self) -> None:
+        """Forget the launchers' answers (a launcher's listing is the moment it was made) and keep the connections:
+        the next scan asks afresh over them (`exprun watch` looks every few seconds)."""
+        self._launchers.clear()
 
     def close(self) -> None:
         self._stack.close()

@@ -28,6 +28,7 @@ class LocalScreen(Launcher):
     backend = Backend.SCREEN
     sanity_place = "local"
     supports_task_reruns = True
+    runs_tasks_in_order = True
 
     def __init__(self, root: Path, snapshot: bool = False):
         super().__init__(root)

@@ -22,6 +22,7 @@ from exprun.run.backends import Backend, Launcher, LaunchRequest, parallel_tasks
 class RemoteScreen(Launcher):
     backend = Backend.SSH
     supports_task_reruns = True
+    runs_tasks_in_order = True
     code_is_here = False  # the server runs its synced copy of the snapshot (verified by hash, and by the guard there)
     sanity_place = "remote"
 

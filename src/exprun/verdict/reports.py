@@ -45,7 +45,7 @@ def deploy_report(data: dict) -> str:
         f"{review}"
         f"{skipped}"
         "\n### Next Steps\n\n"
-        f"1. Monitor progress: `{snakemake_command('status')}` (or `/exp-status`)\n"
+        f"1. Monitor progress: `exprun watch {slug}` (live), `{snakemake_command('status')}` (or `/exp-status`)\n"
         f"2. Check this experiment: `{snakemake_command(f'collect_{slug}')}` (or `/exp-run {slug} --collect`)\n"
         "3. In /research pipeline: progress saved to wiki/outputs/pipeline-progress.md\n"
         "\n### Quick Commands\n"
@@ -65,28 +65,32 @@ def _task_logs_line(data: dict) -> str:
 
 
 def _quick_commands(data: dict) -> str:
-    first_task = (data.get("task_logs") or [data["log_file"]])[0]
+    """The commands that fit where the run is; `exprun watch` for every place (what `tail -f` used to be: a bar per
+    task, ETA and anomalies, wherever the log is)."""
+    watch = f"exprun watch {data['slug']}\n"
     if data["environment"].startswith("snakemake jobs"):
-        return f"# Snakemake jobs: the running snakemake shows them; per-seed logs\ntail -f {first_task}\n"
+        return f"# Snakemake jobs: the running snakemake shows them; watch them live\n{watch}"
     if data["environment"].startswith("slurm"):
         return (
             "# SLURM: check the array's tasks\n"
             f"squeue -r -j {data['session']}\n\n"
-            "# SLURM: tail one task's log\n"
-            f"tail -f {first_task}\n"
+            "# SLURM: watch it live (a bar per task, ETA, anomalies; Ctrl-C leaves it running)\n"
+            f"{watch}"
         )
     if data["environment"].startswith("remote"):
         return (
             "# Remote: check if still running\n"
             f"python3 tools/remote.py check --name {data['session']}\n\n"
+            "# Remote: watch it live (a bar per task, ETA, anomalies; Ctrl-C leaves it running)\n"
+            f"{watch}\n"
             "# Remote: tail log\n"
             f"python3 tools/remote.py tail-log --name {data['session']} --lines 30\n"
         )
     return (
         "# Local: check if still running\n"
         f"screen -ls | grep {data['session']}\n\n"
-        "# Local: tail log\n"
-        f"tail -f {data['log_file']}\n"
+        "# Local: watch it live (a bar per task, ETA, anomalies; Ctrl-C leaves it running)\n"
+        f"{watch}"
     )
 
 
