@@ -1,4 +1,5 @@
 # Config validation, experiment discovery and the get_* helpers the rules share.
+import os
 import shlex
 import sys
 import time
@@ -12,6 +13,7 @@ from exprun.core import config as exprun_config
 from exprun.run import attempts
 from exprun.finish import completion
 from exprun.wiki import lifecycle, pages
+from exprun.prepare.codegen.shaping import code_settings
 from exprun.workflow import targets
 from exprun.core.errors import ExprunError
 from exprun.experiment.arms import ARM_NAME
@@ -27,15 +29,22 @@ if WIKI_CONFIG.exists() and not WIKI_CONFIG.resolve().samefile(exprun_config.REP
 exprun_config.coerce_flags(config)
 validate(config, "../config/schema/config.schema.yaml", set_default=True)
 
-# Each shell step calls the package through the interpreter that runs Snakemake, with the validated
-# settings as one JSON word on its command line (nothing is written while the DAG is built).
+# Each shell step calls the package through the interpreter that runs Snakemake. The validated settings reach
+# it in the environment, $EXPRUN_SETTINGS, which every shell step inherits (a job that parses this file again,
+# on SLURM through the executor plugin, sets it again from the same config): not on its command line (Snakemake
+# prints a failed job's command, and it would be the whole settings), not in a file (nothing is written while the
+# DAG is built; a dry run writes nothing), not in params (under Snakemake's default rerun triggers a change of
+# params reruns a step: the profile forgotten once would regenerate the code). The generate step alone carries
+# the settings that shape the code (exprun.prepare.codegen.shaping), so a change of those still regenerates it.
 EXPRUN = f"{shlex.quote(sys.executable)} -m exprun"
-SETTINGS = exprun_config.as_argument(config)
+os.environ[exprun_config.SETTINGS_ENV] = exprun_config.as_argument(config)
 
 
-def get_settings(wildcards):
-    """The settings word (a function: Snakemake would read the braces of a plain string as wildcards)."""
-    return SETTINGS
+def get_code_settings(wildcards):
+    """The code-shaping settings (a function: Snakemake would read the braces of a plain string as wildcards)."""
+    return code_settings(config)
+
+
 WORKFLOW_STARTED = time.time()
 
 EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTERN.fullmatch(p.stem))

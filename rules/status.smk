@@ -5,9 +5,8 @@
 rule status:
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/status.log",
     localrule: True
     shell:
-        "{params.exprun} status --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} status 2>&1 | tee {log}"

@@ -34,12 +34,11 @@ for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
         params:
             slug=_slug,
             exprun=EXPRUN,
-            settings=get_settings,
         log:
             f"experiments/state/{_slug}/logs/check.log",
         localrule: True
         shell:
-            "{params.exprun} rule collect {params.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+            "{params.exprun} rule collect {params.slug} 2>&1 | tee {log}"
 
     rule:
         name:
@@ -49,12 +48,11 @@ for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
         params:
             slug=_slug,
             exprun=EXPRUN,
-            settings=get_settings,
         log:
             f"experiments/state/{_slug}/logs/collect.log",
         localrule: True
         shell:
-            "{params.exprun} rule collect {params.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+            "{params.exprun} rule collect {params.slug} 2>&1 | tee {log}"
 
     rule:
         name:

@@ -21,14 +21,19 @@ from exprun.workflow import steps
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
-    """Settings handed over by the workflow, else the same layers Snakemake reads (with --profile)."""
+    """Settings handed over by the workflow (--settings-json, or $EXPRUN_SETTINGS that the Snakefile sets for its
+    steps), else the same layers Snakemake reads (with --profile, else $EXPRUN_PROFILE)."""
     if getattr(args, "settings_json", None):
         return config_mod.from_argument(args.settings_json)
-    return config_mod.load(Path(args.root), getattr(args, "profile", None) or os.environ.get("EXPRUN_PROFILE"))
+    profile = getattr(args, "profile", None)
+    if not profile and os.environ.get(config_mod.SETTINGS_ENV):
+        return config_mod.from_argument(os.environ[config_mod.SETTINGS_ENV], f"${config_mod.SETTINGS_ENV}")
+    return config_mod.load(Path(args.root), profile or os.environ.get("EXPRUN_PROFILE"))
 
 
 def add_settings_options(parser: argparse.ArgumentParser) -> None:
-    """--profile for people (the Snakemake profile whose settings apply); --settings-json for the rules."""
+    """--profile for people (the Snakemake profile whose settings apply); --settings-json for a caller that hands
+    validated settings over explicitly (the rules use $EXPRUN_SETTINGS: a command line stays short)."""
     parser.add_argument(
         "--profile",
         help="Snakemake profile whose exprun settings apply (a name such as remote or "
