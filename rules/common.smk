@@ -7,11 +7,9 @@ from functools import partial
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from exprun.core import config as exprun_config
 from exprun.run import attempts
-from exprun.finish import completion
 from exprun.wiki import lifecycle, pages
 from exprun.prepare.codegen.shaping import code_settings
 from exprun.workflow import targets
@@ -20,6 +18,14 @@ from exprun.experiment.arms import ARM_NAME
 from exprun.core.slugs import SLUG_PATTERN
 from exprun.core.paths import PATTERNS, Paths
 
+
+def stop(message):
+    """A refusal found while the Snakefile is parsed: one message on stderr, the last thing on the screen, and a
+    failed exit (a WorkflowError would add Snakemake's file and line of this workflow)."""
+    print(message, file=sys.stderr)
+    sys.exit(1)
+
+
 WIKI_CONFIG = Path("config/config.yaml")
 if WIKI_CONFIG.exists() and not WIKI_CONFIG.resolve().samefile(exprun_config.REPO_CONFIG):
 
@@ -27,7 +33,10 @@ if WIKI_CONFIG.exists() and not WIKI_CONFIG.resolve().samefile(exprun_config.REP
 
 
 exprun_config.coerce_flags(config)
-validate(config, "../config/schema/config.schema.yaml", set_default=True)
+try:  # the schema (config/schema/config.schema.yaml) fills the defaults; a wrong value is one line naming its field
+    config.update(exprun_config.validate(config, "settings (config/config.yaml, the profile's configfile, --config)"))
+except ExprunError as exc:
+    stop(str(exc))
 
 # Each shell step calls the package through the interpreter that runs Snakemake. The validated settings reach
 # it in the environment, $EXPRUN_SETTINGS, which every shell step inherits (a job that parses this file again,
@@ -70,72 +79,24 @@ def _page_or_fail(slug):
         raise WorkflowError(str(exc)) from None
 
 
-def _require_deployable(page):
-    """A planned page has no deployment: markers of an earlier attempt are moved aside so it deploys again."""
+def get_target_input(verb, slug, wildcards=None):
+    """What <verb>_<slug> needs (exprun.workflow.targets.requested, also asked before the DAG is built: a refusal
+    is one message there); a new deployment first moves the markers of an earlier one aside."""
     try:
-        lifecycle.require_deployable(page)
-        attempts.retire_markers(page.slug)
+        found = targets.requested(verb, slug, config["full_via"], config["codegen"]["seeds"])
+        if found.fresh_deploy:
+            attempts.retire_markers(slug)
     except (ExprunError, OSError) as exc:
         raise WorkflowError(str(exc)) from None
-
-
-def get_deploy_target(slug, wildcards=None):
-    """deployed.stamp of a planned page; a running one is told to collect, a completed one to evaluate."""
-    _require_deployable(_page_or_fail(slug))
-    return str(Paths(slug).deployed)
-
-
-def _deployed_or_deployable(slug):
-    """full_<slug> waits for a run it deployed earlier (running, stamp there), or deploys a planned page."""
-    stamp = Paths(slug).deployed
-    page = _page_or_fail(slug)
-    resuming = page.status == lifecycle.COMPLETED and completion.resumable(slug, Path("."))  # a collect cut short
-    if not (page.status == lifecycle.RUNNING and stamp.exists()) and not resuming:
-        _require_deployable(page)
-    return str(stamp)
-
-
-def get_collect_page(slug, wildcards=None):
-    """The page, after checking that the status allows a collect (or that a collect stopped half-way)."""
-    page = _page_or_fail(slug)
-    if page.status == lifecycle.COMPLETED and completion.resumable(slug, Path(".")):
-        return str(page.path)
-    try:
-        lifecycle.require_collectable(page)
-    except ExprunError as exc:
-        raise WorkflowError(str(exc)) from None
-    return str(page.path)
-
-
-def get_full_target(slug, wildcards=None):
-    """Through deploy + wait (detached), or the seeds as Snakemake jobs (full_via: jobs)."""
-    if config["full_via"] == "jobs":
-        page = _page_or_fail(slug)
-        if not (page.status == lifecycle.RUNNING and Paths(slug).jobs_started.exists()):
-            _require_deployable(page)
-        return str(Paths(slug).collected_jobs)
-    _deployed_or_deployable(slug)
-    return str(Paths(slug).collected)
+    return found.path
 
 
 def get_seed_results(wildcards):
-    """One result file per task: per seed of config.yaml (the page's seeds before generation), per arm when
-    it has arms (results/<slug>/<arm>/seed_<N>.json)."""
-    from exprun.experiment import arms
-    from exprun.prepare.codegen.spec import build_spec
-    from exprun.core.errors import ConfigError
-    from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
-
+    """One result file per task (full_via: jobs), per seed and arm of config.yaml (the page's before generation)."""
     try:
-        try:
-            experiment = load_experiment_config(wildcards.slug)
-        except ConfigError:
-            planned = build_spec(_page_or_fail(wildcards.slug), config["codegen"]["seeds"]).config
-            experiment = ExperimentConfig.from_mapping(planned, "the page (config.yaml not generated yet)")
-        tasks = arms.tasks(list(experiment.arms), list(experiment.seeds))
+        return targets.seed_result_files(wildcards.slug, config["codegen"]["seeds"])
     except ExprunError as exc:
         raise WorkflowError(str(exc)) from None
-    return [arms.result_file(wildcards.slug, task) for task in tasks]
 
 
 def get_seed_gpus(wildcards):
