@@ -2,17 +2,17 @@
 import os
 import shlex
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger as snakemake_logger
 
 from exprun.core import config as exprun_config
 from exprun.run import attempts
 from exprun.wiki import lifecycle, pages
 from exprun.prepare.codegen.shaping import code_settings
-from exprun.workflow import targets
+from exprun.workflow import failures, targets
 from exprun.core.errors import ExprunError
 from exprun.experiment.arms import ARM_NAME
 from exprun.core.slugs import SLUG_PATTERN
@@ -47,14 +47,14 @@ except ExprunError as exc:
 # the settings that shape the code (exprun.prepare.codegen.shaping), so a change of those still regenerates it.
 EXPRUN = f"{shlex.quote(sys.executable)} -m exprun"
 os.environ[exprun_config.SETTINGS_ENV] = exprun_config.as_argument(config)
+failures.start_call()
+snakemake_logger.addFilter(failures.SaidAlready())  # a step's failure is said by exprun, not as a file and line
 
 
 def get_code_settings(wildcards):
     """The code-shaping settings (a function: Snakemake would read the braces of a plain string as wildcards)."""
     return code_settings(config)
 
-
-WORKFLOW_STARTED = time.time()
 
 EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTERN.fullmatch(p.stem))
 
@@ -107,10 +107,10 @@ def get_seed_gpus(wildcards):
     return (config["slurm"]["gpus"] or plan.count) if plan.needed else 0
 
 
-def print_gate_messages():
-    """After a failed run, repeat any approval checklist written during it, as the last words."""
-    for slug in EXPERIMENT_SLUGS:
-        gate = Paths(slug).gate_message
-        if gate.exists() and gate.stat().st_mtime >= WORKFLOW_STARTED - 1:
-            rule_line = "=" * 72
-            print(f"\n{rule_line}\n{gate.read_text()}{rule_line}", file=sys.stderr)
+def print_failures():
+    """After a failed run: the message of each step that failed in it (the gate's checklist, a one-line error),
+    once, as the last words — then the call ends, before Snakemake adds its log path and its own error line."""
+    messages = failures.of_this_call(targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv))
+    if messages:
+        print(failures.last_block(messages), end="", file=sys.stderr)
+        sys.exit(1)

@@ -11,13 +11,14 @@ from exprun.cli import init as init_mod
 from exprun.cli.output import human_verb
 from exprun.core import config as config_mod
 from exprun.core.errors import ExprunError
+from exprun.core.files import os_error_message
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.core.slugs import validate_slug
 from exprun.experiment.experiment_config import readable
 from exprun.gate import approval as gate
 from exprun.prepare.codegen import generate, manifest
-from exprun.workflow import steps
+from exprun.workflow import failures, steps
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -103,7 +104,11 @@ def _rule(args: argparse.Namespace) -> int:
         argv = deploy.run_seed_job(validate_slug(args.slug), args.seed, Path(args.root), args.arm or "")
         sys.stdout.flush()
         os.execvp(argv[0], argv)
-    print(steps.run(args.step, args.slug, settings_of(args), Path(args.root)))
+    try:
+        print(steps.run(args.step, args.slug, settings_of(args), Path(args.root)))
+    except (ExprunError, OSError) as exc:  # said in full once, as the workflow's last words (workflow.failures)
+        message = str(exc) if isinstance(exc, ExprunError) else os_error_message(exc)
+        raise ExprunError(failures.record(validate_slug(args.slug), args.step, message, Path(args.root))) from None
     return 0
 
 
