@@ -83,6 +83,9 @@ class Requested:
     fresh_deploy: bool = False  # a new deployment: the markers of an earlier one go aside before the DAG is built
 
 
+REQUESTS = ("prepare", "deploy", "collect", "check", "full")  # the targets whose page status requested() checks
+
+
 def requested(
     verb: str, slug: str, full_via: str = "detached", page_seeds: int = 3, root: Path = Path(".")
 ) -> Requested:
@@ -101,7 +104,7 @@ def requested(
         lifecycle.require_deployable(page)
         return Requested(str(paths.deployed), fresh_deploy=True)
     if verb != "full":
-        raise ExprunError(f"unknown target {verb}_{slug} (one of {', '.join(f'{v}_{slug}' for v in VERBS)})")
+        raise ExprunError(f"unknown target {verb}_{slug} (one of {', '.join(f'{v}_{slug}' for v in REQUESTS)})")
     if full_via == "jobs":
         seed_result_files(slug, page_seeds, root)  # config.yaml must name the tasks the jobs run
         underway = page.status == lifecycle.RUNNING and paths.jobs_started.exists()
@@ -150,8 +153,12 @@ def refusal(
     for word in map(str, argv):
         match = TARGET.fullmatch(word)
         if match and word not in reserved:
+            verb, slug = match.group(1), match.group("slug")
             try:
-                requested(match.group(1), match.group("slug"), full_via, page_seeds, root)
+                if verb in REQUESTS:
+                    requested(verb, slug, full_via, page_seeds, root)
+                else:  # a target that only reads: the page must be there and be what its file name says
+                    lifecycle.find_experiment(slug, root)
             except ExprunError as exc:
                 return str(exc)
     return None
