@@ -35,4 +35,4 @@ rule overview:
 
 
 onerror:
-    print_gate_messages()
+    print_failures()

@@ -9,12 +9,11 @@ rule wait_and_collect:
         collected=PATTERNS["collected"],
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/{slug}/logs/wait_and_collect.log",
     localrule: True
     shell:
-        "{params.exprun} rule wait {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule wait {wildcards.slug} 2>&1 | tee {log}"
 
 
 # full_via: jobs — once every seed job delivered, collect like a detached run.
@@ -26,21 +25,19 @@ rule collect_seed_jobs:
         collected=PATTERNS["collected_jobs"],
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/{slug}/logs/collect_seed_jobs.log",
     localrule: True
     shell:
-        "{params.exprun} rule collect {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log} && touch {output.collected:q}"
+        "{params.exprun} rule collect {wildcards.slug} 2>&1 | tee {log} && touch {output.collected:q}"
 
 
 # Every experiment whose run has ended, continuing past failures.
 rule collect_ready:
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/collect_ready.log",
     localrule: True
     shell:
-        "{params.exprun} collect-ready --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} collect-ready 2>&1 | tee {log}"

@@ -1,22 +1,30 @@
 # Config validation, experiment discovery and the get_* helpers the rules share.
+import os
 import shlex
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.logging import logger as snakemake_logger
 
 from exprun.core import config as exprun_config
 from exprun.run import attempts
-from exprun.finish import completion
 from exprun.wiki import lifecycle, pages
-from exprun.workflow import targets
+from exprun.prepare.codegen.shaping import code_settings
+from exprun.workflow import failures, targets
 from exprun.core.errors import ExprunError
 from exprun.experiment.arms import ARM_NAME
 from exprun.core.slugs import SLUG_PATTERN
 from exprun.core.paths import PATTERNS, Paths
+
+
+def stop(message):
+    """A refusal found while the Snakefile is parsed: one message on stderr, the last thing on the screen, and a
+    failed exit (a WorkflowError would add Snakemake's file and line of this workflow)."""
+    print(message, file=sys.stderr)
+    sys.exit(1)
+
 
 WIKI_CONFIG = Path("config/config.yaml")
 if WIKI_CONFIG.exists() and not WIKI_CONFIG.resolve().samefile(exprun_config.REPO_CONFIG):
@@ -25,18 +33,28 @@ if WIKI_CONFIG.exists() and not WIKI_CONFIG.resolve().samefile(exprun_config.REP
 
 
 exprun_config.coerce_flags(config)
-validate(config, "../config/schema/config.schema.yaml", set_default=True)
+try:  # the schema (config/schema/config.schema.yaml) fills the defaults; a wrong value is one line naming its field
+    config.update(exprun_config.validate(config, "settings (config/config.yaml, the profile's configfile, --config)"))
+except ExprunError as exc:
+    stop(str(exc))
 
-# Each shell step calls the package through the interpreter that runs Snakemake, with the validated
-# settings as one JSON word on its command line (nothing is written while the DAG is built).
+# Each shell step calls the package through the interpreter that runs Snakemake. The validated settings reach
+# it in the environment, $EXPRUN_SETTINGS, which every shell step inherits (a job that parses this file again,
+# on SLURM through the executor plugin, sets it again from the same config): not on its command line (Snakemake
+# prints a failed job's command, and it would be the whole settings), not in a file (nothing is written while the
+# DAG is built; a dry run writes nothing), not in params (under Snakemake's default rerun triggers a change of
+# params reruns a step: the profile forgotten once would regenerate the code). The generate step alone carries
+# the settings that shape the code (exprun.prepare.codegen.shaping), so a change of those still regenerates it.
 EXPRUN = f"{shlex.quote(sys.executable)} -m exprun"
-SETTINGS = exprun_config.as_argument(config)
+os.environ[exprun_config.SETTINGS_ENV] = exprun_config.as_argument(config)
+failures.start_call()
+snakemake_logger.addFilter(failures.SaidAlready())  # a step's failure is said by exprun, not as a file and line
 
 
-def get_settings(wildcards):
-    """The settings word (a function: Snakemake would read the braces of a plain string as wildcards)."""
-    return SETTINGS
-WORKFLOW_STARTED = time.time()
+def get_code_settings(wildcards):
+    """The code-shaping settings (a function: Snakemake would read the braces of a plain string as wildcards)."""
+    return code_settings(config)
+
 
 EXPERIMENT_SLUGS = sorted(p.stem for p in pages.experiment_pages() if SLUG_PATTERN.fullmatch(p.stem))
 
@@ -66,72 +84,24 @@ def _page_or_fail(slug):
         raise WorkflowError(str(exc)) from None
 
 
-def _require_deployable(page):
-    """A planned page has no deployment: markers of an earlier attempt are moved aside so it deploys again."""
+def get_target_input(verb, slug, wildcards=None):
+    """What <verb>_<slug> needs (exprun.workflow.targets.requested, also asked before the DAG is built: a refusal
+    is one message there); a new deployment first moves the markers of an earlier one aside."""
     try:
-        lifecycle.require_deployable(page)
-        attempts.retire_markers(page.slug)
+        found = targets.requested(verb, slug, config["full_via"], config["codegen"]["seeds"])
+        if found.fresh_deploy:
+            attempts.retire_markers(slug)
     except (ExprunError, OSError) as exc:
         raise WorkflowError(str(exc)) from None
-
-
-def get_deploy_target(slug, wildcards=None):
-    """deployed.stamp of a planned page; a running one is told to collect, a completed one to evaluate."""
-    _require_deployable(_page_or_fail(slug))
-    return str(Paths(slug).deployed)
-
-
-def _deployed_or_deployable(slug):
-    """full_<slug> waits for a run it deployed earlier (running, stamp there), or deploys a planned page."""
-    stamp = Paths(slug).deployed
-    page = _page_or_fail(slug)
-    resuming = page.status == lifecycle.COMPLETED and completion.resumable(slug, Path("."))  # a collect cut short
-    if not (page.status == lifecycle.RUNNING and stamp.exists()) and not resuming:
-        _require_deployable(page)
-    return str(stamp)
-
-
-def get_collect_page(slug, wildcards=None):
-    """The page, after checking that the status allows a collect (or that a collect stopped half-way)."""
-    page = _page_or_fail(slug)
-    if page.status == lifecycle.COMPLETED and completion.resumable(slug, Path(".")):
-        return str(page.path)
-    try:
-        lifecycle.require_collectable(page)
-    except ExprunError as exc:
-        raise WorkflowError(str(exc)) from None
-    return str(page.path)
-
-
-def get_full_target(slug, wildcards=None):
-    """Through deploy + wait (detached), or the seeds as Snakemake jobs (full_via: jobs)."""
-    if config["full_via"] == "jobs":
-        page = _page_or_fail(slug)
-        if not (page.status == lifecycle.RUNNING and Paths(slug).jobs_started.exists()):
-            _require_deployable(page)
-        return str(Paths(slug).collected_jobs)
-    _deployed_or_deployable(slug)
-    return str(Paths(slug).collected)
+    return found.path
 
 
 def get_seed_results(wildcards):
-    """One result file per task: per seed of config.yaml (the page's seeds before generation), per arm when
-    it has arms (results/<slug>/<arm>/seed_<N>.json)."""
-    from exprun.experiment import arms
-    from exprun.prepare.codegen.spec import build_spec
-    from exprun.core.errors import ConfigError
-    from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
-
+    """One result file per task (full_via: jobs), per seed and arm of config.yaml (the page's before generation)."""
     try:
-        try:
-            experiment = load_experiment_config(wildcards.slug)
-        except ConfigError:
-            planned = build_spec(_page_or_fail(wildcards.slug), config["codegen"]["seeds"]).config
-            experiment = ExperimentConfig.from_mapping(planned, "the page (config.yaml not generated yet)")
-        tasks = arms.tasks(list(experiment.arms), list(experiment.seeds))
+        return targets.seed_result_files(wildcards.slug, config["codegen"]["seeds"])
     except ExprunError as exc:
         raise WorkflowError(str(exc)) from None
-    return [arms.result_file(wildcards.slug, task) for task in tasks]
 
 
 def get_seed_gpus(wildcards):
@@ -142,10 +112,10 @@ def get_seed_gpus(wildcards):
     return (config["slurm"]["gpus"] or plan.count) if plan.needed else 0
 
 
-def print_gate_messages():
-    """After a failed run, repeat any approval checklist written during it, as the last words."""
-    for slug in EXPERIMENT_SLUGS:
-        gate = Paths(slug).gate_message
-        if gate.exists() and gate.stat().st_mtime >= WORKFLOW_STARTED - 1:
-            rule_line = "=" * 72
-            print(f"\n{rule_line}\n{gate.read_text()}{rule_line}", file=sys.stderr)
+def print_failures():
+    """After a failed run: the message of each step that failed in it (the gate's checklist, a one-line error),
+    once, as the last words — then the call ends, before Snakemake adds its log path and its own error line."""
+    messages = failures.of_this_call(targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv))
+    if messages:
+        print(failures.last_block(messages), end="", file=sys.stderr)
+        sys.exit(1)

@@ -8,9 +8,8 @@ rule deploy:
         stamp=PATTERNS["deployed"],
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/{slug}/logs/deploy.log",
     localrule: True
     shell:
-        "{params.exprun} rule deploy {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule deploy {wildcards.slug} 2>&1 | tee {log}"

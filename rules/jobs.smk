@@ -10,12 +10,11 @@ rule start_seed_jobs:
         stamp=PATTERNS["jobs_started"],
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/{slug}/logs/start_seed_jobs.log",
     localrule: True
     shell:
-        "{params.exprun} rule start-jobs {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule start-jobs {wildcards.slug} 2>&1 | tee {log}"
 
 
 # Each job checks the approval itself when it starts (a leftover or hand-made jobs.stamp proves nothing).

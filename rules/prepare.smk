@@ -8,12 +8,12 @@ rule generate_code:
         generated=PATTERNS["generated"],
     params:
         exprun=EXPRUN,
-        settings=get_settings,
+        code_settings=get_code_settings,  # only these settings rerun it (exprun.prepare.codegen.shaping)
     log:
         "experiments/state/{slug}/logs/generate_code.log",
     localrule: True
     shell:
-        "{params.exprun} rule generate {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule generate {wildcards.slug} 2>&1 | tee {log}"
 
 
 rule check_dataset:
@@ -23,12 +23,11 @@ rule check_dataset:
         report=PATTERNS["dataset"],
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/{slug}/logs/check_dataset.log",
     localrule: True
     shell:
-        "{params.exprun} rule dataset {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule dataset {wildcards.slug} 2>&1 | tee {log}"
 
 
 rule review_code:
@@ -39,12 +38,11 @@ rule review_code:
         record=PATTERNS["review"],
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/{slug}/logs/review_code.log",
     localrule: True
     shell:
-        "{params.exprun} rule review {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule review {wildcards.slug} 2>&1 | tee {log}"
 
 
 rule sanity_check:
@@ -57,11 +55,10 @@ rule sanity_check:
         report=PATTERNS["sanity"],
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/{slug}/logs/sanity_check.log",
     shell:
-        "{params.exprun} rule sanity {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule sanity {wildcards.slug} 2>&1 | tee {log}"
 
 
 # Reads approval.stamp, which only a person writes (`exprun approve <slug>` or touch).
@@ -72,9 +69,8 @@ rule await_approval:
         verified=PATTERNS["approval_ok"],
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/{slug}/logs/await_approval.log",
     localrule: True
     shell:
-        "{params.exprun} rule gate {wildcards.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} rule gate {wildcards.slug} 2>&1 | tee {log}"

@@ -5,12 +5,11 @@
 rule status:
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/status.log",
     localrule: True
     shell:
-        "{params.exprun} status --settings-json {params.settings:q} 2>&1 | tee {log}"
+        "{params.exprun} status 2>&1 | tee {log}"
 
 
 # Running experiments live until they end (read-only). Not piped through tee: on a terminal the view refreshes in
@@ -18,9 +17,8 @@ rule status:
 rule watch:
     params:
         exprun=EXPRUN,
-        settings=get_settings,
     log:
         "experiments/state/watch.log",
     localrule: True
     shell:
-        "{params.exprun} watch --settings-json {params.settings:q} 2> >(tee {log:q} >&2)"
+        "{params.exprun} watch 2> >(tee {log:q} >&2)"

@@ -3,9 +3,13 @@
 # Each is a thin rule that only requests files; the slug reaches helpers through partial/params,
 # never through the loop variable (a lambda would see the last slug).
 
-_unknown = targets.unknown_targets(EXPERIMENT_SLUGS, sys.argv, [r.name for r in workflow.rules])
-if _unknown:
-    raise WorkflowError(targets.unknown_message(_unknown[0]))
+# Every target on the command line is checked before anything is built: a mistyped name, a page whose slug is not
+# its file name, a status that forbids the target is one message, the last on the screen (see stop()).
+_refused = targets.refusal(
+    EXPERIMENT_SLUGS, sys.argv, [r.name for r in workflow.rules], config["full_via"], config["codegen"]["seeds"]
+)
+if _refused:
+    stop(_refused)
 
 # Only the experiments the command line names get their rules (see exprun.workflow.targets); all when it names none.
 for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
@@ -21,7 +25,7 @@ for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
         name:
             f"deploy_{_slug}"
         input:
-            partial(get_deploy_target, _slug),
+            partial(get_target_input, "deploy", _slug),
         localrule: True
 
 
@@ -30,36 +34,34 @@ for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
         name:
             f"check_{_slug}"
         input:
-            partial(get_collect_page, _slug),
+            partial(get_target_input, "check", _slug),
         params:
             slug=_slug,
             exprun=EXPRUN,
-            settings=get_settings,
         log:
             f"experiments/state/{_slug}/logs/check.log",
         localrule: True
         shell:
-            "{params.exprun} rule collect {params.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+            "{params.exprun} rule collect {params.slug} 2>&1 | tee {log}"
 
     rule:
         name:
             f"collect_{_slug}"
         input:
-            partial(get_collect_page, _slug),
+            partial(get_target_input, "collect", _slug),
         params:
             slug=_slug,
             exprun=EXPRUN,
-            settings=get_settings,
         log:
             f"experiments/state/{_slug}/logs/collect.log",
         localrule: True
         shell:
-            "{params.exprun} rule collect {params.slug} --settings-json {params.settings:q} 2>&1 | tee {log}"
+            "{params.exprun} rule collect {params.slug} 2>&1 | tee {log}"
 
     rule:
         name:
             f"full_{_slug}"
         input:
-            partial(get_full_target, _slug),
+            partial(get_target_input, "full", _slug),
         localrule: True
 

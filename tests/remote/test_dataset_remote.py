@@ -104,8 +104,8 @@ def test_a_missing_dataset_stops_prepare_with_the_confirmation_checklist(lab):
     wanted = lab.work_dir / "data" / "cloud.npz"
     where = f"remote 127.0.0.1:{lab.work_dir}"
     headline = f"Dataset missing: {SLUG}: dataset not found: tried {wanted} ({where})."
-    last_block = out.rsplit("=" * 72, 2)[-2]
-    assert headline in last_block, out
+    last_block = out.rsplit("=" * 72, 1)[-1]  # the last block on the screen, after the last rule line
+    assert headline in last_block and out.count("has no dataset.download") == 1, out  # the checklist once, last
     assert f"relative paths are under work_dir {lab.work_dir} on 127.0.0.1" in last_block
     assert "has no dataset.download" in last_block and f"`exprun fetch-data {SLUG} --profile remote`" in last_block
     destination = shlex.quote(f"{lab.sshd['user']}@127.0.0.1:{wanted}")

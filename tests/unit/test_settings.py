@@ -43,6 +43,22 @@ def test_settings_travel_as_one_argument_and_come_back_whole(example_wiki):
         config.from_argument("{broken")
 
 
+def test_the_rules_hand_the_settings_over_in_the_environment_and_a_profile_named_wins(example_wiki, monkeypatch):
+    """The Snakefile sets $EXPRUN_SETTINGS for its steps (their command lines stay short); a person's --profile
+    still decides for the command it is given on."""
+    import argparse
+
+    from exprun.cli.pipeline import settings_of
+
+    monkeypatch.setenv(config.SETTINGS_ENV, config.as_argument(config.load(example_wiki, "slurm")))
+    args = argparse.Namespace(root=str(example_wiki), profile=None, settings_json=None)
+    assert settings_of(args).env == "slurm"
+    assert settings_of(argparse.Namespace(root=str(example_wiki), profile="remote")).env == "remote"
+    monkeypatch.setenv(config.SETTINGS_ENV, "{broken")
+    with pytest.raises(ConfigError, match=r"^\$EXPRUN_SETTINGS is not JSON"):
+        settings_of(args)
+
+
 def test_exprun_deploy_uses_the_profile_it_is_given(example_wiki):
     """Without --profile the wiki's settings (local); with --profile remote the remote path is taken."""
     from exprun.gate import approval as gate

@@ -56,3 +56,43 @@ def test_approving_a_mistyped_slug_names_the_experiments_not_a_prepare_of_the_ty
     said = str(raised.value)
     assert "experiment 'digits-mlp-vs-logrg' not found" in said and "digits-mlp-vs-logreg (planned)" in said
     assert "prepare_digits-mlp-vs-logrg" not in said
+
+
+def _set_status(wiki, status, slug="digits-mlp-vs-logreg"):
+    page = wiki / "wiki" / "experiments" / f"{slug}.md"
+    page.write_text(page.read_text().replace("status: planned", f"status: {status}"))
+
+
+def test_a_target_the_page_does_not_allow_is_refused_in_one_line_before_anything_is_built(example_wiki):
+    slugs = ["digits-cnn-gpu", "digits-mlp-ablation", "digits-mlp-vs-logreg"]
+
+    def refusal(*words, full_via="detached"):
+        return targets.refusal(slugs, ["snakemake", *words], ["collect_ready"], full_via, 3, example_wiki)
+
+    assert refusal("deploy_digits-mlp-vs-logreg", "collect_ready") is None
+    assert refusal("collect_digits-mlp-vs-logreg").startswith("digits-mlp-vs-logreg: not deployed yet")
+    assert refusal("deploy_digits-mlp-vs-logrg").startswith("deploy_digits-mlp-vs-logrg: no experiment")
+    _set_status(example_wiki, "running")
+    said = refusal("prepare_digits-cnn-gpu", "deploy_digits-mlp-vs-logreg")
+    assert said.startswith("digits-mlp-vs-logreg: already running — use `snakemake collect_digits-mlp-vs-logreg`")
+    assert refusal("full_digits-mlp-vs-logreg", full_via="jobs").startswith("digits-mlp-vs-logreg: already running")
+    assert refusal("collect_digits-mlp-vs-logreg", "check_digits-mlp-vs-logreg") is None
+    stamp = example_wiki / "experiments" / "state" / "digits-mlp-vs-logreg" / "deployed.stamp"
+    stamp.parent.mkdir(parents=True)
+    stamp.touch()
+    assert refusal("full_digits-mlp-vs-logreg") is None, "full_ waits for the run it deployed"
+    page = example_wiki / "wiki" / "experiments" / "digits-cnn-gpu.md"
+    page.write_text(page.read_text().replace('slug: "digits-cnn-gpu"', 'slug: "digits-cnn"'))
+    assert "field 'slug' is 'digits-cnn' but the file is named digits-cnn-gpu.md" in refusal("prepare_digits-cnn-gpu")
+
+
+def test_what_a_target_asks_for_and_whether_it_deploys_anew(example_wiki):
+    asked = targets.requested("deploy", "digits-mlp-vs-logreg", root=example_wiki)
+    assert asked.path.endswith("experiments/state/digits-mlp-vs-logreg/deployed.stamp") and asked.fresh_deploy
+    full = targets.requested("full", "digits-mlp-vs-logreg", "jobs", root=example_wiki)
+    assert full.path.endswith("collected_jobs.json") and full.fresh_deploy
+    seeds = targets.seed_result_files("digits-mlp-vs-logreg", 3, example_wiki)
+    assert seeds == [f"results/digits-mlp-vs-logreg/seed_{n}.json" for n in (0, 1, 2)]
+    _set_status(example_wiki, "running")
+    collect = targets.requested("check", "digits-mlp-vs-logreg", root=example_wiki)
+    assert collect.path.endswith("wiki/experiments/digits-mlp-vs-logreg.md") and not collect.fresh_deploy

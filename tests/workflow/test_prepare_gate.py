@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 from workflow_helpers import DEMO_SLUG, REPO, edit_config, exprun, hint, output, page_meta, prepare, snakemake
 
+TEXT: dict = {"capture_output": True, "text": True, "timeout": 300}
+
 
 def state(root, name, slug=DEMO_SLUG):
     return root / "experiments" / "state" / slug / name
@@ -234,9 +236,10 @@ def test_building_the_dag_writes_nothing_in_the_wiki(wiki_root):
 
 
 def test_a_regeneration_that_fails_keeps_the_record_of_who_wrote_each_file(wiki_root):
-    """Attack (an unlucky user): the profile forgotten once (`--cores 1`, Snakemake's default rerun triggers:
-    the settings differ, so the code is generated again) with a generator that fails. Snakemake deletes a
-    failed job's outputs — it must not take the manifest with it, or the gate calls every file a person's."""
+    """Attack (an unlucky user): the profile forgotten once (`--cores 1`, Snakemake's default rerun triggers)
+    while a setting that shapes the code changed (so the code is generated again), with a generator that fails.
+    Snakemake deletes a failed job's outputs — it must not take the manifest with it, or the gate calls every
+    file a person's."""
     prepare(wiki_root)
     code = wiki_root / "experiments" / "code" / DEMO_SLUG
     manifest = code / ".exprun-manifest.json"
@@ -250,3 +253,27 @@ def test_a_regeneration_that_fails_keeps_the_record_of_who_wrote_each_file(wiki_
     from exprun.prepare.codegen import manifest as written
 
     assert written.human_changes(code) == []
+
+
+def test_the_profile_forgotten_once_with_another_machines_settings_regenerates_nothing(wiki_root):
+    """`--cores 1` (Snakemake's default rerun triggers: params count) with other settings than the prepare's: no
+    rule carries the settings any more, so the code is not generated again and its manifest stays as it was (the
+    review and sanity steps run again here for a reason of their own: their code files were unknown when the first
+    prepare built its DAG). Only the settings that shape the code are the generate step's params: a change of one
+    still regenerates."""
+    prepare(wiki_root)
+    manifest = wiki_root / "experiments" / "code" / DEMO_SLUG / ".exprun-manifest.json"
+    recorded, written_at = manifest.read_text(), manifest.stat().st_mtime_ns
+    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wiki_root)]
+    argv += ["--cores", "1", f"prepare_{DEMO_SLUG}"]
+    slurm = subprocess.run([*argv, "-n", "--configfile", str(REPO / "profiles" / "slurm" / "exprun.yaml")], **TEXT)
+    assert slurm.returncode == 0 and "rule generate_code" not in output(slurm), output(slurm)
+    assert "Params have changed" not in output(slurm)
+    again = subprocess.run(argv, **TEXT)  # the wiki's own settings, not the local profile's
+    assert again.returncode == 0 and "rule generate_code" not in output(again), output(again)
+    assert (manifest.read_text(), manifest.stat().st_mtime_ns) == (recorded, written_at)
+    settings = wiki_root / "config" / "config.yaml"
+    settings.write_text(settings.read_text() + "codegen:\n  seeds: 5\n")
+    dry = subprocess.run([*argv, "-n"], **TEXT)
+    assert dry.returncode == 0 and "rule generate_code" in output(dry), output(dry)
+    assert "Params have changed since last execution" in output(dry)

@@ -40,6 +40,20 @@ def hint(root: Path, target: str) -> str:
     return shlex.join(["snakemake", *_options(root), target])
 
 
+def on_screen(root: Path, *args: str, timeout: float = 300) -> tuple[int, str]:
+    """`snakemake` with the local profile, its exit status and its output as a person sees it: stdout and stderr
+    in the order they were written."""
+    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+    argv += ["--profile", str(REPO / "profiles" / "local"), "--directory", str(root), *args]
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    return done.returncode, done.stdout
+
+
+def last_lines(text: str, count: int = 1) -> list[str]:
+    """The last non-empty lines on the screen."""
+    return [line for line in text.splitlines() if line.strip()][-count:]
+
+
 def exprun(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "exprun", *args, "--root", str(root)], capture_output=True, text=True, timeout=120

@@ -11,6 +11,7 @@ from exprun.cli import init as init_mod
 from exprun.cli.output import human_verb
 from exprun.core import config as config_mod
 from exprun.core.errors import ExprunError
+from exprun.core.files import os_error_message
 from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
@@ -18,18 +19,23 @@ from exprun.core.slugs import validate_slug
 from exprun.experiment.experiment_config import readable
 from exprun.gate import approval as gate
 from exprun.prepare.codegen import generate, manifest
-from exprun.workflow import steps
+from exprun.workflow import failures, steps
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
-    """Settings handed over by the workflow, else the same layers Snakemake reads (with --profile)."""
+    """Settings handed over by the workflow (--settings-json, or $EXPRUN_SETTINGS that the Snakefile sets for its
+    steps), else the same layers Snakemake reads (with --profile, else $EXPRUN_PROFILE)."""
     if getattr(args, "settings_json", None):
         return config_mod.from_argument(args.settings_json)
-    return config_mod.load(Path(args.root), getattr(args, "profile", None) or os.environ.get("EXPRUN_PROFILE"))
+    profile = getattr(args, "profile", None)
+    if not profile and os.environ.get(config_mod.SETTINGS_ENV):
+        return config_mod.from_argument(os.environ[config_mod.SETTINGS_ENV], f"${config_mod.SETTINGS_ENV}")
+    return config_mod.load(Path(args.root), profile or os.environ.get("EXPRUN_PROFILE"))
 
 
 def add_settings_options(parser: argparse.ArgumentParser) -> None:
-    """--profile for people (the Snakemake profile whose settings apply); --settings-json for the rules."""
+    """--profile for people (the Snakemake profile whose settings apply); --settings-json for a caller that hands
+    validated settings over explicitly (the rules use $EXPRUN_SETTINGS: a command line stays short)."""
     parser.add_argument(
         "--profile",
         help="Snakemake profile whose exprun settings apply (a name such as remote or "
@@ -100,7 +106,11 @@ def _rule(args: argparse.Namespace) -> int:
         argv = deploy.run_seed_job(validate_slug(args.slug), args.seed, Path(args.root), args.arm or "")
         sys.stdout.flush()
         os.execvp(argv[0], argv)
-    print(steps.run(args.step, args.slug, settings_of(args), Path(args.root)))
+    try:
+        print(steps.run(args.step, args.slug, settings_of(args), Path(args.root)))
+    except (ExprunError, OSError) as exc:  # said in full once, as the workflow's last words (workflow.failures)
+        message = str(exc) if isinstance(exc, ExprunError) else os_error_message(exc)
+        raise ExprunError(failures.record(validate_slug(args.slug), args.step, message, Path(args.root))) from None
     return 0
 
 

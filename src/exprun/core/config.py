@@ -147,20 +147,26 @@ def parse(data: dict, source: str = "config") -> Settings:
     return settings_from_dict(validate(data, source))
 
 
+# The workflow's validated settings, as the Snakefile hands them to its steps: in the environment every shell step
+# inherits, not on the command line (Snakemake prints a failed job's command) and not in a rule's params (a change of
+# params reruns a step under Snakemake's default rerun triggers; rules/common.smk).
+SETTINGS_ENV = "EXPRUN_SETTINGS"
+
+
 def as_argument(settings: dict | Settings) -> str:
-    """The workflow's validated settings as one JSON word for a step's command line (no file written)."""
+    """The workflow's validated settings as one JSON word (for $EXPRUN_SETTINGS; no file written)."""
     data = settings.as_dict() if isinstance(settings, Settings) else settings
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def from_argument(text: str) -> Settings:
-    """Settings handed over by a Snakemake rule: already layered and validated there, so only
+def from_argument(text: str, source: str = "--settings-json") -> Settings:
+    """Settings handed over by the workflow: already layered and validated there, so only
     defaults are filled (no second schema check in every step's process)."""
     try:
         settings = json.loads(text)
     except ValueError as exc:
-        raise ConfigError(f"--settings-json is not JSON: {exc}") from None
+        raise ConfigError(f"{source} is not JSON: {exc}") from None
     if not isinstance(settings, dict):
-        raise ConfigError("--settings-json must be a JSON object of settings")
+        raise ConfigError(f"{source} must be a JSON object of settings")
     fill_defaults(schema(), settings)
     return settings_from_dict(settings)

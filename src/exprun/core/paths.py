@@ -76,6 +76,7 @@ class Paths:
     collect_pending = At("experiments/state/{slug}/collect.pending.json")
     run_report = At("experiments/state/{slug}/RUN_REPORT.md")
     rule_logs = At("experiments/state/{slug}/logs")
+    failure = At("experiments/state/{slug}/logs/failure.txt")  # the last failed step's message (workflow.failures)
     log = At("logs/exp-{slug}.log")
     results_dir = At("results/{slug}")
     results_attempts = At("results/{slug}/attempts")

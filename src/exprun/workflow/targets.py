@@ -11,10 +11,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+from exprun.core.errors import ExprunError
 from exprun.core.invocation import snakemake_command
-from exprun.wiki import pages
+from exprun.core.paths import Paths
+from exprun.finish import completion
+from exprun.wiki import lifecycle, pages
 from exprun.wiki.lifecycle import PageStatus
 
 VERBS = ("prepare", "deploy", "collect", "check", "full")
@@ -79,6 +83,95 @@ def unknown_message(word: str, root: Path = Path(".")) -> str:
         f"{word}: no experiment '{slug}' in {Path(root) / pages.EXPERIMENTS_DIR}; "
         f"experiments, closest first: {listed or 'none'}"
     )
+
+
+@dataclass(frozen=True)
+class Requested:
+    """What a per-experiment target asks Snakemake for, once the page's status allows it."""
+
+    path: str
+    fresh_deploy: bool = False  # a new deployment: the markers of an earlier one go aside before the DAG is built
+
+
+REQUESTS = ("prepare", "deploy", "collect", "check", "full")  # the targets whose page status requested() checks
+
+
+def requested(
+    verb: str, slug: str, full_via: str = "detached", page_seeds: int = 3, root: Path = Path(".")
+) -> Requested:
+    """The file `<verb>_<slug>` needs; ExprunError (one line, naming the command that fits) when the page — its
+    slug, its status — does not allow it. The Snakefile asks this for every target on the command line before it
+    builds anything, so a refusal is one message, not Snakemake's traceback of an input function."""
+    page = lifecycle.find_experiment(slug, root)
+    paths = Paths(slug, root)
+    if verb == "prepare":
+        return Requested(str(paths.sanity))
+    if verb in ("collect", "check"):
+        if not (page.status == lifecycle.COMPLETED and completion.resumable(slug, root)):  # a collect cut short
+            lifecycle.require_collectable(page)
+        return Requested(str(page.path))
+    if verb == "deploy":
+        lifecycle.require_deployable(page)
+        return Requested(str(paths.deployed), fresh_deploy=True)
+    if verb != "full":
+        raise ExprunError(f"unknown target {verb}_{slug} (one of {', '.join(f'{v}_{slug}' for v in REQUESTS)})")
+    if full_via == "jobs":
+        seed_result_files(slug, page_seeds, root)  # config.yaml must name the tasks the jobs run
+        underway = page.status == lifecycle.RUNNING and paths.jobs_started.exists()
+        target = paths.collected_jobs
+    else:  # waits for a run it deployed earlier, finishes a collect cut short, or deploys a planned page
+        underway = (page.status == lifecycle.RUNNING and paths.deployed.exists()) or (
+            page.status == lifecycle.COMPLETED and completion.resumable(slug, root)
+        )
+        target = paths.collected
+    if not underway:
+        lifecycle.require_deployable(page)
+    return Requested(str(target), fresh_deploy=not underway)
+
+
+def seed_result_files(slug: str, page_seeds: int = 3, root: Path = Path(".")) -> list[str]:
+    """One result file per task (`full_via: jobs`): per seed of config.yaml (the page's seeds before the code is
+    generated), per arm when it has arms (results/<slug>/<arm>/seed_<N>.json)."""
+    from exprun.core.errors import ConfigError
+    from exprun.experiment import arms
+    from exprun.experiment.experiment_config import ExperimentConfig, load_experiment_config
+    from exprun.prepare.codegen.spec import build_spec
+
+    try:
+        experiment = load_experiment_config(slug, root)
+    except ConfigError:
+        planned = build_spec(lifecycle.find_experiment(slug, root), page_seeds).config
+        experiment = ExperimentConfig.from_mapping(planned, "the page (config.yaml not generated yet)")
+    return [arms.result_file(slug, task) for task in arms.tasks(list(experiment.arms), list(experiment.seeds))]
+
+
+def refusal(
+    slugs: Iterable[str],
+    argv: Iterable[str],
+    rule_names: Iterable[str] = (),
+    full_via: str = "detached",
+    page_seeds: int = 3,
+    root: Path = Path("."),
+) -> str | None:
+    """Why the per-experiment targets on the command line cannot go on now (the first reason), else None: a
+    name of no experiment, a page that cannot be read or whose slug is not its file name, a status that forbids
+    the target. Read-only: nothing is written while the Snakefile is parsed."""
+    known, reserved = list(slugs), set(rule_names)
+    unknown = unknown_targets(known, argv, reserved)
+    if unknown:
+        return unknown_message(unknown[0], root)
+    for word in map(str, argv):
+        match = TARGET.fullmatch(word)
+        if match and word not in reserved:
+            verb, slug = match.group(1), match.group("slug")
+            try:
+                if verb in REQUESTS:
+                    requested(verb, slug, full_via, page_seeds, root)
+                else:  # a target that only reads: the page must be there and be what its file name says
+                    lifecycle.find_experiment(slug, root)
+            except ExprunError as exc:
+                return str(exc)
+    return None
 
 
 def overview(root: Path = Path(".")) -> str:

@@ -120,9 +120,8 @@ class Command:
         output = done.stdout + done.stderr
         if done.returncode != 0:
             tail = "\n".join(output.strip().splitlines()[-20:])
-            raise ExprunError(
-                f"codegen.command {self.name} exited with {done.returncode} ({json.dumps(argv)}):\n{tail}"
-            )
+            said = f"; the end of its output:\n{tail}" if tail else " and printed nothing"
+            raise ExprunError(f"codegen.command {self.name} exited with {done.returncode} ({json.dumps(argv)}){said}")
         return output
 
 
