@@ -4,7 +4,7 @@ workflow, no settings — through real Snakemake runs with the local profile."""
 from __future__ import annotations
 
 import yaml
-from workflow_helpers import DEMO_SLUG, last_lines, on_screen, prepare
+from workflow_helpers import DEMO_SLUG, hint, last_lines, on_screen, prepare
 
 PAGE = f"wiki/experiments/{DEMO_SLUG}.md"
 
@@ -25,7 +25,7 @@ def test_a_mistyped_experiment_is_one_message_last_on_the_screen(wiki_root):
     assert_clean(text)
     [last] = last_lines(text)
     assert last.startswith("deploy_digits-mlp-vs-logrg: no experiment 'digits-mlp-vs-logrg'"), text
-    assert "digits-mlp-vs-logreg (planned: snakemake deploy_digits-mlp-vs-logreg)" in last
+    assert f"digits-mlp-vs-logreg (planned: {hint(wiki_root, 'deploy_digits-mlp-vs-logreg')})" in last
 
 
 def test_a_status_that_forbids_the_target_is_one_message_last_on_the_screen(wiki_root):
@@ -33,14 +33,14 @@ def test_a_status_that_forbids_the_target_is_one_message_last_on_the_screen(wiki
     assert status != 0
     assert_clean(text)
     assert last_lines(text) == [
-        f"{DEMO_SLUG}: not deployed yet (status planned) — deploy first: `snakemake deploy_{DEMO_SLUG}`"
+        f"{DEMO_SLUG}: not deployed yet (status planned) — deploy first: `{hint(wiki_root, f'deploy_{DEMO_SLUG}')}`"
     ]
     set_status(wiki_root, "running")
     status, text = on_screen(wiki_root, f"deploy_{DEMO_SLUG}")
     assert status != 0
     assert_clean(text)
     [last] = last_lines(text)
-    assert last.startswith(f"{DEMO_SLUG}: already running — use `snakemake collect_{DEMO_SLUG}`"), text
+    assert last.startswith(f"{DEMO_SLUG}: already running — use `{hint(wiki_root, f'collect_{DEMO_SLUG}')}`"), text
 
 
 def test_a_refused_gate_shows_its_checklist_once_as_the_last_block(wiki_root):

@@ -43,8 +43,7 @@ def hint(root: Path, target: str) -> str:
 def on_screen(root: Path, *args: str, timeout: float = 300) -> tuple[int, str]:
     """`snakemake` with the local profile, its exit status and its output as a person sees it: stdout and stderr
     in the order they were written."""
-    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-    argv += ["--profile", str(REPO / "profiles" / "local"), "--directory", str(root), *args]
+    argv = [sys.executable, "-m", "snakemake", *_options(root), *args]
     done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
     return done.returncode, done.stdout
 
