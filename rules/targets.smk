@@ -19,7 +19,11 @@ for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
             f"prepare_{_slug}"
         input:
             PATTERNS["sanity"].format(slug=_slug),
+        params:
+            slug=_slug,
         localrule: True
+        shell:
+            EXPRUN + " rule prepared {params.slug}"  # the checklist to review, how to approve, then deploy
 
     rule:
         name:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -81,7 +82,9 @@ def test_wheel_in_a_fresh_venv_inits_a_wiki_and_prepares_an_experiment(wheel, tm
     assert str(site / "exprun" / "data" / "run-contract.md") in skill and "# /exp-run" in skill
 
 
-def test_the_light_install_runs_exprun_and_snakemake_from_a_new_shell_and_brings_no_test_tool(wheel, tmp_path):
+def test_the_first_hour_from_the_light_install_in_a_new_shell(wheel, tmp_path):
+    """The README's path for a new user, no flag to remember and nothing activated: the light install, then in a
+    new folder init, a bare snakemake, prepare, approve by touch, deploy, watch, collect."""
     venv = tmp_path / "light venv"
     run([sys.executable, "-m", "venv", venv])
     run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile", wheel])  # the runtime, from the index
@@ -97,14 +100,33 @@ def test_the_light_install_runs_exprun_and_snakemake_from_a_new_shell_and_brings
     linked = run(["bash", REPO / "scripts" / "link_commands.sh", venv], env={**bare, "EXPRUN_BIN_DIR": str(bin_dir)})
     assert f"{bin_dir}/snakemake -> {venv}/bin/snakemake" in linked.stdout
 
-    wiki = tmp_path / "scratch wiki"
-    shutil.copytree(REPO / "examples" / "wiki", wiki)
-    new_shell = {**bare, "PATH": f"{bin_dir}:{SYSTEM_PATH}", "WIKI": str(wiki)}
-    # The snakemake a new shell finds must import exprun: the wiki's Snakefile includes the package's workflow.
-    done = run(
-        ["bash", "-c", 'exprun init "$WIKI" && cd "$WIKI" && snakemake'],  # the workflow profile: no flag
-        env=new_shell,
-    )
-    assert f"{SLUG}  planned" in done.stdout + done.stderr
+    new_shell = {**bare, "PATH": f"{bin_dir}:{SYSTEM_PATH}", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    if os.environ.get("SCREENDIR"):  # the test process's own screen folder (tests/conftest.py)
+        new_shell["SCREENDIR"] = os.environ["SCREENDIR"]
+    wiki = tmp_path / "my wiki"
+
+    def typed(line: str) -> str:
+        """One line typed into a new shell in the wiki root; what it printed."""
+        done = run(["bash", "-c", line], env=new_shell, cwd=wiki if wiki.is_dir() else tmp_path)
+        return done.stdout + done.stderr
+
+    typed(f"exprun init {shlex.quote(wiki.name)}")
     found = run(["bash", "-c", "command -v snakemake"], env=new_shell).stdout.strip()
     assert os.path.realpath(found) == os.path.realpath(venv / "bin" / "snakemake")
+    for folder in ("ideas", "papers"):  # the person's wiki: an idea, a paper, and the experiment page they planned
+        shutil.copytree(REPO / "examples" / "wiki" / "wiki" / folder, wiki / "wiki" / folder)
+    page = wiki / "wiki" / "experiments" / f"{SLUG}.md"
+    shutil.copy(REPO / "examples" / "wiki" / "wiki" / "experiments" / page.name, page)
+
+    assert f"{SLUG}  planned" in typed("snakemake")  # the workflow profile: no --cores, no --profile
+    prepared = typed(f"snakemake prepare_{SLUG}")  # ends with the checklist, how to approve, then deploy
+    assert f"exprun approve {SLUG}" in prepared and f"then deploy:\n  snakemake deploy_{SLUG}\n" in prepared, prepared
+    typed(f"touch experiments/state/{SLUG}/approval.stamp")
+    deployed = typed(f"snakemake deploy_{SLUG}")
+    assert f"exprun watch {SLUG}" in deployed and f"`snakemake collect_{SLUG}`" in deployed, deployed
+    watched = typed(f"exprun watch {SLUG}")  # not a terminal: plain lines, and it returns when the run has ended
+    assert SLUG in watched and "ended" in watched, watched
+    typed(f"snakemake collect_{SLUG}")
+    text = page.read_text()
+    assert "status: completed" in text and "## Results" in text
+    assert not list(wiki.glob("**/.exprun-manifest.json.*")), "nothing half-written left behind"

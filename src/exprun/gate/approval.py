@@ -229,6 +229,20 @@ def verify(slug: str, settings: Settings, root: Path = Path(".")) -> dict:
     raise GateError(message)
 
 
+def prepared(slug: str, settings: Settings, root: Path = Path(".")) -> str:
+    """What `prepare_<slug>` ends with: the checklist to review and how to approve (or that the approval already
+    covers this code), then the deploy command. Writes nothing: preparing is not a refusal."""
+    changed, approved_hash = _compare(slug, root)
+    deploy = snakemake_command(f"deploy_{slug}")
+    if changed == []:
+        return f"{slug}: prepared, and the approval covers this code ({approved_hash[:12]}); next: {deploy}"
+    if changed is None:
+        headline = f"Prepared: {slug} has passed its sanity run; review it, approve it, then deploy."
+    else:
+        headline = _stale_headline(Paths(slug, root), changed, approved_hash)
+    return checklist(slug, settings, root, headline, then=f"then deploy:\n  {deploy}")
+
+
 def require_current(slug: str, root: Path = Path(".")) -> str:
     """The approved hash, re-checked at the moment of launch (code and page may change after the gate)."""
     changed, approved_hash = _compare(slug, root)

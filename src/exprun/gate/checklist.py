@@ -25,8 +25,9 @@ from exprun.verdict import run_scope
 HYPERPARAMETERS = (("lr", "learning_rate"), ("batch_size", "batch_size"), ("epochs", "epochs"))
 
 
-def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
-    """What a person must look at before approving, and the exact commands."""
+def checklist(slug: str, settings: Settings, root: Path, headline: str, then: str = "") -> str:
+    """What a person must look at before approving, and the exact commands: approve, then `then` (by default the
+    command that was refused, to run again)."""
     paths = Paths(slug, root)
     code = paths.code_dir
     config, unreadable = readable(yamlread.load_mapping(code / "config.yaml"))
@@ -81,8 +82,10 @@ def checklist(slug: str, settings: Settings, root: Path, headline: str) -> str:
         "",
         "Approve (records who, when and the code hash):",
         f"  exprun approve {slug}        # or: touch {paths.approval}",
-        "then run the same command again:",
-        f"  {same_command(snakemake_command(f'deploy_{slug}'))}",
+        *(
+            then.splitlines()
+            or ["then run the same command again:", f"  {same_command(snakemake_command(f'deploy_{slug}'))}"]
+        ),
     ]
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ from exprun.core.errors import ExprunError
 from exprun.core.settings import Settings
 from exprun.core.slugs import validate_slug
 
-STEPS = ("generate", "dataset", "review", "sanity", "gate", "deploy", "start-jobs", "collect", "wait")
+STEPS = ("generate", "dataset", "review", "sanity", "prepared", "gate", "deploy", "start-jobs", "collect", "wait")
 
 
 def run(step: str, slug: str, settings: Settings, root: Path = Path(".")) -> str:
@@ -45,6 +45,10 @@ def run(step: str, slug: str, settings: Settings, root: Path = Path(".")) -> str
         return f"{slug}: sanity passed in {report['wall_time_s']} s{fixed} — " + "; ".join(
             f"{c['name']}: {c['detail']}" for c in report["checks"]
         )
+    if step == "prepared":
+        from exprun.gate import approval as gate
+
+        return gate.prepared(slug, settings, root)
     if step == "gate":
         from exprun.gate import approval as gate
 
