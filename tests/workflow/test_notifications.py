@@ -22,6 +22,11 @@ echo "step=2/10 epoch=1 loss=nan lr=0.001"
 sleep 60
 """
 
+STALL_RUN = """#!/usr/bin/env bash
+echo "step=1/10 epoch=1 loss=0.5 lr=0.001"
+sleep 60
+"""
+
 
 def notify_config(root, *targets: tuple[str, list[str]], **more) -> None:
     """The wiki's config.yaml with these notify targets (written after the prepare: it is no input of it)."""
@@ -34,7 +39,7 @@ def records(root) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json") if p.name != "targets.json"}
 
 
-def test_a_crash_is_told_once_by_the_run_script_and_the_collect_once(
+def test_a_crash_is_told_once_by_the_run_script_and_its_collect_once_by_the_sweep(
     wiki_root,
     screen_available,
     cleanup_screens,
@@ -59,8 +64,8 @@ def test_a_crash_is_told_once_by_the_run_script_and_the_collect_once(
 
     for _ in range(2):  # status every minute, and once more: nothing new
         assert exprun(wiki_root, "status").returncode == 0
-    collected = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
-    assert collected.returncode == 0, output(collected)
+    swept = snakemake(wiki_root, "collect_ready")  # the morning sweep collects it
+    assert swept.returncode == 0, output(swept)
     assert exprun(wiki_root, "status").returncode == 0
     time.sleep(0.5)
     assert webhook.titles() == [f"exprun: {DEMO_SLUG} crashed", f"exprun: {DEMO_SLUG} collected"]
@@ -95,6 +100,50 @@ def test_an_anomaly_is_told_once_however_often_status_looks(
     assert "what: nan_loss: step=2/10 epoch=1 loss=nan lr=0.001 — lower the learning rate" in message
     assert "numbers: step 2 / 10, epoch 1; loss nan" in message
     assert records(wiki_root)["anomaly.nan_loss"]["by"] == "status"
+
+
+def test_the_automatic_fix_is_told_and_what_the_fixed_run_does_is_news_again(
+    wiki_root,
+    screen_available,
+    cleanup_screens,
+    webhook,  # noqa: F811
+):
+    """NaN → anomaly; the collect's one fix → autofix; the relaunched run's NaN → anomaly again, said to come
+    after the fix (no second fix will come: the person must act)."""
+    approve_with(wiki_root, run_sh=NAN_RUN)
+    notify_config(wiki_root, (webhook.url(), ["anomaly", "autofix"]))
+    assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
+    log = wiki_root / "logs" / f"exp-{DEMO_SLUG}.log"
+    deadline = time.monotonic() + 30
+    while "loss=nan" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    fixed = snakemake(wiki_root, f"collect_{DEMO_SLUG}")
+    assert fixed.returncode == 0 and "Automatic fix applied" in output(fixed), output(fixed)
+    deadline = time.monotonic() + 30
+    while log.read_text().count("loss=nan") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for _ in range(2):
+        assert snakemake(wiki_root, f"collect_{DEMO_SLUG}").returncode == 0
+    assert webhook.titles() == [
+        f"exprun: {DEMO_SLUG} anomaly (nan_loss)",
+        f"exprun: {DEMO_SLUG} autofix (nan_loss)",
+        f"exprun: {DEMO_SLUG} anomaly (nan_loss)",
+    ]
+    fix, again = webhook.received[1]["message"], webhook.received[2]["message"]
+    assert "what: nan_loss → learning_rate 0.001 → 0.0005, resumed from the latest checkpoint" in fix
+    assert "note: after the automatic fix" in again and "note:" not in webhook.received[0]["message"]
+    assert sorted(records(wiki_root)) == ["anomaly.nan_loss", "anomaly.nan_loss.after-fix", "autofix.nan_loss"]
+
+
+def test_a_stall_is_told_once(wiki_root, screen_available, cleanup_screens, webhook):  # noqa: F811
+    approve_with(wiki_root, run_sh=STALL_RUN)
+    notify_config(wiki_root, (webhook.url(), ["stalled"]), monitor={"stall_minutes": 0.02})
+    assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
+    time.sleep(2.0)
+    for _ in range(2):
+        assert exprun(wiki_root, "status").returncode == 0
+    assert webhook.titles() == [f"exprun: {DEMO_SLUG} stalled"]
+    assert "what: stalled: no log output for 0 min (limit 0 min)" in webhook.received[0]["message"]
 
 
 def test_a_completion_is_told_when_it_ends_and_when_it_is_collected(
