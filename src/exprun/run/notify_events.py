@@ -202,7 +202,7 @@ def _record_of(slug: str, attempt: int, root: Path, wait_s: float) -> RunRecord 
             return None
         if record is not None and record.attempt == attempt:
             return record
-        if record is not None and record.attempt > attempt or time.monotonic() >= deadline:
+        if (record is not None and record.attempt > attempt) or time.monotonic() >= deadline:
             return None
         time.sleep(0.2)
 
