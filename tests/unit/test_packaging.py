@@ -34,6 +34,7 @@ DEV_TOOLS = {
     "types-paramiko",
     "snakemake-executor-plugin-slurm",
     "torch",
+    "aiosmtpd",
 }
 GUARDS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 SMK_IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][\w.]*)", re.MULTILINE)

@@ -13,7 +13,15 @@ def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True)
     wiki.add_parser(groups)
     if not wiki_only:
-        from exprun.cli import dataset, pipeline, remote, run, skill, watch  # `exprun wiki` stays fast without them
+        from exprun.cli import (
+            dataset,
+            notify,
+            pipeline,
+            remote,
+            run,
+            skill,
+            watch,
+        )  # `exprun wiki` stays fast without them
 
         pipeline.add_parsers(groups)
         run.add_parsers(groups)
@@ -21,6 +29,7 @@ def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
         dataset.add_parser(groups)
         skill.add_parser(groups)
         watch.add_parser(groups)
+        notify.add_parser(groups)
     return parser
 
 

@@ -108,6 +108,15 @@ class Slurm:
 
 
 @dataclass(frozen=True)
+class NotifyTarget:
+    """One place to tell a person about a run: an apprise URL (`${NAME}` read from the environment when a message
+    goes out, never before) and the events it wants (run/notify.py EVENTS)."""
+
+    url: str
+    events: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str = "local"
     env_activate: str = ""
@@ -126,6 +135,7 @@ class Settings:
     autofix: Autofix = field(default_factory=Autofix)
     ablation: Ablation = field(default_factory=Ablation)
     slurm: Slurm = field(default_factory=Slurm)
+    notify: tuple[NotifyTarget, ...] = ()
 
     @property
     def on_server(self) -> bool:
@@ -136,6 +146,7 @@ class Settings:
     def as_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["codegen"]["command"] = list(self.codegen.command)
+        data["notify"] = [{"url": t.url, "events": list(t.events)} for t in self.notify]
         return data
 
     def replace(self, **changes: Any) -> Settings:
@@ -157,6 +168,8 @@ def from_dict(data: dict) -> Settings:
                 section["command"] = tuple(section.get("command") or ())
                 section["llm"] = CodegenLlm(**(section.get("llm") or {}))
             values[name] = SECTIONS[name](**section)
+        elif name == "notify":
+            values[name] = tuple(NotifyTarget(str(t["url"]), tuple(t["events"])) for t in value or ())
         else:
             values[name] = value
     return Settings(**values)

@@ -14,7 +14,7 @@ from exprun.core.durations import human_hours
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.finish import completion, findings, watch
+from exprun.finish import alerts, completion, findings, watch
 from exprun.finish.inspection import Inspection, estimated_hours, inspect, load_record, progress_data, run_config
 from exprun.logs import runlog
 from exprun.machines.launchers.base import RunRecord
@@ -84,8 +84,10 @@ def check_once(slug: str, settings: Settings, root: Path, page: pages.Page, now:
     """Inspect; apply the one automatic fix if due; report progress while alive, else collect."""
     with open_run(load_record(slug, root), root) as run:
         seen = inspect(run, settings)
+        alerts.after_look(seen, settings, root, "collect")
         if autofix.apply(slug, settings, root, seen, run):
             seen = inspect(run, settings)
+            alerts.after_look(seen, settings, root, "collect")
         if seen.state.alive:
             refresh_run_log(run, root)
             data = progress_data(slug, page, seen, root, now or datetime.now(timezone.utc))
@@ -93,7 +95,16 @@ def check_once(slug: str, settings: Settings, root: Path, page: pages.Page, now:
             return data
         run.fetch()
         task_logs = refresh_run_log(run, root)
-    return finish(slug, settings, root, page, seen, task_logs)
+    data = finish(slug, settings, root, page, seen, task_logs)
+    alerts.after_collect(seen.record, data, settings, root)
+    return data
+
+
+def _resumed(slug: str, settings: Settings, root: Path) -> dict:
+    """A collect that stopped half-way, finished; `collected` told if it had not been yet."""
+    data = completion.finish(Paths(slug, root))
+    alerts.after_collect(RunRecord.load(Paths(slug, root).run), data, settings, root)
+    return data
 
 
 def refresh_run_log(run: Run, root: Path) -> list[str]:
@@ -110,7 +121,7 @@ def collect(slug: str, settings: Settings, root: Path = Path("."), now: datetime
     with attempts.collect_lock(slug, root):
         page = lifecycle.find_experiment(slug, root)
         if completion.resumable(slug, root):  # a collect that stopped half-way: finish it, write nothing twice
-            return completion.finish(Paths(slug, root))
+            return _resumed(slug, settings, root)
         lifecycle.require_collectable(page)
         return check_once(slug, settings, root, page, now)
 
@@ -130,7 +141,7 @@ def wait_and_collect(slug: str, settings: Settings, root: Path = Path("."), say=
             with attempts.collect_lock(slug, root):  # between checks, another collect may take its turn
                 page = lifecycle.find_experiment(slug, root)
                 if completion.resumable(slug, root):
-                    return completion.finish(Paths(slug, root))
+                    return _resumed(slug, settings, root)
                 lifecycle.require_collectable(page)
                 data = check_once(slug, settings, root, page)
         except attempts.Busy:

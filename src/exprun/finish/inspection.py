@@ -29,7 +29,7 @@ from exprun.verdict.results import CountRules
 from exprun.wiki import lifecycle, pages
 from exprun.wiki.lifecycle import PageStatus
 
-CRASH_KINDS = ("traceback", "killed", "command_not_found", "nonzero_exit", "lost", "guard_refused")
+CRASH_KINDS = monitor.CRASH_KINDS
 MONITOR_LINES = 200
 
 

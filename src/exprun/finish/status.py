@@ -14,14 +14,16 @@ from exprun.core.files import read_json
 from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.finish import collect, inspection
+from exprun.finish import alerts, collect, inspection
 from exprun.machines.launchers.base import RecordError, record_tasks
+from exprun.run import attempts, notify
 from exprun.run.backends import LauncherPool
 from exprun.trust import evidence
 from exprun.wiki import pages, wikilog
 from exprun.wiki.lifecycle import COMPLETED, RUNNING
 
 RECENT_LIMIT = 10
+SECTIONS = ("running", "anomaly", "pending_collect", "recent")
 
 
 def _elapsed(started: str, now: datetime) -> str:
@@ -61,8 +63,21 @@ def scan(settings: Settings, root: Path = Path("."), now: datetime | None = None
     finally:
         pool.close()
     view["recent"] = sorted(view["recent"], key=lambda r: r["date"], reverse=True)[:RECENT_LIMIT]
+    view["notify_failed"] = _notify_failed(view, root)
     view["actions"] = actions(view)
     return view
+
+
+def _notify_failed(view: dict, root: Path) -> list[dict]:
+    """Notifications of the runs on view (their current attempts) that reached no target, or not every one."""
+    shown = dict.fromkeys(r["experiment"] for part in SECTIONS for r in view[part])
+    found = []
+    for slug in shown:
+        try:
+            found += notify.failures(slug, root, attempts.attempt_of(Paths(slug, root)))
+        except ExprunError:  # an odd slug of an unreadable page: nothing of ours to show
+            continue
+    return found
 
 
 def _announce(found: list[pages.Page], root: Path, pool: LauncherPool) -> None:
@@ -105,6 +120,7 @@ def _sort_running(
     try:
         record = inspection.load_record(slug, root)
         seen = inspection.inspect(pool.run(record), settings, now.timestamp())
+        alerts.after_look(seen, settings, root, "status")
     except RecordError as exc:  # this experiment only: the scan goes on with the others
         view["unreadable"].append({"page": str(page.path), "error": str(exc)})
         return
@@ -203,6 +219,9 @@ def render(view: dict) -> str:
             f"rests on the archived copy in {r['archive']}/"
             for r in view["evidence_changed"]
         ]
+    if view.get("notify_failed"):
+        lines += ["", "## Notifications not delivered"]
+        lines += [f"- {r['experiment']} {r['event']} → {r['target']}: {r['error']}" for r in view["notify_failed"]]
     if view["unreadable"]:
         lines += ["", "## Unreadable pages"] + [f"- {r['error']}" for r in view["unreadable"]]
     lines += ["", "## Actions"] + ([f"- `{c}`" for c in view["actions"]] or ["(nothing to do)"])

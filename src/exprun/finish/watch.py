@@ -17,7 +17,7 @@ from exprun.core.durations import human_duration, human_hours
 from exprun.core.errors import ExprunError, RemoteError
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.finish import inspection
+from exprun.finish import alerts, inspection
 from exprun.logs import task_progress
 from exprun.run.backends import LauncherPool
 from exprun.wiki import lifecycle, pages
@@ -98,6 +98,7 @@ class Looker:
                 return RunView(slug, alive=False, ended=f"already {page.status}{outcome}", collected=done)
             run = self.pool.run(inspection.load_record(slug, self.root))
             seen = inspection.inspect(run, self.settings, now.timestamp())
+            alerts.after_look(seen, self.settings, self.root, "watch")  # a watcher hears what status would raise
             data = inspection.progress_data(slug, page, seen, self.root, now)
         except RemoteError as exc:
             return RunView(slug, problem=str(exc))

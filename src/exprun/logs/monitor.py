@@ -52,6 +52,8 @@ SUGGESTIONS = {
     "abandon it, plan it again and deploy",
     "guard_refused": "the code was not the approved code when the run started: review it, approve it, deploy again",
 }
+# Anomalies that say the run failed (a crash), not how it is doing.
+CRASH_KINDS = ("traceback", "killed", "command_not_found", "nonzero_exit", "lost", "guard_refused")
 GUARD_REFUSED = re.compile(r"^\[exprun guard\] .*nothing was started", re.M)
 
 

@@ -92,15 +92,26 @@ def apply(slug: str, settings: Settings, root: Path, seen, run: Run) -> dict | N
     reason = not_this_runs_code(slug, root, run) or why_not(fixes, config, env, run, paths)
     if reason:
         _not_applied(paths, record, fixes[0].anomaly, reason)
+        _tell(settings, paths, record)
         return None
     if not fixes[0].task:
         run.stop()
-        return _relaunched(paths, run, fixes[0].anomaly, fixes[0].change, args)
-    assert env is not None
-    rerun = env["EXPRUN_TASKS"].split()
-    kept = {t: c for t, c in autofix_tasks.failed_tasks(record, seen.lines, paths.log).items() if t not in rerun}
-    extra = {"tasks": rerun, "kept_failed": kept}
-    return _relaunched(paths, run, fixes[0].anomaly, autofix_tasks.describe(fixes), args, env, extra)
+        fix = _relaunched(paths, run, fixes[0].anomaly, fixes[0].change, args)
+    else:
+        assert env is not None
+        rerun = env["EXPRUN_TASKS"].split()
+        kept = {t: c for t, c in autofix_tasks.failed_tasks(record, seen.lines, paths.log).items() if t not in rerun}
+        extra = {"tasks": rerun, "kept_failed": kept}
+        fix = _relaunched(paths, run, fixes[0].anomaly, autofix_tasks.describe(fixes), args, env, extra)
+    _tell(settings, paths, run.record)
+    return fix
+
+
+def _tell(settings: Settings, paths: Paths, record) -> None:
+    """The `autofix` event: what the one fix changed, or why it could not (the person acts then)."""
+    from exprun.run import notify, notify_events
+
+    notify.announce(notify_events.autofix(record, paths.root, record.autofix), settings.notify, paths.root, "autofix")
 
 
 def due(seen, run: Run, config: ExperimentConfig, settings: Settings, paths: Paths) -> list[autofix_tasks.TaskFix]:

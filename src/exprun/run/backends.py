@@ -13,7 +13,7 @@ import contextlib
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
@@ -68,6 +68,7 @@ class LaunchRequest:
     run_id: str
     attempt: int = 0
     snapshot: str = ""
+    on_exit: list[str] = field(default_factory=list)  # run by the run script after the program (notify.ended_hook)
 
     @property
     def record_dir(self) -> str:
@@ -95,6 +96,7 @@ class LaunchRequest:
             log=paths.log.resolve(),
             exit_file=paths.exit_status.resolve(),
             env={**self.run_env(cwd.as_posix()), **(env or {})},
+            on_exit=list(self.on_exit),  # this machine's exprun: a launch from here can call it back
         )
 
     @property

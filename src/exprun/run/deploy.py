@@ -29,12 +29,12 @@ from exprun.experiment.experiment_config import ExperimentConfig, load_experimen
 from exprun.gate import approval as gate
 from exprun.logs import runlog
 from exprun.machines.launchers.base import Backend, RunRecord
-from exprun.run import attempts, backends
+from exprun.run import attempts, backends, notify, notify_events
 from exprun.run.backends import LaunchRequest, run_command
 from exprun.run.jobs_backend import SeedJobs
 from exprun.trust import provenance
 from exprun.verdict import run_scope
-from exprun.verdict.estimate import Estimate, estimate_run
+from exprun.verdict.estimate import Estimate, estimate_run, estimate_text
 from exprun.wiki import lifecycle, pages, wikilog
 
 
@@ -129,10 +129,16 @@ def deploy(
             request = LaunchRequest(
                 slug, root, page, config, settings, approved_hash, attempts.new_run_id(slug, attempt), attempt
             )
+            notify.remember_targets(settings.notify, root, slug, attempt)  # the run script reports its own end
+            request.on_exit = notify.ended_hook(settings.notify, slug, attempt, root)
             record = backends.launcher_class(backend)(root).launch(request)
             record.attempt, record.page_written, record.sanity_skipped = attempt, False, skip_sanity
             record.save(paths.run)
-        return _announce(record, paths, page, config, now)
+        report = _announce(record, paths, page, config, now)
+    eta = estimate_text(report["estimated_hours"], report["estimate_lower_bound"])
+    eta += f", done about {report['expected_completion']}"
+    notify.announce(notify_events.deployed(record, root, eta), settings.notify, root, "deploy")
+    return report
 
 
 def _announce(record: RunRecord, paths: Paths, page, config: ExperimentConfig, now: datetime | None) -> dict:

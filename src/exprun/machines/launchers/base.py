@@ -36,11 +36,13 @@ class RunStatus(str, Enum):
 
 
 RUNNING, EXITED, LOST, UNKNOWN = RunStatus.RUNNING, RunStatus.EXITED, RunStatus.LOST, RunStatus.UNKNOWN
+ON_EXIT = "on_exit"  # details key: RunSpec.on_exit as launched, so a relaunch keeps it
 
 
 @dataclass
 class RunSpec:
-    """What to launch: an argument list, run from cwd, output appended to log."""
+    """What to launch: an argument list, run from cwd, output appended to log; `on_exit`, an argument list the run
+    script runs once the program has ended and its exit status is written (its failure changes nothing)."""
 
     slug: str
     command: list[str]
@@ -48,6 +50,7 @@ class RunSpec:
     log: PurePath
     exit_file: PurePath
     env: dict[str, str] = field(default_factory=dict)
+    on_exit: list[str] = field(default_factory=list)
 
     @classmethod
     def again(
@@ -62,6 +65,7 @@ class RunSpec:
             path(record.log),
             path(record.exit_file),
             {**record.env, **(env or {})},
+            list(record.details.get(ON_EXIT) or []),
         )
 
 

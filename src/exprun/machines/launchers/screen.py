@@ -18,6 +18,7 @@ from pathlib import Path, PurePath
 from exprun.core.errors import LaunchError
 from exprun.core.files import pid_alive
 from exprun.machines.launchers.base import (
+    ON_EXIT,
     Backend,
     RunRecord,
     RunSpec,
@@ -60,14 +61,16 @@ def session_exists(name: str) -> bool:
 
 
 def wrapper_script(spec: RunSpec, pid_file: PurePath) -> str:
-    """The shell line screen runs: pipefail so tee keeps the exit status, written atomically at the end."""
+    """The shell line screen runs: pipefail so tee keeps the exit status, written atomically at the end; then
+    `on_exit` (what it says goes to the log; its own status changes nothing)."""
     q = shlex.quote
     exports = "".join(f"export {k}={q(v)}; " for k, v in sorted(spec.env.items()))
     exit_tmp = f"{spec.exit_file}.tmp"
+    after = f"; {shlex.join(spec.on_exit)} >> {q(str(spec.log))} 2>&1" if spec.on_exit else ""
     return (
         f"set -o pipefail; echo $$ > {q(str(pid_file))}; cd {q(str(spec.cwd))} || exit 97; {exports}"
         f"{shlex.join(spec.command)} 2>&1 | tee -a {q(str(spec.log))}; "
-        f"code=$?; echo $code > {q(exit_tmp)} && mv -f {q(exit_tmp)} {q(str(spec.exit_file))}"
+        f"code=$?; echo $code > {q(exit_tmp)} && mv -f {q(exit_tmp)} {q(str(spec.exit_file))}{after}"
     )
 
 
@@ -100,6 +103,7 @@ def launch(spec: RunSpec) -> RunRecord:
         log=str(spec.log),
         exit_file=str(spec.exit_file),
         env=dict(spec.env),
+        details={ON_EXIT: list(spec.on_exit)} if spec.on_exit else {},
     )
 
 

@@ -26,6 +26,7 @@ from exprun.logs.monitor import Anomaly
 from exprun.machines.launchers.base import (
     EXITED,
     LOST,
+    ON_EXIT,
     RUNNING,
     UNKNOWN,
     Backend,
@@ -181,7 +182,7 @@ def launch(
         log=str(spec.log),
         exit_file=str(spec.exit_file),
         env=dict(spec.env),
-        details={"job_id": job_id, "array_size": len(texts)},
+        details={"job_id": job_id, "array_size": len(texts), **({ON_EXIT: list(spec.on_exit)} if spec.on_exit else {})},
     )
     record.history.append(_submit_event(job_id, range(len(texts)), texts, resources, []))
     return record
@@ -219,6 +220,7 @@ def resubmit_failed(
         log=Path(record.log),
         exit_file=Path(record.exit_file),
         env=job_env(record.env),
+        on_exit=list(record.details.get(ON_EXIT) or []),
     )
     resources = Resources.from_dict(subs[-1]["resources"])
     _make_dirs(spec, runner)

@@ -110,6 +110,17 @@ def job_env(env: dict[str, str]) -> dict[str, str]:
     return kept
 
 
+def _on_exit_lines(on_exit: Sequence[str]) -> list[str]:
+    """spec.on_exit after the task's exit status, where its program exists on the node (a node that lacks
+    exprun's interpreter skips it: the next look from the submit host tells of the end)."""
+    if not on_exit:
+        return []
+    return [
+        f"# exprun notify-ended: this task has ended; the run has once every task has ({on_exit[0]} on this node)",
+        f"if [ -x {shlex.quote(on_exit[0])} ]; then {shlex.join(on_exit)} || true; fi",
+    ]
+
+
 def submit_script(
     spec: RunSpec, seeds: Sequence[object], resources: Resources, tasks: Sequence[int] | None = None
 ) -> str:
@@ -146,6 +157,7 @@ def submit_script(
         shlex.join(spec.command),
         "code=$?",
         'echo "$code" > "$exit_file.tmp.$$" && mv -f "$exit_file.tmp.$$" "$exit_file"',
+        *_on_exit_lines(spec.on_exit),
         'exit "$code"',
     ]
     return "\n".join(lines) + "\n"
