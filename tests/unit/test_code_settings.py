@@ -41,6 +41,8 @@ def changed(data: dict, path: tuple[str, ...]) -> dict:
         node[path[-1]] = not value
     elif isinstance(value, (int, float)):
         node[path[-1]] = value + 2
+    elif path == ("notify",):
+        node[path[-1]] = [{"url": "json://127.0.0.1:9/hook", "events": ["ended"]}]
     elif isinstance(value, list):
         node[path[-1]] = ["my-agent", "{prompt}"]
     elif path[-1] == "env":
