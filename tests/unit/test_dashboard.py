@@ -342,6 +342,9 @@ def test_writes_only_changed_files_and_removes_its_stale_pages(wiki):
     assert not (out / "given-up.html").exists()
     assert foreign.read_text() == "<p>a person's own file</p>"
     assert (out / "done-arms.html").stat().st_mtime_ns == 1, "unchanged bytes are not rewritten"
+    generated = site.write(wiki, VIEW).generated_at
+    assert generated in (out / "index.html").read_text()
+    assert generated not in (out / "done-arms.html").read_text(), "a page of its own changes only when it does"
     assert before.keys() - {"given-up.html"} <= {p.name for p in out.glob("*.html")}
 
 

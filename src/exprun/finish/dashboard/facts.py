@@ -17,7 +17,6 @@ from pathlib import Path
 
 from exprun.core.errors import ExprunError
 from exprun.core.files import read_json
-from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.core.slugs import validate_slug
 from exprun.gate import approval as gate
@@ -164,19 +163,25 @@ def _running(found: Experiment, paths: Paths, rows: dict[str, dict[str, dict]]) 
         found.group, found.detail = "anomaly", str(rows["unreadable"][slug].get("error") or "")
     else:
         found.group = "unchecked"
-        found.detail = f"not checked since it started: `{snakemake_command('status')}` checks it"
+        found.detail = f"not checked since it started: `{command('status')}` checks it"
+
+
+def command(target: str) -> str:
+    """`snakemake <target>` as typed in a wiki root: a page read later, after any number of regenerations, names
+    the plain command, not the options of whichever run regenerated it last."""
+    return f"snakemake {target}"
 
 
 def planned_stage(paths: Paths) -> str:
     """How far a planned experiment got: what its state folder holds, and the command that moves it on."""
     slug = paths.slug
     if paths.approval.exists():
-        return f"approved: `{snakemake_command(f'deploy_{slug}')}` launches it"
+        return f"approved: `{command(f'deploy_{slug}')}` launches it"
     if paths.sanity.exists():
         return f"sanity run passed; awaiting a person's approval: `exprun approve {slug}`"
     if paths.manifest.exists() or paths.generated.exists():
-        return f"code generated: `{snakemake_command(f'prepare_{slug}')}` checks the dataset and runs the sanity run"
-    return f"not prepared: `{snakemake_command(f'deploy_{slug}')}` prepares it and stops at the approval gate"
+        return f"code generated: `{command(f'prepare_{slug}')}` checks the dataset and runs the sanity run"
+    return f"not prepared: `{command(f'deploy_{slug}')}` prepares it and stops at the approval gate"
 
 
 def approval_of(paths: Paths) -> Approval | None:

@@ -14,9 +14,8 @@ import os
 from functools import cache
 from pathlib import Path
 
-from exprun.core.invocation import snakemake_command
 from exprun.core.resources import data_file
-from exprun.finish.dashboard.facts import OUTCOMES, Experiment, Site
+from exprun.finish.dashboard.facts import OUTCOMES, Experiment, Site, command
 from exprun.finish.dashboard.markup import Html, esc, href, join, tag
 from exprun.verdict import reports
 
@@ -162,7 +161,7 @@ def index_html(site: Site) -> str:
 
 
 def _scan_note(site: Site) -> Html:
-    status = snakemake_command("status")
+    status = command("status")
     if site.scanned_at:
         return join(
             [
@@ -204,7 +203,7 @@ def _attention(site: Site) -> Html:
                     ": ",
                     e.detail,
                     " — ",
-                    tag("code", snakemake_command(f"collect_{e.slug}")),
+                    tag("code", command(f"collect_{e.slug}")),
                 )
             )
         elif e.evidence_changed:
@@ -252,9 +251,7 @@ def _table(site: Site) -> Html:
                 data_group=e.group,
             )
         )
-    caption = tag(
-        "caption", "Every experiment page of the wiki; what needs a person first, then running, planned, completed."
-    )
+    caption = tag("caption", "What needs a person first, then running, planned, completed and abandoned experiments.")
     return tag("table", caption, head, tag("tbody", rows), id="experiments", class_="cards")
 
 
@@ -313,7 +310,7 @@ def experiment_html(e: Experiment, site: Site) -> str:
             _approval_section(e),
             _files_section(e, site.root, out_dir),
         ),
-        tag("footer", f"Generated {site.generated_at} by exprun."),
+        tag("footer", "Written by exprun from the page and its state files; regenerated at every collect and status."),
     ]
     return _document(f"{e.title} — exprun dashboard", body)
 
@@ -482,7 +479,7 @@ def _trouble_section(e: Experiment) -> Html:
             tag("li", "Anomaly: ", e.detail, tag("br") if action else None, _code_spans(action) if action else None)
         )
     if e.group == "ended":
-        lines.append(tag("li", e.detail, " — collect it: ", tag("code", snakemake_command(f"collect_{e.slug}"))))
+        lines.append(tag("li", e.detail, " — collect it: ", tag("code", command(f"collect_{e.slug}"))))
     crash = e.collected.get("crash")
     if isinstance(crash, dict):
         lines.append(
