@@ -365,8 +365,29 @@ def test_a_dashboard_that_cannot_be_written_is_one_line(wiki):
 
 
 def test_facts_come_from_what_exprun_wrote(wiki):
-    found = {e.slug: e for e in facts.gather(wiki, VIEW).experiments}
+    found = {e.slug: e for e in facts.gather(wiki, VIEW)[0].experiments}
     assert found["done-arms"].collected["arms"][1]["class"] == "ESSENTIAL"
     assert found["plan-approved"].detail.startswith("approved:")
     assert "not prepared" in found["plan-new"].detail
     assert found["broken"].group == "unreadable" and "broken.md" in found["broken"].detail
+
+
+def test_what_changed_is_read_again_and_nothing_else(wiki, monkeypatch):
+    site.write(wiki, VIEW)
+    out = out_dir(wiki)
+    page = wiki / "wiki" / "experiments" / "plan-new.md"
+    page.write_text(page.read_text().replace("MLP vs logistic regression on sklearn digits", "A new title, longer"))
+    (out / "done-arms.html").unlink()  # a person removed a page
+    collected(wiki, "done-failed", {**SINGLE_COLLECTED, "reasons": ["a reason written by a later collect"]})
+    read = []
+    original = facts.read
+    monkeypatch.setattr(facts, "read", lambda path, root: read.append(path.stem) or original(path, root))
+    site.write(wiki)
+    assert sorted(read) == ["done-failed", "plan-new"], "only the experiments whose files changed are read again"
+    assert "A new title, longer" in row((out / "index.html").read_text(), "plan-new")
+    assert "A new title, longer" in (out / "plan-new.html").read_text()
+    assert "a reason written by a later collect" in (out / "done-failed.html").read_text()
+    assert "0.8139 ± 0.0028" in (out / "done-arms.html").read_text(), "a removed page is written again"
+    view = {**VIEW, "running": [{**RUNNING_ROW, "eta": "~10 min"}]}
+    site.write(wiki, view)
+    assert "~10 min" in (out / "run-ok.html").read_text(), "a new scan row rewrites the running page"
