@@ -2,7 +2,8 @@
 # Debian packages exprun runs against for real, in two sets:
 #   user  (make install): GNU screen, which local deploys run under (and the remote side too).
 #   test  (make dev / make test): OpenSSH server (the tests' sshd on 127.0.0.1) and Slurm + munge (the tests'
-#         single-node cluster), rsync (the tests compare sync.include matching with real rsync). A user who only runs experiments never gets these.
+#         single-node cluster), rsync (the tests compare sync.include matching with real rsync), chromium (the
+#         dashboard's test in a real headless browser). A user who only runs experiments never gets these.
 # Installs only what is missing; without root it says what to install and carries on,
 # and the tests that need a missing service then skip (or fail under CI, see .ci/run).
 set -euo pipefail
@@ -17,6 +18,7 @@ case "$set_name" in
     [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
     command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm munge)
     command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     ;;
   *)
     echo "usage: $0 user|test  (user: what running experiments needs; test: the test suite's services)" >&2
