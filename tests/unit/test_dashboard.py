@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from exprun.core.errors import ExprunError
 from exprun.core.paths import Paths
 from exprun.finish.dashboard import facts, markup, render, site
 from exprun.wiki import yamledit
@@ -391,3 +392,9 @@ def test_what_changed_is_read_again_and_nothing_else(wiki, monkeypatch):
     view = {**VIEW, "running": [{**RUNNING_ROW, "eta": "~10 min"}]}
     site.write(wiki, view)
     assert "~10 min" in (out / "run-ok.html").read_text(), "a new scan row rewrites the running page"
+
+
+def test_outside_a_wiki_root_it_writes_nothing(tmp_path):
+    with pytest.raises(ExprunError, match="not a wiki root .*--root"):
+        site.write(tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -38,6 +38,11 @@ def write(root: Path, view: dict | None = None) -> facts.Site:
     """Regenerate the dashboard. `view`: a status scan just made (kept for later regenerations); None: the last
     one kept (none yet: running experiments show as not checked)."""
     root = Path(root)
+    if not (root / "wiki").is_dir():
+        raise ExprunError(
+            f"{root.resolve()} is not a wiki root (no wiki/ folder): run it in the folder holding wiki/, or pass "
+            "--root <wiki-root>"
+        )
     if view is not None:
         atomic_write_json(root / LAST_SCAN, view)
     else:
