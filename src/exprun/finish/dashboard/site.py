@@ -28,7 +28,7 @@ from exprun.core.files import TEMP_NAME, atomic_write_json, locked, os_error_mes
 from exprun.core.invocation import OPTIONS_ENV
 from exprun.core.resources import data_file
 from exprun.core.settings import Settings
-from exprun.finish.dashboard import facts, markup, render
+from exprun.finish.dashboard import experiment_page, facts, markup, render
 
 LAST_SCAN = Path("experiments") / "state" / "status.json"
 FACTS_CACHE = ".facts.json"
@@ -101,7 +101,7 @@ def _write_page(out: Path, experiment: facts.Experiment, site: facts.Site, recor
     if before.get("page") == [key, *_stamp(path)] and before.get("fp") == record["fp"]:
         record["page"] = before["page"]
         return
-    _replace_if_changed(path, render.experiment_html(experiment, site).encode("utf-8"))
+    _replace_if_changed(path, experiment_page.experiment_html(experiment, site).encode("utf-8"))
     record["page"] = [key, *_stamp(path)]
 
 
@@ -118,7 +118,7 @@ def _version() -> str:
     """What the pages are made with: the rendering code and assets (and the Snakemake options the RUN_REPORT's
     next steps repeat). A cache of another version is read as none."""
     digest = hashlib.sha256(os.environ.get(OPTIONS_ENV, "").encode())
-    for module in (facts, markup, render):
+    for module in (facts, markup, render, experiment_page):
         digest.update(Path(str(module.__file__)).read_bytes())
     for name in ("dashboard.css", "dashboard.js"):
         digest.update(data_file(name).read_bytes())
