@@ -1,5 +1,5 @@
 # exprun: a wiki-planned ML experiment, from generated code to results on the page.
-# Targets: prepare_<slug>, deploy_<slug>, collect_<slug>, full_<slug>, status, collect_ready;
+# Targets: prepare_<slug>, deploy_<slug>, collect_<slug>, full_<slug>, status, dashboard, collect_ready;
 # `snakemake` alone lists every experiment, its status and the next command.
 # Run from a wiki root (the folder holding wiki/), or pass --directory <wiki-root>.
 from snakemake.utils import min_version

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_arms
 import bench_codegen
+import bench_dashboard
 import bench_deploy_collect
 import bench_pages
 import bench_remote
@@ -30,6 +31,7 @@ BENCHMARKS = (
     ("workflow start-up", bench_startup),
     ("deploy / collect / log tail", bench_deploy_collect),
     ("status / anomaly scan", bench_status),
+    ("dashboard", bench_dashboard),
     ("remote over sshd", bench_remote),
     ("slurm array vs executor plugin", bench_slurm),
     ("code for any research page", bench_codegen),

@@ -1,7 +1,7 @@
-# Across experiments: the status dashboard (read-only).
+# Across experiments: the status overview and the HTML dashboard.
 
 
-# Read-only: writes no wiki file.
+# Writes no page: only the dashboard (wiki/outputs/exprun/) and the scan it keeps (experiments/state/status.json).
 rule status:
     params:
         exprun=EXPRUN,
@@ -22,3 +22,14 @@ rule watch:
     localrule: True
     shell:
         "{params.exprun} watch 2> >(tee {log:q} >&2)"
+
+
+# The HTML dashboard of every experiment: wiki/outputs/exprun/index.html and a page per experiment.
+rule dashboard:
+    params:
+        exprun=EXPRUN,
+    log:
+        "experiments/state/dashboard.log",
+    localrule: True
+    shell:
+        "{params.exprun} dashboard 2>&1 | tee {log}"

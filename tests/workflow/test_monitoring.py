@@ -81,19 +81,28 @@ def test_killed_run_is_a_crash_not_completed(wiki_root, screen_available, cleanu
     assert "exp-status | running: 0, anomaly: 0, pending-collect: 1" in (wiki_root / "wiki" / "log.md").read_text()
 
 
-def test_stall_shows_in_status_and_status_writes_nothing(wiki_root, screen_available, cleanup_screens):
+def test_stall_shows_in_status_and_status_writes_no_page(wiki_root, screen_available, cleanup_screens):
     (wiki_root / "config" / "config.yaml").write_text("monitor:\n  stall_minutes: 0.02\n")
     approve_with(wiki_root, run_sh=STALL_RUN)
     assert snakemake(wiki_root, f"deploy_{DEMO_SLUG}").returncode == 0
     time.sleep(2.0)
-    wiki_files = {p: p.read_bytes() for p in (wiki_root / "wiki").rglob("*") if p.is_file()}
+    dashboard = wiki_root / "wiki" / "outputs" / "exprun"
+
+    def wiki_files() -> dict:  # every file of the wiki but the dashboard, which status regenerates
+        return {
+            p: p.read_bytes() for p in (wiki_root / "wiki").rglob("*") if p.is_file() and dashboard not in p.parents
+        }
+
+    before = wiki_files()
     done = snakemake(wiki_root, "status")
     assert done.returncode == 0, output(done)
     text = output(done)
     assert "# Experiment Status — " in text
     anomaly = text.split("## Anomaly")[1].split("##")[0]
     assert DEMO_SLUG in anomaly and "stalled" in anomaly
-    assert {p: p.read_bytes() for p in (wiki_root / "wiki").rglob("*") if p.is_file()} == wiki_files
+    assert wiki_files() == before
+    shown = (dashboard / "index.html").read_text()
+    assert f'id="row-{DEMO_SLUG}" data-group="anomaly"' in shown and "stalled" in shown
 
 
 HELP_WITHOUT_LR = """#!/usr/bin/env bash

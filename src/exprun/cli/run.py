@@ -32,6 +32,7 @@ def _deploy(args: argparse.Namespace, settings: Settings) -> int:
     from exprun.verdict import reports  # each verb imports only what it needs
 
     data = deploy.deploy(validate_slug(args.slug), settings, Path(args.root), skip_sanity=args.skip_sanity)
+    _regenerate_dashboard(args)
     return _show(args, settings, data, lambda: reports.deploy_report(data))
 
 
@@ -44,14 +45,43 @@ def _collect(args: argparse.Namespace, settings: Settings) -> int:
         if args.wait
         else collect.collect(slug, settings, root)
     )
+    _regenerate_dashboard(args)
     return _show(args, settings, data, lambda: data["report"])
+
+
+def _regenerate_dashboard(args: argparse.Namespace, view: dict | None = None) -> Path | None:
+    """The dashboard after a command that changed what it shows (a cheap call: no run is probed again)."""
+    from exprun.finish.dashboard import site
+
+    return site.quietly(Path(args.root), view)
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     from exprun.finish import status
 
     view = status.scan(settings, Path(args.root))
-    return _show(args, settings, view, lambda: status.render(view))
+    index = _regenerate_dashboard(args, view)
+    return _show(args, settings, view, lambda: status.render(view) + (f"\nDashboard: {index}" if index else ""))
+
+
+def _dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from exprun.finish.dashboard import render, serve, site
+
+    root = Path(args.root)
+    if args.serve:
+        serve.serve(settings, root, args.port, say=lambda line: print(line, flush=True))
+        return 0
+    found = site.refresh(settings, root)
+    index = root / render.OUTPUT_DIR / render.INDEX
+    counts = render.tally(found)
+    data = {"index": str(index), "experiments": len(found.experiments), "counts": counts}
+    said = ", ".join(f"{count} {word}" for word, count in counts.items())
+    return _show(
+        args,
+        settings,
+        data,
+        lambda: f"Dashboard: {index} — {len(found.experiments)} experiment(s)" + (f" ({said})" if said else ""),
+    )
 
 
 def _targets(args: argparse.Namespace, settings: Settings) -> int:
@@ -72,6 +102,7 @@ def _collect_ready(args: argparse.Namespace, settings: Settings) -> int:
     from exprun.finish import status
 
     summary = status.collect_ready(settings, Path(args.root), say=_progress)
+    _regenerate_dashboard(args)
     return _show(args, settings, summary, lambda: status.render_collected(summary))
 
 
@@ -82,6 +113,7 @@ VERBS = (
     ("collect-ready", _collect_ready, False, "collect every experiment whose run has ended"),
     ("retry", _retry, True, "plan a collected run that crashed before any seed counted again (its attempt kept aside)"),
     ("targets", _targets, False, "every experiment, its status and the command that moves it on"),
+    ("dashboard", _dashboard, False, "write the HTML dashboard of every experiment (wiki/outputs/exprun/index.html)"),
 )
 
 
@@ -101,4 +133,9 @@ def add_parsers(groups: argparse._SubParsersAction) -> None:
             )
         if name == "collect":
             parser.add_argument("--wait", action="store_true", help="full mode: wait for the run to end, then collect")
+        if name == "dashboard":
+            parser.add_argument(
+                "--serve", action="store_true", help="serve it on 127.0.0.1 and regenerate it when the wiki changes"
+            )
+            parser.add_argument("--port", type=int, default=8765, help="port for --serve (default 8765; 0: any free)")
         parser.set_defaults(handler=lambda a, h=handler: human_verb(lambda: h(a, settings_of(a))))

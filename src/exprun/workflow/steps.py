@@ -59,6 +59,7 @@ def run(step: str, slug: str, settings: Settings, root: Path = Path(".")) -> str
         from exprun.verdict import reports
 
         data = deploy.deploy(slug, settings, root)
+        _dashboard(root)
         return _as_json(data) if settings.json else reports.deploy_report(data)
     if step == "start-jobs":
         from exprun.run import deploy
@@ -75,8 +76,16 @@ def run(step: str, slug: str, settings: Settings, root: Path = Path(".")) -> str
             if step == "wait"
             else collect.collect(slug, settings, root)
         )
+        _dashboard(root)
         return _as_json(data) if settings.json else data["report"]
     raise ExprunError(f"unknown step '{step}' (one of {', '.join(STEPS)})")
+
+
+def _dashboard(root: Path) -> None:
+    """The dashboard after a step that changed what it shows (cheap: from the last status scan, no run probed)."""
+    from exprun.finish.dashboard import site
+
+    site.quietly(root)
 
 
 def _as_json(data: dict) -> str:
