@@ -20,10 +20,13 @@ for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
         input:
             PATTERNS["sanity"].format(slug=_slug),
         params:
+            exprun=EXPRUN,
             slug=_slug,
+        log:
+            f"experiments/state/{_slug}/logs/prepared.log",
         localrule: True
         shell:
-            EXPRUN + " rule prepared {params.slug}"  # the checklist to review, how to approve, then deploy
+            "{params.exprun} rule prepared {params.slug} 2>&1 | tee {log}"  # the checklist, how to approve, then deploy
 
     rule:
         name:

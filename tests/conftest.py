@@ -48,7 +48,9 @@ def _end_of_run(folder: Path) -> None:
 
 
 if WORKER:
-    _screens = Path(tempfile.gettempdir()) / f"exprun-screens-{os.getuid()}-{WORKER}"
+    # One folder per test run and process: two runs at once (a CI clone beside a checkout) never share a session.
+    _run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8]
+    _screens = Path(tempfile.gettempdir()) / f"exprun-screens-{os.getuid()}-{_run_id}-{WORKER}"
     _screens.mkdir(mode=0o700, exist_ok=True)
     _screens.chmod(0o700)  # screen refuses a socket folder others can read
     os.environ["SCREENDIR"] = str(_screens)

@@ -62,7 +62,7 @@ def exprun(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedP
 
 
 def test_in_a_pipe_watch_prints_a_line_when_a_task_moves_on_and_exits_when_the_run_ends(wiki):
-    running_page(wiki, SLUG, STEPS.format(pause="0.4"))
+    running_page(wiki, SLUG, STEPS.format(pause="1.0"))  # a look can take a second on a loaded machine
     before = {p: p.read_bytes() for p in (wiki / "wiki").rglob("*") if p.is_file()}
     started = time.monotonic()
     done = exprun(wiki, "watch", "--interval", "0.2")

@@ -160,7 +160,9 @@ def make_plan(tmp_path: Path, target: str) -> list[str]:
     tmp_path.mkdir()
     for name in ("Makefile", "pyproject.toml", "scripts"):
         (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, tmp_path / name)
-    done = subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", target], cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
