@@ -13,10 +13,11 @@ def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True)
     wiki.add_parser(groups)
     if not wiki_only:
-        from exprun.cli import dataset, pipeline, remote, run, skill  # `exprun wiki` stays fast without them
+        from exprun.cli import capsule, dataset, pipeline, remote, run, skill  # `exprun wiki` stays fast without them
 
         pipeline.add_parsers(groups)
         run.add_parsers(groups)
+        capsule.add_parsers(groups)
         remote.add_parser(groups)
         dataset.add_parser(groups)
         skill.add_parser(groups)
