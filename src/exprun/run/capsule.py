@@ -111,17 +111,17 @@ def git_state(root: Path, slug: str) -> dict:
             return 127, "git is not installed"
         except (OSError, subprocess.TimeoutExpired) as exc:
             return 1, str(exc)
-        return done.returncode, (done.stdout if done.returncode == 0 else done.stderr).strip()
+        return done.returncode, done.stdout if done.returncode == 0 else done.stderr
 
     code_top, top = git("rev-parse", "--show-toplevel")
     if code_top != 0:
         return {"commit": None, "note": top if code_top == 127 else "not a git repository"}
     state, commit = git("rev-parse", "HEAD")
     _, status = git("status", "--porcelain", "--untracked-files=all", "--", code)
-    changes = [line[3:] for line in status.splitlines() if line.strip()]
+    changes = [line[3:] for line in status.splitlines() if line.strip()]  # `XY path`
     return {
-        "repository": top,
-        "commit": commit if state == 0 else None,
+        "repository": top.strip(),
+        "commit": commit.strip() if state == 0 else None,
         "note": "" if state == 0 else "no commit yet",
         "code_dirty": bool(changes),
         "code_changes": changes[:50],
