@@ -103,12 +103,13 @@ def page_block(found: Capsule) -> str:
         ]
         if found.distinct_environments > 1:
             lines.append(f"- Note: the tasks ran in {found.distinct_environments} different environments")
-    elif not found.problems:
+    if data and not found.problems:
+        lines.append(
+            f"- `exprun reproduce {found.slug} --attempt {found.attempt}` prints the commands that re-create this "
+            f"run; `exprun diff {found.name} <other>` shows what differs from another."
+        )
+    if not data and not found.problems:
         lines.append(f"- No capsule: {'; '.join(found.notes)}")
-    lines.append(
-        f"- `exprun reproduce {found.slug} --attempt {found.attempt}` prints the commands that re-create this run; "
-        f"`exprun diff {found.name} <other>` shows what differs from another."
-    )
     return "\n".join(lines)
 
 

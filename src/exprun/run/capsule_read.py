@@ -131,7 +131,7 @@ def load(root: Path, slug: str, attempt: int | None = None) -> Capsule:
 
 
 def _environments(root: Path, found: Capsule) -> None:
-    record = found.record
+    record, problems = found.record, len(found.problems)
     folder = root / provenance.record_dir(found.slug, record.attempt)
     started = provenance.read(root, found.slug, record.attempt, record.run_id, record.approved_hash)
     for start in sorted(started.records, key=lambda r: str(r.get("started_at"))):
@@ -157,7 +157,7 @@ def _environments(root: Path, found: Capsule) -> None:
                 continue
             env.data = json.loads(raw)
         found.environments.append(env)
-    if not found.environments:
+    if not found.environments and len(found.problems) == problems:
         found.notes.append(
             "the run's environment is not here yet (it is recorded where the run starts and comes home with "
             "the results: collect brings it)"
