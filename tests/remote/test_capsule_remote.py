@@ -49,9 +49,9 @@ def test_a_remote_run_records_the_server_s_environment(lab):
     while not exit_file.exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert exit_file.read_text().strip() == "0"
-    there = list((lab.work_dir / ATTEMPT / "provenance").glob("*.environment.json"))
+    there = list((lab.work_dir / ATTEMPT / "environment").glob("*.json"))
     assert len(there) == 1, "the guard wrote the environment on the server"
-    assert not (lab.root / ATTEMPT / "provenance").exists(), "nothing is here before collect brings it"
+    assert not (lab.root / ATTEMPT / "environment").exists(), "nothing is here before collect brings it"
     env = json.loads(there[0].read_text())
     assert env["cwd"] == str(lab.work_dir), "captured where the run ran: the server's work_dir"
     assert "DEFAULT_PYTHON=python3" in (lab.work_dir / record["snapshot"] / "run.sh").read_text()
@@ -60,7 +60,7 @@ def test_a_remote_run_records_the_server_s_environment(lab):
 
     done, out = snakemake(lab.root, f"collect_{SLUG}")
     assert done.returncode == 0, out
-    home = lab.root / ATTEMPT / "provenance" / there[0].name
+    home = lab.root / ATTEMPT / "environment" / there[0].name
     assert hashlib.sha256(home.read_bytes()).hexdigest() == hashlib.sha256(there[0].read_bytes()).hexdigest()
     page = (lab.root / "wiki" / "experiments" / f"{SLUG}.md").read_text()
     assert yaml.safe_load(page.split("---\n")[1])["status"] == "completed"

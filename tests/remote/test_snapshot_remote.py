@@ -64,8 +64,7 @@ def test_the_server_runs_the_snapshot_and_its_provenance_comes_home(lab):
     record = json.loads((lab.root / "experiments" / "state" / SLUG / "run.json").read_text())
     assert record["snapshot"] and f"{record['snapshot']}/run.sh" in record["command"]
     assert (lab.work_dir / record["snapshot"] / "train.py").is_file()
-    folder = lab.root / provenance.record_dir(SLUG, record["attempt"])
-    records = [p for p in folder.glob("*.json") if not p.name.endswith(".environment.json")]
+    records = list((lab.root / provenance.record_dir(SLUG, record["attempt"])).glob("*.json"))
     assert len(records) == 1, "the guard on the server recorded its start, and it came home"
     started = json.loads(records[0].read_text())
     assert started["tasks"] == ["0", "1", "2"] and started["run_id"] == record["run_id"]

@@ -45,10 +45,9 @@ def test_each_array_task_records_its_environment_on_the_node(slurm_cluster, tmp_
         time.sleep(1)
     assert status(root) == "completed", out
 
-    records = [json.loads(p.read_text()) for p in (root / ATTEMPT / "provenance").glob("*.json")]
-    starts = [r for r in records if "run_id" in r]
+    starts = [json.loads(p.read_text()) for p in (root / ATTEMPT / "provenance").glob("*.json")]
     assert sorted(r["slurm_job"] for r in starts) == [f"{job}_{i}" for i in range(3)]
-    envs = [json.loads((root / ATTEMPT / "provenance" / r["environment"]["file"]).read_text()) for r in starts]
+    envs = [json.loads((root / ATTEMPT / "environment" / r["environment"]["file"]).read_text()) for r in starts]
     seen = sorted(f"{env['slurm']['array_job_id']}_{env['slurm']['array_task_id']}" for env in envs)
     assert seen == [f"{job}_{i}" for i in range(3)], "each task recorded its environment inside its own job"
     assert all(env["slurm"]["node"] and env["cwd"] == str(root) for env in envs)

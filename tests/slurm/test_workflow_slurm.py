@@ -141,9 +141,7 @@ def test_array_submitted_over_ssh_on_the_remote_login_node(slurm_cluster, tmp_pa
         combined = (root / "logs" / f"exp-{SLUG}.log").read_text()
         assert combined.count("=== logs/") == 3 and "not here yet" not in combined, "fetched copies combined"
         provenance = list((root / "experiments" / "state" / SLUG / "attempts" / "1" / "provenance").glob("*.json"))
-        records = [p for p in provenance if not p.name.endswith(".environment.json")]
-        assert len(records) == 3, "each array task's guard record came home from the login node"
-        assert len(provenance) == 6, "and the environment each recorded on the node, beside it"
+        assert len(provenance) == 3, "each array task's guard record came home from the login node"
     finally:
         subprocess.run([sys.executable, str(REPO / "scripts" / "test_sshd.py"), "stop", str(sshd_dir)], timeout=30)
 

@@ -89,16 +89,17 @@ def make_attempt(root: Path, attempt: int, config: str = "lr: 0.001\n", env: dic
         data[key] = value
     record.capsule = capsule.write(root, record, data)
     record.save(Paths(SLUG, root).run)
-    folder = root / provenance.record_dir(SLUG, attempt)
+    folder, envs = root / provenance.record_dir(SLUG, attempt), root / provenance.environment_dir(SLUG, attempt)
     folder.mkdir(parents=True, exist_ok=True)
+    envs.mkdir(parents=True, exist_ok=True)
     start = {"run_id": record.run_id, "approved_hash": approved, "tasks": ["0", "1", "2"], "host": "gpu-box"}
     start["started_at"] = f"2026-01-02T03:04:0{attempt}Z"
     if env is None:
         start["environment"] = {"error": "the environment probe failed (exit 127): python3: not found"}
     else:
         raw = json.dumps(env).encode()
-        name = f"{attempt}-gpu-box-1.environment.json"
-        (folder / name).write_bytes(raw)
+        name = f"{attempt}-gpu-box-1.json"
+        (envs / name).write_bytes(raw)
         start["environment"] = {"file": name, "sha256": hashlib.sha256(raw).hexdigest()}
     (folder / f"{attempt}-gpu-box-1.json").write_text(json.dumps(start))
     return record
@@ -153,13 +154,13 @@ def test_a_conda_run_is_re_created_with_conda(tmp_path):
 
 def test_an_environment_file_changed_after_the_start_is_never_used(tmp_path):
     make_attempt(tmp_path, 1)
-    folder = tmp_path / provenance.record_dir(SLUG, 1)
+    folder = tmp_path / provenance.environment_dir(SLUG, 1)
     forged = {**ENVIRONMENT, "packages": {"tool": "pip freeze", "lines": ["torch==9.9.9"]}}
-    (folder / "1-gpu-box-1.environment.json").write_text(json.dumps(forged))
-    (folder / "0-planted.environment.json").write_text(json.dumps(forged))
+    (folder / "1-gpu-box-1.json").write_text(json.dumps(forged))
+    (folder / "0-planted.json").write_text(json.dumps(forged))
     found = capsule_read.load(tmp_path, SLUG)
     assert found.environment is None and len(found.problems) == 1
-    assert "1-gpu-box-1.environment.json changed after the program started" in found.problems[0]
+    assert "environment/1-gpu-box-1.json changed after the program started" in found.problems[0]
     block = reproduce.page_block(found)
     assert block.splitlines()[2].startswith("- **Not trusted**:") and "9.9.9" not in block
     for show in (lambda: reproduce.commands(found, tmp_path), lambda: reproduce.freeze(found)):

@@ -59,18 +59,18 @@ def test_the_guard_writes_the_environment_before_the_program_starts(tmp_path):
     folder.mkdir()
     (folder / "run.sh").write_text("true\n")
     check = (
-        "import glob, hashlib, json, sys; "
-        "env, = glob.glob(sys.argv[1] + '/*.environment.json'); "
-        "rec, = [p for p in glob.glob(sys.argv[1] + '/*.json') if p != env]; "
+        "import glob, hashlib, json, os, sys; "
+        "rec, = glob.glob(sys.argv[1] + '/*.json'); "
+        "env = os.path.join(sys.argv[2], os.path.basename(rec)); "
         "said = json.load(open(rec))['environment']; "
-        "assert said['sha256'] == hashlib.sha256(open(env, 'rb').read()).hexdigest(); "
+        "assert said == {'file': os.path.basename(rec), 'sha256': hashlib.sha256(open(env, 'rb').read()).hexdigest()}; "
         "print('program sees', json.load(open(env))['answer'])"
     )
     argv = integrity.guard_command(
         sys.executable,
         str(folder),
         integrity.folder_hash(folder),
-        [sys.executable, "-c", check, str(records)],
+        [sys.executable, "-c", check, str(records), str(tmp_path / "environment")],
         snapshot=True,
         record_dir=str(records),
         environment=["bash", "-c", 'echo "chatter" >&2; echo \'{"answer": 42}\''],

@@ -64,7 +64,7 @@ def test_a_local_run_records_what_ran_and_reproduce_re_creates_it(wiki_root, scr
     assert capsule["dataset"]["kind"] == "sklearn" and capsule["hardware"]["planned"] == "cpu"
     assert capsule["command"]["program"] == ["bash", f"{record['snapshot']}/run.sh"]
 
-    envs = list((wiki_root / ATTEMPT / "provenance").glob("*.environment.json"))
+    envs = list((wiki_root / ATTEMPT / "environment").glob("*.json"))
     assert len(envs) == 1, "the guard recorded the environment where the run started, before it started"
     env = json.loads(envs[0].read_text())
     assert env["python"]["version"] == platform.python_version()
@@ -108,8 +108,7 @@ cd "$(dirname "$0")/../../.."
 attempt=experiments/state/{slug}/attempts/1
 for i in $(seq 200); do [ -f "$attempt/capsule.json" ] && break; sleep 0.1; done
 forged='{{"packages": {{"tool": "pip freeze", "lines": ["torch==9.9.9"]}}, "python": {{"version": "9.9.9"}}}}'
-planted="$attempt/provenance/0-planted.environment.json"
-for f in "$attempt/capsule.json" "$attempt"/provenance/*.environment.json "$planted"; do
+for f in "$attempt/capsule.json" "$attempt"/environment/*.json "$attempt/environment/0-planted.json"; do
   echo "$forged" > "$f"
 done
 out="${{EXPRUN_RESULTS_DIR}}"

@@ -8,7 +8,8 @@ hyperparameters and hardware. Its SHA-256 goes into the run record (`capsule`).
 
 What only the machine that runs it knows — the interpreter the run uses, its packages, the OS, the GPUs, the
 CUDA driver — the guard records there, before the program starts (`probe_command` below, the guard's
-`--environment`): `<start>.environment.json` beside each provenance record, its SHA-256 in the record. It comes
+`--environment`): `attempts/<n>/environment/<start>.json`, one per provenance record (`<start>.json`), its
+SHA-256 in that record. It comes
 home with the results (remote: pulled with the provenance; SLURM: the shared filesystem). run/capsule_read.py
 puts the two together and checks both hashes, so a program that rewrites either is caught, never believed.
 """
@@ -63,7 +64,7 @@ def path_of(root: Path, slug: str, attempt: int) -> Path:
     return Paths(slug, root).state_attempts / str(int(attempt)) / FILE
 
 
-def interpreter(run_sh: str, settings: Settings) -> dict:
+def interpreter(run_sh: str, settings: Settings | None) -> dict:
     """How the run finds its Python: the activation lines and DEFAULT_PYTHON of the snapshot's run.sh when it
     has exprun's generated shape (what actually runs), else the settings run.sh is generated from."""
     lines = run_sh.splitlines()
@@ -75,6 +76,7 @@ def interpreter(run_sh: str, settings: Settings) -> dict:
         activate = "\n".join(lines[start + 1 : default]).strip()
         word = DEFAULT_PYTHON.match(lines[default]).group(1).strip()  # type: ignore[union-attr]
         return {"activate": activate, "python": word, "from": "run.sh"}
+    settings = settings or Settings()
     python = settings.python or ("python3" if settings.env_activate else sys.executable)
     return {"activate": settings.env_activate.strip(), "python": shlex.quote(python), "from": "settings"}
 
@@ -92,7 +94,7 @@ def probe_command(snapshot: str, how: dict) -> list[str]:
     return ["bash", "-c", script, "exprun-environment", source]
 
 
-def interpreter_of(root: Path, snapshot: str, settings: Settings) -> dict:
+def interpreter_of(root: Path, snapshot: str, settings: Settings | None) -> dict:
     """`interpreter` for the snapshot (relative to the wiki root) a launch runs."""
     run_sh = Path(root) / snapshot / "run.sh"
     return interpreter(run_sh.read_text(encoding="utf-8", errors="replace") if run_sh.is_file() else "", settings)

@@ -132,7 +132,7 @@ def load(root: Path, slug: str, attempt: int | None = None) -> Capsule:
 
 def _environments(root: Path, found: Capsule) -> None:
     record, problems = found.record, len(found.problems)
-    folder = root / provenance.record_dir(found.slug, record.attempt)
+    folder = root / provenance.environment_dir(found.slug, record.attempt)
     started = provenance.read(root, found.slug, record.attempt, record.run_id, record.approved_hash)
     for start in sorted(started.records, key=lambda r: str(r.get("started_at"))):
         said = start.get("environment")

@@ -21,9 +21,9 @@ approved hash, the tasks, the host, the time) in the folder exprun names: collec
 never what the program writes about itself.
 
 With `--environment <argv as JSON>` it first runs that command (exprun's environment probe, started with the
-interpreter the run uses) and writes the one JSON object it prints beside the record
-(`<record>.environment.json`), its SHA-256 in the record: both exist before the program starts, so a program
-that rewrites the file later is caught by the hash (run/capsule.py reads them back). A probe that fails or
+interpreter the run uses) and writes the one JSON object it prints into the `environment/` folder beside the
+record folder, under the record's name, its SHA-256 in the record: both exist before the program starts, so a
+program that rewrites the file later is caught by the hash (run/capsule_read.py reads them back). A probe that fails or
 hangs is recorded as such and the run goes on: the environment is evidence, not a gate.
 """
 
@@ -40,7 +40,7 @@ import time
 NOT_HASHED = frozenset({".exprun-manifest.json", "REVIEW.md", "CONTEXT.md", "context.json"})
 GUARD_EXIT = 96  # run.sh never started: the code is not the approved code
 ENVIRONMENT_TIMEOUT_S = 180  # the environment probe's bound (pip freeze, nvidia-smi each bound themselves too)
-ENVIRONMENT_SUFFIX = ".environment.json"
+ENVIRONMENT_FOLDER = "environment"  # beside the record folder (attempts/<n>/provenance -> attempts/<n>/environment)
 
 
 class LinkLoop(ValueError):
@@ -126,7 +126,7 @@ def links(folder: str | os.PathLike[str]) -> list[tuple[str, str]]:
 
 
 USAGE = (
-    "usage: verify [--snapshot] [--record-dir DIR] [--environment ARGV-JSON] <code-dir> <approved-sha256> "
+    "usage: verify [--snapshot] [--environment ARGV-JSON] [--record-dir DIR] <code-dir> <approved-sha256> "
     "<command> [args...]"
 )
 
@@ -171,8 +171,13 @@ def _write_atomic(path: str, data: bytes) -> None:
     os.replace(path + ".tmp", path)
 
 
+def environment_dir(record_dir: str) -> str:
+    """Where the environment of each start goes: `environment/` beside the record folder."""
+    return os.path.join(os.path.dirname(os.path.normpath(record_dir)), ENVIRONMENT_FOLDER)
+
+
 def capture_environment(record_dir: str, stem: str, probe: list[str]) -> dict:
-    """Run the environment probe and keep what it printed as `<stem>.environment.json`: {"file", "sha256"} for
+    """Run the environment probe and keep what it printed as `environment/<stem>.json`: {"file", "sha256"} for
     the record, or {"error"} saying why there is none (the run goes on either way)."""
     import subprocess
 
@@ -193,9 +198,10 @@ def capture_environment(record_dir: str, stem: str, probe: list[str]) -> dict:
         said = done.stderr.decode("utf-8", "replace").strip().splitlines()
         return {"error": f"the environment probe failed (exit {done.returncode}): {said[-1] if said else 'no output'}"}
     data = json.dumps(found, indent=1, sort_keys=True).encode() + b"\n"
-    os.makedirs(record_dir, exist_ok=True)
-    name = stem + ENVIRONMENT_SUFFIX
-    _write_atomic(os.path.join(record_dir, name), data)
+    folder = environment_dir(record_dir)
+    os.makedirs(folder, exist_ok=True)
+    name = f"{stem}.json"
+    _write_atomic(os.path.join(folder, name), data)
     return {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
 
 
@@ -256,7 +262,7 @@ def guard(argv: list[str]) -> int:
             try:
                 environment = capture_environment(record_dir, stem, probe)
             except OSError as exc:
-                environment = {"error": f"cannot write the environment file in {record_dir} ({exc})"}
+                environment = {"error": f"cannot write the environment file ({exc})"}
             if environment.get("error"):
                 said = f"[exprun guard] environment not recorded: {environment['error']}; the run goes on"
                 print(said, file=sys.stderr)
@@ -286,9 +292,10 @@ def guard_command(
     """The argument list that checks the code, then becomes `command` (same PID, same exit status). `-I`: the
     guard's imports come from the standard library only (not the working folder, PYTHONPATH or user site).
     `environment`: the probe to run (and record) before the command starts; needs `record_dir`."""
-    options = (["--snapshot"] if snapshot else []) + (["--record-dir", record_dir] if record_dir else [])
+    options = ["--snapshot"] if snapshot else []
     if environment and record_dir:
         options += ["--environment", json.dumps(environment)]
+    options += ["--record-dir", record_dir] if record_dir else []
     return [python, "-I", "-c", guard_source(), "verify", *options, code_dir, approved_hash, *command]
 
 
