@@ -181,6 +181,30 @@ def test_the_gpus_a_run_was_given_are_the_ones_recorded(monkeypatch):
     assert environment_probe.visible_indices("GPU-abc") is None and environment_probe.visible_indices(None) is None
 
 
+FAKE_SMI = """#!/bin/sh
+case "$1" in
+  --query-gpu=*) printf '0, NVIDIA H200, 550.54.15, 143771\\n1, NVIDIA H200, 550.54.15, 143771\\n' ;;
+  *) echo '| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4 |' ;;
+esac
+"""
+
+
+def test_without_nvml_the_gpus_come_from_nvidia_smi_and_only_those_given_count(tmp_path, monkeypatch):
+    (tmp_path / "nvidia-smi").write_text(FAKE_SMI)
+    (tmp_path / "nvidia-smi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(environment_probe, "_nvml", lambda: {"devices": [], "error": "NVML unavailable: no library"})
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    found = environment_probe.gpu_info()
+    assert found["visible"] is True and found["source"] == "nvidia-smi"
+    assert found["devices"] == [{"index": 1, "name": "NVIDIA H200", "memory_total_mib": 143771}]
+    assert (found["driver"], found["cuda"]) == ("550.54.15", "12.4")
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    gone = environment_probe.gpu_info()
+    assert gone["visible"] is False
+    assert gone["note"] == "no GPU visible (NVML unavailable: no library; nvidia-smi: nvidia-smi: not found)"
+
+
 def test_the_recorded_command_names_exprun_s_own_texts_instead_of_spelling_them_out():
     argv = integrity.guard_command("python3", "snap", "0" * 64, ["bash", "snap/run.sh"], True, "rec", ["bash", "-c"])
     shown = capsule.shown_command(argv)

@@ -208,10 +208,21 @@ def _smi() -> dict:
     return {"source": "nvidia-smi", "driver": driver, "cuda": cuda.group(1) if cuda else "", "devices": devices}
 
 
+def _devices() -> dict:
+    """NVML when the run's environment has pynvml and it answers, else nvidia-smi (both failing: both reasons)."""
+    nvml = _nvml()
+    if nvml and not nvml.get("error"):
+        return nvml
+    smi = _smi()
+    if smi.get("error") and nvml:
+        smi["error"] = f"{nvml['error']}; {smi['error']}"
+    return smi
+
+
 def gpu_info() -> dict:
     """The GPUs this run may use (CUDA_VISIBLE_DEVICES applied), the driver and CUDA versions; `visible` false
     with the reason when there are none."""
-    found = _nvml() or _smi()
+    found = _devices()
     setting = os.environ.get("CUDA_VISIBLE_DEVICES")
     wanted = visible_indices(setting)
     devices = found.get("devices") or []
