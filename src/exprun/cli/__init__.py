@@ -14,6 +14,7 @@ def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
     wiki.add_parser(groups)
     if not wiki_only:
         from exprun.cli import (
+            capsule,
             dataset,
             notify,
             pipeline,
@@ -25,6 +26,7 @@ def build_parser(wiki_only: bool = False) -> argparse.ArgumentParser:
 
         pipeline.add_parsers(groups)
         run.add_parsers(groups)
+        capsule.add_parsers(groups)
         remote.add_parser(groups)
         dataset.add_parser(groups)
         skill.add_parser(groups)

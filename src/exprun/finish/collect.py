@@ -14,7 +14,7 @@ from exprun.core.durations import human_hours
 from exprun.core.numbers import finite
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
-from exprun.finish import alerts, completion, findings, watch
+from exprun.finish import alerts, completion, findings, reproduce, watch
 from exprun.finish.inspection import Inspection, estimated_hours, inspect, load_record, progress_data, run_config
 from exprun.logs import runlog
 from exprun.machines.launchers.base import RunRecord
@@ -62,6 +62,7 @@ def finish(
     if seen.record.foreign:
         analysis += f"\n- This run was {foreign.NOTE}."
     note, note_failed = analysis_note.paragraph(settings, str(page.get("hypothesis") or ""), found.results, analysis)
+    replay, capsule = reproduce.for_collect(root, seen.record)
     data = {
         **_collected(paths, page, seen, found.outcome, found.key, found.crash),
         **found.fields,
@@ -73,10 +74,16 @@ def finish(
         "task_logs": task_logs or [],
         "evidence": found.evidence,
         "strays": found.strays,
+        "capsule": capsule,
     }
     data["report"] = reports.run_report(data, found.results, analysis + note)
     return completion.complete(
-        paths, seen.record, {"Results": found.results, "Analysis": analysis + note}, found.outcome, found.key, data
+        paths,
+        seen.record,
+        {"Results": found.results + (f"\n\n{replay}" if replay else ""), "Analysis": analysis + note},
+        found.outcome,
+        found.key,
+        data,
     )
 
 

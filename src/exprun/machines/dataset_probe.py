@@ -7,12 +7,18 @@ executes the data: .npy/.npz headers are parsed as literals, a PyTorch archive i
 (never unpickled). Every read is bounded (bytes read, lines counted, folder entries walked), so a
 100 GB folder or a billion-line CSV costs about the same as a small one, and the answer says
 where it stopped counting.
+
+The fingerprint a run's capsule records: the path, the size, the file count and, for a dataset of at most
+256 MiB (`max_hash_bytes`), `content_sha256` — one SHA-256 over every file's relative path and content hash, in
+name order (links followed, as the program reads them). A larger one is not read in full; `content_hash_note`
+says so, and size plus file count stand for it.
 """
 
 from __future__ import annotations
 
 import ast
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -33,6 +39,7 @@ LIMITS = {
     "max_members": 200,  # NPZ arrays whose header is read; archive members listed
     "max_tensors": 50,  # safetensors tensors listed
     "max_cell_chars": 200,  # characters kept of each shown cell
+    "max_hash_bytes": 256 << 20,  # a dataset up to this size gets a content hash (the run's capsule records it)
 }
 TABLE_FORMATS = {".csv": ("csv", ","), ".tsv": ("tsv", "\t")}
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -62,7 +69,8 @@ def probe(path: str, options: dict | None = None) -> dict:
         return {"path": path, "exists": False, "type": "missing", "structure": "not found"}
     try:
         if os.path.isdir(path):
-            return {"path": path, "exists": True, "type": "folder", **_folder(path, limits)}
+            report = {"path": path, "exists": True, "type": "folder", **_folder(path, limits)}
+            return {**report, **_fingerprint(path, report, limits)}
         if not os.path.isfile(path):
             return {
                 "path": path,
@@ -79,7 +87,51 @@ def probe(path: str, options: dict | None = None) -> dict:
         report.update(_describe_file(path, size, limits))
     except Exception as exc:  # noqa: BLE001 - any reader failure is reported, never raised, so a bad file is an answer
         report.update(format=_suffix(path).lstrip(".") or "file", structure="cannot be read", error=_why(exc))
-    return report
+    return {**report, **_fingerprint(path, report, limits)}
+
+
+# ------------------------------------------------------------------------------------------ fingerprint
+def _fingerprint(path: str, report: dict, limits: dict) -> dict:
+    """`content_sha256` of a dataset within the size cap, else `content_hash_note` saying why there is none."""
+    size, cap = report.get("size_bytes"), limits["max_hash_bytes"]
+    if report.get("file_count_capped"):
+        return {"content_hash_note": "not hashed: too many files to count"}
+    if not isinstance(size, int) or size > cap:
+        return {"content_hash_note": f"not hashed: larger than the {human_size(cap)} cap (size and file count only)"}
+    try:
+        if os.path.isfile(path):
+            return {"content_sha256": _file_sha256(path)}
+        digest = hashlib.sha256()
+        for rel, full in _files_below(path):
+            digest.update(rel.encode() + b"\0" + _file_sha256(full).encode() + b"\n")
+        return {"content_sha256": digest.hexdigest()}
+    except OSError as exc:
+        return {"content_hash_note": f"not hashed: {_why(exc)}"}
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files_below(top: str) -> list:
+    """(relative posix path, path) of every file under top, by name; a linked folder is walked once."""
+    found, seen = [], set()
+    for current, folders, files in os.walk(top, followlinks=True):
+        real = os.path.realpath(current)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders.sort()
+        for name in files:
+            full = os.path.join(current, name)
+            if os.path.isfile(full):
+                found.append((os.path.relpath(full, top).replace(os.sep, "/"), full))
+    return sorted(found)
 
 
 # ----------------------------------------------------------------------------------------- folders

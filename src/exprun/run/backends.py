@@ -23,6 +23,7 @@ from exprun.core.settings import Settings
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.machines.launchers.base import Backend, RunRecord, RunSpec, RunState
 from exprun.prepare.gpu_plan import GpuPlan, tasks_at_once
+from exprun.run import capsule
 from exprun.trust import integrity, provenance
 
 # Backend -> "module:Class" under exprun.machines.launchers, imported on first use (paramiko only when remote).
@@ -35,12 +36,24 @@ LAUNCHERS: dict[Backend, str] = {
 ENVIRONMENTS = {"local": Backend.SCREEN, "remote": Backend.SSH, "slurm": Backend.SLURM}
 
 
-def run_command(snapshot_dir: str, approved_hash: str, record_dir: str, python: str = "python3") -> list[str]:
+def run_command(
+    snapshot_dir: str,
+    approved_hash: str,
+    record_dir: str,
+    python: str = "python3",
+    environment: list[str] | None = None,
+) -> list[str]:
     """run.sh of the approved snapshot, relative to the wiki root, behind the integrity guard, which checks the
-    snapshot strictly and leaves its provenance record in `record_dir` (a relaunch appends its extra arguments;
-    the guard hands them to run.sh)."""
+    snapshot strictly, records the run's environment (`environment`: the probe, run/capsule.py) and leaves its
+    provenance record in `record_dir` (a relaunch appends its extra arguments; the guard hands them to run.sh)."""
     return integrity.guard_command(
-        python, snapshot_dir, approved_hash, ["bash", f"{snapshot_dir}/run.sh"], snapshot=True, record_dir=record_dir
+        python,
+        snapshot_dir,
+        approved_hash,
+        ["bash", f"{snapshot_dir}/run.sh"],
+        snapshot=True,
+        record_dir=record_dir,
+        environment=environment,
     )
 
 
@@ -76,9 +89,16 @@ class LaunchRequest:
         return provenance.record_dir(self.slug, self.attempt)
 
     def command(self, python: str) -> list[str]:
+        """The guarded start of the snapshot's run.sh, the run's environment recorded first where it runs."""
         if not self.snapshot:
             raise LaunchError(f"{self.slug}: no snapshot taken; a run starts only from its approved snapshot")
-        return run_command(self.snapshot, self.approved_hash, self.record_dir, python=python)
+        probe = capsule.probe_command(self.snapshot, self.interpreter)
+        return run_command(self.snapshot, self.approved_hash, self.record_dir, python=python, environment=probe)
+
+    @property
+    def interpreter(self) -> dict:
+        """How run.sh finds its Python (its activation line and DEFAULT_PYTHON), for the environment probe."""
+        return capsule.interpreter_of(self.root, self.snapshot, self.settings)
 
     def run_env(self, where: str | PurePosixPath) -> dict[str, str]:
         """The run id every seed file carries and the folders exprun chose, for the machine whose wiki root is

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from exprun.core.durations import hours_figure, page_hours
-from exprun.core.errors import GateError, LaunchError
+from exprun.core.errors import ExprunError, GateError, LaunchError
 from exprun.core.files import atomic_write_json, read_json, require_writable
 from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
@@ -29,7 +29,7 @@ from exprun.experiment.experiment_config import ExperimentConfig, load_experimen
 from exprun.gate import approval as gate
 from exprun.logs import runlog
 from exprun.machines.launchers.base import Backend, RunRecord
-from exprun.run import attempts, backends, notify, notify_events
+from exprun.run import attempts, backends, capsule, notify, notify_events
 from exprun.run.backends import LaunchRequest, run_command
 from exprun.run.jobs_backend import SeedJobs
 from exprun.trust import provenance
@@ -133,12 +133,22 @@ def deploy(
             request.on_exit = notify.ended_hook(settings.notify, slug, attempt, root)
             record = backends.launcher_class(backend)(root).launch(request)
             record.attempt, record.page_written, record.sanity_skipped = attempt, False, skip_sanity
+            _write_capsule(record, settings, page, config, root)
             record.save(paths.run)
         report = _announce(record, paths, page, config, now)
     eta = estimate_text(report["estimated_hours"], report["estimate_lower_bound"])
     eta += f", done about {report['expected_completion']}"
     notify.announce(notify_events.deployed(record, root, eta), settings.notify, root, "deploy")
     return report
+
+
+def _write_capsule(record: RunRecord, settings: Settings, page, config: ExperimentConfig, root: Path) -> None:
+    """The attempt's capsule, its hash into the record. The run has started by now, so a capsule that cannot be
+    written is said (in the record, then by reproduce and the page), never a reason to lose track of the run."""
+    try:
+        record.capsule = capsule.write(root, record, capsule.build(root, record.slug, record, settings, page, config))
+    except (OSError, ExprunError) as exc:
+        record.details["capsule_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _announce(record: RunRecord, paths: Paths, page, config: ExperimentConfig, now: datetime | None) -> dict:
@@ -226,8 +236,13 @@ def run_seed_job(slug: str, seed: str, root: Path = Path("."), arm: str = "") ->
     os.environ.update(
         {"EXPRUN_TASKS": task, "EXPRUN_RUN_ID": record.run_id, **backends.run_folders(slug, root.resolve().as_posix())}
     )
+    how = record.details.get("interpreter") or capsule.interpreter_of(root, record.snapshot, Settings())
     return run_command(
-        record.snapshot, record.approved_hash, provenance.record_dir(slug, record.attempt), python=sys.executable
+        record.snapshot,
+        record.approved_hash,
+        provenance.record_dir(slug, record.attempt),
+        python=sys.executable,
+        environment=capsule.probe_command(record.snapshot, how),
     )
 
 

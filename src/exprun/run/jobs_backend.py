@@ -47,7 +47,7 @@ class SeedJobs(Launcher):
             log=str(paths.log),
             exit_file=str(paths.exit_status),
             env={"EXPRUN_TASKS": " ".join(request.tasks), "EXPRUN_RUN_ID": request.run_id},
-            details={"seeds": request.seeds, "tasks": request.tasks},
+            details={"seeds": request.seeds, "tasks": request.tasks, "interpreter": request.interpreter},
         )
 
     def describe(self, record: RunRecord) -> str:

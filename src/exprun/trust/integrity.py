@@ -19,6 +19,12 @@ It runs isolated (`python3 -I`): neither the working folder nor PYTHONPATH nor u
 replace a module it imports. Before starting anything it leaves a provenance record (the run id, the
 approved hash, the tasks, the host, the time) in the folder exprun names: collect trusts that record,
 never what the program writes about itself.
+
+With `--environment <argv as JSON>` it first runs that command (exprun's environment probe, started with the
+interpreter the run uses) and writes the one JSON object it prints into the `environment/` folder beside the
+record folder, under the record's name, its SHA-256 in the record: both exist before the program starts, so a
+program that rewrites the file later is caught by the hash (run/capsule_read.py reads them back). A probe that fails or
+hangs is recorded as such and the run goes on: the environment is evidence, not a gate.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import time
 # Not part of what runs, so not part of what is approved.
 NOT_HASHED = frozenset({".exprun-manifest.json", "REVIEW.md", "CONTEXT.md", "context.json"})
 GUARD_EXIT = 96  # run.sh never started: the code is not the approved code
+ENVIRONMENT_TIMEOUT_S = 180  # the environment probe's bound (pip freeze, nvidia-smi each bound themselves too)
+ENVIRONMENT_FOLDER = "environment"  # beside the record folder (attempts/<n>/provenance -> attempts/<n>/environment)
 
 
 class LinkLoop(ValueError):
@@ -117,7 +125,10 @@ def links(folder: str | os.PathLike[str]) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-USAGE = "usage: verify [--snapshot] [--record-dir DIR] <code-dir> <approved-sha256> <command> [args...]"
+USAGE = (
+    "usage: verify [--snapshot] [--environment ARGV-JSON] [--record-dir DIR] <code-dir> <approved-sha256> "
+    "<command> [args...]"
+)
 
 
 def _refuse(message: str) -> int:
@@ -125,20 +136,78 @@ def _refuse(message: str) -> int:
     return GUARD_EXIT
 
 
-def _options(argv: list[str]) -> tuple[bool, str, list[str]] | None:
-    """(snapshot?, record folder, the rest) of the guard's arguments; None when they do not parse."""
-    snapshot, record_dir, rest = False, "", argv[1:]
+def _options(argv: list[str]) -> tuple[bool, str, list[str], list[str]] | None:
+    """(snapshot?, record folder, environment probe argv, the rest) of the guard's arguments; None when they do
+    not parse."""
+    snapshot, record_dir, environment, rest = False, "", [], argv[1:]
     while rest and rest[0].startswith("--"):
         if rest[0] == "--snapshot":
             snapshot, rest = True, rest[1:]
         elif rest[0] == "--record-dir" and len(rest) > 1:
             record_dir, rest = rest[1], rest[2:]
+        elif rest[0] == "--environment" and len(rest) > 1:
+            try:
+                environment = json.loads(rest[1])
+            except ValueError:
+                return None
+            if not isinstance(environment, list) or not environment or not all(isinstance(w, str) for w in environment):
+                return None
+            rest = rest[2:]
         else:
             return None
-    return (snapshot, record_dir, rest) if len(rest) >= 3 and argv[0] == "verify" else None
+    return (snapshot, record_dir, environment, rest) if len(rest) >= 3 and argv[0] == "verify" else None
 
 
-def write_record(record_dir: str, folder: str, approved: str, command: list[str]) -> str:
+def record_stem() -> str:
+    """One start's name: time, host and PID (unique on a shared filesystem)."""
+    return f"{int(time.time() * 1000)}-{socket.gethostname()}-{os.getpid()}"
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    with open(path + ".tmp", "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(path + ".tmp", path)
+
+
+def environment_dir(record_dir: str) -> str:
+    """Where the environment of each start goes: `environment/` beside the record folder."""
+    return os.path.join(os.path.dirname(os.path.normpath(record_dir)), ENVIRONMENT_FOLDER)
+
+
+def capture_environment(record_dir: str, stem: str, probe: list[str]) -> dict:
+    """Run the environment probe and keep what it printed as `environment/<stem>.json`: {"file", "sha256"} for
+    the record, or {"error"} saying why there is none (the run goes on either way)."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    try:
+        done = subprocess.run(
+            probe, capture_output=True, timeout=ENVIRONMENT_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"the environment probe gave no answer within {ENVIRONMENT_TIMEOUT_S} s"}
+    except OSError as exc:
+        return {"error": f"the environment probe could not start: {exc}"}
+    try:
+        found = json.loads(done.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        found = None
+    if done.returncode != 0 or not isinstance(found, dict):
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return {"error": f"the environment probe failed (exit {done.returncode}): {said[-1] if said else 'no output'}"}
+    data = json.dumps(found, indent=1, sort_keys=True).encode() + b"\n"
+    folder = environment_dir(record_dir)
+    os.makedirs(folder, exist_ok=True)
+    name = f"{stem}.json"
+    _write_atomic(os.path.join(folder, name), data)
+    return {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def write_record(
+    record_dir: str, folder: str, approved: str, command: list[str], stem: str = "", environment: dict | None = None
+) -> str:
     """Provenance of what this guard starts, written before it starts: one JSON file per start."""
     now = time.time()
     tasks = os.environ.get("EXPRUN_TASKS") or os.environ.get("EXPRUN_SEEDS") or ""
@@ -156,13 +225,11 @@ def write_record(record_dir: str, folder: str, approved: str, command: list[str]
         if slurm and "SLURM_ARRAY_TASK_ID" in os.environ
         else slurm,
     }
+    if environment is not None:
+        record["environment"] = environment
     os.makedirs(record_dir, exist_ok=True)
-    path = os.path.join(record_dir, f"{int(now * 1000)}-{socket.gethostname()}-{os.getpid()}.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(path + ".tmp", path)
+    path = os.path.join(record_dir, f"{stem or record_stem()}.json")
+    _write_atomic(path, json.dumps(record, indent=2, sort_keys=True).encode())
     return path
 
 
@@ -173,7 +240,7 @@ def guard(argv: list[str]) -> int:
     if parsed is None:
         print(USAGE, file=sys.stderr)
         return 2
-    snapshot, record_dir, (folder, approved, *command) = parsed
+    snapshot, record_dir, probe, (folder, approved, *command) = parsed
     try:
         extra = beyond_approved(folder) if snapshot else []
         found = folder_hash(folder)
@@ -190,8 +257,17 @@ def guard(argv: list[str]) -> int:
             "it changed after approval. Review it and approve again"
         )
     if record_dir:
+        stem, environment = record_stem(), None
+        if probe:
+            try:
+                environment = capture_environment(record_dir, stem, probe)
+            except OSError as exc:
+                environment = {"error": f"cannot write the environment file ({exc})"}
+            if environment.get("error"):
+                said = f"[exprun guard] environment not recorded: {environment['error']}; the run goes on"
+                print(said, file=sys.stderr)
         try:
-            write_record(record_dir, folder, approved, command)
+            write_record(record_dir, folder, approved, command, stem, environment)
         except OSError as exc:
             return _refuse(f"cannot write the provenance record in {record_dir} ({exc})")
     # Bytecode is never trusted: compiled from the approved source each time, no cache read from elsewhere,
@@ -205,11 +281,21 @@ def guard(argv: list[str]) -> int:
 
 
 def guard_command(
-    python: str, code_dir: str, approved_hash: str, command: list[str], snapshot: bool = False, record_dir: str = ""
+    python: str,
+    code_dir: str,
+    approved_hash: str,
+    command: list[str],
+    snapshot: bool = False,
+    record_dir: str = "",
+    environment: list[str] | None = None,
 ) -> list[str]:
     """The argument list that checks the code, then becomes `command` (same PID, same exit status). `-I`: the
-    guard's imports come from the standard library only (not the working folder, PYTHONPATH or user site)."""
-    options = (["--snapshot"] if snapshot else []) + (["--record-dir", record_dir] if record_dir else [])
+    guard's imports come from the standard library only (not the working folder, PYTHONPATH or user site).
+    `environment`: the probe to run (and record) before the command starts; needs `record_dir`."""
+    options = ["--snapshot"] if snapshot else []
+    if environment and record_dir:
+        options += ["--environment", json.dumps(environment)]
+    options += ["--record-dir", record_dir] if record_dir else []
     return [python, "-I", "-c", guard_source(), "verify", *options, code_dir, approved_hash, *command]
 
 

@@ -5,7 +5,9 @@ it verified, the snapshot, the tasks (seeds, or arm:seed words) it hands run.sh,
 writes on the machine that runs the tasks, in the attempt's state folder there
 (`experiments/state/<slug>/attempts/<n>/provenance/`); a remote run's records come home with its results.
 A seed file counts only for a task such a record says this run started: a program, or a person, can write
-any file into results/, but cannot make the guard have started a task.
+any file into results/, but cannot make the guard have started a task. In `environment/` beside the records,
+the environment the guard found there, one file per start under the record's name, its hash in the record
+(see run/capsule.py).
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exprun.core.paths import Paths
+from exprun.trust.integrity import ENVIRONMENT_FOLDER
 
 
 def record_dir(slug: str, attempt: int) -> str:
     """Relative to the wiki root, the same on every machine."""
     return (Paths(slug, Path()).state_attempts / str(int(attempt)) / "provenance").as_posix()
+
+
+def environment_dir(slug: str, attempt: int) -> str:
+    """Where the guard leaves the environment of each start (beside record_dir), relative to the wiki root."""
+    return (Paths(slug, Path()).state_attempts / str(int(attempt)) / ENVIRONMENT_FOLDER).as_posix()
 
 
 @dataclass

@@ -100,6 +100,7 @@ class RunRecord:
     sanity_skipped: bool = False  # `exprun deploy --skip-sanity`: a person's explicit override
     details: dict = field(default_factory=dict)
     snapshot: str = ""  # the approved snapshot it runs (snapshots/<hash16>/<slug>), relative to the wiki root
+    capsule: str = ""  # SHA-256 of attempts/<n>/capsule.json as exprun wrote it at launch (run/capsule.py)
     version: int = RECORD_VERSION
 
     @property

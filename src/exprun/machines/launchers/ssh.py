@@ -194,12 +194,14 @@ def tail(record: RunRecord, session: RemoteSession, max_bytes: int = TAIL_BYTES,
 
 
 def pull_run_evidence(session: RemoteSession, record: RunRecord, root: Path) -> None:
-    """A run's results folder and the guard's provenance records of its attempt, each to the same path here."""
+    """A run's results folder, the guard's provenance records of its attempt and the environments it recorded,
+    each to the same path here."""
     from exprun.remote import pull
     from exprun.trust import provenance
 
     pull.pull_if_present(session, Paths(record.slug, Path()).results_dir.as_posix() + "/", root)
     pull.pull_if_present(session, provenance.record_dir(record.slug, record.attempt) + "/", root)
+    pull.pull_if_present(session, provenance.environment_dir(record.slug, record.attempt) + "/", root)
 
 
 def on_server(session: RemoteSession, path: str) -> str:
