@@ -36,11 +36,12 @@ $(AIDER): scripts/install_test_agent.sh
 demo: install
 	bash scripts/demo.sh
 
+# The SLURM tests share one cluster and name jobs by slug, so they run one at a time (one xdist group).
 # Four test processes on any machine: most of a workflow test's time is spent waiting for a run (screen, sshd,
 # SLURM), so they overlap well even on two cores (tests/conftest.py keeps each process's screen sessions apart).
 TEST_PROCESSES ?= 4
 test: dev $(AIDER)
-	$(PY) -m pytest -q -n $(TEST_PROCESSES) $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
 
 # The one-minute loop while changing code: lint, then the unit tests of pure code (no training, no services).
 check: dev

@@ -67,12 +67,17 @@ def _remove_screens(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+SLURM_TESTS = Path(__file__).resolve().parent / "slurm"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test outside tests/unit is `slow` (Snakemake runs, services, real training); `make check` runs the
     rest."""
     for item in items:
         if not item.path.is_relative_to(UNIT):
             item.add_marker(pytest.mark.slow)
+        if item.path.is_relative_to(SLURM_TESTS):  # one cluster, job names per slug: its tests run one at a time
+            item.add_marker(pytest.mark.xdist_group("slurm"))
 
 
 def _corpus_page_paths() -> list[Path]:

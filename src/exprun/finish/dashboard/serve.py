@@ -80,9 +80,9 @@ def signature(root: Path) -> str:
     return digest.hexdigest()
 
 
-def watch(root: Path, stop: threading.Event, say: Callable[[str], None], poll_s: float = POLL_S) -> None:
-    """Regenerate whenever signature(root) changes, until stop is set."""
-    seen = signature(root)
+def watch(root: Path, seen: str, stop: threading.Event, say: Callable[[str], None], poll_s: float = POLL_S) -> None:
+    """Regenerate whenever signature(root) differs from `seen` (taken before the first write, so a change made
+    while the watcher thread starts is not missed), until stop is set."""
     while not stop.wait(poll_s):
         now = signature(root)
         if now != seen:
@@ -93,6 +93,7 @@ def watch(root: Path, stop: threading.Event, say: Callable[[str], None], poll_s:
 def serve(settings: Settings, root: Path, port: int = DEFAULT_PORT, say: Callable[[str], None] = print) -> None:
     """Scan once, write the dashboard, then serve it on 127.0.0.1 until interrupted (Ctrl-C)."""
     root = Path(root).resolve()
+    seen = signature(root)
     site.refresh(settings, root)
     try:
         server = ThreadingHTTPServer((HOST, port), partial(DashboardHandler, directory=str(root)))
@@ -101,7 +102,7 @@ def serve(settings: Settings, root: Path, port: int = DEFAULT_PORT, say: Callabl
             f"cannot serve the dashboard on {HOST}:{port} ({exc.strerror}); choose another port with --port N"
         ) from None
     stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(root, stop, say), daemon=True)
+    watcher = threading.Thread(target=watch, args=(root, seen, stop, say), daemon=True)
     watcher.start()
     url = f"http://{HOST}:{server.server_address[1]}/{render.OUTPUT_DIR.as_posix()}/{render.INDEX}"
     say(f"serving the dashboard at {url} (this machine only; regenerated when the wiki changes); Ctrl-C stops")
