@@ -187,12 +187,15 @@ def test_a_target_that_cannot_be_reached_never_stops_the_run_and_shows_in_status
         output(deployed)
     )
     exit_file = wiki_root / "experiments" / "state" / DEMO_SLUG / "exit_status"
+    log_file = wiki_root / "logs" / f"exp-{DEMO_SLUG}.log"
+    said = f"exprun: notify {DEMO_SLUG} ended → json://127.0.0.1:1/nobody-listens: not delivered"
+    # The record is claimed before sending and the failure is said after it, so wait for the line itself.
     deadline = time.monotonic() + 60
-    while "ended" not in records(wiki_root) and time.monotonic() < deadline:
+    while said not in log_file.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert said in log_file.read_text()
+    assert records(wiki_root)["ended"]["state"] == "done"
     assert exit_file.read_text().strip() == "0", "the run's own exit status, whatever the notification did"
-    log = (wiki_root / "logs" / f"exp-{DEMO_SLUG}.log").read_text()
-    assert f"exprun: notify {DEMO_SLUG} ended → json://127.0.0.1:1/nobody-listens: not delivered" in log
 
     looked = exprun(wiki_root, "status")
     assert looked.returncode == 0
