@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from dashboard_view import index_row, page_pairs
 from snakemake_runs import with_profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,8 +59,22 @@ def test_a_remote_run_records_the_server_s_environment(lab):
     used = Path(env["python"]["prefix"]).resolve()
     assert used == (REPO / ".venv").resolve(), "by the interpreter the run uses (env_setup's venv)"
 
+    looked = subprocess.run(
+        [sys.executable, "-m", "exprun", "status", "--root", str(lab.root)], capture_output=True, text=True
+    )
+    assert looked.returncode == 0, looked.stderr
+    assert index_row(lab.root, SLUG)[0] == "ended", "the dashboard status regenerated shows the run over SSH"
+    assert page_pairs(lab.root, SLUG)["Where"] == "remote (127.0.0.1)"
+
     done, out = snakemake(lab.root, f"collect_{SLUG}")
     assert done.returncode == 0, out
+    fields = yaml.safe_load((lab.root / "wiki" / "experiments" / f"{SLUG}.md").read_text().split("---\n")[1])
+    group, words = index_row(lab.root, SLUG)
+    assert group == "completed", "collect regenerated the dashboard"
+    assert f"{fields['outcome']} {fields['key_result']}" in words, "with the outcome and the key result of the page"
+    shown = page_pairs(lab.root, SLUG)
+    assert shown["Code hash"] == record["approved_hash"], "the hash the run executed is the one shown as approved"
+    assert "RUN_REPORT.md" in (lab.root / "wiki" / "outputs" / "exprun" / f"{SLUG}.html").read_text()
     home = lab.root / ATTEMPT / "environment" / there[0].name
     assert hashlib.sha256(home.read_bytes()).hexdigest() == hashlib.sha256(there[0].read_bytes()).hexdigest()
     page = (lab.root / "wiki" / "experiments" / f"{SLUG}.md").read_text()

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from test_workflow_slurm import example_wiki, shorten_and_approve
 
+from dashboard_view import index_row, page_pairs
 from snakemake_runs import with_profile
 
 SLUG = "digits-mlp-vs-logreg"
@@ -37,6 +38,12 @@ def test_each_array_task_records_its_environment_on_the_node(slurm_cluster, tmp_
     record = json.loads((root / "experiments" / "state" / SLUG / "run.json").read_text())
     assert capsule["env"] == "slurm" and capsule["hardware"]["slurm"] == record["history"][0]["resources"]
     assert capsule["hardware"]["slurm"]["time"], "what each task asked SLURM for"
+    looked = subprocess.run(
+        [sys.executable, "-m", "exprun", "status", "--root", str(root)], capture_output=True, text=True
+    )
+    assert looked.returncode == 0, looked.stderr
+    assert index_row(root, SLUG)[0] in ("running", "ended"), "the dashboard status regenerated shows the job"
+    assert page_pairs(root, SLUG)["Where"].startswith(f"slurm (job {job}")
 
     deadline = time.monotonic() + 180
     while status(root) == "running" and time.monotonic() < deadline:
@@ -44,6 +51,8 @@ def test_each_array_task_records_its_environment_on_the_node(slurm_cluster, tmp_
         assert done.returncode == 0, out
         time.sleep(1)
     assert status(root) == "completed", out
+    assert index_row(root, SLUG)[0] == "completed", "collect regenerated the dashboard"
+    assert page_pairs(root, SLUG)["Code hash"] == record["approved_hash"]
 
     starts = [json.loads(p.read_text()) for p in (root / ATTEMPT / "provenance").glob("*.json")]
     assert sorted(r["slurm_job"] for r in starts) == [f"{job}_{i}" for i in range(3)]

@@ -137,7 +137,13 @@ def _sort_running(
     if not seen.state.alive:
         crash = next((a for a in seen.anomalies if a.kind in inspection.CRASH_KINDS), None)
         view["pending_collect"].append(
-            {"experiment": slug, "elapsed": elapsed, "ended": seen.state.detail, "crash": crash.detail if crash else ""}
+            {
+                "experiment": slug,
+                "elapsed": elapsed,
+                "ended": seen.state.detail,
+                "crash": crash.detail if crash else "",
+                "env": pool.run(seen.record).label(seen.state),  # where it ran: the dashboard's "Where"
+            }
         )
         return
     data = inspection.progress_data(slug, page, seen, root, now)
