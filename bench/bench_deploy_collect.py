@@ -56,7 +56,7 @@ def prepare(root: Path, slugs: list[str]) -> None:
     from exprun.core.paths import Paths
     from exprun.gate import approval as gate
 
-    snakemake(root, *[str(Paths(s).manifest) for s in slugs])
+    snakemake(root, *[str(Paths(s).generated) for s in slugs])
     for slug in slugs:
         code = Paths(slug, root).code_dir
         (code / "run.sh").rename(code / "generated_run.sh")
