@@ -25,9 +25,11 @@ for _slug in targets.rule_slugs(EXPERIMENT_SLUGS, _named, _job_process):
         params:
             slug=_slug,
             exprun=EXPRUN,
+        log:
+            f"experiments/state/{_slug}/logs/prepared.log",
         localrule: True
         shell:
-            "{params.exprun} rule prepared {params.slug}"  # the checklist to review, how to approve, then deploy
+            "{params.exprun} rule prepared {params.slug} 2>&1 | tee {log}"  # the checklist, how to approve, deploy
 
     rule:
         name:
