@@ -133,6 +133,7 @@ def remote(tmp: Path) -> Result:
     root = copy_wiki(tmp / "remote wiki")
     work_dir = tmp / "server work dir"
     work_dir.mkdir()
+    (root / "config").mkdir(exist_ok=True)
     (root / "config" / "server.yaml").write_text(
         yaml.safe_dump(
             {

@@ -52,3 +52,5 @@ def test_the_gate_and_the_launch_import_no_statistics_plotting_table_or_ssh_libr
 def test_collect_and_status_import_them_only_when_they_compute_or_draw():
     assert imported_by("rule", "exprun.finish.collect") == []  # scipy, matplotlib: inside the functions that use them
     assert imported_by("status", "exprun.finish.status") == []
+    # a run on this machine's screen or on the login node's SLURM is read without SSH
+    assert imported_by("rule", "exprun.run.screen_backend", "exprun.run.slurm_backend") == []
