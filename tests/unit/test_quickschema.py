@@ -68,12 +68,54 @@ def test_no_value_it_passes_is_one_jsonschema_refuses():
     assert tried > 300 and 0 < passed < tried
 
 
+LIST_OF_TARGETS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url", "events"],
+        "properties": {
+            "url": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9+.-]*://", "minLength": 4},
+            "events": {"type": "array", "minItems": 1, "maxItems": 3, "uniqueItems": True, "items": {"type": "string"}},
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [],
+        [{"url": "json://h/x", "events": ["ended"]}],
+        [{"url": "json://h/x", "events": []}],
+        [{"url": "json://h/x", "events": ["a", "a"]}],
+        [{"url": "json://h/x", "events": ["a", "b", "c", "d"]}],
+        [{"url": "no scheme", "events": ["ended"]}],
+        [{"url": "a://", "events": ["ended"]}],
+        [{"events": ["ended"]}],
+        [{"url": "json://h/x", "events": ["ended"], "extra": 1}],
+        [{"url": "json://h/x", "events": [1, True]}],
+    ],
+)
+def test_lists_of_targets_are_judged_as_jsonschema_judges_them(value):
+    """A list setting (notify targets) with sizes, uniqueness and a pattern: a yes here is a yes there."""
+    try:
+        jsonschema.validate(value, LIST_OF_TARGETS)
+        accepted = True
+    except jsonschema.ValidationError:
+        accepted = False
+    assert not quickschema.conforms(value, LIST_OF_TARGETS) or accepted
+    if value in ([], [{"url": "json://h/x", "events": ["ended"]}]):
+        assert quickschema.conforms(value, LIST_OF_TARGETS)  # the quick path does fire on good lists
+
+
 @pytest.mark.parametrize(
     ("schema", "value"),
     [
-        ({"type": "string", "pattern": "^a"}, "b"),  # a keyword it does not know
+        ({"type": "string", "format": "email"}, "b"),  # a keyword it does not know
         ({"type": "integer"}, 1.0),  # stricter: the full validator decides
         ({"enum": [1]}, True),
+        ({"uniqueItems": True}, [1, True]),
         ({"$ref": "#/x"}, 1),
     ],
 )

@@ -9,6 +9,7 @@ which accepts or says what is wrong in its own words.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # Keywords that describe and never constrain.
@@ -59,7 +60,24 @@ def _check(keyword: str, rule: Any, value: Any, schema: dict) -> bool:
         return all(conforms(value[name], rule) for name in extra) if rule is not False else not extra
     if keyword == "items":
         return not isinstance(value, list) or all(conforms(item, rule) for item in value)
+    if keyword in ("minItems", "maxItems", "minLength", "maxLength"):
+        return _size(keyword, rule, value)
+    if keyword == "uniqueItems":  # strings only (1 and True are distinct to JSON, equal to Python)
+        if rule is False or not isinstance(value, list):
+            return True
+        return rule is True and all(isinstance(v, str) for v in value) and len(set(value)) == len(value)
+    if keyword == "pattern":  # as jsonschema does it: Python's re.search
+        return isinstance(rule, str) and (not isinstance(value, str) or re.search(rule, value) is not None)
     return False  # a keyword not known here: the full validator decides
+
+
+def _size(keyword: str, rule: Any, value: Any) -> bool:
+    kind = list if keyword.endswith("Items") else str
+    if not isinstance(value, kind):
+        return True
+    if not isinstance(rule, int) or isinstance(rule, bool):
+        return False
+    return len(value) >= rule if keyword.startswith("min") else len(value) <= rule
 
 
 def _bound(keyword: str, rule: Any, value: Any) -> bool:
