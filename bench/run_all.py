@@ -18,6 +18,7 @@ import bench_arms
 import bench_codegen
 import bench_dashboard
 import bench_deploy_collect
+import bench_first_line
 import bench_pages
 import bench_remote
 import bench_slurm
@@ -30,6 +31,7 @@ BENCHMARKS = (
     ("pages", bench_pages),
     ("workflow start-up", bench_startup),
     ("deploy / collect / log tail", bench_deploy_collect),
+    ("first log line after deploy", bench_first_line),
     ("status / anomaly scan", bench_status),
     ("dashboard", bench_dashboard),
     ("remote over sshd", bench_remote),
@@ -48,7 +50,7 @@ def table(results: list[Result]) -> str:
                 r.name.strip(),
                 fmt_s(r.a),
                 fmt_s(r.b),
-                f"{r.ratio:.2f}x",
+                f"{r.ratio:.2f}x" if r.kind != "time" else "",
                 f"{r.diff:+.3f} s" if r.kind == "diff" else "",
                 r.target_text,
                 r.verdict,

@@ -1,9 +1,11 @@
 # Phase 2: launch the approved run detached (screen locally).
 
 
+# One job: the step checks the approval a person gave (the gate's checklist when it stops there), then launches,
+# and the launch checks it again itself. A separate gate job before it re-checked the same stamp for ~0.5 s more.
 rule deploy:
     input:
-        verified=PATTERNS["approval_ok"],
+        sanity=PATTERNS["sanity"],
     output:
         stamp=PATTERNS["deployed"],
     params:

@@ -3,9 +3,10 @@
 # Checkpoints stay out of the outputs: Snakemake deletes the outputs of failed jobs.
 
 
+# Like deploy: checks the approval (the gate's checklist when it stops there), then marks the run started.
 rule start_seed_jobs:
     input:
-        verified=PATTERNS["approval_ok"],
+        sanity=PATTERNS["sanity"],
     output:
         stamp=PATTERNS["jobs_started"],
     params:

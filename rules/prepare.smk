@@ -61,7 +61,8 @@ rule sanity_check:
         "{params.exprun} rule sanity {wildcards.slug} 2>&1 | tee {log}"
 
 
-# Reads approval.stamp, which only a person writes (`exprun approve <slug>` or touch).
+# Reads approval.stamp, which only a person writes (`exprun approve <slug>` or touch). The deploy step makes the
+# same check itself; this rule answers a request for approval.verified alone.
 rule await_approval:
     input:
         sanity=PATTERNS["sanity"],

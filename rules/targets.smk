@@ -11,8 +11,11 @@ _refused = targets.refusal(
 if _refused:
     stop(_refused)
 
-# Only the experiments the command line names get their rules (see exprun.workflow.targets); all when it names none.
-for _slug in targets.asked_slugs(EXPERIMENT_SLUGS, sys.argv):
+# Only the experiments the command line names get their rules (see exprun.workflow.targets.rule_slugs): none for
+# `status` or a job's own process, all when the command line names no target (the overview, --list-rules, --lint).
+_job_process = workflow.remote_exec or workflow.subprocess_exec
+_named = [] if _job_process else command_line.named_targets(sys.argv[1:])
+for _slug in targets.rule_slugs(EXPERIMENT_SLUGS, _named, _job_process):
 
     rule:
         name:

@@ -317,6 +317,26 @@ def test_atomic_write_keeps_mode_and_leaves_no_temp_files(tmp_path):
     assert leftovers == [".page.md.lock", "new.md", "page.md"]
 
 
+def test_many_files_are_each_replaced_whole_with_one_sweep_of_dead_writers_temps(tmp_path):
+    """collect archives a thousand seed files this way: each lands whole, read-only when asked, again over the
+    read-only copy of an interrupted collect; a dead writer's temp file goes, a live writer's stays."""
+    from exprun.core.files import atomic_write_many
+
+    sub = tmp_path / "results" / "arm"
+    sub.mkdir(parents=True)
+    (sub / "seed_1.json").write_bytes(b"old")
+    os.chmod(sub / "seed_1.json", 0o444)
+    dead = sub / ".seed_1.json.999999999.x.tmp"  # no such PID
+    live = sub / f".seed_1.json.{os.getpid()}.y.tmp"
+    dead.write_bytes(b"torn")
+    live.write_bytes(b"being written")
+    files = {tmp_path / "results" / "seed_0.json": b"zero", sub / "seed_1.json": b"one"}
+    atomic_write_many(files, mode=0o444)
+    assert [(p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in files] == [(b"zero", 0o444), (b"one", 0o444)]
+    assert not dead.exists() and live.exists()
+    assert sorted(p.name for p in sub.iterdir()) == [live.name, "seed_1.json"]
+
+
 def test_unchanged_edit_does_not_rewrite(tmp_path):
     path = write(tmp_path / "page.md", "---\ntitle: t\nstatus: planned\n---\n")
     inode = path.stat().st_ino

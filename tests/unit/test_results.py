@@ -383,7 +383,7 @@ def test_non_finite_primary_metric_fails_that_seed_and_is_excluded(tmp_path, pri
     assert acc.mean == pytest.approx(0.975) and acc.n == 2
     assert acc.baseline == pytest.approx(0.95)  # the failed seed's baseline is excluded too
     assert summary.metric(F1).mean == pytest.approx(0.965)  # and its other metrics
-    assert 2 not in summary.per_seed["seed"].tolist()
+    assert 2 not in [row.seed for row in summary.per_seed]
 
 
 def test_primary_metric_absent_from_a_seed_fails_it(tmp_path):

@@ -21,6 +21,26 @@ def test_every_experiment_when_none_is_named():
         assert targets.asked_slugs(SLUGS, argv) == SLUGS
 
 
+def test_a_call_that_names_only_other_targets_builds_no_experiment_rules():
+    """`snakemake status` over 1,000 pages built 5,000 rules it never used; a bare call still builds them all."""
+    assert targets.rule_slugs(SLUGS, ["deploy_b-exp"]) == ["b-exp"]
+    assert targets.rule_slugs(SLUGS, ["full_a-exp", "collect_prepare-me"]) == ["a-exp", "prepare-me"]
+    assert targets.rule_slugs(SLUGS, ["status"]) == []
+    assert targets.rule_slugs(SLUGS, ["watch", "collect_ready"]) == []
+    assert targets.rule_slugs(SLUGS, ["experiments/state/a-exp/sanity.json"]) == []
+    assert targets.rule_slugs(SLUGS, []) == SLUGS  # the overview, --list-rules, --lint
+    assert targets.rule_slugs(SLUGS, ["deploy_b-exp"], job_process=True) == []  # a job's own process
+
+
+def test_the_targets_named_are_told_from_option_values():
+    from exprun.workflow.command_line import named_targets
+
+    assert named_targets(["--profile", "remote", "status"]) == ["status"]
+    assert named_targets(["--forcerun", "sanity_check", "-n"]) == []
+    assert named_targets(["--list-rules"]) == []
+    assert named_targets(["-c1", "deploy_b-exp", "--config", "json=true"]) == ["deploy_b-exp"]
+
+
 def test_a_typo_is_named_with_the_closest_experiments_first(example_wiki):
     argv = ["snakemake", "deploy_digits-mlp-vs-logrg", "collect_ready", "full_digits-cnn-gpu"]
     slugs = ["digits-cnn-gpu", "digits-mlp-vs-logreg"]

@@ -16,10 +16,10 @@ from exprun.core.invocation import snakemake_command
 from exprun.core.paths import Paths
 from exprun.core.settings import Settings
 from exprun.core.slugs import validate_slug
-from exprun.experiment.experiment_config import readable
-from exprun.gate import approval as gate
-from exprun.prepare.codegen import generate, manifest
 from exprun.workflow import failures, steps
+
+# Each verb imports the stage it runs inside its function: `exprun rule <step>` is started by every Snakemake job,
+# and importing every stage for each (the gate's checklist pulls in the verdict engine) cost more than most steps.
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -45,6 +45,8 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _approve(args: argparse.Namespace) -> int:
+    from exprun.gate import approval as gate
+
     stamp = gate.approve(validate_slug(args.slug), Path(args.root))
     print(f"approved {args.slug} as {stamp['approved_by']} at {stamp['approved_at']} (code {stamp['code_hash'][:12]})")
     if not stamp["sanity_passed"]:
@@ -53,6 +55,8 @@ def _approve(args: argparse.Namespace) -> int:
 
 
 def _regenerate(args: argparse.Namespace) -> int:
+    from exprun.prepare.codegen import generate, manifest
+
     slug, root = validate_slug(args.slug), Path(args.root)
     changed = manifest.human_changes(Paths(slug, root).code_dir)
     if changed and not args.force:
@@ -68,6 +72,7 @@ def _regenerate(args: argparse.Namespace) -> int:
 def _check_code(args: argparse.Namespace) -> int:
     """The folder against the run contract, and the last sanity run's result file against the schema."""
     from exprun.core.files import read_json
+    from exprun.experiment.experiment_config import readable
     from exprun.prepare import contract
 
     slug, root = validate_slug(args.slug), Path(args.root)

@@ -230,7 +230,7 @@ def _inside(flag: str, rel: str) -> str:
 def check(session: RemoteSession, root: Path, name: str, lines: int = CHECK_LAST_LINES) -> dict:
     """running / exited / lost, with progress and anomalies from the bounded log tail (monitor); a session exprun
     did not launch is checked by its name and the log file named after it."""
-    from exprun.finish.inspection import MONITOR_LINES  # it imports pandas; only check needs it
+    from exprun.finish.inspection import MONITOR_LINES  # it imports the verdict engine; only check needs it
 
     settings = config.load(Path(root)).monitor
     try:

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from exprun.core import resources, yamlread
+from exprun.core import quickschema, resources, yamlread
 from exprun.core.errors import ConfigError
 from exprun.core.settings import Settings
 from exprun.core.settings import from_dict as settings_from_dict
@@ -63,13 +63,18 @@ def coerce_flags(settings: dict) -> None:
 
 
 def validate(settings: dict, source: str = "config") -> dict:
-    """Fill defaults and validate; errors name the field and the schema file."""
-    import jsonschema  # ~90 ms; the workflow's steps get settings validated already
-
+    """Fill defaults and validate; errors name the field and the schema file. Settings that plainly conform are
+    passed without jsonschema (exprun.core.quickschema: its import cost more than the rest of a Snakefile parse);
+    jsonschema judges the rest and words what is wrong."""
     settings = copy.deepcopy(settings)
-    fill_defaults(schema(), settings)
+    rules = schema()
+    fill_defaults(rules, settings)
+    if quickschema.conforms(settings, rules):
+        return settings
+    import jsonschema  # ~0.1-0.2 s to import
+
     try:
-        jsonschema.validate(settings, schema())
+        jsonschema.validate(settings, rules)
     except jsonschema.ValidationError as exc:
         where = ".".join(str(p) for p in exc.absolute_path) or "(top level)"
         raise ConfigError(f"{source}: field '{where}': {exc.message} (see config/schema/config.schema.yaml)") from None

@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from exprun.core.errors import ExprunError
@@ -27,13 +27,18 @@ TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
 
 def _remove_orphan_temps(path: Path) -> None:
     """Temp files of an interrupted write of path (their writer is gone) are removed by the next write."""
+    _remove_orphans(path.parent, {path.name})
+
+
+def _remove_orphans(folder: Path, names: set[str]) -> None:
+    """Temp files left in folder by interrupted writes of any of `names` whose writer is gone: one scan."""
     try:
-        entries = list(os.scandir(path.parent))
+        entries = list(os.scandir(folder))
     except OSError:
         return
     for entry in entries:
         match = TEMP_NAME.match(entry.name)
-        if match and match.group("name") == path.name and not pid_alive(int(match.group("pid"))):
+        if match and match.group("name") in names and not pid_alive(int(match.group("pid"))):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
 
@@ -56,13 +61,38 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_orphan_temps(path)
+    _replace(path, data)
+    _fsync_dir(path.parent)
+
+
+def atomic_write_many(files: Mapping[Path, bytes], mode: int | None = None) -> None:
+    """Each file replaced in one step as atomic_write_bytes does (its bytes synced before the rename), with one
+    sweep for orphaned temp files and one sync per folder instead of one per file: collect archives a thousand
+    seed files, and per-file folder scans and syncs made that most of its time. `mode` sets every file's bits
+    (default: each keeps its old file's, new ones 0o644)."""
+    folders: dict[Path, set[str]] = {}
+    for path in files:
+        folders.setdefault(Path(path).parent, set()).add(Path(path).name)
+    for folder, names in folders.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(folder, names)
+    for path, data in files.items():
+        _replace(Path(path), data, mode)
+    for folder in folders:
+        _fsync_dir(folder)
+
+
+def _replace(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Temp file beside path, written and synced, then renamed over it (the folder is not synced here)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         else:
             os.chmod(tmp, 0o644)
@@ -71,7 +101,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -9,11 +9,19 @@ from pathlib import Path, PurePosixPath
 from exprun.core.paths import Paths
 from exprun.logs.logtail import seconds_since_write, tail_text, task_share
 from exprun.machines import env_needs
-from exprun.machines.launchers import slurm, ssh
+from exprun.machines.launchers import slurm
 from exprun.machines.launchers.base import RunRecord, RunState, RunStatus
 from exprun.machines.launchers.slurm_script import task_log
 from exprun.prepare.gpu_plan import gpu_plan
 from exprun.run.backends import Backend, Launcher, LaunchRequest
+
+
+def _ssh():
+    """The SSH launcher primitives (paramiko behind them): imported only for a cluster reached through SSH, so a
+    collect or a status on the login node does not pay for them."""
+    from exprun.machines.launchers import ssh
+
+    return ssh
 
 
 class SlurmArray(Launcher):
@@ -55,7 +63,7 @@ class SlurmArray(Launcher):
             sync.send_snapshot(session, self.root, request.snapshot, request.approved_hash, server)
             envsetup.setup_env(session, server, request.slug, requirements_file=f"{request.snapshot}/requirements.txt")
             command = envsetup.wrap(request.command("python3"), server, session)
-            spec = ssh.run_spec(request.slug, command, session.work_dir, request.run_env(session.work_dir))
+            spec = _ssh().run_spec(request.slug, command, session.work_dir, request.run_env(session.work_dir))
             record = slurm.launch(spec, request.tasks, resources, slurm.ssh_runner(session), host=server.host)
         record.details["via"] = "ssh"
         return record
@@ -108,12 +116,12 @@ class SlurmArray(Launcher):
         logs = self._logs(record)
         share = task_share(len(logs))
         if self.session is not None:
-            return "\n".join(ssh.read_tail(self.session, PurePosixPath(log), share) for log in logs)
+            return "\n".join(_ssh().read_tail(self.session, PurePosixPath(log), share) for log in logs)
         return "\n".join(tail_text(Path(log), share) for log in logs)
 
     def idle_seconds(self, record: RunRecord, now: float) -> float | None:
         if self.session is not None:
-            ages = [ssh.seconds_since_write(self.session, PurePosixPath(log)) for log in self._logs(record)]
+            ages = [_ssh().seconds_since_write(self.session, PurePosixPath(log)) for log in self._logs(record)]
         else:
             ages = [seconds_since_write(Path(log), now) for log in self._logs(record)]
         known = [age for age in ages if age is not None]
@@ -145,7 +153,7 @@ class SlurmArray(Launcher):
         logs = {str(words[index]): task_log(record, index) for index in slurm.task_owners(record) if index < len(words)}
         share = task_share(len(logs))
         if self.session is not None:
-            tails = {task: ssh.read_tail(self.session, PurePosixPath(log), share) for task, log in logs.items()}
+            tails = {task: _ssh().read_tail(self.session, PurePosixPath(log), share) for task, log in logs.items()}
         else:
             tails = {task: tail_text(Path(log), share) for task, log in logs.items()}
         return {task: text for task, text in tails.items() if text}
@@ -157,7 +165,7 @@ class SlurmArray(Launcher):
         from exprun.remote import pull
 
         paths = Paths(record.slug, self.root)
-        ssh.pull_run_evidence(self.session, record, self.root)
+        _ssh().pull_run_evidence(self.session, record, self.root)
         for log in self._logs(record):
             pull.pull(self.session, log, str(paths.log.parent / PurePosixPath(log).name), self.root)
 

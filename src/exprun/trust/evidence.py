@@ -9,10 +9,9 @@ says when the live files no longer match it.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
-from exprun.core.files import atomic_write_bytes, read_json
+from exprun.core.files import atomic_write_many, read_json
 from exprun.core.paths import Paths
 
 
@@ -20,14 +19,9 @@ def archive(paths: Paths, attempt: int, raw: dict[str, bytes]) -> dict:
     """Write the counted files' bytes (relative to results/<slug>/) into the attempt's folder, read-only;
     what collected.json records of them."""
     folder = paths.state_attempts / str(int(attempt)) / "results"
-    hashes = {}
-    for rel, data in sorted(raw.items()):
-        target = folder / rel
-        if target.exists():
-            os.chmod(target, 0o644)  # a collect finished again after an interruption writes the same bytes
-        atomic_write_bytes(target, data)
-        os.chmod(target, 0o444)
-        hashes[rel] = hashlib.sha256(data).hexdigest()
+    # read-only from the start; a collect finished again after an interruption replaces them with the same bytes
+    atomic_write_many({folder / rel: data for rel, data in sorted(raw.items())}, mode=0o444)
+    hashes = {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(raw.items())}
     return {"folder": folder.relative_to(paths.root).as_posix(), "files": hashes}
 
 

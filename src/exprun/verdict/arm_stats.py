@@ -2,14 +2,16 @@
 an arm and its reference (same seeds, so the same splits) with the t-interval of the differences; the
 ablation classes. Pure: numbers in, numbers out (scipy's t quantiles; no hand-written tables). A criterion
 with `significance: α` asks for the interval at 1 − α, hence the `level` argument.
+
+The quantile comes from `scipy.special.stdtrit`, the function `scipy.stats.t.ppf` itself calls, imported when the
+first interval is computed: `scipy.stats` takes about a second to import, and every `exprun` command that only
+names a criterion (the gate's checklist, the Snakefile's steps) would pay it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from scipy import stats
 
 from exprun.core.numbers import finite
 
@@ -35,6 +37,13 @@ class Interval:
         return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
 
 
+def t_quantile(probability: float, degrees: int) -> float:
+    """Student's t quantile (scipy.stats.t.ppf(probability, degrees), by the same special function)."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(degrees, probability))
+
+
 def interval(values: list[float], level: float = LEVEL) -> Interval:
     """Mean, sample std and the two-sided t-interval of the mean at `level` (95 % unless asked)."""
     n = len(values)
@@ -44,7 +53,7 @@ def interval(values: list[float], level: float = LEVEL) -> Interval:
     if n < 2:
         return Interval(1, mean, 0.0, None, None)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
+    half = t_quantile(0.5 + level / 2, n - 1) * std / math.sqrt(n)
     return Interval(n, mean, std, mean - half, mean + half)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from exprun.core.files import atomic_write_bytes
 from exprun.verdict.arm_sweeps import show_value
-from exprun.verdict.results import Summary
+from exprun.verdict.results import Summary, by_metric
 
 
 def seed_plot(summary: Summary, path: Path, title: str) -> bool:
@@ -22,10 +22,12 @@ def seed_plot(summary: Summary, path: Path, title: str) -> bool:
 
     count = len(summary.metrics)
     fig, axes = plt.subplots(1, count, figsize=(3.2 * count, 3), squeeze=False)
+    rows_of = by_metric(summary.per_seed)
     for ax, metric in zip(axes[0], summary.metrics, strict=False):
-        rows = summary.per_seed[summary.per_seed["metric"] == metric.metric]
+        rows = rows_of.get(metric.metric, [])
         # Seeds on a numeric axis: a label per seed is unreadable (and slow to lay out) past a few dozen.
-        ax.scatter(rows["seed"], rows["value"], s=12 if len(rows) > 50 else 30, label="ours", zorder=3)
+        seeds, values = [row.seed for row in rows], [row.value for row in rows]
+        ax.scatter(seeds, values, s=12 if len(rows) > 50 else 30, label="ours", zorder=3)
         ax.axhline(metric.mean, color="C0", linestyle=":", label=f"mean {metric.mean:.3f}")
         if metric.baseline is not None:
             ax.axhline(metric.baseline, color="C3", linestyle="--", label=f"baseline {metric.baseline:.3f}")

@@ -14,7 +14,7 @@ from exprun.core.invocation import snakemake_command
 from exprun.verdict.estimate import estimate_text
 from exprun.verdict.words import MORE_SEEDS_WOULD_TELL, NO_BASELINE
 
-if TYPE_CHECKING:  # pandas (behind results) costs ~0.4 s to import; a deploy report needs none of it
+if TYPE_CHECKING:  # results brings the verdict engine; a deploy report needs none of it
     from exprun.verdict.results import Summary
 
 
@@ -153,19 +153,19 @@ def results_table(summary: Summary) -> list[str]:
 def per_seed_table(summary: Summary) -> list[str]:
     """One row per counted seed; a metric whose baseline ran beside it on each seed gets its baseline column,
     so a reader sees the pairs the Δ interval is computed from."""
-    if summary.per_seed.empty:
+    if not summary.per_seed:
         return []
-    wide = summary.per_seed.pivot_table(index="seed", columns="metric", values="value", aggfunc="first", dropna=False)
-    paired = summary.per_seed.dropna(subset=["baseline"])
-    base = paired.pivot_table(index="seed", columns="metric", values="baseline", aggfunc="first")
-    columns = []
+    values = {(row.seed, row.metric): row.value for row in summary.per_seed}
+    paired = {(row.seed, row.metric): row.baseline for row in summary.per_seed if not math.isnan(row.baseline)}
+    with_baseline = {metric for _, metric in paired}
+    columns = []  # (heading, metric, where its cells are)
     for m in summary.metrics:
-        columns.append((m.metric, wide.get(m.metric)))
-        if m.metric in base.columns:
-            columns.append((f"{m.metric} (baseline)", base[m.metric]))
-    lines = ["| Seed | " + " | ".join(name for name, _ in columns) + " |", "|------|" + "---|" * len(columns)]
-    for seed in wide.index:
-        cells = [_fmt(None if values is None else values.get(seed)) for _, values in columns]
+        columns.append((m.metric, m.metric, values))
+        if m.metric in with_baseline:
+            columns.append((f"{m.metric} (baseline)", m.metric, paired))
+    lines = ["| Seed | " + " | ".join(heading for heading, _, _ in columns) + " |", "|------|" + "---|" * len(columns)]
+    for seed in sorted({row.seed for row in summary.per_seed}):
+        cells = [_fmt(cells_of.get((seed, metric))) for _, metric, cells_of in columns]
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return lines
 

@@ -1,5 +1,8 @@
 """Seed files → one table → mean ± std per metric, Δ vs baseline, and the outcome. Pure.
 
+The table is a list of rows (seed, metric, value, baseline), not a pandas DataFrame: a collect reads, averages
+and prints a few thousand numbers, and importing pandas for that took longer than the rest of the step.
+
 The outcome is the one verdict engine's (arm_criteria): a single-arm experiment is judged as a control arm
 (its seeds) and a baseline arm (the baseline's numbers each seed file carries, else `baseline_results`);
 inconclusive when fewer than 2 seeds were counted.
@@ -14,8 +17,6 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
 
 from exprun.core.numbers import finite
 from exprun.experiment.arms import Arm
@@ -47,10 +48,36 @@ class MetricSummary:
         return self.delta / abs(self.baseline)
 
 
+@dataclass(frozen=True)
+class SeedValue:
+    """One cell of the per-seed table: a seed's value of a metric and the baseline's beside it (NaN: none)."""
+
+    seed: int
+    metric: str
+    value: float
+    baseline: float
+
+
+def by_metric(rows: list[SeedValue]) -> dict[str, list[SeedValue]]:
+    """The rows of each metric, metrics in the order they first appear, rows in table order."""
+    grouped: dict[str, list[SeedValue]] = {}
+    for row in rows:
+        grouped.setdefault(row.metric, []).append(row)
+    return grouped
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0.0 for one value)."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
 @dataclass
 class Summary:
     metrics: list[MetricSummary]
-    per_seed: pd.DataFrame
+    per_seed: list[SeedValue]
     succeeded_seeds: list[int]
     missing_seeds: list[int]
     failed_seeds: dict[int, str]
@@ -206,36 +233,29 @@ def summarize(
             continue
         baseline = record.get("baseline_metrics") or {}
         for name in metrics or list(values):
+            value, base = values.get(name), baseline.get(name)
             rows.append(
-                {
-                    "seed": seed,
-                    "metric": name,
-                    "value": values.get(name) if finite(values.get(name)) else math.nan,
-                    "baseline": baseline.get(name) if finite(baseline.get(name)) else math.nan,
-                }
+                SeedValue(
+                    seed,
+                    str(name),
+                    float(value) if finite(value) else math.nan,
+                    float(base) if finite(base) else math.nan,
+                )
             )
-    per_seed = pd.DataFrame(rows, columns=["seed", "metric", "value", "baseline"])
-    succeeded = sorted(per_seed["seed"].unique().tolist()) if len(per_seed) else []
+    per_seed = rows
+    succeeded = sorted({row.seed for row in rows})
     seen = {r["seed"] for r in records} | set(failed)
     missing = [s for s in expected if s not in seen]
     summaries = []
     fallback = config.baseline_results
-    for name, group in per_seed.groupby("metric", sort=False):
-        values = group["value"].dropna()
-        if values.empty:
+    for name, group in by_metric(per_seed).items():
+        counted = [row.value for row in group if not math.isnan(row.value)]
+        if not counted:
             continue
-        base = group["baseline"].dropna()
-        baseline = float(base.mean()) if len(base) else (float(fallback[name]) if finite(fallback.get(name)) else None)
-        summaries.append(
-            MetricSummary(
-                name,
-                float(values.mean()),
-                float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-                int(len(values)),
-                baseline,
-                config.higher(str(name)),
-            )
-        )
+        base = [row.baseline for row in group if not math.isnan(row.baseline)]
+        baseline = _mean_std(base)[0] if base else (float(fallback[name]) if finite(fallback.get(name)) else None)
+        mean, std = _mean_std(counted)
+        summaries.append(MetricSummary(name, mean, std, len(counted), baseline, config.higher(name)))
     summary = Summary(
         summaries, per_seed, succeeded, missing, failed, primary=primary, ignored_files=list(ignored or [])
     )
@@ -246,11 +266,11 @@ def summarize(
     return summary
 
 
-def baseline_naming(config: ExperimentConfig, per_seed: pd.DataFrame) -> tuple[str, str]:
+def baseline_naming(config: ExperimentConfig, per_seed: list[SeedValue]) -> tuple[str, str]:
     """The baseline as the page names it, and where its numbers come from."""
     baseline = config.baseline
     label = " ".join(str(baseline.get("description") or baseline.get("name") or "baseline").split())
-    if len(per_seed) and per_seed["baseline"].notna().any():
+    if any(not math.isnan(row.baseline) for row in per_seed):
         return label, "run by the same program on the same data and seeds"
     if config.baseline_results:
         return label, f"config.yaml baseline_results ({config.baseline_source or 'source not given'})"
@@ -266,14 +286,13 @@ def as_arms(summary: Summary) -> ArmsSummary:
     `baseline_results` as the same number for every seed (the interval is then our seeds' against it)."""
     baseline = summary.short_baseline if summary.short_baseline != CONTROL else "baseline"
     metric_values: dict[str, dict[str, dict[int, float]]] = {}
-    for name, group in summary.per_seed.groupby("metric", sort=False):
-        seeds = [int(seed) for seed in group["seed"].tolist()]
-        ours = {seed: float(v) for seed, v in zip(seeds, group["value"].tolist(), strict=True) if finite(v)}
-        theirs = {seed: float(b) for seed, b in zip(seeds, group["baseline"].tolist(), strict=True) if finite(b)}
-        metric = summary.metric(str(name))
+    for name, group in by_metric(summary.per_seed).items():
+        ours = {row.seed: row.value for row in group if finite(row.value)}
+        theirs = {row.seed: row.baseline for row in group if finite(row.baseline)}
+        metric = summary.metric(name)
         if not theirs and metric is not None and metric.baseline is not None:
             theirs = dict.fromkeys(ours, metric.baseline)
-        metric_values[str(name)] = {CONTROL: ours, baseline: theirs}
+        metric_values[name] = {CONTROL: ours, baseline: theirs}
     directions = {m.metric: m.higher_is_better for m in summary.metrics}
     primary = metric_values.get(summary.primary, {CONTROL: {}, baseline: {}})
     return ArmsSummary(

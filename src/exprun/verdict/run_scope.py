@@ -112,7 +112,7 @@ def require_own(slug: str, root: Path, config: ExperimentConfig) -> None:
 def strays(slug: str, root: Path, started_at: str, limit: int = 10) -> list[str]:
     """Seed files a run may have written outside results/<slug>/ (a program that ignored --results-dir): every
     `seed_<N>.json` under the wiki root written since the launch, outside exprun's own folders; bounded."""
-    from exprun.verdict.results import SEED_FILE  # pandas, only at collect
+    from exprun.verdict.results import SEED_FILE  # the verdict engine, only at collect
 
     try:
         since = datetime.fromisoformat(started_at).timestamp() - 1

@@ -54,18 +54,16 @@ def run(step: str, slug: str, settings: Settings, root: Path = Path(".")) -> str
 
         gate.verify(slug, settings, root)
         return f"{slug}: approval verified"
-    if step == "deploy":
+    if step in ("deploy", "start-jobs"):
+        from exprun.gate import approval as gate
         from exprun.run import deploy
         from exprun.verdict import reports
 
-        data = deploy.deploy(slug, settings, root)
+        # The gate as a person meets it (its checklist when no current approval covers the code), in the same job
+        # as the launch: the launch then checks the approval again itself, under the deploy lock.
+        gate.verify(slug, settings, root)
+        data = deploy.deploy(slug, settings, root) if step == "deploy" else deploy.start_seed_jobs(slug, settings, root)
         _dashboard(root)
-        return _as_json(data) if settings.json else reports.deploy_report(data)
-    if step == "start-jobs":
-        from exprun.run import deploy
-        from exprun.verdict import reports
-
-        data = deploy.start_seed_jobs(slug, settings, root)
         return _as_json(data) if settings.json else reports.deploy_report(data)
     if step in ("collect", "wait"):
         from exprun.finish import collect

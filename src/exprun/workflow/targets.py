@@ -1,9 +1,11 @@
 """The per-experiment targets people type, and the overview the bare `snakemake` prints.
 
-A wiki of 1,000 pages must not pay for 4,000 rules on every call: the workflow
+A wiki of 1,000 pages must not pay for 5,000 rules on every call: the workflow
 makes the per-experiment rules only for the experiments named on the command
-line (`deploy_<slug>` ...), and for all of them when none is named (`--list-rules`,
-`--lint`, the overview, an unknown name), so nothing a person types goes missing.
+line (`deploy_<slug>` ...), none for a call that names only other targets
+(`status`, `watch`, a file) or for a job's own Snakemake process, and all of them
+when the command line names no target (`--list-rules`, `--lint`, the overview),
+so nothing a person types goes missing.
 """
 
 from __future__ import annotations
@@ -50,6 +52,21 @@ def asked_slugs(slugs: Iterable[str], argv: Iterable[str]) -> list[str]:
             wanted.add(match.group("slug"))
     asked = [slug for slug in known if slug in wanted]
     return asked or known
+
+
+def rule_slugs(slugs: Iterable[str], named: Iterable[str], job_process: bool = False) -> list[str]:
+    """The experiments whose per-experiment rules a call builds, from the targets it names (`named`, split from
+    its options): those its per-experiment targets name; none when it names only other targets (`status`,
+    `watch`, `collect_ready`, a file) or when this is a job's own Snakemake process (`job_process`: it runs one
+    generic rule's job); every one when it names none (a bare `snakemake`, `--list-rules`, `--lint`). A
+    `snakemake status` in a wiki of 1,000 pages built 5,000 rules it never used."""
+    named = [str(word) for word in named]
+    if job_process:
+        return []
+    if not named:
+        return list(slugs)
+    wanted = {match.group("slug") for match in map(TARGET.fullmatch, named) if match}
+    return [slug for slug in slugs if slug in wanted]
 
 
 def unknown_targets(slugs: Iterable[str], argv: Iterable[str], rule_names: Iterable[str] = ()) -> list[str]:
