@@ -248,11 +248,6 @@ def run() -> list[Result]:
     return results
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
-    run()
-
-
 def status_scan_with_notifications(settings, root: Path) -> Result:
     """The status scan of the 1,000-page wiki with a notification target wanting every event (a real JSON webhook
     on loopback) against the same scan without one. The first scan sends what is news; the ones timed are the
@@ -296,3 +291,8 @@ def status_scan_with_notifications(settings, root: Path) -> Result:
         with_notify,
         without,
     )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    run()
