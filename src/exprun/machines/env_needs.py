@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from exprun.core import pysource
 from exprun.core.errors import LaunchError
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.machines import shell_vars
@@ -194,7 +195,7 @@ def _folder_file(code_dir: Path, script_dir: Path) -> Callable[[str], str | None
 def python_reads(text: str) -> list[tuple[str, int, bool]]:
     """(name, line, required) of each environment read in one Python source."""
     try:
-        tree = ast.parse(text)
+        tree = pysource.parse(text)
     except (SyntaxError, ValueError):
         return _regex_reads(text)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}

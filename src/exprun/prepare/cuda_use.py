@@ -15,8 +15,10 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+from exprun.core import pysource
 from exprun.trust import integrity
 
 DEVICE = re.compile(r"cuda(:\d+)?", re.I)
@@ -64,16 +66,18 @@ def _lines(text: str, pattern: re.Pattern) -> list[tuple[int, str]]:
     ]
 
 
-def python_uses(text: str) -> list[tuple[int, str]]:
-    """(line number, line) of each CUDA use in one Python source."""
+@lru_cache(maxsize=256)
+def python_uses(text: str) -> tuple[tuple[int, str], ...]:
+    """(line number, line) of each CUDA use in one Python source (remembered: a launch plans its GPUs twice, for
+    the launch and for the capsule, over the same files)."""
     try:
-        tree = ast.parse(text)
+        tree = pysource.parse(text)
     except (SyntaxError, ValueError):
-        return _lines(text, BROAD)
+        return tuple(_lines(text, BROAD))
     finder = _Finder()
     finder.visit(tree)
     lines = text.splitlines()
-    return [(n, lines[n - 1].strip()) for n in sorted(set(finder.found)) if 0 < n <= len(lines)]
+    return tuple((n, lines[n - 1].strip()) for n in sorted(set(finder.found)) if 0 < n <= len(lines))
 
 
 def _is_device(node) -> bool:
