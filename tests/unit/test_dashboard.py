@@ -9,6 +9,8 @@ import hashlib
 import json
 import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -398,3 +400,15 @@ def test_outside_a_wiki_root_it_writes_nothing(tmp_path):
     with pytest.raises(ExprunError, match="not a wiki root .*--root"):
         site.write(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_regeneration_leaves_no_temp_file_behind_the_next_one(wiki):
+    site.write(wiki, VIEW)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = out_dir(wiki) / f".index.html.{dead.stdout.strip()}.k1ll3d.tmp"
+    orphan.write_text("<html>half a pa")
+    writing = out_dir(wiki) / f".run-ok.html.{os.getpid()}.l1ve.tmp"  # a regeneration still writing: kept
+    writing.write_text("<html>being writ")
+    site.write(wiki, VIEW)
+    assert not orphan.exists() and writing.exists()
+    assert not (out_dir(wiki) / "index.html").read_text().startswith("<html>half")

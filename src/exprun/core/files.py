@@ -27,18 +27,19 @@ TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
 
 def _remove_orphan_temps(path: Path) -> None:
     """Temp files of an interrupted write of path (their writer is gone) are removed by the next write."""
-    _remove_orphans(path.parent, {path.name})
+    remove_orphans(path.parent, {path.name})
 
 
-def _remove_orphans(folder: Path, names: set[str]) -> None:
-    """Temp files left in folder by interrupted writes of any of `names` whose writer is gone: one scan."""
+def remove_orphans(folder: Path, names: set[str] | None = None) -> None:
+    """Temp files left in folder by interrupted writes of any of `names` (None: of any file) whose writer is
+    gone: one scan."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return
     for entry in entries:
         match = TEMP_NAME.match(entry.name)
-        if match and match.group("name") in names and not pid_alive(int(match.group("pid"))):
+        if match and (names is None or match.group("name") in names) and not pid_alive(int(match.group("pid"))):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
 
@@ -75,21 +76,31 @@ def atomic_write_many(files: Mapping[Path, bytes], mode: int | None = None) -> N
         folders.setdefault(Path(path).parent, set()).add(Path(path).name)
     for folder, names in folders.items():
         folder.mkdir(parents=True, exist_ok=True)
-        _remove_orphans(folder, names)
+        remove_orphans(folder, names)
     for path, data in files.items():
         _replace(Path(path), data, mode)
     for folder in folders:
         _fsync_dir(folder)
 
 
-def _replace(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Temp file beside path, written and synced, then renamed over it (the folder is not synced here)."""
+def replace_view(path: Path, data: bytes) -> None:
+    """Replace path by a rename (a reader never sees half a file) without any fsync: for a view that is
+    regenerated from durable state (the dashboard), where a crash loses only what the next regeneration rewrites
+    and a thousand fsyncs would cost seconds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _replace(path, data, 0o644, durable=False)
+
+
+def _replace(path: Path, data: bytes, mode: int | None = None, durable: bool = True) -> None:
+    """Temp file beside path, written and (durable) synced, then renamed over it (the folder is not synced)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
         elif path.exists():

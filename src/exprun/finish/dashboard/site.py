@@ -13,18 +13,16 @@ removed — only a file exprun wrote, which carries its marker.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from exprun.core.errors import ExprunError
-from exprun.core.files import TEMP_NAME, atomic_write_json, locked, os_error_message, pid_alive, read_json
+from exprun.core.files import atomic_write_json, locked, os_error_message, read_json, remove_orphans, replace_view
 from exprun.core.invocation import OPTIONS_ENV
 from exprun.core.resources import data_file
 from exprun.core.settings import Settings
@@ -49,7 +47,7 @@ def write(root: Path, view: dict | None = None) -> facts.Site:
         view = last_scan(root)
     out = root / render.OUTPUT_DIR
     with locked(out / render.INDEX):  # two regenerations at once: one set of files, never a mix
-        _remove_orphan_temps(out)
+        remove_orphans(out)  # temp files of a regeneration that was killed
         before = _load_cache(out)
         site, records = facts.gather(root, view, before)
         for experiment in site.experiments:
@@ -58,7 +56,7 @@ def write(root: Path, view: dict | None = None) -> facts.Site:
         _replace_if_changed(out / render.INDEX, render.index_html(site).encode("utf-8"))
         _remove_stale(out, {render.page_name(e.slug) for e in site.experiments if e.linked} | {render.INDEX})
         if records != before:
-            _replace(out / FACTS_CACHE, json.dumps({"version": _version(), "experiments": records}).encode())
+            replace_view(out / FACTS_CACHE, json.dumps({"version": _version(), "experiments": records}).encode())
     return site
 
 
@@ -141,35 +139,7 @@ def _replace_if_changed(path: Path, data: bytes) -> None:
             return
     except OSError:
         pass
-    _replace(path, data)
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write by rename, no fsync (see the module's docstring); temp names as core.files names them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _remove_orphan_temps(out: Path) -> None:
-    """Temp files of a regeneration that was killed (its process is gone)."""
-    try:
-        entries = list(os.scandir(out))
-    except OSError:
-        return
-    for entry in entries:
-        match = TEMP_NAME.match(entry.name)
-        if match and not pid_alive(int(match.group("pid"))):
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
+    replace_view(path, data)
 
 
 def _remove_stale(out: Path, wanted: set[str]) -> None:
