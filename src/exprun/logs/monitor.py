@@ -10,6 +10,8 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 
+from exprun.core.durations import human_duration
+
 # `(?<![A-Za-z])loss` also matches train_loss / val_loss, but not "gloss".
 NAN_LOSS = re.compile(r"(?<![A-Za-z])loss\s*[=:]\s*[-+]?nan\b|\bNaN detected\b", re.I)
 INF_LOSS = re.compile(r"(?<![A-Za-z])loss\s*[=:]\s*[-+]?inf(inity)?\b", re.I)
@@ -170,7 +172,10 @@ def classify(
         found.append(crash)
     if state == "running" and idle_seconds is not None and idle_seconds > stall_limit_s:
         found.append(
-            Anomaly("stalled", f"no log output for {idle_seconds / 60:.0f} min (limit {stall_limit_s / 60:.0f} min)")
+            Anomaly(
+                "stalled",
+                f"no log output for {human_duration(idle_seconds)} (limit {human_duration(stall_limit_s)})",
+            )
         )
     if state == "lost":
         found.append(Anomaly("lost", "session ended without writing an exit status"))
