@@ -37,7 +37,7 @@ def test_each_array_task_records_its_environment_on_the_node(slurm_cluster, tmp_
     capsule = json.loads((root / ATTEMPT / "capsule.json").read_text())
     record = json.loads((root / "experiments" / "state" / SLUG / "run.json").read_text())
     assert capsule["env"] == "slurm" and capsule["hardware"]["slurm"] == record["history"][0]["resources"]
-    assert capsule["hardware"]["slurm"]["time"], "what each task asked SLURM for"
+    assert capsule["hardware"]["slurm"]["time"] == "00:10:00", "what the wiki's config.yaml asked for each task"
     looked = subprocess.run(
         [sys.executable, "-m", "exprun", "status", "--root", str(root)], capture_output=True, text=True
     )

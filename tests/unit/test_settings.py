@@ -21,6 +21,20 @@ def test_profile_settings_are_layered_over_the_wiki_config(example_wiki):
     assert (jobs.env, jobs.full_via, jobs.json) == ("slurm", "jobs", True)
 
 
+@pytest.mark.parametrize("profile", ["local", "remote", "slurm", "slurm-jobs"])
+def test_a_shipped_profile_leaves_the_wiki_s_own_settings_alone(example_wiki, profile):
+    """A profile's configfile overrides config/config.yaml (Snakemake's order), so a shipped profile sets only
+    what makes it that profile: its defaults once replaced a person's `slurm.time` and `collect.poll_s`."""
+    (example_wiki / "config").mkdir()
+    (example_wiki / "config" / "config.yaml").write_text(
+        "collect:\n  poll_s: 7\nslurm:\n  time: '00:10:00'\n  mem: 2G\nmonitor:\n  stall_minutes: 5\n"
+    )
+    settings = config.load(example_wiki, profile)
+    assert (settings.collect.poll_s, settings.slurm.time, settings.slurm.mem) == (7, "00:10:00", "2G")
+    assert settings.monitor.stall_minutes == 5
+    assert settings.env == {"local": "local", "remote": "remote"}.get(profile, "slurm")
+
+
 def test_a_profile_of_the_wiki_root_wins_over_exprun_own(example_wiki):
     mine = example_wiki / "profiles" / "remote"
     mine.mkdir(parents=True)
