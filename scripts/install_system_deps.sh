@@ -4,7 +4,8 @@
 #   test  (make dev / make test): OpenSSH server (the tests' sshd on 127.0.0.1) and Slurm + munge (the tests'
 #         single-node cluster), rsync (the tests compare sync.include matching with real rsync),
 #         tmux (the tests' real terminal for `exprun watch`),
-#         chromium (the dashboard's test in a real headless browser). A user who only runs experiments never gets these.
+#         chromium (the dashboard's test in a real headless browser), a Java runtime (the W3C's HTML checker
+#         the dashboard's pages are validated with). A user who only runs experiments never gets these.
 # Installs only what is missing; without root it says what to install and carries on,
 # and the tests that need a missing service then skip (or fail under CI, see .ci/run).
 set -euo pipefail
@@ -21,6 +22,7 @@ case "$set_name" in
     command -v rsync >/dev/null 2>&1 || missing+=(rsync)
     command -v tmux >/dev/null 2>&1 || missing+=(tmux)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
     ;;
   *)
     echo "usage: $0 user|test  (user: what running experiments needs; test: the test suite's services)" >&2

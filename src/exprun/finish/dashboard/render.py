@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import re
 from functools import cache
 from pathlib import Path
 
@@ -246,12 +247,18 @@ def _table(site: Site) -> Html:
                 tag("td", _summary(e), data_label="Progress or result"),
                 tag("td", _when(e), data_label="ETA or date", class_="nowrap"),
                 tag("td", _approval_short(e), data_label="Approval", class_="nowrap"),
-                id=f"row-{e.slug}",
+                id=row_id(e.slug),
                 data_group=e.group,
             )
         )
     caption = tag("caption", "What needs a person first, then running, planned, completed and abandoned experiments.")
     return tag("table", caption, head, tag("tbody", rows), id="experiments", class_="cards")
+
+
+def row_id(slug: str) -> str:
+    """`row-<slug>`; a page whose file name is no slug (listed as unreadable) has each character an id may not
+    hold (whitespace) or that would make two names one written as `_<hex>_`."""
+    return "row-" + re.sub(r"[^A-Za-z0-9.-]", lambda m: f"_{ord(m.group()):x}_", slug)
 
 
 def _title_link(e: Experiment) -> Html:
