@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from exprun.core.errors import LaunchError
 from exprun.core.paths import Paths
 from exprun.experiment.experiment_config import ExperimentConfig
 from exprun.machines.launchers import slurm, slurm_script
@@ -123,9 +124,12 @@ def test_stop_cancels_every_task(wiki_root, slug, runner, wait_ended):
     spec = run_spec(slug, wiki_root, env={"STANDIN_SLEEP": "120"})
     record = slurm.launch(spec, [0, 1], slurm_script.Resources(), runner)
     assert slurm.state(record, runner).alive
+    with pytest.raises(LaunchError, match=f"already queued or running \\(job {record.session}\\)"):
+        slurm.launch(spec, [0], slurm_script.Resources(), runner)  # the real squeue takes the live states asked
     slurm.stop(record, runner)
     ended = wait_ended(record, runner, timeout=20)
     assert ended.state != "running", ended.detail
+    slurm._refuse_duplicate(slug, runner)  # ended (even while SLURM completes it): a new array may go
     tasks = slurm.task_states(record, runner)
     assert {t.state for t in tasks.values()} == {"CANCELLED"}
     assert {a.kind for a in slurm.anomalies_from_tasks(tasks)} == {"killed"}

@@ -139,9 +139,17 @@ def _make_dirs(spec: RunSpec, runner: Runner) -> None:
         raise LaunchError(f"cannot create {', '.join(folders)} (exit status {code}): {(err or out).strip()}")
 
 
+# The states of a job whose program has yet to run or is running. Not COMPLETING: its program has ended and
+# SLURM is only cleaning up (epilog, accounting) — a sanity job in that state refused the deploy right after it.
+LIVE_STATES = (
+    "PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "STOPPED", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+    "RESIZING", "RESV_DEL_HOLD", "SIGNALING",
+)  # fmt: skip
+
+
 def _refuse_duplicate(slug: str, runner: Runner) -> None:
     """Like screen's exact session name: one live array named exp-<slug> per user."""
-    code, out, _ = runner(["squeue", "-h", "--me", "-n", f"exp-{slug}", "-o", "%A"])
+    code, out, _ = runner(["squeue", "-h", "--me", "-n", f"exp-{slug}", "-t", ",".join(LIVE_STATES), "-o", "%A"])
     if code == 0 and out.strip():
         job = out.split()[0]
         raise LaunchError(
