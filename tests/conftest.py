@@ -70,9 +70,11 @@ def _remove_screens(folder: Path) -> None:
 SLURM_TESTS = Path(__file__).resolve().parent / "slurm"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads xdist_group marks to form the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test outside tests/unit is `slow` (Snakemake runs, services, real training); `make check` runs the
-    rest."""
+    rest. The SLURM tests also hold a lock while they run (tests/slurm/conftest.py): the group alone does not
+    keep them apart under pytest 9.2."""
     for item in items:
         if not item.path.is_relative_to(UNIT):
             item.add_marker(pytest.mark.slow)

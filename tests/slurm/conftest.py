@@ -47,6 +47,17 @@ exit "$status"
 """
 
 
+@pytest.fixture(autouse=True)
+def one_slurm_test_at_a_time():
+    """The cluster is one, and a run's job name is exp-<slug> whatever the wiki: two SLURM tests at once (on two
+    test processes) collided on it. pytest-xdist's `xdist_group` would keep them on one process, but under pytest
+    9.2 it no longer groups anything (it renames `item._nodeid`, which pytest stopped reading), so a lock file
+    serialises them across processes whatever the plugins do."""
+    with open(Path(tempfile.gettempdir()) / f"exprun-slurm-tests-{os.getuid()}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _require_or_skip(reason: str) -> None:
     if os.environ.get("EXPRUN_REQUIRE_SERVICES"):
         pytest.fail(f"SLURM test cluster required (EXPRUN_REQUIRE_SERVICES) but unavailable: {reason}")
