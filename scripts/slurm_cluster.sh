@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway single-node SLURM cluster (Slurm 22.05 from Debian 12) for tests and CI, no systemd.
 #
-#   scripts/slurm_cluster.sh start    # install slurm-wlm+munge if missing (root), configure, start, wait for idle
+#   scripts/slurm_cluster.sh start    # install slurm-wlm+munge if missing (root), configure, start, wait for the node
 #   scripts/slurm_cluster.sh status   # daemons' PIDs and the node's state
 #   scripts/slurm_cluster.sh stop     # cancel this cluster's jobs, stop the daemons by PID
 #
@@ -152,8 +152,11 @@ wait_for() {  # wait_for WHAT COMMAND...: poll COMMAND for IDLE_WAIT_S seconds; 
   done
 }
 
-node_idle() {
-  [ "$(SLURM_CONF="$CONF" sinfo -h -n "$NODE" -o %t 2>/dev/null)" = "idle" ]
+node_up() {  # idle, or running jobs (another test process's): up either way; `*` (not responding) is not
+  case "$(SLURM_CONF="$CONF" sinfo -h -n "$NODE" -o %t 2>/dev/null)" in
+    idle | mix | alloc | comp) return 0 ;;
+    *) return 1 ;;
+  esac
 }
 
 print_env() {
@@ -163,7 +166,7 @@ print_env() {
 cmd_start() {
   [ "$(id -u)" -eq 0 ] || die "the test cluster runs munged, slurmctld and slurmd as root (SlurmUser=root): run as root"
   ensure_packages
-  if pid_alive munged && pid_alive slurmctld && pid_alive slurmd && node_idle; then
+  if pid_alive munged && pid_alive slurmctld && pid_alive slurmd && node_up; then
     log "already running ($DIR)"
     print_env
     return 0
@@ -174,11 +177,11 @@ cmd_start() {
   start_daemon slurmctld -i -f "$CONF"
   wait_for "slurmctld" env SLURM_CONF="$CONF" scontrol ping || exit 1
   start_daemon slurmd -f "$CONF"
-  if ! wait_for "node $NODE idle" node_idle; then
+  if ! wait_for "node $NODE up" node_up; then
     SLURM_CONF="$CONF" sinfo -R >&2 || true
     exit 1
   fi
-  log "node $NODE idle; state in $DIR"
+  log "node $NODE up; state in $DIR"
   print_env
 }
 

@@ -123,10 +123,13 @@ def test_fake_gpu_reaches_the_job_as_cuda_visible_devices(wiki_root, slug, runne
 def test_stop_cancels_every_task(wiki_root, slug, runner, wait_ended):
     spec = run_spec(slug, wiki_root, env={"STANDIN_SLEEP": "120"})
     record = slurm.launch(spec, [0, 1], slurm_script.Resources(), runner)
-    assert slurm.state(record, runner).alive
-    with pytest.raises(LaunchError, match=f"already queued or running \\(job {record.session}\\)"):
-        slurm.launch(spec, [0], slurm_script.Resources(), runner)  # the real squeue takes the live states asked
-    slurm.stop(record, runner)
+    try:
+        assert slurm.state(record, runner).alive
+        # the real squeue takes the live states asked; the message names the array (not one started element)
+        with pytest.raises(LaunchError, match=f"already queued or running \\(job {record.session}\\)"):
+            slurm.launch(spec, [0], slurm_script.Resources(), runner)
+    finally:
+        slurm.stop(record, runner)  # two 120 s tasks left running would hold the node's 2 CPUs
     ended = wait_ended(record, runner, timeout=20)
     assert ended.state != "running", ended.detail
     slurm._refuse_duplicate(slug, runner)  # ended (even while SLURM completes it): a new array may go

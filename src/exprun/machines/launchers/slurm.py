@@ -149,7 +149,8 @@ LIVE_STATES = (
 
 def _refuse_duplicate(slug: str, runner: Runner) -> None:
     """Like screen's exact session name: one live array named exp-<slug> per user."""
-    code, out, _ = runner(["squeue", "-h", "--me", "-n", f"exp-{slug}", "-t", ",".join(LIVE_STATES), "-o", "%A"])
+    # %F: the array's own job id (%A is each started element's, and `scancel` of one element stops only it)
+    code, out, _ = runner(["squeue", "-h", "--me", "-n", f"exp-{slug}", "-t", ",".join(LIVE_STATES), "-o", "%F"])
     if code == 0 and out.strip():
         job = out.split()[0]
         raise LaunchError(
