@@ -27,17 +27,16 @@ def start_sshd(folder: Path) -> dict:
 
 
 def server_for(info: dict, work_dir: Path):
-    from exprun.remote.server_config import ServerConfig
+    """The server as a person describes it: a server.yaml, read by exprun's own loader."""
+    import yaml
 
-    return ServerConfig(
-        source="bench",
-        host="127.0.0.1",
-        user=info["user"],
-        work_dir=str(work_dir),
-        port=info["port"],
-        identity_file=Path(info["client_key"]),
-        known_hosts=Path(info["known_hosts"]),
-    )
+    from exprun.remote import server_config
+
+    path = work_dir.parent / "server.yaml"
+    fields = {"host": "127.0.0.1", "port": info["port"], "user": info["user"], "work_dir": str(work_dir)}
+    fields |= {"identity_file": info["client_key"], "known_hosts": info["known_hosts"]}
+    path.write_text(yaml.safe_dump(fields))
+    return server_config.load(path, work_dir.parent)
 
 
 def launch_runs(server, slugs: list[str]) -> list:

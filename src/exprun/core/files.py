@@ -25,11 +25,6 @@ from exprun.core.invocation import run_again
 TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
 
 
-def _remove_orphan_temps(path: Path) -> None:
-    """Temp files of an interrupted write of path (their writer is gone) are removed by the next write."""
-    remove_orphans(path.parent, {path.name})
-
-
 def remove_orphans(folder: Path, names: set[str] | None = None) -> None:
     """Temp files left in folder by interrupted writes of any of `names` (None: of any file) whose writer is
     gone: one scan."""
@@ -61,7 +56,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace path with data in one step; keeps the old file's permission bits."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphan_temps(path)
+    remove_orphans(path.parent, {path.name})  # an interrupted write's temp file goes with the next write
     _replace(path, data)
     _fsync_dir(path.parent)
 
