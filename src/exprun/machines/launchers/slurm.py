@@ -36,6 +36,7 @@ from exprun.machines.launchers.base import (
     hostname,
 )
 from exprun.machines.launchers.slurm_parse import (
+    LIVE_STATES,
     TASK_LOST,
     TASK_UNKNOWN,
     TaskState,
@@ -137,14 +138,6 @@ def _make_dirs(spec: RunSpec, runner: Runner) -> None:
     code, out, err = runner(["mkdir", "-p", "--", *folders])
     if code != 0:
         raise LaunchError(f"cannot create {', '.join(folders)} (exit status {code}): {(err or out).strip()}")
-
-
-# The states of a job whose program has yet to run or is running. Not COMPLETING: its program has ended and
-# SLURM is only cleaning up (epilog, accounting) — a sanity job in that state refused the deploy right after it.
-LIVE_STATES = (
-    "PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "STOPPED", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-    "RESIZING", "RESV_DEL_HOLD", "SIGNALING",
-)  # fmt: skip
 
 
 def _refuse_duplicate(slug: str, runner: Runner) -> None:

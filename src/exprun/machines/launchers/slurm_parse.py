@@ -20,6 +20,12 @@ TERMINAL = {
     "REVOKED",
     TASK_LOST,
 }
+# A job whose program is yet to run or running: what makes a second array of its name a duplicate. Not COMPLETING:
+# its program has ended and SLURM only cleans up (epilog, accounting).
+LIVE_STATES = (
+    "PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "STOPPED", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+    "RESIZING", "RESV_DEL_HOLD", "SIGNALING",
+)  # fmt: skip
 QUIET_REASONS = {"", "None", "(null)", "NonZeroExitCode"}
 _TASK_ID = re.compile(r"^(\d+)(?:_(\d+|\[[0-9,\-%]+\]))?$")
 
