@@ -109,43 +109,21 @@ def run() -> list[Result]:
             page.write_text(page.read_text().replace("key_result:", "key_result: ", 1))
             site.write(root)
 
+        def judged(what: str, many: list[float], one: list[float]) -> Result:
+            """A row against the target: PAGES experiments vs one, their difference."""
+            row = Result(f"dashboard: {what}, {PAGES} experiments vs 1", best(many), best(one), "diff", TARGET_S,
+                         f"{PAGES} experiments", "1 experiment")  # fmt: skip
+            return report(row, many, one)
+
         many, one = interleaved(lambda: after_collect(big), lambda: site.write(small), repeat=5)
-        results.append(
-            report(
-                Result(
-                    f"dashboard: regenerate after a collect, {PAGES} experiments vs 1",
-                    best(many),
-                    best(one),
-                    "diff",
-                    TARGET_S,
-                    f"{PAGES} experiments",
-                    "1 experiment",
-                ),
-                many,
-                one,
-            )
-        )
+        results.append(judged("regenerate after a collect", many, one))
 
         def from_nothing(root: Path) -> None:
             shutil.rmtree(root / render.OUTPUT_DIR, ignore_errors=True)
             site.write(root)
 
         many, one = interleaved(lambda: from_nothing(big), lambda: from_nothing(small), repeat=3)
-        results.append(
-            report(
-                Result(
-                    f"dashboard: write from nothing, {PAGES} experiments vs 1",
-                    best(many),
-                    best(one),
-                    "diff",
-                    TARGET_S,
-                    f"{PAGES} experiments",
-                    "1 experiment",
-                ),
-                many,
-                one,
-            )
-        )
+        results.append(judged("write from nothing", many, one))
 
         print("  diagnostics (no target):")
 
